@@ -1,0 +1,210 @@
+/* admission.c -- AdmissionReview v1 with jansson: decode the request, encode the response. */
+#include "admission.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define POD_NAME_KEY "authentication.kubernetes.io/pod-name"
+
+static const char *str(const json_t *o, const char *key) {
+  const json_t *v = json_object_get(o, key);
+  return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+/* Checks that o.key is absent or of the wanted type (names the field on failure). */
+static lg_rc typed(const json_t *o, const char *key, int type, const char *what, char *err,
+                   size_t errlen) {
+  const json_t *v = json_object_get(o, key);
+  if (!v || json_is_null(v) || (int)json_typeof(v) == type)
+    return LG_OK;
+  return lg_fail(err, errlen, LG_EREVIEW, "request.%s must be %s", key, what);
+}
+
+static lg_rc decode_user(const json_t *req, lg_review *r, char *err, size_t errlen) {
+  const json_t *u = json_object_get(req, "userInfo"), *extra, *pods;
+  lg_rc rc;
+  r->requester.username = "";
+  if (!u || json_is_null(u))
+    return LG_OK;
+  if (!json_is_object(u))
+    return lg_fail(err, errlen, LG_EREVIEW, "request.userInfo must be an object");
+  if ((rc = typed(u, "username", JSON_STRING, "a string", err, errlen)) ||
+      (rc = typed(u, "groups", JSON_ARRAY, "an array", err, errlen)) ||
+      (rc = typed(u, "extra", JSON_OBJECT, "an object", err, errlen)))
+    return lg_fail(err, errlen, rc, "request.userInfo: username must be a string, groups an "
+                                    "array and extra an object");
+  if (str(u, "username"))
+    r->requester.username = str(u, "username");
+  r->groups = json_is_array(json_object_get(u, "groups")) ? json_object_get(u, "groups") : NULL;
+  extra = json_object_get(u, "extra");
+  pods = extra ? json_object_get(extra, POD_NAME_KEY) : NULL;
+  if (json_is_array(pods) && json_is_string(json_array_get(pods, 0)))
+    r->requester.pod_name = json_string_value(json_array_get(pods, 0));
+  return LG_OK;
+}
+
+static lg_rc decode_object(const json_t *req, const char *key, bool *has, lg_lease *l,
+                           char *err, size_t errlen) {
+  const json_t *o = json_object_get(req, key);
+  char detail[200];
+  lg_rc rc;
+  *has = false;
+  if (!o || json_is_null(o))
+    return LG_OK;
+  if ((rc = lg_lease_decode(o, l, detail, sizeof detail)))
+    return lg_fail(err, errlen, rc, "request.%s: %s", key, detail);
+  *has = true;
+  return LG_OK;
+}
+
+static lg_rc decode_request(const json_t *req, lg_review *r, char *err, size_t errlen) {
+  const json_t *kind = json_object_get(req, "kind"), *dry;
+  int op;
+  lg_rc rc;
+
+  if ((rc = typed(req, "name", JSON_STRING, "a string", err, errlen)) ||
+      (rc = typed(req, "namespace", JSON_STRING, "a string", err, errlen)))
+    return rc;
+  if (!json_is_object(kind) || !str(kind, "kind") || !str(kind, "version") ||
+      !json_is_string(json_object_get(kind, "group")))
+    return lg_fail(err, errlen, LG_EREVIEW,
+                   "request.kind must be an object with group, version and kind");
+  r->group = str(kind, "group");
+  r->version = str(kind, "version");
+  r->kind = str(kind, "kind");
+  r->namespace = str(req, "namespace") ? str(req, "namespace") : "";
+  r->name = str(req, "name") ? str(req, "name") : "";
+  r->operation = str(req, "operation");
+  op = lg_rules_parse_operation(r->operation);
+  if (op < 0)
+    return lg_fail(err, errlen, LG_EREVIEW,
+                   "request.operation must be CREATE, UPDATE, DELETE or CONNECT");
+  r->op = (lg_operation)op;
+  dry = json_object_get(req, "dryRun");
+  if (dry && !json_is_null(dry) && !json_is_boolean(dry))
+    return lg_fail(err, errlen, LG_EREVIEW, "request.dryRun must be a boolean");
+  r->dry_run = json_is_true(dry);
+  if ((rc = decode_user(req, r, err, errlen)))
+    return rc;
+  r->is_lease = strcmp(r->group, "coordination.k8s.io") == 0 && strcmp(r->kind, "Lease") == 0;
+  if (!r->is_lease)
+    return LG_OK;
+  if ((rc = decode_object(req, "object", &r->has_object, &r->object, err, errlen)) ||
+      (rc = decode_object(req, "oldObject", &r->has_old_object, &r->old_object, err, errlen)))
+    return rc;
+  /* An UPDATE must carry both versions, a CREATE the new one: else nothing can be judged. */
+  if ((r->op == LG_OP_UPDATE && (!r->has_object || !r->has_old_object)) ||
+      (r->op == LG_OP_CREATE && !r->has_object))
+    return lg_fail(err, errlen, LG_EREVIEW, "request.%s is missing for operation %s",
+                   r->has_object ? "oldObject" : "object", r->operation);
+  if (!r->name[0])
+    r->name = r->has_object ? r->object.name : r->has_old_object ? r->old_object.name : "";
+  return LG_OK;
+}
+
+lg_rc lg_admission_decode(const char *body, size_t len, lg_review *out, char *uid_out,
+                          size_t uid_len, char *err, size_t errlen) {
+  json_error_t jerr;
+  const json_t *req;
+  const char *api;
+  lg_rc rc = LG_OK;
+
+  memset(out, 0, sizeof *out);
+  if (uid_out && uid_len)
+    uid_out[0] = '\0';
+  /* Duplicate keys are refused: two readers could disagree on which one counts. */
+  out->root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+  if (!out->root) {
+    rc = lg_fail(err, errlen, LG_EJSON, "malformed JSON: %s (line %d, column %d)", jerr.text,
+                 jerr.line, jerr.column);
+    goto out;
+  }
+  api = str(out->root, "apiVersion");
+  if (!json_is_object(out->root) || !api || strcmp(api, "admission.k8s.io/v1") != 0 ||
+      !str(out->root, "kind") || strcmp(str(out->root, "kind"), "AdmissionReview") != 0) {
+    rc = lg_fail(err, errlen, LG_EREVIEW,
+                 "not an AdmissionReview: apiVersion must be admission.k8s.io/v1 and kind "
+                 "AdmissionReview");
+    goto out;
+  }
+  req = json_object_get(out->root, "request");
+  if (!json_is_object(req)) {
+    rc = lg_fail(err, errlen, LG_EREVIEW, "AdmissionReview has no request object");
+    goto out;
+  }
+  out->uid = str(req, "uid");
+  if (!out->uid || !out->uid[0]) {
+    rc = lg_fail(err, errlen, LG_EREVIEW, "request.uid must be a non-empty string");
+    goto out;
+  }
+  if (uid_out && uid_len)
+    snprintf(uid_out, uid_len, "%s", out->uid);
+  rc = decode_request(req, out, err, errlen);
+out:
+  if (rc)
+    lg_admission_free(out);
+  return rc;
+}
+
+void lg_admission_free(lg_review *r) {
+  if (!r)
+    return;
+  json_decref(r->root);
+  memset(r, 0, sizeof *r);
+}
+
+/* Joins the messages of enforce findings: what the API server shows the client. */
+static json_t *deny_status(const lg_verdict *v) {
+  char msg[LG_RULE_COUNT * LG_MESSAGE_MAX + 16];
+  size_t len = 0;
+  for (size_t i = 0; i < v->n; i++)
+    if (v->findings[i].mode == LG_MODE_ENFORCE)
+      len += (size_t)snprintf(msg + len, sizeof msg - len, "%s%s", len ? "; " : "",
+                              v->findings[i].message);
+  return json_pack("{s:i, s:s, s:s, s:s}", "code", 403, "reason", "Forbidden", "status",
+                   "Failure", "message", msg);
+}
+
+char *lg_admission_encode(const char *uid, const lg_verdict *v, const char *extra_warning) {
+  json_t *doc = NULL, *resp, *warnings = json_array(), *annotations = json_object();
+  char *out = NULL;
+  int bad = !warnings || !annotations;
+
+  for (size_t i = 0; i < v->n && !bad; i++) {
+    const lg_finding *f = &v->findings[i];
+    /* Keys are rule ids: no "/", under 63 characters; the API server adds the webhook's name. */
+    bad |= json_object_set_new(annotations, lg_rules_id(f->rule), json_string(f->message));
+    if (f->mode == LG_MODE_WARN)
+      bad |= json_array_append_new(warnings, json_string(f->warning));
+  }
+  if (extra_warning && !bad)
+    bad |= json_array_append_new(warnings, json_string(extra_warning));
+  if (bad)
+    goto out;
+  resp = json_pack("{s:s, s:b}", "uid", uid, "allowed", v->allowed);
+  doc = json_pack("{s:s, s:s, s:o*}", "apiVersion", "admission.k8s.io/v1", "kind",
+                  "AdmissionReview", "response", resp);
+  if (!doc)
+    goto out;
+  if (!v->allowed && json_object_set_new(resp, "status", deny_status(v)))
+    goto out;
+  if (json_array_size(warnings) && json_object_set(resp, "warnings", warnings))
+    goto out;
+  if (json_object_size(annotations) && json_object_set(resp, "auditAnnotations", annotations))
+    goto out;
+  out = json_dumps(doc, JSON_COMPACT);
+out:
+  json_decref(doc);
+  json_decref(warnings);
+  json_decref(annotations);
+  return out;
+}
+
+char *lg_admission_encode_error(int http_status, const char *reason, const char *message) {
+  json_t *doc = json_pack("{s:s, s:s, s:{}, s:s, s:s, s:s, s:i}", "apiVersion", "v1", "kind",
+                          "Status", "metadata", "status", "Failure", "reason", reason, "message",
+                          message, "code", http_status);
+  char *out = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+  json_decref(doc);
+  return out;
+}

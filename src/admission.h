@@ -1,0 +1,47 @@
+/* admission.h -- AdmissionReview admission.k8s.io/v1: decode a request, encode a response. */
+#ifndef LG_ADMISSION_H
+#define LG_ADMISSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "lease.h"
+#include "rules.h"
+#include "status.h"
+
+/* A decoded request. Every string is borrowed from root, which the review owns. */
+typedef struct {
+  json_t *root;            /* owned */
+  const char *uid;
+  const char *group, *version, *kind; /* request.kind */
+  const char *namespace, *name;
+  const char *operation;   /* as sent */
+  lg_operation op;
+  lg_requester requester;
+  const json_t *groups;    /* userInfo.groups (array) or NULL; borrowed */
+  bool is_lease;           /* request.kind is coordination.k8s.io Lease */
+  bool has_object, has_old_object;
+  lg_lease object, old_object; /* decoded only when is_lease */
+  bool dry_run;
+} lg_review;
+
+/* Decodes an AdmissionReview request body. On failure the review holds nothing, err
+ * says what was wrong, and the rc is LG_EJSON, LG_EREVIEW or LG_ELEASE. When the uid could
+ * be read before the failure it is copied into uid_out (may be NULL) for the error reply. */
+lg_rc lg_admission_decode(const char *body, size_t len, lg_review *out, char *uid_out,
+                          size_t uid_len, char *err, size_t errlen);
+
+/* Releases what the review owns; a zeroed review is a no-op. */
+void lg_admission_free(lg_review *r);
+
+/* Encodes the AdmissionReview response for the verdict: allowed, status (403 with the
+ * enforce findings' messages on denial), warnings, auditAnnotations. Extra warnings
+ * (may be NULL) are appended. Returns a new string (free()) or NULL on no memory. */
+char *lg_admission_encode(const char *uid, const lg_verdict *v, const char *extra_warning);
+
+/* Encodes a Kubernetes Status object for an HTTP error reply. Returns a new string or NULL. */
+char *lg_admission_encode_error(int http_status, const char *reason, const char *message);
+
+#endif

@@ -1,0 +1,119 @@
+/* cmd_check.c -- `leaseguard check`: judge one AdmissionReview offline, as `serve` would. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "policy.h"
+#include "webhook.h"
+
+#define CHECK_MAX_BYTES (64u << 20)
+
+static const char usage[] =
+    "Usage: leaseguard check [--policy-file=PATH] [--mode=enforce|warn|audit] [--now=RFC3339] "
+    "[FILE|-]\n"
+    "\n"
+    "Reads one AdmissionReview request (from FILE, or stdin when FILE is - or absent) and\n"
+    "prints the AdmissionReview response that `serve` would return, through the same code.\n"
+    "\n"
+    "  --policy-file=PATH  policy to judge with (default: the built-in default policy)\n"
+    "  --mode=MODE         replace the policy's defaultMode\n"
+    "  --now=RFC3339       the clock to judge with (default: now)\n"
+    "\n"
+    "Exit status: 0 allowed, 1 denied, 2 unusable input or usage (reason on stderr).\n";
+
+/* Reads all of f into a new buffer; NULL with errno set on failure or when too large. */
+static char *slurp(FILE *f, size_t *len) {
+  size_t cap = 65536, n = 0;
+  char *buf = malloc(cap), *grown;
+  while (buf) {
+    n += fread(buf + n, 1, cap - n, f);
+    if (ferror(f)) {
+      free(buf);
+      return NULL;
+    }
+    if (n < cap)
+      break;
+    if (cap >= CHECK_MAX_BYTES) {
+      free(buf);
+      errno = EFBIG;
+      return NULL;
+    }
+    grown = realloc(buf, cap * 2);
+    if (!grown)
+      free(buf);
+    buf = grown;
+    cap *= 2;
+  }
+  *len = n;
+  return buf;
+}
+
+int lg_cmd_check(int argc, char **argv) {
+  const char *policy_file = NULL, *mode_s = NULL, *now_s = NULL, *input = NULL, *v;
+  lg_mode mode = LG_MODE_INHERIT;
+  lg_time now = lg_time_now();
+  lg_policy *policy = NULL;
+  lg_webhook_result res = {0};
+  char err[512];
+  char *body = NULL;
+  size_t len = 0;
+  FILE *f = NULL;
+  int status = 2, m;
+
+  for (int i = 1; i < argc; i++) {
+    if (lg_cli_is_help(argv[i])) {
+      fputs(usage, stdout);
+      return 0;
+    }
+    if ((m = lg_cli_flag(argc, argv, &i, "--policy-file", &v)) > 0)
+      policy_file = v;
+    else if (m == 0 && (m = lg_cli_flag(argc, argv, &i, "--mode", &v)) > 0)
+      mode_s = v;
+    else if (m == 0 && (m = lg_cli_flag(argc, argv, &i, "--now", &v)) > 0)
+      now_s = v;
+    else if (m < 0)
+      return 2;
+    else if (argv[i][0] == '-' && strcmp(argv[i], "-") != 0) {
+      fprintf(stderr, "leaseguard check: unknown flag %s (see --help)\n", argv[i]);
+      return 2;
+    } else if (input) {
+      fprintf(stderr, "leaseguard check: give one input file\n");
+      return 2;
+    } else
+      input = argv[i];
+  }
+  if (mode_s && ((mode = lg_rules_parse_mode(mode_s)) == LG_MODE_INHERIT || mode == LG_MODE_OFF)) {
+    fprintf(stderr, "leaseguard check: --mode must be enforce, warn or audit, got \"%s\"\n", mode_s);
+    return 2;
+  }
+  if (now_s && lg_time_parse(now_s, &now) != LG_OK) {
+    fprintf(stderr, "leaseguard check: --now must be an RFC 3339 time, got \"%s\"\n", now_s);
+    return 2;
+  }
+  if ((policy_file ? lg_policy_load_file(policy_file, &policy, err, sizeof err)
+                   : lg_policy_default(&policy, err, sizeof err)) != LG_OK) {
+    fprintf(stderr, "leaseguard check: %s\n", err);
+    goto out;
+  }
+  f = !input || strcmp(input, "-") == 0 ? stdin : fopen(input, "rb");
+  if (!f || !(body = slurp(f, &len))) {
+    fprintf(stderr, "leaseguard check: cannot read %s: %s\n", input ? input : "stdin",
+            strerror(errno));
+    goto out;
+  }
+  if (lg_webhook_handle(body, len, policy, mode, now, &res) != LG_OK) {
+    fprintf(stderr, "leaseguard check: %s\n", res.error);
+    goto out;
+  }
+  printf("%s\n", res.body);
+  status = res.verdict.allowed ? 0 : 1;
+out:
+  lg_webhook_result_free(&res);
+  if (f && f != stdin)
+    fclose(f);
+  free(body);
+  lg_policy_free(policy);
+  return status;
+}

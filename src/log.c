@@ -1,0 +1,118 @@
+/* log.c -- JSON-line logs (stderr) and audit lines (stdout), one write per line. */
+#include "log.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+static lg_log_level min_level = LG_LOG_INFO;
+static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
+static const char *const level_names[] = {"debug", "info", "warning", "error"};
+
+void lg_log_set_level(lg_log_level level) { min_level = level; }
+
+int lg_log_parse_level(const char *s) {
+  for (int i = 0; i < 4; i++)
+    if (s && strcmp(s, level_names[i]) == 0)
+      return i;
+  return -1;
+}
+
+/* Serialises obj (stolen) as one line on f. */
+static void emit(FILE *f, json_t *obj) {
+  char *line = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+  if (line) {
+    pthread_mutex_lock(&out_lock);
+    fprintf(f, "%s\n", line);
+    fflush(f);
+    pthread_mutex_unlock(&out_lock);
+  }
+  free(line);
+  json_decref(obj);
+}
+
+static json_t *line_start(lg_time now, const char *level, const char *msg) {
+  char ts[LG_TIME_BUFLEN];
+  return json_pack("{s:s, s:s, s:s}", "time", lg_time_format(now, ts), "level", level, "msg",
+                   msg);
+}
+
+void lg_log(lg_log_level level, const char *msg, ...) {
+  json_t *obj;
+  const char *k, *v;
+  va_list ap;
+  if (level < min_level)
+    return;
+  obj = line_start(lg_time_now(), level_names[level], msg);
+  va_start(ap, msg);
+  while (obj && (k = va_arg(ap, const char *)) != NULL) {
+    v = va_arg(ap, const char *);
+    json_object_set_new(obj, k, json_string(v ? v : ""));
+  }
+  va_end(ap);
+  emit(stderr, obj);
+}
+
+static void set_time(json_t *o, const char *key, bool has, lg_time t) {
+  char ts[LG_TIME_BUFLEN];
+  json_object_set_new(o, key, has ? json_string(lg_time_format(t, ts)) : json_null());
+}
+
+/* The fields every audit line of a request carries. */
+static json_t *review_fields(const lg_webhook_result *res, lg_time now, const char *msg) {
+  const lg_review *r = &res->review;
+  const lg_lease *o = r->has_old_object ? &r->old_object : NULL;
+  const lg_lease *n = r->has_object ? &r->object : NULL;
+  char lease[512];
+  json_t *obj = line_start(now, "warning", msg);
+  if (!obj)
+    return NULL;
+  snprintf(lease, sizeof lease, "%s/%s", r->namespace, r->name);
+  json_object_set_new(obj, "lease", json_string(lease));
+  json_object_set_new(obj, "operation", json_string(r->operation));
+  json_object_set_new(obj, "oldHolder", o && o->holder ? json_string(o->holder) : json_null());
+  json_object_set_new(obj, "newHolder", n && n->holder ? json_string(n->holder) : json_null());
+  set_time(obj, "oldRenewTime", o && o->has_renew, o ? o->renew : 0);
+  set_time(obj, "oldExpiry", o && o->has_renew && o->has_duration,
+           o ? o->renew + o->duration * LG_USEC_PER_SEC : 0);
+  set_time(obj, "newRenewTime", n && n->has_renew, n ? n->renew : 0);
+  json_object_set_new(obj, "user", json_string(r->requester.username));
+  json_object_set_new(obj, "groups", r->groups ? json_deep_copy(r->groups) : json_array());
+  json_object_set_new(obj, "pod", r->requester.pod_name ? json_string(r->requester.pod_name)
+                                                        : json_null());
+  json_object_set_new(obj, "uid", json_string(r->uid));
+  json_object_set_new(obj, "dryRun", json_boolean(r->dry_run));
+  json_object_set_new(obj, "allowed", json_boolean(res->verdict.allowed));
+  return obj;
+}
+
+void lg_log_review(const lg_webhook_result *res, lg_time now) {
+  if (res->rc != LG_OK)
+    return;
+  if (res->ignored) {
+    json_t *obj = review_fields(res, now, "request ignored");
+    if (obj) {
+      json_object_set_new(obj, "reason", json_string(res->ignored));
+      json_object_set_new(obj, "kind", json_string(res->review.kind));
+    }
+    emit(stderr, obj);
+    return;
+  }
+  for (size_t i = 0; i < res->verdict.n; i++) {
+    const lg_finding *f = &res->verdict.findings[i];
+    json_t *obj = review_fields(res, now, "lease violation");
+    if (!obj)
+      continue;
+    json_object_set_new(obj, "rule", json_string(lg_rules_id(f->rule)));
+    json_object_set_new(obj, "mode", json_string(lg_rules_mode_name(f->mode)));
+    json_object_set_new(obj, "decision", json_string(f->mode == LG_MODE_ENFORCE ? "deny"
+                                                     : f->mode == LG_MODE_WARN  ? "warn"
+                                                                                : "audit"));
+    json_object_set_new(obj, "message", json_string(f->message));
+    emit(stdout, obj);
+  }
+}

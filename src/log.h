@@ -1,0 +1,23 @@
+/* log.h -- JSON-line logs on stderr and audit lines on stdout. */
+#ifndef LG_LOG_H
+#define LG_LOG_H
+
+#include "webhook.h"
+
+typedef enum { LG_LOG_DEBUG, LG_LOG_INFO, LG_LOG_WARNING, LG_LOG_ERROR } lg_log_level;
+
+/* Sets the lowest level written (default INFO). */
+void lg_log_set_level(lg_log_level level);
+
+/* Parses "debug", "info", "warning", "error"; returns -1 when unknown. */
+int lg_log_parse_level(const char *s);
+
+/* Writes {"time","level","msg",...} to stderr: a message plus key/value string pairs
+ * ended by NULL, e.g. lg_log(LG_LOG_INFO, "listening", "port", "8443", NULL). Thread-safe. */
+void lg_log(lg_log_level level, const char *msg, ...) __attribute__((sentinel));
+
+/* Writes one audit line per finding of the result (and one for a request ignored
+ * because it is not a Lease) to stdout. Thread-safe. */
+void lg_log_review(const lg_webhook_result *r, lg_time now);
+
+#endif

@@ -1,0 +1,42 @@
+/* main.c -- leaseguard: argv -> the subcommand; nothing else. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const char usage[] =
+    "leaseguard: a validating admission webhook guarding leader-election Leases\n"
+    "\n"
+    "Usage: leaseguard COMMAND [FLAGS]\n"
+    "\n"
+    "Commands:\n"
+    "  serve     run the HTTPS webhook (POST /validate, /healthz, /readyz)\n"
+    "  check     judge one AdmissionReview from a file or stdin, print the response\n"
+    "  certs     make a dev CA and serving certificate with OpenSSL\n"
+    "  version   print the version\n"
+    "\n"
+    "Run 'leaseguard COMMAND --help' for a command's flags.\n";
+
+int main(int argc, char **argv) {
+  const char *cmd = argc > 1 ? argv[1] : NULL;
+  if (!cmd) {
+    fputs(usage, stderr);
+    return 2;
+  }
+  if (lg_cli_is_help(cmd) || strcmp(cmd, "help") == 0) {
+    fputs(usage, stdout);
+    return 0;
+  }
+  if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+    printf("leaseguard %s\n", LG_VERSION);
+    return 0;
+  }
+  if (strcmp(cmd, "serve") == 0)
+    return lg_cmd_serve(argc - 1, argv + 1);
+  if (strcmp(cmd, "check") == 0)
+    return lg_cmd_check(argc - 1, argv + 1);
+  if (strcmp(cmd, "certs") == 0)
+    return lg_cmd_certs(argc - 1, argv + 1);
+  fprintf(stderr, "leaseguard: unknown command \"%s\" (see leaseguard --help)\n", cmd);
+  return 2;
+}

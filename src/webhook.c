@@ -1,0 +1,64 @@
+/* webhook.c -- one admission request end to end; the path `serve` and `check` share. */
+#include "webhook.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+lg_rc lg_webhook_handle(const char *body, size_t len, const lg_policy *policy,
+                        lg_mode mode_override, lg_time now, lg_webhook_result *out) {
+  char uid[128], msg[512], warning[LG_WARNING_MAX + 1];
+  lg_review *r = &out->review;
+  lg_rules_input in;
+
+  memset(out, 0, sizeof *out);
+  out->rc = lg_admission_decode(body, len, r, uid, sizeof uid, out->error, sizeof out->error);
+  if (out->rc) {
+    /* Unusable input is never judged, so never silently allowed: it gets a 400 and the
+     * API server applies the webhook's failurePolicy. */
+    snprintf(msg, sizeof msg, "leaseguard: %s%s%s%s", out->error, uid[0] ? " (request uid " : "",
+             uid, uid[0] ? ")" : "");
+    out->http_status = 400;
+    out->body = lg_admission_encode_error(400, "BadRequest", msg);
+    goto out;
+  }
+  out->http_status = 200;
+  out->verdict.allowed = true;
+  if (!r->is_lease) {
+    /* A misconfigured webhook (rules matching more than leases) must not break the
+     * cluster: let it through and say so. */
+    out->ignored = "not a coordination.k8s.io Lease";
+    snprintf(warning, sizeof warning,
+             "leaseguard: ignored %s/%s %s/%s: not a coordination.k8s.io Lease; check the webhook rules",
+             r->group[0] ? r->group : "core", r->kind, r->namespace, r->name);
+    out->body = lg_admission_encode(r->uid, &out->verdict, warning);
+    goto out;
+  }
+  lg_policy_resolve(policy, mode_override, r->namespace, r->name, r->requester.username,
+                    &out->config);
+  in = (lg_rules_input){
+      .op = r->op,
+      .namespace = r->namespace,
+      .name = r->name,
+      .old_lease = r->has_old_object ? &r->old_object : NULL,
+      .new_lease = r->has_object ? &r->object : NULL,
+      .requester = &r->requester,
+  };
+  lg_rules_evaluate(&in, &out->config, now, &out->verdict);
+  out->body = lg_admission_encode(r->uid, &out->verdict, NULL);
+out:
+  if (!out->body) {
+    out->rc = LG_ENOMEM;
+    out->http_status = 500;
+    snprintf(out->error, sizeof out->error, "out of memory");
+  }
+  return out->rc;
+}
+
+void lg_webhook_result_free(lg_webhook_result *r) {
+  if (!r)
+    return;
+  free(r->body);
+  lg_admission_free(&r->review);
+  r->body = NULL;
+}

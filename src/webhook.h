@@ -1,0 +1,31 @@
+/* webhook.h -- one admission request end to end: decode -> resolve policy -> rules -> encode.
+ * Shared by `serve` and `check`; does no I/O. */
+#ifndef LG_WEBHOOK_H
+#define LG_WEBHOOK_H
+
+#include <stddef.h>
+
+#include "admission.h"
+#include "policy.h"
+#include "rules.h"
+
+typedef struct {
+  int http_status;    /* 200 with an AdmissionReview, or 400 with a Status for unusable input */
+  char *body;         /* new: the response body (JSON) */
+  lg_rc rc;           /* LG_OK, or why the input was unusable */
+  char error[256];    /* detail when rc != LG_OK */
+  lg_review review;   /* the decoded request (owned; zeroed when decoding failed) */
+  lg_rule_config config; /* the settings the rules ran with */
+  lg_verdict verdict; /* the decision */
+  const char *ignored; /* non-NULL when the object is not a Lease and was let through */
+} lg_webhook_result;
+
+/* Handles one request body at time now. Always fills *out (free with
+ * lg_webhook_result_free); returns out->rc. */
+lg_rc lg_webhook_handle(const char *body, size_t len, const lg_policy *policy,
+                        lg_mode mode_override, lg_time now, lg_webhook_result *out);
+
+/* Releases what the result owns. */
+void lg_webhook_result_free(lg_webhook_result *r);
+
+#endif
