@@ -68,10 +68,13 @@ static void clip(char *dst, size_t dstlen, const char *s, size_t max) {
   memcpy(dst + n, "...", 4);
 }
 
-/* Records a finding of rule r: "[rule] ns/name: detail". Only called for enabled rules. */
-static void report(judge *j, lg_rule r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void report(judge *j, lg_rule r, const char *fmt, ...) {
+/* Records a finding of rule r: the message "[rule] ns/name: detail" for denials, logs and
+ * audit annotations, and the warning "[rule] ns/name: brief" cut to 120 bytes. */
+static void report(judge *j, lg_rule r, const char *brief, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void report(judge *j, lg_rule r, const char *brief, const char *fmt, ...) {
   lg_finding *f = &j->out->findings[j->out->n++];
+  char warning[LG_MESSAGE_MAX];
   int n;
   va_list ap;
   f->rule = r;
@@ -83,7 +86,10 @@ static void report(judge *j, lg_rule r, const char *fmt, ...) {
     vsnprintf(f->message + n, sizeof f->message - (size_t)n, fmt, ap);
     va_end(ap);
   }
-  clip(f->warning, sizeof f->warning, f->message, LG_WARNING_MAX);
+  if (snprintf(warning, sizeof warning, "[%s] %s/%s: %s", lg_rules_id(r), j->in->namespace,
+               j->in->name, brief) < 0)
+    warning[0] = '\0';
+  clip(f->warning, sizeof f->warning, warning, LG_WARNING_MAX);
   if (f->mode == LG_MODE_ENFORCE)
     j->out->allowed = false;
 }
@@ -120,7 +126,7 @@ static bool is_controller(const judge *j) {
 static void rule_holder_renew(judge *j) {
   const lg_lease *o = j->old_l, *n = j->new_l;
   lg_time expiry;
-  char exp_s[LG_TIME_BUFLEN], now_s[LG_TIME_BUFLEN];
+  char exp_s[LG_TIME_BUFLEN], now_s[LG_TIME_BUFLEN], brief[LG_WARNING_MAX + 1];
   if (!enabled(j, LG_RULE_HOLDER_RENEW) || !lg_lease_held(n) || same_str(o->holder, n->holder) ||
       !live(j, o, &expiry))
     return;
@@ -129,7 +135,9 @@ static void rule_holder_renew(judge *j) {
   if (j->coordinated &&
       (is_controller(j) || (o->preferred_holder && same_str(o->preferred_holder, n->holder))))
     return;
-  report(j, LG_RULE_HOLDER_RENEW,
+  snprintf(brief, sizeof brief, "taken before expiry %s by %s", lg_time_format_short(expiry, exp_s),
+           n->holder);
+  report(j, LG_RULE_HOLDER_RENEW, brief,
          "takeover before expiry: holder \"%s\" -> \"%s\" while the lease is held until %s "
          "(renewTime + %llds; now %s, skew %llds)",
          o->holder, n->holder, lg_time_format_short(expiry, exp_s), (long long)o->duration,
@@ -143,7 +151,8 @@ static void rule_transitions(judge *j) {
     return;
   nt = lg_lease_transitions(n);
   if (nt < 0) {
-    report(j, LG_RULE_TRANSITIONS, "leaseTransitions is negative (%lld)", (long long)nt);
+    report(j, LG_RULE_TRANSITIONS, "leaseTransitions is negative",
+           "leaseTransitions is negative (%lld)", (long long)nt);
     return;
   }
   if (!o)
@@ -154,11 +163,11 @@ static void rule_transitions(judge *j) {
     /* The coordinated-election controller moves the holder without counting. */
     if (nt == want || (j->coordinated && nt == ot))
       return;
-    report(j, LG_RULE_TRANSITIONS,
+    report(j, LG_RULE_TRANSITIONS, "new holder must add exactly 1 to leaseTransitions",
            "holder \"%s\" -> \"%s\" must set leaseTransitions to %lld (old + 1), got %lld",
            lg_lease_holder_or_empty(o), n->holder, (long long)want, (long long)nt);
   } else if (nt != ot) {
-    report(j, LG_RULE_TRANSITIONS,
+    report(j, LG_RULE_TRANSITIONS, "leaseTransitions changed without a new holder",
            "leaseTransitions changed %lld -> %lld without a new holder (holder \"%s\" -> \"%s\")",
            (long long)ot, (long long)nt, lg_lease_holder_or_empty(o), lg_lease_holder_or_empty(n));
   }
@@ -171,7 +180,7 @@ static void rule_duration(judge *j) {
     return; /* a release may write any duration (client-go writes 1) */
   if (n->duration < c->duration_min || n->duration > c->duration_max) {
     if (enabled(j, LG_RULE_DURATION))
-      report(j, LG_RULE_DURATION,
+      report(j, LG_RULE_DURATION, "leaseDurationSeconds outside the allowed range",
              "leaseDurationSeconds %lld is outside the allowed range %lld..%llds (holder \"%s\")",
              (long long)n->duration, (long long)c->duration_min, (long long)c->duration_max,
              n->holder);
@@ -185,7 +194,7 @@ static void rule_duration(judge *j) {
   if (o && lg_lease_held(o) && same_str(o->holder, n->holder) && o->has_duration &&
       o->duration == n->duration)
     return;
-  report(j, LG_RULE_DURATION_RECOMMENDED,
+  report(j, LG_RULE_DURATION_RECOMMENDED, "leaseDurationSeconds outside the recommended range",
          "leaseDurationSeconds %lld is outside the recommended %lld..%llds (holder \"%s\")",
          (long long)n->duration, (long long)c->recommended_min, (long long)c->recommended_max,
          n->holder);
@@ -210,7 +219,7 @@ static void rule_renew_monotonic(judge *j) {
              len ? "; " : "", lg_time_format(o->acquire, a),
              n->has_acquire ? lg_time_format(n->acquire, b) : "null");
   if (detail[0])
-    report(j, LG_RULE_RENEW_MONOTONIC, "holder \"%s\": %s", n->holder, detail);
+    report(j, LG_RULE_RENEW_MONOTONIC, "renewTime went backwards or acquireTime changed", "holder \"%s\": %s", n->holder, detail);
 }
 
 static size_t future(const judge *j, const char *field, lg_time t, char *buf, size_t len,
@@ -242,7 +251,8 @@ static void rule_timestamps(judge *j) {
   if (n->has_acquire)
     len = future(j, "acquireTime", n->acquire, detail, len, sizeof detail);
   if (detail[0])
-    report(j, LG_RULE_TIMESTAMPS, "holder \"%s\": %s", n->holder, detail);
+    report(j, LG_RULE_TIMESTAMPS, "renewTime/acquireTime missing, out of order or in the future",
+           "holder \"%s\": %s", n->holder, detail);
 }
 
 /* client-go identities are "<hostname>_<uuid>" and a pod's hostname is its name; an
@@ -262,7 +272,7 @@ static void rule_holder_identity(judge *j) {
     return;
   if (j->cfg->n_allowed_usernames &&
       !in_globs(user, j->cfg->allowed_usernames, j->cfg->n_allowed_usernames)) {
-    report(j, LG_RULE_HOLDER_IDENTITY, "user \"%s\" is not allowed to write this lease", user);
+    report(j, LG_RULE_HOLDER_IDENTITY, "writer is not allowed for this lease", "user \"%s\" is not allowed to write this lease", user);
     return;
   }
   if (lg_lease_held(n)) {
@@ -275,12 +285,12 @@ static void rule_holder_identity(judge *j) {
   if (!must || (j->coordinated && is_controller(j)))
     return;
   if (!pod)
-    report(j, LG_RULE_HOLDER_IDENTITY,
+    report(j, LG_RULE_HOLDER_IDENTITY, "writer is not the holder's pod",
            "%s for holder \"%s\" by user \"%s\" carries no pod name (not a bound service-account "
            "token)",
            what, must, user);
   else if (!identity_of_pod(must, pod))
-    report(j, LG_RULE_HOLDER_IDENTITY, "%s for holder \"%s\" came from pod \"%s\" (user \"%s\")",
+    report(j, LG_RULE_HOLDER_IDENTITY, "writer is not the holder's pod", "%s for holder \"%s\" came from pod \"%s\" (user \"%s\")",
            what, must, pod, user);
 }
 
@@ -289,7 +299,7 @@ static void rule_delete_held(judge *j) {
   char exp_s[LG_TIME_BUFLEN];
   if (!enabled(j, LG_RULE_DELETE_HELD) || !j->old_l || !live(j, j->old_l, &expiry))
     return;
-  report(j, LG_RULE_DELETE_HELD, "deleted while held by \"%s\" until %s", j->old_l->holder,
+  report(j, LG_RULE_DELETE_HELD, "deleted while held", "deleted while held by \"%s\" until %s", j->old_l->holder,
          lg_time_format_short(expiry, exp_s));
 }
 

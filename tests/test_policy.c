@@ -1,0 +1,213 @@
+/* test_policy.c -- policy parsing, validation errors and resolution (src/policy.c). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "policy.h"
+
+#define HEAD "\"apiVersion\":\"leaseguard.io/v1alpha1\",\"kind\":\"LeasePolicy\""
+
+static lg_policy *parse_ok(const char *json) {
+  lg_policy *p = NULL;
+  char err[256] = "";
+  lg_rc rc = lg_policy_parse(json, strlen(json), &p, err, sizeof err);
+  if (rc)
+    fail_msg("policy %s: %s", json, err);
+  return p;
+}
+
+static void expect_modes(const lg_rule_config *c, lg_mode core, lg_mode recommended,
+                         lg_mode identity, lg_mode del) {
+  assert_int_equal(c->mode[LG_RULE_HOLDER_RENEW], core);
+  assert_int_equal(c->mode[LG_RULE_TRANSITIONS], core);
+  assert_int_equal(c->mode[LG_RULE_DURATION], core);
+  assert_int_equal(c->mode[LG_RULE_RENEW_MONOTONIC], core);
+  assert_int_equal(c->mode[LG_RULE_TIMESTAMPS], core);
+  assert_int_equal(c->mode[LG_RULE_DURATION_RECOMMENDED], recommended);
+  assert_int_equal(c->mode[LG_RULE_HOLDER_IDENTITY], identity);
+  assert_int_equal(c->mode[LG_RULE_DELETE_HELD], del);
+}
+
+static void test_default_policy(void **state) {
+  (void)state;
+  lg_policy *p = NULL;
+  lg_rule_config c;
+  char err[256];
+  assert_int_equal(lg_policy_default(&p, err, sizeof err), LG_OK);
+
+  lg_policy_resolve(p, LG_MODE_INHERIT, "kube-system", "kube-scheduler", "system:kube-scheduler", &c);
+  expect_modes(&c, LG_MODE_ENFORCE, LG_MODE_WARN, LG_MODE_OFF, LG_MODE_WARN);
+  assert_int_equal(c.skew, 5 * LG_USEC_PER_SEC);
+  assert_int_equal(c.duration_min, 2);
+  assert_int_equal(c.duration_max, 3600);
+  assert_int_equal(c.recommended_min, 5);
+  assert_int_equal(c.recommended_max, 120);
+  assert_int_equal(c.n_controller_usernames, 1);
+  assert_string_equal(c.controller_usernames[0], "system:apiserver");
+  assert_null(c.exempt_reason);
+
+  /* node heartbeats: recorded, never denied */
+  lg_policy_resolve(p, LG_MODE_INHERIT, "kube-node-lease", "node-1", "system:node:node-1", &c);
+  expect_modes(&c, LG_MODE_AUDIT, LG_MODE_AUDIT, LG_MODE_OFF, LG_MODE_AUDIT);
+
+  /* apiserver identity leases: 3600 s in band, deletion on shutdown is normal */
+  lg_policy_resolve(p, LG_MODE_INHERIT, "kube-system", "apiserver-3xk2", "system:apiserver", &c);
+  expect_modes(&c, LG_MODE_ENFORCE, LG_MODE_WARN, LG_MODE_OFF, LG_MODE_OFF);
+  assert_int_equal(c.recommended_max, 3600);
+
+  /* --mode replaces defaultMode, not the modes overrides set */
+  lg_policy_resolve(p, LG_MODE_WARN, "default", "my-operator", "u", &c);
+  expect_modes(&c, LG_MODE_WARN, LG_MODE_WARN, LG_MODE_OFF, LG_MODE_WARN);
+  lg_policy_resolve(p, LG_MODE_WARN, "kube-node-lease", "node-1", "u", &c);
+  assert_int_equal(c.mode[LG_RULE_HOLDER_RENEW], LG_MODE_AUDIT);
+  lg_policy_free(p);
+}
+
+/* The shipped file and the built-in policy are the same document. */
+static void test_shipped_file_matches_builtin(void **state) {
+  (void)state;
+  lg_policy *a = NULL, *b = NULL;
+  lg_rule_config ca, cb;
+  char err[256];
+  const char *where[][2] = {{"kube-system", "kube-controller-manager"},
+                            {"kube-node-lease", "n1"},
+                            {"kube-system", "apiserver-x"},
+                            {"team", "op"}};
+  assert_int_equal(lg_policy_load_file(LG_SOURCE_DIR "/policy/default.json", &a, err, sizeof err), LG_OK);
+  assert_int_equal(lg_policy_default(&b, err, sizeof err), LG_OK);
+  for (size_t i = 0; i < 4; i++) {
+    lg_policy_resolve(a, LG_MODE_INHERIT, where[i][0], where[i][1], "u", &ca);
+    lg_policy_resolve(b, LG_MODE_INHERIT, where[i][0], where[i][1], "u", &cb);
+    assert_memory_equal(ca.mode, cb.mode, sizeof ca.mode);
+    assert_int_equal(ca.recommended_max, cb.recommended_max);
+  }
+  lg_policy_free(a);
+  lg_policy_free(b);
+}
+
+static void test_minimal_policy(void **state) {
+  (void)state;
+  lg_policy *p = parse_ok("{" HEAD ",\"defaultMode\":\"warn\"}");
+  lg_rule_config c;
+  lg_policy_resolve(p, LG_MODE_INHERIT, "ns", "l", "u", &c);
+  expect_modes(&c, LG_MODE_WARN, LG_MODE_WARN, LG_MODE_OFF, LG_MODE_WARN);
+  assert_int_equal(c.duration_max, 3600);
+  lg_policy_free(p);
+  p = parse_ok("{" HEAD "}");
+  lg_policy_resolve(p, LG_MODE_INHERIT, "ns", "l", "u", &c);
+  expect_modes(&c, LG_MODE_ENFORCE, LG_MODE_WARN, LG_MODE_OFF, LG_MODE_WARN);
+  lg_policy_free(p);
+}
+
+static void test_overrides_and_exemptions(void **state) {
+  (void)state;
+  lg_policy *p = parse_ok(
+      "{" HEAD ",\"defaultMode\":\"enforce\",\"clockSkewSeconds\":2,"
+      "\"rules\":{\"duration\":{\"maxSeconds\":600}},"
+      "\"exempt\":{\"usernames\":[\"system:serviceaccount:break-glass:*\"],\"namespaces\":[\"sandbox-*\"]},"
+      "\"overrides\":["
+      " {\"match\":{\"namespaces\":[\"team-*\"]},\"mode\":\"warn\",\"clockSkewSeconds\":10},"
+      " {\"match\":{\"namespaces\":[\"team-a\"],\"names\":[\"db-*\"]},\"rules\":{"
+      "   \"holder-identity\":{\"mode\":\"enforce\",\"allowedUsernames\":[\"system:serviceaccount:team-a:db\"]},"
+      "   \"duration\":{\"minSeconds\":10}}}]}");
+  lg_rule_config c;
+
+  lg_policy_resolve(p, LG_MODE_INHERIT, "other", "x", "u", &c);
+  expect_modes(&c, LG_MODE_ENFORCE, LG_MODE_WARN, LG_MODE_OFF, LG_MODE_WARN);
+  assert_int_equal(c.skew, 2 * LG_USEC_PER_SEC);
+  assert_int_equal(c.duration_max, 600);
+
+  /* first override: a layer mode moves every rule that is on, and never turns one on */
+  lg_policy_resolve(p, LG_MODE_INHERIT, "team-b", "x", "u", &c);
+  expect_modes(&c, LG_MODE_WARN, LG_MODE_WARN, LG_MODE_OFF, LG_MODE_WARN);
+  assert_int_equal(c.skew, 10 * LG_USEC_PER_SEC);
+
+  /* both overrides match; the later one's rule settings apply on top */
+  lg_policy_resolve(p, LG_MODE_INHERIT, "team-a", "db-main", "u", &c);
+  expect_modes(&c, LG_MODE_WARN, LG_MODE_WARN, LG_MODE_ENFORCE, LG_MODE_WARN);
+  assert_int_equal(c.duration_min, 10);
+  assert_int_equal(c.duration_max, 600);
+  assert_int_equal(c.n_allowed_usernames, 1);
+  assert_string_equal(c.allowed_usernames[0], "system:serviceaccount:team-a:db");
+  lg_policy_resolve(p, LG_MODE_INHERIT, "team-a", "cache", "u", &c);
+  assert_int_equal(c.mode[LG_RULE_HOLDER_IDENTITY], LG_MODE_OFF);
+
+  lg_policy_resolve(p, LG_MODE_INHERIT, "x", "y", "system:serviceaccount:break-glass:admin", &c);
+  assert_non_null(c.exempt_reason);
+  lg_policy_resolve(p, LG_MODE_INHERIT, "sandbox-1", "y", "u", &c);
+  assert_non_null(c.exempt_reason);
+  lg_policy_resolve(p, LG_MODE_INHERIT, "sandbox", "y", "u", &c);
+  assert_null(c.exempt_reason);
+  lg_policy_free(p);
+}
+
+typedef struct {
+  const char *name, *json, *want; /* want: a substring of the error */
+} bad_case;
+
+static const bad_case bad[] = {
+    {"not JSON", "{" HEAD ",", "not valid JSON"},
+    {"not an object", "[]", "must be a JSON object"},
+    {"wrong apiVersion", "{\"apiVersion\":\"v1\",\"kind\":\"LeasePolicy\"}", "apiVersion"},
+    {"missing kind", "{\"apiVersion\":\"leaseguard.io/v1alpha1\"}", "kind"},
+    {"typo in a top-level field", "{" HEAD ",\"defaultmode\":\"warn\"}", "defaultmode: unknown field"},
+    {"unknown mode", "{" HEAD ",\"defaultMode\":\"block\"}", "defaultMode: must be one of"},
+    {"unknown rule", "{" HEAD ",\"rules\":{\"holder-renw\":{}}}", "rules.holder-renw: unknown rule"},
+    {"unknown rule field", "{" HEAD ",\"rules\":{\"transitions\":{\"max\":1}}}", "rules.transitions.max: unknown field"},
+    {"rule not an object", "{" HEAD ",\"rules\":{\"transitions\":\"warn\"}}", "rules.transitions: must be an object"},
+    {"min above max", "{" HEAD ",\"rules\":{\"duration\":{\"minSeconds\":60,\"maxSeconds\":10}}}", "rules.duration.minSeconds: 60 is above maxSeconds 10"},
+    {"zero duration", "{" HEAD ",\"rules\":{\"duration\":{\"minSeconds\":0}}}", "rules.duration.minSeconds: must be an integer"},
+    {"band that denies", "{" HEAD ",\"rules\":{\"duration-recommended\":{\"mode\":\"enforce\"}}}", "rules.duration-recommended.mode"},
+    {"negative skew", "{" HEAD ",\"clockSkewSeconds\":-1}", "clockSkewSeconds: must be an integer from 0 to 300"},
+    {"skew as a string", "{" HEAD ",\"clockSkewSeconds\":\"5\"}", "clockSkewSeconds"},
+    {"override without match", "{" HEAD ",\"overrides\":[{\"mode\":\"audit\"}]}", "overrides[0].match: required"},
+    {"override with empty match", "{" HEAD ",\"overrides\":[{\"match\":{}}]}", "overrides[0].match: give namespaces or names"},
+    {"override namespaces not an array", "{" HEAD ",\"overrides\":[{\"match\":{\"namespaces\":\"kube-system\"}}]}", "overrides[0].match.namespaces: must be an array"},
+    {"bad mode in the second override", "{" HEAD ",\"overrides\":[{\"match\":{\"names\":[\"a\"]}},{\"match\":{\"names\":[\"b\"]},\"rules\":{\"duration\":{\"mode\":\"deny\"}}}]}", "overrides[1].rules.duration.mode"},
+    {"empty exempt username", "{" HEAD ",\"exempt\":{\"usernames\":[\"\"]}}", "exempt.usernames[0]: must be a non-empty string"},
+    {"unknown exempt field", "{" HEAD ",\"exempt\":{\"groups\":[\"a\"]}}", "exempt.groups: unknown field"},
+    {"duplicate keys", "{" HEAD ",\"defaultMode\":\"warn\",\"defaultMode\":\"enforce\"}", "duplicate"},
+};
+
+static void test_invalid_policies(void **state) {
+  (void)state;
+  int failures = 0;
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    lg_policy *p = (lg_policy *)&failures; /* must be reset to NULL */
+    char err[256] = "";
+    lg_rc rc = lg_policy_parse(bad[i].json, strlen(bad[i].json), &p, err, sizeof err);
+    if (rc != LG_EPOLICY || p != NULL || !strstr(err, bad[i].want)) {
+      print_error("case \"%s\": rc %d, error \"%s\", want \"%s\"\n", bad[i].name, rc, err, bad[i].want);
+      failures++;
+      if (rc == LG_OK)
+        lg_policy_free(p);
+    }
+  }
+  assert_int_equal(failures, 0);
+}
+
+static void test_load_file_errors(void **state) {
+  (void)state;
+  lg_policy *p = NULL;
+  char err[256] = "";
+  assert_int_equal(lg_policy_load_file("/nonexistent/policy.json", &p, err, sizeof err), LG_EPOLICY);
+  assert_null(p);
+  assert_non_null(strstr(err, "/nonexistent/policy.json"));
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_default_policy),
+      cmocka_unit_test(test_shipped_file_matches_builtin),
+      cmocka_unit_test(test_minimal_policy),
+      cmocka_unit_test(test_overrides_and_exemptions),
+      cmocka_unit_test(test_invalid_policies),
+      cmocka_unit_test(test_load_file_errors),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,286 @@
+/* test_rules.c -- table-driven tests of the election rules (src/rules.c). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rules.h"
+
+/* All times in the table are seconds after T0. */
+#define T0 "2026-11-25T10:00:00Z"
+static lg_time t0;
+
+/* Builds a Lease from "holder=a dur=15 acq=0 ren=2.5 tr=0 strategy=S pref=P" ("holder="
+ * is the empty string; a key left out is absent). Returns a new object. */
+static json_t *mk(const char *desc) {
+  json_t *spec = json_object();
+  char buf[256], *save = NULL, *tok;
+  snprintf(buf, sizeof buf, "%s", desc);
+  for (tok = strtok_r(buf, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+    char *eq = strchr(tok, '='), ts[LG_TIME_BUFLEN];
+    assert_non_null(eq);
+    *eq = '\0';
+    const char *v = eq + 1;
+    if (strcmp(tok, "holder") == 0)
+      json_object_set_new(spec, "holderIdentity", json_string(v));
+    else if (strcmp(tok, "dur") == 0)
+      json_object_set_new(spec, "leaseDurationSeconds", json_integer(atoll(v)));
+    else if (strcmp(tok, "tr") == 0)
+      json_object_set_new(spec, "leaseTransitions", json_integer(atoll(v)));
+    else if (strcmp(tok, "acq") == 0 || strcmp(tok, "ren") == 0)
+      json_object_set_new(spec, tok[0] == 'a' ? "acquireTime" : "renewTime",
+                          json_string(lg_time_format(t0 + (lg_time)(atof(v) * 1e6), ts)));
+    else if (strcmp(tok, "strategy") == 0)
+      json_object_set_new(spec, "strategy", json_string(v));
+    else if (strcmp(tok, "pref") == 0)
+      json_object_set_new(spec, "preferredHolder", json_string(v));
+    else
+      fail_msg("bad lease description key %s", tok);
+  }
+  return json_pack("{s:{s:s, s:s}, s:o}", "metadata", "name", "lock", "namespace", "ns", "spec",
+                   spec);
+}
+
+enum { IDENTITY = 1, AUDIT_ALL = 2, WARN_ALL = 4, EXEMPT = 8, ALLOWED_USERS = 16 };
+
+typedef struct {
+  const char *name;
+  lg_operation op;
+  const char *old_l, *new_l; /* NULL: no such version */
+  double now;
+  const char *user, *pod;
+  int flags;
+  bool allowed;
+  const char *rules; /* the rule ids found, space-separated, in order */
+} rule_case;
+
+static const rule_case cases[] = {
+    /* client-go's life cycle: create -> renew -> release -> acquire -> takeover after expiry */
+    {"client-go create", LG_OP_CREATE, NULL, "holder=a dur=15 acq=0 ren=0 tr=0", 0, "u", NULL, 0, true, ""},
+    {"client-go renew", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=0 tr=0", "holder=a dur=15 acq=0 ren=2 tr=0", 2, "u", NULL, 0, true, ""},
+    {"client-go release", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0", "holder= dur=1 acq=12 ren=12 tr=0", 12, "u", NULL, 0, true, ""},
+    {"acquire at once after release", LG_OP_UPDATE, "holder= dur=1 acq=12 ren=12 tr=0", "holder=b dur=15 acq=12.5 ren=12.5 tr=1", 12.5, "u", NULL, 0, true, ""},
+    {"previous holder reacquires after its release", LG_OP_UPDATE, "holder= dur=1 acq=12 ren=12 tr=3", "holder=a dur=15 acq=13 ren=13 tr=4", 13, "u", NULL, 0, true, ""},
+    {"takeover after expiry", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0", "holder=b dur=15 acq=26 ren=26 tr=1", 26, "u", NULL, 0, true, ""},
+    {"same identity renews after a restart", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=0 tr=2", "holder=a dur=15 acq=0 ren=100 tr=2", 100, "u", NULL, 0, true, ""},
+    {"create of an unheld lease", LG_OP_CREATE, NULL, "holder= dur=1", 0, "u", NULL, 0, true, ""},
+    /* holder-renew and its boundary: expiry 25 s, skew 5 s: live while now < 20 */
+    {"steal of a live lease", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0", "holder=b dur=15 acq=12 ren=12 tr=1", 12, "u", NULL, 0, false, "holder-renew"},
+    {"takeover just inside expiry - skew", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0", "holder=b dur=15 acq=19.999 ren=19.999 tr=1", 19.999, "u", NULL, 0, false, "holder-renew"},
+    {"takeover at expiry - skew", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0", "holder=b dur=15 acq=20 ren=20 tr=1", 20, "u", NULL, 0, true, ""},
+    {"takeover at expiry + skew", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0", "holder=b dur=15 acq=30 ren=30 tr=1", 30, "u", NULL, 0, true, ""},
+    {"takeover when the old record has no renewTime", LG_OP_UPDATE, "holder=a dur=15 tr=0", "holder=b dur=15 acq=1 ren=1 tr=1", 1, "u", NULL, 0, true, ""},
+    {"release by another client is not a takeover", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0", "holder= dur=1 acq=11 ren=11 tr=0", 11, "u", NULL, 0, true, ""},
+    /* transitions */
+    {"takeover skips a transition", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=3", "holder=b dur=15 acq=26 ren=26 tr=5", 26, "u", NULL, 0, false, "transitions"},
+    {"takeover without counting", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=3", "holder=b dur=15 acq=26 ren=26 tr=3", 26, "u", NULL, 0, false, "transitions"},
+    {"acquire from empty without counting", LG_OP_UPDATE, "holder= dur=1 acq=0 ren=0 tr=3", "holder=b dur=15 acq=1 ren=1 tr=3", 1, "u", NULL, 0, false, "transitions"},
+    {"renew bumps transitions", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=0 tr=3", "holder=a dur=15 acq=0 ren=2 tr=4", 2, "u", NULL, 0, false, "transitions"},
+    {"renew lowers transitions", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=0 tr=3", "holder=a dur=15 acq=0 ren=2 tr=2", 2, "u", NULL, 0, false, "transitions"},
+    {"renew drops leaseTransitions (counts as 0)", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=0 tr=3", "holder=a dur=15 acq=0 ren=2", 2, "u", NULL, 0, false, "transitions"},
+    {"release bumps transitions", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=3", "holder= dur=1 acq=12 ren=12 tr=4", 12, "u", NULL, 0, false, "transitions"},
+    {"create with negative transitions", LG_OP_CREATE, NULL, "holder=a dur=15 acq=0 ren=0 tr=-1", 0, "u", NULL, 0, false, "transitions"},
+    {"missing transitions on both sides count as 0", LG_OP_UPDATE, "holder= dur=1", "holder=b dur=15 acq=1 ren=1 tr=1", 1, "u", NULL, 0, true, ""},
+    /* duration and the recommended band (2..3600 allowed, 5..120 recommended) */
+    {"renew with a 10-hour duration", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=0 tr=0", "holder=a dur=36000 acq=0 ren=2 tr=0", 2, "u", NULL, 0, false, "duration"},
+    {"create with a 10-hour duration", LG_OP_CREATE, NULL, "holder=a dur=36000 acq=0 ren=0 tr=0", 0, "u", NULL, 0, false, "duration"},
+    {"held with a 1 s duration", LG_OP_CREATE, NULL, "holder=a dur=1 acq=0 ren=0 tr=0", 0, "u", NULL, 0, false, "duration"},
+    {"duration at the allowed maximum", LG_OP_CREATE, NULL, "holder=a dur=3600 acq=0 ren=0 tr=0", 0, "u", NULL, 0, true, "duration-recommended"},
+    {"duration just above the allowed maximum", LG_OP_CREATE, NULL, "holder=a dur=3601 acq=0 ren=0 tr=0", 0, "u", NULL, 0, false, "duration"},
+    {"node lease 40 s", LG_OP_UPDATE, "holder=node-1 dur=40 ren=0", "holder=node-1 dur=40 ren=10", 10, "system:node:node-1", NULL, 0, true, ""},
+    {"coordinated 5 s", LG_OP_CREATE, NULL, "holder=a dur=5 ren=0 strategy=OldestEmulationVersion", 0, "system:apiserver", NULL, 0, true, ""},
+    {"unchanged out-of-band duration is not re-advised", LG_OP_UPDATE, "holder=apiserver-x dur=3600 ren=0", "holder=apiserver-x dur=3600 ren=10", 10, "system:apiserver", NULL, 0, true, ""},
+    {"new holder with an out-of-band duration is advised", LG_OP_UPDATE, "holder= dur=1 acq=0 ren=0 tr=0", "holder=b dur=300 acq=1 ren=1 tr=1", 1, "u", NULL, 0, true, "duration-recommended"},
+    /* renew-monotonic */
+    {"renewTime moves backwards", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0", "holder=a dur=15 acq=0 ren=8 tr=0", 12, "u", NULL, 0, false, "renew-monotonic"},
+    {"renewTime unchanged by a spec change", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0", "holder=a dur=20 acq=0 ren=10 tr=0", 12, "u", NULL, 0, true, ""},
+    {"acquireTime changes on renew", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0", "holder=a dur=15 acq=11 ren=11 tr=0", 11, "u", NULL, 0, false, "renew-monotonic"},
+    {"acquireTime removed on renew", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0", "holder=a dur=15 ren=11 tr=0", 11, "u", NULL, 0, false, "renew-monotonic"},
+    {"acquireTime first set on renew", LG_OP_UPDATE, "holder=a dur=15 ren=10 tr=0", "holder=a dur=15 acq=11 ren=11 tr=0", 11, "u", NULL, 0, true, ""},
+    /* timestamps: skew 5 s */
+    {"renewTime 6 s in the future", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=0 tr=0", "holder=a dur=15 acq=0 ren=16 tr=0", 10, "u", NULL, 0, false, "timestamps"},
+    {"renewTime exactly skew in the future", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=0 tr=0", "holder=a dur=15 acq=0 ren=15 tr=0", 10, "u", NULL, 0, true, ""},
+    {"create with a future acquireTime", LG_OP_CREATE, NULL, "holder=a dur=15 acq=60 ren=60 tr=0", 0, "u", NULL, 0, false, "timestamps"},
+    {"held lease without renewTime", LG_OP_CREATE, NULL, "holder=a dur=15 acq=0 tr=0", 0, "u", NULL, 0, false, "timestamps"},
+    {"renewTime before acquireTime", LG_OP_CREATE, NULL, "holder=a dur=15 acq=5 ren=4 tr=0", 5, "u", NULL, 0, false, "timestamps"},
+    {"released lease needs no renewTime", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0", "holder= dur=1 tr=0", 11, "u", NULL, 0, true, ""},
+    /* several violations are all reported */
+    {"steal with a skipped transition and a huge duration", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0", "holder=b dur=36000 acq=12 ren=40 tr=7", 12, "u", NULL, 0, false, "holder-renew transitions duration timestamps"},
+    /* metadata-only updates and other operations */
+    {"metadata-only update", LG_OP_UPDATE, "holder=a dur=36000 acq=0 ren=99 tr=0", "holder=a dur=36000 acq=0 ren=99 tr=0", 1, "u", NULL, 0, true, ""},
+    {"delete of a live lease", LG_OP_DELETE, "holder=a dur=15 acq=0 ren=10 tr=0", NULL, 12, "u", NULL, 0, false, "delete-held"},
+    {"delete of an expired lease", LG_OP_DELETE, "holder=a dur=15 acq=0 ren=10 tr=0", NULL, 40, "u", NULL, 0, true, ""},
+    {"delete of a released lease", LG_OP_DELETE, "holder= dur=1 acq=0 ren=10 tr=0", NULL, 10, "u", NULL, 0, true, ""},
+    /* coordinated leader election */
+    {"coordinated: controller moves the holder without counting", LG_OP_UPDATE, "holder=a dur=5 ren=0 tr=0 strategy=OldestEmulationVersion", "holder=b dur=5 ren=1 tr=0 strategy=OldestEmulationVersion", 1, "system:apiserver", NULL, 0, true, ""},
+    {"coordinated: handover to the preferred holder", LG_OP_UPDATE, "holder=a dur=5 ren=0 tr=0 strategy=OldestEmulationVersion pref=b", "holder=b dur=5 acq=1 ren=1 tr=1 strategy=OldestEmulationVersion pref=b", 1, "u", NULL, 0, true, ""},
+    {"coordinated: a stranger takes a live lease", LG_OP_UPDATE, "holder=a dur=15 ren=0 tr=0 strategy=OldestEmulationVersion", "holder=c dur=15 ren=1 tr=0 strategy=OldestEmulationVersion", 1, "mallory", NULL, 0, false, "holder-renew"},
+    {"coordinated: transitions still never skip", LG_OP_UPDATE, "holder=a dur=5 ren=0 tr=0 strategy=OldestEmulationVersion", "holder=b dur=5 ren=1 tr=2 strategy=OldestEmulationVersion", 1, "system:apiserver", NULL, 0, false, "transitions"},
+    /* holder-identity (enabled per case) */
+    {"identity: renew from the holder's pod", LG_OP_UPDATE, "holder=web-7_1b2c dur=15 acq=0 ren=0 tr=0", "holder=web-7_1b2c dur=15 acq=0 ren=2 tr=0", 2, "system:serviceaccount:ns:sa", "web-7", IDENTITY, true, ""},
+    {"identity: identity equal to the pod name", LG_OP_UPDATE, "holder=web-7 dur=15 acq=0 ren=0 tr=0", "holder=web-7 dur=15 acq=0 ren=2 tr=0", 2, "system:serviceaccount:ns:sa", "web-7", IDENTITY, true, ""},
+    {"identity: renew from another pod", LG_OP_UPDATE, "holder=web-7_1b2c dur=15 acq=0 ren=0 tr=0", "holder=web-7_1b2c dur=15 acq=0 ren=2 tr=0", 2, "system:serviceaccount:ns:sa", "web-70", IDENTITY, false, "holder-identity"},
+    {"identity: write without a pod name", LG_OP_UPDATE, "holder=web-7_1b2c dur=15 acq=0 ren=0 tr=0", "holder=web-7_1b2c dur=15 acq=0 ren=2 tr=0", 2, "admin", NULL, IDENTITY, false, "holder-identity"},
+    {"identity: release from the old holder's pod", LG_OP_UPDATE, "holder=web-7_1b2c dur=15 acq=0 ren=10 tr=0", "holder= dur=1 acq=11 ren=11 tr=0", 11, "sa", "web-7", IDENTITY, true, ""},
+    {"identity: release from another pod", LG_OP_UPDATE, "holder=web-7_1b2c dur=15 acq=0 ren=10 tr=0", "holder= dur=1 acq=11 ren=11 tr=0", 11, "sa", "web-8", IDENTITY, false, "holder-identity"},
+    {"identity: acquire by the new holder's pod", LG_OP_CREATE, NULL, "holder=web-8_99 dur=15 acq=0 ren=0 tr=0", 0, "sa", "web-8", IDENTITY, true, ""},
+    {"identity: user not in allowedUsernames", LG_OP_CREATE, NULL, "holder=web-8_99 dur=15 acq=0 ren=0 tr=0", 0, "system:serviceaccount:other:sa", "web-8", IDENTITY | ALLOWED_USERS, false, "holder-identity"},
+    {"identity: user in allowedUsernames", LG_OP_CREATE, NULL, "holder=web-8_99 dur=15 acq=0 ren=0 tr=0", 0, "system:serviceaccount:ns:web", "web-8", IDENTITY | ALLOWED_USERS, true, ""},
+    {"identity: off by default", LG_OP_UPDATE, "holder=web-7_1b2c dur=15 acq=0 ren=0 tr=0", "holder=web-7_1b2c dur=15 acq=0 ren=2 tr=0", 2, "admin", NULL, 0, true, ""},
+    /* modes and exemptions */
+    {"audit mode reports and allows", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0", "holder=b dur=15 acq=12 ren=12 tr=1", 12, "u", NULL, AUDIT_ALL, true, "holder-renew"},
+    {"warn mode reports and allows", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0", "holder=b dur=15 acq=12 ren=12 tr=1", 12, "u", NULL, WARN_ALL, true, "holder-renew"},
+    {"exempt requester", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0", "holder=b dur=36000 acq=12 ren=12 tr=9", 12, "u", NULL, EXEMPT, true, ""},
+};
+
+static const char *const allowed_users[] = {"system:serviceaccount:ns:*"};
+
+static void base_config(int flags, lg_rule_config *c) {
+  memset(c, 0, sizeof *c);
+  for (int r = 0; r < LG_RULE_COUNT; r++)
+    c->mode[r] = flags & AUDIT_ALL ? LG_MODE_AUDIT : flags & WARN_ALL ? LG_MODE_WARN : LG_MODE_ENFORCE;
+  c->mode[LG_RULE_DURATION_RECOMMENDED] = LG_MODE_WARN;
+  c->mode[LG_RULE_HOLDER_IDENTITY] = flags & IDENTITY ? LG_MODE_ENFORCE : LG_MODE_OFF;
+  c->skew = 5 * LG_USEC_PER_SEC;
+  c->duration_min = 2;
+  c->duration_max = 3600;
+  c->recommended_min = 5;
+  c->recommended_max = 120;
+  static const char *const controllers[] = {"system:apiserver"};
+  c->controller_usernames = controllers;
+  c->n_controller_usernames = 1;
+  if (flags & ALLOWED_USERS) {
+    c->allowed_usernames = allowed_users;
+    c->n_allowed_usernames = 1;
+  }
+  if (flags & EXEMPT)
+    c->exempt_reason = "exempt";
+}
+
+/* Runs one case; v receives the verdict. */
+static void run(const rule_case *tc, lg_verdict *v) {
+  json_t *oj = tc->old_l ? mk(tc->old_l) : NULL, *nj = tc->new_l ? mk(tc->new_l) : NULL;
+  lg_lease ol, nl;
+  lg_requester who = {tc->user, tc->pod};
+  lg_rule_config cfg;
+  char err[128];
+  if (oj)
+    assert_int_equal(lg_lease_decode(oj, &ol, err, sizeof err), LG_OK);
+  if (nj)
+    assert_int_equal(lg_lease_decode(nj, &nl, err, sizeof err), LG_OK);
+  lg_rules_input in = {tc->op, "ns", "lock", oj ? &ol : NULL, nj ? &nl : NULL, &who};
+  base_config(tc->flags, &cfg);
+  lg_rules_evaluate(&in, &cfg, t0 + (lg_time)(tc->now * 1e6 + 0.5), v);
+  json_decref(oj);
+  json_decref(nj);
+}
+
+static void test_table(void **state) {
+  (void)state;
+  int failures = 0;
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    const rule_case *tc = &cases[i];
+    lg_verdict v;
+    char got[256] = "";
+    size_t len = 0;
+    run(tc, &v);
+    for (size_t k = 0; k < v.n; k++) {
+      len += (size_t)snprintf(got + len, sizeof got - len, "%s%s", k ? " " : "",
+                              lg_rules_id(v.findings[k].rule));
+      if (strlen(v.findings[k].warning) > LG_WARNING_MAX || !strstr(v.findings[k].message, "ns/lock")) {
+        print_error("case \"%s\": finding message/warning malformed: %s\n", tc->name, v.findings[k].message);
+        failures++;
+      }
+    }
+    if (v.allowed != tc->allowed || strcmp(got, tc->rules) != 0) {
+      print_error("case \"%s\": want allowed=%d rules=[%s], got allowed=%d rules=[%s]\n", tc->name,
+                  tc->allowed, tc->rules, v.allowed, got);
+      for (size_t k = 0; k < v.n; k++)
+        print_error("    %s\n", v.findings[k].message);
+      failures++;
+    }
+  }
+  assert_int_equal(failures, 0);
+}
+
+static const rule_case *find_case(const char *name) {
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+    if (strcmp(cases[i].name, name) == 0)
+      return &cases[i];
+  fail_msg("no case %s", name);
+  return NULL;
+}
+
+/* A denial names the rule, namespace/name, both holders and the expiry in RFC 3339. */
+static void test_denial_message(void **state) {
+  (void)state;
+  lg_verdict v;
+  run(find_case("steal of a live lease"), &v);
+  assert_int_equal(v.n, 1);
+  const char *m = v.findings[0].message;
+  assert_non_null(strstr(m, "[holder-renew] ns/lock"));
+  assert_non_null(strstr(m, "\"a\" -> \"b\""));
+  assert_non_null(strstr(m, "2026-11-25T10:00:25Z")); /* renewTime 10 + 15 s */
+  assert_int_equal(v.findings[0].mode, LG_MODE_ENFORCE);
+}
+
+static void test_modes_of_findings(void **state) {
+  (void)state;
+  lg_verdict v;
+  run(find_case("audit mode reports and allows"), &v);
+  assert_int_equal(v.findings[0].mode, LG_MODE_AUDIT);
+  run(find_case("warn mode reports and allows"), &v);
+  assert_int_equal(v.findings[0].mode, LG_MODE_WARN);
+  run(find_case("metadata-only update"), &v);
+  assert_non_null(v.skipped);
+  run(find_case("exempt requester"), &v);
+  assert_string_equal(v.skipped, "exempt");
+}
+
+/* Long identities still give warnings of at most 120 bytes, cut on a UTF-8 boundary. */
+static void test_warning_length(void **state) {
+  (void)state;
+  char old_d[200], new_d[200];
+  snprintf(old_d, sizeof old_d, "holder=%s dur=15 acq=0 ren=10 tr=0",
+           "controller-manager-7c9d8f6b5-x2x9z_5f0c6a4e-8c1d-4f6e-9b1a-2d3c4b5a6f70");
+  snprintf(new_d, sizeof new_d, "holder=%s dur=15 acq=12 ren=12 tr=1",
+           "caf\xc3\xa9-\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9");
+  rule_case tc = {"long", LG_OP_UPDATE, old_d, new_d, 12, "u", NULL, 0, false, "holder-renew"};
+  lg_verdict v;
+  run(&tc, &v);
+  assert_int_equal(v.n, 1);
+  const char *w = v.findings[0].warning;
+  assert_true(strlen(w) <= LG_WARNING_MAX);
+  assert_true(strlen(w) > 100);
+  assert_string_equal(w + strlen(w) - 3, "...");
+  /* the byte before "..." does not start an unfinished UTF-8 sequence */
+  assert_true(((unsigned char)w[strlen(w) - 4] & 0xC0) != 0xC0);
+}
+
+static void test_ids_and_modes(void **state) {
+  (void)state;
+  for (int r = 0; r < LG_RULE_COUNT; r++)
+    assert_int_equal(lg_rules_parse_id(lg_rules_id((lg_rule)r)), r);
+  assert_int_equal(lg_rules_parse_id("nope"), LG_RULE_COUNT);
+  assert_int_equal(lg_rules_parse_mode("enforce"), LG_MODE_ENFORCE);
+  assert_int_equal(lg_rules_parse_mode("Enforce"), LG_MODE_INHERIT);
+  assert_string_equal(lg_rules_mode_name(LG_MODE_AUDIT), "audit");
+  assert_int_equal(lg_rules_parse_operation("DELETE"), LG_OP_DELETE);
+  assert_int_equal(lg_rules_parse_operation("PATCH"), -1);
+}
+
+int main(void) {
+  if (lg_time_parse(T0, &t0) != LG_OK)
+    return 1;
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_table),          cmocka_unit_test(test_denial_message),
+      cmocka_unit_test(test_modes_of_findings), cmocka_unit_test(test_warning_length),
+      cmocka_unit_test(test_ids_and_modes),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
