@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# deps.sh -- install the Debian packages leaseguard needs to build and test, if missing.
+set -euo pipefail
+pkgs=(cmake make gcc pkg-config libmicrohttpd-dev libjansson-dev libssl-dev
+      libcurl4-openssl-dev libcmocka-dev curl openssl valgrind)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "deps.sh: installing ${missing[*]}" >&2
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
