@@ -153,16 +153,30 @@ void lg_admission_free(lg_review *r) {
   memset(r, 0, sizeof *r);
 }
 
+/* A JSON string of s. A finding's message is cut at its buffer size by snprintf, which
+ * may split a UTF-8 sequence that jansson would refuse: drop such a partial tail. */
+static json_t *text(const char *s) {
+  json_t *j = json_string(s);
+  size_t n = s ? strlen(s) : 0;
+  for (int cut = 1; !j && n > 0 && cut <= 3; cut++)
+    j = json_stringn(s, --n);
+  return j;
+}
+
 /* Joins the messages of enforce findings: what the API server shows the client. */
 static json_t *deny_status(const lg_verdict *v) {
   char msg[LG_RULE_COUNT * LG_MESSAGE_MAX + 16];
   size_t len = 0;
-  for (size_t i = 0; i < v->n; i++)
-    if (v->findings[i].mode == LG_MODE_ENFORCE)
+  msg[0] = '\0';
+  for (size_t i = 0; i < v->n; i++) {
+    json_t *m = v->findings[i].mode == LG_MODE_ENFORCE ? text(v->findings[i].message) : NULL;
+    if (m)
       len += (size_t)snprintf(msg + len, sizeof msg - len, "%s%s", len ? "; " : "",
-                              v->findings[i].message);
-  return json_pack("{s:i, s:s, s:s, s:s}", "code", 403, "reason", "Forbidden", "status",
-                   "Failure", "message", msg);
+                              json_string_value(m));
+    json_decref(m);
+  }
+  return json_pack("{s:i, s:s, s:s, s:o}", "code", 403, "reason", "Forbidden", "status",
+                   "Failure", "message", text(msg));
 }
 
 char *lg_admission_encode(const char *uid, const lg_verdict *v, const char *extra_warning) {
@@ -173,16 +187,16 @@ char *lg_admission_encode(const char *uid, const lg_verdict *v, const char *extr
   for (size_t i = 0; i < v->n && !bad; i++) {
     const lg_finding *f = &v->findings[i];
     /* Keys are rule ids: no "/", under 63 characters; the API server adds the webhook's name. */
-    bad |= json_object_set_new(annotations, lg_rules_id(f->rule), json_string(f->message));
+    bad |= json_object_set_new(annotations, lg_rules_id(f->rule), text(f->message));
     if (f->mode == LG_MODE_WARN)
-      bad |= json_array_append_new(warnings, json_string(f->warning));
+      bad |= json_array_append_new(warnings, text(f->warning));
   }
   if (extra_warning && !bad)
-    bad |= json_array_append_new(warnings, json_string(extra_warning));
+    bad |= json_array_append_new(warnings, text(extra_warning));
   if (bad)
     goto out;
   resp = json_pack("{s:s, s:b}", "uid", uid, "allowed", v->allowed);
-  doc = json_pack("{s:s, s:s, s:o*}", "apiVersion", "admission.k8s.io/v1", "kind",
+  doc = json_pack("{s:s, s:s, s:o}", "apiVersion", "admission.k8s.io/v1", "kind",
                   "AdmissionReview", "response", resp);
   if (!doc)
     goto out;

@@ -58,10 +58,11 @@ lg_rc lg_time_parse(const char *s, lg_time *out) {
   if (*p != '\0')
     return LG_ETIME;
   {
-    /* timegm normalises out-of-range days (Feb 30); compare back to reject them. */
+    /* timegm normalises out-of-range days (Feb 30) in place, so the day is kept
+     * from before the call and compared with the day the result falls on. */
     struct tm check;
-    time_t secs = timegm(&tm);
     int mday = tm.tm_mday;
+    time_t secs = timegm(&tm);
     if (secs == (time_t)-1 && tm.tm_year != 69)
       return LG_ETIME;
     if (!gmtime_r(&secs, &check) || check.tm_mday != mday)

@@ -262,6 +262,39 @@ static void test_warning_length(void **state) {
   assert_true(((unsigned char)w[strlen(w) - 4] & 0xC0) != 0xC0);
 }
 
+/* A message cut at its limit inside a multi-byte character stays valid UTF-8. */
+static void test_message_cut_is_utf8(void **state) {
+  (void)state;
+  char holder[701];
+  for (int i = 0; i < 350; i++)
+    memcpy(holder + 2 * i, "\xc3\xa9", 2);
+  holder[700] = '\0';
+  for (int shift = 0; shift < 3; shift++) {
+    json_t *old_j = mk("holder=a dur=15 acq=0 ren=10 tr=0"), *new_j = mk("dur=15 acq=12 ren=12 tr=1");
+    char name[8] = "lockxx";
+    name[4 + shift % 2] = '\0';
+    json_object_set_new(json_object_get(new_j, "spec"), "holderIdentity", json_string(holder + shift * 2));
+    lg_lease ol, nl;
+    lg_requester who = {"u", NULL};
+    lg_rule_config cfg;
+    lg_verdict v;
+    char err[64];
+    assert_int_equal(lg_lease_decode(old_j, &ol, err, sizeof err), LG_OK);
+    assert_int_equal(lg_lease_decode(new_j, &nl, err, sizeof err), LG_OK);
+    lg_rules_input in = {LG_OP_UPDATE, "ns", name, &ol, &nl, &who};
+    base_config(0, &cfg);
+    lg_rules_evaluate(&in, &cfg, t0 + 12 * LG_USEC_PER_SEC, &v);
+    assert_int_equal(v.n, 1);
+    json_t *m = json_string(v.findings[0].message), *w = json_string(v.findings[0].warning);
+    assert_non_null(m); /* jansson refuses invalid UTF-8 */
+    assert_non_null(w);
+    json_decref(m);
+    json_decref(w);
+    json_decref(old_j);
+    json_decref(new_j);
+  }
+}
+
 static void test_ids_and_modes(void **state) {
   (void)state;
   for (int r = 0; r < LG_RULE_COUNT; r++)
@@ -280,7 +313,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_table),          cmocka_unit_test(test_denial_message),
       cmocka_unit_test(test_modes_of_findings), cmocka_unit_test(test_warning_length),
-      cmocka_unit_test(test_ids_and_modes),
+      cmocka_unit_test(test_message_cut_is_utf8), cmocka_unit_test(test_ids_and_modes),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
