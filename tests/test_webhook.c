@@ -59,7 +59,7 @@ static int check_case(const json_t *tc) {
   json_t *doc = NULL, *resp;
   lg_time now;
   char *body, *cli_out = NULL;
-  size_t len;
+  size_t len = 0;
   int failures = 0, want_exit;
 
 #define EXPECT(cond, ...)                                                                          \
