@@ -313,6 +313,8 @@ lg_rc lg_policy_load_file(const char *path, lg_policy **out, char *err, size_t e
   *out = NULL;
   /* jansson reads the file; the text is re-serialised only to share lg_policy_parse. */
   root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+  if (!root && jerr.line < 0) /* could not be read at all */
+    return lg_fail(err, errlen, LG_EPOLICY, "policy file %s: %s", path, jerr.text);
   if (!root)
     return lg_fail(err, errlen, LG_EPOLICY, "policy file %s: %s (line %d, column %d)", path,
                    jerr.text, jerr.line, jerr.column);

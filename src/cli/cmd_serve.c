@@ -1,0 +1,157 @@
+/* cmd_serve.c -- `leaseguard serve`: flags to an lg_server_config, then run the webhook server. */
+#include "cli.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "rules.h"
+#include "server.h"
+
+static const char usage[] =
+    "usage: leaseguard serve --tls-cert-file=PATH --tls-private-key-file=PATH [flags]\n"
+    "\n"
+    "Serves the validating admission webhook over HTTPS: POST /validate (AdmissionReview v1),\n"
+    "GET /healthz, GET /readyz. Stops on SIGTERM or SIGINT after finishing requests in flight;\n"
+    "SIGHUP reloads the policy file, which is also reloaded when it changes.\n"
+    "\n"
+    "  --secure-port N               HTTPS port (default 8443)\n"
+    "  --bind-address ADDR           numeric IPv4 or IPv6 address to listen on (default 0.0.0.0)\n"
+    "  --tls-cert-file PATH          PEM serving certificate, chain allowed (required)\n"
+    "  --tls-private-key-file PATH   PEM private key (required)\n"
+    "  --policy-file PATH            LeasePolicy JSON (default: the built-in policy)\n"
+    "  --mode enforce|warn|audit     replaces the policy's defaultMode\n"
+    "  --log-level LEVEL             debug, info, warning or error (default info)\n"
+    "  --max-request-bytes N         larger request bodies get 413 (default 4194304)\n"
+    "  --max-connections N           concurrent connections (default 1024)\n"
+    "  --connection-timeout SECONDS  idle connections are closed after this (default 30)\n"
+    "  --threads N                   worker threads, 0 = one per CPU (default 0)\n"
+    "  --policy-check-interval MS    how often the policy file is checked, 0 = only on SIGHUP\n"
+    "                                (default 1000)\n";
+
+/* Parses a whole decimal number in [min, max]. */
+static int parse_num(const char *s, unsigned long long min, unsigned long long max,
+                     unsigned long long *out) {
+  char *end;
+  unsigned long long v;
+
+  if (!isdigit((unsigned char)s[0]))
+    return -1;
+  errno = 0;
+  v = strtoull(s, &end, 10);
+  if (errno || *end || v < min || v > max)
+    return -1;
+  *out = v;
+  return 0;
+}
+
+/* Turns the flags into cfg; returns -1 after a usage message on stderr, 1 after --help. */
+static int parse_flags(int argc, char **argv, lg_server_config *cfg) {
+  unsigned long long port = 8443, max_bytes = 4194304, max_conns = 1024, timeout = 30,
+                     threads = 0, interval = 1000;
+  const char *mode = NULL, *level = NULL;
+  const struct {
+    const char *name;
+    unsigned long long min, max, *dst;
+  } nums[] = {
+      {"--secure-port", 1, 65535, &port},
+      {"--max-request-bytes", 1, 1ULL << 30, &max_bytes},
+      {"--max-connections", 1, 1000000, &max_conns},
+      {"--connection-timeout", 1, 86400, &timeout},
+      {"--threads", 0, 1024, &threads},
+      {"--policy-check-interval", 0, 86400000, &interval},
+  };
+  const struct {
+    const char *name;
+    const char **dst;
+  } strs[] = {
+      {"--bind-address", &cfg->bind_address},   {"--tls-cert-file", &cfg->tls_cert_file},
+      {"--tls-private-key-file", &cfg->tls_key_file}, {"--policy-file", &cfg->policy_file},
+      {"--mode", &mode},                        {"--log-level", &level},
+  };
+  const size_t n_nums = sizeof nums / sizeof nums[0], n_strs = sizeof strs / sizeof strs[0];
+  int lvl = LG_LOG_INFO;
+
+  for (int i = 1; i < argc; i++) {
+    const char *v = NULL;
+    int m = 0;
+    size_t k;
+    if (lg_cli_is_help(argv[i])) {
+      fputs(usage, stdout);
+      return 1;
+    }
+    for (k = 0; k < n_nums; k++)
+      if ((m = lg_cli_flag(argc, argv, &i, nums[k].name, &v)) != 0)
+        break;
+    if (m > 0) {
+      if (parse_num(v, nums[k].min, nums[k].max, nums[k].dst) == 0)
+        continue;
+      fprintf(stderr, "leaseguard serve: %s must be a whole number in %llu..%llu, not \"%s\"\n",
+              nums[k].name, nums[k].min, nums[k].max, v);
+      return -1;
+    }
+    for (k = 0; m == 0 && k < n_strs; k++)
+      if ((m = lg_cli_flag(argc, argv, &i, strs[k].name, &v)) != 0)
+        break;
+    if (m > 0 && *v) {
+      *strs[k].dst = v;
+      continue;
+    }
+    if (m > 0)
+      fprintf(stderr, "leaseguard serve: %s must not be empty\n", strs[k].name);
+    else if (m == 0)
+      fprintf(stderr, "leaseguard serve: unknown argument \"%s\" (see --help)\n", argv[i]);
+    return -1;
+  }
+  if (mode) {
+    cfg->mode_override = lg_rules_parse_mode(mode);
+    if (cfg->mode_override != LG_MODE_ENFORCE && cfg->mode_override != LG_MODE_WARN &&
+        cfg->mode_override != LG_MODE_AUDIT) {
+      fprintf(stderr, "leaseguard serve: --mode must be enforce, warn or audit, not \"%s\"\n", mode);
+      return -1;
+    }
+  }
+  if (level && (lvl = lg_log_parse_level(level)) < 0) {
+    fprintf(stderr, "leaseguard serve: --log-level must be debug, info, warning or error, not \"%s\"\n",
+            level);
+    return -1;
+  }
+  if (!cfg->tls_cert_file || !cfg->tls_key_file) {
+    fprintf(stderr, "leaseguard serve: --tls-cert-file and --tls-private-key-file are required "
+                    "(see --help)\n");
+    return -1;
+  }
+  lg_log_set_level((lg_log_level)lvl);
+  cfg->secure_port = (int)port;
+  cfg->max_request_bytes = (size_t)max_bytes;
+  cfg->connection_limit = (unsigned)max_conns;
+  cfg->connection_timeout_s = (unsigned)timeout;
+  cfg->threads = (unsigned)threads;
+  cfg->policy_check_interval_ms = (unsigned)interval;
+  return 0;
+}
+
+int lg_cmd_serve(int argc, char **argv) {
+  lg_server_config cfg;
+  char err[768] = "";
+  lg_rc rc;
+  int m;
+
+  memset(&cfg, 0, sizeof cfg);
+  cfg.bind_address = "0.0.0.0";
+  cfg.mode_override = LG_MODE_INHERIT;
+  m = parse_flags(argc, argv, &cfg);
+  if (m != 0)
+    return m > 0 ? 0 : 2;
+  /* Audit lines go to stdout; keep them whole and timely when it is a pipe or a file. */
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  rc = lg_server_run(&cfg, err, sizeof err);
+  if (rc) {
+    fprintf(stderr, "leaseguard serve: %s\n", err[0] ? err : lg_strerror(rc));
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,657 @@
+/* server.c -- the HTTPS webhook server: libmicrohttpd routes, body limits, policy reload, signals. */
+#include "server.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "admission.h"
+#include "log.h"
+#include "policy.h"
+#include "timefmt.h"
+#include "webhook.h"
+
+/* TLS 1.2 and 1.3 only. */
+#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+/* How much of a body past the limit is read and dropped, so that a 413 can still be
+ * sent (libmicrohttpd answers only once the request is complete), before the
+ * connection is closed instead. */
+#define DISCARD_MIN (16 * 1024 * 1024)
+/* Certificate and key files are small; anything larger is a wrong path. */
+#define PEM_MAX (1024 * 1024)
+
+/* A loaded policy and the number of holders: the server's current pointer and each
+ * request that started while it was current. The last release frees it. */
+typedef struct {
+  lg_policy *policy;
+  atomic_uint refs;
+} policy_ref;
+
+typedef struct {
+  const lg_server_config *cfg;
+  pthread_mutex_t lock;  /* guards current and mhd_error */
+  policy_ref *current;
+  atomic_bool serving;   /* listening and not shutting down */
+  atomic_uint active;    /* requests begun and not yet completed */
+  char mhd_error[256];   /* the last libmicrohttpd message, for start-up failures */
+  bool have_stat;        /* the policy file watch; main thread only */
+  bool stat_failed;
+  struct stat st;
+} server;
+
+/* Per-request state, made on the first call of the access handler. */
+typedef struct {
+  policy_ref *ref; /* held by POST /validate from its first call */
+  char *body;
+  size_t len, cap;
+  size_t dropped;  /* bytes discarded past the limit */
+  bool reviewing;  /* a POST /validate */
+  bool too_large;  /* the body passed the limit; the rest is discarded */
+  bool answered;
+} request;
+
+/* ---- policy ---- */
+
+static void ref_release(policy_ref *r) {
+  if (r && atomic_fetch_sub(&r->refs, 1) == 1) {
+    lg_policy_free(r->policy);
+    free(r);
+  }
+}
+
+static policy_ref *ref_acquire(server *s) {
+  policy_ref *r;
+  pthread_mutex_lock(&s->lock);
+  r = s->current;
+  if (r)
+    atomic_fetch_add(&r->refs, 1);
+  pthread_mutex_unlock(&s->lock);
+  return r;
+}
+
+/* Makes p (owned, freed on failure) the current policy; requests already running
+ * keep the one they started with. */
+static lg_rc install_policy(server *s, lg_policy *p) {
+  policy_ref *r = malloc(sizeof *r), *old;
+  if (!r) {
+    lg_policy_free(p);
+    return LG_ENOMEM;
+  }
+  r->policy = p;
+  atomic_init(&r->refs, 1);
+  pthread_mutex_lock(&s->lock);
+  old = s->current;
+  s->current = r;
+  pthread_mutex_unlock(&s->lock);
+  ref_release(old);
+  return LG_OK;
+}
+
+/* Loads the policy the server starts with; its error names the file. */
+static lg_rc load_first_policy(server *s, char *err, size_t errlen) {
+  const char *path = s->cfg->policy_file;
+  lg_policy *p = NULL;
+  lg_rc rc;
+
+  if (path) {
+    s->have_stat = stat(path, &s->st) == 0;
+    rc = lg_policy_load_file(path, &p, err, errlen);
+  } else {
+    rc = lg_policy_default(&p, err, errlen);
+  }
+  if (rc)
+    return rc;
+  return install_policy(s, p);
+}
+
+/* stat follows symlinks, so a ConfigMap mount swapping its ..data link is seen as a
+ * new inode. */
+static bool same_file(const struct stat *a, const struct stat *b) {
+  return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+         a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* Reloads the policy file when it changed, or always when forced (SIGHUP). An invalid
+ * file leaves the current policy in force. Main thread only. */
+static void check_policy(server *s, bool force) {
+  const char *path = s->cfg->policy_file;
+  struct stat st;
+  lg_policy *p = NULL;
+  char detail[512] = "";
+  lg_rc rc;
+
+  if (!path) {
+    if (force)
+      lg_log(LG_LOG_INFO, "no policy file to reload; keeping the built-in policy", NULL);
+    return;
+  }
+  if (stat(path, &st) != 0) {
+    if (force || !s->stat_failed)
+      lg_log(LG_LOG_ERROR, "cannot read the policy file; keeping the current policy", "path", path,
+             "error", strerror(errno), NULL);
+    s->stat_failed = true;
+    return;
+  }
+  s->stat_failed = false;
+  if (!force && s->have_stat && same_file(&st, &s->st))
+    return;
+  s->st = st;
+  s->have_stat = true;
+  rc = lg_policy_load_file(path, &p, detail, sizeof detail);
+  if (rc == LG_OK)
+    rc = install_policy(s, p);
+  if (rc) {
+    lg_log(LG_LOG_ERROR, "policy reload failed; keeping the previous policy", "path", path,
+           "error", detail[0] ? detail : lg_strerror(rc), NULL);
+    return;
+  }
+  lg_log(LG_LOG_INFO, "policy reloaded", "path", path, NULL);
+}
+
+/* ---- replies ---- */
+
+/* Queues body (freed here when mode is MHD_RESPMEM_MUST_FREE) with status. */
+static enum MHD_Result reply(server *s, struct MHD_Connection *c, request *rq, unsigned status,
+                             char *body, enum MHD_ResponseMemoryMode mode, const char *ctype,
+                             const char *allow) {
+  struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), body, mode);
+  enum MHD_Result ret = MHD_NO;
+
+  rq->answered = true;
+  if (!r) {
+    if (mode == MHD_RESPMEM_MUST_FREE)
+      free(body);
+    return MHD_NO;
+  }
+  if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype) != MHD_YES)
+    goto out;
+  if (allow && MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow) != MHD_YES)
+    goto out;
+  /* While draining, tell keep-alive clients to reconnect elsewhere. */
+  if (!atomic_load(&s->serving) &&
+      MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close") != MHD_YES)
+    goto out;
+  ret = MHD_queue_response(c, status, r);
+
+out:
+  MHD_destroy_response(r);
+  return ret;
+}
+
+/* Replies with a Kubernetes Status; allow (may be NULL) becomes the Allow header. */
+__attribute__((format(printf, 7, 8))) static enum MHD_Result
+reply_error(server *s, struct MHD_Connection *c, request *rq, unsigned status, const char *reason,
+            const char *allow, const char *fmt, ...) {
+  char msg[512];
+  char code[8];
+  char *body;
+  va_list ap;
+
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  snprintf(code, sizeof code, "%u", status);
+  lg_log(LG_LOG_DEBUG, "request refused", "status", code, "reason", reason, "message", msg, NULL);
+  body = lg_admission_encode_error((int)status, reason, msg);
+  if (!body) {
+    rq->answered = true;
+    return MHD_NO;
+  }
+  return reply(s, c, rq, status, body, MHD_RESPMEM_MUST_FREE, "application/json", allow);
+}
+
+static enum MHD_Result reply_ok(server *s, struct MHD_Connection *c, request *rq) {
+  static char ok[] = "ok";
+  return reply(s, c, rq, MHD_HTTP_OK, ok, MHD_RESPMEM_PERSISTENT, "text/plain; charset=utf-8", NULL);
+}
+
+/* ---- routes ---- */
+
+/* "application/json", any case, optionally followed by parameters. */
+static bool is_json(const char *ct) {
+  static const char want[] = "application/json";
+  const size_t n = sizeof want - 1;
+
+  if (!ct)
+    return false;
+  while (*ct == ' ' || *ct == '\t')
+    ct++;
+  if (strncasecmp(ct, want, n) != 0)
+    return false;
+  ct += n;
+  while (*ct == ' ' || *ct == '\t')
+    ct++;
+  return *ct == '\0' || *ct == ';';
+}
+
+/* First call of POST /validate: checks the headers before any of the body is read. */
+static enum MHD_Result begin_review(server *s, struct MHD_Connection *c, request *rq) {
+  const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+  const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+  size_t max = s->cfg->max_request_bytes;
+
+  if (!is_json(ct))
+    return reply_error(s, c, rq, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "UnsupportedMediaType", NULL,
+                       "Content-Type must be application/json, got \"%.100s\"", ct ? ct : "");
+  if (cl) {
+    char *end;
+    unsigned long long n;
+    errno = 0;
+    n = strtoull(cl, &end, 10);
+    if (errno == ERANGE || (end != cl && n > max))
+      return reply_error(s, c, rq, MHD_HTTP_CONTENT_TOO_LARGE, "RequestEntityTooLarge", NULL,
+                         "request body of %.30s bytes is over the limit of %zu bytes", cl, max);
+  }
+  rq->ref = ref_acquire(s);
+  return MHD_YES;
+}
+
+/* Appends a piece of the body, or drops it once the body has passed the limit. */
+static enum MHD_Result take_body(server *s, request *rq, const char *data, size_t n) {
+  size_t max = s->cfg->max_request_bytes;
+
+  if (rq->too_large) {
+    rq->dropped += n < SIZE_MAX - rq->dropped ? n : SIZE_MAX - rq->dropped;
+    if (rq->dropped <= (max > DISCARD_MIN ? max : DISCARD_MIN))
+      return MHD_YES;
+    lg_log(LG_LOG_WARNING, "request body far over the limit; closing the connection", NULL);
+    return MHD_NO;
+  }
+  if (n > max - rq->len) {
+    rq->too_large = true;
+    free(rq->body);
+    rq->body = NULL;
+    rq->len = rq->cap = 0;
+    return MHD_YES;
+  }
+  if (rq->len + n + 1 > rq->cap) {
+    size_t cap = rq->cap ? rq->cap : 16384;
+    char *grown;
+    while (cap < rq->len + n + 1)
+      cap *= 2;
+    if (cap > max + 1)
+      cap = max + 1;
+    grown = realloc(rq->body, cap);
+    if (!grown)
+      return MHD_NO;
+    rq->body = grown;
+    rq->cap = cap;
+  }
+  memcpy(rq->body + rq->len, data, n);
+  rq->len += n;
+  rq->body[rq->len] = '\0';
+  return MHD_YES;
+}
+
+/* Last call of POST /validate: the whole body is in; decide and answer. */
+static enum MHD_Result finish_review(server *s, struct MHD_Connection *c, request *rq) {
+  lg_webhook_result res;
+  lg_time now;
+  enum MHD_Result ret;
+
+  if (rq->too_large)
+    return reply_error(s, c, rq, MHD_HTTP_CONTENT_TOO_LARGE, "RequestEntityTooLarge", NULL,
+                       "request body is over the limit of %zu bytes", s->cfg->max_request_bytes);
+  if (!rq->ref)
+    return reply_error(s, c, rq, MHD_HTTP_SERVICE_UNAVAILABLE, "ServiceUnavailable", NULL,
+                       "no policy is loaded");
+  memset(&res, 0, sizeof res);
+  now = lg_time_now();
+  lg_webhook_handle(rq->body ? rq->body : "", rq->len, rq->ref->policy, s->cfg->mode_override,
+                    now, &res);
+  if (res.body)
+    ret = reply(s, c, rq, (unsigned)res.http_status, res.body, MHD_RESPMEM_MUST_COPY,
+                "application/json", NULL);
+  else
+    ret = reply_error(s, c, rq, MHD_HTTP_INTERNAL_SERVER_ERROR, "InternalError", NULL,
+                      "cannot encode the response: %s", lg_strerror(LG_ENOMEM));
+  lg_log_review(&res, now);
+  if (res.rc != LG_OK)
+    lg_log(LG_LOG_WARNING, "unusable admission request", "error",
+           res.error[0] ? res.error : lg_strerror(res.rc), NULL);
+  lg_webhook_result_free(&res);
+  return ret;
+}
+
+static bool is_ready(server *s) {
+  bool loaded;
+  pthread_mutex_lock(&s->lock);
+  loaded = s->current != NULL;
+  pthread_mutex_unlock(&s->lock);
+  return loaded && atomic_load(&s->serving);
+}
+
+/* Answers every request but POST /validate. */
+static enum MHD_Result route(server *s, struct MHD_Connection *c, request *rq, const char *url,
+                             const char *method) {
+  bool get = !strcmp(method, MHD_HTTP_METHOD_GET) || !strcmp(method, MHD_HTTP_METHOD_HEAD);
+
+  if (!strcmp(url, "/validate"))
+    return reply_error(s, c, rq, MHD_HTTP_METHOD_NOT_ALLOWED, "MethodNotAllowed", "POST",
+                       "method %.32s is not allowed on /validate; use POST", method);
+  if (!strcmp(url, "/healthz") || !strcmp(url, "/readyz")) {
+    if (!get)
+      return reply_error(s, c, rq, MHD_HTTP_METHOD_NOT_ALLOWED, "MethodNotAllowed", "GET, HEAD",
+                         "method %.32s is not allowed on %s; use GET", method, url);
+    if (!strcmp(url, "/readyz") && !is_ready(s))
+      return reply_error(s, c, rq, MHD_HTTP_SERVICE_UNAVAILABLE, "ServiceUnavailable", NULL,
+                         "not ready: shutting down or no policy loaded");
+    return reply_ok(s, c, rq);
+  }
+  return reply_error(s, c, rq, MHD_HTTP_NOT_FOUND, "NotFound", NULL,
+                     "the server could not find the requested resource \"%.200s\"", url);
+}
+
+/* True when the request carries a body (which an early answer leaves unread). */
+static bool has_body(struct MHD_Connection *c) {
+  const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+  return (cl && strcmp(cl, "0") != 0) ||
+         MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+}
+
+/* libmicrohttpd calls this once with the headers, once per piece of body, and once
+ * more when the request is complete. Answering before the last call closes the
+ * connection afterwards, so only requests whose body is refused are answered early. */
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls) {
+  server *s = cls;
+  request *rq = *con_cls;
+  enum MHD_Result ret = MHD_YES;
+
+  (void)version;
+  if (!rq) {
+    rq = calloc(1, sizeof *rq);
+    if (!rq)
+      return MHD_NO;
+    *con_cls = rq;
+    atomic_fetch_add(&s->active, 1);
+    rq->reviewing = !strcmp(url, "/validate") && !strcmp(method, MHD_HTTP_METHOD_POST);
+    if (rq->reviewing)
+      return begin_review(s, c, rq);
+    return has_body(c) ? route(s, c, rq, url, method) : MHD_YES;
+  }
+  if (*upload_size) {
+    if (rq->reviewing && !rq->answered)
+      ret = take_body(s, rq, upload, *upload_size);
+    *upload_size = 0;
+    return ret;
+  }
+  if (rq->answered)
+    return MHD_YES;
+  return rq->reviewing ? finish_review(s, c, rq) : route(s, c, rq, url, method);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe) {
+  server *s = cls;
+  request *rq = *con_cls;
+
+  (void)c;
+  (void)toe;
+  if (!rq)
+    return;
+  ref_release(rq->ref);
+  free(rq->body);
+  free(rq);
+  *con_cls = NULL;
+  atomic_fetch_sub(&s->active, 1);
+}
+
+__attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
+  server *s = cls;
+  char msg[256];
+  size_t n;
+
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  n = strlen(msg);
+  while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' ' || msg[n - 1] == '.'))
+    msg[--n] = '\0';
+  pthread_mutex_lock(&s->lock);
+  memcpy(s->mhd_error, msg, n + 1);
+  pthread_mutex_unlock(&s->lock);
+  lg_log(LG_LOG_WARNING, "libmicrohttpd", "detail", msg, NULL);
+}
+
+/* ---- start-up and shutdown ---- */
+
+/* Reads all of path (at most PEM_MAX bytes) into a new NUL-terminated buffer. */
+static lg_rc read_pem(const char *what, const char *path, char **out, char *err, size_t errlen) {
+  FILE *f = NULL;
+  char *buf = NULL;
+  size_t n = 0;
+  lg_rc rc = LG_OK;
+
+  *out = NULL;
+  f = fopen(path, "rb");
+  if (!f) {
+    rc = lg_fail(err, errlen, LG_ETLS, "cannot read %s %s: %s", what, path, strerror(errno));
+    goto out;
+  }
+  buf = malloc(PEM_MAX + 1);
+  if (!buf) {
+    rc = lg_fail(err, errlen, LG_ENOMEM, "%s", lg_strerror(LG_ENOMEM));
+    goto out;
+  }
+  n = fread(buf, 1, PEM_MAX + 1, f);
+  if (ferror(f)) {
+    rc = lg_fail(err, errlen, LG_ETLS, "cannot read %s %s: %s", what, path, strerror(errno));
+    goto out;
+  }
+  if (n == 0 || n > PEM_MAX) {
+    rc = lg_fail(err, errlen, LG_ETLS, "%s %s is %s", what, path, n ? "too large" : "empty");
+    goto out;
+  }
+  buf[n] = '\0';
+  *out = buf;
+  buf = NULL;
+
+out:
+  if (buf) {
+    explicit_bzero(buf, PEM_MAX + 1);
+    free(buf);
+  }
+  if (f)
+    fclose(f);
+  return rc;
+}
+
+static void free_pem(char *pem) {
+  if (pem) {
+    explicit_bzero(pem, strlen(pem));
+    free(pem);
+  }
+}
+
+/* Turns bind_address and port into a socket address; numeric addresses only. */
+static lg_rc bind_addr(const lg_server_config *cfg, struct sockaddr_storage *ss, unsigned *flags,
+                       char *err, size_t errlen) {
+  struct addrinfo hints, *ai = NULL;
+  char port[8];
+  int g;
+
+  memset(&hints, 0, sizeof hints);
+  hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  snprintf(port, sizeof port, "%d", cfg->secure_port);
+  g = getaddrinfo(cfg->bind_address, port, &hints, &ai);
+  if (g != 0)
+    return lg_fail(err, errlen, LG_EINVAL, "bind address \"%s\" is not an IPv4 or IPv6 address: %s",
+                   cfg->bind_address, gai_strerror(g));
+  memset(ss, 0, sizeof *ss);
+  memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+  *flags = 0;
+  if (ai->ai_family == AF_INET6) {
+    const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)ai->ai_addr;
+    /* "::" means every address, IPv4 included, as elsewhere in Kubernetes. */
+    *flags = IN6_IS_ADDR_UNSPECIFIED(&a6->sin6_addr) ? MHD_USE_DUAL_STACK : MHD_USE_IPv6;
+  }
+  freeaddrinfo(ai);
+  return LG_OK;
+}
+
+static lg_rc start_daemon(server *s, const char *cert, const char *key, struct MHD_Daemon **out,
+                          char *err, size_t errlen) {
+  const lg_server_config *cfg = s->cfg;
+  struct sockaddr_storage ss;
+  unsigned flags = 0, threads = cfg->threads;
+  long cpus;
+  lg_rc rc;
+
+  rc = bind_addr(cfg, &ss, &flags, err, errlen);
+  if (rc)
+    return rc;
+  if (!MHD_is_feature_supported(MHD_FEATURE_TLS))
+    return lg_fail(err, errlen, LG_ETLS, "libmicrohttpd was built without TLS support");
+  flags |= MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+  flags |= MHD_is_feature_supported(MHD_FEATURE_EPOLL) ? MHD_USE_EPOLL : MHD_USE_AUTO;
+  if (threads == 0) {
+    cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    threads = cpus > 0 ? (unsigned)cpus : 1;
+  }
+  if (threads > cfg->connection_limit)
+    threads = cfg->connection_limit;
+  /* The pool option comes last: with one thread it becomes the end of the list, as
+   * libmicrohttpd warns about a pool of size 0 or 1. */
+  *out = MHD_start_daemon(
+      flags, (uint16_t)cfg->secure_port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER,
+      on_mhd_log, s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_SOCK_ADDR,
+      (struct sockaddr *)&ss, MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_HTTPS_MEM_KEY, key,
+      MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES, MHD_OPTION_CONNECTION_LIMIT,
+      cfg->connection_limit, MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout_s,
+      threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, threads, MHD_OPTION_END);
+  if (!*out) {
+    pthread_mutex_lock(&s->lock);
+    if (strstr(s->mhd_error, "TLS"))
+      rc = lg_fail(err, errlen, LG_ETLS, "cannot serve HTTPS on %s port %d: %s (is %s a PEM "
+                   "certificate and %s its PEM private key?)", cfg->bind_address, cfg->secure_port,
+                   s->mhd_error, cfg->tls_cert_file, cfg->tls_key_file);
+    else
+      rc = lg_fail(err, errlen, LG_ESERVER, "cannot serve HTTPS on %s port %d: %s",
+                   cfg->bind_address, cfg->secure_port,
+                   s->mhd_error[0] ? s->mhd_error : "libmicrohttpd refused to start");
+    pthread_mutex_unlock(&s->lock);
+  }
+  return rc;
+}
+
+/* Waits for SIGTERM/SIGINT, checking the policy file every interval and on SIGHUP. */
+static void serve_until_signal(server *s, const sigset_t *set) {
+  unsigned ms = s->cfg->policy_check_interval_ms;
+
+  for (;;) {
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+    int sig = sigtimedwait(set, NULL, ms ? &ts : NULL);
+    if (sig == SIGTERM || sig == SIGINT) {
+      lg_log(LG_LOG_INFO, "shutting down", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
+      return;
+    }
+    if (sig == SIGHUP)
+      check_policy(s, true);
+    else if (sig < 0 && errno == EAGAIN)
+      check_policy(s, false);
+  }
+}
+
+/* Stops accepting, lets requests already begun finish (bounded by the connection
+ * timeout), then stops the daemon, closing idle keep-alive connections. */
+static void stop_daemon(server *s, struct MHD_Daemon *d) {
+  unsigned budget_ms = (s->cfg->connection_timeout_s ? s->cfg->connection_timeout_s : 30) * 1000;
+  const struct timespec tick = {.tv_sec = 0, .tv_nsec = 10 * 1000000L};
+  MHD_socket listener;
+
+  atomic_store(&s->serving, false);
+  listener = MHD_quiesce_daemon(d);
+  for (unsigned waited = 0; atomic_load(&s->active) && waited < budget_ms; waited += 10)
+    nanosleep(&tick, NULL);
+  MHD_stop_daemon(d);
+  if (listener != MHD_INVALID_SOCKET)
+    close(listener);
+}
+
+lg_rc lg_server_run(const lg_server_config *cfg, char *err, size_t errlen) {
+  server s;
+  struct MHD_Daemon *d = NULL;
+  char *cert = NULL, *key = NULL;
+  sigset_t set, old;
+  bool masked = false;
+  char port[8];
+  lg_rc rc;
+
+  if (!cfg || !cfg->bind_address || !cfg->tls_cert_file || !cfg->tls_key_file)
+    return lg_fail(err, errlen, LG_EINVAL, "bind address, TLS certificate and key are required");
+  if (cfg->secure_port < 1 || cfg->secure_port > 65535 || !cfg->max_request_bytes ||
+      !cfg->connection_limit)
+    return lg_fail(err, errlen, LG_EINVAL, "port, request limit and connection limit must be > 0");
+  memset(&s, 0, sizeof s);
+  s.cfg = cfg;
+  atomic_init(&s.serving, false);
+  atomic_init(&s.active, 0);
+  if (pthread_mutex_init(&s.lock, NULL) != 0)
+    return lg_fail(err, errlen, LG_ESERVER, "cannot create a mutex");
+
+  rc = read_pem("TLS certificate file", cfg->tls_cert_file, &cert, err, errlen);
+  if (rc)
+    goto out;
+  rc = read_pem("TLS private key file", cfg->tls_key_file, &key, err, errlen);
+  if (rc)
+    goto out;
+  rc = load_first_policy(&s, err, errlen);
+  if (rc)
+    goto out;
+
+  /* Blocked before MHD starts so its threads inherit the mask and only sigtimedwait
+   * below sees these signals. */
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  if (pthread_sigmask(SIG_BLOCK, &set, &old) != 0) {
+    rc = lg_fail(err, errlen, LG_ESERVER, "cannot block signals");
+    goto out;
+  }
+  masked = true;
+  if (!MHD_is_feature_supported(MHD_FEATURE_AUTOSUPPRESS_SIGPIPE))
+    signal(SIGPIPE, SIG_IGN);
+
+  rc = start_daemon(&s, cert, key, &d, err, errlen);
+  if (rc)
+    goto out;
+  atomic_store(&s.serving, true);
+  snprintf(port, sizeof port, "%d", cfg->secure_port);
+  lg_log(LG_LOG_INFO, "listening", "address", cfg->bind_address, "port", port, "policy",
+         cfg->policy_file ? cfg->policy_file : "(built-in)", NULL);
+  serve_until_signal(&s, &set);
+  stop_daemon(&s, d);
+
+out:
+  if (masked) {
+    /* Consume signals that came during shutdown so unblocking does not act on them. */
+    const struct timespec zero = {0, 0};
+    while (sigtimedwait(&set, NULL, &zero) > 0)
+      ;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+  }
+  ref_release(s.current);
+  free_pem(key);
+  free_pem(cert);
+  pthread_mutex_destroy(&s.lock);
+  return rc;
+}

@@ -1,0 +1,692 @@
+/* test_serve.c -- integration test of `leaseguard serve`: TLS, routes, limits, modes, policy reload. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "timefmt.h"
+
+#define PATH_LEN 512
+#define NS "team-a"
+#define NAME "controller-leader"
+#define USER "system:serviceaccount:team-a:controller"
+
+/* The group's directory: certificates, policies and server logs. */
+static struct {
+  char dir[PATH_LEN];
+  char ca[PATH_LEN], cert[PATH_LEN], key[PATH_LEN];
+  int starts;
+} env;
+
+/* The server of the running test; the teardown stops it. */
+static struct {
+  pid_t pid;
+  int port;
+  char policy[PATH_LEN], out[PATH_LEN], err[PATH_LEN];
+} srv = {.pid = -1};
+
+/* ---- files and processes ---- */
+
+static void path_in(char *buf, const char *name) {
+  int n = snprintf(buf, PATH_LEN, "%s/%s", env.dir, name);
+  assert_true(n > 0 && n < PATH_LEN);
+}
+
+static void sleep_ms(long ms) {
+  struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
+static void rm_tree(const char *dir) {
+  DIR *d = opendir(dir);
+  struct dirent *e;
+  char p[PATH_LEN];
+  struct stat st;
+  if (!d)
+    return;
+  while ((e = readdir(d)) != NULL) {
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+      continue;
+    snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+    if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
+      rm_tree(p);
+    else
+      unlink(p);
+  }
+  closedir(d);
+  rmdir(dir);
+}
+
+/* Replaces path atomically, as an editor or a ConfigMap update would. */
+static void write_file(const char *path, const char *text) {
+  char tmp[PATH_LEN + 8];
+  FILE *f;
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  f = fopen(tmp, "w");
+  assert_non_null(f);
+  assert_int_equal(fputs(text, f) >= 0, 1);
+  assert_int_equal(fclose(f), 0);
+  assert_int_equal(rename(tmp, path), 0);
+}
+
+static void write_policy(const char *path, const char *mode) {
+  char text[256];
+  snprintf(text, sizeof text,
+           "{\"apiVersion\":\"leaseguard.io/v1alpha1\",\"kind\":\"LeasePolicy\","
+           "\"defaultMode\":\"%s\"}\n",
+           mode);
+  write_file(path, text);
+}
+
+/* Returns the contents of path as a new string ("" when missing). */
+static char *slurp(const char *path) {
+  FILE *f = fopen(path, "r");
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *m = open_memstream(&buf, &len);
+  int c;
+  assert_non_null(m);
+  while (f && (c = fgetc(f)) != EOF)
+    fputc(c, m);
+  fclose(m);
+  if (f)
+    fclose(f);
+  return buf;
+}
+
+/* Waits (bounded) until the file at path contains needle. */
+static bool wait_for_text(const char *path, const char *needle, long timeout_ms) {
+  for (long waited = 0; waited <= timeout_ms; waited += 50) {
+    char *text = slurp(path);
+    bool found = strstr(text, needle) != NULL;
+    free(text);
+    if (found)
+      return true;
+    sleep_ms(50);
+  }
+  return false;
+}
+
+/* Runs argv with stdout/stderr sent to the given files; returns the child's pid. */
+static pid_t spawn(char *const argv[], const char *out, const char *err) {
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
+      _exit(126);
+    execv(argv[0], argv);
+    _exit(127);
+  }
+  return pid;
+}
+
+/* Waits at most timeout_ms for pid; returns its wait status or -1 on timeout. */
+static int wait_exit(pid_t pid, long timeout_ms) {
+  int status;
+  for (long waited = 0; waited <= timeout_ms; waited += 20) {
+    pid_t r = waitpid(pid, &status, WNOHANG);
+    if (r == pid)
+      return status;
+    assert_true(r == 0);
+    sleep_ms(20);
+  }
+  return -1;
+}
+
+/* A loopback port that was free a moment ago. */
+static int free_port(void) {
+  struct sockaddr_in a;
+  socklen_t len = sizeof a;
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  assert_true(fd >= 0);
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+  assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+/* ---- HTTP ---- */
+
+typedef struct {
+  const char *method; /* NULL: GET, or POST when body is set */
+  const char *path;
+  const char *ctype;  /* Content-Type header, or NULL */
+  const char *body;
+  size_t len;
+  bool chunked;       /* send the body with Transfer-Encoding: chunked */
+  bool expect;        /* send Expect: 100-continue and wait for it before the body */
+  bool plain_http;    /* http:// instead of https:// */
+  bool tls12_only;
+} request;
+
+typedef struct {
+  CURLcode rc;
+  long status;
+  char *body; /* new, NUL-terminated */
+  size_t len;
+  char allow[64];
+} reply;
+
+typedef struct {
+  const char *data;
+  size_t len, off;
+} upload;
+
+static size_t on_body(char *p, size_t size, size_t n, void *ud) {
+  reply *r = ud;
+  char *grown = realloc(r->body, r->len + size * n + 1);
+  if (!grown)
+    return 0;
+  memcpy(grown + r->len, p, size * n);
+  r->body = grown;
+  r->len += size * n;
+  r->body[r->len] = '\0';
+  return size * n;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *ud) {
+  reply *r = ud;
+  size_t len = size * n;
+  if (len > 6 && !strncasecmp(p, "Allow:", 6)) {
+    size_t v = len - 6 < sizeof r->allow ? len - 6 : sizeof r->allow - 1;
+    memcpy(r->allow, p + 6, v);
+    r->allow[v] = '\0';
+  }
+  return len;
+}
+
+static size_t on_read(char *p, size_t size, size_t n, void *ud) {
+  upload *u = ud;
+  size_t left = u->len - u->off, chunk = size * n < 4096 ? size * n : 4096;
+  if (chunk > left)
+    chunk = left;
+  memcpy(p, u->data + u->off, chunk);
+  u->off += chunk;
+  return chunk;
+}
+
+/* Sends q to the running server; the caller frees out->body. */
+static void http(const request *q, reply *out) {
+  CURL *c = curl_easy_init();
+  struct curl_slist *hdrs = NULL, *added;
+  char url[PATH_LEN], ct[128];
+  upload up = {q->body, q->len, 0};
+
+  memset(out, 0, sizeof *out);
+  assert_non_null(c);
+  snprintf(url, sizeof url, "%s://127.0.0.1:%d%s", q->plain_http ? "http" : "https", srv.port,
+           q->path);
+  curl_easy_setopt(c, CURLOPT_URL, url);
+  curl_easy_setopt(c, CURLOPT_CAINFO, env.ca);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, out);
+  if (q->tls12_only)
+    curl_easy_setopt(c, CURLOPT_SSLVERSION,
+                     (long)(CURL_SSLVERSION_TLSv1_2 | CURL_SSLVERSION_MAX_TLSv1_2));
+  if (q->ctype) {
+    /* "Content-Type:" with nothing after it makes curl send none. */
+    snprintf(ct, sizeof ct, "Content-Type:%s%s", q->ctype[0] ? " " : "", q->ctype);
+    added = curl_slist_append(hdrs, ct);
+    assert_non_null(added);
+    hdrs = added;
+  }
+  if (q->body && q->chunked) {
+    curl_easy_setopt(c, CURLOPT_POST, 1L);
+    curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
+    curl_easy_setopt(c, CURLOPT_READDATA, &up);
+    added = curl_slist_append(hdrs, "Transfer-Encoding: chunked");
+    assert_non_null(added);
+    hdrs = added;
+  } else if (q->body) {
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, q->body);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)q->len);
+  }
+  if (q->expect) {
+    added = curl_slist_append(hdrs, "Expect: 100-continue");
+    assert_non_null(added);
+    hdrs = added;
+  }
+  if (q->method)
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, q->method);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+  out->rc = curl_easy_perform(c);
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
+  curl_slist_free_all(hdrs);
+  curl_easy_cleanup(c);
+}
+
+static long get_status(const char *path) {
+  request q = {.path = path};
+  reply r;
+  http(&q, &r);
+  free(r.body);
+  return r.rc == CURLE_OK ? r.status : -1;
+}
+
+/* ---- the server ---- */
+
+/* Starts `leaseguard serve` with a fresh policy file in mode and the body limit
+ * (0 = the default), and waits until /healthz answers. */
+static void start_server(const char *mode, unsigned long limit) {
+  char port[32], cert[PATH_LEN + 32], key[PATH_LEN + 32], policy[PATH_LEN + 32], max[64];
+  char name[64];
+  char *argv[12];
+  int n = 0;
+
+  env.starts++;
+  snprintf(name, sizeof name, "policy-%d.json", env.starts);
+  path_in(srv.policy, name);
+  snprintf(name, sizeof name, "serve-%d.out", env.starts);
+  path_in(srv.out, name);
+  snprintf(name, sizeof name, "serve-%d.err", env.starts);
+  path_in(srv.err, name);
+  write_policy(srv.policy, mode);
+  srv.port = free_port();
+
+  snprintf(port, sizeof port, "--secure-port=%d", srv.port);
+  snprintf(cert, sizeof cert, "--tls-cert-file=%s", env.cert);
+  snprintf(key, sizeof key, "--tls-private-key-file=%s", env.key);
+  snprintf(policy, sizeof policy, "--policy-file=%s", srv.policy);
+  snprintf(max, sizeof max, "--max-request-bytes=%lu", limit ? limit : 4194304UL);
+  argv[n++] = (char *)LEASEGUARD_BIN;
+  argv[n++] = "serve";
+  argv[n++] = "--bind-address=127.0.0.1";
+  argv[n++] = port;
+  argv[n++] = cert;
+  argv[n++] = key;
+  argv[n++] = policy;
+  argv[n++] = max;
+  argv[n++] = "--policy-check-interval=200";
+  argv[n++] = "--threads=2";
+  argv[n] = NULL;
+  srv.pid = spawn(argv, srv.out, srv.err);
+
+  for (long waited = 0; waited < 10000; waited += 50) {
+    int status;
+    if (waitpid(srv.pid, &status, WNOHANG) == srv.pid) {
+      char *err = slurp(srv.err);
+      srv.pid = -1;
+      fail_msg("serve exited during start-up (status %d): %s", status, err);
+    }
+    if (get_status("/healthz") == 200)
+      return;
+    sleep_ms(50);
+  }
+  fail_msg("serve did not answer /healthz within 10 s");
+}
+
+/* SIGTERM, then a clean exit 0 within 10 s. */
+static int stop_server(void **state) {
+  int status;
+  (void)state;
+  if (srv.pid < 0)
+    return 0;
+  assert_int_equal(kill(srv.pid, SIGTERM), 0);
+  status = wait_exit(srv.pid, 10000);
+  if (status < 0) {
+    kill(srv.pid, SIGKILL);
+    waitpid(srv.pid, &status, 0);
+    srv.pid = -1;
+    fail_msg("serve did not stop within 10 s of SIGTERM");
+  }
+  srv.pid = -1;
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 0);
+  return 0;
+}
+
+/* ---- AdmissionReview bodies ---- */
+
+static json_t *lease(const char *holder, lg_time acquire, lg_time renew, int transitions) {
+  char a[LG_TIME_BUFLEN], r[LG_TIME_BUFLEN];
+  return json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:i, s:s, s:s, s:i}}", "apiVersion",
+                   "coordination.k8s.io/v1", "kind", "Lease", "metadata", "name", NAME,
+                   "namespace", NS, "spec", "holderIdentity", holder, "leaseDurationSeconds", 15,
+                   "acquireTime", lg_time_format(acquire, a), "renewTime",
+                   lg_time_format(renew, r), "leaseTransitions", transitions);
+}
+
+/* An UPDATE of a lease held by pod-a and renewed 2 s ago (so live for 13 s more):
+ * a renewal by pod-a, or a takeover by pod-b counting one more transition. */
+static char *review(const char *uid, bool takeover) {
+  lg_time now = lg_time_now();
+  lg_time acquired = now - 60 * LG_USEC_PER_SEC;
+  json_t *old = lease("pod-a", acquired, now - 2 * LG_USEC_PER_SEC, 3);
+  json_t *obj = takeover ? lease("pod-b", now, now, 4) : lease("pod-a", acquired, now, 3);
+  json_t *doc;
+  char *text;
+
+  assert_non_null(old);
+  assert_non_null(obj);
+  doc = json_pack("{s:s, s:s, s:{s:s, s:{s:s, s:s, s:s}, s:{s:s, s:s, s:s}, s:s, s:s, s:s,"
+                  " s:{s:s, s:[s, s]}, s:o, s:o, s:b}}",
+                  "apiVersion", "admission.k8s.io/v1", "kind", "AdmissionReview", "request",
+                  "uid", uid, "kind", "group", "coordination.k8s.io", "version", "v1", "kind",
+                  "Lease", "resource", "group", "coordination.k8s.io", "version", "v1",
+                  "resource", "leases", "namespace", NS, "name", NAME, "operation", "UPDATE",
+                  "userInfo", "username", USER, "groups", "system:serviceaccounts",
+                  "system:authenticated", "object", obj, "oldObject", old, "dryRun", 0);
+  assert_non_null(doc);
+  text = json_dumps(doc, JSON_COMPACT);
+  json_decref(doc);
+  assert_non_null(text);
+  return text;
+}
+
+/* POSTs a review and returns the parsed `response` holder (new; the AdmissionReview). */
+static json_t *post_review(const char *uid, bool takeover) {
+  char *body = review(uid, takeover);
+  request q = {.path = "/validate", .ctype = "application/json", .body = body, .len = strlen(body)};
+  reply r;
+  json_t *doc;
+  json_error_t je;
+
+  http(&q, &r);
+  free(body);
+  assert_int_equal(r.rc, CURLE_OK);
+  assert_int_equal(r.status, 200);
+  doc = json_loadb(r.body, r.len, 0, &je);
+  if (!doc)
+    fail_msg("response is not JSON (%s): %s", je.text, r.body);
+  free(r.body);
+  assert_string_equal(json_string_value(json_object_get(doc, "kind")), "AdmissionReview");
+  assert_string_equal(json_string_value(json_object_get(json_object_get(doc, "response"), "uid")),
+                      uid);
+  return doc;
+}
+
+static json_t *response_of(json_t *doc) {
+  json_t *resp = json_object_get(doc, "response");
+  assert_true(json_is_object(resp));
+  return resp;
+}
+
+static bool is_allowed(json_t *resp) {
+  return json_is_true(json_object_get(resp, "allowed"));
+}
+
+/* Asserts that every warning fits in 120 bytes and one names rule. */
+static void assert_warns(json_t *resp, const char *rule) {
+  json_t *warnings = json_object_get(resp, "warnings"), *w;
+  size_t i;
+  bool named = false;
+  assert_true(json_is_array(warnings));
+  assert_true(json_array_size(warnings) > 0);
+  json_array_foreach(warnings, i, w) {
+    assert_true(json_is_string(w));
+    assert_true(json_string_length(w) <= 120);
+    named |= strstr(json_string_value(w), rule) != NULL;
+  }
+  assert_true(named);
+}
+
+/* ---- cases ---- */
+
+static void test_renewal_allowed(void **state) {
+  json_t *doc;
+  (void)state;
+  start_server("enforce", 0);
+  doc = post_review("uid-renew-1", false);
+  assert_true(is_allowed(response_of(doc)));
+  json_decref(doc);
+  assert_int_equal(get_status("/readyz"), 200);
+}
+
+static void test_takeover_denied_in_enforce(void **state) {
+  json_t *doc, *status;
+  const char *msg;
+  (void)state;
+  start_server("enforce", 0);
+  doc = post_review("uid-steal-1", true);
+  assert_false(is_allowed(response_of(doc)));
+  status = json_object_get(response_of(doc), "status");
+  assert_int_equal(json_integer_value(json_object_get(status, "code")), 403);
+  msg = json_string_value(json_object_get(status, "message"));
+  assert_non_null(msg);
+  assert_non_null(strstr(msg, "holder-renew"));
+  assert_non_null(strstr(msg, NS "/" NAME));
+  json_decref(doc);
+}
+
+static void test_takeover_warned_in_warn(void **state) {
+  json_t *doc;
+  (void)state;
+  start_server("warn", 0);
+  doc = post_review("uid-steal-2", true);
+  assert_true(is_allowed(response_of(doc)));
+  assert_null(json_object_get(response_of(doc), "status"));
+  assert_warns(response_of(doc), "holder-renew");
+  json_decref(doc);
+}
+
+/* The finding goes to auditAnnotations and to an audit line on stdout, not to warnings. */
+static void test_takeover_recorded_in_audit(void **state) {
+  json_t *doc, *resp, *warnings, *line;
+  char *out, *p, *end;
+  (void)state;
+  start_server("audit", 0);
+  doc = post_review("uid-steal-3", true);
+  resp = response_of(doc);
+  assert_true(is_allowed(resp));
+  assert_true(json_is_object(json_object_get(resp, "auditAnnotations")));
+  assert_non_null(json_object_get(json_object_get(resp, "auditAnnotations"), "holder-renew"));
+  warnings = json_object_get(resp, "warnings");
+  assert_true(!warnings || json_array_size(warnings) == 0);
+  json_decref(doc);
+
+  assert_true(wait_for_text(srv.out, "holder-renew", 5000));
+  out = slurp(srv.out);
+  p = strstr(out, "holder-renew");
+  while (p > out && p[-1] != '\n')
+    p--;
+  end = strchr(p, '\n');
+  assert_non_null(end);
+  line = json_loadb(p, (size_t)(end - p), 0, NULL);
+  free(out);
+  assert_true(json_is_object(line));
+  json_decref(line);
+}
+
+typedef struct {
+  const char *name;
+  request q;
+  long status;
+  const char *reason;
+} bad_case;
+
+/* Each refusal is a Status with a message; the server keeps serving afterwards. */
+static void test_bad_requests(void **state) {
+  enum { LIMIT = 65536, BIG = 100000 };
+  char *big = malloc(BIG + 1);
+  static const char not_review[] = "{\"kind\":\"ConfigMap\",\"data\":{}}";
+  static const char malformed[] = "{\"apiVersion\": \"admission.k8s.io/v1\", ";
+  bad_case cases[] = {
+      {"GET /validate", {.path = "/validate"}, 405, "MethodNotAllowed"},
+      {"PUT /validate", {.method = "PUT", .path = "/validate", .ctype = "application/json",
+                         .body = "{}", .len = 2}, 405, "MethodNotAllowed"},
+      {"text/plain", {.path = "/validate", .ctype = "text/plain", .body = "{}", .len = 2}, 415,
+       "UnsupportedMediaType"},
+      {"no Content-Type", {.path = "/validate", .ctype = "", .body = "{}", .len = 2}, 415,
+       "UnsupportedMediaType"},
+      /* Refused before the body is read; without Expect the client may still be
+       * sending when the server closes, and lose the reply to a reset. */
+      {"Content-Length over the limit",
+       {.path = "/validate", .ctype = "application/json", .body = big, .len = BIG, .expect = true},
+       413, "RequestEntityTooLarge"},
+      {"chunked body over the limit",
+       {.path = "/validate", .ctype = "application/json", .body = big, .len = BIG,
+        .chunked = true}, 413, "RequestEntityTooLarge"},
+      {"malformed JSON", {.path = "/validate", .ctype = "application/json; charset=utf-8",
+                          .body = malformed, .len = sizeof malformed - 1}, 400, NULL},
+      {"not an AdmissionReview", {.path = "/validate", .ctype = "Application/JSON",
+                                  .body = not_review, .len = sizeof not_review - 1}, 400, NULL},
+      {"unknown path", {.path = "/mutate"}, 404, "NotFound"},
+      {"POST /healthz", {.path = "/healthz", .ctype = "application/json", .body = "{}", .len = 2},
+       405, "MethodNotAllowed"},
+  };
+  (void)state;
+  assert_non_null(big);
+  memset(big, 'x', BIG);
+  big[BIG] = '\0';
+  start_server("enforce", LIMIT);
+
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    const bad_case *c = &cases[i];
+    reply r;
+    json_t *st;
+    http(&c->q, &r);
+    if (r.rc != CURLE_OK || r.status != c->status)
+      fail_msg("%s: got curl %d, HTTP %ld, want HTTP %ld: %s", c->name, (int)r.rc, r.status,
+               c->status, r.body ? r.body : "");
+    st = json_loadb(r.body ? r.body : "", r.len, 0, NULL);
+    if (!json_is_object(st))
+      fail_msg("%s: reply is not a JSON object: %s", c->name, r.body ? r.body : "");
+    assert_string_equal(json_string_value(json_object_get(st, "kind")), "Status");
+    assert_int_equal(json_integer_value(json_object_get(st, "code")), c->status);
+    if (json_string_length(json_object_get(st, "message")) == 0)
+      fail_msg("%s: Status without a message: %s", c->name, r.body);
+    if (c->reason)
+      assert_string_equal(json_string_value(json_object_get(st, "reason")), c->reason);
+    if (c->status == 405 && !strstr(r.allow, c->q.path[1] == 'v' ? "POST" : "GET"))
+      fail_msg("%s: Allow header is \"%s\"", c->name, r.allow);
+    json_decref(st);
+    free(r.body);
+  }
+  free(big);
+  assert_int_equal(get_status("/healthz"), 200);
+  json_decref(post_review("uid-after-bad", false));
+}
+
+/* TLS only, 1.2 at least: plain HTTP gets no 200; a TLS 1.2 client is served. */
+static void test_tls(void **state) {
+  request plain = {.path = "/healthz", .plain_http = true};
+  request tls12 = {.path = "/healthz", .tls12_only = true};
+  reply r;
+  (void)state;
+  start_server("enforce", 0);
+  http(&plain, &r);
+  assert_false(r.rc == CURLE_OK && r.status == 200);
+  free(r.body);
+  http(&tls12, &r);
+  assert_int_equal(r.rc, CURLE_OK);
+  assert_int_equal(r.status, 200);
+  free(r.body);
+  assert_int_equal(get_status("/healthz"), 200);
+}
+
+/* enforce -> warn by replacing the file; then an invalid file keeps warn in force. */
+static void test_policy_reload(void **state) {
+  json_t *doc;
+  bool allowed = false;
+  (void)state;
+  start_server("enforce", 0);
+  doc = post_review("uid-reload-1", true);
+  assert_false(is_allowed(response_of(doc)));
+  json_decref(doc);
+
+  write_policy(srv.policy, "warn");
+  for (long waited = 0; !allowed && waited < 5000; waited += 100) {
+    doc = post_review("uid-reload-2", true);
+    allowed = is_allowed(response_of(doc));
+    json_decref(doc);
+    if (!allowed)
+      sleep_ms(100);
+  }
+  assert_true(allowed);
+  assert_true(wait_for_text(srv.err, "policy reloaded", 1000));
+
+  write_file(srv.policy, "{\"apiVersion\":\"leaseguard.io/v1alpha1\",\"kind\":\"LeasePolicy\","
+                         "\"defaultMode\":\"sometimes\"}\n");
+  assert_true(wait_for_text(srv.err, "policy reload failed", 5000));
+  doc = post_review("uid-reload-3", true);
+  assert_true(is_allowed(response_of(doc)));
+  assert_warns(response_of(doc), "holder-renew");
+  json_decref(doc);
+
+  /* SIGHUP re-reads the (still invalid) file; the server stays up on warn. */
+  assert_int_equal(kill(srv.pid, SIGHUP), 0);
+  sleep_ms(300);
+  assert_int_equal(get_status("/healthz"), 200);
+  doc = post_review("uid-reload-4", true);
+  assert_true(is_allowed(response_of(doc)));
+  json_decref(doc);
+}
+
+/* ---- group ---- */
+
+static int setup_group(void **state) {
+  char base[PATH_LEN], out[PATH_LEN], err[PATH_LEN], arg[PATH_LEN + 16];
+  char *argv[4];
+  int status;
+  (void)state;
+  if (mkdir(LG_TEST_TMPDIR, 0700) != 0 && errno != EEXIST)
+    return -1;
+  snprintf(base, sizeof base, "%s/serve-XXXXXX", LG_TEST_TMPDIR);
+  if (!mkdtemp(base))
+    return -1;
+  snprintf(env.dir, sizeof env.dir, "%s", base);
+  path_in(env.ca, "ca.crt");
+  path_in(env.cert, "tls.crt");
+  path_in(env.key, "tls.key");
+  path_in(out, "certs.out");
+  path_in(err, "certs.err");
+  snprintf(arg, sizeof arg, "--out-dir=%s", env.dir);
+  argv[0] = (char *)LEASEGUARD_BIN;
+  argv[1] = "certs";
+  argv[2] = arg;
+  argv[3] = NULL;
+  status = wait_exit(spawn(argv, out, err), 30000);
+  if (status < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    return -1;
+  return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+}
+
+static int teardown_group(void **state) {
+  (void)state;
+  curl_global_cleanup();
+  rm_tree(env.dir);
+  return 0;
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_teardown(test_renewal_allowed, stop_server),
+      cmocka_unit_test_teardown(test_takeover_denied_in_enforce, stop_server),
+      cmocka_unit_test_teardown(test_takeover_warned_in_warn, stop_server),
+      cmocka_unit_test_teardown(test_takeover_recorded_in_audit, stop_server),
+      cmocka_unit_test_teardown(test_bad_requests, stop_server),
+      cmocka_unit_test_teardown(test_tls, stop_server),
+      cmocka_unit_test_teardown(test_policy_reload, stop_server),
+  };
+  return cmocka_run_group_tests(tests, setup_group, teardown_group);
+}
