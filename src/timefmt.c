@@ -47,8 +47,11 @@ lg_rc lg_time_parse(const char *s, lg_time *out) {
   if (*p == 'Z' || *p == 'z') {
     p++;
   } else if (*p == '+' || *p == '-') {
-    int hh = two_digits(p + 1), mm = hh < 0 ? -1 : two_digits(p + 4);
-    if (hh < 0 || p[3] != ':' || mm < 0 || hh > 23 || mm > 59)
+    int hh = two_digits(p + 1), mm;
+    if (hh < 0 || p[3] != ':') /* checked before reading on, past a short string's end */
+      return LG_ETIME;
+    mm = two_digits(p + 4);
+    if (mm < 0 || hh > 23 || mm > 59)
       return LG_ETIME;
     offset = (hh * 60 + mm) * 60 * (*p == '-' ? -1 : 1);
     p += 6;

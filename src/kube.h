@@ -1,0 +1,60 @@
+/* kube.h -- a small Kubernetes API client over libcurl: configuration and JSON calls. */
+#ifndef LG_KUBE_H
+#define LG_KUBE_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "status.h"
+
+/* How to reach and authenticate to the API server. Every string is owned (malloc). */
+typedef struct {
+  char *server;     /* "https://host:port", no trailing slash */
+  char *token;      /* bearer token, or NULL */
+  char *token_file; /* re-read before each call when set (bound tokens rotate), or NULL */
+  char *ca_file;    /* PEM CA bundle path, or NULL */
+  char *ca_pem;     /* PEM CA bundle in memory (kubeconfig certificate-authority-data), or NULL */
+  char *cert_file, *key_file; /* client certificate and key paths, or NULL */
+  char *cert_pem, *key_pem;   /* client certificate and key in memory, or NULL */
+} lg_kube_config;
+
+/* In-cluster: KUBERNETES_SERVICE_HOST/PORT, the service-account token file and CA at
+ * /var/run/secrets/kubernetes.io/serviceaccount (dir overridable for tests, NULL = default). */
+lg_rc lg_kube_config_in_cluster(const char *sa_dir, lg_kube_config *out, char *err, size_t errlen);
+
+/* The current context of a kubeconfig file: server, CA (file or data), token (or
+ * tokenFile) or client certificate (file or data). */
+lg_rc lg_kube_config_kubeconfig(const char *path, lg_kube_config *out, char *err, size_t errlen);
+
+/* Explicit flags: --server, --token-file, --certificate-authority. */
+lg_rc lg_kube_config_explicit(const char *server, const char *token_file, const char *ca_file,
+                              lg_kube_config *out, char *err, size_t errlen);
+
+/* Frees what the config owns; a zeroed config is a no-op. */
+void lg_kube_config_free(lg_kube_config *c);
+
+typedef struct lg_kube lg_kube;
+
+/* A client for one thread (it holds one curl handle). TLS is always verified. */
+lg_rc lg_kube_new(const lg_kube_config *cfg, lg_kube **out, char *err, size_t errlen);
+
+/* Frees k; NULL is a no-op. */
+void lg_kube_free(lg_kube *k);
+
+typedef struct {
+  long status;        /* HTTP status, 0 when no answer came */
+  json_t *body;       /* new: the parsed JSON answer, or NULL */
+  char message[512];  /* Status.message of an error answer, or the transport error */
+} lg_kube_result;
+
+/* METHOD path (e.g. "/apis/coordination.k8s.io/v1/namespaces/ns/leases/x") with an
+ * optional JSON body (borrowed), giving up after timeout_ms. LG_OK whenever an HTTP
+ * answer came (any status: check out->status); LG_EIO when none did. */
+lg_rc lg_kube_call(lg_kube *k, const char *method, const char *path, const json_t *body,
+                   long timeout_ms, lg_kube_result *out);
+
+/* Releases what the result owns. */
+void lg_kube_result_free(lg_kube_result *r);
+
+#endif
