@@ -13,6 +13,8 @@ static const char usage[] =
     "  serve     run the HTTPS webhook (POST /validate, /healthz, /readyz)\n"
     "  check     judge one AdmissionReview from a file or stdin, print the response\n"
     "  certs     make a dev CA and serving certificate with OpenSSL\n"
+    "  elect     take part in leader election on a Lease, as client-go does\n"
+    "  selftest  check a cluster's webhook with good and misbehaving electors\n"
     "  version   print the version\n"
     "\n"
     "Run 'leaseguard COMMAND --help' for a command's flags.\n";
@@ -27,6 +29,10 @@ int main(int argc, char **argv) {
     fputs(usage, stdout);
     return 0;
   }
+  if (strcmp(cmd, "version") == 0 && argc > 2 && lg_cli_is_help(argv[2])) {
+    puts("Usage: leaseguard version\n\nPrints the version of leaseguard.");
+    return 0;
+  }
   if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
     printf("leaseguard %s\n", LG_VERSION);
     return 0;
@@ -37,6 +43,10 @@ int main(int argc, char **argv) {
     return lg_cmd_check(argc - 1, argv + 1);
   if (strcmp(cmd, "certs") == 0)
     return lg_cmd_certs(argc - 1, argv + 1);
+  if (strcmp(cmd, "elect") == 0)
+    return lg_cmd_elect(argc - 1, argv + 1);
+  if (strcmp(cmd, "selftest") == 0)
+    return lg_cmd_selftest(argc - 1, argv + 1);
   fprintf(stderr, "leaseguard: unknown command \"%s\" (see leaseguard --help)\n", cmd);
   return 2;
 }

@@ -1,0 +1,360 @@
+/* cmd_elect.c -- `leaseguard elect`: a client-go-compatible leader elector (sidecar), with
+ * leadership reported over HTTP and an optional command run only while leading. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "cli.h"
+#include "elector.h"
+#include "kube.h"
+#include "leaselock.h"
+#include "log.h"
+
+#define CHILD_GRACE_SECONDS 5
+
+static const char usage[] =
+    "Usage: leaseguard elect --lock-namespace=NS --lock-name=NAME [--identity=ID] [flags]\n"
+    "                        [--run -- COMMAND [ARGS...]]\n"
+    "\n"
+    "Takes part in leader election on a Lease exactly as client-go's leaderelection does.\n"
+    "\n"
+    "  --identity=ID                        default: <hostname>_<uuid>, as kube components\n"
+    "  --leader-elect-lease-duration=15s    how long a candidate waits on an unrenewed lease\n"
+    "  --leader-elect-renew-deadline=10s    the leader steps down if it cannot renew by then\n"
+    "  --leader-elect-retry-period=2s       time between attempts\n"
+    "  --release-on-cancel                  on SIGTERM, give the lease up (holder \"\")\n"
+    "  --http=ADDR:PORT                     plain HTTP: GET / -> {\"name\":LEADER}, /metrics\n"
+    "  --kubeconfig=PATH                    API access from a kubeconfig (current context)\n"
+    "  --server=URL --token-file=PATH --certificate-authority=PATH\n"
+    "                                       API access from explicit flags\n"
+    "                                       (default: in-cluster service account)\n"
+    "  --misbehave=steal|skip-transition|backdate-renew|huge-duration|future-renew\n"
+    "                                       write what leaseguard must stop (self-tests only)\n"
+    "  --run -- COMMAND...                  run COMMAND only while leader; SIGTERM, then\n"
+    "                                       SIGKILL after 5 s, when leadership is lost\n"
+    "\n"
+    "Logs (JSON lines on stderr): \"became leader\", \"lost leadership\", \"new leader is X\".\n"
+    "Exit: 0 after SIGTERM/SIGINT, the command's status if it exits, 1 on errors, 2 on usage.\n";
+
+/* What the HTTP endpoint reports, shared with libmicrohttpd's thread. */
+typedef struct {
+  pthread_mutex_t lock;
+  char leader[256];
+  bool leading;
+  const char *lock_name;
+} status;
+
+static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *url,
+                              const char *method, const char *version, const char *data,
+                              size_t *size, void **req) {
+  status *st = cls;
+  char body[512];
+  const char *ctype = "application/json";
+  unsigned code = 200;
+  struct MHD_Response *r;
+  enum MHD_Result ret;
+  (void)version, (void)data, (void)size, (void)req;
+  pthread_mutex_lock(&st->lock);
+  if (strcmp(method, "GET") != 0) {
+    code = 405;
+    snprintf(body, sizeof body, "{\"error\":\"method not allowed\"}\n");
+  } else if (strcmp(url, "/") == 0) {
+    json_t *o = json_pack("{s:s}", "name", st->leader);
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    snprintf(body, sizeof body, "%s\n", s ? s : "{}");
+    free(s);
+    json_decref(o);
+  } else if (strcmp(url, "/metrics") == 0) {
+    ctype = "text/plain; version=0.0.4";
+    snprintf(body, sizeof body,
+             "# HELP leader_election_master_status Gauge of if the reporting system is master of "
+             "the relevant lease, 0 indicates backup, 1 indicates master. 'name' is the string "
+             "used to identify the lease.\n"
+             "# TYPE leader_election_master_status gauge\n"
+             "leader_election_master_status{name=\"%s\"} %d\n",
+             st->lock_name, st->leading ? 1 : 0);
+  } else {
+    code = 404;
+    snprintf(body, sizeof body, "{\"error\":\"not found\"}\n");
+  }
+  pthread_mutex_unlock(&st->lock);
+  r = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_COPY);
+  if (!r)
+    return MHD_NO;
+  MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+  ret = MHD_queue_response(c, code, r);
+  MHD_destroy_response(r);
+  return ret;
+}
+
+static struct MHD_Daemon *start_http(const char *addr, status *st, char *err, size_t errlen) {
+  const char *colon = strrchr(addr, ':');
+  struct sockaddr_in sa = {.sin_family = AF_INET};
+  long port = colon ? strtol(colon + 1, NULL, 10) : 0;
+  char host[64];
+  struct MHD_Daemon *d;
+  if (!colon || port <= 0 || port > 65535 || (size_t)(colon - addr) >= sizeof host) {
+    lg_fail(err, errlen, LG_EINVAL, "--http must be IPV4:PORT, got \"%s\"", addr);
+    return NULL;
+  }
+  memcpy(host, addr, (size_t)(colon - addr));
+  host[colon - addr] = '\0';
+  if (inet_pton(AF_INET, host[0] ? host : "0.0.0.0", &sa.sin_addr) != 1) {
+    lg_fail(err, errlen, LG_EINVAL, "--http: \"%s\" is not an IPv4 address", host);
+    return NULL;
+  }
+  sa.sin_port = htons((uint16_t)port);
+  d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, answer, st,
+                       MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_END);
+  if (!d)
+    lg_fail(err, errlen, LG_EIO, "cannot listen on %s: %s", addr, strerror(errno));
+  return d;
+}
+
+static int64_t mono_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * LG_USEC_PER_SEC + ts.tv_nsec / 1000;
+}
+
+/* Starts argv as a child with the default signal mask; returns its pid or -1. */
+static pid_t start_child(char **argv) {
+  sigset_t none;
+  pid_t pid = fork();
+  if (pid != 0)
+    return pid;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  execvp(argv[0], argv);
+  fprintf(stderr, "leaseguard elect: cannot run %s: %s\n", argv[0], strerror(errno));
+  _exit(127);
+}
+
+/* SIGTERM, then SIGKILL after the grace period; returns the wait status. */
+static int stop_child(pid_t pid) {
+  int st = 0;
+  kill(pid, SIGTERM);
+  for (int i = 0; i < CHILD_GRACE_SECONDS * 10; i++) {
+    if (waitpid(pid, &st, WNOHANG) == pid)
+      return st;
+    usleep(100000);
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, &st, 0);
+  return st;
+}
+
+static lg_rc kube_config(const char *kubeconfig, const char *server, const char *token_file,
+                         const char *ca, lg_kube_config *out, char *err, size_t errlen) {
+  if (kubeconfig)
+    return lg_kube_config_kubeconfig(kubeconfig, out, err, errlen);
+  if (server)
+    return lg_kube_config_explicit(server, token_file, ca, out, err, errlen);
+  return lg_kube_config_in_cluster(NULL, out, err, errlen);
+}
+
+/* client-go's kube components use "<hostname>_<uuid>". */
+static void default_identity(char *buf, size_t len) {
+  char host[128] = "leaseguard", uuid[64] = "";
+  FILE *f = fopen("/proc/sys/kernel/random/uuid", "r");
+  gethostname(host, sizeof host - 1);
+  if (f) {
+    if (!fgets(uuid, sizeof uuid, f))
+      uuid[0] = '\0';
+    fclose(f);
+  }
+  uuid[strcspn(uuid, "\n")] = '\0';
+  snprintf(buf, len, "%s_%s", host, uuid[0] ? uuid : "0");
+}
+
+typedef struct {
+  const char *ns, *name, *identity, *http, *kubeconfig, *server, *token_file, *ca;
+  int64_t lease, renew, retry;
+  bool release;
+  lg_misbehave misbehave;
+  const char *misbehave_name;
+  char **run;
+} options;
+
+/* Returns 0 to go on, 1 after --help, 2 on a usage error (reported). */
+static int parse(int argc, char **argv, options *o) {
+  const char *lease = "15s", *renew = "10s", *retry = "2s", *mis = NULL, *v;
+  struct {
+    const char *flag;
+    const char **dst;
+  } strs[] = {{"--lock-namespace", &o->ns},  {"--lock-name", &o->name},
+              {"--identity", &o->identity},  {"--http", &o->http},
+              {"--kubeconfig", &o->kubeconfig}, {"--server", &o->server},
+              {"--token-file", &o->token_file}, {"--certificate-authority", &o->ca},
+              {"--leader-elect-lease-duration", &lease}, {"--leader-elect-renew-deadline", &renew},
+              {"--leader-elect-retry-period", &retry}, {"--misbehave", &mis}};
+  for (int i = 1; i < argc; i++) {
+    int m = 0;
+    if (lg_cli_is_help(argv[i])) {
+      fputs(usage, stdout);
+      return 1;
+    }
+    if (strcmp(argv[i], "--release-on-cancel") == 0) {
+      o->release = true;
+      continue;
+    }
+    if (strcmp(argv[i], "--run") == 0) {
+      i += i + 1 < argc && strcmp(argv[i + 1], "--") == 0;
+      if (i + 1 >= argc) {
+        fprintf(stderr, "leaseguard elect: --run needs a command\n");
+        return 2;
+      }
+      o->run = argv + i + 1;
+      break;
+    }
+    for (size_t k = 0; k < sizeof strs / sizeof strs[0] && m == 0; k++)
+      if ((m = lg_cli_flag(argc, argv, &i, strs[k].flag, &v)) > 0)
+        *strs[k].dst = v;
+    if (m < 0)
+      return 2;
+    if (m == 0) {
+      fprintf(stderr, "leaseguard elect: unknown argument %s (see --help)\n", argv[i]);
+      return 2;
+    }
+  }
+  o->lease = lg_cli_duration(lease);
+  o->renew = lg_cli_duration(renew);
+  o->retry = lg_cli_duration(retry);
+  if (o->lease <= 0 || o->renew <= 0 || o->retry <= 0) {
+    fprintf(stderr, "leaseguard elect: durations must be like 15s, 500ms or 1m\n");
+    return 2;
+  }
+  o->misbehave = mis ? lg_elector_parse_misbehave(mis) : LG_MISBEHAVE_NONE;
+  o->misbehave_name = mis ? mis : "none";
+  if (o->misbehave == LG_MISBEHAVE_COUNT) {
+    fprintf(stderr, "leaseguard elect: unknown --misbehave \"%s\"\n", mis);
+    return 2;
+  }
+  if (!o->ns || !o->name) {
+    fprintf(stderr, "leaseguard elect: --lock-namespace and --lock-name are required\n");
+    return 2;
+  }
+  return 0;
+}
+
+int lg_cmd_elect(int argc, char **argv) {
+  options o = {0};
+  char err[512], identity[256], lockname[384];
+  lg_kube_config kc = {0};
+  lg_kube *kube = NULL;
+  lg_elector *e = NULL;
+  lg_leaselock lock;
+  struct MHD_Daemon *http = NULL;
+  status st = {.lock = PTHREAD_MUTEX_INITIALIZER};
+  sigset_t set, old;
+  pid_t child = -1;
+  int exit_code = 1, r;
+  bool stop = false;
+
+  if ((r = parse(argc, argv, &o)))
+    return r == 1 ? 0 : 2;
+  if (!o.identity) {
+    default_identity(identity, sizeof identity);
+    o.identity = identity;
+  }
+  snprintf(lockname, sizeof lockname, "%s/%s", o.ns, o.name);
+  st.lock_name = o.name;
+  lg_elector_config ec = {o.ns, o.name, o.identity, o.lease, o.renew, o.retry, o.misbehave};
+  if (lg_elector_validate(&ec, err, sizeof err) ||
+      kube_config(o.kubeconfig, o.server, o.token_file, o.ca, &kc, err, sizeof err) ||
+      lg_kube_new(&kc, &kube, err, sizeof err)) {
+    fprintf(stderr, "leaseguard elect: %s\n", err);
+    goto out;
+  }
+  lg_lease_api api = lg_leaselock_init(&lock, kube, o.ns, o.name, (long)(o.renew / 2000));
+  if (lg_elector_new(&ec, &api, &e, err, sizeof err) ||
+      (o.http && !(http = start_http(o.http, &st, err, sizeof err)))) {
+    fprintf(stderr, "leaseguard elect: %s\n", err);
+    goto out;
+  }
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGCHLD);
+  pthread_sigmask(SIG_BLOCK, &set, &old);
+  srand48((long)(mono_now() ^ getpid()));
+  lg_log(LG_LOG_INFO, "candidate started", "lock", lockname, "identity", o.identity,
+         "misbehave", o.misbehave_name, NULL);
+  exit_code = 0;
+  for (int64_t next = mono_now(); !stop;) {
+    int64_t now = mono_now();
+    if (now >= next) {
+      unsigned ev;
+      char status_s[16];
+      next = lg_elector_step(e, now, lg_time_now(), drand48(), &ev);
+      pthread_mutex_lock(&st.lock);
+      snprintf(st.leader, sizeof st.leader, "%s", lg_elector_leader(e));
+      st.leading = lg_elector_is_leader(e);
+      pthread_mutex_unlock(&st.lock);
+      snprintf(status_s, sizeof status_s, "%ld", lg_elector_last_status(e));
+      if (ev & LG_ELECT_WRITE_FAILED)
+        lg_log(LG_LOG_WARNING, "lease write failed", "lock", lockname, "status", status_s,
+               "error", lg_elector_last_error(e), NULL);
+      if (ev & LG_ELECT_NEW_LEADER) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "new leader is %s", lg_elector_leader(e));
+        lg_log(LG_LOG_INFO, msg, "lock", lockname, "leader", lg_elector_leader(e), NULL);
+      }
+      if (ev & LG_ELECT_LOST_LEADERSHIP) {
+        lg_log(LG_LOG_WARNING, "lost leadership", "lock", lockname, "identity", o.identity, NULL);
+        if (child > 0)
+          stop_child(child);
+        child = -1;
+      }
+      if (ev & LG_ELECT_BECAME_LEADER) {
+        lg_log(LG_LOG_INFO, "became leader", "lock", lockname, "identity", o.identity, NULL);
+        if (o.run && (child = start_child(o.run)) < 0)
+          lg_log(LG_LOG_ERROR, "cannot start the command", "error", strerror(errno), NULL);
+      }
+      continue;
+    }
+    struct timespec ts = {(time_t)((next - now) / LG_USEC_PER_SEC),
+                          (long)((next - now) % LG_USEC_PER_SEC) * 1000};
+    siginfo_t info;
+    int sig = sigtimedwait(&set, &info, &ts);
+    if (sig == SIGTERM || sig == SIGINT) {
+      stop = true;
+    } else if (sig == SIGCHLD && child > 0) {
+      int ws;
+      if (waitpid(child, &ws, WNOHANG) == child) {
+        exit_code = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+        lg_log(LG_LOG_WARNING, "the command exited; stopping", "lock", lockname, NULL);
+        child = -1;
+        stop = true;
+      }
+    }
+  }
+  if (child > 0)
+    stop_child(child);
+  if (o.release && lg_elector_is_leader(e)) {
+    if (lg_elector_release(e, mono_now(), lg_time_now()) == LG_OK)
+      lg_log(LG_LOG_INFO, "released the lease", "lock", lockname, NULL);
+    else
+      lg_log(LG_LOG_ERROR, "cannot release the lease", "lock", lockname, "error",
+             lg_elector_last_error(e), NULL);
+  }
+  lg_log(LG_LOG_INFO, "stopped", "lock", lockname, NULL);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+out:
+  if (http)
+    MHD_stop_daemon(http);
+  lg_elector_free(e);
+  lg_kube_free(kube);
+  lg_kube_config_free(&kc);
+  return exit_code;
+}

@@ -1,0 +1,1012 @@
+/* test_kube.c -- kube.c: kubeconfig and in-cluster configuration; calls to a local HTTPS server. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "kube.h"
+
+#define PATH_LEN 512
+#define TIMEOUT_MS 300L        /* for calls that must time out */
+#define CALL_MS 5000L          /* for calls that must succeed */
+#define HUGE_LEN (17L << 20)   /* past the client's 16 MiB cap */
+
+/* ---- files ---- */
+
+static char dir[PATH_LEN / 2]; /* this run's temporary directory */
+
+/* Writes dir/rel (creating its directories), replacing "@DIR@" in text by dir. */
+static void put_file(const char *rel, const char *text) {
+  char path[PATH_LEN];
+  FILE *f;
+  snprintf(path, sizeof path, "%s/%s", dir, rel);
+  for (char *slash = path + strlen(dir) + 1; (slash = strchr(slash, '/')) != NULL; slash++) {
+    *slash = '\0';
+    mkdir(path, 0700);
+    *slash = '/';
+  }
+  f = fopen(path, "w");
+  assert_non_null(f);
+  for (const char *p = text; *p;) {
+    if (!strncmp(p, "@DIR@", 5)) {
+      fputs(dir, f);
+      p += 5;
+    } else {
+      fputc(*p++, f);
+    }
+  }
+  assert_int_equal(fclose(f), 0);
+}
+
+/* Returns the contents of dir/rel as a new string. */
+static char *get_file(const char *rel) {
+  char path[PATH_LEN], *buf = NULL;
+  size_t len = 0;
+  FILE *f, *m;
+  int c;
+  snprintf(path, sizeof path, "%s/%s", dir, rel);
+  f = fopen(path, "r");
+  assert_non_null(f);
+  m = open_memstream(&buf, &len);
+  assert_non_null(m);
+  while ((c = fgetc(f)) != EOF)
+    fputc(c, m);
+  fclose(m);
+  fclose(f);
+  return buf;
+}
+
+static void rm_tree(const char *path) {
+  DIR *d = opendir(path);
+  struct dirent *e;
+  char p[PATH_LEN];
+  struct stat st;
+  if (!d)
+    return;
+  while ((e = readdir(d)) != NULL) {
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+      continue;
+    snprintf(p, sizeof p, "%s/%s", path, e->d_name);
+    if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
+      rm_tree(p);
+    else
+      unlink(p);
+  }
+  closedir(d);
+  rmdir(path);
+}
+
+/* Runs `leaseguard certs` into dir/sub with optional extra arguments. */
+static void make_certs(const char *sub, const char *extra) {
+  char cmd[2 * PATH_LEN];
+  snprintf(cmd, sizeof cmd, "'%s' certs --out-dir='%s/%s' %s >/dev/null", LEASEGUARD_BIN, dir,
+           sub, extra);
+  assert_int_equal(system(cmd), 0);
+}
+
+static long elapsed_ms(const struct timespec *since) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (now.tv_sec - since->tv_sec) * 1000 + (now.tv_nsec - since->tv_nsec) / 1000000;
+}
+
+/* ---- the test API server ---- */
+
+/* What the server saw of a request. */
+typedef struct {
+  char method[16], auth[256], ctype[128], accept[128], agent[128], body[1024];
+} seen_request;
+
+/* Shared with the server's thread. */
+static struct {
+  pthread_mutex_t lock;
+  seen_request last;
+  int connections;
+  struct MHD_Connection *held; /* the suspended /hang request */
+} seen = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+typedef struct {
+  struct MHD_Daemon *d;
+  int port;
+  char *cert, *key;
+} server;
+
+static server main_srv, wrongname_srv;
+
+typedef struct {
+  char *data;
+  size_t len;
+  bool resumed;
+} request;
+
+static void copy_header(struct MHD_Connection *c, const char *name, char *out, size_t len) {
+  const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
+  snprintf(out, len, "%s", v ? v : "");
+}
+
+static ssize_t fill_spaces(void *cls, uint64_t pos, char *buf, size_t max) {
+  size_t n = (uint64_t)HUGE_LEN - pos < max ? (size_t)(HUGE_LEN - pos) : max;
+  (void)cls;
+  if (n == 0)
+    return MHD_CONTENT_READER_END_OF_STREAM;
+  memset(buf, ' ', n);
+  return (ssize_t)n;
+}
+
+static enum MHD_Result answer(struct MHD_Connection *c, unsigned code, const char *ctype,
+                              const char *text) {
+  struct MHD_Response *r =
+      MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
+  enum MHD_Result ret;
+  MHD_add_response_header(r, "Content-Type", ctype);
+  ret = MHD_queue_response(c, code, r);
+  MHD_destroy_response(r);
+  return ret;
+}
+
+static enum MHD_Result answer_huge(struct MHD_Connection *c, bool chunked) {
+  struct MHD_Response *r = MHD_create_response_from_callback(
+      chunked ? MHD_SIZE_UNKNOWN : (uint64_t)HUGE_LEN, 64 * 1024, fill_spaces, NULL, NULL);
+  enum MHD_Result ret;
+  MHD_add_response_header(r, "Content-Type", "application/json");
+  ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+  MHD_destroy_response(r);
+  return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *data,
+                                  size_t *size, void **state) {
+  request *rq = *state;
+  (void)cls;
+  (void)version;
+  if (!rq) {
+    *state = calloc(1, sizeof(request));
+    return *state ? MHD_YES : MHD_NO;
+  }
+  if (*size) {
+    char *grown = realloc(rq->data, rq->len + *size + 1);
+    if (!grown)
+      return MHD_NO;
+    memcpy(grown + rq->len, data, *size);
+    rq->data = grown;
+    rq->len += *size;
+    rq->data[rq->len] = '\0';
+    *size = 0;
+    return MHD_YES;
+  }
+  if (rq->resumed)
+    return answer(c, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain", "late");
+
+  pthread_mutex_lock(&seen.lock);
+  snprintf(seen.last.method, sizeof seen.last.method, "%s", method);
+  copy_header(c, "Authorization", seen.last.auth, sizeof seen.last.auth);
+  copy_header(c, "Content-Type", seen.last.ctype, sizeof seen.last.ctype);
+  copy_header(c, "Accept", seen.last.accept, sizeof seen.last.accept);
+  copy_header(c, "User-Agent", seen.last.agent, sizeof seen.last.agent);
+  snprintf(seen.last.body, sizeof seen.last.body, "%s", rq->data ? rq->data : "");
+  if (!strcmp(url, "/hang")) {
+    rq->resumed = true; /* the next call of this handler is after the resume */
+    seen.held = c;
+    MHD_suspend_connection(c);
+  }
+  pthread_mutex_unlock(&seen.lock);
+
+  if (!strcmp(url, "/hang"))
+    return MHD_YES;
+  if (!strcmp(url, "/ok"))
+    return answer(c, MHD_HTTP_OK, "application/json",
+                  "{\"kind\":\"Lease\",\"metadata\":{\"name\":\"leader\"}}");
+  if (!strcmp(url, "/echo"))
+    return answer(c, MHD_HTTP_CREATED, "application/json; charset=utf-8",
+                  rq->data ? rq->data : "null");
+  if (!strcmp(url, "/conflict"))
+    return answer(c, MHD_HTTP_CONFLICT, "application/json",
+                  "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\","
+                  "\"message\":\"leases.coordination.k8s.io \\\"leader\\\" already exists\","
+                  "\"reason\":\"AlreadyExists\",\"code\":409}");
+  if (!strcmp(url, "/plain500"))
+    return answer(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain", "oops");
+  if (!strcmp(url, "/badjson"))
+    return answer(c, MHD_HTTP_OK, "application/json", "{\"kind\":");
+  if (!strcmp(url, "/huge"))
+    return answer_huge(c, false);
+  if (!strcmp(url, "/huge-chunked"))
+    return answer_huge(c, true);
+  return answer(c, MHD_HTTP_NOT_FOUND, "application/json", "{\"kind\":\"Status\",\"code\":404}");
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **state,
+                         enum MHD_RequestTerminationCode toe) {
+  request *rq = *state;
+  (void)cls;
+  (void)c;
+  (void)toe;
+  if (rq)
+    free(rq->data);
+  free(rq);
+  *state = NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code) {
+  (void)cls;
+  (void)c;
+  (void)socket_context;
+  if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+    pthread_mutex_lock(&seen.lock);
+    seen.connections++;
+    pthread_mutex_unlock(&seen.lock);
+  }
+}
+
+/* Starts an HTTPS server on 127.0.0.1 with dir/sub/tls.{crt,key}. */
+static int start_server(server *s, const char *sub) {
+  char rel[PATH_LEN];
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  snprintf(rel, sizeof rel, "%s/tls.crt", sub);
+  s->cert = get_file(rel);
+  snprintf(rel, sizeof rel, "%s/tls.key", sub);
+  s->key = get_file(rel);
+  s->d = MHD_start_daemon(MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME,
+                          0, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR,
+                          (struct sockaddr *)&a, MHD_OPTION_HTTPS_MEM_CERT, s->cert,
+                          MHD_OPTION_HTTPS_MEM_KEY, s->key, MHD_OPTION_NOTIFY_COMPLETED,
+                          on_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
+                          MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
+  if (!s->d)
+    return -1;
+  s->port = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT)->port;
+  return 0;
+}
+
+static void stop_server(server *s) {
+  if (s->d)
+    MHD_stop_daemon(s->d);
+  free(s->cert);
+  free(s->key);
+  memset(s, 0, sizeof *s);
+}
+
+/* A loopback socket that listens but is never served: connections hang in the backlog. */
+static int silent_listener(int *port) {
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+  socklen_t len = sizeof a;
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  assert_true(fd >= 0);
+  assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+  assert_int_equal(listen(fd, 4), 0);
+  assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+  *port = ntohs(a.sin_port);
+  return fd;
+}
+
+/* A loopback port nobody listens on. */
+static int closed_port(void) {
+  int port, fd = silent_listener(&port);
+  close(fd);
+  return port;
+}
+
+/* ---- group set-up ---- */
+
+static int group_setup(void **state) {
+  (void)state;
+  /* The calls go straight to 127.0.0.1. */
+  unsetenv("https_proxy");
+  unsetenv("HTTPS_PROXY");
+  unsetenv("all_proxy");
+  unsetenv("ALL_PROXY");
+  if (mkdir(LG_TEST_TMPDIR, 0700) != 0 && errno != EEXIST)
+    return -1;
+  if (snprintf(dir, sizeof dir, "%s/kube-XXXXXX", LG_TEST_TMPDIR) >= (int)sizeof dir ||
+      !mkdtemp(dir))
+    return -1;
+  make_certs("certs", "");
+  make_certs("other", "");
+  make_certs("wrongname", "--dns=elsewhere.invalid");
+  if (start_server(&main_srv, "certs") || start_server(&wrongname_srv, "wrongname"))
+    return -1;
+  return 0;
+}
+
+static int group_teardown(void **state) {
+  (void)state;
+  pthread_mutex_lock(&seen.lock);
+  if (seen.held)
+    MHD_resume_connection(seen.held);
+  seen.held = NULL;
+  pthread_mutex_unlock(&seen.lock);
+  stop_server(&main_srv);
+  stop_server(&wrongname_srv);
+  if (dir[0])
+    rm_tree(dir);
+  return 0;
+}
+
+/* ---- checks with the case name in the message ---- */
+
+static void check_str(const char *name, const char *field, const char *want, const char *got) {
+  if ((want == NULL) != (got == NULL) || (want && strcmp(want, got) != 0))
+    fail_msg("%s: %s is \"%s\", want \"%s\"", name, field, got ? got : "(null)",
+             want ? want : "(null)");
+}
+
+static void check_contains(const char *name, const char *what, const char *text,
+                           const char *needle) {
+  if (!text || !strstr(text, needle))
+    fail_msg("%s: %s \"%s\" does not contain \"%s\"", name, what, text ? text : "(null)", needle);
+}
+
+/* want is a file name under dir (or NULL): the config must hold its absolute path. */
+static void check_path(const char *name, const char *field, const char *want, const char *got) {
+  char full[PATH_LEN];
+  if (want && want[0] != '/')
+    snprintf(full, sizeof full, "%s/%s", dir, want);
+  check_str(name, field, want && want[0] != '/' ? full : want, got);
+}
+
+/* ---- kubeconfig ---- */
+
+#define CA_PEM "-----BEGIN CERTIFICATE-----\nQ0E=\n-----END CERTIFICATE-----\n"
+#define CA_B64 "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tClEwRT0KLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo="
+#define CERT_PEM "-----BEGIN CERTIFICATE-----\nQ0VSVA==\n-----END CERTIFICATE-----\n"
+#define CERT_B64 \
+  "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tClEwVlNWQT09Ci0tLS0tRU5EIENFUlRJRklDQVRFLS0tLS0K"
+#define KEY_PEM "-----BEGIN PRIVATE KEY-----\nS0VZ\n-----END PRIVATE KEY-----\n"
+#define KEY_B64 "LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tClMwVloKLS0tLS1FTkQgUFJJVkFURSBLRVktLS0tLQo="
+
+/* A kubeconfig with one context "c" -> cluster "k", user "u", and the given bodies. */
+#define KC(cluster, user)                                                                    \
+  "apiVersion: v1\nkind: Config\ncurrent-context: c\n"                                       \
+  "contexts:\n- name: c\n  context: {cluster: k, user: u}\n"                                 \
+  "clusters:\n- name: k\n  cluster:\n" cluster "users:\n- name: u\n  user:\n" user
+#define SERVER "    server: https://api.example:6443\n"
+
+typedef struct {
+  const char *name, *yaml;
+  lg_rc rc;
+  const char *err; /* a part of the message on failure */
+  const char *server, *token;
+  /* file names are relative to the test directory; the kubeconfig is kc/config */
+  const char *token_file, *ca_file, *cert_file, *key_file;
+  const char *ca_pem, *cert_pem, *key_pem;
+} kc_case;
+
+#define OK(url) .rc = LG_OK, .server = url
+#define FAILS(code, text) .rc = code, .err = text
+
+static const kc_case kc_cases[] = {
+    {"token user, relative CA file, trailing slash dropped",
+     KC("    server: https://api.example:6443/\n    certificate-authority: pki/ca.crt\n",
+        "    token: abc.def\n"),
+     OK("https://api.example:6443"), .token = "abc.def", .ca_file = "kc/pki/ca.crt"},
+    {"tokenFile relative, CA data",
+     KC(SERVER "    certificate-authority-data: " CA_B64 "\n", "    tokenFile: token\n"),
+     OK("https://api.example:6443"), .token_file = "kc/token", .ca_pem = CA_PEM},
+    {"CA data wins over CA file",
+     KC(SERVER "    certificate-authority: pki/ca.crt\n    certificate-authority-data: " CA_B64
+               "\n",
+        "    token: t\n"),
+     OK("https://api.example:6443"), .token = "t", .ca_pem = CA_PEM},
+    {"client certificate data",
+     KC(SERVER, "    client-certificate-data: " CERT_B64 "\n    client-key-data: " KEY_B64 "\n"),
+     OK("https://api.example:6443"), .cert_pem = CERT_PEM, .key_pem = KEY_PEM},
+    {"client certificate files, relative and absolute",
+     KC(SERVER, "    client-certificate: pki/client.crt\n"
+                "    client-key: @DIR@/kc/pki/client.key\n"),
+     OK("https://api.example:6443"), .cert_file = "kc/pki/client.crt",
+     .key_file = "kc/pki/client.key"},
+    {"current-context picks among several",
+     "current-context: second\n"
+     "contexts:\n- name: first\n  context: {cluster: a, user: ua}\n"
+     "- name: second\n  context: {cluster: b, user: ub}\n"
+     "clusters:\n- name: a\n  cluster: {server: 'https://a.example'}\n"
+     "- name: b\n  cluster: {server: 'https://b.example'}\n"
+     "users:\n- name: ua\n  user: {token: ta}\n- name: ub\n  user: {token: tb}\n",
+     OK("https://b.example"), .token = "tb"},
+    {"context without a user is anonymous",
+     "current-context: c\ncontexts:\n- name: c\n  context: {cluster: k}\n"
+     "clusters:\n- name: k\n  cluster: {server: 'https://k.example'}\n",
+     OK("https://k.example")},
+    {"null token is unset", KC(SERVER, "    token: ~\n    tokenFile: token\n"),
+     OK("https://api.example:6443"), .token_file = "kc/token"},
+    {"insecure-skip-tls-verify false is fine",
+     KC(SERVER "    insecure-skip-tls-verify: false\n", "    token: t\n"),
+     OK("https://api.example:6443"), .token = "t"},
+    {"missing current-context",
+     "contexts:\n- name: c\n  context: {cluster: k}\n"
+     "clusters:\n- name: k\n  cluster: {server: 'https://k.example'}\n",
+     FAILS(LG_EINVAL, "current-context is not set")},
+    {"unknown context",
+     "current-context: nope\ncontexts:\n- name: c\n  context: {cluster: k}\n"
+     "clusters:\n- name: k\n  cluster: {server: 'https://k.example'}\n",
+     FAILS(LG_EINVAL, "context \"nope\" not found")},
+    {"unknown cluster",
+     "current-context: c\ncontexts:\n- name: c\n  context: {cluster: gone}\n"
+     "clusters:\n- name: k\n  cluster: {server: 'https://k.example'}\n",
+     FAILS(LG_EINVAL, "cluster \"gone\" not found")},
+    {"unknown user",
+     "current-context: c\ncontexts:\n- name: c\n  context: {cluster: k, user: who}\n"
+     "clusters:\n- name: k\n  cluster: {server: 'https://k.example'}\n",
+     FAILS(LG_EINVAL, "user \"who\" not found")},
+    {"cluster without server", KC("    certificate-authority: pki/ca.crt\n", "    token: t\n"),
+     FAILS(LG_EINVAL, "cluster \"k\": server is missing")},
+    {"plain http server", KC("    server: http://api.example\n", "    token: t\n"),
+     FAILS(LG_EINVAL, "must be an https:// URL")},
+    {"insecure-skip-tls-verify refused",
+     KC(SERVER "    insecure-skip-tls-verify: true\n", "    token: t\n"),
+     FAILS(LG_ETLS, "insecure-skip-tls-verify is refused")},
+    {"exec user refused",
+     KC(SERVER, "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n"
+                "      command: aws\n"),
+     FAILS(LG_EINVAL, "user \"u\": exec is not supported")},
+    {"auth-provider refused", KC(SERVER, "    auth-provider: {name: gcp}\n"),
+     FAILS(LG_EINVAL, "auth-provider is not supported")},
+    {"basic auth refused", KC(SERVER, "    username: admin\n    password: secret\n"),
+     FAILS(LG_EINVAL, "username is not supported")},
+    {"missing CA file", KC(SERVER "    certificate-authority: pki/nope.crt\n", "    token: t\n"),
+     FAILS(LG_EIO, "certificate-authority")},
+    {"missing tokenFile", KC(SERVER, "    tokenFile: nope\n"), FAILS(LG_EIO, "tokenFile")},
+    {"CA data not base64", KC(SERVER "    certificate-authority-data: '!!notbase64'\n", ""),
+     FAILS(LG_EINVAL, "certificate-authority-data is not base64 of PEM data")},
+    {"CA data not PEM", KC(SERVER "    certificate-authority-data: aGVsbG8=\n", ""),
+     FAILS(LG_EINVAL, "certificate-authority-data is not base64 of PEM data")},
+    {"client certificate without key",
+     KC(SERVER, "    client-certificate-data: " CERT_B64 "\n"),
+     FAILS(LG_EINVAL, "client-certificate without client-key")},
+    {"token is not a string", KC(SERVER, "    token: [a, b]\n"),
+     FAILS(LG_EINVAL, "token must be a string")},
+    {"malformed YAML", "current-context: c\ncontexts: [\n  - {name: c\n",
+     FAILS(LG_EINVAL, "line")},
+    {"empty file", "", FAILS(LG_EINVAL, "not a kubeconfig")},
+    {"not a mapping", "- a\n- b\n", FAILS(LG_EINVAL, "not a kubeconfig")},
+};
+
+static void test_kubeconfig_table(void **state) {
+  char path[PATH_LEN];
+  (void)state;
+  snprintf(path, sizeof path, "%s/kc/config", dir);
+  put_file("kc/pki/ca.crt", "ca\n");
+  put_file("kc/pki/client.crt", "cert\n");
+  put_file("kc/pki/client.key", "key\n");
+  put_file("kc/token", "file-token\n");
+  for (size_t i = 0; i < sizeof kc_cases / sizeof *kc_cases; i++) {
+    const kc_case *t = &kc_cases[i];
+    lg_kube_config c;
+    char err[512] = "";
+    lg_rc rc;
+    memset(&c, 0xa5, sizeof c); /* must be overwritten, also on failure */
+    put_file("kc/config", t->yaml);
+    rc = lg_kube_config_kubeconfig(path, &c, err, sizeof err);
+    if (rc != t->rc)
+      fail_msg("%s: rc %d (%s), want %d", t->name, rc, err, t->rc);
+    if (rc) {
+      check_contains(t->name, "error", err, t->err);
+      check_contains(t->name, "error", err, path); /* names the kubeconfig */
+    }
+    check_str(t->name, "server", t->server, c.server);
+    check_str(t->name, "token", t->token, c.token);
+    check_path(t->name, "token_file", t->token_file, c.token_file);
+    check_path(t->name, "ca_file", t->ca_file, c.ca_file);
+    check_path(t->name, "cert_file", t->cert_file, c.cert_file);
+    check_path(t->name, "key_file", t->key_file, c.key_file);
+    check_str(t->name, "ca_pem", t->ca_pem, c.ca_pem);
+    check_str(t->name, "cert_pem", t->cert_pem, c.cert_pem);
+    check_str(t->name, "key_pem", t->key_pem, c.key_pem);
+    lg_kube_config_free(&c);
+  }
+}
+
+static void test_kubeconfig_missing_file(void **state) {
+  lg_kube_config c;
+  char err[512] = "", path[PATH_LEN];
+  (void)state;
+  snprintf(path, sizeof path, "%s/no-such-kubeconfig", dir);
+  assert_int_equal(lg_kube_config_kubeconfig(path, &c, err, sizeof err), LG_EIO);
+  check_contains("missing kubeconfig", "error", err, path);
+  assert_null(c.server);
+}
+
+/* ---- in-cluster and explicit ---- */
+
+typedef struct {
+  const char *name, *host, *port;
+  const char *sa; /* service-account directory under dir */
+  lg_rc rc;
+  const char *want; /* server, or a part of the error */
+} cluster_case;
+
+static const cluster_case cluster_cases[] = {
+    {"IPv4", "10.96.0.1", "443", "sa", LG_OK, "https://10.96.0.1:443"},
+    {"IPv6 in brackets", "fd00:10:96::1", "443", "sa", LG_OK, "https://[fd00:10:96::1]:443"},
+    {"host name", "kubernetes.default.svc", "6443", "sa", LG_OK,
+     "https://kubernetes.default.svc:6443"},
+    {"no host", NULL, "443", "sa", LG_EINVAL,
+     "not running in a cluster: KUBERNETES_SERVICE_HOST is not set"},
+    {"no port", "10.96.0.1", NULL, "sa", LG_EINVAL, "KUBERNETES_SERVICE_PORT is not set"},
+    {"bad port", "10.96.0.1", "https", "sa", LG_EINVAL, "is not a port"},
+    {"no token file", "10.96.0.1", "443", "sa-no-token", LG_EIO, "sa-no-token/token"},
+    {"no CA file", "10.96.0.1", "443", "sa-no-ca", LG_EIO, "sa-no-ca/ca.crt"},
+};
+
+static void set_env(const char *name, const char *value) {
+  if (value)
+    setenv(name, value, 1);
+  else
+    unsetenv(name);
+}
+
+static void test_in_cluster_table(void **state) {
+  (void)state;
+  put_file("sa/token", "sa-token\n");
+  put_file("sa/ca.crt", "ca\n");
+  put_file("sa-no-token/ca.crt", "ca\n");
+  put_file("sa-no-ca/token", "t\n");
+  for (size_t i = 0; i < sizeof cluster_cases / sizeof *cluster_cases; i++) {
+    const cluster_case *t = &cluster_cases[i];
+    char sa[PATH_LEN / 2 + 32], err[512] = "", want[PATH_LEN];
+    lg_kube_config c;
+    lg_rc rc;
+    snprintf(sa, sizeof sa, "%s/%s", dir, t->sa);
+    set_env("KUBERNETES_SERVICE_HOST", t->host);
+    set_env("KUBERNETES_SERVICE_PORT", t->port);
+    rc = lg_kube_config_in_cluster(sa, &c, err, sizeof err);
+    if (rc != t->rc)
+      fail_msg("%s: rc %d (%s), want %d", t->name, rc, err, t->rc);
+    if (rc) {
+      check_contains(t->name, "error", err, t->want);
+      check_str(t->name, "server", NULL, c.server);
+      continue;
+    }
+    check_str(t->name, "server", t->want, c.server);
+    snprintf(want, sizeof want, "%s/token", sa);
+    check_str(t->name, "token_file", want, c.token_file);
+    snprintf(want, sizeof want, "%s/ca.crt", sa);
+    check_str(t->name, "ca_file", want, c.ca_file);
+    check_str(t->name, "token", NULL, c.token);
+    lg_kube_config_free(&c);
+  }
+  unsetenv("KUBERNETES_SERVICE_HOST");
+  unsetenv("KUBERNETES_SERVICE_PORT");
+}
+
+static void test_explicit(void **state) {
+  char tok[PATH_LEN], ca[PATH_LEN], err[512] = "";
+  lg_kube_config c;
+  static int dummy;
+  lg_kube *k = (lg_kube *)&dummy; /* must be reset to NULL */
+  (void)state;
+  put_file("explicit/token", "t\n");
+  snprintf(tok, sizeof tok, "%s/explicit/token", dir);
+  snprintf(ca, sizeof ca, "%s/certs/ca.crt", dir);
+
+  assert_int_equal(lg_kube_config_explicit("https://api.example:6443//", tok, ca, &c, err,
+                                           sizeof err),
+                   LG_OK);
+  check_str("explicit", "server", "https://api.example:6443", c.server);
+  check_str("explicit", "token_file", tok, c.token_file);
+  check_str("explicit", "ca_file", ca, c.ca_file);
+  lg_kube_config_free(&c);
+  assert_null(c.server);
+  lg_kube_config_free(&c); /* a zeroed config is a no-op */
+
+  assert_int_equal(lg_kube_config_explicit("https://api.example", NULL, NULL, &c, err, sizeof err),
+                   LG_OK);
+  assert_null(c.token_file);
+  lg_kube_config_free(&c);
+
+  assert_int_equal(lg_kube_config_explicit("http://api.example", tok, ca, &c, err, sizeof err),
+                   LG_EINVAL);
+  check_contains("explicit http", "error", err, "https://");
+  assert_null(c.server);
+  assert_int_equal(lg_kube_config_explicit(NULL, tok, ca, &c, err, sizeof err), LG_EINVAL);
+  assert_int_equal(lg_kube_config_explicit("https://", tok, ca, &c, err, sizeof err), LG_EINVAL);
+  assert_int_equal(
+      lg_kube_config_explicit("https://api.example", "/no/such/token", ca, &c, err, sizeof err),
+      LG_EIO);
+  check_contains("explicit missing token", "error", err, "/no/such/token");
+
+  /* The client refuses plain HTTP too. */
+  c = (lg_kube_config){.server = "http://127.0.0.1:1"};
+  assert_int_equal(lg_kube_new(&c, &k, err, sizeof err), LG_EINVAL);
+  assert_null(k);
+}
+
+/* ---- calls ---- */
+
+/* A config for the main server: CA file from dir/ca_sub (NULL: none), the given token. */
+static void config_for(lg_kube_config *c, int port, const char *ca_sub, const char *token) {
+  char buf[PATH_LEN];
+  memset(c, 0, sizeof *c);
+  snprintf(buf, sizeof buf, "https://127.0.0.1:%d", port);
+  c->server = strdup(buf);
+  if (ca_sub) {
+    snprintf(buf, sizeof buf, "%s/%s/ca.crt", dir, ca_sub);
+    c->ca_file = strdup(buf);
+  }
+  c->token = token ? strdup(token) : NULL;
+}
+
+static lg_kube *client_for(const lg_kube_config *c) {
+  lg_kube *k = NULL;
+  char err[512] = "";
+  if (lg_kube_new(c, &k, err, sizeof err) != LG_OK)
+    fail_msg("lg_kube_new: %s", err);
+  return k;
+}
+
+/* The last request the server saw. */
+static seen_request last_request(void) {
+  seen_request r;
+  pthread_mutex_lock(&seen.lock);
+  r = seen.last;
+  pthread_mutex_unlock(&seen.lock);
+  return r;
+}
+
+static int connections(void) {
+  int n;
+  pthread_mutex_lock(&seen.lock);
+  n = seen.connections;
+  pthread_mutex_unlock(&seen.lock);
+  return n;
+}
+
+static void test_get_json_keepalive(void **state) {
+  lg_kube_config c;
+  lg_kube_result r;
+  lg_kube *k;
+  int before = connections();
+  (void)state;
+  config_for(&c, main_srv.port, "certs", "static-token");
+  k = client_for(&c);
+  lg_kube_config_free(&c); /* the client keeps its own copy */
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(lg_kube_call(k, "GET", "/ok", NULL, CALL_MS, &r), LG_OK);
+    assert_int_equal(r.status, 200);
+    assert_non_null(r.body);
+    assert_string_equal(json_string_value(json_object_get(r.body, "kind")), "Lease");
+    assert_string_equal(r.message, "");
+    lg_kube_result_free(&r);
+    assert_null(r.body);
+    seen_request s = last_request();
+    assert_string_equal(s.method, "GET");
+    assert_string_equal(s.auth, "Bearer static-token");
+    assert_string_equal(s.accept, "application/json");
+    assert_string_equal(s.ctype, "");
+    assert_string_equal(s.agent, "leaseguard/" LG_VERSION);
+  }
+  assert_int_equal(connections() - before, 1); /* one kept-alive connection */
+
+  /* DELETE without a body, and a HEAD. */
+  assert_int_equal(lg_kube_call(k, "DELETE", "/ok", NULL, CALL_MS, &r), LG_OK);
+  assert_int_equal(r.status, 200);
+  assert_string_equal(last_request().method, "DELETE");
+  lg_kube_result_free(&r);
+  assert_int_equal(lg_kube_call(k, "HEAD", "/ok", NULL, CALL_MS, &r), LG_OK);
+  assert_int_equal(r.status, 200);
+  assert_null(r.body);
+  assert_string_equal(last_request().method, "HEAD");
+  lg_kube_result_free(&r);
+
+  /* Bad arguments: no call is made. */
+  assert_int_equal(lg_kube_call(k, "GET", "ok", NULL, CALL_MS, &r), LG_EINVAL);
+  assert_int_equal(lg_kube_call(k, "GET\r\nX: y", "/ok", NULL, CALL_MS, &r), LG_EINVAL);
+  assert_int_equal(lg_kube_call(k, "GET", "/ok", NULL, 0, &r), LG_EINVAL);
+  assert_int_equal(r.status, 0);
+  lg_kube_free(k);
+  lg_kube_free(NULL);
+}
+
+static void test_post_and_put_body(void **state) {
+  lg_kube_config c;
+  lg_kube_result r;
+  lg_kube *k;
+  json_t *body = json_pack("{s:s, s:{s:s, s:i}}", "kind", "Lease", "spec", "holderIdentity",
+                           "pod-a", "leaseDurationSeconds", 15);
+  const char *sent = "{\"kind\":\"Lease\",\"spec\":{\"holderIdentity\":\"pod-a\","
+                     "\"leaseDurationSeconds\":15}}";
+  (void)state;
+  config_for(&c, main_srv.port, "certs", NULL);
+  k = client_for(&c);
+  lg_kube_config_free(&c);
+  for (int i = 0; i < 2; i++) {
+    const char *method = i ? "PUT" : "POST";
+    assert_int_equal(lg_kube_call(k, method, "/echo", body, CALL_MS, &r), LG_OK);
+    assert_int_equal(r.status, 201);
+    assert_true(json_equal(r.body, body)); /* application/json; charset=utf-8 is JSON too */
+    lg_kube_result_free(&r);
+    seen_request s = last_request();
+    assert_string_equal(s.method, method);
+    assert_string_equal(s.ctype, "application/json");
+    assert_string_equal(s.body, sent);
+    assert_string_equal(s.auth, ""); /* no token configured */
+  }
+  /* A GET after a POST on the same handle is a GET without a body. */
+  assert_int_equal(lg_kube_call(k, "GET", "/ok", NULL, CALL_MS, &r), LG_OK);
+  assert_string_equal(last_request().method, "GET");
+  assert_string_equal(last_request().body, "");
+  assert_string_equal(last_request().ctype, "");
+  lg_kube_result_free(&r);
+  json_decref(body);
+  lg_kube_free(k);
+}
+
+static void test_token_file_rotation(void **state) {
+  char tok[PATH_LEN];
+  lg_kube_config c;
+  lg_kube_result r;
+  lg_kube *k;
+  (void)state;
+  config_for(&c, main_srv.port, "certs", "ignored-static");
+  snprintf(tok, sizeof tok, "%s/rot/token", dir);
+  c.token_file = strdup(tok);
+  put_file("rot/token", "  first-token\n");
+  k = client_for(&c);
+  lg_kube_config_free(&c);
+
+  assert_int_equal(lg_kube_call(k, "GET", "/ok", NULL, CALL_MS, &r), LG_OK);
+  assert_string_equal(last_request().auth, "Bearer first-token");
+  lg_kube_result_free(&r);
+  put_file("rot/token", "second-token");
+  assert_int_equal(lg_kube_call(k, "GET", "/ok", NULL, CALL_MS, &r), LG_OK);
+  assert_string_equal(last_request().auth, "Bearer second-token");
+  lg_kube_result_free(&r);
+
+  unlink(tok);
+  assert_int_equal(lg_kube_call(k, "GET", "/ok", NULL, CALL_MS, &r), LG_EIO);
+  assert_int_equal(r.status, 0);
+  check_contains("token file gone", "message", r.message, tok);
+  put_file("rot/token", " \n");
+  assert_int_equal(lg_kube_call(k, "GET", "/ok", NULL, CALL_MS, &r), LG_EIO);
+  check_contains("token file empty", "message", r.message, "empty");
+  put_file("rot/token", "bad\ntoken\n");
+  assert_int_equal(lg_kube_call(k, "GET", "/ok", NULL, CALL_MS, &r), LG_EINVAL);
+  check_contains("token with newline", "message", r.message, "not allowed");
+  lg_kube_free(k);
+}
+
+typedef struct {
+  const char *name, *path;
+  lg_rc rc;
+  long status;
+  bool body;
+  const char *message; /* a part of out->message ("" = empty) */
+} answer_case;
+
+static const answer_case answer_cases[] = {
+    {"409 Status", "/conflict", LG_OK, 409, true,
+     "leases.coordination.k8s.io \"leader\" already exists"},
+    {"404 Status without message", "/missing", LG_OK, 404, true, "HTTP 404"},
+    {"500 text", "/plain500", LG_OK, 500, false, "HTTP 500"},
+    {"malformed JSON", "/badjson", LG_OK, 200, false, "malformed JSON"},
+    {"too large", "/huge", LG_EIO, 0, false, "larger than 16 MiB"},
+    {"too large, chunked", "/huge-chunked", LG_EIO, 0, false, "larger than 16 MiB"},
+    {"fine after all that", "/ok", LG_OK, 200, true, ""},
+};
+
+static void test_answers(void **state) {
+  lg_kube_config c;
+  lg_kube *k;
+  (void)state;
+  config_for(&c, main_srv.port, "certs", "t");
+  k = client_for(&c);
+  lg_kube_config_free(&c);
+  for (size_t i = 0; i < sizeof answer_cases / sizeof *answer_cases; i++) {
+    const answer_case *t = &answer_cases[i];
+    lg_kube_result r;
+    lg_rc rc = lg_kube_call(k, "GET", t->path, NULL, CALL_MS, &r);
+    if (rc != t->rc || r.status != t->status || (r.body != NULL) != t->body)
+      fail_msg("%s: rc %d status %ld body %p (%s), want %d %ld %d", t->name, rc, r.status,
+               (void *)r.body, r.message, t->rc, t->status, t->body);
+    if (*t->message)
+      check_contains(t->name, "message", r.message, t->message);
+    else
+      check_str(t->name, "message", "", r.message);
+    lg_kube_result_free(&r);
+  }
+  lg_kube_free(k);
+}
+
+/* The call must have given up after about TIMEOUT_MS (generous for valgrind). */
+static void check_elapsed(const char *name, long ms) {
+  if (ms < TIMEOUT_MS - 50 || ms > TIMEOUT_MS + 1500)
+    fail_msg("%s: gave up after %ld ms, want about %ld", name, ms, TIMEOUT_MS);
+}
+
+static void test_timeouts(void **state) {
+  lg_kube_config c;
+  lg_kube_result r;
+  lg_kube *k;
+  struct timespec t0;
+  long ms;
+  int port, fd = silent_listener(&port);
+  (void)state;
+
+  /* Nobody answers the TLS handshake. */
+  config_for(&c, port, "certs", "t");
+  k = client_for(&c);
+  lg_kube_config_free(&c);
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  assert_int_equal(lg_kube_call(k, "GET", "/ok", NULL, TIMEOUT_MS, &r), LG_EIO);
+  ms = elapsed_ms(&t0);
+  assert_int_equal(r.status, 0);
+  check_contains("silent listener", "message", r.message, "timed out");
+  check_elapsed("silent listener", ms);
+  lg_kube_free(k);
+  close(fd);
+
+  /* The request is received and never answered. */
+  config_for(&c, main_srv.port, "certs", "t");
+  k = client_for(&c);
+  lg_kube_config_free(&c);
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  assert_int_equal(lg_kube_call(k, "GET", "/hang", NULL, TIMEOUT_MS, &r), LG_EIO);
+  ms = elapsed_ms(&t0);
+  check_contains("hanging request", "message", r.message, "timed out");
+  check_elapsed("hanging request", ms);
+  /* The same client works again afterwards. */
+  assert_int_equal(lg_kube_call(k, "GET", "/ok", NULL, CALL_MS, &r), LG_OK);
+  assert_int_equal(r.status, 200);
+  lg_kube_result_free(&r);
+  lg_kube_free(k);
+}
+
+static void test_not_listening(void **state) {
+  lg_kube_config c;
+  lg_kube_result r;
+  lg_kube *k;
+  (void)state;
+  config_for(&c, closed_port(), "certs", "t");
+  k = client_for(&c);
+  lg_kube_config_free(&c);
+  assert_int_equal(lg_kube_call(k, "GET", "/ok", NULL, CALL_MS, &r), LG_EIO);
+  assert_int_equal(r.status, 0);
+  assert_null(r.body);
+  assert_true(strlen(r.message) > 0);
+  lg_kube_free(k);
+}
+
+/* Expects a call with c to fail TLS verification (LG_EIO naming the certificate). */
+static void expect_tls_failure(const char *name, lg_kube_config *c) {
+  lg_kube_result r;
+  lg_kube *k = client_for(c);
+  lg_rc rc = lg_kube_call(k, "GET", "/ok", NULL, CALL_MS, &r);
+  if (rc != LG_EIO || r.status != 0)
+    fail_msg("%s: rc %d status %ld, want LG_EIO", name, rc, r.status);
+  check_contains(name, "message", r.message, "certificate");
+  lg_kube_free(k);
+  lg_kube_config_free(c);
+}
+
+static void expect_ok(const char *name, lg_kube_config *c) {
+  lg_kube_result r;
+  lg_kube *k = client_for(c);
+  lg_rc rc = lg_kube_call(k, "GET", "/ok", NULL, CALL_MS, &r);
+  if (rc != LG_OK || r.status != 200)
+    fail_msg("%s: rc %d status %ld (%s), want 200", name, rc, r.status, r.message);
+  lg_kube_result_free(&r);
+  lg_kube_free(k);
+  lg_kube_config_free(c);
+}
+
+static void test_verification(void **state) {
+  lg_kube_config c;
+  (void)state;
+  config_for(&c, main_srv.port, "other", "t");
+  expect_tls_failure("another CA", &c);
+  config_for(&c, main_srv.port, NULL, "t");
+  expect_tls_failure("system CAs only", &c);
+  config_for(&c, wrongname_srv.port, "wrongname", "t");
+  expect_tls_failure("name mismatch", &c);
+
+  /* CA from memory: the right one works, another one fails. */
+  config_for(&c, main_srv.port, NULL, "t");
+  c.ca_pem = get_file("certs/ca.crt");
+  expect_ok("CA data", &c);
+  config_for(&c, main_srv.port, NULL, "t");
+  c.ca_pem = get_file("other/ca.crt");
+  expect_tls_failure("other CA data", &c);
+}
+
+static void test_client_certificates(void **state) {
+  char buf[PATH_LEN];
+  lg_kube_config c;
+  lg_kube_result r;
+  lg_kube *k;
+  (void)state;
+  /* The server does not ask for one; a good certificate and key are loaded and unused. */
+  config_for(&c, main_srv.port, "certs", NULL);
+  snprintf(buf, sizeof buf, "%s/certs/tls.crt", dir);
+  c.cert_file = strdup(buf);
+  snprintf(buf, sizeof buf, "%s/certs/tls.key", dir);
+  c.key_file = strdup(buf);
+  expect_ok("client certificate files", &c);
+  config_for(&c, main_srv.port, "certs", NULL);
+  c.cert_pem = get_file("certs/tls.crt");
+  c.key_pem = get_file("certs/tls.key");
+  expect_ok("client certificate data", &c);
+
+  /* A broken certificate or a key of another certificate shows they are really used. */
+  config_for(&c, main_srv.port, "certs", NULL);
+  c.cert_pem = strdup("-----BEGIN CERTIFICATE-----\nQ0VSVA==\n-----END CERTIFICATE-----\n");
+  c.key_pem = get_file("certs/tls.key");
+  k = client_for(&c);
+  assert_int_equal(lg_kube_call(k, "GET", "/ok", NULL, CALL_MS, &r), LG_EIO);
+  lg_kube_free(k);
+  lg_kube_config_free(&c);
+  config_for(&c, main_srv.port, "certs", NULL);
+  c.cert_pem = get_file("certs/tls.crt");
+  c.key_pem = get_file("other/tls.key");
+  k = client_for(&c);
+  assert_int_equal(lg_kube_call(k, "GET", "/ok", NULL, CALL_MS, &r), LG_EIO);
+  lg_kube_free(k);
+  lg_kube_config_free(&c);
+}
+
+/* In-cluster configuration used for real: service-account token and CA. */
+static void test_in_cluster_call(void **state) {
+  char port[16], sa[PATH_LEN], err[512] = "";
+  lg_kube_config c;
+  lg_kube_result r;
+  lg_kube *k;
+  char *ca = get_file("certs/ca.crt");
+  (void)state;
+  put_file("sa-live/ca.crt", ca);
+  put_file("sa-live/token", "eyJ.sa.token\n");
+  free(ca);
+  snprintf(port, sizeof port, "%d", main_srv.port);
+  snprintf(sa, sizeof sa, "%s/sa-live", dir);
+  setenv("KUBERNETES_SERVICE_HOST", "127.0.0.1", 1);
+  setenv("KUBERNETES_SERVICE_PORT", port, 1);
+  assert_int_equal(lg_kube_config_in_cluster(sa, &c, err, sizeof err), LG_OK);
+  unsetenv("KUBERNETES_SERVICE_HOST");
+  unsetenv("KUBERNETES_SERVICE_PORT");
+  k = client_for(&c);
+  lg_kube_config_free(&c);
+  assert_int_equal(lg_kube_call(k, "GET", "/ok", NULL, CALL_MS, &r), LG_OK);
+  assert_int_equal(r.status, 200);
+  assert_string_equal(last_request().auth, "Bearer eyJ.sa.token");
+  lg_kube_result_free(&r);
+  lg_kube_free(k);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_kubeconfig_table),
+      cmocka_unit_test(test_kubeconfig_missing_file),
+      cmocka_unit_test(test_in_cluster_table),
+      cmocka_unit_test(test_explicit),
+      cmocka_unit_test(test_get_json_keepalive),
+      cmocka_unit_test(test_post_and_put_body),
+      cmocka_unit_test(test_token_file_rotation),
+      cmocka_unit_test(test_answers),
+      cmocka_unit_test(test_timeouts),
+      cmocka_unit_test(test_not_listening),
+      cmocka_unit_test(test_verification),
+      cmocka_unit_test(test_client_certificates),
+      cmocka_unit_test(test_in_cluster_call),
+  };
+  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
