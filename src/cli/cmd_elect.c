@@ -263,6 +263,13 @@ int lg_cmd_elect(int argc, char **argv) {
 
   if ((r = parse(argc, argv, &o)))
     return r == 1 ? 0 : 2;
+  /* Blocked before any thread starts (HTTP server, curl's resolver), so that every thread
+   * inherits the mask and the signals reach only sigtimedwait below. */
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGCHLD);
+  pthread_sigmask(SIG_BLOCK, &set, &old);
   if (!o.identity) {
     default_identity(identity, sizeof identity);
     o.identity = identity;
@@ -282,11 +289,6 @@ int lg_cmd_elect(int argc, char **argv) {
     fprintf(stderr, "leaseguard elect: %s\n", err);
     goto out;
   }
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGCHLD);
-  pthread_sigmask(SIG_BLOCK, &set, &old);
   srand48((long)(mono_now() ^ getpid()));
   lg_log(LG_LOG_INFO, "candidate started", "lock", lockname, "identity", o.identity,
          "misbehave", o.misbehave_name, NULL);
@@ -349,10 +351,10 @@ int lg_cmd_elect(int argc, char **argv) {
              lg_elector_last_error(e), NULL);
   }
   lg_log(LG_LOG_INFO, "stopped", "lock", lockname, NULL);
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
 out:
   if (http)
     MHD_stop_daemon(http);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
   lg_elector_free(e);
   lg_kube_free(kube);
   lg_kube_config_free(&kc);
