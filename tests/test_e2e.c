@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <stdbool.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -218,7 +219,15 @@ typedef struct {
   char log[600];
 } elector;
 
+static void start_elector_run(elector *e, const char *lock, const char *id, const char *misbehave,
+                              const char *run);
+
 static void start_elector(elector *e, const char *lock, const char *id, const char *misbehave) {
+  start_elector_run(e, lock, id, misbehave, NULL);
+}
+
+static void start_elector_run(elector *e, const char *lock, const char *id, const char *misbehave,
+                              const char *run) {
   char server[128], token[640], caf[640], name[160], ident[160], http[64], mis[64];
   snprintf(server, sizeof server, "--server=https://127.0.0.1:%d", api_port);
   snprintf(token, sizeof token, "--token-file=%s/token", dir);
@@ -234,7 +243,7 @@ static void start_elector(elector *e, const char *lock, const char *id, const ch
   snprintf(retry, sizeof retry, "--leader-elect-retry-period=%ds", RETRY_S);
   char *argv[] = {LEASEGUARD_BIN, "elect", "--lock-namespace=" NS, name, ident, server, token, caf,
                   lease, "--leader-elect-renew-deadline=" RENEW, retry, "--release-on-cancel",
-                  http, mis, NULL};
+                  http, mis, run ? "--run" : NULL, "--", "/bin/sh", "-c", (char *)run, NULL};
   e->pid = spawn(argv, e->log, NULL);
 }
 
@@ -321,6 +330,42 @@ static void test_election_and_failover(void **state) {
   free(log);
 }
 
+static bool exists(const char *path) { return access(path, F_OK) == 0; }
+
+/* --run: the command runs only while its elector leads, and stops with it. */
+static void test_run_only_while_leader(void **state) {
+  (void)state;
+  elector es[2];
+  char cmd[2][1600], mark[2][640];
+  int max = 0;
+  int64_t took;
+  for (int i = 0; i < 2; i++) {
+    snprintf(mark[i], sizeof mark[i], "%s/running-%d", dir, i);
+    /* the marker exists while the command runs; SIGTERM removes it */
+    int n = snprintf(cmd[i], sizeof cmd[i],
+                     "trap 'rm -f %s; exit 0' TERM; touch %s; while :; do sleep 0.1; done", mark[i],
+                     mark[i]);
+    assert_true(n > 0 && (size_t)n < sizeof cmd[i]);
+  }
+  start_elector_run(&es[0], "e2e-run", "runner-0_1", NULL, cmd[0]);
+  assert_int_equal(wait_leader(es, 1, -1, 5000, &took, &max), 0);
+  start_elector_run(&es[1], "e2e-run", "runner-1_1", NULL, cmd[1]);
+  for (int t = 0; t < 100 && !exists(mark[0]); t++)
+    sleep_ms(50);
+  assert_true(exists(mark[0]));
+  sleep_ms(3 * RETRY_S * 1000);
+  assert_int_equal(leads(&es[1]), 0);
+  assert_false(exists(mark[1])); /* a follower runs nothing */
+  /* the leader's SIGTERM stops its command and releases; the other starts its own */
+  assert_int_equal(stop(es[0].pid, SIGTERM), 0);
+  assert_false(exists(mark[0]));
+  for (int t = 0; t < 100 && !exists(mark[1]); t++)
+    sleep_ms(50);
+  assert_true(exists(mark[1]));
+  assert_int_equal(stop(es[1].pid, SIGTERM), 0);
+  assert_false(exists(mark[1]));
+}
+
 static void test_misbehaviours_denied(void **state) {
   (void)state;
   static const char *const kinds[][2] = {{"steal", "holder-renew"},
@@ -385,6 +430,7 @@ static void test_selftest(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_election_and_failover),
+      cmocka_unit_test(test_run_only_while_leader),
       cmocka_unit_test(test_misbehaviours_denied),
       cmocka_unit_test(test_selftest),
   };
