@@ -521,6 +521,27 @@ static void curl_init(void) {
   curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
+/* Keeps the values of Warning headers ("299 - \"text\""): what admission webhooks warn. */
+static size_t on_header(char *p, size_t size, size_t n, void *userdata) {
+  lg_kube_result *out = userdata;
+  size_t len = size * n, used;
+  if (!out || len < 8 || strncasecmp(p, "warning:", 8) != 0)
+    return len;
+  used = strlen(out->warnings);
+  p += 8;
+  len -= 8;
+  while (len && (*p == ' ' || *p == '\t'))
+    p++, len--;
+  while (len && (p[len - 1] == '\r' || p[len - 1] == '\n'))
+    len--;
+  if (used + len + 2 < sizeof out->warnings) {
+    memcpy(out->warnings + used, p, len);
+    out->warnings[used + len] = '\n';
+    out->warnings[used + len + 1] = '\0';
+  }
+  return size * n;
+}
+
 static size_t on_data(char *p, size_t size, size_t n, void *userdata) {
   buffer *b = userdata;
   size_t add = size * n;
@@ -580,6 +601,7 @@ static CURLcode setup_handle(lg_kube *k) {
   SETOPT(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
   SETOPT(CURLOPT_TCP_KEEPALIVE, 1L);
   SETOPT(CURLOPT_WRITEFUNCTION, on_data);
+  SETOPT(CURLOPT_HEADERFUNCTION, on_header);
   SETOPT(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)MAX_BODY);
   /* A configured CA is the only one trusted, as with client-go. */
   if (c->ca_pem) {
@@ -778,10 +800,12 @@ static void read_answer(lg_kube *k, buffer *b, lg_kube_result *res) {
 
 /* Sets the method, body, URL, headers and timeout of this call. */
 static CURLcode setup_call(lg_kube *k, const char *method, const char *url, const char *payload,
-                           struct curl_slist *hdrs, long timeout_ms, buffer *b) {
+                           struct curl_slist *hdrs, long timeout_ms, buffer *b,
+                           lg_kube_result *out) {
   CURLcode cc = CURLE_OK;
   bool head = !strcmp(method, "HEAD");
   SETOPT(CURLOPT_URL, url);
+  SETOPT(CURLOPT_HEADERDATA, out);
   SETOPT(CURLOPT_HTTPHEADER, hdrs);
   SETOPT(CURLOPT_TIMEOUT_MS, timeout_ms);
   SETOPT(CURLOPT_WRITEDATA, b);
@@ -828,7 +852,7 @@ lg_rc lg_kube_call(lg_kube *k, const char *method, const char *path, const json_
     rc = headers(token, payload != NULL, &hdrs, out);
   if (rc)
     goto out;
-  cc = setup_call(k, method, url, payload, hdrs, timeout_ms, &b);
+  cc = setup_call(k, method, url, payload, hdrs, timeout_ms, &b, out);
   if (cc == CURLE_OK) {
     k->errbuf[0] = '\0';
     cc = curl_easy_perform(k->curl);
@@ -852,6 +876,7 @@ out:
   /* The handle must not keep pointers to what is freed here. */
   curl_easy_setopt(k->curl, CURLOPT_HTTPHEADER, (struct curl_slist *)NULL);
   curl_easy_setopt(k->curl, CURLOPT_WRITEDATA, (void *)NULL);
+  curl_easy_setopt(k->curl, CURLOPT_HEADERDATA, (void *)NULL);
   free_headers(hdrs);
   free_secret(token);
   free(payload);

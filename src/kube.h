@@ -46,6 +46,7 @@ typedef struct {
   long status;        /* HTTP status, 0 when no answer came */
   json_t *body;       /* new: the parsed JSON answer, or NULL */
   char message[512];  /* Status.message of an error answer, or the transport error */
+  char warnings[1024]; /* the API server's Warning headers (e.g. from webhooks), one a line */
 } lg_kube_result;
 
 /* METHOD path (e.g. "/apis/coordination.k8s.io/v1/namespaces/ns/leases/x") with an

@@ -12,6 +12,7 @@ static long call(lg_leaselock *l, const char *method, const char *path, const js
     *out = NULL;
   lg_kube_call(l->kube, method, path, body, l->timeout_ms, &res);
   status = res.status;
+  memcpy(l->warnings, res.warnings, sizeof l->warnings);
   if (status >= 200 && status <= 299 && out) {
     *out = res.body;
     res.body = NULL;
@@ -42,6 +43,7 @@ lg_lease_api lg_leaselock_init(lg_leaselock *lock, lg_kube *kube, const char *ns
   lg_lease_api api = {lock_get, lock_create, lock_update, lock};
   lock->kube = kube;
   lock->timeout_ms = timeout_ms;
+  lock->warnings[0] = '\0';
   /* Kubernetes names are at most 63 (namespace) and 253 (lease) characters: they fit. */
   if (snprintf(lock->collection, sizeof lock->collection,
                "/apis/coordination.k8s.io/v1/namespaces/%s/leases", ns) < 0 ||

@@ -10,6 +10,7 @@ typedef struct {
   long timeout_ms;       /* per call: client-go uses RenewDeadline / 2 */
   char item[512];        /* /apis/coordination.k8s.io/v1/namespaces/NS/leases/NAME */
   char collection[512];  /* /apis/coordination.k8s.io/v1/namespaces/NS/leases */
+  char warnings[1024];   /* Warning headers of the last call (webhooks in warn mode) */
 } lg_leaselock;
 
 /* Fills lock for namespace/name and returns the lg_lease_api that uses it. */
