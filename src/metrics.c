@@ -1,0 +1,565 @@
+/* metrics.c -- Prometheus counters, a latency histogram and lease-health gauges, as text. */
+#include "metrics.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef LG_VERSION
+#define LG_VERSION "unknown"
+#endif
+
+/* Label-keyed series are capped per table: a cluster with many namespaces (or the lease
+ * label on) must not grow the registry, or the scrape, without bound. */
+#define SERIES_CAP 10000
+#define MAX_LABELS 4
+
+/* One series: its label values (one allocation at lv[0]) and what it measures. Counter
+ * tables use count; the lease table also keeps the last holder, transitions and renewTime
+ * and counts leader changes in count. */
+typedef struct {
+  char *lv[MAX_LABELS];
+  uint64_t count;
+  char *holder; /* leases: "" when released */
+  int64_t transitions;
+  bool has_renew;
+  lg_time renew;
+} series;
+
+/* Series sorted by their label tuple; pointers, so an insertion moves little. */
+typedef struct {
+  const char *family; /* the family label of leaseguard_metrics_series_dropped_total */
+  size_t nlabels;
+  series **v;
+  size_t n, alloc;
+  uint64_t dropped;
+} table;
+
+#define N_BUCKETS 10
+static const double bucket_bounds[N_BUCKETS] = {0.00005, 0.0001, 0.00025, 0.0005, 0.001,
+                                                0.0025,  0.005,  0.01,    0.025,  0.1};
+static const char *const bucket_les[N_BUCKETS] = {"0.00005", "0.0001", "0.00025", "0.0005",
+                                                  "0.001",   "0.0025", "0.005",   "0.01",
+                                                  "0.025",   "0.1"};
+
+static const char *const event_outcomes[] = {"aggregated", "dropped", "failed", "posted"};
+
+struct lg_metrics {
+  pthread_mutex_t mu;
+  bool lease_label;
+  table requests;   /* operation, decision */
+  table violations; /* rule, mode, namespace[, lease] */
+  table events;     /* outcome */
+  table leases;     /* namespace, name */
+  uint64_t buckets[N_BUCKETS + 1]; /* not cumulative; the last is +Inf only */
+  uint64_t observations;
+  double sum;
+  uint64_t reloads_ok, reloads_failed;
+  bool has_cert;
+  int64_t cert_not_after;
+};
+
+/* ---- tables ---- */
+
+static void series_free(series *s) {
+  if (!s)
+    return;
+  free(s->lv[0]);
+  free(s->holder);
+  free(s);
+}
+
+static void table_free(table *t) {
+  for (size_t i = 0; i < t->n; i++)
+    series_free(t->v[i]);
+  free(t->v);
+  t->v = NULL;
+  t->n = t->alloc = 0;
+}
+
+static int key_cmp(const table *t, const series *s, const char *const *lv) {
+  for (size_t i = 0; i < t->nlabels; i++) {
+    int c = strcmp(s->lv[i], lv[i]);
+    if (c)
+      return c;
+  }
+  return 0;
+}
+
+/* The index of the series with labels lv, or where it would go (*found false). */
+static size_t table_find(const table *t, const char *const *lv, bool *found) {
+  size_t lo = 0, hi = t->n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    int c = key_cmp(t, t->v[mid], lv);
+    if (c == 0) {
+      *found = true;
+      return mid;
+    }
+    if (c < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  *found = false;
+  return lo;
+}
+
+/* A new series with copies of the label values (NULL counts as ""), or NULL on no memory. */
+static series *series_new(size_t nlabels, const char *const *lv) {
+  size_t len[MAX_LABELS], total = 0;
+  series *s = calloc(1, sizeof *s);
+  char *p;
+  if (!s)
+    return NULL;
+  for (size_t i = 0; i < nlabels; i++)
+    total += (len[i] = strlen(lv[i])) + 1;
+  if (!(p = malloc(total))) {
+    free(s);
+    return NULL;
+  }
+  for (size_t i = 0; i < nlabels; i++) {
+    memcpy(p, lv[i], len[i] + 1);
+    s->lv[i] = p;
+    p += len[i] + 1;
+  }
+  return s;
+}
+
+/* The series with labels lv, created when missing; NULL when the table is full (counted as
+ * dropped) or on no memory. */
+static series *table_get(table *t, const char *const *lv) {
+  bool found;
+  size_t i = table_find(t, lv, &found);
+  series *s;
+  if (found)
+    return t->v[i];
+  if (t->n >= SERIES_CAP) {
+    t->dropped++;
+    return NULL;
+  }
+  if (t->n == t->alloc) {
+    size_t alloc = t->alloc ? t->alloc * 2 : 16;
+    series **v = realloc(t->v, alloc * sizeof *v);
+    if (!v)
+      return NULL;
+    t->v = v;
+    t->alloc = alloc;
+  }
+  if (!(s = series_new(t->nlabels, lv)))
+    return NULL;
+  memmove(t->v + i + 1, t->v + i, (t->n - i) * sizeof *t->v);
+  t->v[i] = s;
+  t->n++;
+  return s;
+}
+
+static void table_remove(table *t, const char *const *lv) {
+  bool found;
+  size_t i = table_find(t, lv, &found);
+  if (!found)
+    return;
+  series_free(t->v[i]);
+  memmove(t->v + i, t->v + i + 1, (t->n - i - 1) * sizeof *t->v);
+  t->n--;
+}
+
+static const char *or_empty(const char *s) { return s ? s : ""; }
+
+/* ---- the registry ---- */
+
+lg_metrics *lg_metrics_new(bool lease_label) {
+  lg_metrics *m = calloc(1, sizeof *m);
+  if (!m)
+    return NULL;
+  if (pthread_mutex_init(&m->mu, NULL) != 0) {
+    free(m);
+    return NULL;
+  }
+  m->lease_label = lease_label;
+  m->requests = (table){.family = "admission_requests", .nlabels = 2};
+  m->violations = (table){.family = "lease_violations", .nlabels = lease_label ? 4 : 3};
+  m->events = (table){.family = "events", .nlabels = 1};
+  m->leases = (table){.family = "leases", .nlabels = 2};
+  /* The known outcomes start at 0, so that rate() sees the first event. */
+  for (size_t i = 0; i < sizeof event_outcomes / sizeof *event_outcomes; i++) {
+    if (!table_get(&m->events, &event_outcomes[i])) {
+      lg_metrics_free(m);
+      return NULL;
+    }
+  }
+  return m;
+}
+
+void lg_metrics_free(lg_metrics *m) {
+  if (!m)
+    return;
+  table_free(&m->requests);
+  table_free(&m->violations);
+  table_free(&m->events);
+  table_free(&m->leases);
+  pthread_mutex_destroy(&m->mu);
+  free(m);
+}
+
+/* Counts one violation; the caller holds the lock. */
+static void count_violation(lg_metrics *m, lg_rule rule, lg_mode mode, const char *ns,
+                            const char *name) {
+  const char *lv[MAX_LABELS];
+  series *s;
+  if ((int)rule < 0 || rule >= LG_RULE_COUNT)
+    return;
+  lv[0] = lg_rules_id(rule);
+  lv[1] = lg_rules_mode_name(mode);
+  lv[2] = or_empty(ns);
+  lv[3] = or_empty(name);
+  if ((s = table_get(&m->violations, lv)))
+    s->count++;
+}
+
+static void observe(lg_metrics *m, double seconds) {
+  size_t i = 0;
+  /* A negative or non-finite latency is a caller's clock bug; keep the sum usable. */
+  if (!(seconds >= 0) || isinf(seconds))
+    seconds = 0;
+  while (i < N_BUCKETS && seconds > bucket_bounds[i])
+    i++;
+  m->buckets[i]++;
+  m->observations++;
+  m->sum += seconds;
+}
+
+void lg_metrics_review(lg_metrics *m, const lg_webhook_result *res, double seconds) {
+  const char *lv[2];
+  series *s;
+  if (!m || !res)
+    return;
+  /* Only the four operations the decoder accepts, so the label stays bounded. */
+  lv[0] = lg_rules_parse_operation(res->review.operation) >= 0 ? res->review.operation
+                                                               : "unknown";
+  if (res->rc != LG_OK || res->http_status != 200)
+    lv[1] = "error";
+  else
+    lv[1] = res->verdict.allowed ? "allowed" : "denied";
+  pthread_mutex_lock(&m->mu);
+  if ((s = table_get(&m->requests, lv)))
+    s->count++;
+  for (size_t i = 0; i < res->verdict.n && i < LG_RULE_COUNT; i++)
+    count_violation(m, res->verdict.findings[i].rule, res->verdict.findings[i].mode,
+                    res->review.namespace, res->review.name);
+  observe(m, seconds);
+  pthread_mutex_unlock(&m->mu);
+}
+
+void lg_metrics_violation(lg_metrics *m, lg_rule rule, lg_mode mode, const char *ns,
+                          const char *name) {
+  if (!m)
+    return;
+  pthread_mutex_lock(&m->mu);
+  count_violation(m, rule, mode, ns, name);
+  pthread_mutex_unlock(&m->mu);
+}
+
+void lg_metrics_policy_reload(lg_metrics *m, bool ok) {
+  if (!m)
+    return;
+  pthread_mutex_lock(&m->mu);
+  if (ok)
+    m->reloads_ok++;
+  else
+    m->reloads_failed++;
+  pthread_mutex_unlock(&m->mu);
+}
+
+void lg_metrics_cert_expiry(lg_metrics *m, int64_t not_after) {
+  if (!m)
+    return;
+  pthread_mutex_lock(&m->mu);
+  m->has_cert = true;
+  m->cert_not_after = not_after;
+  pthread_mutex_unlock(&m->mu);
+}
+
+void lg_metrics_event(lg_metrics *m, const char *outcome) {
+  series *s;
+  if (!m || !outcome)
+    return;
+  pthread_mutex_lock(&m->mu);
+  if ((s = table_get(&m->events, &outcome)))
+    s->count++;
+  pthread_mutex_unlock(&m->mu);
+}
+
+void lg_metrics_lease(lg_metrics *m, const char *ns, const char *name, const char *holder,
+                      int64_t transitions, bool has_renew, lg_time renew) {
+  const char *lv[2] = {or_empty(ns), or_empty(name)};
+  char *h;
+  series *s;
+  if (!m)
+    return;
+  holder = or_empty(holder);
+  pthread_mutex_lock(&m->mu);
+  if (!(s = table_get(&m->leases, lv)))
+    goto out;
+  if (!s->holder || strcmp(s->holder, holder) != 0) {
+    if (!(h = strdup(holder))) {
+      /* Not remembered: a new series would have no holder, so forget it whole. */
+      if (!s->holder)
+        table_remove(&m->leases, lv);
+      goto out;
+    }
+    /* A new leader counts; the first sighting and a release (holder "") do not. */
+    if (s->holder && holder[0])
+      s->count++;
+    free(s->holder);
+    s->holder = h;
+  }
+  s->transitions = transitions;
+  s->has_renew = has_renew;
+  s->renew = renew;
+out:
+  pthread_mutex_unlock(&m->mu);
+}
+
+void lg_metrics_lease_deleted(lg_metrics *m, const char *ns, const char *name) {
+  const char *lv[2] = {or_empty(ns), or_empty(name)};
+  if (!m)
+    return;
+  pthread_mutex_lock(&m->mu);
+  table_remove(&m->leases, lv);
+  pthread_mutex_unlock(&m->mu);
+}
+
+/* ---- rendering ---- */
+
+typedef struct {
+  char *p;
+  size_t n, cap;
+  bool oom;
+} buf;
+
+static void buf_grow(buf *b, size_t more) {
+  size_t cap;
+  char *p;
+  if (b->oom || b->n + more + 1 <= b->cap)
+    return;
+  cap = b->cap ? b->cap : 4096;
+  while (cap < b->n + more + 1)
+    cap *= 2;
+  if (!(p = realloc(b->p, cap))) {
+    b->oom = true;
+    return;
+  }
+  b->p = p;
+  b->cap = cap;
+}
+
+static void buf_put(buf *b, const char *s, size_t len) {
+  buf_grow(b, len);
+  if (b->oom)
+    return;
+  memcpy(b->p + b->n, s, len);
+  b->n += len;
+  b->p[b->n] = '\0';
+}
+
+static void buf_puts(buf *b, const char *s) { buf_put(b, s, strlen(s)); }
+
+__attribute__((format(printf, 2, 3))) static void buf_printf(buf *b, const char *fmt, ...) {
+  char tmp[256];
+  va_list ap;
+  int n;
+  va_start(ap, fmt);
+  n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+  va_end(ap);
+  if (n > 0)
+    buf_put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+}
+
+/* A label value escaped as the text format wants: \\, \" and \n. */
+static void buf_label_value(buf *b, const char *v) {
+  for (const char *p = v; *p; p++) {
+    if (*p == '\\')
+      buf_puts(b, "\\\\");
+    else if (*p == '"')
+      buf_puts(b, "\\\"");
+    else if (*p == '\n')
+      buf_puts(b, "\\n");
+    else
+      buf_put(b, p, 1);
+  }
+}
+
+static void family(buf *b, const char *name, const char *type, const char *help) {
+  buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* name{k1="v1",...} value */
+static void sample(buf *b, const char *name, const char *const *keys, const char *const *vals,
+                   size_t n, const char *value) {
+  buf_puts(b, name);
+  for (size_t i = 0; i < n; i++) {
+    buf_puts(b, i ? "," : "{");
+    buf_puts(b, keys[i]);
+    buf_puts(b, "=\"");
+    buf_label_value(b, vals[i]);
+    buf_puts(b, "\"");
+  }
+  buf_puts(b, n ? "} " : " ");
+  buf_puts(b, value);
+  buf_puts(b, "\n");
+}
+
+static const char *fmt_u64(uint64_t v, char out[32]) {
+  snprintf(out, 32, "%" PRIu64, v);
+  return out;
+}
+
+static const char *fmt_i64(int64_t v, char out[32]) {
+  snprintf(out, 32, "%" PRId64, v);
+  return out;
+}
+
+/* The shortest decimal that reads back as v (as Go's FormatFloat(v, 'g', -1) writes). */
+static const char *fmt_double(double v, char out[32]) {
+  if (isnan(v))
+    return strcpy(out, "NaN");
+  if (isinf(v))
+    return strcpy(out, v > 0 ? "+Inf" : "-Inf");
+  for (int prec = 1; prec <= 17; prec++) {
+    snprintf(out, 32, "%.*g", prec, v);
+    if (strtod(out, NULL) == v)
+      break;
+  }
+  return out;
+}
+
+/* Microseconds as exact decimal seconds ("12", "2.5", "-0.000001"). */
+static const char *fmt_usec(int64_t us, char out[32]) {
+  uint64_t mag = us < 0 ? (uint64_t)0 - (uint64_t)us : (uint64_t)us;
+  uint64_t frac = mag % 1000000;
+  int len = snprintf(out, 32, "%s%" PRIu64, us < 0 ? "-" : "", mag / 1000000);
+  if (frac) {
+    len += snprintf(out + len, (size_t)(32 - len), ".%06" PRIu64, frac);
+    while (out[len - 1] == '0')
+      out[--len] = '\0';
+  }
+  return out;
+}
+
+static void render_counter_table(buf *b, const table *t, const char *name, const char *help,
+                                 const char *const *keys) {
+  char num[32];
+  if (!t->n)
+    return;
+  family(b, name, "counter", help);
+  for (size_t i = 0; i < t->n; i++)
+    sample(b, name, keys, (const char *const *)t->v[i]->lv, t->nlabels,
+           fmt_u64(t->v[i]->count, num));
+}
+
+static void render_histogram(buf *b, const lg_metrics *m) {
+  static const char *const name = "leaseguard_admission_duration_seconds";
+  static const char *const le[] = {"le"};
+  char num[32];
+  uint64_t cum = 0;
+  family(b, name, "histogram", "Time to answer one admission request, in seconds.");
+  for (size_t i = 0; i <= N_BUCKETS; i++) {
+    const char *bound = i < N_BUCKETS ? bucket_les[i] : "+Inf";
+    cum += m->buckets[i];
+    sample(b, "leaseguard_admission_duration_seconds_bucket", le, &bound, 1, fmt_u64(cum, num));
+  }
+  sample(b, "leaseguard_admission_duration_seconds_sum", NULL, NULL, 0, fmt_double(m->sum, num));
+  sample(b, "leaseguard_admission_duration_seconds_count", NULL, NULL, 0,
+         fmt_u64(m->observations, num));
+}
+
+/* The four lease-health families, each over the lease table. */
+static void render_leases(buf *b, const table *t, lg_time now) {
+  static const char *const nn[] = {"namespace", "name"}, *const nnh[] = {"namespace", "name",
+                                                                          "holder"};
+  char num[32];
+  bool any_renew = false;
+  for (size_t i = 0; i < t->n; i++)
+    any_renew |= t->v[i]->has_renew;
+  if (any_renew)
+    family(b, "leaseguard_lease_seconds_since_renewal", "gauge",
+           "Seconds since the lease's spec.renewTime, as audit --watch last saw it.");
+  for (size_t i = 0; i < t->n; i++)
+    if (t->v[i]->has_renew)
+      sample(b, "leaseguard_lease_seconds_since_renewal", nn, (const char *const *)t->v[i]->lv, 2,
+             fmt_usec(now - t->v[i]->renew, num));
+  if (!t->n)
+    return;
+  family(b, "leaseguard_lease_holder_info", "gauge",
+         "The lease's current holderIdentity (\"\" when released), always 1.");
+  for (size_t i = 0; i < t->n; i++) {
+    const char *v[3] = {t->v[i]->lv[0], t->v[i]->lv[1], t->v[i]->holder};
+    sample(b, "leaseguard_lease_holder_info", nnh, v, 3, "1");
+  }
+  family(b, "leaseguard_lease_transitions", "gauge", "The lease's spec.leaseTransitions.");
+  for (size_t i = 0; i < t->n; i++)
+    sample(b, "leaseguard_lease_transitions", nn, (const char *const *)t->v[i]->lv, 2,
+           fmt_i64(t->v[i]->transitions, num));
+  family(b, "leaseguard_lease_leader_changes_total", "counter",
+         "Changes of the lease's holder seen by audit --watch.");
+  for (size_t i = 0; i < t->n; i++)
+    sample(b, "leaseguard_lease_leader_changes_total", nn, (const char *const *)t->v[i]->lv, 2,
+           fmt_u64(t->v[i]->count, num));
+}
+
+static void render_all(buf *b, const lg_metrics *m, lg_time now) {
+  static const char *const op_dec[] = {"operation", "decision"};
+  static const char *const viol[] = {"rule", "mode", "namespace", "lease"};
+  static const char *const outcome[] = {"outcome"}, *const result[] = {"result"};
+  static const char *const version[] = {"version"}, *const fam[] = {"family"};
+  const table *dropped[] = {&m->requests, &m->events, &m->violations, &m->leases};
+  const char *v;
+  char num[32];
+
+  family(b, "leaseguard_build_info", "gauge", "The leaseguard version, always 1.");
+  v = LG_VERSION;
+  sample(b, "leaseguard_build_info", version, &v, 1, "1");
+  render_counter_table(b, &m->requests, "leaseguard_admission_requests_total",
+                       "Admission requests answered, by operation and decision.", op_dec);
+  render_histogram(b, m);
+  render_counter_table(b, &m->violations, "leaseguard_lease_violations_total",
+                       "Rule violations found, by rule, mode and namespace.", viol);
+  family(b, "leaseguard_policy_reloads_total", "counter", "Policy reload attempts, by result.");
+  v = "failure";
+  sample(b, "leaseguard_policy_reloads_total", result, &v, 1, fmt_u64(m->reloads_failed, num));
+  v = "success";
+  sample(b, "leaseguard_policy_reloads_total", result, &v, 1, fmt_u64(m->reloads_ok, num));
+  if (m->has_cert) {
+    family(b, "leaseguard_serving_certificate_expiration_timestamp_seconds", "gauge",
+           "The serving certificate's notAfter, in Unix seconds.");
+    sample(b, "leaseguard_serving_certificate_expiration_timestamp_seconds", NULL, NULL, 0,
+           fmt_i64(m->cert_not_after, num));
+  }
+  render_counter_table(b, &m->events, "leaseguard_events_total",
+                       "Kubernetes Events, by outcome.", outcome);
+  render_leases(b, &m->leases, now);
+  family(b, "leaseguard_metrics_series_dropped_total", "counter",
+         "Updates not recorded because a family reached its series limit.");
+  for (size_t i = 0; i < sizeof dropped / sizeof *dropped; i++)
+    sample(b, "leaseguard_metrics_series_dropped_total", fam, &dropped[i]->family, 1,
+           fmt_u64(dropped[i]->dropped, num));
+}
+
+char *lg_metrics_render(lg_metrics *m, lg_time now) {
+  buf b = {0};
+  if (!m)
+    return NULL;
+  pthread_mutex_lock(&m->mu);
+  render_all(&b, m, now);
+  pthread_mutex_unlock(&m->mu);
+  if (b.oom || !b.p) {
+    free(b.p);
+    return NULL;
+  }
+  return b.p;
+}

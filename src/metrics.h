@@ -1,0 +1,51 @@
+/* metrics.h -- Prometheus metrics of serve and audit --watch: counters, a latency
+ * histogram and lease-health gauges, rendered in the text exposition format 0.0.4. */
+#ifndef LG_METRICS_H
+#define LG_METRICS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "rules.h"
+#include "timefmt.h"
+#include "webhook.h"
+
+typedef struct lg_metrics lg_metrics;
+
+/* A new registry; lease_label adds the lease name to violation series (cardinality!).
+ * NULL on no memory. Every function below is thread-safe and accepts m == NULL. */
+lg_metrics *lg_metrics_new(bool lease_label);
+
+/* Frees m; NULL is a no-op. */
+void lg_metrics_free(lg_metrics *m);
+
+/* Counts one admission request (by operation and decision: allowed, denied, error) and its
+ * violations (by rule, mode, namespace), and observes its latency in seconds. */
+void lg_metrics_review(lg_metrics *m, const lg_webhook_result *res, double seconds);
+
+/* Counts a violation found outside admission (audit --watch). */
+void lg_metrics_violation(lg_metrics *m, lg_rule rule, lg_mode mode, const char *ns,
+                          const char *name);
+
+/* Counts a policy reload attempt. */
+void lg_metrics_policy_reload(lg_metrics *m, bool ok);
+
+/* Sets the serving certificate's notAfter (Unix seconds). */
+void lg_metrics_cert_expiry(lg_metrics *m, int64_t not_after);
+
+/* Counts Kubernetes Events: posted (new or aggregated), dropped (queue full), failed. */
+void lg_metrics_event(lg_metrics *m, const char *outcome);
+
+/* Records the latest version of a lease seen by audit --watch: holder, transitions and
+ * renewTime (has_renew false when absent); a change of holder counts a leader change. */
+void lg_metrics_lease(lg_metrics *m, const char *ns, const char *name, const char *holder,
+                      int64_t transitions, bool has_renew, lg_time renew);
+
+/* Forgets a deleted lease. */
+void lg_metrics_lease_deleted(lg_metrics *m, const char *ns, const char *name);
+
+/* The exposition text at time now (for seconds-since-renewal gauges). New string (free()),
+ * NULL on no memory. */
+char *lg_metrics_render(lg_metrics *m, lg_time now);
+
+#endif
