@@ -4,7 +4,7 @@
 FROM debian:12 AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends cmake make gcc pkg-config libc6-dev \
-      libmicrohttpd-dev libjansson-dev libssl-dev libcurl4-openssl-dev libyaml-dev \
+      libmicrohttpd-dev libgnutls28-dev libjansson-dev libssl-dev libcurl4-openssl-dev libyaml-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt ./
@@ -20,7 +20,7 @@ FROM debian:12-slim
 # against the binary's NEEDED entries); ca-certificates for the API server's public CAs.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      libmicrohttpd12 libjansson4 libssl3 libcurl4 libyaml-0-2 ca-certificates \
+      libmicrohttpd12 libgnutls30 libjansson4 libssl3 libcurl4 libyaml-0-2 ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /build/leaseguard /usr/bin/leaseguard
 COPY policy/default.json /etc/leaseguard/default-policy.json

@@ -2,7 +2,7 @@
 # deps.sh -- install the Debian packages leaseguard needs to build and test, if missing.
 set -euo pipefail
 pkgs=(cmake make gcc pkg-config libmicrohttpd-dev libjansson-dev libssl-dev
-      libcurl4-openssl-dev libyaml-dev libcmocka-dev curl openssl valgrind prometheus)
+      libcurl4-openssl-dev libgnutls28-dev libyaml-dev libcmocka-dev curl openssl valgrind prometheus)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

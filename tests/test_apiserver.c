@@ -6,13 +6,11 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <errno.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -20,7 +18,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
-#include "apiserver/harness.h"
+#include "harness.h"
 #include "timefmt.h"
 
 #define PATH_LEN LGT_PATH_LEN
@@ -37,8 +35,8 @@
 
 /* Certificates, tokens and logs of the whole group. */
 static struct {
-  char dir[PATH_LEN];
-  char ca[PATH_LEN], cert[PATH_LEN], key[PATH_LEN], tokens[PATH_LEN];
+  lgt_tls tls;
+  char tokens[PATH_LEN];
   int seq;
 } env;
 
@@ -54,18 +52,13 @@ static proc procs[MAX_PROCS];
 
 /* ---- HTTP ---- */
 
-static void path_in(char *buf, const char *name) {
-  int n = snprintf(buf, PATH_LEN, "%s/%s", env.dir, name);
-  assert_true(n > 0 && n < PATH_LEN);
-}
-
 /* Sends the request, checks the HTTP status and returns the JSON body (new). */
 static json_t *call(const char *method, int port, const char *token, const char *path,
                     const json_t *body, long want, lgt_reply *raw) {
   char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
   lgt_reply r;
   json_t *doc;
-  lgt_http(env.ca, method, port, token, path, text, &r);
+  lgt_http(env.tls.ca, method, port, token, path, text, &r);
   free(text);
   if (r.rc != CURLE_OK || r.status != want)
     fail_msg("%s %s: curl %d, HTTP %ld, want %ld: %s", method, path, (int)r.rc, r.status, want,
@@ -105,33 +98,13 @@ static proc *new_proc(const char *what) {
       continue;
     env.seq++;
     snprintf(name, sizeof name, "%s-%d.out", what, env.seq);
-    path_in(procs[i].out, name);
+    lgt_path(procs[i].out, env.tls.dir, name);
     snprintf(name, sizeof name, "%s-%d.err", what, env.seq);
-    path_in(procs[i].err, name);
+    lgt_path(procs[i].err, env.tls.dir, name);
     return &procs[i];
   }
   fail_msg("too many child processes");
   return NULL;
-}
-
-static void wait_healthy(proc *p, const char *what) {
-  for (long waited = 0; waited < 10000; waited += 20) {
-    lgt_reply r;
-    int status;
-    if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
-      char *err = lgt_slurp(p->err);
-      p->pid = -1;
-      fail_msg("%s exited during start-up (status %d): %s", what, status, err);
-    }
-    if (p->port > 0) {
-      lgt_http(env.ca, "GET", p->port, NULL, "/healthz", NULL, &r);
-      free(r.body);
-      if (r.rc == CURLE_OK && r.status == 200)
-        return;
-    }
-    lgt_sleep_ms(20);
-  }
-  fail_msg("%s did not answer /healthz within 10 s", what);
 }
 
 /* Starts lg-test-apiserver on a port of its choosing, with extra flags (NULL-ended). */
@@ -144,11 +117,11 @@ static proc *start_apiserver(const char *first, ...) {
   va_list ap;
 
   snprintf(name, sizeof name, "port-%d", env.seq);
-  path_in(portfile, name);
+  lgt_path(portfile, env.tls.dir, name);
   unlink(portfile);
   snprintf(pf, sizeof pf, "--port-file=%s", portfile);
-  snprintf(cert, sizeof cert, "--tls-cert-file=%s", env.cert);
-  snprintf(key, sizeof key, "--tls-private-key-file=%s", env.key);
+  snprintf(cert, sizeof cert, "--tls-cert-file=%s", env.tls.cert);
+  snprintf(key, sizeof key, "--tls-private-key-file=%s", env.tls.key);
   snprintf(tok, sizeof tok, "--token-auth-file=%s", env.tokens);
   argv[n++] = (char *)LG_TEST_APISERVER_BIN;
   argv[n++] = "--secure-port=0";
@@ -161,16 +134,9 @@ static proc *start_apiserver(const char *first, ...) {
     argv[n++] = (char *)a;
   va_end(ap);
   argv[n] = NULL;
-  p->port = 0;
   p->pid = lgt_spawn(argv, p->out, p->err);
-  for (long waited = 0; p->port <= 0 && waited < 10000; waited += 20) {
-    char *text = lgt_slurp(portfile);
-    p->port = atoi(text);
-    free(text);
-    if (p->port <= 0)
-      lgt_sleep_ms(20);
-  }
-  wait_healthy(p, "lg-test-apiserver");
+  p->port = lgt_wait_port_file(portfile, 10000);
+  lgt_wait_healthy(env.tls.ca, p->port, &p->pid, p->err, "lg-test-apiserver", 10000);
   return p;
 }
 
@@ -183,8 +149,8 @@ static proc *start_webhook(const char *policy_file) {
 
   p->port = lgt_free_port();
   snprintf(port, sizeof port, "--secure-port=%d", p->port);
-  snprintf(cert, sizeof cert, "--tls-cert-file=%s", env.cert);
-  snprintf(key, sizeof key, "--tls-private-key-file=%s", env.key);
+  snprintf(cert, sizeof cert, "--tls-cert-file=%s", env.tls.cert);
+  snprintf(key, sizeof key, "--tls-private-key-file=%s", env.tls.key);
   argv[n++] = (char *)LEASEGUARD_BIN;
   argv[n++] = "serve";
   argv[n++] = "--bind-address=127.0.0.1";
@@ -198,7 +164,7 @@ static proc *start_webhook(const char *policy_file) {
   }
   argv[n] = NULL;
   p->pid = lgt_spawn(argv, p->out, p->err);
-  wait_healthy(p, "leaseguard serve");
+  lgt_wait_healthy(env.tls.ca, p->port, &p->pid, p->err, "leaseguard serve", 10000);
   return p;
 }
 
@@ -206,7 +172,7 @@ static proc *start_webhook(const char *policy_file) {
 static proc *start_apiserver_with_webhook(int port, const char *policy) {
   char url[64], ca[PATH_LEN + 32], fp[64];
   snprintf(url, sizeof url, "--webhook-url=https://127.0.0.1:%d/validate", port);
-  snprintf(ca, sizeof ca, "--webhook-ca-file=%s", env.ca);
+  snprintf(ca, sizeof ca, "--webhook-ca-file=%s", env.tls.ca);
   snprintf(fp, sizeof fp, "--webhook-failure-policy=%s", policy);
   return start_apiserver(url, ca, fp, "--webhook-name=" WEBHOOK, "--webhook-timeout=5", NULL);
 }
@@ -219,11 +185,8 @@ static int stop_all(void **state) {
     int status;
     if (procs[i].pid <= 0)
       continue;
-    kill(procs[i].pid, SIGTERM);
-    status = lgt_wait_exit(procs[i].pid, 10000);
+    status = lgt_stop(procs[i].pid, SIGTERM, 10000);
     if (status < 0) {
-      kill(procs[i].pid, SIGKILL);
-      waitpid(procs[i].pid, &status, 0);
       snprintf(failed, sizeof failed, "%s did not stop within 10 s of SIGTERM", procs[i].out);
     } else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
       snprintf(failed, sizeof failed, "%s exited with status %d", procs[i].out, status);
@@ -457,7 +420,7 @@ static void watch_start(watch *w, const proc *api, const char *query) {
   int running;
 
   snprintf(path, sizeof path, LEASES "?watch=true&%s", query);
-  w->c = lgt_request(env.ca, "GET", api->port, TOKEN_A, path, NULL, &w->hdrs, &w->r);
+  w->c = lgt_request(env.tls.ca, "GET", api->port, TOKEN_A, path, NULL, &w->hdrs, &w->r);
   curl_easy_setopt(w->c, CURLOPT_TIMEOUT_MS, 15000L);
   w->m = curl_multi_init();
   assert_non_null(w->m);
@@ -652,7 +615,7 @@ static void test_webhook_warn(void **state) {
 
   /* holder-identity enforced: each write passes only if the AdmissionReview carried the
    * writer's pod name (userInfo.extra) matching the holder identity "<pod>_<id>". */
-  path_in(policy, "warn.json");
+  lgt_path(policy, env.tls.dir, "warn.json");
   lgt_write_file(policy, "{\"apiVersion\":\"leaseguard.io/v1alpha1\",\"kind\":\"LeasePolicy\","
                          "\"defaultMode\":\"warn\","
                          "\"rules\":{\"holder-identity\":{\"mode\":\"enforce\"}}}\n");
@@ -696,44 +659,23 @@ static void test_failure_policy(void **state) {
 /* ---- group ---- */
 
 static int setup_group(void **state) {
-  char base[PATH_LEN], out[PATH_LEN], err[PATH_LEN], arg[PATH_LEN + 16];
-  char *argv[4];
-  int status;
   (void)state;
   for (int i = 0; i < MAX_PROCS; i++)
     procs[i].pid = -1;
-  if (mkdir(LG_TEST_TMPDIR, 0700) != 0 && errno != EEXIST)
+  if (lgt_tls_setup(&env.tls, "apiserver") != 0)
     return -1;
-  snprintf(base, sizeof base, "%s/apiserver-XXXXXX", LG_TEST_TMPDIR);
-  if (!mkdtemp(base))
-    return -1;
-  snprintf(env.dir, sizeof env.dir, "%s", base);
-  path_in(env.ca, "ca.crt");
-  path_in(env.cert, "tls.crt");
-  path_in(env.key, "tls.key");
-  path_in(env.tokens, "tokens.csv");
-  path_in(out, "certs.out");
-  path_in(err, "certs.err");
+  lgt_path(env.tokens, env.tls.dir, "tokens.csv");
   lgt_write_file(env.tokens,
              TOKEN_A ",system:serviceaccount:" NS ":controller,uid-a,"
                      "\"system:serviceaccounts,system:serviceaccounts:" NS "\",controller-a\n"
              TOKEN_B ",system:serviceaccount:" NS ":intruder,uid-b,"
                      "\"system:serviceaccounts,system:serviceaccounts:" NS "\",intruder-b\n");
-  snprintf(arg, sizeof arg, "--out-dir=%s", env.dir);
-  argv[0] = (char *)LEASEGUARD_BIN;
-  argv[1] = "certs";
-  argv[2] = arg;
-  argv[3] = NULL;
-  status = lgt_wait_exit(lgt_spawn(argv, out, err), 30000);
-  if (status < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    return -1;
-  return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+  return 0;
 }
 
 static int teardown_group(void **state) {
   (void)state;
-  curl_global_cleanup();
-  lgt_rm_tree(env.dir);
+  lgt_tls_teardown(&env.tls);
   return 0;
 }
 

@@ -20,36 +20,11 @@
 #include <openssl/x509v3.h>
 
 #include "certs.h"
+#include "harness.h"
 
-#define PATH_LEN 512
+#define PATH_LEN LGT_PATH_LEN
 
 /* ---- helpers ---- */
-
-static void path_of(char *buf, const char *dir, const char *name) {
-  int n = snprintf(buf, PATH_LEN, "%s/%s", dir, name);
-  assert_true(n > 0 && n < PATH_LEN);
-}
-
-/* Removes dir and everything below it. */
-static void rm_tree(const char *dir) {
-  DIR *d = opendir(dir);
-  struct dirent *e;
-  char p[PATH_LEN];
-  struct stat st;
-  if (!d)
-    return;
-  while ((e = readdir(d)) != NULL) {
-    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-      continue;
-    snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-    if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
-      rm_tree(p);
-    else
-      unlink(p);
-  }
-  closedir(d);
-  rmdir(dir);
-}
 
 /* Returns the number of entries in dir other than . and .., or -1 if it cannot be opened. */
 static int count_entries(const char *dir) {
@@ -69,7 +44,7 @@ static X509 *load_cert(const char *dir, const char *name) {
   char p[PATH_LEN];
   FILE *fp;
   X509 *x;
-  path_of(p, dir, name);
+  lgt_path(p, dir, name);
   fp = fopen(p, "r");
   assert_non_null(fp);
   x = PEM_read_X509(fp, NULL, NULL, NULL);
@@ -83,7 +58,7 @@ static EVP_PKEY *load_key(const char *dir) {
   char first[64] = "";
   FILE *fp;
   EVP_PKEY *k;
-  path_of(p, dir, "tls.key");
+  lgt_path(p, dir, "tls.key");
   fp = fopen(p, "r");
   assert_non_null(fp);
   assert_non_null(fgets(first, sizeof first, fp));
@@ -129,7 +104,7 @@ static void assert_cn(X509 *x, const char *want) {
 static void assert_mode(const char *dir, const char *name, mode_t want) {
   char p[PATH_LEN];
   struct stat st;
-  path_of(p, dir, name);
+  lgt_path(p, dir, name);
   assert_int_equal(stat(p, &st), 0);
   assert_int_equal(st.st_mode & 07777, want);
 }
@@ -175,7 +150,7 @@ static void check_common(const char *dir, int days) {
   assert_in_range(seconds_from_now(X509_get0_notBefore(crt)) + 300 + 60, 0, 120);
   assert_in_range(seconds_from_now(X509_get0_notAfter(ca)) - (int64_t)days * 86400 + 60, 0,
                   120);
-  path_of(p, dir, "tls.crt");
+  lgt_path(p, dir, "tls.crt");
   assert_int_equal(lg_certs_not_after(p, &not_after, NULL, 0), LG_OK);
   assert_true(not_after > want - 60 && not_after < want + 60);
 
@@ -189,8 +164,8 @@ static void check_common(const char *dir, int days) {
 /* ---- fixtures ---- */
 
 static int setup(void **state) {
-  char *dir = strdup("/tmp/lg_test_certs.XXXXXX");
-  if (!dir || !mkdtemp(dir)) {
+  char *dir = malloc(LGT_PATH_LEN);
+  if (!dir || lgt_temp_dir(dir, "certs") != 0) {
     free(dir);
     return -1;
   }
@@ -199,7 +174,7 @@ static int setup(void **state) {
 }
 
 static int teardown(void **state) {
-  rm_tree(*state);
+  lgt_rm_tree(*state);
   free(*state);
   return 0;
 }
@@ -230,7 +205,7 @@ static void test_custom_names_new_dir(void **state) {
                          "*.leaseguard-system.svc.cluster.local"};
   lg_certs_opts o = {.out_dir = dir, .names = names, .n_names = 4, .days = 400};
   X509 *crt;
-  path_of(dir, *state, "out"); /* does not exist yet */
+  lgt_path(dir, *state, "out"); /* does not exist yet */
   assert_int_equal(lg_certs_generate(&o, err, sizeof err), LG_OK);
   check_common(dir, 400);
   crt = load_cert(dir, "tls.crt");
@@ -292,7 +267,7 @@ static void test_invalid_inputs(void **state) {
       {"CN over 64 characters", long_cn, 1, 365},
   };
   char dir[PATH_LEN];
-  path_of(dir, *state, "never");
+  lgt_path(dir, *state, "never");
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     char err[256] = "";
     lg_certs_opts o = {.out_dir = dir, .names = cases[i].names, .n_names = cases[i].n,
@@ -329,13 +304,13 @@ static void test_out_dir_unusable(void **state) {
   char file[PATH_LEN], dir[PATH_LEN], err[256] = "";
   lg_certs_opts o = {.out_dir = file, .names = NULL, .n_names = 0, .days = 1};
   FILE *fp;
-  path_of(file, *state, "plain");
+  lgt_path(file, *state, "plain");
   fp = fopen(file, "w");
   assert_non_null(fp);
   fclose(fp);
   assert_int_equal(lg_certs_generate(&o, err, sizeof err), LG_EIO);
   assert_non_null(strstr(err, "not a directory"));
-  path_of(dir, *state, "missing/child"); /* parent missing: one level only */
+  lgt_path(dir, *state, "missing/child"); /* parent missing: one level only */
   o.out_dir = dir;
   assert_int_equal(lg_certs_generate(&o, err, sizeof err), LG_EIO);
   assert_int_equal(count_entries(*state), 1);
@@ -345,7 +320,7 @@ static void test_out_dir_unusable(void **state) {
 static void test_target_is_directory(void **state) {
   char sub[PATH_LEN], err[256] = "";
   lg_certs_opts o = {.out_dir = *state, .names = NULL, .n_names = 0, .days = 1};
-  path_of(sub, *state, "tls.key");
+  lgt_path(sub, *state, "tls.key");
   assert_int_equal(mkdir(sub, 0700), 0);
   assert_int_equal(lg_certs_generate(&o, err, sizeof err), LG_EIO);
   assert_non_null(strstr(err, "tls.key"));
@@ -356,10 +331,10 @@ static void test_not_after_errors(void **state) {
   char p[PATH_LEN], err[256] = "";
   int64_t t = 42;
   FILE *fp;
-  path_of(p, *state, "absent.crt");
+  lgt_path(p, *state, "absent.crt");
   assert_int_equal(lg_certs_not_after(p, &t, err, sizeof err), LG_EIO);
   assert_non_null(strstr(err, "absent.crt"));
-  path_of(p, *state, "junk.crt");
+  lgt_path(p, *state, "junk.crt");
   fp = fopen(p, "w");
   assert_non_null(fp);
   fputs("not a certificate\n", fp);

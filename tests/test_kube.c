@@ -6,8 +6,6 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
-#include <dirent.h>
-#include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -22,16 +20,17 @@
 #include <jansson.h>
 #include <microhttpd.h>
 
+#include "harness.h"
 #include "kube.h"
 
-#define PATH_LEN 512
+#define PATH_LEN LGT_PATH_LEN
 #define TIMEOUT_MS 300L        /* for calls that must time out */
 #define CALL_MS 5000L          /* for calls that must succeed */
 #define HUGE_LEN (17L << 20)   /* past the client's 16 MiB cap */
 
 /* ---- files ---- */
 
-static char dir[PATH_LEN / 2]; /* this run's temporary directory */
+static char dir[LGT_PATH_LEN]; /* this run's temporary directory */
 
 /* Writes dir/rel (creating its directories), replacing "@DIR@" in text by dir. */
 static void put_file(const char *rel, const char *text) {
@@ -58,54 +57,18 @@ static void put_file(const char *rel, const char *text) {
 
 /* Returns the contents of dir/rel as a new string. */
 static char *get_file(const char *rel) {
-  char path[PATH_LEN], *buf = NULL;
-  size_t len = 0;
-  FILE *f, *m;
-  int c;
-  snprintf(path, sizeof path, "%s/%s", dir, rel);
-  f = fopen(path, "r");
-  assert_non_null(f);
-  m = open_memstream(&buf, &len);
-  assert_non_null(m);
-  while ((c = fgetc(f)) != EOF)
-    fputc(c, m);
-  fclose(m);
-  fclose(f);
-  return buf;
-}
-
-static void rm_tree(const char *path) {
-  DIR *d = opendir(path);
-  struct dirent *e;
-  char p[PATH_LEN];
-  struct stat st;
-  if (!d)
-    return;
-  while ((e = readdir(d)) != NULL) {
-    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-      continue;
-    snprintf(p, sizeof p, "%s/%s", path, e->d_name);
-    if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
-      rm_tree(p);
-    else
-      unlink(p);
-  }
-  closedir(d);
-  rmdir(path);
+  char path[PATH_LEN], *text;
+  lgt_path(path, dir, rel);
+  text = lgt_read_file(path, NULL);
+  assert_non_null(text);
+  return text;
 }
 
 /* Runs `leaseguard certs` into dir/sub with optional extra arguments. */
 static void make_certs(const char *sub, const char *extra) {
-  char cmd[2 * PATH_LEN];
-  snprintf(cmd, sizeof cmd, "'%s' certs --out-dir='%s/%s' %s >/dev/null", LEASEGUARD_BIN, dir,
-           sub, extra);
-  assert_int_equal(system(cmd), 0);
-}
-
-static long elapsed_ms(const struct timespec *since) {
-  struct timespec now;
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  return (now.tv_sec - since->tv_sec) * 1000 + (now.tv_nsec - since->tv_nsec) / 1000000;
+  char out[PATH_LEN];
+  lgt_path(out, dir, sub);
+  assert_int_equal(lgt_make_certs(out, extra), 0);
 }
 
 /* ---- the test API server ---- */
@@ -301,13 +264,6 @@ static int silent_listener(int *port) {
   return fd;
 }
 
-/* A loopback port nobody listens on. */
-static int closed_port(void) {
-  int port, fd = silent_listener(&port);
-  close(fd);
-  return port;
-}
-
 /* ---- group set-up ---- */
 
 static int group_setup(void **state) {
@@ -317,13 +273,10 @@ static int group_setup(void **state) {
   unsetenv("HTTPS_PROXY");
   unsetenv("all_proxy");
   unsetenv("ALL_PROXY");
-  if (mkdir(LG_TEST_TMPDIR, 0700) != 0 && errno != EEXIST)
+  if (lgt_temp_dir(dir, "kube") != 0)
     return -1;
-  if (snprintf(dir, sizeof dir, "%s/kube-XXXXXX", LG_TEST_TMPDIR) >= (int)sizeof dir ||
-      !mkdtemp(dir))
-    return -1;
-  make_certs("certs", "");
-  make_certs("other", "");
+  make_certs("certs", NULL);
+  make_certs("other", NULL);
   make_certs("wrongname", "--dns=elsewhere.invalid");
   if (start_server(&main_srv, "certs") || start_server(&wrongname_srv, "wrongname"))
     return -1;
@@ -340,7 +293,7 @@ static int group_teardown(void **state) {
   stop_server(&main_srv);
   stop_server(&wrongname_srv);
   if (dir[0])
-    rm_tree(dir);
+    lgt_rm_tree(dir);
   return 0;
 }
 
@@ -850,7 +803,7 @@ static void test_timeouts(void **state) {
   lg_kube_config_free(&c);
   clock_gettime(CLOCK_MONOTONIC, &t0);
   assert_int_equal(lg_kube_call(k, "GET", "/ok", NULL, TIMEOUT_MS, &r), LG_EIO);
-  ms = elapsed_ms(&t0);
+  ms = lgt_elapsed_ms(&t0);
   assert_int_equal(r.status, 0);
   check_contains("silent listener", "message", r.message, "timed out");
   check_elapsed("silent listener", ms);
@@ -863,7 +816,7 @@ static void test_timeouts(void **state) {
   lg_kube_config_free(&c);
   clock_gettime(CLOCK_MONOTONIC, &t0);
   assert_int_equal(lg_kube_call(k, "GET", "/hang", NULL, TIMEOUT_MS, &r), LG_EIO);
-  ms = elapsed_ms(&t0);
+  ms = lgt_elapsed_ms(&t0);
   check_contains("hanging request", "message", r.message, "timed out");
   check_elapsed("hanging request", ms);
   /* The same client works again afterwards. */
@@ -878,7 +831,7 @@ static void test_not_listening(void **state) {
   lg_kube_result r;
   lg_kube *k;
   (void)state;
-  config_for(&c, closed_port(), "certs", "t");
+  config_for(&c, lgt_free_port(), "certs", "t");
   k = client_for(&c);
   lg_kube_config_free(&c);
   assert_int_equal(lg_kube_call(k, "GET", "/ok", NULL, CALL_MS, &r), LG_EIO);

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "harness.h"
 #include "metrics.h"
 
 static lg_policy *policy;
@@ -33,23 +34,6 @@ static int teardown(void **state) {
   return 0;
 }
 
-static char *read_file(const char *path) {
-  FILE *f = fopen(path, "rb");
-  char *buf = NULL;
-  long n;
-  if (!f)
-    return NULL;
-  if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
-      (buf = malloc((size_t)n + 1)) && fread(buf, 1, (size_t)n, f) == (size_t)n) {
-    buf[n] = '\0';
-  } else {
-    free(buf);
-    buf = NULL;
-  }
-  fclose(f);
-  return buf;
-}
-
 static lg_time at(const char *rfc3339) {
   lg_time t = 0;
   assert_int_equal(lg_time_parse(rfc3339, &t), LG_OK);
@@ -62,7 +46,7 @@ static void review(lg_metrics *m, const char *fixture, const char *now, double s
   char *body;
   lg_webhook_result res;
   snprintf(path, sizeof path, "%s/reviews/%s", LG_FIXTURES, fixture);
-  body = read_file(path);
+  body = lgt_read_file(path, NULL);
   assert_non_null(body);
   lg_webhook_handle(body, strlen(body), policy, LG_MODE_INHERIT, at(now), &res);
   lg_metrics_review(m, &res, seconds);
@@ -571,7 +555,7 @@ static int promtool_check(const char *text, char **out) {
   snprintf(out_path, sizeof out_path, "%s.out", in_path);
   snprintf(cmd, sizeof cmd, "promtool check metrics < '%s' > '%s' 2>&1", in_path, out_path);
   st = system(cmd);
-  *out = read_file(out_path);
+  *out = lgt_read_file(out_path, NULL);
   assert_non_null(*out);
   unlink(in_path);
   unlink(out_path);

@@ -5,37 +5,27 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <arpa/inet.h>
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "harness.h"
 #include "timefmt.h"
 
-#define PATH_LEN 512
+#define PATH_LEN LGT_PATH_LEN
 #define NS "team-a"
 #define NAME "controller-leader"
 #define USER "system:serviceaccount:team-a:controller"
 
 /* The group's directory: certificates, policies and server logs. */
 static struct {
-  char dir[PATH_LEN];
-  char ca[PATH_LEN], cert[PATH_LEN], key[PATH_LEN];
+  lgt_tls tls;
   int starts;
 } env;
 
@@ -46,47 +36,13 @@ static struct {
   char policy[PATH_LEN], out[PATH_LEN], err[PATH_LEN];
 } srv = {.pid = -1};
 
-/* ---- files and processes ---- */
-
-static void path_in(char *buf, const char *name) {
-  int n = snprintf(buf, PATH_LEN, "%s/%s", env.dir, name);
-  assert_true(n > 0 && n < PATH_LEN);
-}
-
-static void sleep_ms(long ms) {
-  struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-  nanosleep(&ts, NULL);
-}
-
-static void rm_tree(const char *dir) {
-  DIR *d = opendir(dir);
-  struct dirent *e;
-  char p[PATH_LEN];
-  struct stat st;
-  if (!d)
-    return;
-  while ((e = readdir(d)) != NULL) {
-    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-      continue;
-    snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-    if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
-      rm_tree(p);
-    else
-      unlink(p);
-  }
-  closedir(d);
-  rmdir(dir);
-}
+/* ---- policy files ---- */
 
 /* Replaces path atomically, as an editor or a ConfigMap update would. */
 static void write_file(const char *path, const char *text) {
   char tmp[PATH_LEN + 8];
-  FILE *f;
   snprintf(tmp, sizeof tmp, "%s.tmp", path);
-  f = fopen(tmp, "w");
-  assert_non_null(f);
-  assert_int_equal(fputs(text, f) >= 0, 1);
-  assert_int_equal(fclose(f), 0);
+  lgt_write_file(tmp, text);
   assert_int_equal(rename(tmp, path), 0);
 }
 
@@ -97,78 +53,6 @@ static void write_policy(const char *path, const char *mode) {
            "\"defaultMode\":\"%s\"}\n",
            mode);
   write_file(path, text);
-}
-
-/* Returns the contents of path as a new string ("" when missing). */
-static char *slurp(const char *path) {
-  FILE *f = fopen(path, "r");
-  char *buf = NULL;
-  size_t len = 0;
-  FILE *m = open_memstream(&buf, &len);
-  int c;
-  assert_non_null(m);
-  while (f && (c = fgetc(f)) != EOF)
-    fputc(c, m);
-  fclose(m);
-  if (f)
-    fclose(f);
-  return buf;
-}
-
-/* Waits (bounded) until the file at path contains needle. */
-static bool wait_for_text(const char *path, const char *needle, long timeout_ms) {
-  for (long waited = 0; waited <= timeout_ms; waited += 50) {
-    char *text = slurp(path);
-    bool found = strstr(text, needle) != NULL;
-    free(text);
-    if (found)
-      return true;
-    sleep_ms(50);
-  }
-  return false;
-}
-
-/* Runs argv with stdout/stderr sent to the given files; returns the child's pid. */
-static pid_t spawn(char *const argv[], const char *out, const char *err) {
-  pid_t pid = fork();
-  assert_true(pid >= 0);
-  if (pid == 0) {
-    int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    int e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
-      _exit(126);
-    execv(argv[0], argv);
-    _exit(127);
-  }
-  return pid;
-}
-
-/* Waits at most timeout_ms for pid; returns its wait status or -1 on timeout. */
-static int wait_exit(pid_t pid, long timeout_ms) {
-  int status;
-  for (long waited = 0; waited <= timeout_ms; waited += 20) {
-    pid_t r = waitpid(pid, &status, WNOHANG);
-    if (r == pid)
-      return status;
-    assert_true(r == 0);
-    sleep_ms(20);
-  }
-  return -1;
-}
-
-/* A loopback port that was free a moment ago. */
-static int free_port(void) {
-  struct sockaddr_in a;
-  socklen_t len = sizeof a;
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  assert_true(fd >= 0);
-  memset(&a, 0, sizeof a);
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-  assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-  close(fd);
-  return ntohs(a.sin_port);
 }
 
 /* ---- HTTP ---- */
@@ -186,40 +70,9 @@ typedef struct {
 } request;
 
 typedef struct {
-  CURLcode rc;
-  long status;
-  char *body; /* new, NUL-terminated */
-  size_t len;
-  char allow[64];
-} reply;
-
-typedef struct {
   const char *data;
   size_t len, off;
 } upload;
-
-static size_t on_body(char *p, size_t size, size_t n, void *ud) {
-  reply *r = ud;
-  char *grown = realloc(r->body, r->len + size * n + 1);
-  if (!grown)
-    return 0;
-  memcpy(grown + r->len, p, size * n);
-  r->body = grown;
-  r->len += size * n;
-  r->body[r->len] = '\0';
-  return size * n;
-}
-
-static size_t on_header(char *p, size_t size, size_t n, void *ud) {
-  reply *r = ud;
-  size_t len = size * n;
-  if (len > 6 && !strncasecmp(p, "Allow:", 6)) {
-    size_t v = len - 6 < sizeof r->allow ? len - 6 : sizeof r->allow - 1;
-    memcpy(r->allow, p + 6, v);
-    r->allow[v] = '\0';
-  }
-  return len;
-}
 
 static size_t on_read(char *p, size_t size, size_t n, void *ud) {
   upload *u = ud;
@@ -232,24 +85,20 @@ static size_t on_read(char *p, size_t size, size_t n, void *ud) {
 }
 
 /* Sends q to the running server; the caller frees out->body. */
-static void http(const request *q, reply *out) {
+static void http(const request *q, lgt_reply *out) {
   CURL *c = curl_easy_init();
   struct curl_slist *hdrs = NULL, *added;
   char url[PATH_LEN], ct[128];
   upload up = {q->body, q->len, 0};
 
-  memset(out, 0, sizeof *out);
   assert_non_null(c);
+  lgt_collect(c, out);
   snprintf(url, sizeof url, "%s://127.0.0.1:%d%s", q->plain_http ? "http" : "https", srv.port,
            q->path);
   curl_easy_setopt(c, CURLOPT_URL, url);
-  curl_easy_setopt(c, CURLOPT_CAINFO, env.ca);
+  curl_easy_setopt(c, CURLOPT_CAINFO, env.tls.ca);
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, out);
   if (q->tls12_only)
     curl_easy_setopt(c, CURLOPT_SSLVERSION,
                      (long)(CURL_SSLVERSION_TLSv1_2 | CURL_SSLVERSION_MAX_TLSv1_2));
@@ -287,7 +136,7 @@ static void http(const request *q, reply *out) {
 
 static long get_status(const char *path) {
   request q = {.path = path};
-  reply r;
+  lgt_reply r;
   http(&q, &r);
   free(r.body);
   return r.rc == CURLE_OK ? r.status : -1;
@@ -305,17 +154,17 @@ static void start_server(const char *mode, unsigned long limit) {
 
   env.starts++;
   snprintf(name, sizeof name, "policy-%d.json", env.starts);
-  path_in(srv.policy, name);
+  lgt_path(srv.policy, env.tls.dir, name);
   snprintf(name, sizeof name, "serve-%d.out", env.starts);
-  path_in(srv.out, name);
+  lgt_path(srv.out, env.tls.dir, name);
   snprintf(name, sizeof name, "serve-%d.err", env.starts);
-  path_in(srv.err, name);
+  lgt_path(srv.err, env.tls.dir, name);
   write_policy(srv.policy, mode);
-  srv.port = free_port();
+  srv.port = lgt_free_port();
 
   snprintf(port, sizeof port, "--secure-port=%d", srv.port);
-  snprintf(cert, sizeof cert, "--tls-cert-file=%s", env.cert);
-  snprintf(key, sizeof key, "--tls-private-key-file=%s", env.key);
+  snprintf(cert, sizeof cert, "--tls-cert-file=%s", env.tls.cert);
+  snprintf(key, sizeof key, "--tls-private-key-file=%s", env.tls.key);
   snprintf(policy, sizeof policy, "--policy-file=%s", srv.policy);
   snprintf(max, sizeof max, "--max-request-bytes=%lu", limit ? limit : 4194304UL);
   argv[n++] = (char *)LEASEGUARD_BIN;
@@ -329,20 +178,8 @@ static void start_server(const char *mode, unsigned long limit) {
   argv[n++] = "--policy-check-interval=200";
   argv[n++] = "--threads=2";
   argv[n] = NULL;
-  srv.pid = spawn(argv, srv.out, srv.err);
-
-  for (long waited = 0; waited < 10000; waited += 50) {
-    int status;
-    if (waitpid(srv.pid, &status, WNOHANG) == srv.pid) {
-      char *err = slurp(srv.err);
-      srv.pid = -1;
-      fail_msg("serve exited during start-up (status %d): %s", status, err);
-    }
-    if (get_status("/healthz") == 200)
-      return;
-    sleep_ms(50);
-  }
-  fail_msg("serve did not answer /healthz within 10 s");
+  srv.pid = lgt_spawn(argv, srv.out, srv.err);
+  lgt_wait_healthy(env.tls.ca, srv.port, &srv.pid, srv.err, "serve", 10000);
 }
 
 /* SIGTERM, then a clean exit 0 within 10 s. */
@@ -351,15 +188,10 @@ static int stop_server(void **state) {
   (void)state;
   if (srv.pid < 0)
     return 0;
-  assert_int_equal(kill(srv.pid, SIGTERM), 0);
-  status = wait_exit(srv.pid, 10000);
-  if (status < 0) {
-    kill(srv.pid, SIGKILL);
-    waitpid(srv.pid, &status, 0);
-    srv.pid = -1;
-    fail_msg("serve did not stop within 10 s of SIGTERM");
-  }
+  status = lgt_stop(srv.pid, SIGTERM, 10000);
   srv.pid = -1;
+  if (status < 0)
+    fail_msg("serve did not stop within 10 s of SIGTERM");
   assert_true(WIFEXITED(status));
   assert_int_equal(WEXITSTATUS(status), 0);
   return 0;
@@ -407,7 +239,7 @@ static char *review(const char *uid, bool takeover) {
 static json_t *post_review(const char *uid, bool takeover) {
   char *body = review(uid, takeover);
   request q = {.path = "/validate", .ctype = "application/json", .body = body, .len = strlen(body)};
-  reply r;
+  lgt_reply r;
   json_t *doc;
   json_error_t je;
 
@@ -504,8 +336,8 @@ static void test_takeover_recorded_in_audit(void **state) {
   assert_true(!warnings || json_array_size(warnings) == 0);
   json_decref(doc);
 
-  assert_true(wait_for_text(srv.out, "holder-renew", 5000));
-  out = slurp(srv.out);
+  assert_true(lgt_wait_for_text(srv.out, "holder-renew", 5000));
+  out = lgt_slurp(srv.out);
   p = strstr(out, "holder-renew");
   while (p > out && p[-1] != '\n')
     p--;
@@ -562,7 +394,7 @@ static void test_bad_requests(void **state) {
 
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     const bad_case *c = &cases[i];
-    reply r;
+    lgt_reply r;
     json_t *st;
     http(&c->q, &r);
     if (r.rc != CURLE_OK || r.status != c->status)
@@ -591,7 +423,7 @@ static void test_bad_requests(void **state) {
 static void test_tls(void **state) {
   request plain = {.path = "/healthz", .plain_http = true};
   request tls12 = {.path = "/healthz", .tls12_only = true};
-  reply r;
+  lgt_reply r;
   (void)state;
   start_server("enforce", 0);
   http(&plain, &r);
@@ -620,14 +452,14 @@ static void test_policy_reload(void **state) {
     allowed = is_allowed(response_of(doc));
     json_decref(doc);
     if (!allowed)
-      sleep_ms(100);
+      lgt_sleep_ms(100);
   }
   assert_true(allowed);
-  assert_true(wait_for_text(srv.err, "policy reloaded", 1000));
+  assert_true(lgt_wait_for_text(srv.err, "policy reloaded", 1000));
 
   write_file(srv.policy, "{\"apiVersion\":\"leaseguard.io/v1alpha1\",\"kind\":\"LeasePolicy\","
                          "\"defaultMode\":\"sometimes\"}\n");
-  assert_true(wait_for_text(srv.err, "policy reload failed", 5000));
+  assert_true(lgt_wait_for_text(srv.err, "policy reload failed", 5000));
   doc = post_review("uid-reload-3", true);
   assert_true(is_allowed(response_of(doc)));
   assert_warns(response_of(doc), "holder-renew");
@@ -635,7 +467,7 @@ static void test_policy_reload(void **state) {
 
   /* SIGHUP re-reads the (still invalid) file; the server stays up on warn. */
   assert_int_equal(kill(srv.pid, SIGHUP), 0);
-  sleep_ms(300);
+  lgt_sleep_ms(300);
   assert_int_equal(get_status("/healthz"), 200);
   doc = post_review("uid-reload-4", true);
   assert_true(is_allowed(response_of(doc)));
@@ -645,36 +477,13 @@ static void test_policy_reload(void **state) {
 /* ---- group ---- */
 
 static int setup_group(void **state) {
-  char base[PATH_LEN], out[PATH_LEN], err[PATH_LEN], arg[PATH_LEN + 16];
-  char *argv[4];
-  int status;
   (void)state;
-  if (mkdir(LG_TEST_TMPDIR, 0700) != 0 && errno != EEXIST)
-    return -1;
-  snprintf(base, sizeof base, "%s/serve-XXXXXX", LG_TEST_TMPDIR);
-  if (!mkdtemp(base))
-    return -1;
-  snprintf(env.dir, sizeof env.dir, "%s", base);
-  path_in(env.ca, "ca.crt");
-  path_in(env.cert, "tls.crt");
-  path_in(env.key, "tls.key");
-  path_in(out, "certs.out");
-  path_in(err, "certs.err");
-  snprintf(arg, sizeof arg, "--out-dir=%s", env.dir);
-  argv[0] = (char *)LEASEGUARD_BIN;
-  argv[1] = "certs";
-  argv[2] = arg;
-  argv[3] = NULL;
-  status = wait_exit(spawn(argv, out, err), 30000);
-  if (status < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    return -1;
-  return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+  return lgt_tls_setup(&env.tls, "serve");
 }
 
 static int teardown_group(void **state) {
   (void)state;
-  curl_global_cleanup();
-  rm_tree(env.dir);
+  lgt_tls_teardown(&env.tls);
   return 0;
 }
 

@@ -11,25 +11,8 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "harness.h"
 #include "webhook.h"
-
-static char *read_file(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  char *buf = NULL;
-  long n;
-  if (!f)
-    return NULL;
-  if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
-      (buf = malloc((size_t)n + 1)) && fread(buf, 1, (size_t)n, f) == (size_t)n) {
-    buf[n] = '\0';
-    *len = (size_t)n;
-  } else {
-    free(buf);
-    buf = NULL;
-  }
-  fclose(f);
-  return buf;
-}
 
 /* Runs `leaseguard check ARGS`; returns its exit status and its stdout (new string). */
 static int run_check(const char *args, char **out) {
@@ -74,7 +57,7 @@ static int check_case(const json_t *tc) {
 
   snprintf(path, sizeof path, "%s/reviews/%s", LG_FIXTURES, review);
   snprintf(ppath, sizeof ppath, "%s/policies/%s", LG_FIXTURES, policy_s ? policy_s : "");
-  body = read_file(path, &len);
+  body = lgt_read_file(path, &len);
   assert_non_null(body);
   assert_int_equal(lg_time_parse(now_s, &now), LG_OK);
   assert_int_equal(policy_s ? lg_policy_load_file(ppath, &policy, err, sizeof err)

@@ -1,4 +1,4 @@
-/* harness.c -- bounded waits on files and children, free ports, libcurl requests for tests. */
+/* harness.c -- temp dirs, child processes, bounded waits, free ports, libcurl calls for tests. */
 #include "harness.h"
 
 #include <stdarg.h>
@@ -9,7 +9,9 @@
 
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +33,21 @@ long lgt_elapsed_ms(const struct timespec *t0) {
   return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
+void lgt_path(char *buf, const char *dir, const char *name) {
+  int n = snprintf(buf, LGT_PATH_LEN, "%s/%s", dir, name);
+  assert_true(n > 0 && n < LGT_PATH_LEN);
+}
+
+int lgt_temp_dir(char *buf, const char *prefix) {
+  int n;
+  if (mkdir(LG_TEST_TMPDIR, 0700) != 0 && errno != EEXIST)
+    return -1;
+  n = snprintf(buf, LGT_PATH_LEN, "%s/%s-XXXXXX", LG_TEST_TMPDIR, prefix);
+  if (n < 0 || n >= LGT_PATH_LEN || !mkdtemp(buf))
+    return -1;
+  return 0;
+}
+
 void lgt_write_file(const char *path, const char *text) {
   FILE *f = fopen(path, "w");
   assert_non_null(f);
@@ -38,19 +55,32 @@ void lgt_write_file(const char *path, const char *text) {
   assert_int_equal(fclose(f), 0);
 }
 
-char *lgt_slurp(const char *path) {
-  FILE *f = fopen(path, "r"), *m;
-  char *buf = NULL;
-  size_t len = 0;
-  int c;
-  m = open_memstream(&buf, &len);
-  assert_non_null(m);
-  while (f && (c = fgetc(f)) != EOF)
-    fputc(c, m);
-  fclose(m);
+char *lgt_read_file(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb"), *m;
+  char *buf = NULL, chunk[4096];
+  size_t n, size = 0;
+  if (!f || !(m = open_memstream(&buf, &size)))
+    goto out;
+  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+    fwrite(chunk, 1, n, m);
+  if (fclose(m) != 0 || ferror(f)) {
+    free(buf);
+    buf = NULL;
+  }
+out:
   if (f)
     fclose(f);
+  if (buf && len)
+    *len = size;
   return buf;
+}
+
+char *lgt_slurp(const char *path) {
+  char *text = lgt_read_file(path, NULL);
+  if (!text)
+    text = strdup("");
+  assert_non_null(text);
+  return text;
 }
 
 int lgt_count_text(const char *path, const char *needle) {
@@ -73,6 +103,20 @@ bool lgt_wait_for_text(const char *path, const char *needle, long timeout_ms) {
     lgt_sleep_ms(20);
   } while (lgt_elapsed_ms(&t0) <= timeout_ms);
   return false;
+}
+
+int lgt_wait_port_file(const char *path, long timeout_ms) {
+  struct timespec t0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  do {
+    char *text = lgt_slurp(path);
+    int port = atoi(text);
+    free(text);
+    if (port > 0)
+      return port;
+    lgt_sleep_ms(20);
+  } while (lgt_elapsed_ms(&t0) <= timeout_ms);
+  return 0;
 }
 
 void lgt_rm_tree(const char *dir) {
@@ -99,8 +143,9 @@ pid_t lgt_spawn(char *const argv[], const char *out, const char *err) {
   pid_t pid = fork();
   assert_true(pid >= 0);
   if (pid == 0) {
-    int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    int e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int o = out ? open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600) : 1, e = 2;
+    if (err)
+      e = out && !strcmp(out, err) ? o : open(err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
       _exit(126);
     execv(argv[0], argv);
@@ -119,6 +164,45 @@ int lgt_wait_exit(pid_t pid, long timeout_ms) {
     lgt_sleep_ms(10);
   } while (lgt_elapsed_ms(&t0) <= timeout_ms);
   return -1;
+}
+
+int lgt_stop(pid_t pid, int sig, long timeout_ms) {
+  int status;
+  if (pid <= 0)
+    return -1;
+  if (kill(pid, sig) == 0 && (status = lgt_wait_exit(pid, timeout_ms)) >= 0)
+    return status;
+  if (kill(pid, SIGKILL) == 0)
+    waitpid(pid, NULL, 0);
+  return -1;
+}
+
+int lgt_make_certs(const char *out_dir, const char *extra) {
+  char arg[LGT_PATH_LEN + 16];
+  char *argv[] = {(char *)LEASEGUARD_BIN, "certs", arg, (char *)extra, NULL};
+  pid_t pid;
+  int status;
+  snprintf(arg, sizeof arg, "--out-dir=%s", out_dir);
+  pid = lgt_spawn(argv, "/dev/null", NULL);
+  status = lgt_wait_exit(pid, 30000);
+  if (status < 0)
+    lgt_stop(pid, SIGKILL, 1000);
+  return status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+int lgt_tls_setup(lgt_tls *t, const char *prefix) {
+  if (lgt_temp_dir(t->dir, prefix) != 0 || lgt_make_certs(t->dir, NULL) != 0)
+    return -1;
+  lgt_path(t->ca, t->dir, "ca.crt");
+  lgt_path(t->cert, t->dir, "tls.crt");
+  lgt_path(t->key, t->dir, "tls.key");
+  return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+}
+
+void lgt_tls_teardown(lgt_tls *t) {
+  curl_global_cleanup();
+  if (!getenv("LG_KEEP_TMP"))
+    lgt_rm_tree(t->dir);
 }
 
 int lgt_free_port(void) {
@@ -152,7 +236,20 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
   size_t len = size * n, used = strlen(r->warnings);
   if (len > 8 && !strncasecmp(p, "Warning:", 8) && used + len < sizeof r->warnings)
     memcpy(r->warnings + used, p + 8, len - 8);
+  if (len > 6 && !strncasecmp(p, "Allow:", 6)) {
+    size_t v = len - 6 < sizeof r->allow ? len - 6 : sizeof r->allow - 1;
+    memcpy(r->allow, p + 6, v);
+    r->allow[v] = '\0';
+  }
   return len;
+}
+
+void lgt_collect(CURL *c, lgt_reply *out) {
+  memset(out, 0, sizeof *out);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, out);
 }
 
 CURL *lgt_request(const char *ca, const char *method, int port, const char *token,
@@ -160,17 +257,13 @@ CURL *lgt_request(const char *ca, const char *method, int port, const char *toke
   CURL *c = curl_easy_init();
   char url[2 * LGT_PATH_LEN], auth[256];
   assert_non_null(c);
-  memset(out, 0, sizeof *out);
+  lgt_collect(c, out);
   snprintf(url, sizeof url, "https://127.0.0.1:%d%s", port, path);
   curl_easy_setopt(c, CURLOPT_URL, url);
   curl_easy_setopt(c, CURLOPT_CAINFO, ca);
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, out);
   *hdrs = curl_slist_append(NULL, "Accept: application/json");
   if (token) {
     snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
@@ -192,4 +285,42 @@ void lgt_http(const char *ca, const char *method, int port, const char *token, c
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
   curl_slist_free_all(hdrs);
   curl_easy_cleanup(c);
+}
+
+void lgt_get(const char *url, const char *ca, long timeout_ms, lgt_reply *out) {
+  CURL *c = curl_easy_init();
+  assert_non_null(c);
+  lgt_collect(c, out);
+  curl_easy_setopt(c, CURLOPT_URL, url);
+  if (ca)
+    curl_easy_setopt(c, CURLOPT_CAINFO, ca);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  out->rc = curl_easy_perform(c);
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
+  curl_easy_cleanup(c);
+}
+
+void lgt_wait_healthy(const char *ca, int port, pid_t *pid, const char *err, const char *what,
+                      long timeout_ms) {
+  char url[64];
+  struct timespec t0;
+  long left;
+  snprintf(url, sizeof url, "https://127.0.0.1:%d/healthz", port);
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  while ((left = timeout_ms - lgt_elapsed_ms(&t0)) > 0) {
+    lgt_reply r;
+    int status;
+    if (pid && *pid > 0 && waitpid(*pid, &status, WNOHANG) == *pid) {
+      char *text = lgt_slurp(err);
+      *pid = -1;
+      fail_msg("%s exited during start-up (status %d): %s", what, status, text);
+    }
+    lgt_get(url, ca, left < 5000 ? left : 5000, &r);
+    free(r.body);
+    if (r.rc == CURLE_OK && r.status == 200)
+      return;
+    lgt_sleep_ms(20);
+  }
+  fail_msg("%s did not answer /healthz within %ld s", what, timeout_ms / 1000);
 }
