@@ -15,13 +15,22 @@ static const char usage[] =
     "usage: leaseguard serve --tls-cert-file=PATH --tls-private-key-file=PATH [flags]\n"
     "\n"
     "Serves the validating admission webhook over HTTPS: POST /validate (AdmissionReview v1),\n"
-    "GET /healthz, GET /readyz. Stops on SIGTERM or SIGINT after finishing requests in flight;\n"
-    "SIGHUP reloads the policy file, which is also reloaded when it changes.\n"
+    "GET /healthz, GET /readyz. Stops on SIGTERM or SIGINT after finishing requests in flight.\n"
+    "The policy file, and the certificate and key files, are reloaded when they change (a\n"
+    "Secret volume's ..data link swap counts) and on SIGHUP; new TLS connections get the new\n"
+    "certificate, open ones keep theirs. A certificate or key that fails to load, or a key\n"
+    "that does not match the certificate, is logged and the current pair kept. While the\n"
+    "certificate expires within 30 days, a warning is logged at start, after each reload and\n"
+    "daily (an error once it has expired).\n"
     "\n"
     "  --secure-port N               HTTPS port (default 8443)\n"
     "  --bind-address ADDR           numeric IPv4 or IPv6 address to listen on (default 0.0.0.0)\n"
     "  --tls-cert-file PATH          PEM serving certificate, chain allowed (required)\n"
     "  --tls-private-key-file PATH   PEM private key (required)\n"
+    "  --client-ca-file PATH         PEM CA certificate(s): every request but GET /healthz and\n"
+    "                                /readyz (the kubelet's probes carry no certificate) needs a\n"
+    "                                client certificate issued by them for client\n"
+    "                                authentication, else 403 (default: none asked for)\n"
     "  --policy-file PATH            LeasePolicy JSON (default: the built-in policy)\n"
     "  --mode enforce|warn|audit     replaces the policy's defaultMode\n"
     "  --log-level LEVEL             debug, info, warning or error (default info)\n"
@@ -29,7 +38,8 @@ static const char usage[] =
     "  --max-connections N           concurrent connections (default 1024)\n"
     "  --connection-timeout SECONDS  idle connections are closed after this (default 30)\n"
     "  --threads N                   worker threads, 0 = one per CPU (default 0)\n"
-    "  --policy-check-interval MS    how often the policy file is checked, 0 = only on SIGHUP\n"
+    "  --policy-check-interval MS    how often the policy, certificate and key files are\n"
+    "                                checked, 0 = only on SIGHUP\n"
     "                                (default 1000)\n";
 
 /* Parses a whole decimal number in [min, max]. */
@@ -70,6 +80,7 @@ static int parse_flags(int argc, char **argv, lg_server_config *cfg) {
   } strs[] = {
       {"--bind-address", &cfg->bind_address},   {"--tls-cert-file", &cfg->tls_cert_file},
       {"--tls-private-key-file", &cfg->tls_key_file}, {"--policy-file", &cfg->policy_file},
+      {"--client-ca-file", &cfg->client_ca_file},
       {"--mode", &mode},                        {"--log-level", &level},
   };
   const size_t n_nums = sizeof nums / sizeof nums[0], n_strs = sizeof strs / sizeof strs[0];
