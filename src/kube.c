@@ -747,7 +747,7 @@ static void free_headers(struct curl_slist *h) {
 }
 
 /* Builds the request headers; the token must fit in one header line. */
-static lg_rc headers(const char *token, bool has_body, struct curl_slist **out,
+static lg_rc headers(const char *token, bool has_body, bool merge_patch, struct curl_slist **out,
                      lg_kube_result *res) {
   struct curl_slist *h = NULL;
   char *auth = NULL;
@@ -763,7 +763,9 @@ static lg_rc headers(const char *token, bool has_body, struct curl_slist **out,
   ok = !token || (auth = str_printf("Authorization: Bearer %s", token)) != NULL;
   ok = ok && add_header(&h, "Accept: application/json");
   ok = ok && add_header(&h, "Expect:"); /* no 100-continue wait before large bodies */
-  ok = ok && (!has_body || add_header(&h, "Content-Type: application/json"));
+  /* A PATCH body is a JSON merge patch (RFC 7386): kube-apiserver refuses application/json. */
+  ok = ok && (!has_body || add_header(&h, merge_patch ? "Content-Type: application/merge-patch+json"
+                                                      : "Content-Type: application/json"));
   ok = ok && (!auth || add_header(&h, auth));
   free_secret(auth);
   if (!ok) {
@@ -849,7 +851,7 @@ lg_rc lg_kube_call(lg_kube *k, const char *method, const char *path, const json_
   }
   rc = bearer(k, &token, out);
   if (!rc)
-    rc = headers(token, payload != NULL, &hdrs, out);
+    rc = headers(token, payload != NULL, !strcmp(method, "PATCH"), &hdrs, out);
   if (rc)
     goto out;
   cc = setup_call(k, method, url, payload, hdrs, timeout_ms, &b, out);
@@ -882,5 +884,131 @@ out:
   free(payload);
   free(url);
   free(b.data);
+  return rc;
+}
+
+/* ---- streams (WATCH) ---- */
+
+/* A stream being received: complete lines go to on_line; an error answer is kept whole. */
+typedef struct {
+  lg_kube *k;
+  int (*on_line)(void *ud, const char *line, size_t len);
+  void *ud;
+  buffer data;   /* the unfinished line, or the error answer */
+  long status;   /* 0 until the first body bytes */
+  bool stopped;  /* on_line asked to stop */
+} stream;
+
+static bool ok_status(long status) { return status >= 200 && status < 300; }
+
+/* Hands every complete line in s->data to on_line and keeps the unfinished rest. */
+static bool deliver_lines(stream *s) {
+  char *start = s->data.data, *end = start + s->data.len, *nl;
+  while ((nl = memchr(start, '\n', (size_t)(end - start)))) {
+    size_t len = (size_t)(nl - start);
+    if (len && start[len - 1] == '\r')
+      len--;
+    start[len] = '\0';
+    if (len && s->on_line(s->ud, start, len)) {
+      s->stopped = true;
+      return false;
+    }
+    start = nl + 1;
+  }
+  s->data.len = (size_t)(end - start);
+  memmove(s->data.data, start, s->data.len);
+  return true;
+}
+
+static size_t on_stream(char *p, size_t size, size_t n, void *userdata) {
+  stream *s = userdata;
+  size_t len = size * n;
+  if (!s->status)
+    curl_easy_getinfo(s->k->curl, CURLINFO_RESPONSE_CODE, &s->status);
+  /* on_data limits the buffer, so one line may be at most MAX_BODY bytes. */
+  if (on_data(p, size, n, &s->data) != len)
+    return 0;
+  if (ok_status(s->status) && !deliver_lines(s))
+    return 0;
+  return len;
+}
+
+static int on_stream_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
+                              curl_off_t ultotal, curl_off_t ulnow) {
+  stream *s = userdata;
+  (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+  if (!s->stopped && s->on_line(s->ud, NULL, 0))
+    s->stopped = true;
+  return s->stopped;
+}
+
+lg_rc lg_kube_stream(lg_kube *k, const char *path, long timeout_ms,
+                     int (*on_line)(void *ud, const char *line, size_t len), void *ud,
+                     lg_kube_result *out) {
+  stream s = {.k = k, .on_line = on_line, .ud = ud};
+  char *url = NULL, *token = NULL;
+  struct curl_slist *hdrs = NULL;
+  CURLcode cc;
+  lg_rc rc = LG_OK;
+
+  if (!out)
+    return LG_EINVAL;
+  memset(out, 0, sizeof *out);
+  if (!k || !on_line || !path || path[0] != '/' || timeout_ms <= 0) {
+    snprintf(out->message, sizeof out->message, "invalid path, callback or timeout");
+    return LG_EINVAL;
+  }
+  if (!(url = str_printf("%s%s", k->cfg.server, path))) {
+    rc = LG_ENOMEM;
+    snprintf(out->message, sizeof out->message, "out of memory");
+    goto out;
+  }
+  rc = bearer(k, &token, out);
+  if (!rc)
+    rc = headers(token, false, false, &hdrs, out);
+  if (rc)
+    goto out;
+  cc = setup_call(k, "GET", url, NULL, hdrs, timeout_ms, NULL, out);
+  SETOPT(CURLOPT_WRITEFUNCTION, on_stream);
+  SETOPT(CURLOPT_WRITEDATA, &s);
+  SETOPT(CURLOPT_NOPROGRESS, 0L);
+  SETOPT(CURLOPT_XFERINFOFUNCTION, on_stream_progress);
+  SETOPT(CURLOPT_XFERINFODATA, &s);
+  SETOPT(CURLOPT_CONNECTTIMEOUT_MS, timeout_ms < 10000 ? timeout_ms : 10000L);
+  if (cc == CURLE_OK) {
+    k->errbuf[0] = '\0';
+    cc = curl_easy_perform(k->curl);
+  }
+  if (s.data.no_memory) {
+    rc = LG_ENOMEM;
+    snprintf(out->message, sizeof out->message, "out of memory");
+  } else if (s.data.too_big) {
+    rc = LG_EIO;
+    snprintf(out->message, sizeof out->message, "a line or answer larger than %ld MiB",
+             MAX_BODY >> 20);
+  } else if (cc != CURLE_OK && !s.stopped) {
+    rc = LG_EIO;
+    snprintf(out->message, sizeof out->message, "%s",
+             k->errbuf[0] ? k->errbuf : curl_easy_strerror(cc));
+  } else if (ok_status(s.status)) {
+    out->status = s.status;
+  } else {
+    read_answer(k, &s.data, out); /* an error answer (or a stop before any byte) */
+  }
+
+out:
+  /* Back to what lg_kube_call expects; nothing may point at what is freed here. */
+  curl_easy_setopt(k->curl, CURLOPT_WRITEFUNCTION, on_data);
+  curl_easy_setopt(k->curl, CURLOPT_NOPROGRESS, 1L);
+  curl_easy_setopt(k->curl, CURLOPT_XFERINFOFUNCTION, (curl_xferinfo_callback)NULL);
+  curl_easy_setopt(k->curl, CURLOPT_XFERINFODATA, (void *)NULL);
+  curl_easy_setopt(k->curl, CURLOPT_CONNECTTIMEOUT_MS, 0L);
+  curl_easy_setopt(k->curl, CURLOPT_HTTPHEADER, (struct curl_slist *)NULL);
+  curl_easy_setopt(k->curl, CURLOPT_WRITEDATA, (void *)NULL);
+  curl_easy_setopt(k->curl, CURLOPT_HEADERDATA, (void *)NULL);
+  free_headers(hdrs);
+  free_secret(token);
+  free(url);
+  free(s.data.data);
   return rc;
 }

@@ -193,6 +193,7 @@ static void check_policy(server *s, bool force) {
   rc = lg_policy_load_file(path, &p, detail, sizeof detail);
   if (rc == LG_OK)
     rc = install_policy(s, p);
+  lg_metrics_policy_reload(s->cfg->metrics, rc == LG_OK);
   if (rc) {
     lg_log(LG_LOG_ERROR, "policy reload failed; keeping the previous policy", "path", path,
            "error", detail[0] ? detail : lg_strerror(rc), NULL);
@@ -288,6 +289,7 @@ static tls_pair *pair_acquire(server *s) {
 /* Makes p (owned) the pair of new handshakes; connections keep the one they got. */
 static void install_pair(server *s, tls_pair *p) {
   tls_pair *old;
+  lg_metrics_cert_expiry(s->cfg->metrics, p->not_after);
   pthread_mutex_lock(&s->lock);
   old = s->tls;
   s->tls = p;
@@ -702,10 +704,27 @@ static enum MHD_Result take_body(server *s, request *rq, const char *data, size_
   return MHD_YES;
 }
 
+/* Seconds on the monotonic clock, for latency. */
+static double mono_ms_precise(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* GET /metrics: the Prometheus text of the registry. */
+static enum MHD_Result reply_metrics(server *s, struct MHD_Connection *c, request *rq) {
+  char *text = lg_metrics_render(s->cfg->metrics, lg_time_now());
+  if (!text)
+    return reply_error(s, c, rq, MHD_HTTP_NOT_FOUND, "NotFound", NULL, "metrics are off");
+  return reply(s, c, rq, MHD_HTTP_OK, text, MHD_RESPMEM_MUST_FREE,
+               "text/plain; version=0.0.4; charset=utf-8", NULL);
+}
+
 /* Last call of POST /validate: the whole body is in; decide and answer. */
 static enum MHD_Result finish_review(server *s, struct MHD_Connection *c, request *rq) {
   lg_webhook_result res;
   lg_time now;
+  double start;
   enum MHD_Result ret;
 
   if (rq->too_large)
@@ -716,6 +735,7 @@ static enum MHD_Result finish_review(server *s, struct MHD_Connection *c, reques
                        "no policy is loaded");
   memset(&res, 0, sizeof res);
   now = lg_time_now();
+  start = mono_ms_precise();
   lg_webhook_handle(rq->body ? rq->body : "", rq->len, rq->ref->policy, s->cfg->mode_override,
                     now, &res);
   if (res.body)
@@ -724,6 +744,8 @@ static enum MHD_Result finish_review(server *s, struct MHD_Connection *c, reques
   else
     ret = reply_error(s, c, rq, MHD_HTTP_INTERNAL_SERVER_ERROR, "InternalError", NULL,
                       "cannot encode the response: %s", lg_strerror(LG_ENOMEM));
+  lg_metrics_review(s->cfg->metrics, &res, mono_ms_precise() - start);
+  lg_events_report(s->cfg->events, &res, now);
   lg_log_review(&res, now);
   if (res.rc != LG_OK)
     lg_log(LG_LOG_WARNING, "unusable admission request", "error",
@@ -732,9 +754,10 @@ static enum MHD_Result finish_review(server *s, struct MHD_Connection *c, reques
   return ret;
 }
 
-/* The kubelet's probes cannot present a client certificate. */
+/* The kubelet's probes cannot present a client certificate; nor, usually, can a
+ * Prometheus scrape of /metrics. */
 static bool is_probe(const char *url) {
-  return !strcmp(url, "/healthz") || !strcmp(url, "/readyz");
+  return !strcmp(url, "/healthz") || !strcmp(url, "/readyz") || !strcmp(url, "/metrics");
 }
 
 static bool is_ready(server *s) {
@@ -753,6 +776,12 @@ static enum MHD_Result route(server *s, struct MHD_Connection *c, request *rq, c
   if (!strcmp(url, "/validate"))
     return reply_error(s, c, rq, MHD_HTTP_METHOD_NOT_ALLOWED, "MethodNotAllowed", "POST",
                        "method %.32s is not allowed on /validate; use POST", method);
+  if (!strcmp(url, "/metrics")) {
+    if (!get)
+      return reply_error(s, c, rq, MHD_HTTP_METHOD_NOT_ALLOWED, "MethodNotAllowed", "GET, HEAD",
+                         "method %.32s is not allowed on /metrics; use GET", method);
+    return reply_metrics(s, c, rq);
+  }
   if (is_probe(url)) {
     if (!get)
       return reply_error(s, c, rq, MHD_HTTP_METHOD_NOT_ALLOWED, "MethodNotAllowed", "GET, HEAD",

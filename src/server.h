@@ -4,6 +4,8 @@
 
 #include <stddef.h>
 
+#include "events.h"
+#include "metrics.h"
 #include "rules.h"
 #include "status.h"
 
@@ -22,6 +24,8 @@ typedef struct {
   unsigned threads;              /* worker threads; 0 = one per CPU */
   unsigned policy_check_interval_ms; /* how often the policy, certificate and key files are
                                       * checked for changes; 0 = only on SIGHUP */
+  lg_metrics *metrics;           /* borrowed, may be NULL: counted, and served on /metrics */
+  lg_events *events;             /* borrowed, may be NULL: violations become Kubernetes Events */
 } lg_server_config;
 
 /* Serves until SIGTERM or SIGINT, then stops accepting, finishes in-flight requests

@@ -349,6 +349,28 @@ static void test_takeover_recorded_in_audit(void **state) {
   json_decref(line);
 }
 
+/* GET /metrics counts the reviews, their violations and their latency. */
+static void test_metrics(void **state) {
+  json_t *doc;
+  lgt_reply r = {0};
+  request q = {.path = "/metrics"};
+  (void)state;
+  start_server("enforce", 0);
+  doc = post_review("uid-metrics-1", false);
+  json_decref(doc);
+  doc = post_review("uid-metrics-2", true);
+  json_decref(doc);
+  http(&q, &r);
+  assert_int_equal(r.status, 200);
+  assert_non_null(strstr(r.body, "leaseguard_admission_requests_total{operation=\"UPDATE\",decision=\"allowed\"} 1\n"));
+  assert_non_null(strstr(r.body, "leaseguard_admission_requests_total{operation=\"UPDATE\",decision=\"denied\"} 1\n"));
+  assert_non_null(strstr(r.body, "leaseguard_lease_violations_total{rule=\"holder-renew\",mode=\"enforce\",namespace=\"" NS "\"} 1\n"));
+  assert_non_null(strstr(r.body, "leaseguard_admission_duration_seconds_count 2\n"));
+  assert_non_null(strstr(r.body, "leaseguard_serving_certificate_expiration_timestamp_seconds "));
+  assert_non_null(strstr(r.body, "leaseguard_build_info{version=\""));
+  free(r.body);
+}
+
 typedef struct {
   const char *name;
   request q;
@@ -472,6 +494,14 @@ static void test_policy_reload(void **state) {
   doc = post_review("uid-reload-4", true);
   assert_true(is_allowed(response_of(doc)));
   json_decref(doc);
+
+  /* one good reload, and the bad file refused twice (on change, then on SIGHUP) */
+  lgt_reply r = {0};
+  request q = {.path = "/metrics"};
+  http(&q, &r);
+  assert_non_null(strstr(r.body, "leaseguard_policy_reloads_total{result=\"success\"} 1\n"));
+  assert_non_null(strstr(r.body, "leaseguard_policy_reloads_total{result=\"failure\"} 2\n"));
+  free(r.body);
 }
 
 /* ---- group ---- */
@@ -493,6 +523,7 @@ int main(void) {
       cmocka_unit_test_teardown(test_takeover_denied_in_enforce, stop_server),
       cmocka_unit_test_teardown(test_takeover_warned_in_warn, stop_server),
       cmocka_unit_test_teardown(test_takeover_recorded_in_audit, stop_server),
+      cmocka_unit_test_teardown(test_metrics, stop_server),
       cmocka_unit_test_teardown(test_bad_requests, stop_server),
       cmocka_unit_test_teardown(test_tls, stop_server),
       cmocka_unit_test_teardown(test_policy_reload, stop_server),

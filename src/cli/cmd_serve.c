@@ -3,12 +3,17 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "rules.h"
+#include "events.h"
+#include "kube.h"
+#include "metrics.h"
 #include "server.h"
 
 static const char usage[] =
@@ -40,7 +45,16 @@ static const char usage[] =
     "  --threads N                   worker threads, 0 = one per CPU (default 0)\n"
     "  --policy-check-interval MS    how often the policy, certificate and key files are\n"
     "                                checked, 0 = only on SIGHUP\n"
-    "                                (default 1000)\n";
+    "                                (default 1000)\n"
+    "  --metrics-lease-label         add the lease name to violation metrics (cardinality)\n"
+    "  --events                      post a Warning Event (reason LeaseViolation) on the Lease\n"
+    "                                for each violation, asynchronously (not for dryRun)\n"
+    "  --event-queue-size N          events waiting to be sent before new ones are dropped\n"
+    "                                (default 1000)\n"
+    "  --kubeconfig PATH             API access for --events (default: in-cluster service\n"
+    "                                account)\n"
+    "\n"
+    "GET /metrics serves Prometheus metrics (no client certificate needed).\n";
 
 /* Parses a whole decimal number in [min, max]. */
 static int parse_num(const char *s, unsigned long long min, unsigned long long max,
@@ -58,8 +72,15 @@ static int parse_num(const char *s, unsigned long long min, unsigned long long m
   return 0;
 }
 
+/* What serve sets up around the server: metrics and events. */
+typedef struct {
+  bool events, lease_label;
+  unsigned long long queue;
+  const char *kubeconfig;
+} extras;
+
 /* Turns the flags into cfg; returns -1 after a usage message on stderr, 1 after --help. */
-static int parse_flags(int argc, char **argv, lg_server_config *cfg) {
+static int parse_flags(int argc, char **argv, lg_server_config *cfg, extras *x) {
   unsigned long long port = 8443, max_bytes = 4194304, max_conns = 1024, timeout = 30,
                      threads = 0, interval = 1000;
   const char *mode = NULL, *level = NULL;
@@ -73,6 +94,7 @@ static int parse_flags(int argc, char **argv, lg_server_config *cfg) {
       {"--connection-timeout", 1, 86400, &timeout},
       {"--threads", 0, 1024, &threads},
       {"--policy-check-interval", 0, 86400000, &interval},
+      {"--event-queue-size", 1, 1000000, &x->queue},
   };
   const struct {
     const char *name;
@@ -82,6 +104,7 @@ static int parse_flags(int argc, char **argv, lg_server_config *cfg) {
       {"--tls-private-key-file", &cfg->tls_key_file}, {"--policy-file", &cfg->policy_file},
       {"--client-ca-file", &cfg->client_ca_file},
       {"--mode", &mode},                        {"--log-level", &level},
+      {"--kubeconfig", &x->kubeconfig},
   };
   const size_t n_nums = sizeof nums / sizeof nums[0], n_strs = sizeof strs / sizeof strs[0];
   int lvl = LG_LOG_INFO;
@@ -93,6 +116,10 @@ static int parse_flags(int argc, char **argv, lg_server_config *cfg) {
     if (lg_cli_is_help(argv[i])) {
       fputs(usage, stdout);
       return 1;
+    }
+    if (!strcmp(argv[i], "--events") || !strcmp(argv[i], "--metrics-lease-label")) {
+      *(argv[i][2] == 'e' ? &x->events : &x->lease_label) = true;
+      continue;
     }
     for (k = 0; k < n_nums; k++)
       if ((m = lg_cli_flag(argc, argv, &i, nums[k].name, &v)) != 0)
@@ -147,22 +174,40 @@ static int parse_flags(int argc, char **argv, lg_server_config *cfg) {
 
 int lg_cmd_serve(int argc, char **argv) {
   lg_server_config cfg;
-  char err[768] = "";
-  lg_rc rc;
-  int m;
+  extras x = {false, false, 1000, NULL};
+  lg_kube_config kc = {0};
+  char err[768] = "", host[256] = "";
+  int status = 1, m;
 
   memset(&cfg, 0, sizeof cfg);
   cfg.bind_address = "0.0.0.0";
   cfg.mode_override = LG_MODE_INHERIT;
-  m = parse_flags(argc, argv, &cfg);
+  m = parse_flags(argc, argv, &cfg, &x);
   if (m != 0)
     return m > 0 ? 0 : 2;
   /* Audit lines go to stdout; keep them whole and timely when it is a pipe or a file. */
   setvbuf(stdout, NULL, _IOLBF, 0);
-  rc = lg_server_run(&cfg, err, sizeof err);
-  if (rc) {
-    fprintf(stderr, "leaseguard serve: %s\n", err[0] ? err : lg_strerror(rc));
-    return 1;
+  if (!(cfg.metrics = lg_metrics_new(x.lease_label))) {
+    snprintf(err, sizeof err, "%s", lg_strerror(LG_ENOMEM));
+    goto out;
   }
-  return 0;
+  if (x.events) {
+    /* The pod's hostname is its name: Events name it as their source. */
+    gethostname(host, sizeof host - 1);
+    lg_events_config ec = {.kube = &kc, .component = "leaseguard", .host = host,
+                           .queue_limit = (size_t)x.queue};
+    if ((x.kubeconfig ? lg_kube_config_kubeconfig(x.kubeconfig, &kc, err, sizeof err)
+                      : lg_kube_config_in_cluster(NULL, &kc, err, sizeof err)) != LG_OK ||
+        lg_events_start(&ec, cfg.metrics, &cfg.events, err, sizeof err) != LG_OK)
+      goto out;
+  }
+  if (lg_server_run(&cfg, err, sizeof err) == LG_OK)
+    status = 0;
+out:
+  if (status)
+    fprintf(stderr, "leaseguard serve: %s\n", err[0] ? err : "cannot start");
+  lg_events_stop(cfg.events);
+  lg_metrics_free(cfg.metrics);
+  lg_kube_config_free(&kc);
+  return status;
 }

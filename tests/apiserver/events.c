@@ -1,5 +1,8 @@
-/* events.c -- core/v1 events: POST to store one, GET one, LIST and WATCH (no admission webhook). */
+/* events.c -- core/v1 events: POST to store one, GET one, PATCH one (JSON merge patch), LIST
+ * and WATCH (no admission webhook). */
+#include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "apiserver.h"
@@ -7,6 +10,9 @@
 #include "meta.h"
 #include "status.h"
 #include "validate.h"
+
+/* GuaranteedUpdate runs the update again when the object changed under it. */
+#define MAX_ATTEMPTS 8
 
 static void reply_status(as_reply *out, json_t *st) {
   json_int_t code = json_integer_value(json_object_get(st, "code"));
@@ -86,6 +92,146 @@ out:
   json_decref(ev);
 }
 
+/* RFC 7386 JSON merge patch: returns the new target (target is stolen, patch borrowed);
+ * NULL on no memory. */
+static json_t *merge_patch(json_t *target, const json_t *patch) {
+  const char *key;
+  json_t *value;
+
+  if (!json_is_object(patch)) {
+    json_decref(target);
+    return json_deep_copy(patch);
+  }
+  if (!json_is_object(target)) {
+    json_decref(target);
+    if (!(target = json_object()))
+      return NULL;
+  }
+  json_object_foreach((json_t *)patch, key, value) {
+    json_t *merged;
+    if (json_is_null(value)) {
+      json_object_del(target, key);
+      continue;
+    }
+    merged = merge_patch(json_incref(json_object_get(target, key)), value);
+    if (!merged || json_object_set_new(target, key, merged) != 0) {
+      json_decref(target);
+      return NULL;
+    }
+  }
+  return target;
+}
+
+/* One attempt of a patch; returns 1 to retry (the object changed meanwhile), else 0 with
+ * out filled. */
+static int patch_once(const as_ctx *ctx, const as_request *rq, const json_t *patch, bool dry,
+                      as_reply *out) {
+  uint64_t cur_rv = 0, new_rv;
+  json_t *cur = as_store_get(ctx->store, AS_KIND_EVENT, rq->ns, rq->name, &cur_rv);
+  json_t *obj = NULL, *typed = NULL, *st = NULL;
+  const char *name, *ns, *uid, *cur_uid, *rv, *ts;
+  char *text = NULL, cur_rv_s[24], msg[600], q[300];
+  as_field_errors errs;
+  int retry = 0;
+
+  if (!cur) {
+    st = as_status_not_found(&as_res_events, rq->name);
+    goto out;
+  }
+  if (!(obj = merge_patch(json_deep_copy(cur), patch)) || !(text = json_dumps(obj, 0))) {
+    st = as_status_internal("out of memory");
+    goto out;
+  }
+  /* The patched object is decoded like a request body. */
+  if (!(typed = as_decode_body(&as_res_events, text, strlen(text), &st)) ||
+      (st = as_meta_decode_check(typed, "Event")))
+    goto out;
+  name = as_meta_str(typed, "name");
+  ns = as_meta_str(typed, "namespace");
+  if (!name || strcmp(name, rq->name) != 0) {
+    snprintf(msg, sizeof msg, "the name of the object (%.200s) does not match the name on the "
+             "URL (%.200s)", name ? name : "", rq->name);
+    st = as_status_bad_request(msg);
+    goto out;
+  }
+  if (ns && ns[0] && strcmp(ns, rq->ns) != 0) {
+    snprintf(msg, sizeof msg, "the namespace of the object (%.200s) does not match the "
+             "namespace on the request (%.200s)", ns, rq->ns);
+    st = as_status_bad_request(msg);
+    goto out;
+  }
+  /* A resourceVersion in the patch is a precondition; without one the patch applies to
+   * whatever is current. */
+  snprintf(cur_rv_s, sizeof cur_rv_s, "%" PRIu64, cur_rv);
+  rv = as_meta_str(typed, "resourceVersion");
+  if (rv && rv[0] && strcmp(rv, cur_rv_s) != 0) {
+    st = as_status_conflict(&as_res_events, rq->name, "the object has been modified; please "
+                            "apply your changes to the latest version and try again");
+    goto out;
+  }
+  /* BeforeUpdate: creationTimestamp kept, uid kept when absent and immutable otherwise. */
+  uid = as_meta_str(typed, "uid");
+  cur_uid = as_meta_str(cur, "uid");
+  if (uid && uid[0] && cur_uid && strcmp(uid, cur_uid) != 0) {
+    errs.n = 0;
+    as_go_quote(uid, q, sizeof q);
+    as_ferr_invalid(&errs, "metadata.uid", q, "field is immutable");
+    st = as_status_invalid(&as_res_events, "Event", rq->name, &errs);
+    goto out;
+  }
+  as_meta_set(typed, "uid", cur_uid);
+  if ((ts = as_meta_str(cur, "creationTimestamp")))
+    as_meta_set(typed, "creationTimestamp", ts);
+  as_meta_set(typed, "namespace", rq->ns);
+  if ((st = validate_event(typed, rq->ns)) || dry)
+    goto out;
+  switch (as_store_commit(ctx->store, AS_KIND_EVENT, rq->ns, rq->name, cur_rv, typed, &new_rv)) {
+  case AS_COMMIT_OK:
+    break;
+  case AS_COMMIT_CHANGED:
+    retry = 1;
+    break;
+  default:
+    st = as_status_internal("out of memory");
+  }
+out:
+  if (st)
+    reply_status(out, st);
+  else if (!retry)
+    as_reply_set(out, 200, json_incref(typed));
+  free(text);
+  json_decref(typed);
+  json_decref(obj);
+  json_decref(cur);
+  return retry;
+}
+
+/* PATCH with application/merge-patch+json (the HTTP module checked the media type). */
+static void patch_event(const as_ctx *ctx, const as_request *rq, as_reply *out) {
+  const char *dry_q = rq->query(rq->query_cls, "dryRun");
+  json_t *patch;
+
+  if (dry_q && strcmp(dry_q, "All") != 0) {
+    reply_status(out, as_status_bad_request("dryRun: Unsupported value: only \"All\" is supported"));
+    return;
+  }
+  /* jsonpatch.MergePatch refuses what is not a JSON object as ErrBadJSONPatch. */
+  patch = json_loadb(rq->body, rq->len, 0, NULL);
+  if (!json_is_object(patch)) {
+    json_decref(patch);
+    reply_status(out, as_status_bad_request("Invalid JSON Patch"));
+    return;
+  }
+  for (int i = 0; i < MAX_ATTEMPTS; i++)
+    if (!patch_once(ctx, rq, patch, dry_q != NULL, out))
+      goto out;
+  reply_status(out, as_status_conflict(&as_res_events, rq->name, "the object has been modified; "
+                                       "please apply your changes to the latest version and try "
+                                       "again"));
+out:
+  json_decref(patch);
+}
+
 void as_events_handle(const as_ctx *ctx, const as_request *rq, as_reply *out) {
   const char *m = rq->method;
   json_t *cur;
@@ -100,6 +246,8 @@ void as_events_handle(const as_ctx *ctx, const as_request *rq, as_reply *out) {
       as_reply_set(out, 200, cur);
     else
       reply_status(out, as_status_not_found(&as_res_events, rq->name));
+  } else if (rq->name && !strcmp(m, "PATCH")) {
+    patch_event(ctx, rq, out);
   } else {
     reply_status(out, as_status(405, "MethodNotAllowed",
                                 "the server does not allow this method on the requested resource",

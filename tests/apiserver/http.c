@@ -171,10 +171,12 @@ static bool parse_route(const char *url, route *rt) {
   return true;
 }
 
-static bool is_json(const char *ct) {
-  size_t n = strlen("application/json");
-  return ct && !strncasecmp(ct, "application/json", n) && (ct[n] == '\0' || ct[n] == ';');
+static bool is_media_type(const char *ct, const char *type) {
+  size_t n = strlen(type);
+  return ct && !strncasecmp(ct, type, n) && (ct[n] == '\0' || ct[n] == ';');
 }
+
+static bool is_json(const char *ct) { return is_media_type(ct, "application/json"); }
 
 static const char *query(void *cls, const char *key) {
   return MHD_lookup_connection_value(cls, MHD_GET_ARGUMENT_KIND, key);
@@ -204,6 +206,12 @@ static void serve(as_http *h, struct MHD_Connection *c, const char *url, const c
   } else if (!parse_route(url, &rt)) {
     as_reply_set(r, 404, as_status(404, "NotFound", "the server could not find the requested "
                                    "resource", json_object()));
+  } else if (!strcmp(method, "PATCH") && rt.h == as_events_handle && rt.name &&
+             !is_media_type(ct, "application/merge-patch+json")) {
+    /* Of kube-apiserver's patch types only the JSON merge patch is implemented. */
+    as_reply_set(r, 415, as_status(415, "UnsupportedMediaType", "the body of the request was in "
+                                   "an unknown format - accepted media types include: "
+                                   "application/merge-patch+json", NULL));
   } else if ((!strcmp(method, "POST") || !strcmp(method, "PUT")) && !is_json(ct)) {
     as_reply_set(r, 415, as_status(415, "UnsupportedMediaType", "the body of the request was in "
                                    "an unknown format - accepted media types include: "
