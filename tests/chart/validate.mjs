@@ -1,0 +1,692 @@
+// validate.mjs -- checks the manifests that run.sh rendered from charts/leaseguard: every
+// object against its Kubernetes (or cert-manager, Prometheus Operator) schema from the npm
+// package kubernetes-models, with unknown fields refused; then the chart's wiring, case by
+// case (webhook -> Service -> container port, certificates, policy volume, flags, security
+// context, PDB, RBAC, helm test pod); with LEASEGUARD_BIN, the rendered flags and policies
+// are also given to the real binary; and values.yaml, values.schema.json and README.md are
+// checked to document the same values.
+//
+// usage: node validate.mjs --modules DIR --dir DIR --helm N --repo DIR --release NAME --namespace NS
+// Prints "ok: ..." and "FAIL: ..." lines; exit status 1 when anything failed.
+import { createRequire } from 'node:module';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+const opt = {};
+for (let i = 2; i < process.argv.length; i += 2) opt[process.argv[i].replace(/^--/, '')] = process.argv[i + 1];
+for (const k of ['modules', 'dir', 'helm', 'repo', 'release', 'namespace'])
+  if (!opt[k]) { console.error(`validate.mjs: --${k} is required`); process.exit(2); }
+
+const require = createRequire(path.join(opt.modules, 'noop.js'));
+const YAML = require('yaml');
+const chartDir = path.join(opt.repo, 'charts', 'leaseguard');
+
+const isObj = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
+let failures = 0;
+const ok = (msg) => console.log(`ok: ${msg}`);
+const fail = (msg) => { failures++; console.log(`FAIL: ${msg}`); };
+// check(cond, msg, detail): one line either way.
+const check = (cond, msg, detail) => (cond ? ok(msg) : fail(detail === undefined ? msg : `${msg} (${detail})`));
+// Deep equality, whatever the order of object keys (Helm's toYaml sorts them).
+const canon = (v) => (Array.isArray(v) ? v.map(canon) : isObj(v)
+  ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canon(v[k])])) : v);
+const eq = (a, b) => JSON.stringify(canon(a)) === JSON.stringify(canon(b));
+const show = (v) => JSON.stringify(v);
+
+// ---------------------------------------------------------------------------------------
+// Schemas: the classes of kubernetes-models validate types, enums and required fields;
+// their .d.ts files give the fields that exist, so that unknown (misspelt) fields fail too.
+
+const packages = [
+  { pkg: 'kubernetes-models', match: (g) => !g.includes('.') || g.endsWith('.k8s.io') },
+  { pkg: '@kubernetes-models/cert-manager', match: (g) => g.endsWith('cert-manager.io') },
+  { pkg: '@kubernetes-models/prometheus-operator', match: (g) => g === 'monitoring.coreos.com' },
+];
+
+function modelFor(apiVersion, kind) {
+  const group = apiVersion.includes('/') ? apiVersion.split('/')[0] : '';
+  const p = packages.find((x) => x.match(group));
+  if (!p) return null;
+  const spec = `${p.pkg}/${apiVersion}`;
+  const cls = require(spec)[kind];
+  if (!cls) return null;
+  const js = require.resolve(`${spec}/${kind}`);
+  return { cls, dts: js.replace(/\.js$/, '.d.ts'), iface: `I${kind}` };
+}
+
+// A small parser for the subset of TypeScript declarations those .d.ts files use.
+const dtsCache = new Map();
+function tokenize(src) {
+  const toks = [];
+  const re = /\s+|"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|([A-Za-z_$][\w$]*)|(-?\d+(?:\.\d+)?)|([{}[\]<>();:?|&,.=])/gy;
+  let m;
+  while (re.lastIndex < src.length) {
+    const at = re.lastIndex;
+    if (!(m = re.exec(src))) throw new Error(`cannot tokenize at ${src.slice(at, at + 40)}`);
+    if (m[1] !== undefined || m[2] !== undefined) toks.push({ t: 'str', v: m[1] ?? m[2] });
+    else if (m[3]) toks.push({ t: 'id', v: m[3] });
+    else if (m[4]) toks.push({ t: 'num', v: m[4] });
+    else if (m[5]) toks.push({ t: 'p', v: m[5] });
+  }
+  return toks;
+}
+const BUILTIN = new Set(['string', 'number', 'boolean', 'any', 'unknown', 'null', 'undefined', 'object', 'true', 'false', 'never']);
+function parseTypeTokens(toks, pos) {
+  let i = pos;
+  const peek = (v) => toks[i] && toks[i].v === v && toks[i].t === 'p';
+  const expect = (v) => { if (!peek(v)) throw new Error(`expected ${v} at token ${i}: ${JSON.stringify(toks.slice(i, i + 5))}`); i++; };
+  function members() { // after '{'
+    const props = new Map();
+    let index = null;
+    while (!peek('}')) {
+      if (peek('[')) { // [key: string]: T
+        i++; i++; expect(':'); i++; expect(']'); expect(':');
+        index = type();
+      } else {
+        const key = toks[i++].v;
+        if (peek('?')) i++;
+        expect(':');
+        props.set(key, type());
+      }
+      if (peek(';') || peek(',')) i++;
+    }
+    expect('}');
+    return { k: 'obj', props, index };
+  }
+  function primary() {
+    const tk = toks[i];
+    if (tk.t === 'p' && tk.v === '{') { i++; return members(); }
+    if (tk.t === 'p' && tk.v === '(') { i++; const t = type(); expect(')'); return t; }
+    if (tk.t === 'str' || tk.t === 'num') { i++; return { k: 'leaf' }; }
+    if (tk.t === 'id') {
+      i++;
+      if (peek('<')) {
+        i++;
+        const args = [type()];
+        while (peek(',')) { i++; args.push(type()); }
+        expect('>');
+        if (tk.v === 'Array') return { k: 'array', of: args[0] };
+        if (tk.v === 'Record') return { k: 'obj', props: new Map(), index: args[1] };
+        return { k: 'any' };
+      }
+      if (tk.v === 'any' || tk.v === 'unknown' || tk.v === 'object') return { k: 'any' };
+      if (BUILTIN.has(tk.v)) return { k: 'leaf' };
+      let name = tk.v;
+      while (peek('.')) { i++; name += `.${toks[i++].v}`; }
+      return { k: 'ref', name };
+    }
+    throw new Error(`unexpected token ${JSON.stringify(tk)}`);
+  }
+  function postfix() {
+    let t = primary();
+    while (peek('[')) {
+      i++;
+      if (peek(']')) { i++; t = { k: 'array', of: t }; } else { i++; expect(']'); t = { k: 'leaf' }; }
+    }
+    return t;
+  }
+  function type() {
+    if (peek('|')) i++;
+    const alts = [postfix()];
+    while (peek('|') || peek('&')) { i++; alts.push(postfix()); }
+    return alts.length === 1 ? alts[0] : { k: 'union', alts };
+  }
+  const t = type();
+  return [t, i];
+}
+function resolveModule(fromFile, spec) {
+  const cands = [];
+  if (spec.startsWith('.')) cands.push(path.resolve(path.dirname(fromFile), spec));
+  else for (let d = path.dirname(fromFile); ; d = path.dirname(d)) {
+    cands.push(path.join(d, 'node_modules', spec));
+    if (d === path.dirname(d)) break;
+  }
+  for (const c of cands) for (const f of [`${c}.d.ts`, path.join(c, 'index.d.ts')]) if (fs.existsSync(f)) return f;
+  return null;
+}
+function loadDts(file) {
+  if (dtsCache.has(file)) return dtsCache.get(file);
+  const src = fs.readFileSync(file, 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');
+  const info = { file, imports: new Map(), aliases: new Map(), decls: new Map(), bases: new Map() };
+  for (const m of src.matchAll(/import\s*(?:type\s*)?\{([^}]*)\}\s*from\s*"([^"]+)"/g))
+    for (const s of m[1].split(',').map((x) => x.trim()).filter(Boolean)) {
+      const [orig, local] = s.split(/\s+as\s+/);
+      info.imports.set((local || orig).trim(), { from: m[2], name: orig.trim() });
+    }
+  for (const m of src.matchAll(/export\s*\{([^}]*)\}(?:\s*from\s*"([^"]+)")?/g))
+    for (const s of m[1].split(',').map((x) => x.trim()).filter(Boolean)) {
+      const [orig, exported] = s.split(/\s+as\s+/);
+      if (m[2]) info.imports.set((exported || orig).trim(), { from: m[2], name: orig.trim() });
+      else if (exported) info.aliases.set(exported.trim(), orig.trim());
+    }
+  for (const m of src.matchAll(/export\s+interface\s+(\w+)(?:\s+extends\s+([^{]+))?\s*\{/g)) {
+    const toks = tokenize(src.slice(m.index + m[0].length - 1, m.index + m[0].length - 1 + 400000));
+    const [t] = parseTypeTokens(toks, 0);
+    info.decls.set(m[1], t);
+    if (m[2]) info.bases.set(m[1], m[2].split(',').map((x) => x.trim().replace(/<.*$/, '')));
+  }
+  for (const m of src.matchAll(/export\s+declare\s+type\s+(\w+)(?:<[^=]*>)?\s*=/g)) {
+    const toks = tokenize(src.slice(m.index + m[0].length, src.indexOf(';\n', m.index) + 1 || undefined));
+    try { info.decls.set(m[1], parseTypeTokens(toks, 0)[0]); } catch { info.decls.set(m[1], { k: 'any' }); }
+  }
+  dtsCache.set(file, info);
+  return info;
+}
+// Returns {file, type} for a name seen in file, or null when it is not ours to check.
+function resolveName(file, name, depth = 0) {
+  if (depth > 20) return null;
+  const info = loadDts(file);
+  if (info.aliases.has(name)) return resolveName(file, info.aliases.get(name), depth + 1);
+  if (info.decls.has(name)) {
+    let t = info.decls.get(name);
+    for (const b of info.bases.get(name) || []) {
+      const r = resolveName(file, b, depth + 1);
+      if (r && r.type.k === 'obj') t = { ...t, props: new Map([...r.type.props, ...t.props]) };
+    }
+    return { file, type: t };
+  }
+  const imp = info.imports.get(name);
+  if (imp) {
+    const f = resolveModule(file, imp.from);
+    return f ? resolveName(f, imp.name, depth + 1) : null;
+  }
+  return null;
+}
+function unknownFields(value, type, file, where, out) {
+  if (!type) return;
+  switch (type.k) {
+    case 'ref': {
+      const r = resolveName(file, type.name);
+      if (!r && /^I/.test(type.name)) out.push(`${where}: cannot resolve type ${type.name}`);
+      if (r) unknownFields(value, r.type, r.file, where, out);
+      return;
+    }
+    case 'array':
+      if (Array.isArray(value)) value.forEach((v, i) => unknownFields(v, type.of, file, `${where}[${i}]`, out));
+      return;
+    case 'obj':
+      if (!isObj(value)) return;
+      for (const [k, v] of Object.entries(value)) {
+        if (type.props.has(k)) unknownFields(v, type.props.get(k), file, `${where}.${k}`, out);
+        else if (type.index) unknownFields(v, type.index, file, `${where}.${k}`, out);
+        else out.push(`${where}.${k}: unknown field`);
+      }
+      return;
+    case 'union': {
+      const structured = type.alts.filter((a) => a.k !== 'leaf' && a.k !== 'any');
+      if (structured.length === 0 || type.alts.some((a) => a.k === 'any')) return;
+      const tries = structured.map((a) => { const o = []; unknownFields(value, a, file, where, o); return o; });
+      if (!tries.some((o) => o.length === 0)) out.push(...tries[0]);
+      return;
+    }
+    default:
+  }
+}
+
+// The checker must see a misspelt field deep inside an object, in a core kind and in a CRD.
+function selfCheck() {
+  const probe = (obj, needle) => {
+    const model = modelFor(obj.apiVersion, obj.kind);
+    const r = resolveName(model.dts, model.iface);
+    const out = [];
+    unknownFields(obj, r.type, r.file, obj.kind, out);
+    return out.length === 1 && out[0].includes(needle);
+  };
+  const dep = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'x', labels: { a: 'b' } },
+    spec: { selector: {}, template: { spec: { containers: [{ name: 'c', readinesProbe: {} }] } } } };
+  const cert = { apiVersion: 'cert-manager.io/v1', kind: 'Certificate', metadata: { name: 'x' },
+    spec: { secretName: 's', issuerRef: { name: 'i', kindd: 'Issuer' } } };
+  check(probe(dep, 'spec.template.spec.containers[0].readinesProbe') && probe(cert, 'spec.issuerRef.kindd'),
+    'the unknown-field check finds misspelt fields (Deployment container, Certificate issuerRef)');
+}
+
+// Returns null when obj is valid and has no unknown field, else the reason.
+function validateObject(obj) {
+  const model = modelFor(obj.apiVersion, obj.kind);
+  if (!model) return `no schema for ${obj.apiVersion} ${obj.kind}`;
+  try {
+    new model.cls(obj).validate();
+  } catch (e) {
+    return `schema: ${String(e.message || e).split('\n').slice(0, 6).join(' | ')}`;
+  }
+  const r = resolveName(model.dts, model.iface);
+  if (!r) return `cannot read the fields of ${model.iface} from ${model.dts}`;
+  const unknown = [];
+  unknownFields(obj, r.type, r.file, obj.kind, unknown);
+  return unknown.length ? unknown.join('; ') : null;
+}
+
+// ---------------------------------------------------------------------------------------
+// Wiring.
+
+function loadCase(name) {
+  const file = path.join(opt.dir, `${name}.yaml`);
+  const docs = YAML.parseAllDocuments(fs.readFileSync(file, 'utf8'));
+  const objs = [];
+  for (const d of docs) {
+    if (d.errors.length) throw new Error(`${file}: ${d.errors[0].message}`);
+    const o = d.toJS();
+    if (o) objs.push(o);
+  }
+  return objs;
+}
+const CLUSTER_KINDS = new Set(['ValidatingWebhookConfiguration', 'ClusterRole', 'ClusterRoleBinding']);
+const isHook = (o) => Boolean(o.metadata?.annotations?.['helm.sh/hook']);
+const matches = (selector, labels) => Object.entries(selector || {}).every(([k, v]) => (labels || {})[k] === v);
+// serve's flags that take no value.
+const SWITCHES = new Set(['--events', '--metrics-lease-label']);
+function flagsOf(args) {
+  const m = new Map();
+  const dup = [];
+  for (const a of args.slice(1)) {
+    const mm = SWITCHES.has(a) ? [a, a, 'true'] : /^(--[a-z-]+)=(.*)$/.exec(a);
+    if (!mm) { dup.push(`not --flag=value: ${a}`); continue; }
+    if (m.has(mm[1])) dup.push(`twice: ${mm[1]}`);
+    m.set(mm[1], mm[2]);
+  }
+  return { m, dup };
+}
+function b64pem(b64) {
+  try {
+    const pem = Buffer.from(b64, 'base64').toString('utf8');
+    return pem.startsWith('-----BEGIN CERTIFICATE-----') ? pem : null;
+  } catch { return null; }
+}
+
+const rendered = []; // {case, deployment args, policy} for the binary checks
+
+function checkCase(name, exp) {
+  const objs = loadCase(name);
+  const tag = `[${name}]`;
+  console.log(`# case ${name}: ${objs.length} objects`);
+  const invalid = objs.map((o) => [o, validateObject(o)]).filter(([, why]) => why);
+  invalid.forEach(([o, why]) => fail(`${tag} ${o.kind}/${o.metadata?.name}: ${why}`));
+  if (!invalid.length)
+    ok(`${tag} all ${objs.length} objects valid against their schemas, no unknown fields: ${objs.map((o) => o.kind).join(', ')}`);
+
+  const ns = exp.namespace;
+  const all = (kind) => objs.filter((o) => o.kind === kind);
+  const one = (kind, pred = () => true) => {
+    const l = all(kind).filter(pred);
+    if (l.length !== 1) throw new Error(`${tag} expected one ${kind}, found ${l.length}`);
+    return l[0];
+  };
+  for (const o of objs) {
+    if (CLUSTER_KINDS.has(o.kind)) continue;
+    const want = o.kind === 'Role' || o.kind === 'RoleBinding' ? exp.selftestNamespace : ns;
+    if (o.metadata.namespace !== want) fail(`${tag} ${o.kind}/${o.metadata.name} in namespace ${o.metadata.namespace}, not ${want}`);
+  }
+  ok(`${tag} every namespaced object names its namespace (${ns}${exp.selftestNamespace ? `; selftest RBAC in ${exp.selftestNamespace}` : ''})`);
+
+  const dep = one('Deployment');
+  const svc = one('Service');
+  const vwc = one('ValidatingWebhookConfiguration');
+  const spec = dep.spec.template.spec;
+  const podLabels = dep.spec.template.metadata.labels;
+  check(spec.containers.length === 1, `${tag} one container`);
+  const c = spec.containers[0];
+  const { m: flags, dup } = flagsOf(c.args);
+  check(c.args[0] === 'serve' && dup.length === 0, `${tag} args are "serve" then --flag=value (or a switch), each once`, dup.join(', '));
+  rendered.push({ name, args: c.args });
+
+  // Deployment basics.
+  check(dep.spec.replicas === exp.replicas, `${tag} replicas ${exp.replicas}`, dep.spec.replicas);
+  check(matches(dep.spec.selector.matchLabels, podLabels), `${tag} Deployment selector matches its pod labels`);
+  check(c.image === exp.image, `${tag} image ${exp.image}`, c.image);
+  check((spec.priorityClassName || '') === exp.priorityClassName, `${tag} priorityClassName "${exp.priorityClassName}"`, spec.priorityClassName);
+  check(c.resources?.requests?.cpu && c.resources?.requests?.memory && c.resources?.limits?.cpu && c.resources?.limits?.memory,
+    `${tag} resources: requests and limits for cpu and memory`);
+  const tsc = spec.topologySpreadConstraints || [];
+  check(tsc.some((t) => t.topologyKey === 'kubernetes.io/hostname' && t.whenUnsatisfiable === 'ScheduleAnyway' && matches(t.labelSelector?.matchLabels, podLabels)),
+    `${tag} topologySpreadConstraints over kubernetes.io/hostname, ScheduleAnyway, selecting its own pods`);
+  const anti = spec.affinity?.podAntiAffinity?.preferredDuringSchedulingIgnoredDuringExecution || [];
+  check(anti.some((a) => a.podAffinityTerm.topologyKey === 'kubernetes.io/hostname' && matches(a.podAffinityTerm.labelSelector?.matchLabels, podLabels)),
+    `${tag} preferred podAntiAffinity on kubernetes.io/hostname`);
+  check(dep.spec.strategy?.rollingUpdate?.maxUnavailable === 0, `${tag} rolling update keeps every pod until its successor is up (maxUnavailable 0)`);
+
+  // Security context.
+  const sc = c.securityContext || {};
+  check(sc.runAsNonRoot === true && sc.runAsUser === 65532 && sc.readOnlyRootFilesystem === true &&
+        sc.allowPrivilegeEscalation === false && eq(sc.capabilities?.drop, ['ALL']) && sc.seccompProfile?.type === 'RuntimeDefault',
+    `${tag} container securityContext: runAsNonRoot, runAsUser 65532, readOnlyRootFilesystem, no privilege escalation, drop ALL, seccomp RuntimeDefault`, show(sc));
+  check(spec.securityContext?.runAsNonRoot === true && spec.securityContext?.seccompProfile?.type === 'RuntimeDefault',
+    `${tag} pod securityContext: runAsNonRoot, seccomp RuntimeDefault`);
+  check(spec.automountServiceAccountToken === exp.events, `${tag} service account token mounted only with events (${exp.events})`, spec.automountServiceAccountToken);
+
+  // Ports and probes.
+  const port = (c.ports || []).find((p) => p.name === 'https');
+  check(port && port.containerPort === exp.securePort, `${tag} container port https = ${exp.securePort}`, show(c.ports));
+  check(flags.get('--secure-port') === String(port?.containerPort), `${tag} --secure-port equals the container port`, flags.get('--secure-port'));
+  check(flags.get('--bind-address') === '0.0.0.0', `${tag} --bind-address=0.0.0.0`);
+  const probeOk = (p, pathName) => p?.httpGet?.path === pathName && p.httpGet.scheme === 'HTTPS' &&
+    (p.httpGet.port === 'https' || p.httpGet.port === exp.securePort);
+  check(probeOk(c.readinessProbe, '/readyz'), `${tag} readinessProbe GET /readyz over HTTPS on the https port`, show(c.readinessProbe));
+  check(probeOk(c.livenessProbe, '/healthz'), `${tag} livenessProbe GET /healthz over HTTPS on the https port`, show(c.livenessProbe));
+
+  // Service -> container, webhook -> Service.
+  check(matches(svc.spec.selector, podLabels) && Object.keys(svc.spec.selector || {}).length > 0, `${tag} Service selects the webhook pods`);
+  const sp = svc.spec.ports.find((p) => p.port === 443);
+  check(sp && sp.name === 'https' && (sp.targetPort === 'https' || sp.targetPort === exp.securePort),
+    `${tag} Service port 443 (https) targets the container's https port`, show(svc.spec.ports));
+  check(vwc.webhooks.length === 1, `${tag} one webhook`);
+  const w = vwc.webhooks[0];
+  const cs = w.clientConfig.service || {};
+  check(cs.name === svc.metadata.name && cs.namespace === svc.metadata.namespace && cs.namespace === ns && cs.port === 443 && sp?.port === cs.port,
+    `${tag} webhook clientConfig.service is ${svc.metadata.namespace}/${svc.metadata.name}:443`, show(cs));
+  check(cs.path === '/validate', `${tag} webhook path /validate`, cs.path);
+  check(!w.clientConfig.url, `${tag} webhook calls the Service, not a URL`);
+  check(w.name === exp.webhookName, `${tag} webhook name ${exp.webhookName}`, w.name);
+  check(eq(w.rules, [{ apiGroups: ['coordination.k8s.io'], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE', 'DELETE'], resources: ['leases'], scope: 'Namespaced' }]),
+    `${tag} rules: coordination.k8s.io/v1 leases, CREATE UPDATE DELETE, Namespaced`, show(w.rules));
+  check(eq(w.admissionReviewVersions, ['v1']), `${tag} admissionReviewVersions [v1]`);
+  check(w.failurePolicy === exp.failurePolicy, `${tag} failurePolicy ${exp.failurePolicy}`, w.failurePolicy);
+  check(w.timeoutSeconds === exp.timeoutSeconds, `${tag} timeoutSeconds ${exp.timeoutSeconds}`, w.timeoutSeconds);
+  check(w.sideEffects === (exp.events ? 'NoneOnDryRun' : 'None'), `${tag} sideEffects ${exp.events ? 'NoneOnDryRun' : 'None'}`, w.sideEffects);
+  const notIn = (w.namespaceSelector?.matchExpressions || []).find((e) => e.key === 'kubernetes.io/metadata.name' && e.operator === 'NotIn');
+  check(notIn && eq([...notIn.values].sort(), [ns, ...exp.excluded].sort()),
+    `${tag} namespaceSelector excludes ${[ns, ...exp.excluded].join(', ')}`, show(w.namespaceSelector));
+  check(eq(w.objectSelector || {}, exp.objectSelector), `${tag} objectSelector ${show(exp.objectSelector)}`, show(w.objectSelector));
+  check(eq(w.matchConditions || [], exp.matchConditions), `${tag} matchConditions ${exp.matchConditions.length}`, show(w.matchConditions));
+
+  // TLS: the mounted Secret, the flags, the caBundle.
+  const vol = (n) => (spec.volumes || []).find((v) => v.name === n);
+  const mountOf = (volName) => (c.volumeMounts || []).filter((m) => m.volumeName === volName || m.name === volName);
+  check((c.volumeMounts || []).every((m) => !m.subPath && !m.subPathExpr), `${tag} no subPath mounts (they never see updates)`);
+  const tlsVol = (spec.volumes || []).find((v) => v.secret && v.secret.secretName === exp.tlsSecret);
+  const tlsMount = tlsVol && mountOf(tlsVol.name)[0];
+  check(tlsVol && tlsMount, `${tag} TLS Secret ${exp.tlsSecret} mounted`);
+  check(tlsMount && flags.get('--tls-cert-file') === `${tlsMount.mountPath}/tls.crt` && flags.get('--tls-private-key-file') === `${tlsMount.mountPath}/tls.key`,
+    `${tag} --tls-cert-file and --tls-private-key-file are tls.crt and tls.key in that mount`, `${flags.get('--tls-cert-file')} ${flags.get('--tls-private-key-file')}`);
+  const checksum = dep.spec.template.metadata.annotations?.['checksum/tls'];
+  check(Boolean(checksum) === (exp.certMode === 'generate'), `${tag} checksum/tls annotation only for generated certificates`, checksum);
+  check(!Object.keys(dep.spec.template.metadata.annotations || {}).some((k) => /policy/.test(k)), `${tag} no policy checksum (the policy reloads live)`);
+  const injectFrom = vwc.metadata.annotations?.['cert-manager.io/inject-ca-from'];
+  const bundle = w.clientConfig.caBundle;
+  if (exp.certMode === 'generate') {
+    const secret = one('Secret', (s) => s.metadata.name === exp.tlsSecret);
+    const ca = b64pem(bundle);
+    check(ca, `${tag} caBundle is base64 of a PEM certificate`);
+    check(bundle === secret.data['ca.crt'], `${tag} caBundle equals ca.crt of the generated Secret`);
+    check(secret.type === 'kubernetes.io/tls', `${tag} generated Secret is kubernetes.io/tls`);
+    try {
+      const caCert = new X509Certificate(ca);
+      const cert = new X509Certificate(Buffer.from(secret.data['tls.crt'], 'base64'));
+      const key = createPrivateKey(Buffer.from(secret.data['tls.key'], 'base64'));
+      check(caCert.ca, `${tag} the caBundle certificate is a CA`);
+      check(cert.checkIssued(caCert) && cert.verify(caCert.publicKey), `${tag} tls.crt is signed by the caBundle's CA`);
+      check(cert.checkPrivateKey(key), `${tag} tls.key is tls.crt's key`);
+      const host = `${svc.metadata.name}.${ns}.svc`;
+      check(cert.checkHost(host) && cert.checkHost(`${host}.cluster.local`), `${tag} tls.crt is valid for ${host} and ${host}.cluster.local`, cert.subjectAltName);
+    } catch (e) { fail(`${tag} generated certificates: ${e.message}`); }
+    check(!injectFrom, `${tag} no cert-manager annotation`);
+  } else if (exp.certMode === 'secret') {
+    check(bundle === exp.caBundle && b64pem(bundle), `${tag} caBundle is the given base64 PEM CA`);
+    check(all('Secret').length === 0, `${tag} no Secret rendered (the user's is used)`);
+    check(!injectFrom, `${tag} no cert-manager annotation`);
+  } else {
+    check(!bundle, `${tag} no caBundle in the chart (cainjector fills it)`);
+    const cert = one('Certificate', (x) => x.spec.secretName === exp.tlsSecret);
+    check(injectFrom === `${ns}/${cert.metadata.name}`, `${tag} cert-manager.io/inject-ca-from names the serving Certificate ${ns}/${cert.metadata.name}`, injectFrom);
+    const host = `${svc.metadata.name}.${ns}.svc`;
+    check(cert.spec.dnsNames.includes(host) && cert.spec.dnsNames.includes(`${host}.cluster.local`), `${tag} serving Certificate covers ${host} and .cluster.local`, show(cert.spec.dnsNames));
+    if (exp.issuerRef) {
+      check(eq(cert.spec.issuerRef, exp.issuerRef), `${tag} serving Certificate uses the given issuer`, show(cert.spec.issuerRef));
+      check(all('Issuer').length === 0 && all('Certificate').length === 1, `${tag} no self-signed chain when an issuer is given`);
+    } else {
+      const caIssuer = one('Issuer', (i) => i.metadata.name === cert.spec.issuerRef.name && i.spec.ca);
+      const caCert = one('Certificate', (x) => x.spec.isCA && x.spec.secretName === caIssuer.spec.ca.secretName);
+      const selfSigned = one('Issuer', (i) => i.metadata.name === caCert.spec.issuerRef.name && i.spec.selfSigned);
+      check(cert.spec.issuerRef.kind === 'Issuer' && caCert.spec.issuerRef.kind === 'Issuer' && selfSigned,
+        `${tag} chain: Issuer ${selfSigned.metadata.name} (selfSigned) -> Certificate ${caCert.metadata.name} (isCA) -> Issuer ${caIssuer.metadata.name} (ca) -> Certificate ${cert.metadata.name}`);
+    }
+  }
+
+  // Policy: a ConfigMap mounted as a whole directory at the directory of --policy-file.
+  const pf = flags.get('--policy-file') || '';
+  const polVol = (spec.volumes || []).find((v) => v.configMap && mountOf(v.name).some((m) => m.mountPath === path.posix.dirname(pf)));
+  const cm = polVol && one('ConfigMap', (x) => x.metadata.name === polVol.configMap.name);
+  check(cm && !polVol.configMap.items && cm.data[path.posix.basename(pf)] !== undefined,
+    `${tag} --policy-file=${pf} is a key of ConfigMap ${cm?.metadata.name}, mounted whole at ${path.posix.dirname(pf)}`);
+  const policyText = cm?.data[path.posix.basename(pf)];
+  rendered[rendered.length - 1].policy = policyText;
+  if (exp.policy === 'default') {
+    const want = fs.readFileSync(path.join(opt.repo, 'policy', 'default.json'), 'utf8');
+    check(policyText === want, `${tag} policy.json is policy/default.json, byte for byte`);
+  } else {
+    let got = null;
+    try { got = JSON.parse(policyText); } catch (e) { fail(`${tag} policy.json: ${e.message}`); }
+    check(eq(got, exp.policy), `${tag} policy.json is values.policy`);
+  }
+
+  // Flags from values.
+  for (const [f, v] of Object.entries(exp.flags))
+    check(flags.get(f) === v, `${tag} ${f}=${v}`, flags.get(f));
+  for (const [f, on, value] of [['--events', exp.events, 'true'], ['--event-queue-size', exp.events, exp.eventQueueSize],
+    ['--metrics-lease-label', exp.leaseLabel, 'true']])
+    check(on ? flags.get(f) === value : !flags.has(f), `${tag} ${f} ${on ? value : 'absent'}`, flags.get(f));
+  check(flags.has('--mode') === Boolean(exp.mode) && (!exp.mode || flags.get('--mode') === exp.mode),
+    `${tag} --mode ${exp.mode ? `=${exp.mode}` : 'absent (the policy decides)'}`, flags.get('--mode'));
+  if (exp.clientCA) {
+    const caVol = (spec.volumes || []).find((v) => (v.configMap?.name || v.secret?.secretName) === exp.clientCA.name);
+    const caMount = caVol && mountOf(caVol.name)[0];
+    check(caMount && flags.get('--client-ca-file') === `${caMount.mountPath}/${exp.clientCA.key}`,
+      `${tag} --client-ca-file is ${exp.clientCA.key} of ${exp.clientCA.name}, mounted whole`, flags.get('--client-ca-file'));
+  } else {
+    check(!flags.has('--client-ca-file'), `${tag} no --client-ca-file without mtls`);
+  }
+
+  // PodDisruptionBudget.
+  const pdbs = all('PodDisruptionBudget');
+  if (exp.replicas > 1) {
+    check(pdbs.length === 1 && pdbs[0].spec.minAvailable === 1 && matches(pdbs[0].spec.selector.matchLabels, podLabels),
+      `${tag} PodDisruptionBudget minAvailable 1 over the webhook pods`);
+  } else {
+    check(pdbs.length === 0, `${tag} no PodDisruptionBudget with one replica`);
+  }
+
+  // RBAC: nothing but events, and only when enabled.
+  const saName = spec.serviceAccountName;
+  const sa = all('ServiceAccount').find((s) => s.metadata.name === saName && !isHook(s));
+  check(sa, `${tag} ServiceAccount ${saName} of the Deployment is rendered`);
+  const roles = objs.filter((o) => /Role$/.test(o.kind) && !isHook(o));
+  const bindings = objs.filter((o) => /RoleBinding$/.test(o.kind) && !isHook(o));
+  if (exp.events) {
+    const cr = roles.filter((r) => r.kind === 'ClusterRole');
+    check(roles.length === 1 && cr.length === 1 && eq(cr[0].rules, [{ apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] }]),
+      `${tag} one ClusterRole: core events create/patch, nothing else`, show(roles.map((r) => r.rules)));
+    check(bindings.length === 1 && bindings[0].kind === 'ClusterRoleBinding' && bindings[0].roleRef.name === cr[0]?.metadata.name &&
+          eq(bindings[0].subjects, [{ kind: 'ServiceAccount', name: saName, namespace: ns }]),
+      `${tag} ClusterRoleBinding gives it to ${ns}/${saName} only`);
+    check(sa?.automountServiceAccountToken === true, `${tag} ServiceAccount token mounted (events need the API)`);
+  } else {
+    check(roles.length === 0 && bindings.length === 0, `${tag} no RBAC for the webhook without events`);
+    check(sa?.automountServiceAccountToken === false, `${tag} ServiceAccount mounts no token`);
+  }
+
+  // ServiceMonitor.
+  const sms = all('ServiceMonitor');
+  if (exp.serviceMonitor) {
+    const ep = sms[0]?.spec.endpoints?.[0] || {};
+    check(sms.length === 1 && matches(sms[0].spec.selector.matchLabels, svc.metadata.labels) && ep.port === sp?.name &&
+          ep.scheme === 'https' && ep.path === '/metrics',
+      `${tag} ServiceMonitor scrapes the Service's https port, /metrics over HTTPS`);
+    check(ep.tlsConfig?.serverName === `${svc.metadata.name}.${ns}.svc` && ep.tlsConfig.insecureSkipVerify === false &&
+          ep.tlsConfig.ca?.secret?.name === exp.tlsSecret && ep.tlsConfig.ca.secret.key === 'ca.crt',
+      `${tag} ServiceMonitor verifies the server: serverName ${svc.metadata.name}.${ns}.svc, ca.crt of ${exp.tlsSecret}`, show(ep.tlsConfig));
+  } else {
+    check(sms.length === 0, `${tag} no ServiceMonitor`);
+  }
+
+  // helm test.
+  const hooks = objs.filter(isHook);
+  if (exp.selftestNamespace) {
+    const pod = one('Pod', isHook);
+    const ann = pod.metadata.annotations;
+    check(ann['helm.sh/hook'] === 'test' && ann['helm.sh/hook-delete-policy'] === 'before-hook-creation',
+      `${tag} test Pod: helm.sh/hook test, delete before-hook-creation`);
+    const tc = pod.spec.containers[0];
+    check(eq(tc.args, ['selftest', `--namespace=${exp.selftestNamespace}`, `--expect=${exp.expect}`]),
+      `${tag} test Pod runs selftest --namespace=${exp.selftestNamespace} --expect=${exp.expect}`, show(tc.args));
+    check(tc.image === exp.image, `${tag} test Pod uses the webhook's image`);
+    check(!matches(svc.spec.selector, pod.metadata.labels), `${tag} the Service does not select the test Pod`);
+    check(pdbs.every((p) => !matches(p.spec.selector.matchLabels, pod.metadata.labels)), `${tag} the PDB does not count the test Pod`);
+    const tsc2 = tc.securityContext || {};
+    check(tsc2.runAsNonRoot && tsc2.readOnlyRootFilesystem && tsc2.allowPrivilegeEscalation === false && eq(tsc2.capabilities?.drop, ['ALL']),
+      `${tag} test Pod is locked down like the webhook`);
+    check(exp.selftestNamespace !== ns && !exp.excluded.includes(exp.selftestNamespace),
+      `${tag} selftest namespace ${exp.selftestNamespace} is one the webhook sees`);
+    const tsa = hooks.find((o) => o.kind === 'ServiceAccount' && o.metadata.name === pod.spec.serviceAccountName);
+    const rb = hooks.find((o) => o.kind === 'RoleBinding' && o.metadata.namespace === exp.selftestNamespace &&
+      o.subjects.some((s) => s.kind === 'ServiceAccount' && s.name === tsa?.metadata.name && s.namespace === ns));
+    const role = rb && hooks.find((o) => o.kind === 'Role' && o.metadata.name === rb.roleRef.name && o.metadata.namespace === exp.selftestNamespace);
+    check(tsa && rb && role && eq(role.rules, [{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'list', 'watch', 'create', 'update', 'delete'] }]),
+      `${tag} test ServiceAccount may get/list/watch/create/update/delete leases in ${exp.selftestNamespace}, nothing else`, show(role?.rules));
+    check(hooks.every((o) => o.metadata.annotations['helm.sh/hook'] === 'test' &&
+          o.metadata.annotations['helm.sh/hook-delete-policy'].split(',').includes('before-hook-creation')),
+      `${tag} every hook object is a test hook, replaced on the next run (before-hook-creation)`);
+    check(hooks.filter((o) => o.kind !== 'Pod').every((o) => Number(o.metadata.annotations['helm.sh/hook-weight']) < 0),
+      `${tag} the test's ServiceAccount and RBAC are created before the Pod (negative hook weight)`);
+  } else {
+    check(hooks.length === 0, `${tag} no helm test objects when selftest is off`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Expectations of each case that run.sh rendered.
+
+const fullValues = YAML.parse(fs.readFileSync(path.join(opt.repo, 'tests', 'chart', 'values', 'full.yaml'), 'utf8'));
+const chartYaml = YAML.parse(fs.readFileSync(path.join(chartDir, 'Chart.yaml'), 'utf8'));
+const defaults = {
+  namespace: opt.namespace, replicas: 2, image: `ghcr.io/leaseguard/leaseguard:${chartYaml.appVersion}`,
+  priorityClassName: '', events: false, securePort: 8443, webhookName: 'leases.leaseguard.io',
+  failurePolicy: 'Ignore', timeoutSeconds: 3, excluded: [], objectSelector: {}, matchConditions: [],
+  certMode: 'generate', tlsSecret: `${opt.release}-tls`, policy: 'default', mode: '',
+  flags: { '--log-level': 'info', '--max-request-bytes': '4194304', '--max-connections': '1024',
+    '--connection-timeout': '30', '--threads': '0', '--policy-check-interval': '1000' },
+  clientCA: null, serviceMonitor: false, selftestNamespace: 'default', expect: 'enforce',
+  eventQueueSize: '1000', leaseLabel: false,
+};
+const defaultCa = fs.readFileSync(path.join(opt.dir, 'secret-ca.b64'), 'utf8').trim();
+const cases = {
+  default: {},
+  'cert-manager': { certMode: 'cert-manager', serviceMonitor: true },
+  'cert-manager-issuer': { certMode: 'cert-manager', issuerRef: { name: 'corp-ca', kind: 'ClusterIssuer', group: 'cert-manager.io' } },
+  secret: { certMode: 'secret', tlsSecret: 'my-webhook-tls', caBundle: defaultCa, clientCA: { name: 'apiserver-ca', key: 'ca.crt' } },
+  single: { replicas: 1, selftestNamespace: null },
+  full: {
+    namespace: 'kube-guard', replicas: 3, image: `${fullValues.image.repository}@${fullValues.image.digest}`,
+    priorityClassName: 'system-cluster-critical', events: true, securePort: 9443, webhookName: 'leases.guard.example.com',
+    failurePolicy: 'Fail', timeoutSeconds: 2, excluded: ['kube-node-lease', 'sandbox'],
+    objectSelector: fullValues.webhook.objectSelector, matchConditions: fullValues.webhook.matchConditions,
+    tlsSecret: 'lease-guard-tls', policy: fullValues.policy, mode: 'warn',
+    flags: { '--log-level': 'debug', '--max-request-bytes': '1048576', '--max-connections': '256',
+      '--connection-timeout': '10', '--threads': '4', '--policy-check-interval': '500' },
+    clientCA: { name: 'apiserver-client-ca', key: 'client-ca.crt' }, serviceMonitor: true,
+    eventQueueSize: String(fullValues.events.queueSize), leaseLabel: true,
+    selftestNamespace: 'leaseguard-selftest', expect: 'warn',
+  },
+};
+try { selfCheck(); } catch (e) { fail(`unknown-field self-check: ${e.stack || e}`); }
+for (const [name, over] of Object.entries(cases)) {
+  try {
+    checkCase(name, { ...defaults, ...over });
+  } catch (e) {
+    fail(`[${name}] ${e.stack || e}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// The real binary: the rendered flags parse, the rendered policies load.
+
+const bin = process.env.LEASEGUARD_BIN;
+if (bin && fs.existsSync(bin)) {
+  const help = execFileSync(bin, ['serve', '--help'], { encoding: 'utf8' });
+  const known = new Set([...help.matchAll(/(--[a-z-]+)/g)].map((m) => m[1]));
+  // Chart values map one-to-one to flags: every serve flag is rendered in the "full" case,
+  // except those the chart leaves out on purpose.
+  const NOT_EXPOSED = new Set(['--kubeconfig']); // in a pod, the in-cluster service account
+  const full = rendered.find((r) => r.name === 'full');
+  const fullFlags = new Set((full?.args || []).slice(1).map((a) => a.split('=')[0]));
+  const unwired = [...known].filter((f) => f !== '--help' && !NOT_EXPOSED.has(f) && !fullFlags.has(f));
+  check(unwired.length === 0, `every flag of leaseguard serve has a chart value (${known.size} flags; not exposed: ${[...NOT_EXPOSED].join(' ')})`,
+    `no value renders ${unwired.join(' ')}`);
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lg-chart-policy-'));
+  const review = path.join(opt.repo, 'tests', 'fixtures', 'reviews', 'kcm-renew.json');
+  for (const r of rendered) {
+    let args = r.args;
+    const missing = args.slice(1).map((a) => a.split('=')[0]).filter((f) => !known.has(f));
+    if (missing.length === 1 && missing[0] === '--client-ca-file') {
+      console.log(`skip: [${r.name}] ${bin} has no --client-ca-file yet; the other flags are still checked`);
+      args = args.filter((a) => !a.startsWith('--client-ca-file='));
+    } else if (missing.length) {
+      fail(`[${r.name}] flags unknown to leaseguard serve: ${missing.join(' ')}`);
+      continue;
+    }
+    // Flags are parsed in order, so a trailing --help checks every value and then exits 0.
+    const res = spawnSync(bin, [...args, '--help'], { encoding: 'utf8' });
+    check(res.status === 0, `[${r.name}] leaseguard serve accepts the rendered flags`, res.stderr.trim());
+    const pf = path.join(tmp, `${r.name}.json`);
+    fs.writeFileSync(pf, r.policy ?? '');
+    const chk = spawnSync(bin, ['check', `--policy-file=${pf}`, review], { encoding: 'utf8' });
+    check(chk.status === 0 || chk.status === 1, `[${r.name}] leaseguard check loads the rendered policy`, chk.stderr.trim());
+  }
+  fs.rmSync(tmp, { recursive: true, force: true });
+} else {
+  console.log('skip: LEASEGUARD_BIN not set: rendered flags and policies not given to the binary');
+}
+
+// ---------------------------------------------------------------------------------------
+// Documentation: every value in values.yaml has a comment, a README row with its default,
+// and a place in values.schema.json; every schema property is a value.
+
+function docs() {
+  const doc = YAML.parseDocument(fs.readFileSync(path.join(chartDir, 'values.yaml'), 'utf8'));
+  const readme = fs.readFileSync(path.join(chartDir, 'README.md'), 'utf8');
+  const schema = JSON.parse(fs.readFileSync(path.join(chartDir, 'values.schema.json'), 'utf8'));
+  const rows = new Map();
+  const section = readme.split(/^## /m).find((x) => x.startsWith('Values\n')) || '';
+  for (const line of section.split('\n')) {
+    const m = /^\|\s*`([^`]+)`\s*\|\s*([^|]+?)\s*\|\s*`(.*)`\s*\|/.exec(line);
+    if (m) rows.set(m[1], { type: m[2], def: m[3] });
+  }
+  const values = [];
+  (function walk(map, prefix, inherited) {
+    map.items.forEach((pair, idx) => {
+      const key = `${prefix}${pair.key.value}`;
+      const comment = pair.key.commentBefore || (idx === 0 && map.commentBefore) || pair.value?.comment;
+      const nested = YAML.isMap(pair.value) && pair.value.items.length > 0;
+      if (nested && !comment) walk(pair.value, `${key}.`, inherited);
+      else values.push({ key, comment: comment || inherited, value: pair.value?.toJSON() ?? null });
+    });
+  })(doc.contents, '', null);
+  const undocumented = values.filter((v) => !v.comment).map((v) => v.key);
+  check(undocumented.length === 0, `values.yaml: all ${values.length} values have a comment`, undocumented.join(', '));
+  const noRow = values.filter((v) => !rows.has(v.key)).map((v) => v.key);
+  check(noRow.length === 0, 'README.md: every value has a row in the values table', noRow.join(', '));
+  const wrong = values.filter((v) => rows.has(v.key) && rows.get(v.key).def !== JSON.stringify(v.value))
+    .map((v) => `${v.key}: README ${rows.get(v.key).def}, values.yaml ${JSON.stringify(v.value)}`);
+  check(wrong.length === 0, 'README.md: every default is the one in values.yaml', wrong.join('; '));
+  const extra = [...rows.keys()].filter((k) => !values.some((v) => v.key === k));
+  check(extra.length === 0, 'README.md: no row for a value that does not exist', extra.join(', '));
+  const schemaKeys = [];
+  (function walk(s, prefix) {
+    for (const [k, v] of Object.entries(s.properties || {})) {
+      if (k === 'global') continue;
+      const key = `${prefix}${k}`;
+      if (v.properties && k !== 'policy' && k !== 'issuerRef' && k !== 'objectSelector' && k !== 'resources') walk(v, `${key}.`);
+      else schemaKeys.push(key);
+    }
+  })(schema, '');
+  const valueKeys = new Set(values.map((v) => v.key));
+  const notValues = schemaKeys.filter((k) => !valueKeys.has(k) && ![...valueKeys].some((v) => v.startsWith(`${k}.`)));
+  check(notValues.length === 0, `values.schema.json: its ${schemaKeys.length} properties are all values`, notValues.join(', '));
+  const notInSchema = [...valueKeys].filter((k) => !schemaKeys.includes(k) && !schemaKeys.some((s) => k.startsWith(`${s}.`)));
+  check(notInSchema.length === 0, 'values.schema.json: every value has a schema', notInSchema.join(', '));
+}
+try { docs(); } catch (e) { fail(`documentation: ${e.stack || e}`); }
+
+console.log(failures ? `validate.mjs: ${failures} failed` : 'validate.mjs: all passed');
+process.exit(failures ? 1 : 0);
