@@ -1,5 +1,5 @@
-/* server.c -- the HTTPS webhook server: libmicrohttpd routes, body limits, policy and
- * certificate reload, client certificates, signals. */
+/* server.c -- the HTTPS webhook server: libmicrohttpd routes, body limits, policy reload,
+ * signals, start and stop; the certificate, its reload and client checks are in tls.c. */
 #include "server.h"
 
 #include <errno.h>
@@ -20,16 +20,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <gnutls/abstract.h>
-#include <gnutls/gnutls.h>
-#include <gnutls/x509.h>
 #include <microhttpd.h>
 
 #include "admission.h"
-#include "certs.h"
 #include "log.h"
 #include "policy.h"
 #include "timefmt.h"
+#include "tls.h"
 #include "webhook.h"
 
 /* TLS 1.2 and 1.3 only. */
@@ -38,14 +35,6 @@
  * sent (libmicrohttpd answers only once the request is complete), before the
  * connection is closed instead. */
 #define DISCARD_MIN (16 * 1024 * 1024)
-/* Certificate and key files are small; anything larger is a wrong path. */
-#define PEM_MAX (1024 * 1024)
-/* Longest serving certificate chain accepted. */
-#define CHAIN_MAX 16
-/* The serving certificate's expiry is checked at start, after each reload and then daily;
- * within this many days of notAfter a warning is logged. */
-#define EXPIRY_WARN_DAYS 30
-#define DAY_MS (INT64_C(86400) * 1000)
 
 /* A loaded policy and the number of holders: the server's current pointer and each
  * request that started while it was current. The last release frees it. */
@@ -54,42 +43,18 @@ typedef struct {
   atomic_uint refs;
 } policy_ref;
 
-/* A serving certificate chain and its key. Held by the server while current and by each
- * connection whose handshake used it; the last release frees it. GnuTLS is given the
- * chain and key without taking ownership (no GNUTLS_CERT_RETR_DEINIT_ALL), so a
- * connection's reference keeps them valid for as long as its session may use them. */
-typedef struct {
-  gnutls_pcert_st *chain;
-  unsigned n;
-  gnutls_privkey_t key;
-  int64_t not_after; /* of the first certificate, Unix seconds */
-  atomic_uint refs;
-} tls_pair;
-
 typedef struct {
   const lg_server_config *cfg;
-  pthread_mutex_t lock;  /* guards current, tls and mhd_error */
+  pthread_mutex_t lock;  /* guards current and mhd_error */
   policy_ref *current;
-  tls_pair *tls;         /* the pair new handshakes get */
+  lg_tls *tls;           /* the serving certificate and client CA */
   atomic_bool serving;   /* listening and not shutting down */
   atomic_uint active;    /* requests begun and not yet completed */
   char mhd_error[256];   /* the last libmicrohttpd message, for start-up failures */
   bool have_stat;        /* the policy file watch; main thread only */
   bool stat_failed;
   struct stat st;
-  struct stat cert_st, key_st; /* the certificate and key watch; main thread only */
-  bool tls_stat_failed;
-  int64_t next_expiry_check;   /* CLOCK_MONOTONIC ms */
 } server;
-
-/* Per-connection state (libmicrohttpd's socket context), made when the connection is
- * accepted and freed when it closes. Touched only by the connection's thread. */
-typedef struct {
-  server *srv;
-  tls_pair *pair;      /* what its last handshake presented */
-  bool client_checked; /* client certificate verified (once per handshake) */
-  bool client_ok;
-} conn_state;
 
 /* Per-request state, made on the first call of the access handler. */
 typedef struct {
@@ -200,368 +165,6 @@ static void check_policy(server *s, bool force) {
     return;
   }
   lg_log(LG_LOG_INFO, "policy reloaded", "path", path, NULL);
-}
-
-/* ---- files ---- */
-
-/* Reads all of path (at most PEM_MAX bytes) into a new NUL-terminated buffer. */
-static lg_rc read_pem(const char *what, const char *path, char **out, char *err, size_t errlen) {
-  FILE *f = NULL;
-  char *buf = NULL;
-  size_t n = 0;
-  lg_rc rc = LG_OK;
-
-  *out = NULL;
-  f = fopen(path, "rb");
-  if (!f) {
-    rc = lg_fail(err, errlen, LG_ETLS, "cannot read %s %s: %s", what, path, strerror(errno));
-    goto out;
-  }
-  buf = malloc(PEM_MAX + 1);
-  if (!buf) {
-    rc = lg_fail(err, errlen, LG_ENOMEM, "%s", lg_strerror(LG_ENOMEM));
-    goto out;
-  }
-  n = fread(buf, 1, PEM_MAX + 1, f);
-  if (ferror(f)) {
-    rc = lg_fail(err, errlen, LG_ETLS, "cannot read %s %s: %s", what, path, strerror(errno));
-    goto out;
-  }
-  if (n == 0 || n > PEM_MAX) {
-    rc = lg_fail(err, errlen, LG_ETLS, "%s %s is %s", what, path, n ? "too large" : "empty");
-    goto out;
-  }
-  buf[n] = '\0';
-  *out = buf;
-  buf = NULL;
-
-out:
-  if (buf) {
-    explicit_bzero(buf, PEM_MAX + 1);
-    free(buf);
-  }
-  if (f)
-    fclose(f);
-  return rc;
-}
-
-static void free_pem(char *pem) {
-  if (pem) {
-    explicit_bzero(pem, strlen(pem));
-    free(pem);
-  }
-}
-
-/* ---- serving certificate ---- */
-
-static int64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void pair_free(tls_pair *p) {
-  if (!p)
-    return;
-  for (unsigned i = 0; i < p->n; i++)
-    gnutls_pcert_deinit(&p->chain[i]);
-  free(p->chain);
-  if (p->key)
-    gnutls_privkey_deinit(p->key);
-  free(p);
-}
-
-static void pair_release(tls_pair *p) {
-  if (p && atomic_fetch_sub(&p->refs, 1) == 1)
-    pair_free(p);
-}
-
-static tls_pair *pair_acquire(server *s) {
-  tls_pair *p;
-  pthread_mutex_lock(&s->lock);
-  p = s->tls;
-  if (p)
-    atomic_fetch_add(&p->refs, 1);
-  pthread_mutex_unlock(&s->lock);
-  return p;
-}
-
-/* Makes p (owned) the pair of new handshakes; connections keep the one they got. */
-static void install_pair(server *s, tls_pair *p) {
-  tls_pair *old;
-  lg_metrics_cert_expiry(s->cfg->metrics, p->not_after);
-  pthread_mutex_lock(&s->lock);
-  old = s->tls;
-  s->tls = p;
-  pthread_mutex_unlock(&s->lock);
-  pair_release(old);
-}
-
-/* True when the private key is the one whose public half the certificate carries. */
-static bool key_matches(const gnutls_pcert_st *cert, gnutls_privkey_t key) {
-  gnutls_pubkey_t pub = NULL;
-  unsigned char a[64], b[64];
-  size_t na = sizeof a, nb = sizeof b;
-  bool same = false;
-
-  if (gnutls_pubkey_init(&pub) < 0)
-    return false;
-  if (gnutls_pubkey_import_privkey(pub, key, 0, 0) >= 0 &&
-      gnutls_pubkey_get_key_id(pub, GNUTLS_KEYID_USE_SHA256, a, &na) >= 0 &&
-      gnutls_pubkey_get_key_id(cert->pubkey, GNUTLS_KEYID_USE_SHA256, b, &nb) >= 0)
-    same = na == nb && memcmp(a, b, na) == 0;
-  gnutls_pubkey_deinit(pub);
-  return same;
-}
-
-/* Loads the certificate and key files into a new pair (*out). All or nothing: fails, with
- * the reason in err, unless both parse and the key belongs to the first certificate. */
-static lg_rc load_pair(const lg_server_config *cfg, tls_pair **out, char *err, size_t errlen) {
-  char *cert = NULL, *key = NULL;
-  tls_pair *p = NULL;
-  gnutls_datum_t d;
-  int g;
-  lg_rc rc;
-
-  *out = NULL;
-  rc = read_pem("TLS certificate file", cfg->tls_cert_file, &cert, err, errlen);
-  if (rc)
-    goto out;
-  rc = read_pem("TLS private key file", cfg->tls_key_file, &key, err, errlen);
-  if (rc)
-    goto out;
-  p = calloc(1, sizeof *p);
-  if (!p || !(p->chain = calloc(CHAIN_MAX, sizeof *p->chain))) {
-    rc = lg_fail(err, errlen, LG_ENOMEM, "%s", lg_strerror(LG_ENOMEM));
-    goto out;
-  }
-  /* The first certificate is the server's; each next one must have issued the one before. */
-  p->n = CHAIN_MAX;
-  d.data = (unsigned char *)cert;
-  d.size = (unsigned)strlen(cert);
-  g = gnutls_pcert_list_import_x509_raw(p->chain, &p->n, &d, GNUTLS_X509_FMT_PEM,
-                                        GNUTLS_X509_CRT_LIST_FAIL_IF_UNSORTED);
-  if (g < 0 || p->n == 0) {
-    p->n = 0;
-    rc = lg_fail(err, errlen, LG_ETLS, "%s: no usable PEM certificate chain: %s",
-                 cfg->tls_cert_file, g < 0 ? gnutls_strerror(g) : "no certificate");
-    goto out;
-  }
-  d.data = (unsigned char *)key;
-  d.size = (unsigned)strlen(key);
-  if ((g = gnutls_privkey_init(&p->key)) < 0 ||
-      (g = gnutls_privkey_import_x509_raw(p->key, &d, GNUTLS_X509_FMT_PEM, NULL, 0)) < 0) {
-    rc = lg_fail(err, errlen, LG_ETLS, "%s: no usable PEM private key: %s", cfg->tls_key_file,
-                 gnutls_strerror(g));
-    goto out;
-  }
-  if (!key_matches(&p->chain[0], p->key)) {
-    rc = lg_fail(err, errlen, LG_ETLS, "the private key in %s does not match the certificate in %s",
-                 cfg->tls_key_file, cfg->tls_cert_file);
-    goto out;
-  }
-  rc = lg_certs_not_after(cfg->tls_cert_file, &p->not_after, err, errlen);
-  if (rc)
-    goto out;
-  atomic_init(&p->refs, 1);
-  *out = p;
-  p = NULL;
-
-out:
-  pair_free(p);
-  free_pem(key);
-  free_pem(cert);
-  return rc;
-}
-
-/* Logs a warning when the current certificate expires within EXPIRY_WARN_DAYS, an error
- * once it has expired; schedules the next check a day later. Main thread only. */
-static void check_expiry(server *s) {
-  tls_pair *p = pair_acquire(s);
-  char when[LG_TIME_BUFLEN], days[24];
-  int64_t left;
-
-  s->next_expiry_check = mono_ms() + DAY_MS;
-  if (!p)
-    return;
-  left = p->not_after - (int64_t)time(NULL);
-  lg_time_format_short(p->not_after * LG_USEC_PER_SEC, when);
-  if (left <= 0) {
-    snprintf(days, sizeof days, "%lld", (long long)(-left / 86400));
-    lg_log(LG_LOG_ERROR, "serving certificate has expired", "path", s->cfg->tls_cert_file,
-           "notAfter", when, "daysAgo", days, NULL);
-  } else if (left < EXPIRY_WARN_DAYS * 86400) {
-    snprintf(days, sizeof days, "%lld", (long long)(left / 86400));
-    lg_log(LG_LOG_WARNING, "serving certificate expires soon", "path", s->cfg->tls_cert_file,
-           "notAfter", when, "daysLeft", days, NULL);
-  }
-  pair_release(p);
-}
-
-/* Reloads the certificate and key when either file changed (stat follows symlinks, so the
- * kubelet swapping a Secret volume's ..data link counts), or always when forced (SIGHUP).
- * A pair that does not load, or whose key does not match, leaves the current one in
- * force. Main thread only. */
-static void check_tls(server *s, bool force) {
-  const lg_server_config *cfg = s->cfg;
-  struct stat cst, kst;
-  tls_pair *p = NULL;
-  char detail[768] = "", when[LG_TIME_BUFLEN];
-  const char *missing = NULL;
-  lg_rc rc;
-
-  if (stat(cfg->tls_cert_file, &cst) != 0)
-    missing = cfg->tls_cert_file;
-  else if (stat(cfg->tls_key_file, &kst) != 0)
-    missing = cfg->tls_key_file;
-  if (missing) {
-    if (force || !s->tls_stat_failed)
-      lg_log(LG_LOG_ERROR, "cannot read the serving certificate or key; keeping the current pair",
-             "path", missing, "error", strerror(errno), NULL);
-    s->tls_stat_failed = true;
-    return;
-  }
-  s->tls_stat_failed = false;
-  if (!force && same_file(&cst, &s->cert_st) && same_file(&kst, &s->key_st))
-    return;
-  /* Recorded before reading: a change while reading is seen at the next check. */
-  s->cert_st = cst;
-  s->key_st = kst;
-  rc = load_pair(cfg, &p, detail, sizeof detail);
-  if (rc) {
-    lg_log(LG_LOG_ERROR, "serving certificate reload failed; keeping the current certificate",
-           "error", detail[0] ? detail : lg_strerror(rc), NULL);
-    return;
-  }
-  lg_time_format_short(p->not_after * LG_USEC_PER_SEC, when);
-  install_pair(s, p);
-  lg_log(LG_LOG_INFO, "serving certificate reloaded", "path", cfg->tls_cert_file, "notAfter",
-         when, NULL);
-  check_expiry(s);
-}
-
-/* Loads the pair the server starts with. */
-static lg_rc load_first_pair(server *s, char *err, size_t errlen) {
-  tls_pair *p = NULL;
-  lg_rc rc;
-
-  /* Watched from here on; when a file is missing, load_pair says so. */
-  (void)stat(s->cfg->tls_cert_file, &s->cert_st);
-  (void)stat(s->cfg->tls_key_file, &s->key_st);
-  rc = load_pair(s->cfg, &p, err, errlen);
-  if (rc)
-    return rc;
-  install_pair(s, p);
-  return LG_OK;
-}
-
-static conn_state *conn_of(struct MHD_Connection *c) {
-  const union MHD_ConnectionInfo *ci =
-      c ? MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT) : NULL;
-  return ci ? ci->socket_context : NULL;
-}
-
-/* GnuTLS asks for the server's certificate once per handshake. libmicrohttpd links each
- * TLS session to its connection (gnutls_session_set_ptr; its PSK callback relies on the
- * same), which holds the reference that keeps the pair alive until the connection closes. */
-static int on_cert(gnutls_session_t session, const struct gnutls_cert_retr_st *info,
-                   gnutls_pcert_st **chain, unsigned int *n, gnutls_ocsp_data_st **ocsp,
-                   unsigned int *n_ocsp, gnutls_privkey_t *key, unsigned int *flags) {
-  conn_state *cs = conn_of(gnutls_session_get_ptr(session));
-  tls_pair *p;
-
-  (void)info;
-  if (!cs || !(p = pair_acquire(cs->srv)))
-    return -1;
-  pair_release(cs->pair);
-  cs->pair = p;
-  cs->client_checked = false;
-  *chain = p->chain;
-  *n = p->n;
-  *ocsp = NULL;
-  *n_ocsp = 0;
-  *key = p->key;
-  *flags = 0;
-  return 0;
-}
-
-static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
-                          enum MHD_ConnectionNotificationCode code) {
-  conn_state *cs = *socket_context;
-
-  (void)c;
-  if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-    /* Without it the handshake fails: on_cert finds no state. */
-    cs = calloc(1, sizeof *cs);
-    if (cs)
-      cs->srv = cls;
-    *socket_context = cs;
-    return;
-  }
-  if (cs) {
-    pair_release(cs->pair);
-    free(cs);
-  }
-  *socket_context = NULL;
-}
-
-/* True when the client presented a certificate that chains to --client-ca-file and may be
- * used for client authentication; else reason says why. */
-static bool verify_client(struct MHD_Connection *c, char *reason, size_t len) {
-  const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
-  gnutls_session_t session = ci ? ci->tls_session : NULL;
-  gnutls_typed_vdata_st purpose = {.type = GNUTLS_DT_KEY_PURPOSE_OID,
-                                   .data = (unsigned char *)GNUTLS_KP_TLS_WWW_CLIENT};
-  gnutls_datum_t text = {NULL, 0};
-  unsigned status = 0, n = 0;
-  int g;
-
-  if (!session) {
-    snprintf(reason, len, "no TLS session");
-    return false;
-  }
-  if (!gnutls_certificate_get_peers(session, &n) || n == 0) {
-    snprintf(reason, len, "no client certificate presented");
-    return false;
-  }
-  g = gnutls_certificate_verify_peers(session, &purpose, 1, &status);
-  if (g < 0) {
-    snprintf(reason, len, "%s", gnutls_strerror(g));
-    return false;
-  }
-  if (status == 0)
-    return true;
-  if (gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &text, 0) >= 0) {
-    size_t n_text;
-    snprintf(reason, len, "%s", (const char *)text.data);
-    gnutls_free(text.data);
-    n_text = strlen(reason);
-    while (n_text && (reason[n_text - 1] == ' ' || reason[n_text - 1] == '.'))
-      reason[--n_text] = '\0';
-  } else {
-    snprintf(reason, len, "client certificate not trusted");
-  }
-  return false;
-}
-
-/* Whether the connection may use the paths guarded by --client-ca-file; checked once per
- * handshake. */
-static bool client_allowed(server *s, struct MHD_Connection *c) {
-  conn_state *cs;
-  char reason[256];
-
-  if (!s->cfg->client_ca_file)
-    return true;
-  cs = conn_of(c);
-  if (!cs)
-    return false;
-  if (!cs->client_checked) {
-    cs->client_ok = verify_client(c, reason, sizeof reason);
-    cs->client_checked = true;
-    if (!cs->client_ok)
-      lg_log(LG_LOG_WARNING, "client certificate refused", "reason", reason, NULL);
-  }
-  return cs->client_ok;
 }
 
 /* ---- replies ---- */
@@ -819,7 +422,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
       return MHD_NO;
     *con_cls = rq;
     atomic_fetch_add(&s->active, 1);
-    if (!is_probe(url) && !client_allowed(s, c)) {
+    if (!is_probe(url) && !lg_tls_client_allowed(s->tls, c)) {
       rq->forbidden = true;
       return has_body(c) ? reply_forbidden(s, c, rq) : MHD_YES;
     }
@@ -857,6 +460,21 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
   atomic_fetch_sub(&s->active, 1);
 }
 
+/* Each connection's socket context is its TLS state; without it the handshake fails
+ * (lg_tls_on_cert finds no state). */
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code) {
+  server *s = cls;
+
+  (void)c;
+  if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+    *socket_context = lg_tls_conn_new(s->tls);
+    return;
+  }
+  lg_tls_conn_free(*socket_context);
+  *socket_context = NULL;
+}
+
 __attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
   server *s = cls;
   char msg[256];
@@ -873,37 +491,6 @@ __attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const ch
 }
 
 /* ---- start-up and shutdown ---- */
-
-/* Reads the client CA file into a new PEM string; fails unless it holds a certificate. */
-static lg_rc load_client_ca(const char *path, char **out, char *err, size_t errlen) {
-  gnutls_x509_crt_t *crts = NULL;
-  unsigned n = 0;
-  gnutls_datum_t d;
-  char *pem = NULL;
-  int g;
-  lg_rc rc;
-
-  *out = NULL;
-  rc = read_pem("client CA file", path, &pem, err, errlen);
-  if (rc)
-    return rc;
-  d.data = (unsigned char *)pem;
-  d.size = (unsigned)strlen(pem);
-  g = gnutls_x509_crt_list_import2(&crts, &n, &d, GNUTLS_X509_FMT_PEM, 0);
-  if (g < 0)
-    n = 0;
-  for (unsigned i = 0; i < n; i++)
-    gnutls_x509_crt_deinit(crts[i]);
-  if (g >= 0)
-    gnutls_free(crts);
-  if (n == 0) {
-    free(pem);
-    return lg_fail(err, errlen, LG_ETLS, "client CA file %s holds no usable PEM certificate: %s",
-                   path, g < 0 ? gnutls_strerror(g) : "none found");
-  }
-  *out = pem;
-  return LG_OK;
-}
 
 /* Turns bind_address and port into a socket address; numeric addresses only. */
 static lg_rc bind_addr(const lg_server_config *cfg, struct sockaddr_storage *ss, unsigned *flags,
@@ -933,10 +520,10 @@ static lg_rc bind_addr(const lg_server_config *cfg, struct sockaddr_storage *ss,
   return LG_OK;
 }
 
-/* Starts libmicrohttpd; client_ca (PEM, may be NULL) makes it ask for client certificates. */
-static lg_rc start_daemon(server *s, const char *client_ca, struct MHD_Daemon **out, char *err,
-                          size_t errlen) {
+/* Starts libmicrohttpd; a client CA makes it ask for client certificates. */
+static lg_rc start_daemon(server *s, struct MHD_Daemon **out, char *err, size_t errlen) {
   const lg_server_config *cfg = s->cfg;
+  const char *client_ca = lg_tls_client_ca(s->tls);
   struct sockaddr_storage ss;
   unsigned flags = 0, threads = cfg->threads;
   struct MHD_OptionItem opt[3];
@@ -964,14 +551,15 @@ static lg_rc start_daemon(server *s, const char *client_ca, struct MHD_Daemon **
   if (client_ca)
     opt[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, (void *)client_ca};
   opt[n] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
-  /* The certificate comes from on_cert at each handshake, not from libmicrohttpd. */
+  /* The certificate comes from lg_tls_on_cert at each handshake, not from libmicrohttpd. */
   *out = MHD_start_daemon(
       flags, (uint16_t)cfg->secure_port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER,
       on_mhd_log, s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION,
       on_connection, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-      MHD_OPTION_HTTPS_CERT_CALLBACK2, on_cert, MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES,
-      MHD_OPTION_CONNECTION_LIMIT, cfg->connection_limit, MHD_OPTION_CONNECTION_TIMEOUT,
-      cfg->connection_timeout_s, MHD_OPTION_ARRAY, opt, MHD_OPTION_END);
+      MHD_OPTION_HTTPS_CERT_CALLBACK2, lg_tls_on_cert, MHD_OPTION_HTTPS_PRIORITIES,
+      TLS_PRIORITIES, MHD_OPTION_CONNECTION_LIMIT, cfg->connection_limit,
+      MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout_s, MHD_OPTION_ARRAY, opt,
+      MHD_OPTION_END);
   if (!*out) {
     pthread_mutex_lock(&s->lock);
     if (strstr(s->mhd_error, "TLS") || strstr(s->mhd_error, "trust"))
@@ -992,7 +580,7 @@ static void serve_until_signal(server *s, const sigset_t *set) {
   unsigned ms = s->cfg->policy_check_interval_ms;
 
   for (;;) {
-    int64_t wait = s->next_expiry_check - mono_ms();
+    int64_t wait = lg_tls_expiry_due_ms(s->tls);
     struct timespec ts;
     int sig;
 
@@ -1009,13 +597,13 @@ static void serve_until_signal(server *s, const sigset_t *set) {
     }
     if (sig == SIGHUP) {
       check_policy(s, true);
-      check_tls(s, true);
+      lg_tls_check_files(s->tls, true);
     } else if (sig < 0 && errno == EAGAIN && ms) {
       check_policy(s, false);
-      check_tls(s, false);
+      lg_tls_check_files(s->tls, false);
     }
-    if (mono_ms() >= s->next_expiry_check)
-      check_expiry(s);
+    if (lg_tls_expiry_due_ms(s->tls) <= 0)
+      lg_tls_check_expiry(s->tls);
   }
 }
 
@@ -1037,8 +625,8 @@ static void stop_daemon(server *s, struct MHD_Daemon *d) {
 
 lg_rc lg_server_run(const lg_server_config *cfg, char *err, size_t errlen) {
   server s;
+  lg_tls_config tls_cfg;
   struct MHD_Daemon *d = NULL;
-  char *client_ca = NULL;
   sigset_t set, old;
   bool masked = false;
   char port[8];
@@ -1051,20 +639,18 @@ lg_rc lg_server_run(const lg_server_config *cfg, char *err, size_t errlen) {
     return lg_fail(err, errlen, LG_EINVAL, "port, request limit and connection limit must be > 0");
   memset(&s, 0, sizeof s);
   s.cfg = cfg;
+  tls_cfg = (lg_tls_config){.cert_file = cfg->tls_cert_file,
+                            .key_file = cfg->tls_key_file,
+                            .client_ca_file = cfg->client_ca_file,
+                            .metrics = cfg->metrics};
   atomic_init(&s.serving, false);
   atomic_init(&s.active, 0);
   if (pthread_mutex_init(&s.lock, NULL) != 0)
     return lg_fail(err, errlen, LG_ESERVER, "cannot create a mutex");
 
-  rc = load_first_pair(&s, err, errlen);
+  rc = lg_tls_new(&tls_cfg, &s.tls, err, errlen);
   if (rc)
     goto out;
-  check_expiry(&s);
-  if (cfg->client_ca_file) {
-    rc = load_client_ca(cfg->client_ca_file, &client_ca, err, errlen);
-    if (rc)
-      goto out;
-  }
   rc = load_first_policy(&s, err, errlen);
   if (rc)
     goto out;
@@ -1083,7 +669,7 @@ lg_rc lg_server_run(const lg_server_config *cfg, char *err, size_t errlen) {
   if (!MHD_is_feature_supported(MHD_FEATURE_AUTOSUPPRESS_SIGPIPE))
     signal(SIGPIPE, SIG_IGN);
 
-  rc = start_daemon(&s, client_ca, &d, err, errlen);
+  rc = start_daemon(&s, &d, err, errlen);
   if (rc)
     goto out;
   atomic_store(&s.serving, true);
@@ -1103,8 +689,7 @@ out:
     pthread_sigmask(SIG_SETMASK, &old, NULL);
   }
   ref_release(s.current);
-  pair_release(s.tls);
-  free(client_ca);
+  lg_tls_free(s.tls);
   pthread_mutex_destroy(&s.lock);
   return rc;
 }

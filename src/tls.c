@@ -1,0 +1,512 @@
+/* tls.c -- the serving certificate and key: refcounted pairs, reload on file change,
+ * expiry warnings, the per-handshake certificate callback; client certificate checks. */
+#include "tls.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <gnutls/x509.h>
+#include <microhttpd.h>
+
+#include "certs.h"
+#include "log.h"
+#include "timefmt.h"
+
+/* Certificate and key files are small; anything larger is a wrong path. */
+#define PEM_MAX (1024 * 1024)
+/* Longest serving certificate chain accepted. */
+#define CHAIN_MAX 16
+/* The serving certificate's expiry is checked at start, after each reload and then daily;
+ * within this many days of notAfter a warning is logged. */
+#define EXPIRY_WARN_DAYS 30
+#define DAY_MS (INT64_C(86400) * 1000)
+
+/* A serving certificate chain and its key. Held by the store while current and by each
+ * connection whose handshake used it; the last release frees it. GnuTLS is given the
+ * chain and key without taking ownership (no GNUTLS_CERT_RETR_DEINIT_ALL), so a
+ * connection's reference keeps them valid for as long as its session may use them. */
+typedef struct {
+  gnutls_pcert_st *chain;
+  unsigned n;
+  gnutls_privkey_t key;
+  int64_t not_after; /* of the first certificate, Unix seconds */
+  atomic_uint refs;
+} tls_pair;
+
+struct lg_tls {
+  lg_tls_config cfg;
+  pthread_mutex_t lock;        /* guards pair */
+  tls_pair *pair;              /* the pair new handshakes get */
+  char *client_ca;             /* PEM, NULL without --client-ca-file */
+  struct stat cert_st, key_st; /* the certificate and key watch; main thread only */
+  bool stat_failed;
+  int64_t next_expiry_check;   /* CLOCK_MONOTONIC ms */
+};
+
+/* Per-connection state (libmicrohttpd's socket context), made when the connection is
+ * accepted and freed when it closes. Touched only by the connection's thread. */
+struct lg_tls_conn {
+  lg_tls *store;
+  tls_pair *pair;      /* what its last handshake presented */
+  bool client_checked; /* client certificate verified (once per handshake) */
+  bool client_ok;
+};
+
+/* ---- files ---- */
+
+/* Reads all of path (at most PEM_MAX bytes) into a new NUL-terminated buffer. */
+static lg_rc read_pem(const char *what, const char *path, char **out, char *err, size_t errlen) {
+  FILE *f = NULL;
+  char *buf = NULL;
+  size_t n = 0;
+  lg_rc rc = LG_OK;
+
+  *out = NULL;
+  f = fopen(path, "rb");
+  if (!f) {
+    rc = lg_fail(err, errlen, LG_ETLS, "cannot read %s %s: %s", what, path, strerror(errno));
+    goto out;
+  }
+  buf = malloc(PEM_MAX + 1);
+  if (!buf) {
+    rc = lg_fail(err, errlen, LG_ENOMEM, "%s", lg_strerror(LG_ENOMEM));
+    goto out;
+  }
+  n = fread(buf, 1, PEM_MAX + 1, f);
+  if (ferror(f)) {
+    rc = lg_fail(err, errlen, LG_ETLS, "cannot read %s %s: %s", what, path, strerror(errno));
+    goto out;
+  }
+  if (n == 0 || n > PEM_MAX) {
+    rc = lg_fail(err, errlen, LG_ETLS, "%s %s is %s", what, path, n ? "too large" : "empty");
+    goto out;
+  }
+  buf[n] = '\0';
+  *out = buf;
+  buf = NULL;
+
+out:
+  if (buf) {
+    explicit_bzero(buf, PEM_MAX + 1);
+    free(buf);
+  }
+  if (f)
+    fclose(f);
+  return rc;
+}
+
+static void free_pem(char *pem) {
+  if (pem) {
+    explicit_bzero(pem, strlen(pem));
+    free(pem);
+  }
+}
+
+/* stat follows symlinks, so the kubelet swapping a Secret volume's ..data link is seen as
+ * a new inode. */
+static bool same_file(const struct stat *a, const struct stat *b) {
+  return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+         a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+static int64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- serving certificate ---- */
+
+static void pair_free(tls_pair *p) {
+  if (!p)
+    return;
+  for (unsigned i = 0; i < p->n; i++)
+    gnutls_pcert_deinit(&p->chain[i]);
+  free(p->chain);
+  if (p->key)
+    gnutls_privkey_deinit(p->key);
+  free(p);
+}
+
+static void pair_release(tls_pair *p) {
+  if (p && atomic_fetch_sub(&p->refs, 1) == 1)
+    pair_free(p);
+}
+
+static tls_pair *pair_acquire(lg_tls *t) {
+  tls_pair *p;
+  pthread_mutex_lock(&t->lock);
+  p = t->pair;
+  if (p)
+    atomic_fetch_add(&p->refs, 1);
+  pthread_mutex_unlock(&t->lock);
+  return p;
+}
+
+/* Makes p (owned) the pair of new handshakes; connections keep the one they got. */
+static void install_pair(lg_tls *t, tls_pair *p) {
+  tls_pair *old;
+  lg_metrics_cert_expiry(t->cfg.metrics, p->not_after);
+  pthread_mutex_lock(&t->lock);
+  old = t->pair;
+  t->pair = p;
+  pthread_mutex_unlock(&t->lock);
+  pair_release(old);
+}
+
+/* True when the private key is the one whose public half the certificate carries. */
+static bool key_matches(const gnutls_pcert_st *cert, gnutls_privkey_t key) {
+  gnutls_pubkey_t pub = NULL;
+  unsigned char a[64], b[64];
+  size_t na = sizeof a, nb = sizeof b;
+  bool same = false;
+
+  if (gnutls_pubkey_init(&pub) < 0)
+    return false;
+  if (gnutls_pubkey_import_privkey(pub, key, 0, 0) >= 0 &&
+      gnutls_pubkey_get_key_id(pub, GNUTLS_KEYID_USE_SHA256, a, &na) >= 0 &&
+      gnutls_pubkey_get_key_id(cert->pubkey, GNUTLS_KEYID_USE_SHA256, b, &nb) >= 0)
+    same = na == nb && memcmp(a, b, na) == 0;
+  gnutls_pubkey_deinit(pub);
+  return same;
+}
+
+/* Loads the certificate and key files into a new pair (*out). All or nothing: fails, with
+ * the reason in err, unless both parse and the key belongs to the first certificate. */
+static lg_rc load_pair(const lg_tls_config *cfg, tls_pair **out, char *err, size_t errlen) {
+  char *cert = NULL, *key = NULL;
+  tls_pair *p = NULL;
+  gnutls_datum_t d;
+  int g;
+  lg_rc rc;
+
+  *out = NULL;
+  rc = read_pem("TLS certificate file", cfg->cert_file, &cert, err, errlen);
+  if (rc)
+    goto out;
+  rc = read_pem("TLS private key file", cfg->key_file, &key, err, errlen);
+  if (rc)
+    goto out;
+  p = calloc(1, sizeof *p);
+  if (!p || !(p->chain = calloc(CHAIN_MAX, sizeof *p->chain))) {
+    rc = lg_fail(err, errlen, LG_ENOMEM, "%s", lg_strerror(LG_ENOMEM));
+    goto out;
+  }
+  /* The first certificate is the server's; each next one must have issued the one before. */
+  p->n = CHAIN_MAX;
+  d.data = (unsigned char *)cert;
+  d.size = (unsigned)strlen(cert);
+  g = gnutls_pcert_list_import_x509_raw(p->chain, &p->n, &d, GNUTLS_X509_FMT_PEM,
+                                        GNUTLS_X509_CRT_LIST_FAIL_IF_UNSORTED);
+  if (g < 0 || p->n == 0) {
+    p->n = 0;
+    rc = lg_fail(err, errlen, LG_ETLS, "%s: no usable PEM certificate chain: %s",
+                 cfg->cert_file, g < 0 ? gnutls_strerror(g) : "no certificate");
+    goto out;
+  }
+  d.data = (unsigned char *)key;
+  d.size = (unsigned)strlen(key);
+  if ((g = gnutls_privkey_init(&p->key)) < 0 ||
+      (g = gnutls_privkey_import_x509_raw(p->key, &d, GNUTLS_X509_FMT_PEM, NULL, 0)) < 0) {
+    rc = lg_fail(err, errlen, LG_ETLS, "%s: no usable PEM private key: %s", cfg->key_file,
+                 gnutls_strerror(g));
+    goto out;
+  }
+  if (!key_matches(&p->chain[0], p->key)) {
+    rc = lg_fail(err, errlen, LG_ETLS, "the private key in %s does not match the certificate in %s",
+                 cfg->key_file, cfg->cert_file);
+    goto out;
+  }
+  rc = lg_certs_not_after(cfg->cert_file, &p->not_after, err, errlen);
+  if (rc)
+    goto out;
+  atomic_init(&p->refs, 1);
+  *out = p;
+  p = NULL;
+
+out:
+  pair_free(p);
+  free_pem(key);
+  free_pem(cert);
+  return rc;
+}
+
+void lg_tls_check_expiry(lg_tls *t) {
+  tls_pair *p = pair_acquire(t);
+  char when[LG_TIME_BUFLEN], days[24];
+  int64_t left;
+
+  t->next_expiry_check = mono_ms() + DAY_MS;
+  if (!p)
+    return;
+  left = p->not_after - (int64_t)time(NULL);
+  lg_time_format_short(p->not_after * LG_USEC_PER_SEC, when);
+  if (left <= 0) {
+    snprintf(days, sizeof days, "%lld", (long long)(-left / 86400));
+    lg_log(LG_LOG_ERROR, "serving certificate has expired", "path", t->cfg.cert_file,
+           "notAfter", when, "daysAgo", days, NULL);
+  } else if (left < EXPIRY_WARN_DAYS * 86400) {
+    snprintf(days, sizeof days, "%lld", (long long)(left / 86400));
+    lg_log(LG_LOG_WARNING, "serving certificate expires soon", "path", t->cfg.cert_file,
+           "notAfter", when, "daysLeft", days, NULL);
+  }
+  pair_release(p);
+}
+
+int64_t lg_tls_expiry_due_ms(const lg_tls *t) {
+  return t->next_expiry_check - mono_ms();
+}
+
+/* Reloads the certificate and key when either file changed (stat follows symlinks, so the
+ * kubelet swapping a Secret volume's ..data link counts), or always when forced (SIGHUP).
+ * A pair that does not load, or whose key does not match, leaves the current one in
+ * force. Main thread only. */
+void lg_tls_check_files(lg_tls *t, bool force) {
+  const lg_tls_config *cfg = &t->cfg;
+  struct stat cst, kst;
+  tls_pair *p = NULL;
+  char detail[768] = "", when[LG_TIME_BUFLEN];
+  const char *missing = NULL;
+  lg_rc rc;
+
+  if (stat(cfg->cert_file, &cst) != 0)
+    missing = cfg->cert_file;
+  else if (stat(cfg->key_file, &kst) != 0)
+    missing = cfg->key_file;
+  if (missing) {
+    if (force || !t->stat_failed)
+      lg_log(LG_LOG_ERROR, "cannot read the serving certificate or key; keeping the current pair",
+             "path", missing, "error", strerror(errno), NULL);
+    t->stat_failed = true;
+    return;
+  }
+  t->stat_failed = false;
+  if (!force && same_file(&cst, &t->cert_st) && same_file(&kst, &t->key_st))
+    return;
+  /* Recorded before reading: a change while reading is seen at the next check. */
+  t->cert_st = cst;
+  t->key_st = kst;
+  rc = load_pair(cfg, &p, detail, sizeof detail);
+  if (rc) {
+    lg_log(LG_LOG_ERROR, "serving certificate reload failed; keeping the current certificate",
+           "error", detail[0] ? detail : lg_strerror(rc), NULL);
+    return;
+  }
+  lg_time_format_short(p->not_after * LG_USEC_PER_SEC, when);
+  install_pair(t, p);
+  lg_log(LG_LOG_INFO, "serving certificate reloaded", "path", cfg->cert_file, "notAfter",
+         when, NULL);
+  lg_tls_check_expiry(t);
+}
+
+/* Loads the pair the server starts with. */
+static lg_rc load_first_pair(lg_tls *t, char *err, size_t errlen) {
+  tls_pair *p = NULL;
+  lg_rc rc;
+
+  /* Watched from here on; when a file is missing, load_pair says so. */
+  (void)stat(t->cfg.cert_file, &t->cert_st);
+  (void)stat(t->cfg.key_file, &t->key_st);
+  rc = load_pair(&t->cfg, &p, err, errlen);
+  if (rc)
+    return rc;
+  install_pair(t, p);
+  return LG_OK;
+}
+
+/* ---- client CA ---- */
+
+/* Reads the client CA file into a new PEM string; fails unless it holds a certificate. */
+static lg_rc load_client_ca(const char *path, char **out, char *err, size_t errlen) {
+  gnutls_x509_crt_t *crts = NULL;
+  unsigned n = 0;
+  gnutls_datum_t d;
+  char *pem = NULL;
+  int g;
+  lg_rc rc;
+
+  *out = NULL;
+  rc = read_pem("client CA file", path, &pem, err, errlen);
+  if (rc)
+    return rc;
+  d.data = (unsigned char *)pem;
+  d.size = (unsigned)strlen(pem);
+  g = gnutls_x509_crt_list_import2(&crts, &n, &d, GNUTLS_X509_FMT_PEM, 0);
+  if (g < 0)
+    n = 0;
+  for (unsigned i = 0; i < n; i++)
+    gnutls_x509_crt_deinit(crts[i]);
+  if (g >= 0)
+    gnutls_free(crts);
+  if (n == 0) {
+    free(pem);
+    return lg_fail(err, errlen, LG_ETLS, "client CA file %s holds no usable PEM certificate: %s",
+                   path, g < 0 ? gnutls_strerror(g) : "none found");
+  }
+  *out = pem;
+  return LG_OK;
+}
+
+const char *lg_tls_client_ca(const lg_tls *t) {
+  return t->client_ca;
+}
+
+/* ---- the store ---- */
+
+lg_rc lg_tls_new(const lg_tls_config *cfg, lg_tls **out, char *err, size_t errlen) {
+  lg_tls *t = NULL;
+  bool locked = false;
+  lg_rc rc = LG_OK;
+
+  *out = NULL;
+  if (!cfg || !cfg->cert_file || !cfg->key_file)
+    return lg_fail(err, errlen, LG_EINVAL, "TLS certificate and key are required");
+  t = calloc(1, sizeof *t);
+  if (!t)
+    return lg_fail(err, errlen, LG_ENOMEM, "%s", lg_strerror(LG_ENOMEM));
+  t->cfg = *cfg;
+  if (pthread_mutex_init(&t->lock, NULL) != 0) {
+    rc = lg_fail(err, errlen, LG_ESERVER, "cannot create a mutex");
+    goto out;
+  }
+  locked = true;
+  rc = load_first_pair(t, err, errlen);
+  if (rc)
+    goto out;
+  lg_tls_check_expiry(t);
+  if (cfg->client_ca_file) {
+    rc = load_client_ca(cfg->client_ca_file, &t->client_ca, err, errlen);
+    if (rc)
+      goto out;
+  }
+  *out = t;
+  t = NULL;
+
+out:
+  if (t) {
+    pair_release(t->pair);
+    free(t->client_ca);
+    if (locked)
+      pthread_mutex_destroy(&t->lock);
+    free(t);
+  }
+  return rc;
+}
+
+void lg_tls_free(lg_tls *t) {
+  if (!t)
+    return;
+  pair_release(t->pair);
+  free(t->client_ca);
+  pthread_mutex_destroy(&t->lock);
+  free(t);
+}
+
+/* ---- connections ---- */
+
+lg_tls_conn *lg_tls_conn_new(lg_tls *t) {
+  lg_tls_conn *tc = calloc(1, sizeof *tc);
+  if (tc)
+    tc->store = t;
+  return tc;
+}
+
+void lg_tls_conn_free(lg_tls_conn *tc) {
+  if (!tc)
+    return;
+  pair_release(tc->pair);
+  free(tc);
+}
+
+static lg_tls_conn *conn_of(struct MHD_Connection *c) {
+  const union MHD_ConnectionInfo *ci =
+      c ? MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT) : NULL;
+  return ci ? ci->socket_context : NULL;
+}
+
+/* GnuTLS asks for the server's certificate once per handshake. libmicrohttpd links each
+ * TLS session to its connection (gnutls_session_set_ptr; its PSK callback relies on the
+ * same), which holds the reference that keeps the pair alive until the connection closes. */
+int lg_tls_on_cert(gnutls_session_t session, const struct gnutls_cert_retr_st *info,
+                   gnutls_pcert_st **chain, unsigned int *n, gnutls_ocsp_data_st **ocsp,
+                   unsigned int *n_ocsp, gnutls_privkey_t *key, unsigned int *flags) {
+  lg_tls_conn *tc = conn_of(gnutls_session_get_ptr(session));
+  tls_pair *p;
+
+  (void)info;
+  if (!tc || !(p = pair_acquire(tc->store)))
+    return -1;
+  pair_release(tc->pair);
+  tc->pair = p;
+  tc->client_checked = false;
+  *chain = p->chain;
+  *n = p->n;
+  *ocsp = NULL;
+  *n_ocsp = 0;
+  *key = p->key;
+  *flags = 0;
+  return 0;
+}
+
+/* True when the client presented a certificate that chains to --client-ca-file and may be
+ * used for client authentication; else reason says why. */
+static bool verify_client(struct MHD_Connection *c, char *reason, size_t len) {
+  const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+  gnutls_session_t session = ci ? ci->tls_session : NULL;
+  gnutls_typed_vdata_st purpose = {.type = GNUTLS_DT_KEY_PURPOSE_OID,
+                                   .data = (unsigned char *)GNUTLS_KP_TLS_WWW_CLIENT};
+  gnutls_datum_t text = {NULL, 0};
+  unsigned status = 0, n = 0;
+  int g;
+
+  if (!session) {
+    snprintf(reason, len, "no TLS session");
+    return false;
+  }
+  if (!gnutls_certificate_get_peers(session, &n) || n == 0) {
+    snprintf(reason, len, "no client certificate presented");
+    return false;
+  }
+  g = gnutls_certificate_verify_peers(session, &purpose, 1, &status);
+  if (g < 0) {
+    snprintf(reason, len, "%s", gnutls_strerror(g));
+    return false;
+  }
+  if (status == 0)
+    return true;
+  if (gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &text, 0) >= 0) {
+    size_t n_text;
+    snprintf(reason, len, "%s", (const char *)text.data);
+    gnutls_free(text.data);
+    n_text = strlen(reason);
+    while (n_text && (reason[n_text - 1] == ' ' || reason[n_text - 1] == '.'))
+      reason[--n_text] = '\0';
+  } else {
+    snprintf(reason, len, "client certificate not trusted");
+  }
+  return false;
+}
+
+bool lg_tls_client_allowed(lg_tls *t, struct MHD_Connection *c) {
+  lg_tls_conn *tc;
+  char reason[256];
+
+  if (!t->cfg.client_ca_file)
+    return true;
+  tc = conn_of(c);
+  if (!tc)
+    return false;
+  if (!tc->client_checked) {
+    tc->client_ok = verify_client(c, reason, sizeof reason);
+    tc->client_checked = true;
+    if (!tc->client_ok)
+      lg_log(LG_LOG_WARNING, "client certificate refused", "reason", reason, NULL);
+  }
+  return tc->client_ok;
+}

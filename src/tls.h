@@ -1,0 +1,68 @@
+/* tls.h -- the serving certificate and key (reloaded when their files change, expiry
+ * warned about) and client certificates checked against --client-ca-file; GnuTLS. */
+#ifndef LG_TLS_H
+#define LG_TLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <gnutls/abstract.h>
+#include <gnutls/gnutls.h>
+
+#include "metrics.h"
+#include "status.h"
+
+struct MHD_Connection;
+
+typedef struct {
+  const char *cert_file;      /* PEM serving certificate (chain) */
+  const char *key_file;       /* PEM private key of its first certificate */
+  const char *client_ca_file; /* NULL: no client certificate asked for */
+  lg_metrics *metrics;        /* may be NULL: told each installed certificate's notAfter */
+} lg_tls_config;
+
+/* The store: the pair new handshakes get, the file watch and the client CA. */
+typedef struct lg_tls lg_tls;
+/* One connection's TLS state: the pair its last handshake used, its client check. */
+typedef struct lg_tls_conn lg_tls_conn;
+
+/* Loads the pair (the key must match), warns about its expiry, reads the client CA. cfg is
+ * copied (strings, metrics borrowed). All or nothing: on failure *out is NULL, err says why. */
+lg_rc lg_tls_new(const lg_tls_config *cfg, lg_tls **out, char *err, size_t errlen);
+
+/* Frees the store, dropping its reference to the pair (connections keep theirs); NULL: no-op. */
+void lg_tls_free(lg_tls *t);
+
+/* The client CA file's PEM text (borrowed, valid until lg_tls_free), or NULL if none. */
+const char *lg_tls_client_ca(const lg_tls *t);
+
+/* Reloads the pair when the certificate or key file changed, or always when force
+ * (SIGHUP); a pair that fails to load leaves the current one. Main thread only. */
+void lg_tls_check_files(lg_tls *t, bool force);
+
+/* Milliseconds until the next daily expiry check is due (<= 0: due now). */
+int64_t lg_tls_expiry_due_ms(const lg_tls *t);
+
+/* Logs a warning when the certificate expires within 30 days, an error once it has;
+ * schedules the next check a day later. Main thread only. */
+void lg_tls_check_expiry(lg_tls *t);
+
+/* A new state for a connection of t, to be its libmicrohttpd socket context (the
+ * lg_tls_* functions below find it there); NULL when out of memory. */
+lg_tls_conn *lg_tls_conn_new(lg_tls *t);
+
+/* Releases the pair the connection held and frees tc; NULL is a no-op. */
+void lg_tls_conn_free(lg_tls_conn *tc);
+
+/* The MHD_OPTION_HTTPS_CERT_CALLBACK2 callback: hands each handshake the current pair,
+ * which the connection's state holds until it closes. -1 when it has no state. */
+int lg_tls_on_cert(gnutls_session_t session, const struct gnutls_cert_retr_st *info,
+                   gnutls_pcert_st **chain, unsigned int *n, gnutls_ocsp_data_st **ocsp,
+                   unsigned int *n_ocsp, gnutls_privkey_t *key, unsigned int *flags);
+
+/* Whether c may use the paths guarded by the client CA: always true without one; else
+ * its certificate must chain to it and allow client auth (checked once per handshake). */
+bool lg_tls_client_allowed(lg_tls *t, struct MHD_Connection *c);
+
+#endif
