@@ -28,6 +28,9 @@ typedef struct {
   int64_t transitions;
   bool has_renew;
   lg_time renew;
+  uint64_t renewals;     /* leases: renewTime moved forward under the same holder */
+  bool has_failover;
+  int64_t failover;      /* leases: the last new holder's renewTime minus the one before */
 } series;
 
 /* Series sorted by their label tuple; pointers, so an insertion moves little. */
@@ -312,11 +315,20 @@ void lg_metrics_lease(lg_metrics *m, const char *ns, const char *name, const cha
         table_remove(&m->leases, lv);
       goto out;
     }
-    /* A new leader counts; the first sighting and a release (holder "") do not. */
-    if (s->holder && holder[0])
+    /* A new leader counts; the first sighting and a release (holder "") do not. Its
+     * first renewTime minus the last one before it is how long the lease went without
+     * a leader that renewed: the failover time (after a crash, about a lease duration). */
+    if (s->holder && holder[0]) {
       s->count++;
+      if (has_renew && s->has_renew) {
+        s->has_failover = true;
+        s->failover = renew - s->renew;
+      }
+    }
     free(s->holder);
     s->holder = h;
+  } else if (holder[0] && has_renew && s->has_renew && renew > s->renew) {
+    s->renewals++;
   }
   s->transitions = transitions;
   s->has_renew = has_renew;
@@ -510,6 +522,22 @@ static void render_leases(buf *b, const table *t, lg_time now) {
   for (size_t i = 0; i < t->n; i++)
     sample(b, "leaseguard_lease_leader_changes_total", nn, (const char *const *)t->v[i]->lv, 2,
            fmt_u64(t->v[i]->count, num));
+  family(b, "leaseguard_lease_renewals_total", "counter",
+         "Renewals (renewTime moved forward, same holder) seen by audit --watch.");
+  for (size_t i = 0; i < t->n; i++)
+    sample(b, "leaseguard_lease_renewals_total", nn, (const char *const *)t->v[i]->lv, 2,
+           fmt_u64(t->v[i]->renewals, num));
+  bool any_failover = false;
+  for (size_t i = 0; i < t->n; i++)
+    any_failover |= t->v[i]->has_failover;
+  if (any_failover)
+    family(b, "leaseguard_lease_last_failover_seconds", "gauge",
+           "At the last change of leader: the new holder's first renewTime minus the last "
+           "renewTime before it.");
+  for (size_t i = 0; i < t->n; i++)
+    if (t->v[i]->has_failover)
+      sample(b, "leaseguard_lease_last_failover_seconds", nn, (const char *const *)t->v[i]->lv, 2,
+             fmt_usec(t->v[i]->failover, num));
 }
 
 static void render_all(buf *b, const lg_metrics *m, lg_time now) {

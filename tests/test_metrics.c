@@ -288,6 +288,29 @@ static void test_label_escaping(void **state) {
   lg_metrics_free(m);
 }
 
+/* Renewals count forward moves of renewTime; a new leader records the failover gap. */
+static void test_renewals_and_failover(void **state) {
+  (void)state;
+  lg_metrics *m = lg_metrics_new(false);
+  const lg_time t0 = INT64_C(1795600800000000), s = LG_USEC_PER_SEC;
+  assert_non_null(m);
+  lg_metrics_lease(m, "ns", "l", "a", 0, true, t0);
+  lg_metrics_lease(m, "ns", "l", "a", 0, true, t0 + 2 * s);
+  lg_metrics_lease(m, "ns", "l", "a", 0, true, t0 + 4 * s);
+  lg_metrics_lease(m, "ns", "l", "a", 0, true, t0 + 4 * s); /* not a renewal */
+  char *text = render(m, t0 + 5 * s);
+  EXPECT_LINE(text, "leaseguard_lease_renewals_total{namespace=\"ns\",name=\"l\"} 2");
+  assert_null(strstr(text, "leaseguard_lease_last_failover_seconds{"));
+  free(text);
+  /* the holder died after its renewal at 4 s; b took over at 21.5 s */
+  lg_metrics_lease(m, "ns", "l", "b", 1, true, t0 + 21500000);
+  text = render(m, t0 + 22 * s);
+  EXPECT_LINE(text, "leaseguard_lease_last_failover_seconds{namespace=\"ns\",name=\"l\"} 17.5");
+  EXPECT_LINE(text, "leaseguard_lease_renewals_total{namespace=\"ns\",name=\"l\"} 2");
+  free(text);
+  lg_metrics_free(m);
+}
+
 static void test_leader_changes(void **state) {
   (void)state;
   static const struct {
@@ -379,7 +402,7 @@ static void test_lease_deleted(void **state) {
   lg_metrics_lease_deleted(m, NULL, NULL);
   char *text = render(m, 0);
   assert_int_equal(count_lines_with(text, "name=\"gone\""), 0);
-  assert_int_equal(count_lines_with(text, "name=\"kept\""), 4);
+  assert_int_equal(count_lines_with(text, "name=\"kept\""), 5); /* five lease families */
   free(text);
   /* seen again: a first sighting, no leader change carried over */
   lg_metrics_lease(m, "ns", "gone", "c", 3, false, 0);
@@ -608,6 +631,7 @@ int main(void) {
       cmocka_unit_test(test_histogram),
       cmocka_unit_test(test_label_escaping),
       cmocka_unit_test(test_leader_changes),
+      cmocka_unit_test(test_renewals_and_failover),
       cmocka_unit_test(test_seconds_since_renewal),
       cmocka_unit_test(test_lease_deleted),
       cmocka_unit_test(test_series_cap),
