@@ -15,6 +15,7 @@ static const char usage[] =
     "  certs     make a dev CA and serving certificate with OpenSSL\n"
     "  elect     take part in leader election on a Lease, as client-go does\n"
     "  selftest  check a cluster's webhook with good and misbehaving electors\n"
+    "  audit     judge recorded Lease versions, or watch a cluster's leases live\n"
     "  version   print the version\n"
     "\n"
     "Run 'leaseguard COMMAND --help' for a command's flags.\n";
@@ -47,6 +48,8 @@ int main(int argc, char **argv) {
     return lg_cmd_elect(argc - 1, argv + 1);
   if (strcmp(cmd, "selftest") == 0)
     return lg_cmd_selftest(argc - 1, argv + 1);
+  if (strcmp(cmd, "audit") == 0)
+    return lg_cmd_audit(argc - 1, argv + 1);
   fprintf(stderr, "leaseguard: unknown command \"%s\" (see leaseguard --help)\n", cmd);
   return 2;
 }

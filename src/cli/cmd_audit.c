@@ -1,0 +1,812 @@
+/* cmd_audit.c -- `leaseguard audit`: judge recorded Lease versions, or watch them live. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "audit.h"
+#include "cli.h"
+#include "kube.h"
+#include "log.h"
+#include "metrics.h"
+
+#define READ_CHUNK 65536
+#define VALUE_MAX (1024L * 1024 * 1024) /* one JSON value of a recorded history */
+#define LIST_TIMEOUT_MS 60000L
+#define LIST_PAGE 500
+#define BACKOFF_MAX_S 30
+
+static const char usage[] =
+    "Usage: leaseguard audit [--policy-file=PATH] [--mode=enforce|warn|audit]\n"
+    "                        [--output=table|json] [FILE|-]\n"
+    "       leaseguard audit --watch [--namespace=NS] [--http=ADDR:PORT] [--policy-file=PATH]\n"
+    "                        [--mode=MODE] [--watch-timeout=5m] [--log-level=info] [API flags]\n"
+    "\n"
+    "Judges how Leases changed, after the fact, with the rules `serve` runs.\n"
+    "\n"
+    "A recorded history (FILE, or stdin when FILE is - or absent): the output of\n"
+    "`kubectl get lease -A -w -o json` (concatenated objects; --output-watch-events too), or\n"
+    "a List/LeaseList. The versions of each namespace/name are compared in order: the first\n"
+    "as a CREATE, each next one as an UPDATE of the one before, a DELETED watch event as a\n"
+    "DELETE, judged at the versions' own time: the new renewTime, else acquireTime, else the\n"
+    "old renewTime. A version with the same resourceVersion or the same spec as the one\n"
+    "before is not judged. Prints the findings and \"N versions of M leases, K findings\".\n"
+    "\n"
+    "--watch: lists the leases, then watches them and judges each change as it arrives (at\n"
+    "the earlier of its own time and its arrival); prints each finding as a JSON audit line\n"
+    "(\"source\":\"watch\") on stdout; resumes from the last resourceVersion when a watch ends\n"
+    "and re-lists after 410 Gone; needs list and watch on leases.\n"
+    "\n"
+    "  --policy-file=PATH     policy to judge with (default: the built-in default policy)\n"
+    "  --mode=MODE            replace the policy's defaultMode\n"
+    "  --output=table|json    an aligned table (default), or one JSON object per finding per\n"
+    "                         line, printed as found (the summary then goes to stderr)\n"
+    "  --watch                watch the cluster instead of reading a history\n"
+    "  --namespace=NS         only the leases of NS (default: all namespaces)\n"
+    "  --http=ADDR:PORT       plain HTTP: GET /metrics, /healthz, /readyz (listed once)\n"
+    "  --watch-timeout=5m     how long one WATCH request lasts before it is renewed\n"
+    "  --log-level=info       logs (JSON lines on stderr): debug, info, warning, error\n"
+    "  --kubeconfig=PATH      API access from a kubeconfig (current context)\n"
+    "  --server=URL --token-file=PATH --certificate-authority=PATH\n"
+    "                         API access from explicit flags\n"
+    "                         (default: in-cluster service account)\n"
+    "\n"
+    "Limits: the requester of a write is not in the history, so holder-identity is never\n"
+    "judged and exemptions by username never apply. A history can miss versions (a watch\n"
+    "reconnecting, a re-list after 410 Gone, a recording started late): two changes then\n"
+    "look like one, e.g. leaseTransitions + 2 reported as a skipped transition. The time of\n"
+    "a deletion is not recorded: offline it is judged at the lease's last renewTime, so a\n"
+    "deleted held lease is reported as held. With --watch, the leases present at start are\n"
+    "not judged, only their changes. Under coordinated leader election the election\n"
+    "controller cannot be told from another writer.\n"
+    "\n"
+    "Exit status: 0 clean, 1 findings, 2 unusable input or usage (reason on stderr).\n"
+    "--watch: 0 after SIGTERM/SIGINT, 1 when it cannot start, 2 on usage.\n";
+
+typedef struct {
+  const char *policy_file, *mode_s, *output, *input, *ns, *http, *watch_timeout;
+  const char *kubeconfig, *server, *token_file, *ca, *log_level;
+  bool watch, json;
+  lg_mode mode;
+  long watch_timeout_s;
+} options;
+
+/* Kubernetes namespace names are DNS labels; anything else would not be safe in a path. */
+static bool dns_label(const char *s) {
+  size_t n = strlen(s);
+  if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
+    return false;
+  return strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") == n;
+}
+
+/* Returns 0 to go on, 1 after --help, 2 on a usage error (reported). */
+static int parse(int argc, char **argv, options *o) {
+  const char *v;
+  int64_t t;
+  struct {
+    const char *flag;
+    const char **dst;
+  } strs[] = {{"--policy-file", &o->policy_file}, {"--mode", &o->mode_s},
+              {"--output", &o->output},           {"--namespace", &o->ns},
+              {"--http", &o->http},               {"--watch-timeout", &o->watch_timeout},
+              {"--kubeconfig", &o->kubeconfig},   {"--server", &o->server},
+              {"--token-file", &o->token_file},   {"--certificate-authority", &o->ca},
+              {"--log-level", &o->log_level}};
+  o->mode = LG_MODE_INHERIT;
+  for (int i = 1; i < argc; i++) {
+    int m = 0;
+    if (lg_cli_is_help(argv[i])) {
+      fputs(usage, stdout);
+      return 1;
+    }
+    if (strcmp(argv[i], "--watch") == 0) {
+      o->watch = true;
+      continue;
+    }
+    for (size_t k = 0; k < sizeof strs / sizeof strs[0] && m == 0; k++)
+      if ((m = lg_cli_flag(argc, argv, &i, strs[k].flag, &v)) > 0)
+        *strs[k].dst = v;
+    if (m < 0)
+      return 2;
+    if (m > 0)
+      continue;
+    if (argv[i][0] == '-' && strcmp(argv[i], "-") != 0) {
+      fprintf(stderr, "leaseguard audit: unknown flag %s (see --help)\n", argv[i]);
+      return 2;
+    }
+    if (o->input) {
+      fprintf(stderr, "leaseguard audit: give one input file\n");
+      return 2;
+    }
+    o->input = argv[i];
+  }
+  if (o->mode_s &&
+      ((o->mode = lg_rules_parse_mode(o->mode_s)) == LG_MODE_INHERIT || o->mode == LG_MODE_OFF)) {
+    fprintf(stderr, "leaseguard audit: --mode must be enforce, warn or audit, got \"%s\"\n",
+            o->mode_s);
+    return 2;
+  }
+  if (o->output && strcmp(o->output, "table") != 0 && strcmp(o->output, "json") != 0) {
+    fprintf(stderr, "leaseguard audit: --output must be table or json, got \"%s\"\n", o->output);
+    return 2;
+  }
+  o->json = o->output && strcmp(o->output, "json") == 0;
+  if (o->watch && (o->input || o->output)) {
+    fprintf(stderr, "leaseguard audit: --watch reads no file and prints JSON lines; drop %s\n",
+            o->input ? o->input : "--output");
+    return 2;
+  }
+  if (!o->watch && (o->ns || o->http || o->watch_timeout || o->kubeconfig || o->server ||
+                    o->token_file || o->ca || o->log_level)) {
+    fprintf(stderr, "leaseguard audit: --namespace, --http, --watch-timeout, --log-level and the "
+                    "API flags need --watch\n");
+    return 2;
+  }
+  if (o->log_level && lg_log_parse_level(o->log_level) < 0) {
+    fprintf(stderr, "leaseguard audit: --log-level must be debug, info, warning or error, got "
+                    "\"%s\"\n", o->log_level);
+    return 2;
+  }
+  if (o->ns && !dns_label(o->ns)) {
+    fprintf(stderr, "leaseguard audit: --namespace \"%s\" is not a namespace name\n", o->ns);
+    return 2;
+  }
+  t = lg_cli_duration(o->watch_timeout ? o->watch_timeout : "5m");
+  if (t < LG_USEC_PER_SEC || t > 24 * 3600 * LG_USEC_PER_SEC) {
+    fprintf(stderr, "leaseguard audit: --watch-timeout must be 1s..24h, got \"%s\"\n",
+            o->watch_timeout);
+    return 2;
+  }
+  o->watch_timeout_s = (long)(t / LG_USEC_PER_SEC);
+  return 0;
+}
+
+/* ---- a recorded history ---- */
+
+typedef struct {
+  bool json;
+  json_t *rows; /* table: one array of cells per finding, printed at the end */
+} offline;
+
+static const char *holder_cell(bool has, const lg_lease *l) {
+  if (!has)
+    return "-";
+  return l->holder && l->holder[0] ? l->holder : "\"\"";
+}
+
+/* The message without its "[rule] ns/name: " prefix, which the table has in columns. */
+static const char *message_cell(const lg_audit_change *c, const lg_finding *f) {
+  char prefix[LG_MESSAGE_MAX];
+  size_t n = (size_t)snprintf(prefix, sizeof prefix, "[%s] %s/%s: ", lg_rules_id(f->rule),
+                              c->namespace, c->name);
+  return n < sizeof prefix && strncmp(f->message, prefix, n) == 0 ? f->message + n : f->message;
+}
+
+static void on_change(void *ud, const lg_audit_change *c) {
+  offline *o = ud;
+  for (size_t i = 0; i < c->verdict.n; i++) {
+    const lg_finding *f = &c->verdict.findings[i];
+    char lease[600], when[LG_TIME_BUFLEN], holders[1024];
+    if (o->json) {
+      json_t *line = lg_audit_finding_json(c, f, "file");
+      char *s = line ? json_dumps(line, JSON_COMPACT) : NULL;
+      if (s)
+        printf("%s\n", s);
+      fflush(stdout);
+      free(s);
+      json_decref(line);
+      continue;
+    }
+    snprintf(lease, sizeof lease, "%s/%s", c->namespace, c->name);
+    snprintf(holders, sizeof holders, "%s -> %s", holder_cell(c->has_old, &c->old_lease),
+             holder_cell(c->has_new, &c->new_lease));
+    json_array_append_new(o->rows, json_pack("[s,s,s,s,s,s]", lease, lg_rules_id(f->rule),
+                                             lg_rules_mode_name(f->mode),
+                                             lg_time_format_short(c->when, when), holders,
+                                             message_cell(c, f)));
+  }
+}
+
+static void print_table(const json_t *rows) {
+  static const char *const head[] = {"LEASE", "RULE", "MODE", "WHEN",
+                                     "OLD HOLDER -> NEW HOLDER", "MESSAGE"};
+  int w[6] = {0};
+  const json_t *row;
+  size_t i;
+  for (int k = 0; k < 6; k++)
+    w[k] = (int)strlen(head[k]);
+  json_array_foreach(rows, i, row) {
+    for (int k = 0; k < 5; k++) {
+      int n = (int)strlen(json_string_value(json_array_get(row, (size_t)k)));
+      w[k] = n > w[k] ? n : w[k];
+    }
+  }
+  printf("%-*s  %-*s  %-*s  %-*s  %-*s  %s\n", w[0], head[0], w[1], head[1], w[2], head[2], w[3],
+         head[3], w[4], head[4], head[5]);
+  json_array_foreach(rows, i, row) {
+    const char *cell[6];
+    for (int k = 0; k < 6; k++)
+      cell[k] = json_string_value(json_array_get(row, (size_t)k));
+    printf("%-*s  %-*s  %-*s  %-*s  %-*s  %s\n", w[0], cell[0], w[1], cell[1], w[2], cell[2],
+           w[3], cell[3], w[4], cell[4], cell[5]);
+  }
+}
+
+/* True when more input is waiting on fd (always, for a file). */
+static bool readable_now(int fd) {
+  struct pollfd p = {.fd = fd, .events = POLLIN};
+  return poll(&p, 1, 0) > 0;
+}
+
+/* Reads values from fd one after another and feeds them to a. Returns 0, or 2 after
+ * reporting why the input is unusable. buf[off, len) is what is not parsed yet. */
+static int read_history(int fd, const char *name, lg_audit *a, offline *o) {
+  char *buf = NULL, err[512];
+  size_t len = 0, off = 0, cap = 0, line = 1, values = 0, want = 0;
+  bool eof = false;
+  int status = 2;
+
+  for (;;) {
+    json_t *v;
+    size_t used;
+    /* After an unfinished value, parse again only once the unparsed part has doubled (a
+     * large value costs linear time) or when nothing more is waiting (a pipe: as it comes). */
+    if (!eof && (len == off || len - off < want)) {
+      ssize_t n;
+      if (off) {
+        memmove(buf, buf + off, len - off);
+        len -= off;
+        off = 0;
+      }
+      if (cap - len < READ_CHUNK) {
+        char *grown;
+        if (cap >= (size_t)VALUE_MAX) {
+          fprintf(stderr, "leaseguard audit: %s: a JSON value larger than 1 GiB\n", name);
+          goto out;
+        }
+        if (!(grown = realloc(buf, cap ? cap * 2 : 2 * READ_CHUNK))) {
+          fprintf(stderr, "leaseguard audit: out of memory\n");
+          goto out;
+        }
+        buf = grown;
+        cap = cap ? cap * 2 : 2 * READ_CHUNK;
+      }
+      n = read(fd, buf + len, cap - len);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0) {
+        fprintf(stderr, "leaseguard audit: cannot read %s: %s\n", name, strerror(errno));
+        goto out;
+      }
+      eof = n == 0;
+      len += (size_t)n;
+      if (!eof && len < want && readable_now(fd))
+        continue;
+    }
+    if (lg_audit_next_value(buf + off, len - off, eof, line, &v, &used, err, sizeof err)) {
+      fprintf(stderr, "leaseguard audit: %s: %s\n", name, err);
+      goto out;
+    }
+    if (!v) {
+      if (eof)
+        break;
+      want = (len - off) * 2;
+      continue;
+    }
+    for (size_t i = off; i < off + used; i++)
+      line += buf[i] == '\n';
+    off += used;
+    want = 0;
+    values++;
+    if (lg_audit_feed(a, v, on_change, o, err, sizeof err) != LG_OK) {
+      fprintf(stderr, "leaseguard audit: %s: value %zu (ending on line %zu): %s\n", name,
+              values, line, err);
+      json_decref(v);
+      goto out;
+    }
+    json_decref(v);
+  }
+  if (values == 0) {
+    fprintf(stderr, "leaseguard audit: %s: no JSON value in the input\n", name);
+    goto out;
+  }
+  status = 0;
+out:
+  free(buf);
+  return status;
+}
+
+static int run_offline(const options *opt, const lg_policy *policy) {
+  offline o = {.json = opt->json, .rows = json_array()};
+  const char *name = opt->input && strcmp(opt->input, "-") != 0 ? opt->input : "stdin";
+  lg_audit *a = lg_audit_new(policy, opt->mode);
+  lg_audit_stats st;
+  bool is_stdin = strcmp(name, "stdin") == 0;
+  int fd = is_stdin ? 0 : open(name, O_RDONLY | O_CLOEXEC), status = 2;
+
+  if (!a || !o.rows) {
+    fprintf(stderr, "leaseguard audit: out of memory\n");
+    goto out;
+  }
+  if (fd < 0) {
+    fprintf(stderr, "leaseguard audit: cannot read %s: %s\n", name, strerror(errno));
+    goto out;
+  }
+  if (read_history(fd, name, a, &o))
+    goto out;
+  lg_audit_get_stats(a, &st);
+  if (!o.json && json_array_size(o.rows))
+    print_table(o.rows);
+  fprintf(o.json ? stderr : stdout, "%zu versions of %zu leases, %zu findings\n", st.versions,
+          st.leases, st.findings);
+  if (st.identity_unjudged)
+    fprintf(stderr, "leaseguard audit: note: holder-identity is enabled by the policy but "
+                    "cannot be judged: the history does not say who wrote each version\n");
+  if (st.error_events)
+    fprintf(stderr, "leaseguard audit: note: the history has %zu watch ERROR event(s): versions "
+                    "may be missing after them\n", st.error_events);
+  status = st.findings ? 1 : 0;
+out:
+  if (!is_stdin && fd >= 0)
+    close(fd);
+  json_decref(o.rows);
+  lg_audit_free(a);
+  return status;
+}
+
+/* ---- --watch ---- */
+
+typedef struct {
+  lg_metrics *metrics;
+  atomic_bool ready; /* the leases were listed at least once */
+} http_state;
+
+static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *url,
+                              const char *method, const char *version, const char *data,
+                              size_t *size, void **req) {
+  http_state *st = cls;
+  const char *ctype = "text/plain; charset=utf-8";
+  char *body = NULL;
+  unsigned code = 200;
+  struct MHD_Response *r;
+  enum MHD_Result ret;
+  (void)version, (void)data, (void)size, (void)req;
+  if (strcmp(method, "GET") != 0) {
+    code = 405;
+    body = strdup("method not allowed\n");
+  } else if (strcmp(url, "/metrics") == 0) {
+    ctype = "text/plain; version=0.0.4; charset=utf-8";
+    body = lg_metrics_render(st->metrics, lg_time_now());
+  } else if (strcmp(url, "/healthz") == 0) {
+    body = strdup("ok\n");
+  } else if (strcmp(url, "/readyz") == 0) {
+    code = atomic_load(&st->ready) ? 200 : 503;
+    body = strdup(code == 200 ? "ok\n" : "not listed yet\n");
+  } else {
+    code = 404;
+    body = strdup("not found\n");
+  }
+  if (!body)
+    return MHD_NO;
+  r = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+  if (!r) {
+    free(body);
+    return MHD_NO;
+  }
+  MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+  ret = MHD_queue_response(c, code, r);
+  MHD_destroy_response(r);
+  return ret;
+}
+
+static struct MHD_Daemon *start_http(const char *addr, http_state *st, char *err, size_t errlen) {
+  const char *colon = strrchr(addr, ':');
+  struct sockaddr_in sa = {.sin_family = AF_INET};
+  long port = colon ? strtol(colon + 1, NULL, 10) : 0;
+  char host[64];
+  struct MHD_Daemon *d;
+  if (!colon || port <= 0 || port > 65535 || (size_t)(colon - addr) >= sizeof host) {
+    lg_fail(err, errlen, LG_EINVAL, "--http must be IPV4:PORT, got \"%s\"", addr);
+    return NULL;
+  }
+  memcpy(host, addr, (size_t)(colon - addr));
+  host[colon - addr] = '\0';
+  if (inet_pton(AF_INET, host[0] ? host : "0.0.0.0", &sa.sin_addr) != 1) {
+    lg_fail(err, errlen, LG_EINVAL, "--http: \"%s\" is not an IPv4 address", host);
+    return NULL;
+  }
+  sa.sin_port = htons((uint16_t)port);
+  d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, answer, st,
+                       MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_END);
+  if (!d)
+    lg_fail(err, errlen, LG_EIO, "cannot listen on %s: %s", addr, strerror(errno));
+  return d;
+}
+
+typedef struct {
+  lg_kube *kube;
+  lg_audit *audit;
+  lg_metrics *metrics;
+  const sigset_t *signals;
+  char list_path[160];
+  char rv[128];       /* the last resourceVersion seen: where the next watch starts */
+  long timeout_s;     /* of one watch */
+  bool stop;          /* SIGTERM or SIGINT arrived */
+  bool gone;          /* the watch said 410 Gone */
+  bool broken;        /* the watch sent something unusable or another ERROR */
+  size_t events;      /* events of the current watch */
+  bool identity_noted;
+} watcher;
+
+typedef enum { W_STOP, W_ENDED, W_GONE, W_FAILED } watch_end;
+
+/* Notices SIGTERM/SIGINT (blocked in every thread) without waiting; consumes it. */
+static bool stop_requested(watcher *w) {
+  sigset_t pending;
+  struct timespec zero = {0, 0};
+  if (w->stop)
+    return true;
+  if (sigpending(&pending) == 0 &&
+      (sigismember(&pending, SIGTERM) == 1 || sigismember(&pending, SIGINT) == 1)) {
+    sigtimedwait(w->signals, NULL, &zero);
+    w->stop = true;
+  }
+  return w->stop;
+}
+
+/* Sleeps seconds unless a signal to stop comes first. */
+static void pause_for(watcher *w, long seconds) {
+  struct timespec ts = {seconds, 0};
+  int sig = sigtimedwait(w->signals, NULL, &ts);
+  if (sig == SIGTERM || sig == SIGINT)
+    w->stop = true;
+}
+
+static void set_rv(watcher *w, const char *rv) {
+  if (rv && rv[0] && strlen(rv) < sizeof w->rv)
+    memcpy(w->rv, rv, strlen(rv) + 1);
+}
+
+/* Tells the metrics and stdout about one change. judged: report its findings. */
+static void report(watcher *w, const lg_audit_change *c, bool judged) {
+  if (c->duplicate)
+    return;
+  if (c->op == LG_OP_DELETE)
+    lg_metrics_lease_deleted(w->metrics, c->namespace, c->name);
+  else
+    lg_metrics_lease(w->metrics, c->namespace, c->name, c->new_lease.holder,
+                     lg_lease_transitions(&c->new_lease), c->new_lease.has_renew,
+                     c->new_lease.renew);
+  if (!judged)
+    return;
+  if (c->identity_unjudged && !w->identity_noted) {
+    w->identity_noted = true;
+    lg_log(LG_LOG_WARNING, "holder-identity is enabled by the policy but cannot be judged from "
+                           "a watch (the writer is unknown)", NULL);
+  }
+  for (size_t i = 0; i < c->verdict.n; i++) {
+    const lg_finding *f = &c->verdict.findings[i];
+    json_t *line = lg_audit_finding_json(c, f, "watch");
+    char *s = line ? json_dumps(line, JSON_COMPACT) : NULL;
+    if (s)
+      printf("%s\n", s);
+    fflush(stdout);
+    free(s);
+    json_decref(line);
+    lg_metrics_violation(w->metrics, f->rule, f->mode, c->namespace, c->name);
+  }
+}
+
+static void on_forget(void *ud, const char *ns, const char *name) {
+  lg_metrics_lease_deleted(ud, ns, name);
+}
+
+static const char *or_empty(const char *s) { return s ? s : ""; }
+
+/* Appends s to buf percent-encoded (a continue token in a query). */
+static void query_escape(char *buf, size_t len, const char *s) {
+  size_t n = strlen(buf);
+  for (; *s && n + 4 < len; s++) {
+    unsigned char ch = (unsigned char)*s;
+    if (strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~", ch))
+      buf[n++] = (char)ch;
+    else
+      n += (size_t)snprintf(buf + n, len - n, "%%%02X", ch);
+  }
+  buf[n] = '\0';
+}
+
+/* LISTs the leases (page by page) into items (new); the list's resourceVersion into rv. */
+static lg_rc list_all(watcher *w, json_t **items, char *rv, size_t rvlen) {
+  char path[3 * 4096 + 256], cont[4096] = "";
+  lg_kube_result res;
+  lg_rc rc = LG_OK;
+
+  if (!(*items = json_array()))
+    return LG_ENOMEM;
+  do {
+    const json_t *meta;
+    snprintf(path, sizeof path, "%s?limit=%d%s", w->list_path, LIST_PAGE,
+             cont[0] ? "&continue=" : "");
+    query_escape(path, sizeof path, cont);
+    rc = lg_kube_call(w->kube, "GET", path, NULL, LIST_TIMEOUT_MS, &res);
+    if (!rc && (res.status != 200 || !json_is_array(json_object_get(res.body, "items"))))
+      rc = LG_EIO;
+    if (rc) {
+      char status[16];
+      snprintf(status, sizeof status, "%ld", res.status);
+      lg_log(LG_LOG_WARNING, "cannot list leases", "path", w->list_path, "status", status,
+             "error", res.message[0] ? res.message : "not a LeaseList", NULL);
+      lg_kube_result_free(&res);
+      break;
+    }
+    json_array_extend(*items, json_object_get(res.body, "items"));
+    meta = json_object_get(res.body, "metadata");
+    snprintf(rv, rvlen, "%s",
+             or_empty(json_string_value(json_object_get(meta, "resourceVersion"))));
+    if ((size_t)snprintf(cont, sizeof cont, "%s",
+                         or_empty(json_string_value(json_object_get(meta, "continue")))) >=
+        sizeof cont) {
+      lg_log(LG_LOG_WARNING, "cannot list leases", "path", w->list_path, "error",
+             "continue token too long", NULL);
+      rc = LG_EIO;
+    }
+    lg_kube_result_free(&res);
+  } while (!rc && cont[0]);
+  if (rc) {
+    json_decref(*items);
+    *items = NULL;
+  }
+  return rc;
+}
+
+/* Lists the leases and brings the tracker up to date. The first list is the baseline (not
+ * judged); a re-list judges what changed while the watch was away, at the versions' time. */
+static lg_rc relist(watcher *w, bool baseline) {
+  json_t *items, *it;
+  char rv[sizeof w->rv], err[256];
+  size_t i, forgotten;
+  lg_rc rc = list_all(w, &items, rv, sizeof rv);
+
+  if (rc)
+    return rc;
+  if (!rv[0]) {
+    lg_log(LG_LOG_WARNING, "the lease list has no resourceVersion", NULL);
+    json_decref(items);
+    return LG_EIO;
+  }
+  json_array_foreach(items, i, it) {
+    lg_audit_change c;
+    if (lg_audit_observe(w->audit, it, false, NULL, &c, err, sizeof err) != LG_OK) {
+      lg_log(LG_LOG_WARNING, "unusable lease in the list", "error", err, NULL);
+      continue;
+    }
+    report(w, &c, !baseline);
+    lg_audit_change_clear(&c);
+  }
+  forgotten = lg_audit_forget_absent(w->audit, items, on_forget, w->metrics);
+  set_rv(w, rv);
+  {
+    char n[32], gone[32];
+    snprintf(n, sizeof n, "%zu", json_array_size(items));
+    snprintf(gone, sizeof gone, "%zu", forgotten);
+    lg_log(LG_LOG_INFO, baseline ? "listed leases" : "re-listed leases", "leases", n,
+           "forgotten", gone, "resourceVersion", w->rv, NULL);
+  }
+  json_decref(items);
+  return LG_OK;
+}
+
+/* One line of the watch stream (NULL: a tick). Non-zero ends the stream. */
+static int on_line(void *ud, const char *line, size_t len) {
+  watcher *w = ud;
+  json_t *ev, *obj;
+  json_error_t jerr;
+  lg_audit_event_type type;
+  lg_audit_change c;
+  char err[256];
+  long code;
+
+  if (stop_requested(w))
+    return 1;
+  if (!line)
+    return 0;
+  if (!(ev = json_loadb(line, len, 0, &jerr))) {
+    lg_log(LG_LOG_WARNING, "malformed watch event", "error", jerr.text, NULL);
+    w->broken = true;
+    return 1;
+  }
+  if (lg_audit_event(ev, &type, &obj, &code, err, sizeof err) != LG_OK) {
+    lg_log(LG_LOG_WARNING, "unusable watch event", "error", err, NULL);
+    w->broken = true;
+  } else if (type == LG_AUDIT_EV_ERROR) {
+    const char *msg = json_string_value(json_object_get(obj, "message"));
+    w->gone = code == 410;
+    w->broken = !w->gone;
+    if (w->broken)
+      lg_log(LG_LOG_WARNING, "watch error", "error", msg ? msg : "", NULL);
+  } else if (type == LG_AUDIT_EV_BOOKMARK) {
+    set_rv(w, json_string_value(json_object_get(json_object_get(obj, "metadata"),
+                                                "resourceVersion")));
+  } else {
+    lg_time now = lg_time_now();
+    w->events++;
+    if (lg_audit_observe(w->audit, obj, type == LG_AUDIT_EV_DELETED, &now, &c, err, sizeof err)) {
+      lg_log(LG_LOG_WARNING, "unusable lease in a watch event", "error", err, NULL);
+    } else {
+      report(w, &c, true);
+      lg_audit_change_clear(&c);
+    }
+    /* Past it even when unusable: resuming must not replay it forever. */
+    set_rv(w, json_string_value(json_object_get(json_object_get(obj, "metadata"),
+                                                "resourceVersion")));
+  }
+  json_decref(ev);
+  return w->gone || w->broken;
+}
+
+static watch_end watch_once(watcher *w) {
+  char path[512], status[16];
+  lg_kube_result res;
+  watch_end end = W_ENDED;
+  lg_rc rc;
+
+  snprintf(path, sizeof path, "%s?watch=true&allowWatchBookmarks=true&timeoutSeconds=%ld"
+           "&resourceVersion=", w->list_path, w->timeout_s);
+  query_escape(path, sizeof path, w->rv);
+  w->gone = w->broken = false;
+  w->events = 0;
+  lg_log(LG_LOG_DEBUG, "watching leases", "resourceVersion", w->rv, NULL);
+  rc = lg_kube_stream(w->kube, path, w->timeout_s * 1000 + 30000, on_line, w, &res);
+  snprintf(status, sizeof status, "%ld", res.status);
+  if (w->stop)
+    end = W_STOP;
+  else if (w->gone || res.status == 410)
+    end = W_GONE;
+  else if (rc || w->broken || res.status != 200) {
+    lg_log(LG_LOG_WARNING, "watch failed", "status", status, "error",
+           res.message[0] ? res.message : "unusable event", NULL);
+    end = W_FAILED;
+  }
+  lg_kube_result_free(&res);
+  return end;
+}
+
+static int64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* List, then watch from the list's version; resume after a watch ends, re-list after
+ * 410 Gone, back off (1 s doubling to 30 s) after failures; until a signal. */
+static void watch_loop(watcher *w, http_state *hs) {
+  long backoff = 1;
+  bool listed = false, ever = false;
+  int gone_in_a_row = 0;
+
+  while (!stop_requested(w)) {
+    watch_end end;
+    int64_t started;
+    if (!listed) {
+      if (relist(w, !ever) != LG_OK) {
+        pause_for(w, backoff);
+        backoff = backoff * 2 > BACKOFF_MAX_S ? BACKOFF_MAX_S : backoff * 2;
+        continue;
+      }
+      listed = ever = true;
+      atomic_store(&hs->ready, true);
+    }
+    started = mono_ms();
+    end = watch_once(w);
+    if (end == W_STOP)
+      break;
+    if (end == W_GONE) {
+      lg_log(LG_LOG_INFO, "resourceVersion too old (410 Gone): re-listing", "resourceVersion",
+             w->rv, NULL);
+      listed = false;
+      if (++gone_in_a_row > 1)
+        pause_for(w, backoff);
+      continue;
+    }
+    gone_in_a_row = 0;
+    /* A stream that ends at once (well before its timeout) without an event is a failure
+     * too: no busy loop. */
+    if (end == W_FAILED || (w->events == 0 && mono_ms() - started < 500)) {
+      pause_for(w, backoff);
+      backoff = backoff * 2 > BACKOFF_MAX_S ? BACKOFF_MAX_S : backoff * 2;
+      continue;
+    }
+    backoff = 1;
+  }
+}
+
+static lg_rc kube_config(const options *o, lg_kube_config *out, char *err, size_t errlen) {
+  if (o->kubeconfig)
+    return lg_kube_config_kubeconfig(o->kubeconfig, out, err, errlen);
+  if (o->server)
+    return lg_kube_config_explicit(o->server, o->token_file, o->ca, out, err, errlen);
+  return lg_kube_config_in_cluster(NULL, out, err, errlen);
+}
+
+static int run_watch(const options *o, const lg_policy *policy) {
+  watcher w = {0};
+  http_state hs = {.ready = false};
+  lg_kube_config kc = {0};
+  struct MHD_Daemon *http = NULL;
+  sigset_t set, old;
+  char err[512];
+  int status = 1;
+
+  /* Blocked before any thread starts (HTTP server, curl's resolver), so the signals stay
+   * pending for the watch loop to notice. */
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, &old);
+  w.signals = &set;
+  if (o->log_level)
+    lg_log_set_level((lg_log_level)lg_log_parse_level(o->log_level));
+  w.timeout_s = o->watch_timeout_s;
+  if (o->ns)
+    snprintf(w.list_path, sizeof w.list_path, "/apis/coordination.k8s.io/v1/namespaces/%s/leases",
+             o->ns);
+  else
+    snprintf(w.list_path, sizeof w.list_path, "/apis/coordination.k8s.io/v1/leases");
+  if (kube_config(o, &kc, err, sizeof err) || lg_kube_new(&kc, &w.kube, err, sizeof err)) {
+    fprintf(stderr, "leaseguard audit: %s\n", err);
+    goto out;
+  }
+  w.audit = lg_audit_new(policy, o->mode);
+  w.metrics = hs.metrics = lg_metrics_new(false);
+  if (!w.audit || !w.metrics) {
+    fprintf(stderr, "leaseguard audit: out of memory\n");
+    goto out;
+  }
+  if (o->http && !(http = start_http(o->http, &hs, err, sizeof err))) {
+    fprintf(stderr, "leaseguard audit: %s\n", err);
+    goto out;
+  }
+  lg_log(LG_LOG_INFO, "auditing leases", "namespace", o->ns ? o->ns : "", "http",
+         o->http ? o->http : "", NULL);
+  watch_loop(&w, &hs);
+  lg_log(LG_LOG_INFO, "stopped", NULL);
+  status = 0;
+out:
+  if (http)
+    MHD_stop_daemon(http);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  lg_audit_free(w.audit);
+  lg_metrics_free(w.metrics);
+  lg_kube_free(w.kube);
+  lg_kube_config_free(&kc);
+  return status;
+}
+
+int lg_cmd_audit(int argc, char **argv) {
+  options o = {0};
+  lg_policy *policy = NULL;
+  char err[512];
+  int r;
+
+  if ((r = parse(argc, argv, &o)))
+    return r == 1 ? 0 : 2;
+  if ((o.policy_file ? lg_policy_load_file(o.policy_file, &policy, err, sizeof err)
+                     : lg_policy_default(&policy, err, sizeof err)) != LG_OK) {
+    fprintf(stderr, "leaseguard audit: %s\n", err);
+    return 2;
+  }
+  r = o.watch ? run_watch(&o, policy) : run_offline(&o, policy);
+  lg_policy_free(policy);
+  return r;
+}
