@@ -81,6 +81,15 @@ static lg_rc https_server(const char *server, const char *where, char **out, cha
   return LG_OK;
 }
 
+lg_rc lg_kube_config_select(const char *kubeconfig, const char *server, const char *token_file,
+                            const char *ca_file, lg_kube_config *out, char *err, size_t errlen) {
+  if (kubeconfig)
+    return lg_kube_config_kubeconfig(kubeconfig, out, err, errlen);
+  if (server)
+    return lg_kube_config_explicit(server, token_file, ca_file, out, err, errlen);
+  return lg_kube_config_in_cluster(NULL, out, err, errlen);
+}
+
 void lg_kube_config_free(lg_kube_config *c) {
   if (!c)
     return;

@@ -31,6 +31,11 @@ lg_rc lg_kube_config_kubeconfig(const char *path, lg_kube_config *out, char *err
 lg_rc lg_kube_config_explicit(const char *server, const char *token_file, const char *ca_file,
                               lg_kube_config *out, char *err, size_t errlen);
 
+/* The API access the flags of a command ask for: a kubeconfig when given, else explicit
+ * --server/--token-file/--certificate-authority when server is given, else in-cluster. */
+lg_rc lg_kube_config_select(const char *kubeconfig, const char *server, const char *token_file,
+                            const char *ca_file, lg_kube_config *out, char *err, size_t errlen);
+
 /* Frees what the config owns; a zeroed config is a no-op. */
 void lg_kube_config_free(lg_kube_config *c);
 

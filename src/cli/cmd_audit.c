@@ -1,8 +1,6 @@
 /* cmd_audit.c -- `leaseguard audit`: judge recorded Lease versions, or watch them live. */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -12,10 +10,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <microhttpd.h>
-
 #include "audit.h"
 #include "cli.h"
+#include "httpd.h"
 #include "kube.h"
 #include "log.h"
 #include "metrics.h"
@@ -371,66 +368,18 @@ typedef struct {
   atomic_bool ready; /* the leases were listed at least once */
 } http_state;
 
-static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *url,
-                              const char *method, const char *version, const char *data,
-                              size_t *size, void **req) {
-  http_state *st = cls;
-  const char *ctype = "text/plain; charset=utf-8";
-  char *body = NULL;
-  unsigned code = 200;
-  struct MHD_Response *r;
-  enum MHD_Result ret;
-  (void)version, (void)data, (void)size, (void)req;
-  if (strcmp(method, "GET") != 0) {
-    code = 405;
-    body = strdup("method not allowed\n");
-  } else if (strcmp(url, "/metrics") == 0) {
-    ctype = "text/plain; version=0.0.4; charset=utf-8";
-    body = lg_metrics_render(st->metrics, lg_time_now());
+/* GET /metrics, /healthz, /readyz (200 once the leases were listed). */
+static void answer(void *ctx, const char *url, lg_httpd_answer *out) {
+  http_state *st = ctx;
+  if (strcmp(url, "/metrics") == 0) {
+    out->ctype = "text/plain; version=0.0.4; charset=utf-8";
+    out->body = lg_metrics_render(st->metrics, lg_time_now());
   } else if (strcmp(url, "/healthz") == 0) {
-    body = strdup("ok\n");
+    out->body = strdup("ok\n");
   } else if (strcmp(url, "/readyz") == 0) {
-    code = atomic_load(&st->ready) ? 200 : 503;
-    body = strdup(code == 200 ? "ok\n" : "not listed yet\n");
-  } else {
-    code = 404;
-    body = strdup("not found\n");
+    out->status = atomic_load(&st->ready) ? 200 : 503;
+    out->body = strdup(out->status == 200 ? "ok\n" : "not listed yet\n");
   }
-  if (!body)
-    return MHD_NO;
-  r = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
-  if (!r) {
-    free(body);
-    return MHD_NO;
-  }
-  MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
-  ret = MHD_queue_response(c, code, r);
-  MHD_destroy_response(r);
-  return ret;
-}
-
-static struct MHD_Daemon *start_http(const char *addr, http_state *st, char *err, size_t errlen) {
-  const char *colon = strrchr(addr, ':');
-  struct sockaddr_in sa = {.sin_family = AF_INET};
-  long port = colon ? strtol(colon + 1, NULL, 10) : 0;
-  char host[64];
-  struct MHD_Daemon *d;
-  if (!colon || port <= 0 || port > 65535 || (size_t)(colon - addr) >= sizeof host) {
-    lg_fail(err, errlen, LG_EINVAL, "--http must be IPV4:PORT, got \"%s\"", addr);
-    return NULL;
-  }
-  memcpy(host, addr, (size_t)(colon - addr));
-  host[colon - addr] = '\0';
-  if (inet_pton(AF_INET, host[0] ? host : "0.0.0.0", &sa.sin_addr) != 1) {
-    lg_fail(err, errlen, LG_EINVAL, "--http: \"%s\" is not an IPv4 address", host);
-    return NULL;
-  }
-  sa.sin_port = htons((uint16_t)port);
-  d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, answer, st,
-                       MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_END);
-  if (!d)
-    lg_fail(err, errlen, LG_EIO, "cannot listen on %s: %s", addr, strerror(errno));
-  return d;
 }
 
 typedef struct {
@@ -731,19 +680,11 @@ static void watch_loop(watcher *w, http_state *hs) {
   }
 }
 
-static lg_rc kube_config(const options *o, lg_kube_config *out, char *err, size_t errlen) {
-  if (o->kubeconfig)
-    return lg_kube_config_kubeconfig(o->kubeconfig, out, err, errlen);
-  if (o->server)
-    return lg_kube_config_explicit(o->server, o->token_file, o->ca, out, err, errlen);
-  return lg_kube_config_in_cluster(NULL, out, err, errlen);
-}
-
 static int run_watch(const options *o, const lg_policy *policy) {
   watcher w = {0};
   http_state hs = {.ready = false};
   lg_kube_config kc = {0};
-  struct MHD_Daemon *http = NULL;
+  lg_httpd *http = NULL;
   sigset_t set, old;
   char err[512];
   int status = 1;
@@ -763,7 +704,7 @@ static int run_watch(const options *o, const lg_policy *policy) {
              o->ns);
   else
     snprintf(w.list_path, sizeof w.list_path, "/apis/coordination.k8s.io/v1/leases");
-  if (kube_config(o, &kc, err, sizeof err) || lg_kube_new(&kc, &w.kube, err, sizeof err)) {
+  if (lg_kube_config_select(o->kubeconfig, o->server, o->token_file, o->ca, &kc, err, sizeof err) || lg_kube_new(&kc, &w.kube, err, sizeof err)) {
     fprintf(stderr, "leaseguard audit: %s\n", err);
     goto out;
   }
@@ -773,7 +714,7 @@ static int run_watch(const options *o, const lg_policy *policy) {
     fprintf(stderr, "leaseguard audit: out of memory\n");
     goto out;
   }
-  if (o->http && !(http = start_http(o->http, &hs, err, sizeof err))) {
+  if (o->http && lg_httpd_start(o->http, answer, &hs, &http, err, sizeof err)) {
     fprintf(stderr, "leaseguard audit: %s\n", err);
     goto out;
   }
@@ -783,8 +724,7 @@ static int run_watch(const options *o, const lg_policy *policy) {
   lg_log(LG_LOG_INFO, "stopped", NULL);
   status = 0;
 out:
-  if (http)
-    MHD_stop_daemon(http);
+  lg_httpd_stop(http);
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   lg_audit_free(w.audit);
   lg_metrics_free(w.metrics);

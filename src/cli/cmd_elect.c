@@ -1,8 +1,6 @@
 /* cmd_elect.c -- `leaseguard elect`: a client-go-compatible leader elector (sidecar), with
  * leadership reported over HTTP and an optional command run only while leading. */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -12,10 +10,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <microhttpd.h>
-
 #include "cli.h"
 #include "elector.h"
+#include "httpd.h"
 #include "kube.h"
 #include "leaselock.h"
 #include "log.h"
@@ -54,28 +51,20 @@ typedef struct {
   const char *lock_name;
 } status;
 
-static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *url,
-                              const char *method, const char *version, const char *data,
-                              size_t *size, void **req) {
-  status *st = cls;
+/* GET / -> {"name":"<leader>"}; GET /metrics -> client-go's leadership gauge. */
+static void answer(void *ctx, const char *url, lg_httpd_answer *out) {
+  status *st = ctx;
   char body[512];
-  const char *ctype = "application/json";
-  unsigned code = 200;
-  struct MHD_Response *r;
-  enum MHD_Result ret;
-  (void)version, (void)data, (void)size, (void)req;
   pthread_mutex_lock(&st->lock);
-  if (strcmp(method, "GET") != 0) {
-    code = 405;
-    snprintf(body, sizeof body, "{\"error\":\"method not allowed\"}\n");
-  } else if (strcmp(url, "/") == 0) {
+  if (strcmp(url, "/") == 0) {
     json_t *o = json_pack("{s:s}", "name", st->leader);
-    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    snprintf(body, sizeof body, "%s\n", s ? s : "{}");
-    free(s);
+    char *js = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    snprintf(body, sizeof body, "%s\n", js ? js : "{}");
+    free(js);
     json_decref(o);
+    out->ctype = "application/json";
+    out->body = strdup(body);
   } else if (strcmp(url, "/metrics") == 0) {
-    ctype = "text/plain; version=0.0.4";
     snprintf(body, sizeof body,
              "# HELP leader_election_master_status Gauge of if the reporting system is master of "
              "the relevant lease, 0 indicates backup, 1 indicates master. 'name' is the string "
@@ -83,42 +72,12 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
              "# TYPE leader_election_master_status gauge\n"
              "leader_election_master_status{name=\"%s\"} %d\n",
              st->lock_name, st->leading ? 1 : 0);
-  } else {
-    code = 404;
-    snprintf(body, sizeof body, "{\"error\":\"not found\"}\n");
+    out->ctype = "text/plain; version=0.0.4";
+    out->body = strdup(body);
+  } else if (strcmp(url, "/healthz") == 0) {
+    out->body = strdup("ok\n");
   }
   pthread_mutex_unlock(&st->lock);
-  r = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_COPY);
-  if (!r)
-    return MHD_NO;
-  MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
-  ret = MHD_queue_response(c, code, r);
-  MHD_destroy_response(r);
-  return ret;
-}
-
-static struct MHD_Daemon *start_http(const char *addr, status *st, char *err, size_t errlen) {
-  const char *colon = strrchr(addr, ':');
-  struct sockaddr_in sa = {.sin_family = AF_INET};
-  long port = colon ? strtol(colon + 1, NULL, 10) : 0;
-  char host[64];
-  struct MHD_Daemon *d;
-  if (!colon || port <= 0 || port > 65535 || (size_t)(colon - addr) >= sizeof host) {
-    lg_fail(err, errlen, LG_EINVAL, "--http must be IPV4:PORT, got \"%s\"", addr);
-    return NULL;
-  }
-  memcpy(host, addr, (size_t)(colon - addr));
-  host[colon - addr] = '\0';
-  if (inet_pton(AF_INET, host[0] ? host : "0.0.0.0", &sa.sin_addr) != 1) {
-    lg_fail(err, errlen, LG_EINVAL, "--http: \"%s\" is not an IPv4 address", host);
-    return NULL;
-  }
-  sa.sin_port = htons((uint16_t)port);
-  d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, answer, st,
-                       MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_END);
-  if (!d)
-    lg_fail(err, errlen, LG_EIO, "cannot listen on %s: %s", addr, strerror(errno));
-  return d;
 }
 
 static int64_t mono_now(void) {
@@ -152,15 +111,6 @@ static int stop_child(pid_t pid) {
   kill(pid, SIGKILL);
   waitpid(pid, &st, 0);
   return st;
-}
-
-static lg_rc kube_config(const char *kubeconfig, const char *server, const char *token_file,
-                         const char *ca, lg_kube_config *out, char *err, size_t errlen) {
-  if (kubeconfig)
-    return lg_kube_config_kubeconfig(kubeconfig, out, err, errlen);
-  if (server)
-    return lg_kube_config_explicit(server, token_file, ca, out, err, errlen);
-  return lg_kube_config_in_cluster(NULL, out, err, errlen);
 }
 
 /* client-go's kube components use "<hostname>_<uuid>". */
@@ -254,7 +204,7 @@ int lg_cmd_elect(int argc, char **argv) {
   lg_kube *kube = NULL;
   lg_elector *e = NULL;
   lg_leaselock lock;
-  struct MHD_Daemon *http = NULL;
+  lg_httpd *http = NULL;
   status st = {.lock = PTHREAD_MUTEX_INITIALIZER};
   sigset_t set, old;
   pid_t child = -1;
@@ -278,14 +228,15 @@ int lg_cmd_elect(int argc, char **argv) {
   st.lock_name = o.name;
   lg_elector_config ec = {o.ns, o.name, o.identity, o.lease, o.renew, o.retry, o.misbehave};
   if (lg_elector_validate(&ec, err, sizeof err) ||
-      kube_config(o.kubeconfig, o.server, o.token_file, o.ca, &kc, err, sizeof err) ||
+      lg_kube_config_select(o.kubeconfig, o.server, o.token_file, o.ca, &kc, err,
+                            sizeof err) ||
       lg_kube_new(&kc, &kube, err, sizeof err)) {
     fprintf(stderr, "leaseguard elect: %s\n", err);
     goto out;
   }
   lg_lease_api api = lg_leaselock_init(&lock, kube, o.ns, o.name, (long)(o.renew / 2000));
   if (lg_elector_new(&ec, &api, &e, err, sizeof err) ||
-      (o.http && !(http = start_http(o.http, &st, err, sizeof err)))) {
+      (o.http && lg_httpd_start(o.http, answer, &st, &http, err, sizeof err))) {
     fprintf(stderr, "leaseguard elect: %s\n", err);
     goto out;
   }
@@ -352,8 +303,7 @@ int lg_cmd_elect(int argc, char **argv) {
   }
   lg_log(LG_LOG_INFO, "stopped", "lock", lockname, NULL);
 out:
-  if (http)
-    MHD_stop_daemon(http);
+  lg_httpd_stop(http);
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   lg_elector_free(e);
   lg_kube_free(kube);

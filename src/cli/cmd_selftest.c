@@ -74,9 +74,7 @@ int lg_cmd_selftest(int argc, char **argv) {
     return 2;
   }
   snprintf(prefix, sizeof prefix, "leaseguard-selftest-%lx", (unsigned long)time(NULL) & 0xfffff);
-  if ((kubeconfig ? lg_kube_config_kubeconfig(kubeconfig, &kc, err, sizeof err)
-       : server   ? lg_kube_config_explicit(server, token, ca, &kc, err, sizeof err)
-                  : lg_kube_config_in_cluster(NULL, &kc, err, sizeof err)) != LG_OK ||
+  if (lg_kube_config_select(kubeconfig, server, token, ca, &kc, err, sizeof err) != LG_OK ||
       lg_selftest_run(&cfg, rows, &n, err, sizeof err) != LG_OK) {
     fprintf(stderr, "leaseguard selftest: %s\n", err);
     goto out;
