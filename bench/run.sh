@@ -1,0 +1,485 @@
+#!/usr/bin/env bash
+# run.sh -- leaseguard's benchmark: the in-process review (time and instruction counts),
+# then `serve` over TLS under wrk and h2load, with nginx answering a fixed body as the
+# ceiling. Prints figures and a summary table; asserts nothing (targets are reported, not
+# enforced). Everything runs on 127.0.0.1; every loop is bounded; every process it starts
+# is stopped on exit.
+#
+#   bash bench/run.sh            # about 5 minutes
+#   bash bench/run.sh --quick    # about 1 minute: single runs, shorter loads
+#
+# LG_BENCH_BUILD=DIR builds there instead of bench/.build.
+# shellcheck disable=SC2154 # port_NAME and pid_NAME are set by start_* with printf -v
+set -euo pipefail
+
+quick=0
+case "${1:-}" in
+  --quick) quick=1 ;;
+  "") ;;
+  -h | --help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  *) echo "usage: bash bench/run.sh [--quick]" >&2; exit 2 ;;
+esac
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+build=${LG_BENCH_BUILD:-$here/.build}
+work=$(mktemp -d /tmp/lg-bench.XXXXXX)
+pids=()
+
+if ((quick)); then
+  runs=1 in_seconds=0.3 cg_count=72 main_d=4 short_d=2 paced_n=2000 long_d=12
+else
+  runs=3 in_seconds=1 cg_count=240 main_d=10 short_d=3 paced_n=5000 long_d=60
+fi
+
+say() { printf '%s\n' "$*"; }
+section() { printf '\n== %s  [%s; load average %s]\n' "$1" "$(date -u +%H:%M:%S)" \
+  "$(cut -d' ' -f1-3 /proc/loadavg)"; }
+
+# ---- processes ----
+
+stop_pid() {
+  local pid=$1 i
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for ((i = 0; i < 100; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+  local pid
+  for pid in "${pids[@]}"; do stop_pid "$pid"; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+  local p i
+  for ((i = 0; i < 100; i++)); do
+    p=$((20000 + RANDOM % 30000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      echo "$p"
+      return 0
+    fi
+  done
+  echo "run.sh: no free port found" >&2
+  return 1
+}
+
+# Waits (at most 10 s) until pid answers GET path on port over TLS: with 200 for /readyz,
+# with anything for other paths.
+wait_ready() {
+  local pid=$1 port=$2 path=$3 i code
+  for ((i = 0; i < 100; i++)); do
+    kill -0 "$pid" 2>/dev/null || { echo "run.sh: process $pid exited" >&2; return 1; }
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 --cacert "$work/certs/ca.crt" \
+      "https://127.0.0.1:$port$path" || true)
+    [[ $code == 200 || ($path != /readyz && $code != 000 && -n $code) ]] && return 0
+    sleep 0.1
+  done
+  echo "run.sh: nothing answers on port $port" >&2
+  return 1
+}
+
+# start_serve NAME [serve flags...]: leaseguard serve on a free port; sets port_NAME, pid_NAME.
+start_serve() {
+  local name=$1 port pid
+  shift
+  port=$(free_port)
+  "$build/leaseguard" serve --secure-port "$port" --bind-address 127.0.0.1 \
+    --tls-cert-file "$work/certs/tls.crt" --tls-private-key-file "$work/certs/tls.key" "$@" \
+    >"$work/$name.out" 2>"$work/$name.err" &
+  pid=$!
+  pids+=("$pid")
+  wait_ready "$pid" "$port" /readyz || { tail -3 "$work/$name.err" >&2; return 1; }
+  printf -v "port_$name" '%s' "$port"
+  printf -v "pid_$name" '%s' "$pid"
+}
+
+# start_model NAME MODEL THREADS: lg-bench serve-model on a free port.
+start_model() {
+  local name=$1 port pid
+  port=$(free_port)
+  "$build/bench/lg-bench" serve-model --model "$2" --threads "$3" --port "$port" \
+    --cert "$work/certs/tls.crt" --key "$work/certs/tls.key" >"$work/$name.out" 2>&1 &
+  pid=$!
+  pids+=("$pid")
+  wait_ready "$pid" "$port" /validate || { cat "$work/$name.out" >&2; return 1; }
+  printf -v "port_$name" '%s' "$port"
+  printf -v "pid_$name" '%s' "$pid"
+}
+
+start_nginx() {
+  local port pid response dir=$work/nginx
+  port=$(free_port)
+  mkdir -p "$dir/tmp"
+  response='{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":"0f1e2d3c-4b5a-4968-8776-000000000002","allowed":true}}'
+  cat >"$dir/nginx.conf" <<EOF
+worker_processes 2;
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  default_type application/json;
+  keepalive_requests 10000000;
+  keepalive_timeout 60s;
+  client_body_temp_path $dir/tmp;
+  proxy_temp_path $dir/tmp;
+  fastcgi_temp_path $dir/tmp;
+  uwsgi_temp_path $dir/tmp;
+  scgi_temp_path $dir/tmp;
+  server {
+    listen 127.0.0.1:$port ssl;
+    ssl_certificate $work/certs/tls.crt;
+    ssl_certificate_key $work/certs/tls.key;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    location /validate { return 200 '$response'; }
+  }
+}
+EOF
+  nginx -p "$dir" -c "$dir/nginx.conf" >"$dir/stdout" 2>&1 &
+  pid=$!
+  pids+=("$pid")
+  wait_ready "$pid" "$port" /validate || { cat "$dir/error.log" "$dir/stdout" >&2; return 1; }
+  port_nginx=$port
+  pid_nginx=$pid
+}
+
+# CPU seconds (user + system, all threads) used so far by pid and its children processes.
+cpu_ticks() {
+  local total=0 p t
+  for p in "$1" $(pgrep -P "$1" || true); do
+    t=$(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)
+    total=$((total + t))
+  done
+  echo "$total"
+}
+
+kib() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status"; }
+
+# ---- numbers ----
+
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR] = $1} END {
+  if (NR == 0) print "n/a"; else if (NR % 2) print a[(NR + 1) / 2];
+  else printf "%.0f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+field() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"; }
+declare -A R
+
+# load NAME PID PORT CONNS DURATION FILES...: one wrk run; sets last_* (and prints a line
+# when runs > 1). Half-way through it reads the server's VmRSS and thread count.
+load() {
+  local name=$1 pid=$2 port=$3 c=$4 d=$5 t=2 before after line wrk_pid
+  shift 5
+  ((c < 2)) && t=1
+  before=$(cpu_ticks "$pid")
+  timeout $((d + 30)) wrk -t"$t" -c"$c" -d"${d}s" --timeout 5s -s "$here/wrk.lua" \
+    "https://127.0.0.1:$port/validate" -- "$@" >"$work/wrk.out" 2>&1 &
+  wrk_pid=$!
+  sleep "$(awk -v d="$d" 'BEGIN {print d / 2}')"
+  last_rss=$(kib "$pid" VmRSS) last_threads=$(kib "$pid" Threads)
+  wait "$wrk_pid" || true
+  after=$(cpu_ticks "$pid")
+  line=$(grep '^RESULT' "$work/wrk.out" || true)
+  if [[ -z $line ]]; then
+    say "  $name c=$c: wrk failed: $(tail -2 "$work/wrk.out")"
+    return 1
+  fi
+  last_rps=$(field "$line" rps)
+  last_p50=$(field "$line" p50_us)
+  last_p99=$(field "$line" p99_us)
+  last_p999=$(field "$line" p999_us)
+  last_cpu=$(awk -v a="$before" -v b="$after" -v n="$(field "$line" requests)" \
+    'BEGIN {printf "%.0f", (b - a) * 10000 / (n ? n : 1)}')
+  last_err=$(($(field "$line" errors_connect) + $(field "$line" errors_read) + \
+    $(field "$line" errors_write) + $(field "$line" errors_status) + $(field "$line" errors_timeout)))
+  ((runs > 1)) || return 0
+  printf '    %-20s c=%-4s %7s req/s  p50 %6s us  p99 %6s us  p99.9 %6s us  %4s us CPU/req  errors %s\n' \
+    "$name" "$c" "$last_rps" "$last_p50" "$last_p99" "$last_p999" "$last_cpu" "$last_err"
+}
+
+# series TAG "NAME:PID:PORT ..." CONNS DURATION FILES...: `runs` rounds, the servers
+# interleaved within each round (so that load from elsewhere hits them alike); the medians
+# go into R[NAME.TAG.rps|p50|p99|p999|cpu|err].
+series() {
+  local tag=$1 servers=$2 c=$3 d=$4 r s name pid port k
+  shift 4
+  declare -A acc=()
+  for ((r = 0; r < runs; r++)); do
+    for s in $servers; do
+      IFS=: read -r name pid port <<<"$s"
+      # Bodies are re-stamped before each run so that the steal is still a steal.
+      "$build/bench/lg-bench" rebase --to now --out "$work/live" "$@"
+      load "$name" "$pid" "$port" "$c" "$d" "${@/#*\//$work/live/}" || continue
+      acc[$name.rps]+=" $last_rps" acc[$name.p50]+=" $last_p50" acc[$name.p99]+=" $last_p99"
+      acc[$name.p999]+=" $last_p999" acc[$name.cpu]+=" $last_cpu" acc[$name.err]+=" $last_err"
+      acc[$name.rss]+=" $last_rss" acc[$name.threads]+=" $last_threads"
+    done
+  done
+  for s in $servers; do
+    IFS=: read -r name pid port <<<"$s"
+    for k in rps p50 p99 p999 cpu err rss threads; do
+      # shellcheck disable=SC2086
+      R[$name.$tag.$k]=$(median ${acc[$name.$k]:-})
+    done
+    printf '  %-22s c=%-4s %7s req/s  p50 %6s us  p99 %6s us  p99.9 %6s us  %4s us CPU/req' \
+      "$name" "$c" "${R[$name.$tag.rps]}" "${R[$name.$tag.p50]}" "${R[$name.$tag.p99]}" \
+      "${R[$name.$tag.p999]}" "${R[$name.$tag.cpu]}"
+    # nginx's master process says nothing about its workers' memory.
+    [[ $name == nginx ]] || printf '  RSS %6s KiB  threads %3s' "${R[$name.$tag.rss]}" \
+      "${R[$name.$tag.threads]}"
+    printf '  errors %s  (median of %d)\n' "${R[$name.$tag.err]}" "$runs"
+  done
+}
+
+# Nearest-rank percentiles of h2load's per-request log (3rd column: microseconds).
+h2_percentiles() {
+  awk '{print $3}' "$1" | sort -n | awk '{a[NR] = $1} END {
+    i50 = int(NR * 0.50 + 0.999); i99 = int(NR * 0.99 + 0.999); i999 = int(NR * 0.999 + 0.999);
+    printf "n=%d p50=%d p99=%d p999=%d max=%d\n", NR, a[i50], a[i99], a[i999], a[NR] }'
+}
+
+# ---- tools and build ----
+
+section "setup"
+bash "$root/scripts/deps.sh"
+missing=()
+for t in wrk:wrk nginx:nginx h2load:nghttp2-client valgrind:valgrind curl:curl; do
+  command -v "${t%%:*}" >/dev/null || missing+=("${t#*:}")
+done
+if ((${#missing[@]})); then
+  say "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF -DLG_WERROR=OFF \
+  -DLG_BENCH=ON >"$work/cmake.log" 2>&1 || { cat "$work/cmake.log"; exit 1; }
+cmake --build "$build" -j"$(nproc)" --target leaseguard lg-bench >"$work/build.log" 2>&1 ||
+  { tail -30 "$work/build.log"; exit 1; }
+lgb=$build/bench/lg-bench
+"$build/leaseguard" certs --out-dir "$work/certs" >/dev/null
+mkdir -p "$work/live" "$work/sizes"
+bodies=("$here"/bodies/*.json)
+say "date:    $(date -u +%Y-%m-%dT%H:%MZ)"
+say "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p;T;q' /proc/cpuinfo)," \
+  "$(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo);" \
+  "shared with other work, so every wall-clock figure is noisy"
+say "build:   Release (-O3), $(gcc -dumpfullversion 2>/dev/null || echo gcc), jansson" \
+  "$(pkg-config --modversion jansson), libmicrohttpd $(pkg-config --modversion libmicrohttpd)," \
+  "GnuTLS $(pkg-config --modversion gnutls); wrk, h2load and the servers share the same 2 cores"
+say "source:  $(git -C "$root" describe --always --dirty 2>/dev/null || echo "not a git checkout")" \
+  "($root)"
+say "mode:    $([[ $quick == 1 ]] && echo "--quick (single runs)" || echo "full (median of $runs runs)")"
+
+# ---- 1. in-process ----
+
+section "1. in-process: lg_webhook_handle (decode -> decide -> encode), one thread"
+say "decisions at the bodies' reference time (sanity):"
+"$lgb" check "${bodies[@]}" | sed 's/^/  /'
+"$lgb" time --runs "$runs" --seconds "$in_seconds" "${bodies[@]}" >"$work/time.txt"
+grep -v '^RESULT' "$work/time.txt" | sed 's/^/  /'
+R[in.ns]=$(awk '$2 == "mix_ns_per_review" {print $3}' "$work/time.txt")
+R[in.rps]=$(awk '$2 == "mix_reviews_per_s" {print $3}' "$work/time.txt")
+
+# Instruction counts of what serve does per request less HTTP and TLS: only
+# lg_webhook_handle, lg_metrics_review, lg_log_review (audit lines, to /dev/null here) and
+# lg_webhook_result_free are collected.
+cg_run() { # OUT COUNT FILES...
+  local out=$1 n=$2
+  shift 2
+  timeout 600 valgrind --tool=callgrind --callgrind-out-file="$out" \
+    --toggle-collect=lg_webhook_handle --toggle-collect=lg_webhook_result_free \
+    --toggle-collect=lg_metrics_review --toggle-collect=lg_log_review \
+    "$lgb" loop --serve-extras --count "$n" "$@" >/dev/null 2>&1
+}
+cg_fn() { # FILE FUNCTION -> inclusive Ir (0 when absent)
+  callgrind_annotate --inclusive=yes --threshold=100 "$1" 2>/dev/null | awk -v f="$2" '
+    !found && / PROGRAM TOTALS/ && f == "TOTAL" {gsub(",", "", $1); v = $1; found = 1}
+    !found && NF > 2 && $(NF - 1) ~ (":" f "$") {gsub(",", "", $1); v = $1; found = 1}
+    END {print found ? v : 0}'
+}
+cg_split() { # FILE COUNT LABEL
+  local f=$1 n=$2 total parse decode policy rules encode dumps free metrics log
+  total=$(cg_fn "$f" TOTAL) parse=$(cg_fn "$f" json_loadb) decode=$(cg_fn "$f" lg_admission_decode)
+  policy=$(cg_fn "$f" lg_policy_resolve) rules=$(cg_fn "$f" lg_rules_evaluate)
+  encode=$(cg_fn "$f" lg_admission_encode) free=$(cg_fn "$f" lg_webhook_result_free)
+  metrics=$(cg_fn "$f" lg_metrics_review) log=$(cg_fn "$f" lg_log_review)
+  # json_dumps inside the encoder: the audit lines call it too.
+  dumps=$(callgrind_annotate --tree=calling --inclusive=yes --threshold=100 "$f" 2>/dev/null |
+    awk '/lg_admission_encode/ && /\* / {x = 1}
+      x && !v && /json_dumps / {gsub(",", "", $1); v = $1} END {print v + 0}')
+  awk -v n="$n" -v label="$3" -v t="$total" -v p="$parse" -v d="$decode" -v po="$policy" \
+    -v r="$rules" -v e="$encode" -v du="${dumps:-0}" -v fr="$free" -v m="$metrics" -v l="$log" 'BEGIN {
+    other = t - d - po - r - e - fr - m - l
+    printf "  %-19s %8.0f %8.0f %7.0f %6.0f %6.0f %7.0f %7.0f %7.0f %7.0f %7.0f %6.0f  %3.0f%%\n",
+      label, t / n, p / n, (d - p) / n, po / n, r / n, (e - du) / n, du / n, fr / n, m / n,
+      l / n, other / n, 100 * p / t }'
+}
+say ""
+say "instructions per review (callgrind; stable under load), by step:"
+printf '  %-19s %8s %8s %7s %6s %6s %7s %7s %7s %7s %7s %6s  %4s\n' "bodies" total json_loadb \
+  decode policy rules build dumps free metrics "audit" other parse
+cg_run "$work/cg.mix" "$cg_count" "${bodies[@]}"
+cg_split "$work/cg.mix" "$cg_count" "mix of ${#bodies[@]}" | tee "$work/cg.mix.txt"
+R[in.ir]=$(awk '{print $4}' "$work/cg.mix.txt")
+R[in.parse]=$(awk '{print $NF}' "$work/cg.mix.txt")
+for b in renew-kcm violation-steal; do
+  cg_run "$work/cg.$b" $((cg_count / 4)) "$here/bodies/$b.json"
+  cg_split "$work/cg.$b" $((cg_count / 4)) "$b"
+done
+say "  (decode = the walk over the parsed tree and the lease fields; build = the response tree;"
+say "   dumps = json_dumps of it; free = json_decref of the request tree; metrics ="
+say "   lg_metrics_review; audit = lg_log_review's audit lines (one per violation; the write"
+say "   itself is a system call, not counted); other = lg_webhook_handle's own work)"
+
+say ""
+say "cost against body size (renew-kcm with its managedFields stripped, or padded with"
+say "entries of a second field manager, in object and oldObject alike):"
+printf '  %-8s %8s %12s %14s %10s %10s\n' target bytes ns/review instructions "Ir/byte" parse%
+for kb in 1 2 8 32 128; do
+  "$lgb" pad --bytes $((kb * 1024)) --out "$work/sizes/size-${kb}k.json" "$here/bodies/renew-kcm.json"
+done
+"$lgb" time --runs "$runs" --seconds "$in_seconds" "$work"/sizes/size-{1,2,8,32,128}k.json >"$work/sizes.txt"
+for kb in 1 2 8 32 128; do
+  n=$((cg_count * 2 / 4 / kb + 2))
+  cg_run "$work/cg.size$kb" "$n" "$work/sizes/size-${kb}k.json"
+  total=$(cg_fn "$work/cg.size$kb" TOTAL) parse=$(cg_fn "$work/cg.size$kb" json_loadb)
+  bytes=$(stat -c %s "$work/sizes/size-${kb}k.json")
+  ns=$(awk -v f="size-${kb}k.json" '$2 == "body" && $3 == f {print $5}' "$work/sizes.txt")
+  awk -v kb="$kb" -v b="$bytes" -v ns="$ns" -v t="$total" -v p="$parse" -v n="$n" 'BEGIN {
+    printf "  %-8s %8d %12d %14.0f %10.0f %9.0f%%\n", kb " KB", b, ns, t / n, t / n / b, 100 * p / t }'
+  R[size$kb.ns]=$ns
+done
+
+# ---- 2./3. serve and nginx over TLS, keep-alive ----
+
+section "2-3. serve (default policy, --threads default) and nginx (fixed answer) over TLS"
+start_serve lg
+start_nginx
+"$lgb" rebase --to now --out "$work/live" "${bodies[@]}"
+agree=0
+for b in "${bodies[@]}"; do
+  want=$("$lgb" check "$b" | awk '{print $4}')
+  got=$(curl -fs --max-time 5 --cacert "$work/certs/ca.crt" -H 'Content-Type: application/json' \
+    --data-binary @"$work/live/${b##*/}" "https://127.0.0.1:$port_lg/validate" |
+    grep -o '"allowed":[a-z]*' || true)
+  [[ $got == '"allowed":true' && $want == allow || $got == '"allowed":false' && $want == deny ]] &&
+    agree=$((agree + 1))
+done
+say "serve pid $pid_lg port $port_lg, nginx pid $pid_nginx port $port_nginx;" \
+  "serve's decisions on the re-stamped bodies match the in-process ones: $agree/${#bodies[@]}"
+say "wrk -t2 -c64 -d${main_d}s, the ${#bodies[@]} bodies round-robin, keep-alive:"
+series main "leaseguard:$pid_lg:$port_lg nginx:$pid_nginx:$port_nginx" 64 "$main_d" "${bodies[@]}"
+R[lg.hwm]=$(kib "$pid_lg" VmHWM)
+R[ratio]=$(awk -v a="${R[leaseguard.main.rps]}" -v b="${R[nginx.main.rps]}" 'BEGIN {printf "%.2f", a / b}')
+say "  leaseguard / nginx throughput: ${R[ratio]}; serve's peak RSS so far (VmHWM): ${R[lg.hwm]} KiB"
+
+section "3. paced: h2load --h1 -c 10 --rps 100 (1,000 requests/s), renew-kcm, $paced_n requests"
+for ((r = 0; r < runs; r++)); do
+  for s in leaseguard:$port_lg nginx:$port_nginx; do
+    "$lgb" rebase --to now --out "$work/live" "$here/bodies/renew-kcm.json"
+    rm -f "$work/h2.log"
+    timeout 120 h2load --h1 -n "$paced_n" -c 10 --rps 100 -H 'content-type: application/json' \
+      -d "$work/live/renew-kcm.json" --log-file "$work/h2.log" \
+      "https://127.0.0.1:${s#*:}/validate" >"$work/h2.out" 2>&1 || true
+    line=$(h2_percentiles "$work/h2.log")
+    printf '  %-10s %s us; %s\n' "${s%%:*}" "$line" "$(grep -m1 -o '[0-9.]* req/s' "$work/h2.out" || true)"
+    R[paced.${s%%:*}.p50]+=" $(field "$line" p50)" R[paced.${s%%:*}.p99]+=" $(field "$line" p99)"
+    R[paced.${s%%:*}.p999]+=" $(field "$line" p999)"
+  done
+done
+for s in leaseguard nginx; do
+  for k in p50 p99 p999; do
+    # shellcheck disable=SC2086
+    R[paced.$s.$k]=$(median ${R[paced.$s.$k]})
+  done
+  say "  $s median: p50 ${R[paced.$s.p50]} us, p99 ${R[paced.$s.p99]} us, p99.9 ${R[paced.$s.p999]} us"
+done
+
+section "3. memory: wrk -t2 -c256 -d${long_d}s against the same serve, VmRSS every 5 s"
+"$lgb" rebase --to now --out "$work/live" "${bodies[@]}"
+timeout $((long_d + 30)) wrk -t2 -c256 -d"${long_d}s" --timeout 5s -s "$here/wrk.lua" \
+  "https://127.0.0.1:$port_lg/validate" -- "$work"/live/*.json >"$work/long.txt" 2>&1 &
+wrk_pid=$!
+pids+=("$wrk_pid")
+series_rss="" conns=0
+for ((t = 0; t <= long_d; t += 5)); do
+  rss=$(kib "$pid_lg" VmRSS)
+  series_rss+=" $rss"
+  ((t == 5)) && conns=$(ss -Htn state established "( sport = :$port_lg )" 2>/dev/null | wc -l || true)
+  ((t + 5 <= long_d)) && sleep 5
+done
+wait "$wrk_pid" || true
+line=$(grep '^RESULT' "$work/long.txt" || true)
+R[rss.max]=$(tr ' ' '\n' <<<"$series_rss" | sort -n | tail -1)
+R[rss.hwm]=$(kib "$pid_lg" VmHWM)
+R[rss.series]=$series_rss
+R[rss.growth]=$(awk -v s="$series_rss" 'BEGIN {n = split(s, a, " "); printf "%+d", a[n] - a[(n > 2) ? 3 : 1]}')
+say "  open connections to serve at t=5 s: $conns"
+say "  VmRSS KiB at t=0,5,10,...:$series_rss"
+say "  max VmRSS ${R[rss.max]} KiB, VmHWM ${R[rss.hwm]} KiB; change from t=10 s to the end: ${R[rss.growth]} KiB"
+say "  throughput at c=256: $(field "$line" rps) req/s, p99 $(field "$line" p99_us) us"
+
+# ---- 4. latency against concurrency and body size ----
+
+section "4. latency against concurrency (wrk ${short_d}s runs; c=64 is the run above)"
+for c in 1 16 256; do
+  series c$c "leaseguard:$pid_lg:$port_lg" "$c" "$short_d" "${bodies[@]}"
+done
+
+section "4. latency against body size: renew-kcm at 2 KB and padded to 32 KB, c=64"
+cp "$work/sizes/size-32k.json" "$work/sizes/renew-kcm-32k.json"
+series body2k "leaseguard:$pid_lg:$port_lg" 64 "$short_d" "$here/bodies/renew-kcm.json"
+series body32k "leaseguard:$pid_lg:$port_lg" 64 "$short_d" "$work/sizes/renew-kcm-32k.json"
+R[lg.hwm.end]=$(kib "$pid_lg" VmHWM)
+
+# ---- threading ----
+
+section "threading: serve --threads=1,2,4 and one bare handler in three libmicrohttpd models"
+stop_pid "$pid_nginx"
+start_serve t1 --threads 1
+start_serve t4 --threads 4
+start_model epoll epoll 2
+start_model perconn per-connection 1
+say "(bare = lg-bench serve-model: the same review, no logs, no metrics, no policy reload)"
+series thr "serve-t1:$pid_t1:$port_t1 serve-t2:$pid_lg:$port_lg serve-t4:$pid_t4:$port_t4 bare-epoll-2:$pid_epoll:$port_epoll bare-per-conn:$pid_perconn:$port_perconn" \
+  64 "$short_d" "${bodies[@]}"
+series thr256 "bare-epoll-2:$pid_epoll:$port_epoll bare-per-conn:$pid_perconn:$port_perconn" \
+  256 "$short_d" "${bodies[@]}"
+say "  VmHWM KiB: serve-t1 $(kib "$pid_t1" VmHWM), serve-t2 $(kib "$pid_lg" VmHWM)," \
+  "serve-t4 $(kib "$pid_t4" VmHWM), bare-epoll-2 $(kib "$pid_epoll" VmHWM)," \
+  "bare-per-conn $(kib "$pid_perconn" VmHWM) (threads now: $(kib "$pid_perconn" Threads))"
+
+# ---- summary ----
+
+section "summary (targets are reported, not enforced; 2 shared cores: wall-clock figures are noisy)"
+row() { printf '  %-48s %-26s %s\n' "$1" "$2" "$3"; }
+verdict() { awk -v v="$1" -v t="$2" -v op="$3" 'BEGIN {
+  if (v == "" || v == "n/a") print "n/a"; else if ((op == "<" && v + 0 < t + 0) || (op == ">=" && v + 0 >= t + 0)) print "met";
+  else print "NOT met" }'; }
+row "figure" "value" "target"
+row "in-process review, one thread (mix; CPU time)" "${R[in.ns]} ns = ${R[in.rps]} /s" ""
+row "instructions per review (mix; json_loadb share)" "${R[in.ir]} (${R[in.parse]})" ""
+row "in-process review, 1.6 KB / 128 KB body" "${R[size1.ns]} / ${R[size128.ns]} ns" ""
+row "serve, c=64: throughput" "${R[leaseguard.main.rps]} req/s" ""
+row "serve, c=64: p50 / p99 / p99.9" "${R[leaseguard.main.p50]} / ${R[leaseguard.main.p99]} / ${R[leaseguard.main.p999]} us" ""
+row "serve, c=64: CPU per request (serve's own)" "${R[leaseguard.main.cpu]} us" ""
+row "nginx fixed answer, c=64: throughput" "${R[nginx.main.rps]} req/s (${R[nginx.main.cpu]} us CPU/req)" ""
+row "serve / nginx throughput" "${R[ratio]}" ">= 0.8: $(verdict "${R[ratio]}" 0.8 '>=')"
+row "p99 at 1,000 req/s (h2load, renew-kcm)" "${R[paced.leaseguard.p99]} us (nginx ${R[paced.nginx.p99]})" \
+  "< 1000 us: $(verdict "${R[paced.leaseguard.p99]}" 1000 '<')"
+row "VmRSS max with 256 connections" "${R[rss.max]} KiB" "< 32768 KiB: $(verdict "${R[rss.max]}" 32768 '<')"
+row "VmRSS change over the ${long_d}s run (from 10 s)" "${R[rss.growth]} KiB" "flat"
+row "serve's VmHWM at the end" "${R[lg.hwm.end]} KiB" ""
+row "p99 at c=1 / 16 / 64 / 256" "${R[leaseguard.c1.p99]} / ${R[leaseguard.c16.p99]} / ${R[leaseguard.main.p99]} / ${R[leaseguard.c256.p99]} us" ""
+row "req/s and p99, body 2 KB (c=64)" "${R[leaseguard.body2k.rps]}, ${R[leaseguard.body2k.p99]} us" ""
+row "req/s and p99, body 32 KB (c=64)" "${R[leaseguard.body32k.rps]}, ${R[leaseguard.body32k.p99]} us" ""
+row "req/s serve --threads 1 / 2 / 4 (c=64)" "${R[serve-t1.thr.rps]} / ${R[serve-t2.thr.rps]} / ${R[serve-t4.thr.rps]}" ""
+row "req/s bare epoll-2 / per-connection (c=64)" "${R[bare-epoll-2.thr.rps]} / ${R[bare-per-conn.thr.rps]}" ""
+row "req/s bare epoll-2 / per-connection (c=256)" "${R[bare-epoll-2.thr256.rps]} / ${R[bare-per-conn.thr256.rps]}" ""
