@@ -12,3 +12,6 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DLG_WERROR=ON -DLG_SANITIZE=O
 cmake --build build-asan -j"$jobs"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --output-on-failure -j"$jobs")
+# Fuzzing (fuzz/README.md): each libFuzzer target for a bounded time; any crash, leak or
+# broken invariant fails the run and prints how to replay the input.
+bash fuzz/run.sh "${LG_FUZZ_SECONDS:-60}"

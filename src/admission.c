@@ -137,8 +137,17 @@ lg_rc lg_admission_decode(const char *body, size_t len, lg_review *out, char *ui
     rc = lg_fail(err, errlen, LG_EREVIEW, "request.uid must be a non-empty string");
     goto out;
   }
-  if (uid_out && uid_len)
-    snprintf(uid_out, uid_len, "%s", out->uid);
+  if (uid_out && uid_len) {
+    /* A uid cut to fit must not end in part of a UTF-8 sequence: the error reply is JSON. */
+    size_t n = strlen(out->uid);
+    if (n >= uid_len) {
+      n = uid_len - 1;
+      while (n > 0 && ((unsigned char)out->uid[n] & 0xC0) == 0x80)
+        n--;
+    }
+    memcpy(uid_out, out->uid, n);
+    uid_out[n] = '\0';
+  }
   rc = decode_request(req, out, err, errlen);
 out:
   if (rc)

@@ -67,6 +67,18 @@ static const char *resource_version(const json_t *obj) {
   return rv ? rv : "";
 }
 
+/* Copies s into dst (size n), cut if need be at a character boundary: it goes into JSON. */
+static void copy_utf8(char *dst, size_t n, const char *s) {
+  size_t len = strlen(s);
+  if (len >= n) {
+    len = n - 1;
+    while (len > 0 && ((unsigned char)s[len] & 0xC0) == 0x80)
+      len--;
+  }
+  memcpy(dst, s, len);
+  dst[len] = '\0';
+}
+
 /* Decodes obj as a Lease with a name, the key "namespace/name" into key. */
 static lg_rc decode(const json_t *obj, lg_lease *l, char *key, size_t keylen, char *err,
                     size_t errlen) {
@@ -107,8 +119,8 @@ lg_rc lg_audit_observe(lg_audit *a, json_t *obj, bool deleted, const lg_time *ob
   out->namespace = l.namespace;
   out->name = l.name;
   out->resource_version = resource_version(obj);
-  snprintf(out->old_resource_version, sizeof out->old_resource_version, "%s",
-           prev ? resource_version(prev) : "");
+  copy_utf8(out->old_resource_version, sizeof out->old_resource_version,
+            prev ? resource_version(prev) : "");
   if (prev && !deleted && out->resource_version[0] &&
       strcmp(out->resource_version, resource_version(prev)) == 0) {
     out->duplicate = true;
@@ -324,10 +336,12 @@ lg_rc lg_audit_next_value(const char *buf, size_t len, bool eof, size_t first_li
     *used = ws + (size_t)e.position;
     return LG_OK;
   }
-  /* Cut short by the end of what has been read so far (a string, a literal or the value):
-   * more input may complete it. */
+  /* Cut short by the end of what has been read so far (a string, a literal or the value,
+   * or a UTF-8 sequence, which jansson reports at its first byte): more input may complete it. */
   if (!eof && (json_error_code(&e) == json_error_premature_end_of_input ||
-               (e.position >= 0 && (size_t)e.position >= len - ws)))
+               (e.position >= 0 && (size_t)e.position >= len - ws) ||
+               (json_error_code(&e) == json_error_invalid_utf8 && e.position >= 0 &&
+                (size_t)e.position + 4 > len - ws)))
     return LG_OK;
   return lg_fail(err, errlen, LG_EJSON, "line %zu, column %d: %s",
                  line + (size_t)(e.line > 0 ? e.line - 1 : 0), e.column, e.text);

@@ -142,6 +142,25 @@ static lg_rc parse_rule(const json_t *o, lg_rule r, const char *where, rule_sett
   return LG_OK;
 }
 
+/* The ranges of l with what it inherits from base (NULL: the built-in ones) must not be
+ * empty: checking within one rule object alone lets minSeconds 4000 deny every held lease. */
+static lg_rc check_ranges(const layer *l, const layer *base, const char *where, char *err,
+                          size_t errlen) {
+  static const lg_rule ranged[] = {LG_RULE_DURATION, LG_RULE_DURATION_RECOMMENDED};
+  static const int64_t dmin[] = {DEFAULT_DURATION_MIN, DEFAULT_RECOMMENDED_MIN};
+  static const int64_t dmax[] = {DEFAULT_DURATION_MAX, DEFAULT_RECOMMENDED_MAX};
+  for (size_t i = 0; i < 2; i++) {
+    const rule_settings *s = &l->rules[ranged[i]], *b = base ? &base->rules[ranged[i]] : NULL;
+    int64_t lo = s->min >= 0 ? s->min : b && b->min >= 0 ? b->min : dmin[i];
+    int64_t hi = s->max >= 0 ? s->max : b && b->max >= 0 ? b->max : dmax[i];
+    if (lo > hi)
+      return lg_fail(err, errlen, LG_EPOLICY,
+                     "%srules.%s: minSeconds %lld is above maxSeconds %lld (with inherited values)",
+                     where, lg_rules_id(ranged[i]), (long long)lo, (long long)hi);
+  }
+  return LG_OK;
+}
+
 /* Parses the fields a base and an override share. */
 static lg_rc parse_layer(const json_t *o, const char *where, const char *mode_key, layer *l,
                          char *err, size_t errlen) {
@@ -172,7 +191,8 @@ static lg_rc parse_layer(const json_t *o, const char *where, const char *mode_ke
   return LG_OK;
 }
 
-static lg_rc parse_override(const json_t *o, size_t i, layer *l, char *err, size_t errlen) {
+static lg_rc parse_override(const json_t *o, size_t i, const layer *base, layer *l, char *err,
+                            size_t errlen) {
   static const char *const keys[] = {"name", "match", "mode", "clockSkewSeconds", "rules", NULL};
   static const char *const match_keys[] = {"namespaces", "names", NULL};
   const json_t *match;
@@ -185,7 +205,8 @@ static lg_rc parse_override(const json_t *o, size_t i, layer *l, char *err, size
     return lg_fail(err, errlen, LG_EPOLICY, "overrides[%zu]: must be an object", i);
   match = json_object_get(o, "match");
   if ((rc = known_keys(o, at, keys, err, errlen)) ||
-      (rc = parse_layer(o, at, "mode", l, err, errlen)))
+      (rc = parse_layer(o, at, "mode", l, err, errlen)) ||
+      (rc = check_ranges(l, base, at, err, errlen)))
     return rc;
   if (!json_is_object(match))
     return lg_fail(err, errlen, LG_EPOLICY, "%smatch: required, an object with namespaces and/or names", at);
@@ -218,7 +239,8 @@ static lg_rc parse_root(lg_policy *p, char *err, size_t errlen) {
   v = json_object_get(root, "kind");
   if (!json_is_string(v) || strcmp(json_string_value(v), POLICY_KIND) != 0)
     return lg_fail(err, errlen, LG_EPOLICY, "kind: must be \"%s\"", POLICY_KIND);
-  if ((rc = parse_layer(root, "", "defaultMode", &p->base, err, errlen)))
+  if ((rc = parse_layer(root, "", "defaultMode", &p->base, err, errlen)) ||
+      (rc = check_ranges(&p->base, NULL, "", err, errlen)))
     return rc;
   exempt = json_object_get(root, "exempt");
   if (exempt) {
@@ -250,7 +272,7 @@ static lg_rc parse_root(lg_policy *p, char *err, size_t errlen) {
     return LG_ENOMEM;
   json_array_foreach(overrides, i, v) {
     p->n_overrides++;
-    if ((rc = parse_override(v, i, &p->overrides[i], err, errlen)))
+    if ((rc = parse_override(v, i, &p->base, &p->overrides[i], err, errlen)))
       return rc;
   }
   return LG_OK;
