@@ -36,6 +36,15 @@
  * connection is closed instead. */
 #define DISCARD_MIN (16 * 1024 * 1024)
 
+/* An open connection, for the connection limit and the request deadline. */
+typedef struct conn {
+  struct MHD_Connection *c;
+  MHD_socket fd;
+  double since;            /* when it opened, or its last reply was queued or completed */
+  bool cut;                /* shut down by reap_slow */
+  struct conn *prev, *next;
+} conn;
+
 /* A loaded policy and the number of holders: the server's current pointer and each
  * request that started while it was current. The last release frees it. */
 typedef struct {
@@ -45,11 +54,13 @@ typedef struct {
 
 typedef struct {
   const lg_server_config *cfg;
-  pthread_mutex_t lock;  /* guards current and mhd_error */
+  pthread_mutex_t lock;  /* guards current, mhd_error and conns */
   policy_ref *current;
   lg_tls *tls;           /* the serving certificate and client CA */
   atomic_bool serving;   /* listening and not shutting down */
   atomic_uint active;    /* requests begun and not yet completed */
+  atomic_uint n_conns;   /* open connections (the length of conns) */
+  conn *conns;
   char mhd_error[256];   /* the last libmicrohttpd message, for start-up failures */
   bool have_stat;        /* the policy file watch; main thread only */
   bool stat_failed;
@@ -59,6 +70,7 @@ typedef struct {
 /* Per-request state, made on the first call of the access handler. */
 typedef struct {
   policy_ref *ref; /* held by POST /validate from its first call */
+  conn *conn;      /* its connection; valid until the connection closes */
   char *body;
   size_t len, cap;
   size_t dropped;  /* bytes discarded past the limit */
@@ -167,6 +179,109 @@ static void check_policy(server *s, bool force) {
   lg_log(LG_LOG_INFO, "policy reloaded", "path", path, NULL);
 }
 
+/* ---- connections ---- */
+
+/* Seconds on the monotonic clock, for latency and deadlines. */
+static double mono_ms_precise(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The MHD_OPTION_ACCEPT_POLICY callback. libmicrohttpd stops accepting at its own limit,
+ * leaving further clients waiting in the backlog; so its limit is set higher and the
+ * connections past ours are closed at once here instead. */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t len) {
+  server *s = cls;
+  (void)addr;
+  (void)len;
+  if (atomic_load(&s->n_conns) < s->cfg->connection_limit)
+    return MHD_YES;
+  lg_log(LG_LOG_DEBUG, "connection refused: at --max-connections", NULL);
+  return MHD_NO;
+}
+
+/* Registers a new connection (on out of memory it is just not subject to the deadline). */
+static void track(server *s, struct MHD_Connection *c) {
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+  conn *k = calloc(1, sizeof *k);
+
+  atomic_fetch_add(&s->n_conns, 1);
+  if (!k || !ci) {
+    free(k);
+    return;
+  }
+  k->c = c;
+  k->fd = ci->connect_fd;
+  k->since = mono_ms_precise();
+  pthread_mutex_lock(&s->lock);
+  k->next = s->conns;
+  if (s->conns)
+    s->conns->prev = k;
+  s->conns = k;
+  pthread_mutex_unlock(&s->lock);
+}
+
+/* The node of c, or NULL; s->lock held. */
+static conn *find(server *s, struct MHD_Connection *c) {
+  conn *k = s->conns;
+  while (k && k->c != c)
+    k = k->next;
+  return k;
+}
+
+/* Called before libmicrohttpd closes the socket, so reap_slow never touches a reused fd. */
+static void untrack(server *s, struct MHD_Connection *c) {
+  conn *k;
+  pthread_mutex_lock(&s->lock);
+  k = find(s, c);
+  if (k) {
+    if (k->prev)
+      k->prev->next = k->next;
+    else
+      s->conns = k->next;
+    if (k->next)
+      k->next->prev = k->prev;
+  }
+  pthread_mutex_unlock(&s->lock);
+  free(k);
+  atomic_fetch_sub(&s->n_conns, 1);
+}
+
+/* Restarts the deadline of k (may be NULL): a reply was queued or a request completed. */
+static void touch(server *s, conn *k) {
+  if (!k)
+    return;
+  pthread_mutex_lock(&s->lock);
+  k->since = mono_ms_precise();
+  pthread_mutex_unlock(&s->lock);
+}
+
+/* libmicrohttpd's timeout counts idle time only: a client that sends a byte every second
+ * would hold a connection forever. So a connection must deliver a whole request within the
+ * timeout of opening or of its previous reply; else its socket is shut down here, which
+ * libmicrohttpd sees as the peer going away. Main thread only. */
+static void reap_slow(server *s) {
+  double now = mono_ms_precise(), limit = s->cfg->connection_timeout_s;
+  unsigned cut = 0;
+  char n[16];
+
+  pthread_mutex_lock(&s->lock);
+  for (conn *k = s->conns; k; k = k->next)
+    if (!k->cut && now - k->since > limit) {
+      shutdown(k->fd, SHUT_RDWR);
+      k->cut = true;
+      cut++;
+    }
+  pthread_mutex_unlock(&s->lock);
+  if (cut) {
+    snprintf(n, sizeof n, "%u", cut);
+    lg_log(LG_LOG_INFO, "closed connections that sent no whole request within the timeout",
+           "count", n, NULL);
+  }
+}
+
 /* ---- replies ---- */
 
 /* Queues body (freed here when mode is MHD_RESPMEM_MUST_FREE) with status. */
@@ -177,6 +292,7 @@ static enum MHD_Result reply(server *s, struct MHD_Connection *c, request *rq, u
   enum MHD_Result ret = MHD_NO;
 
   rq->answered = true;
+  touch(s, rq->conn);
   if (!r) {
     if (mode == MHD_RESPMEM_MUST_FREE)
       free(body);
@@ -307,13 +423,6 @@ static enum MHD_Result take_body(server *s, request *rq, const char *data, size_
   return MHD_YES;
 }
 
-/* Seconds on the monotonic clock, for latency. */
-static double mono_ms_precise(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* GET /metrics: the Prometheus text of the registry. */
 static enum MHD_Result reply_metrics(server *s, struct MHD_Connection *c, request *rq) {
   char *text = lg_metrics_render(s->cfg->metrics, lg_time_now());
@@ -422,6 +531,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
       return MHD_NO;
     *con_cls = rq;
     atomic_fetch_add(&s->active, 1);
+    pthread_mutex_lock(&s->lock);
+    rq->conn = find(s, c);
+    pthread_mutex_unlock(&s->lock);
     if (!is_probe(url) && !lg_tls_client_allowed(s->tls, c)) {
       rq->forbidden = true;
       return has_body(c) ? reply_forbidden(s, c, rq) : MHD_YES;
@@ -453,6 +565,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
   (void)toe;
   if (!rq)
     return;
+  touch(s, rq->conn);
   ref_release(rq->ref);
   free(rq->body);
   free(rq);
@@ -466,11 +579,12 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
                           enum MHD_ConnectionNotificationCode code) {
   server *s = cls;
 
-  (void)c;
   if (code == MHD_CONNECTION_NOTIFY_STARTED) {
     *socket_context = lg_tls_conn_new(s->tls);
+    track(s, c);
     return;
   }
+  untrack(s, c);
   lg_tls_conn_free(*socket_context);
   *socket_context = NULL;
 }
@@ -551,13 +665,16 @@ static lg_rc start_daemon(server *s, struct MHD_Daemon **out, char *err, size_t 
   if (client_ca)
     opt[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, (void *)client_ca};
   opt[n] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
-  /* The certificate comes from lg_tls_on_cert at each handshake, not from libmicrohttpd. */
+  /* The certificate comes from lg_tls_on_cert at each handshake, not from libmicrohttpd.
+   * Headroom over our connection limit (on_accept enforces it) keeps a worker accepting, so
+   * that connections past it are closed rather than left waiting; each worker may let one
+   * more through between on_accept and track. */
   *out = MHD_start_daemon(
-      flags, (uint16_t)cfg->secure_port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER,
+      flags, (uint16_t)cfg->secure_port, on_accept, s, on_request, s, MHD_OPTION_EXTERNAL_LOGGER,
       on_mhd_log, s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION,
       on_connection, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
       MHD_OPTION_HTTPS_CERT_CALLBACK2, lg_tls_on_cert, MHD_OPTION_HTTPS_PRIORITIES,
-      TLS_PRIORITIES, MHD_OPTION_CONNECTION_LIMIT, cfg->connection_limit,
+      TLS_PRIORITIES, MHD_OPTION_CONNECTION_LIMIT, cfg->connection_limit + 2 * threads + 8,
       MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout_s, MHD_OPTION_ARRAY, opt,
       MHD_OPTION_END);
   if (!*out) {
@@ -575,19 +692,27 @@ static lg_rc start_daemon(server *s, struct MHD_Daemon **out, char *err, size_t 
 }
 
 /* Waits for SIGTERM/SIGINT, checking the policy, certificate and key files every interval
- * and on SIGHUP, and the certificate's expiry daily. */
+ * and on SIGHUP, the certificate's expiry daily, and for slow connections four times per
+ * connection timeout (at most every second). */
 static void serve_until_signal(server *s, const sigset_t *set) {
   unsigned ms = s->cfg->policy_check_interval_ms;
+  int64_t reap_ms = (int64_t)s->cfg->connection_timeout_s * 250;
+  double next_check = mono_ms_precise() + ms / 1000.0;
 
+  if (reap_ms > 1000)
+    reap_ms = 1000;
   for (;;) {
     int64_t wait = lg_tls_expiry_due_ms(s->tls);
+    int64_t until_check = (int64_t)((next_check - mono_ms_precise()) * 1000);
     struct timespec ts;
     int sig;
 
     if (wait < 0)
       wait = 0;
-    if (ms && wait > ms)
-      wait = ms;
+    if (ms && wait > until_check)
+      wait = until_check < 0 ? 0 : until_check;
+    if (wait > reap_ms)
+      wait = reap_ms;
     ts.tv_sec = (time_t)(wait / 1000);
     ts.tv_nsec = (long)(wait % 1000) * 1000000L;
     sig = sigtimedwait(set, NULL, &ts);
@@ -598,17 +723,21 @@ static void serve_until_signal(server *s, const sigset_t *set) {
     if (sig == SIGHUP) {
       check_policy(s, true);
       lg_tls_check_files(s->tls, true);
-    } else if (sig < 0 && errno == EAGAIN && ms) {
+    } else if (sig < 0 && errno == EAGAIN && ms && mono_ms_precise() >= next_check) {
       check_policy(s, false);
       lg_tls_check_files(s->tls, false);
+      next_check = mono_ms_precise() + ms / 1000.0;
     }
+    reap_slow(s);
     if (lg_tls_expiry_due_ms(s->tls) <= 0)
       lg_tls_check_expiry(s->tls);
   }
 }
 
 /* Stops accepting, lets requests already begun finish (bounded by the connection
- * timeout), then stops the daemon, closing idle keep-alive connections. */
+ * timeout), then stops the daemon, closing idle keep-alive connections. The listening
+ * socket is shut down at once (it may only be closed after MHD_stop_daemon) so that new
+ * clients are refused rather than left waiting in its backlog. */
 static void stop_daemon(server *s, struct MHD_Daemon *d) {
   unsigned budget_ms = (s->cfg->connection_timeout_s ? s->cfg->connection_timeout_s : 30) * 1000;
   const struct timespec tick = {.tv_sec = 0, .tv_nsec = 10 * 1000000L};
@@ -616,6 +745,8 @@ static void stop_daemon(server *s, struct MHD_Daemon *d) {
 
   atomic_store(&s->serving, false);
   listener = MHD_quiesce_daemon(d);
+  if (listener != MHD_INVALID_SOCKET)
+    shutdown(listener, SHUT_RDWR);
   for (unsigned waited = 0; atomic_load(&s->active) && waited < budget_ms; waited += 10)
     nanosleep(&tick, NULL);
   MHD_stop_daemon(d);

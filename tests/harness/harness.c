@@ -27,6 +27,12 @@ void lgt_sleep_ms(long ms) {
   nanosleep(&ts, NULL);
 }
 
+long lgt_slow(long ms) {
+  const char *f = getenv("LG_TEST_SLOW");
+  long k = f ? atol(f) : 1;
+  return k > 1 ? ms * k : ms;
+}
+
 long lgt_elapsed_ms(const struct timespec *t0) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
@@ -96,6 +102,7 @@ int lgt_count_text(const char *path, const char *needle) {
 
 bool lgt_wait_for_text(const char *path, const char *needle, long timeout_ms) {
   struct timespec t0;
+  timeout_ms = lgt_slow(timeout_ms);
   clock_gettime(CLOCK_MONOTONIC, &t0);
   do {
     if (lgt_count_text(path, needle) > 0)
@@ -107,6 +114,7 @@ bool lgt_wait_for_text(const char *path, const char *needle, long timeout_ms) {
 
 int lgt_wait_port_file(const char *path, long timeout_ms) {
   struct timespec t0;
+  timeout_ms = lgt_slow(timeout_ms);
   clock_gettime(CLOCK_MONOTONIC, &t0);
   do {
     char *text = lgt_slurp(path);
@@ -139,7 +147,29 @@ void lgt_rm_tree(const char *dir) {
   rmdir(dir);
 }
 
+/* argv with the words of LG_TEST_WRAPPER (kept in words) in front, in wrapped (n slots);
+ * NULL when there is no wrapper or it does not fit. */
+static char **wrap(char *const argv[], char *words, char **wrapped, size_t n) {
+  const char *w = getenv("LG_TEST_WRAPPER");
+  size_t i = 0;
+  char *tok, *save;
+
+  if (!w || !*w || strcmp(argv[0], LEASEGUARD_BIN) != 0 || strlen(w) >= 1024)
+    return NULL;
+  strcpy(words, w);
+  for (tok = strtok_r(words, " \t", &save); tok && i + 1 < n; tok = strtok_r(NULL, " \t", &save))
+    wrapped[i++] = tok;
+  for (size_t a = 0; argv[a] && i + 1 < n; a++)
+    wrapped[i++] = argv[a];
+  if (i + 1 >= n)
+    return NULL;
+  wrapped[i] = NULL;
+  return wrapped;
+}
+
 pid_t lgt_spawn(char *const argv[], const char *out, const char *err) {
+  char words[1024], *slots[128];
+  char **wrapped = wrap(argv, words, slots, sizeof slots / sizeof slots[0]);
   pid_t pid = fork();
   assert_true(pid >= 0);
   if (pid == 0) {
@@ -148,7 +178,10 @@ pid_t lgt_spawn(char *const argv[], const char *out, const char *err) {
       e = out && !strcmp(out, err) ? o : open(err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
       _exit(126);
-    execv(argv[0], argv);
+    if (wrapped)
+      execvp(wrapped[0], wrapped);
+    else
+      execv(argv[0], argv);
     _exit(127);
   }
   return pid;
@@ -157,6 +190,7 @@ pid_t lgt_spawn(char *const argv[], const char *out, const char *err) {
 int lgt_wait_exit(pid_t pid, long timeout_ms) {
   struct timespec t0;
   int status;
+  timeout_ms = lgt_slow(timeout_ms);
   clock_gettime(CLOCK_MONOTONIC, &t0);
   do {
     if (waitpid(pid, &status, WNOHANG) == pid)
@@ -261,7 +295,7 @@ CURL *lgt_request(const char *ca, const char *method, int port, const char *toke
   snprintf(url, sizeof url, "https://127.0.0.1:%d%s", port, path);
   curl_easy_setopt(c, CURLOPT_URL, url);
   curl_easy_setopt(c, CURLOPT_CAINFO, ca);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, lgt_slow(10000L));
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
   *hdrs = curl_slist_append(NULL, "Accept: application/json");
@@ -287,7 +321,8 @@ void lgt_http(const char *ca, const char *method, int port, const char *token, c
   curl_easy_cleanup(c);
 }
 
-void lgt_get(const char *url, const char *ca, long timeout_ms, lgt_reply *out) {
+/* lgt_get with timeout_ms as it is. */
+static void get(const char *url, const char *ca, long timeout_ms, lgt_reply *out) {
   CURL *c = curl_easy_init();
   assert_non_null(c);
   lgt_collect(c, out);
@@ -301,12 +336,17 @@ void lgt_get(const char *url, const char *ca, long timeout_ms, lgt_reply *out) {
   curl_easy_cleanup(c);
 }
 
+void lgt_get(const char *url, const char *ca, long timeout_ms, lgt_reply *out) {
+  get(url, ca, lgt_slow(timeout_ms), out);
+}
+
 void lgt_wait_healthy(const char *ca, int port, pid_t *pid, const char *err, const char *what,
                       long timeout_ms) {
   char url[64];
   struct timespec t0;
   long left;
   snprintf(url, sizeof url, "https://127.0.0.1:%d/healthz", port);
+  timeout_ms = lgt_slow(timeout_ms);
   clock_gettime(CLOCK_MONOTONIC, &t0);
   while ((left = timeout_ms - lgt_elapsed_ms(&t0)) > 0) {
     lgt_reply r;
@@ -316,7 +356,7 @@ void lgt_wait_healthy(const char *ca, int port, pid_t *pid, const char *err, con
       *pid = -1;
       fail_msg("%s exited during start-up (status %d): %s", what, status, text);
     }
-    lgt_get(url, ca, left < 5000 ? left : 5000, &r);
+    get(url, ca, left < lgt_slow(5000) ? left : lgt_slow(5000), &r);
     free(r.body);
     if (r.rc == CURLE_OK && r.status == 200)
       return;

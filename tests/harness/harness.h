@@ -14,6 +14,10 @@
 
 void lgt_sleep_ms(long ms);
 
+/* ms times LG_TEST_SLOW from the environment (a whole factor, default 1), for the servers
+ * run under valgrind. The harness's own waits and curl timeouts are scaled with it. */
+long lgt_slow(long ms);
+
 /* Milliseconds since *t0 (CLOCK_MONOTONIC). */
 long lgt_elapsed_ms(const struct timespec *t0);
 
@@ -47,7 +51,9 @@ bool lgt_wait_for_text(const char *path, const char *needle, long timeout_ms);
 int lgt_wait_port_file(const char *path, long timeout_ms);
 
 /* Runs argv[0] with stdout and stderr sent to the files out and err, truncated (out and err
- * the same path: one file; NULL: left as they are); returns the pid. */
+ * the same path: one file; NULL: left as they are); returns the pid. When argv[0] is
+ * LEASEGUARD_BIN and LG_TEST_WRAPPER is set (e.g. "valgrind --error-exitcode=99"), runs it
+ * through the wrapper's words (split at spaces; the pid is the wrapper's). */
 pid_t lgt_spawn(char *const argv[], const char *out, const char *err);
 
 /* The wait status of pid within timeout_ms, or -1 (the child is then still running). */
