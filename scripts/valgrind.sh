@@ -35,7 +35,7 @@ pass() {
       --overwrite MemoryCheckCommandOptions="$opts"
   ) || failed=$((failed + 1))
   for f in "$logs"/*.log "$build"/Testing/Temporary/MemoryChecker.*.log; do
-    [ -s "$f" ] && [ ! -e "$f.read" ] || continue
+    if [ ! -s "$f" ] || [ -e "$f.read" ]; then continue; fi
     : >"$f.read"
     reports=$((reports + 1))
     if grep -Eq 'ERROR SUMMARY: [1-9]|definitely lost: [1-9]|indirectly lost: [1-9]' "$f"; then

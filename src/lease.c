@@ -53,6 +53,17 @@ lg_rc lg_lease_decode(const json_t *obj, lg_lease *out, char *err, size_t errlen
   out->namespace = "";
   if (!json_is_object(obj))
     return lg_fail(err, errlen, LG_ELEASE, "object must be a JSON object");
+  /* An object that says it is something else must not be judged as a Lease with no spec
+   * (which the rules would let through). */
+  v = json_object_get(obj, "kind");
+  if (v && !json_is_null(v) && (!json_is_string(v) || strcmp(json_string_value(v), "Lease")))
+    return lg_fail(err, errlen, LG_ELEASE, "object is not a Lease (kind %s)",
+                   json_is_string(v) ? json_string_value(v) : "of the wrong type");
+  v = json_object_get(obj, "apiVersion");
+  if (v && !json_is_null(v) &&
+      (!json_is_string(v) || strncmp(json_string_value(v), "coordination.k8s.io/", 20)))
+    return lg_fail(err, errlen, LG_ELEASE, "object is not a coordination.k8s.io Lease (apiVersion %s)",
+                   json_is_string(v) ? json_string_value(v) : "of the wrong type");
   meta = json_object_get(obj, "metadata");
   if (meta && !json_is_null(meta)) {
     if (!json_is_object(meta))

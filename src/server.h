@@ -20,7 +20,8 @@ typedef struct {
   lg_mode mode_override;         /* LG_MODE_INHERIT: the policy's defaultMode */
   size_t max_request_bytes;      /* larger bodies get 413 */
   unsigned connection_limit;     /* concurrent connections */
-  unsigned connection_timeout_s; /* idle connections are closed after this */
+  unsigned connection_timeout_s; /* a connection without a whole request this long after it
+                                  * opened or was last answered is closed (slowloris) */
   unsigned threads;              /* worker threads; 0 = one per CPU */
   unsigned policy_check_interval_ms; /* how often the policy, certificate and key files are
                                       * checked for changes; 0 = only on SIGHUP */
