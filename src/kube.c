@@ -832,9 +832,26 @@ static CURLcode setup_call(lg_kube *k, const char *method, const char *url, cons
   return cc;
 }
 
+/* The URL and headers of a call (the token read now, as it rotates). On failure the
+ * message is in out; *url and *hdrs are the caller's to free either way. */
+static lg_rc prepare(lg_kube *k, const char *path, bool has_body, bool merge_patch, char **url,
+                     struct curl_slist **hdrs, lg_kube_result *out) {
+  char *token = NULL;
+  lg_rc rc;
+  if (!(*url = str_printf("%s%s", k->cfg.server, path))) {
+    snprintf(out->message, sizeof out->message, "out of memory");
+    return LG_ENOMEM;
+  }
+  rc = bearer(k, &token, out);
+  if (!rc)
+    rc = headers(token, has_body, merge_patch, hdrs, out);
+  free_secret(token);
+  return rc;
+}
+
 lg_rc lg_kube_call(lg_kube *k, const char *method, const char *path, const json_t *body,
                    long timeout_ms, lg_kube_result *out) {
-  char *url = NULL, *payload = NULL, *token = NULL;
+  char *url = NULL, *payload = NULL;
   struct curl_slist *hdrs = NULL;
   buffer b = {0};
   CURLcode cc;
@@ -853,15 +870,7 @@ lg_rc lg_kube_call(lg_kube *k, const char *method, const char *path, const json_
     snprintf(out->message, sizeof out->message, "cannot serialize the request body");
     goto out;
   }
-  if (!(url = str_printf("%s%s", k->cfg.server, path))) {
-    rc = LG_ENOMEM;
-    snprintf(out->message, sizeof out->message, "out of memory");
-    goto out;
-  }
-  rc = bearer(k, &token, out);
-  if (!rc)
-    rc = headers(token, payload != NULL, !strcmp(method, "PATCH"), &hdrs, out);
-  if (rc)
+  if ((rc = prepare(k, path, payload != NULL, !strcmp(method, "PATCH"), &url, &hdrs, out)))
     goto out;
   cc = setup_call(k, method, url, payload, hdrs, timeout_ms, &b, out);
   if (cc == CURLE_OK) {
@@ -889,7 +898,6 @@ out:
   curl_easy_setopt(k->curl, CURLOPT_WRITEDATA, (void *)NULL);
   curl_easy_setopt(k->curl, CURLOPT_HEADERDATA, (void *)NULL);
   free_headers(hdrs);
-  free_secret(token);
   free(payload);
   free(url);
   free(b.data);
@@ -955,7 +963,7 @@ lg_rc lg_kube_stream(lg_kube *k, const char *path, long timeout_ms,
                      int (*on_line)(void *ud, const char *line, size_t len), void *ud,
                      lg_kube_result *out) {
   stream s = {.k = k, .on_line = on_line, .ud = ud};
-  char *url = NULL, *token = NULL;
+  char *url = NULL;
   struct curl_slist *hdrs = NULL;
   CURLcode cc;
   lg_rc rc = LG_OK;
@@ -967,15 +975,7 @@ lg_rc lg_kube_stream(lg_kube *k, const char *path, long timeout_ms,
     snprintf(out->message, sizeof out->message, "invalid path, callback or timeout");
     return LG_EINVAL;
   }
-  if (!(url = str_printf("%s%s", k->cfg.server, path))) {
-    rc = LG_ENOMEM;
-    snprintf(out->message, sizeof out->message, "out of memory");
-    goto out;
-  }
-  rc = bearer(k, &token, out);
-  if (!rc)
-    rc = headers(token, false, false, &hdrs, out);
-  if (rc)
+  if ((rc = prepare(k, path, false, false, &url, &hdrs, out)))
     goto out;
   cc = setup_call(k, "GET", url, NULL, hdrs, timeout_ms, NULL, out);
   SETOPT(CURLOPT_WRITEFUNCTION, on_stream);
@@ -1016,7 +1016,6 @@ out:
   curl_easy_setopt(k->curl, CURLOPT_WRITEDATA, (void *)NULL);
   curl_easy_setopt(k->curl, CURLOPT_HEADERDATA, (void *)NULL);
   free_headers(hdrs);
-  free_secret(token);
   free(url);
   free(s.data.data);
   return rc;
