@@ -37,8 +37,9 @@ static const char usage[] =
     "  pad --bytes N --out FILE                  grow (or strip) metadata.managedFields of\n"
     "                                            object and oldObject to about N bytes\n"
     "  serve-model --model epoll|select|per-connection [--threads N] [--turbo on]\n"
-    "        --port P --cert F --key F: the same review behind libmicrohttpd in a threading\n"
-    "        model, on 127.0.0.1, until SIGTERM\n"
+    "        [--answer review|fixed] --port P --cert F --key F: the same review (or\n"
+    "        nginx's fixed answer) behind libmicrohttpd in a threading model, on\n"
+    "        127.0.0.1, until SIGTERM\n"
     "\n"
     "T is RFC 3339; the default --now is " BENCH_T0 ", the instant bench/bodies/ are written for.\n";
 

@@ -1,5 +1,6 @@
 /* models.c -- lg-bench serve-model: one handler (decode -> decide -> encode, no logs, no
- * metrics) behind libmicrohttpd's threading models, so that only the model differs. */
+ * metrics) behind libmicrohttpd's threading models, so that only the model differs; with
+ * --answer fixed, nginx's fixed answer instead of the review: the floor of HTTP + TLS. */
 #include "models.h"
 
 #include <arpa/inet.h>
@@ -39,10 +40,15 @@ static enum MHD_Result append(request *r, const char *data, size_t n) {
   return MHD_YES;
 }
 
+/* The answer nginx gives in bench/run.sh, byte for byte. */
+static const char fixed_answer[] =
+    "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"response\":"
+    "{\"uid\":\"0f1e2d3c-4b5a-4968-8776-000000000002\",\"allowed\":true}}";
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls) {
-  const lg_policy *policy = cls;
+  const lg_policy *policy = cls; /* NULL: answer fixed_answer */
   request *r = *con_cls;
   struct MHD_Response *resp;
   lg_webhook_result res;
@@ -58,6 +64,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   if (*upload_size) {
     ret = append(r, upload, *upload_size);
     *upload_size = 0;
+    return ret;
+  }
+  if (!policy) {
+    resp = MHD_create_response_from_buffer(sizeof fixed_answer - 1, (void *)fixed_answer,
+                                           MHD_RESPMEM_PERSISTENT);
+    if (resp && MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json"))
+      ret = MHD_queue_response(c, MHD_HTTP_OK, resp);
+    MHD_destroy_response(resp);
     return ret;
   }
   lg_webhook_handle(r->body ? r->body : "", r->len, policy, LG_MODE_INHERIT, lg_time_now(), &res);
@@ -110,7 +124,7 @@ int lg_bench_serve_model(int argc, char **argv) {
   struct MHD_OptionItem pool[2] = {{MHD_OPTION_END, 0, NULL}, {MHD_OPTION_END, 0, NULL}};
   struct sockaddr_in addr;
   sigset_t set;
-  int sig, rc = 2;
+  int sig, rc = 2, fixed = 0;
 
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!strcmp(argv[i], "--model"))
@@ -125,10 +139,13 @@ int lg_bench_serve_model(int argc, char **argv) {
       key_file = argv[i + 1];
     else if (!strcmp(argv[i], "--turbo") && !strcmp(argv[i + 1], "on"))
       flags |= MHD_USE_TURBO;
+    else if (!strcmp(argv[i], "--answer"))
+      fixed = !strcmp(argv[i + 1], "fixed") ? 1 : strcmp(argv[i + 1], "review") ? -1 : 0;
   }
-  if (!model || !cert_file || !key_file || port < 1 || port > 65535 || threads < 1) {
+  if (!model || !cert_file || !key_file || port < 1 || port > 65535 || threads < 1 || fixed < 0) {
     fprintf(stderr, "usage: lg-bench serve-model --model epoll|select|per-connection "
-                    "[--threads N] [--turbo on] --port P --cert FILE --key FILE\n");
+                    "[--threads N] [--turbo on] [--answer review|fixed] --port P --cert FILE "
+                    "--key FILE\n");
     return 2;
   }
   if (!strcmp(model, "epoll"))
@@ -154,7 +171,7 @@ int lg_bench_serve_model(int argc, char **argv) {
   addr.sin_family = AF_INET;
   addr.sin_port = htons((uint16_t)port);
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, policy,
+  d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, fixed ? NULL : policy,
                        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_HTTPS_MEM_CERT,
                        cert, MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_CONNECTION_LIMIT, 1024u,
                        MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_SOCK_ADDR,
@@ -163,8 +180,8 @@ int lg_bench_serve_model(int argc, char **argv) {
     fprintf(stderr, "lg-bench serve-model: libmicrohttpd refused to start on port %u\n", port);
     goto out;
   }
-  fprintf(stderr, "lg-bench serve-model: %s, %u thread(s), 127.0.0.1:%u\n", model,
-          strcmp(model, "per-connection") ? threads : 0, port);
+  fprintf(stderr, "lg-bench serve-model: %s, %u thread(s), %s answer, 127.0.0.1:%u\n", model,
+          strcmp(model, "per-connection") ? threads : 0, fixed ? "fixed" : "review", port);
   sigwait(&set, &sig);
   MHD_stop_daemon(d);
   rc = 0;

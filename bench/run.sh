@@ -100,12 +100,13 @@ start_serve() {
   printf -v "pid_$name" '%s' "$pid"
 }
 
-# start_model NAME MODEL THREADS: lg-bench serve-model on a free port.
+# start_model NAME MODEL THREADS [serve-model flags...]: lg-bench serve-model on a free port.
 start_model() {
-  local name=$1 port pid
+  local name=$1 model=$2 threads=$3 port pid
+  shift 3
   port=$(free_port)
-  "$build/bench/lg-bench" serve-model --model "$2" --threads "$3" --port "$port" \
-    --cert "$work/certs/tls.crt" --key "$work/certs/tls.key" >"$work/$name.out" 2>&1 &
+  "$build/bench/lg-bench" serve-model --model "$model" --threads "$threads" --port "$port" \
+    --cert "$work/certs/tls.crt" --key "$work/certs/tls.key" "$@" >"$work/$name.out" 2>&1 &
   pid=$!
   pids+=("$pid")
   wait_ready "$pid" "$port" /validate || { cat "$work/$name.out" >&2; return 1; }
@@ -362,6 +363,9 @@ done
 section "2-3. serve (default policy, --threads default) and nginx (fixed answer) over TLS"
 start_serve lg
 start_nginx
+# The floor of leaseguard's HTTP + TLS stack: libmicrohttpd + GnuTLS in serve's model (epoll,
+# one thread per CPU) answering nginx's fixed answer without reading the review.
+start_model floor epoll "$(nproc)" --answer fixed
 "$lgb" rebase --to now --out "$work/live" "${bodies[@]}"
 agree=0
 for b in "${bodies[@]}"; do
@@ -375,10 +379,17 @@ done
 say "serve pid $pid_lg port $port_lg, nginx pid $pid_nginx port $port_nginx;" \
   "serve's decisions on the re-stamped bodies match the in-process ones: $agree/${#bodies[@]}"
 say "wrk -t2 -c64 -d${main_d}s, the ${#bodies[@]} bodies round-robin, keep-alive:"
-series main "leaseguard:$pid_lg:$port_lg nginx:$pid_nginx:$port_nginx" 64 "$main_d" "${bodies[@]}"
+say "(mhd-fixed = lg-bench serve-model --answer fixed: libmicrohttpd + GnuTLS, epoll, $(nproc)" \
+  "threads, nginx's fixed answer: the floor of serve's HTTP + TLS stack)"
+series main "leaseguard:$pid_lg:$port_lg nginx:$pid_nginx:$port_nginx mhd-fixed:$pid_floor:$port_floor" \
+  64 "$main_d" "${bodies[@]}"
+stop_pid "$pid_floor"
 R[lg.hwm]=$(kib "$pid_lg" VmHWM)
-R[ratio]=$(awk -v a="${R[leaseguard.main.rps]}" -v b="${R[nginx.main.rps]}" 'BEGIN {printf "%.2f", a / b}')
-say "  leaseguard / nginx throughput: ${R[ratio]}; serve's peak RSS so far (VmHWM): ${R[lg.hwm]} KiB"
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0) ? a / b : 0}'; }
+R[ratio]=$(ratio "${R[leaseguard.main.rps]}" "${R[nginx.main.rps]}")
+R[ratio.floor]=$(ratio "${R[mhd-fixed.main.rps]}" "${R[nginx.main.rps]}")
+say "  leaseguard / nginx throughput: ${R[ratio]}; mhd-fixed / nginx: ${R[ratio.floor]};" \
+  "serve's peak RSS so far (VmHWM): ${R[lg.hwm]} KiB"
 
 section "3. paced: h2load --h1 -c 10 --rps 100 (1,000 requests/s), renew-kcm, $paced_n requests"
 for ((r = 0; r < runs; r++)); do
@@ -472,6 +483,8 @@ row "serve, c=64: p50 / p99 / p99.9" "${R[leaseguard.main.p50]} / ${R[leaseguard
 row "serve, c=64: CPU per request (serve's own)" "${R[leaseguard.main.cpu]} us" ""
 row "nginx fixed answer, c=64: throughput" "${R[nginx.main.rps]} req/s (${R[nginx.main.cpu]} us CPU/req)" ""
 row "serve / nginx throughput" "${R[ratio]}" ">= 0.8: $(verdict "${R[ratio]}" 0.8 '>=')"
+row "libmicrohttpd+GnuTLS fixed answer / nginx" "${R[ratio.floor]} (${R[mhd-fixed.main.cpu]} us CPU/req)" \
+  "serve's ceiling"
 row "p99 at 1,000 req/s (h2load, renew-kcm)" "${R[paced.leaseguard.p99]} us (nginx ${R[paced.nginx.p99]})" \
   "< 1000 us: $(verdict "${R[paced.leaseguard.p99]}" 1000 '<')"
 row "VmRSS max with 256 connections" "${R[rss.max]} KiB" "< 32768 KiB: $(verdict "${R[rss.max]}" 32768 '<')"

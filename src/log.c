@@ -22,8 +22,8 @@ int lg_log_parse_level(const char *s) {
   return -1;
 }
 
-/* Serialises obj (stolen) as one line on f. */
-static void emit(FILE *f, json_t *obj) {
+/* Serialises obj as one line on f. */
+static void emit_borrowed(FILE *f, const json_t *obj) {
   char *line = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
   if (line) {
     pthread_mutex_lock(&out_lock);
@@ -32,6 +32,11 @@ static void emit(FILE *f, json_t *obj) {
     pthread_mutex_unlock(&out_lock);
   }
   free(line);
+}
+
+/* Serialises obj (stolen) as one line on f. */
+static void emit(FILE *f, json_t *obj) {
+  emit_borrowed(f, obj);
   json_decref(obj);
 }
 
@@ -102,17 +107,17 @@ void lg_log_review(const lg_webhook_result *res, lg_time now) {
     emit(stderr, obj);
     return;
   }
-  for (size_t i = 0; i < res->verdict.n; i++) {
+  /* The request's fields are built once; each finding replaces its own four. */
+  json_t *obj = res->verdict.n ? review_fields(res, now, "lease violation") : NULL;
+  for (size_t i = 0; obj && i < res->verdict.n; i++) {
     const lg_finding *f = &res->verdict.findings[i];
-    json_t *obj = review_fields(res, now, "lease violation");
-    if (!obj)
-      continue;
     json_object_set_new(obj, "rule", json_string(lg_rules_id(f->rule)));
     json_object_set_new(obj, "mode", json_string(lg_rules_mode_name(f->mode)));
     json_object_set_new(obj, "decision", json_string(f->mode == LG_MODE_ENFORCE ? "deny"
                                                      : f->mode == LG_MODE_WARN  ? "warn"
                                                                                 : "audit"));
     json_object_set_new(obj, "message", json_string(f->message));
-    emit(stdout, obj);
+    emit_borrowed(stdout, obj);
   }
+  json_decref(obj);
 }

@@ -73,6 +73,7 @@ typedef struct {
   conn *conn;      /* its connection; valid until the connection closes */
   char *body;
   size_t len, cap;
+  size_t expected; /* the Content-Length, when given and under the limit; else 0 */
   size_t dropped;  /* bytes discarded past the limit */
   bool reviewing;  /* a POST /validate */
   bool forbidden;  /* no acceptable client certificate; answered 403 */
@@ -381,6 +382,8 @@ static enum MHD_Result begin_review(server *s, struct MHD_Connection *c, request
     if (errno == ERANGE || (end != cl && n > max))
       return reply_error(s, c, rq, MHD_HTTP_CONTENT_TOO_LARGE, "RequestEntityTooLarge", NULL,
                          "request body of %.30s bytes is over the limit of %zu bytes", cl, max);
+    if (end != cl && *end == '\0')
+      rq->expected = (size_t)n;
   }
   rq->ref = ref_acquire(s);
   return MHD_YES;
@@ -405,7 +408,9 @@ static enum MHD_Result take_body(server *s, request *rq, const char *data, size_
     return MHD_YES;
   }
   if (rq->len + n + 1 > rq->cap) {
-    size_t cap = rq->cap ? rq->cap : 16384;
+    /* With a Content-Length the first buffer is the body's exact size (libmicrohttpd
+     * holds the client to it); a chunked body starts at 16 KiB and doubles. */
+    size_t cap = rq->cap ? rq->cap : rq->expected ? rq->expected + 1 : 16384;
     char *grown;
     while (cap < rq->len + n + 1)
       cap *= 2;

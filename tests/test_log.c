@@ -1,0 +1,146 @@
+/* test_log.c -- audit lines (src/log.c): one per finding, each with the request's fields
+ * and its own rule, mode, decision and message. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "harness.h"
+#include "log.h"
+#include "policy.h"
+#include "webhook.h"
+
+/* Reviews body with the default policy at 2026-11-25T10:00:12Z and returns what
+ * lg_log_review wrote to stdout as an array of parsed lines (new reference). */
+static json_t *audit_lines(const char *body, lg_webhook_result *res) {
+  char dir[512], path[600], err[256], *text, *line, *save = NULL;
+  lg_policy *policy = NULL;
+  lg_time now;
+  json_t *lines = json_array();
+  int fd, saved;
+
+  assert_int_equal(lg_policy_default(&policy, err, sizeof err), LG_OK);
+  assert_int_equal(lg_time_parse("2026-11-25T10:00:12Z", &now), LG_OK);
+  lg_webhook_handle(body, strlen(body), policy, LG_MODE_INHERIT, now, res);
+  assert_int_equal(res->rc, LG_OK);
+
+  assert_int_equal(lgt_temp_dir(dir, "log"), 0);
+  lgt_path(path, dir, "stdout");
+  fflush(stdout);
+  saved = dup(STDOUT_FILENO);
+  fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  assert_true(saved >= 0 && fd >= 0);
+  dup2(fd, STDOUT_FILENO);
+  close(fd);
+  lg_log_review(res, now);
+  fflush(stdout);
+  dup2(saved, STDOUT_FILENO);
+  close(saved);
+
+  text = lgt_slurp(path);
+  for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+    json_t *obj = json_loads(line, 0, NULL);
+    assert_true(json_is_object(obj));
+    json_array_append_new(lines, obj);
+  }
+  free(text);
+  lgt_rm_tree(dir);
+  lg_policy_free(policy);
+  return lines;
+}
+
+static const char *field(const json_t *obj, const char *key) {
+  return json_string_value(json_object_get(obj, key));
+}
+
+/* A new holder takes a live lease, skips leaseTransitions and writes a 10-hour duration:
+ * three findings, three lines, each naming its own rule and message. */
+static void test_one_line_per_finding(void **state) {
+  json_error_t jerr;
+  json_t *review = json_load_file(LG_FIXTURES "/reviews/kcm-huge-duration.json", 0, &jerr);
+  json_t *spec, *lines, *line;
+  lg_webhook_result res;
+  const char *want[] = {"holder-renew", "transitions", "duration"};
+  char *body;
+  size_t i;
+  (void)state;
+
+  assert_non_null(review);
+  spec = json_object_get(json_object_get(json_object_get(review, "request"), "object"), "spec");
+  json_object_set_new(spec, "holderIdentity", json_string("intruder_1"));
+  body = json_dumps(review, JSON_COMPACT);
+  json_decref(review);
+  lines = audit_lines(body, &res);
+  free(body);
+
+  assert_false(res.verdict.allowed);
+  assert_int_equal(json_array_size(lines), res.verdict.n);
+  for (size_t w = 0; w < 3; w++) {
+    bool seen = false;
+    json_array_foreach(lines, i, line) if (!strcmp(field(line, "rule"), want[w])) seen = true;
+    assert_true(seen);
+  }
+  json_array_foreach(lines, i, line) {
+    const lg_finding *f = &res.verdict.findings[i];
+    assert_string_equal(field(line, "msg"), "lease violation");
+    assert_string_equal(field(line, "rule"), lg_rules_id(f->rule));
+    assert_string_equal(field(line, "message"), f->message);
+    assert_string_equal(field(line, "mode"), lg_rules_mode_name(f->mode));
+    assert_string_equal(field(line, "decision"), f->mode == LG_MODE_ENFORCE ? "deny"
+                                                 : f->mode == LG_MODE_WARN  ? "warn"
+                                                                            : "audit");
+    assert_non_null(strstr(f->message, "kube-system/kube-controller-manager"));
+    assert_string_equal(field(line, "lease"), "kube-system/kube-controller-manager");
+    assert_string_equal(field(line, "operation"), "UPDATE");
+    assert_string_equal(field(line, "oldHolder"), "cp-1_8c1f2e4a-7b6d-4e3c-9a2b-1d0c9e8f7a65");
+    assert_string_equal(field(line, "newHolder"), "intruder_1");
+    assert_string_equal(field(line, "oldRenewTime"), "2026-11-25T10:00:10.000000Z");
+    assert_string_equal(field(line, "oldExpiry"), "2026-11-25T10:00:25.000000Z");
+    assert_string_equal(field(line, "user"), "system:kube-controller-manager");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(line, "groups"), 0)),
+                        "system:authenticated");
+    assert_string_equal(field(line, "uid"), res.review.uid);
+    assert_true(json_is_false(json_object_get(line, "allowed")));
+    assert_true(json_is_false(json_object_get(line, "dryRun")));
+  }
+  /* Every line is whole: no finding's fields leak into another's. */
+  for (size_t a = 0; a < json_array_size(lines); a++)
+    for (size_t b = a + 1; b < json_array_size(lines); b++)
+      assert_string_not_equal(field(json_array_get(lines, a), "message"),
+                              field(json_array_get(lines, b), "message"));
+  json_decref(lines);
+  lg_webhook_result_free(&res);
+}
+
+/* A renewal has no finding and writes nothing. */
+static void test_no_finding_no_line(void **state) {
+  char *body = lgt_read_file(LG_FIXTURES "/reviews/kcm-renew.json", NULL);
+  lg_webhook_result res;
+  json_t *lines;
+  (void)state;
+  assert_non_null(body);
+  lines = audit_lines(body, &res);
+  assert_true(res.verdict.allowed);
+  assert_int_equal(res.verdict.n, 0);
+  assert_int_equal(json_array_size(lines), 0);
+  json_decref(lines);
+  lg_webhook_result_free(&res);
+  free(body);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_one_line_per_finding),
+      cmocka_unit_test(test_no_finding_no_line),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
