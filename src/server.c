@@ -23,6 +23,7 @@
 #include <microhttpd.h>
 
 #include "admission.h"
+#include "cpus.h"
 #include "log.h"
 #include "policy.h"
 #include "timefmt.h"
@@ -647,7 +648,8 @@ static lg_rc start_daemon(server *s, struct MHD_Daemon **out, char *err, size_t 
   unsigned flags = 0, threads = cfg->threads;
   struct MHD_OptionItem opt[3];
   size_t n = 0;
-  long cpus;
+  unsigned quota = 0;
+  char nthreads[16], nquota[16];
   lg_rc rc;
 
   rc = bind_addr(cfg, &ss, &flags, err, errlen);
@@ -657,10 +659,8 @@ static lg_rc start_daemon(server *s, struct MHD_Daemon **out, char *err, size_t 
     return lg_fail(err, errlen, LG_ETLS, "libmicrohttpd was built without TLS support");
   flags |= MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
   flags |= MHD_is_feature_supported(MHD_FEATURE_EPOLL) ? MHD_USE_EPOLL : MHD_USE_AUTO;
-  if (threads == 0) {
-    cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    threads = cpus > 0 ? (unsigned)cpus : 1;
-  }
+  if (threads == 0)
+    threads = lg_cpus_usable(&quota);
   if (threads > cfg->connection_limit)
     threads = cfg->connection_limit;
   /* libmicrohttpd warns about a pool of size 0 or 1. With a trust list it asks clients for
@@ -692,7 +692,13 @@ static lg_rc start_daemon(server *s, struct MHD_Daemon **out, char *err, size_t 
                    cfg->bind_address, cfg->secure_port,
                    s->mhd_error[0] ? s->mhd_error : "libmicrohttpd refused to start");
     pthread_mutex_unlock(&s->lock);
+    return rc;
   }
+  snprintf(nthreads, sizeof nthreads, "%u", threads);
+  snprintf(nquota, sizeof nquota, "%u", quota);
+  lg_log(LG_LOG_INFO, "worker threads", "threads", nthreads, "source",
+         cfg->threads ? "--threads" : quota ? "cgroup CPU quota" : "CPUs available",
+         "cgroupCPUQuota", quota ? nquota : "none", NULL);
   return rc;
 }
 
