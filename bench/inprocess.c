@@ -37,9 +37,13 @@ static const char usage[] =
     "  pad --bytes N --out FILE                  grow (or strip) metadata.managedFields of\n"
     "                                            object and oldObject to about N bytes\n"
     "  serve-model --model epoll|select|per-connection [--threads N] [--turbo on]\n"
-    "        [--answer review|fixed] --port P --cert F --key F: the same review (or\n"
-    "        nginx's fixed answer) behind libmicrohttpd in a threading model, on\n"
-    "        127.0.0.1, until SIGTERM\n"
+    "        [--answer review|fixed|parse-jansson|parse-cjson] --port P --cert F --key F:\n"
+    "        the same review (or nginx's fixed answer, after parsing the body with jansson\n"
+    "        or cJSON) behind libmicrohttpd in a threading model, on 127.0.0.1, until SIGTERM\n"
+#ifdef LG_BENCH_CJSON
+    "        (this build has cJSON: parse-cjson is available)\n"
+#endif
+
     "\n"
     "T is RFC 3339; the default --now is " BENCH_T0 ", the instant bench/bodies/ are written for.\n";
 

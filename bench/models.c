@@ -1,18 +1,25 @@
 /* models.c -- lg-bench serve-model: one handler (decode -> decide -> encode, no logs, no
- * metrics) behind libmicrohttpd's threading models, so that only the model differs; with
- * --answer fixed, nginx's fixed answer instead of the review: the floor of HTTP + TLS. */
+ * metrics) behind libmicrohttpd's threading models, so that only the model differs. Other
+ * answers measure the stack without the review: --answer fixed is nginx's fixed answer
+ * (the floor of HTTP + TLS); parse-jansson and parse-cjson parse the body (and free it)
+ * before that answer: the ceiling of a webhook built on either parser. */
 #include "models.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <microhttpd.h>
+#ifdef LG_BENCH_CJSON
+#include <cjson/cJSON.h>
+#endif
 
 #include "policy.h"
 #include "timefmt.h"
@@ -45,10 +52,35 @@ static const char fixed_answer[] =
     "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"response\":"
     "{\"uid\":\"0f1e2d3c-4b5a-4968-8776-000000000002\",\"allowed\":true}}";
 
+typedef enum { ANSWER_REVIEW, ANSWER_FIXED, ANSWER_JANSSON, ANSWER_CJSON } answer_kind;
+
+typedef struct {
+  answer_kind answer;
+  const lg_policy *policy;
+} model_ctx;
+
+/* Parses the body with the answer's parser and frees the tree; false when it is not JSON. */
+static bool parse_only(answer_kind answer, const request *r) {
+  bool ok = false;
+  if (answer == ANSWER_JANSSON) {
+    json_t *doc = json_loadb(r->body ? r->body : "", r->len, JSON_REJECT_DUPLICATES, NULL);
+    ok = doc != NULL;
+    json_decref(doc);
+  }
+#ifdef LG_BENCH_CJSON
+  if (answer == ANSWER_CJSON) {
+    cJSON *doc = cJSON_ParseWithLength(r->body ? r->body : "", r->len);
+    ok = doc != NULL;
+    cJSON_Delete(doc);
+  }
+#endif
+  return ok;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls) {
-  const lg_policy *policy = cls; /* NULL: answer fixed_answer */
+  const model_ctx *m = cls;
   request *r = *con_cls;
   struct MHD_Response *resp;
   lg_webhook_result res;
@@ -66,15 +98,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     *upload_size = 0;
     return ret;
   }
-  if (!policy) {
+  if (m->answer != ANSWER_REVIEW) {
+    unsigned status = m->answer == ANSWER_FIXED || parse_only(m->answer, r) ? MHD_HTTP_OK
+                                                                             : MHD_HTTP_BAD_REQUEST;
     resp = MHD_create_response_from_buffer(sizeof fixed_answer - 1, (void *)fixed_answer,
                                            MHD_RESPMEM_PERSISTENT);
     if (resp && MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json"))
-      ret = MHD_queue_response(c, MHD_HTTP_OK, resp);
+      ret = MHD_queue_response(c, status, resp);
     MHD_destroy_response(resp);
     return ret;
   }
-  lg_webhook_handle(r->body ? r->body : "", r->len, policy, LG_MODE_INHERIT, lg_time_now(), &res);
+  lg_webhook_handle(r->body ? r->body : "", r->len, m->policy, LG_MODE_INHERIT, lg_time_now(),
+                    &res);
   resp = res.body ? MHD_create_response_from_buffer(strlen(res.body), res.body,
                                                     MHD_RESPMEM_MUST_COPY)
                   : NULL;
@@ -124,7 +159,8 @@ int lg_bench_serve_model(int argc, char **argv) {
   struct MHD_OptionItem pool[2] = {{MHD_OPTION_END, 0, NULL}, {MHD_OPTION_END, 0, NULL}};
   struct sockaddr_in addr;
   sigset_t set;
-  int sig, rc = 2, fixed = 0;
+  int sig, rc = 2, answer = ANSWER_REVIEW;
+  model_ctx m;
 
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!strcmp(argv[i], "--model"))
@@ -140,12 +176,18 @@ int lg_bench_serve_model(int argc, char **argv) {
     else if (!strcmp(argv[i], "--turbo") && !strcmp(argv[i + 1], "on"))
       flags |= MHD_USE_TURBO;
     else if (!strcmp(argv[i], "--answer"))
-      fixed = !strcmp(argv[i + 1], "fixed") ? 1 : strcmp(argv[i + 1], "review") ? -1 : 0;
+      answer = !strcmp(argv[i + 1], "review")          ? ANSWER_REVIEW
+               : !strcmp(argv[i + 1], "fixed")         ? ANSWER_FIXED
+               : !strcmp(argv[i + 1], "parse-jansson") ? ANSWER_JANSSON
+#ifdef LG_BENCH_CJSON
+               : !strcmp(argv[i + 1], "parse-cjson") ? ANSWER_CJSON
+#endif
+                                                     : -1;
   }
-  if (!model || !cert_file || !key_file || port < 1 || port > 65535 || threads < 1 || fixed < 0) {
+  if (!model || !cert_file || !key_file || port < 1 || port > 65535 || threads < 1 || answer < 0) {
     fprintf(stderr, "usage: lg-bench serve-model --model epoll|select|per-connection "
-                    "[--threads N] [--turbo on] [--answer review|fixed] --port P --cert FILE "
-                    "--key FILE\n");
+                    "[--threads N] [--turbo on] [--answer review|fixed|parse-jansson|parse-cjson] "
+                    "--port P --cert FILE --key FILE (parse-cjson: when built with cJSON)\n");
     return 2;
   }
   if (!strcmp(model, "epoll"))
@@ -171,7 +213,8 @@ int lg_bench_serve_model(int argc, char **argv) {
   addr.sin_family = AF_INET;
   addr.sin_port = htons((uint16_t)port);
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, fixed ? NULL : policy,
+  m = (model_ctx){(answer_kind)answer, policy};
+  d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, &m,
                        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_HTTPS_MEM_CERT,
                        cert, MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_CONNECTION_LIMIT, 1024u,
                        MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_SOCK_ADDR,
@@ -180,8 +223,8 @@ int lg_bench_serve_model(int argc, char **argv) {
     fprintf(stderr, "lg-bench serve-model: libmicrohttpd refused to start on port %u\n", port);
     goto out;
   }
-  fprintf(stderr, "lg-bench serve-model: %s, %u thread(s), %s answer, 127.0.0.1:%u\n", model,
-          strcmp(model, "per-connection") ? threads : 0, fixed ? "fixed" : "review", port);
+  fprintf(stderr, "lg-bench serve-model: %s, %u thread(s), answer %d, 127.0.0.1:%u\n", model,
+          strcmp(model, "per-connection") ? threads : 0, answer, port);
   sigwait(&set, &sig);
   MHD_stop_daemon(d);
   rc = 0;

@@ -253,6 +253,8 @@ missing=()
 for t in wrk:wrk nginx:nginx h2load:nghttp2-client valgrind:valgrind curl:curl; do
   command -v "${t%%:*}" >/dev/null || missing+=("${t#*:}")
 done
+# cJSON only for lg-bench serve-model --answer parse-cjson (the parser comparison).
+dpkg -s libcjson-dev >/dev/null 2>&1 || missing+=(libcjson-dev)
 if ((${#missing[@]})); then
   say "installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -366,6 +368,13 @@ start_nginx
 # The floor of leaseguard's HTTP + TLS stack: libmicrohttpd + GnuTLS in serve's model (epoll,
 # one thread per CPU) answering nginx's fixed answer without reading the review.
 start_model floor epoll "$(nproc)" --answer fixed
+# The ceiling of a webhook on each JSON parser: the floor plus parsing (and freeing) the body.
+start_model pjansson epoll "$(nproc)" --answer parse-jansson
+have_cjson=0
+if "$build/bench/lg-bench" --help 2>&1 | grep -q "parse-cjson is available"; then
+  start_model pcjson epoll "$(nproc)" --answer parse-cjson
+  have_cjson=1
+fi
 "$lgb" rebase --to now --out "$work/live" "${bodies[@]}"
 agree=0
 for b in "${bodies[@]}"; do
@@ -380,37 +389,58 @@ say "serve pid $pid_lg port $port_lg, nginx pid $pid_nginx port $port_nginx;" \
   "serve's decisions on the re-stamped bodies match the in-process ones: $agree/${#bodies[@]}"
 say "wrk -t2 -c64 -d${main_d}s, the ${#bodies[@]} bodies round-robin, keep-alive:"
 say "(mhd-fixed = lg-bench serve-model --answer fixed: libmicrohttpd + GnuTLS, epoll, $(nproc)" \
-  "threads, nginx's fixed answer: the floor of serve's HTTP + TLS stack)"
-series main "leaseguard:$pid_lg:$port_lg nginx:$pid_nginx:$port_nginx mhd-fixed:$pid_floor:$port_floor" \
-  64 "$main_d" "${bodies[@]}"
+  "threads, nginx's fixed answer: the floor of serve's HTTP + TLS stack; +jansson / +cjson:"
+say " the same after parsing the body with jansson (as serve does) or cJSON and freeing it)"
+main_servers="leaseguard:$pid_lg:$port_lg nginx:$pid_nginx:$port_nginx mhd-fixed:$pid_floor:$port_floor"
+main_servers+=" +jansson:$pid_pjansson:$port_pjansson"
+((have_cjson)) && main_servers+=" +cjson:$pid_pcjson:$port_pcjson"
+series main "$main_servers" 64 "$main_d" "${bodies[@]}"
 stop_pid "$pid_floor"
+stop_pid "$pid_pjansson"
+((have_cjson)) && stop_pid "$pid_pcjson"
 R[lg.hwm]=$(kib "$pid_lg" VmHWM)
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0) ? a / b : 0}'; }
 R[ratio]=$(ratio "${R[leaseguard.main.rps]}" "${R[nginx.main.rps]}")
 R[ratio.floor]=$(ratio "${R[mhd-fixed.main.rps]}" "${R[nginx.main.rps]}")
+R[ratio.jansson]=$(ratio "${R[+jansson.main.rps]}" "${R[nginx.main.rps]}")
+R[ratio.cjson]=$(ratio "${R[+cjson.main.rps]:-0}" "${R[nginx.main.rps]}")
 say "  leaseguard / nginx throughput: ${R[ratio]}; mhd-fixed / nginx: ${R[ratio.floor]};" \
-  "serve's peak RSS so far (VmHWM): ${R[lg.hwm]} KiB"
+  "+jansson / nginx: ${R[ratio.jansson]}; +cjson / nginx: ${R[ratio.cjson]}"
+say "  serve's peak RSS so far (VmHWM): ${R[lg.hwm]} KiB"
 
 section "3. paced: h2load --h1 -c 10 --rps 100 (1,000 requests/s), renew-kcm, $paced_n requests"
+say "even:  the 10 connections open 1 ms apart (-r 1 --rate-period 1ms), so their 10 ms"
+say "       timers interleave: one request every millisecond, the fixed rate of the target"
+say "burst: the 10 connections open together and send in step: 10 requests at once every"
+say "       10 ms, the same rate as a worst case for the tail (the last waits for 9)"
 for ((r = 0; r < runs; r++)); do
-  for s in leaseguard:$port_lg nginx:$port_nginx; do
-    "$lgb" rebase --to now --out "$work/live" "$here/bodies/renew-kcm.json"
-    rm -f "$work/h2.log"
-    timeout 120 h2load --h1 -n "$paced_n" -c 10 --rps 100 -H 'content-type: application/json' \
-      -d "$work/live/renew-kcm.json" --log-file "$work/h2.log" \
-      "https://127.0.0.1:${s#*:}/validate" >"$work/h2.out" 2>&1 || true
-    line=$(h2_percentiles "$work/h2.log")
-    printf '  %-10s %s us; %s\n' "${s%%:*}" "$line" "$(grep -m1 -o '[0-9.]* req/s' "$work/h2.out" || true)"
-    R[paced.${s%%:*}.p50]+=" $(field "$line" p50)" R[paced.${s%%:*}.p99]+=" $(field "$line" p99)"
-    R[paced.${s%%:*}.p999]+=" $(field "$line" p999)"
+  for pace in even burst; do
+    for s in leaseguard:$port_lg nginx:$port_nginx; do
+      stagger=()
+      [[ $pace == even ]] && stagger=(-r 1 --rate-period 1ms)
+      "$lgb" rebase --to now --out "$work/live" "$here/bodies/renew-kcm.json"
+      rm -f "$work/h2.log"
+      timeout 120 h2load --h1 -n "$paced_n" -c 10 --rps 100 "${stagger[@]}" \
+        -H 'content-type: application/json' -d "$work/live/renew-kcm.json" \
+        --log-file "$work/h2.log" "https://127.0.0.1:${s#*:}/validate" >"$work/h2.out" 2>&1 || true
+      line=$(h2_percentiles "$work/h2.log")
+      printf '  %-5s %-10s %s us; %s\n' "$pace" "${s%%:*}" "$line" \
+        "$(grep -m1 -o '[0-9.]* req/s' "$work/h2.out" || true)"
+      k=paced.$pace.${s%%:*}
+      R[$k.p50]+=" $(field "$line" p50)" R[$k.p99]+=" $(field "$line" p99)"
+      R[$k.p999]+=" $(field "$line" p999)"
+    done
   done
 done
-for s in leaseguard nginx; do
-  for k in p50 p99 p999; do
-    # shellcheck disable=SC2086
-    R[paced.$s.$k]=$(median ${R[paced.$s.$k]})
+for pace in even burst; do
+  for s in leaseguard nginx; do
+    for k in p50 p99 p999; do
+      # shellcheck disable=SC2086
+      R[paced.$pace.$s.$k]=$(median ${R[paced.$pace.$s.$k]})
+    done
+    k=paced.$pace.$s
+    say "  $pace $s median: p50 ${R[$k.p50]} us, p99 ${R[$k.p99]} us, p99.9 ${R[$k.p999]} us"
   done
-  say "  $s median: p50 ${R[paced.$s.p50]} us, p99 ${R[paced.$s.p99]} us, p99.9 ${R[paced.$s.p999]} us"
 done
 
 section "3. memory: wrk -t2 -c256 -d${long_d}s against the same serve, VmRSS every 5 s"
@@ -484,9 +514,16 @@ row "serve, c=64: CPU per request (serve's own)" "${R[leaseguard.main.cpu]} us" 
 row "nginx fixed answer, c=64: throughput" "${R[nginx.main.rps]} req/s (${R[nginx.main.cpu]} us CPU/req)" ""
 row "serve / nginx throughput" "${R[ratio]}" ">= 0.8: $(verdict "${R[ratio]}" 0.8 '>=')"
 row "libmicrohttpd+GnuTLS fixed answer / nginx" "${R[ratio.floor]} (${R[mhd-fixed.main.cpu]} us CPU/req)" \
-  "serve's ceiling"
-row "p99 at 1,000 req/s (h2load, renew-kcm)" "${R[paced.leaseguard.p99]} us (nginx ${R[paced.nginx.p99]})" \
-  "< 1000 us: $(verdict "${R[paced.leaseguard.p99]}" 1000 '<')"
+  "the stack's floor"
+row "  + parse with jansson / nginx" "${R[ratio.jansson]} (${R[+jansson.main.cpu]} us CPU/req)" \
+  "ceiling on jansson"
+row "  + parse with cJSON / nginx" "${R[ratio.cjson]} (${R[+cjson.main.cpu]:-n/a} us CPU/req)" \
+  "ceiling on cJSON"
+row "p99 at 1,000 req/s, even (h2load, renew-kcm)" \
+  "${R[paced.even.leaseguard.p99]} us (nginx ${R[paced.even.nginx.p99]})" \
+  "< 1000 us: $(verdict "${R[paced.even.leaseguard.p99]}" 1000 '<')"
+row "p99 at 1,000 req/s, bursts of 10" \
+  "${R[paced.burst.leaseguard.p99]} us (nginx ${R[paced.burst.nginx.p99]})" ""
 row "VmRSS max with 256 connections" "${R[rss.max]} KiB" "< 32768 KiB: $(verdict "${R[rss.max]}" 32768 '<')"
 row "VmRSS change over the ${long_d}s run (from 10 s)" "${R[rss.growth]} KiB" "flat"
 row "serve's VmHWM at the end" "${R[lg.hwm.end]} KiB" ""

@@ -18,6 +18,8 @@ typedef struct {
   int64_t lease_duration, renew_deadline, retry_period; /* microseconds */
   lg_mode expect;              /* enforce: bad writes denied; warn/audit: let through */
   void (*progress)(const char *line); /* called as each scenario ends; may be NULL */
+  int64_t failover_slack;      /* microseconds allowed past each failover's protocol bound
+                                  for API latency; 0 means 1 s */
 } lg_selftest_config;
 
 typedef struct {

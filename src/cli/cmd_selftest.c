@@ -22,6 +22,9 @@ static const char usage[] =
     "  --expect=MODE                       the webhook's mode for these leases (default enforce)\n"
     "  --leader-elect-lease-duration=15s   --leader-elect-renew-deadline=10s\n"
     "  --leader-elect-retry-period=2s      the electors' timing (client-go's defaults)\n"
+    "  --failover-slack=1s                 time allowed past each failover's bound (lease\n"
+    "                                      duration or retry period, plus jitter) for a slow\n"
+    "                                      API server or webhook\n"
     "  --kubeconfig=PATH | --server=URL --token-file=PATH --certificate-authority=PATH\n"
     "                                      API access (default: in-cluster service account)\n";
 
@@ -31,7 +34,7 @@ static void progress(const char *line) {
 
 int lg_cmd_selftest(int argc, char **argv) {
   const char *ns = "default", *expect = "enforce", *lease = "15s", *renew = "10s",
-             *retry = "2s", *kubeconfig = NULL, *server = NULL, *token = NULL, *ca = NULL, *v;
+             *retry = "2s", *slack = "1s", *kubeconfig = NULL, *server = NULL, *token = NULL, *ca = NULL, *v;
   struct {
     const char *flag;
     const char **dst;
@@ -40,7 +43,8 @@ int lg_cmd_selftest(int argc, char **argv) {
                {"--token-file", &token},      {"--certificate-authority", &ca},
                {"--leader-elect-lease-duration", &lease},
                {"--leader-elect-renew-deadline", &renew},
-               {"--leader-elect-retry-period", &retry}};
+               {"--leader-elect-retry-period", &retry},
+               {"--failover-slack", &slack}};
   lg_selftest_row rows[LG_SELFTEST_MAX_ROWS];
   lg_kube_config kc = {0};
   char err[512], prefix[64];
@@ -64,12 +68,14 @@ int lg_cmd_selftest(int argc, char **argv) {
     }
   }
   lg_selftest_config cfg = {&kc, ns, prefix, lg_cli_duration(lease), lg_cli_duration(renew),
-                            lg_cli_duration(retry), lg_rules_parse_mode(expect), progress};
+                            lg_cli_duration(retry), lg_rules_parse_mode(expect), progress,
+                            lg_cli_duration(slack)};
   if (cfg.expect == LG_MODE_INHERIT || cfg.expect == LG_MODE_OFF) {
     fprintf(stderr, "leaseguard selftest: --expect must be enforce, warn or audit\n");
     return 2;
   }
-  if (cfg.lease_duration <= 0 || cfg.renew_deadline <= 0 || cfg.retry_period <= 0) {
+  if (cfg.lease_duration <= 0 || cfg.renew_deadline <= 0 || cfg.retry_period <= 0 ||
+      cfg.failover_slack <= 0) {
     fprintf(stderr, "leaseguard selftest: durations must be like 15s, 500ms or 1m\n");
     return 2;
   }
