@@ -39,7 +39,8 @@ struct lg_elector {
   int64_t observed_mono; /* when observed_spec last changed, on our own clock */
   bool leading;          /* in the renew loop */
   int64_t round_start;   /* start of the current renew round, -1 between rounds */
-  bool lost_pending;     /* the renew deadline passes at the next step */
+  int64_t call_deadline; /* when API calls must end: the round's renew deadline, or
+                            INT64_MAX outside a round */
   char reported[256];    /* the holder last reported as leader */
   long last_status;
   char last_error[512];
@@ -86,6 +87,7 @@ lg_rc lg_elector_new(const lg_elector_config *cfg, const lg_lease_api *api, lg_e
   e->cfg = *cfg;
   e->api = *api;
   e->round_start = -1;
+  e->call_deadline = INT64_MAX;
   *out = e;
   return LG_OK;
 }
@@ -186,8 +188,10 @@ static bool write_record(lg_elector *e, const record *r, bool create, int64_t mo
     goto out;
   }
   e->last_error[0] = '\0';
-  status = create ? e->api.create(e->api.ctx, obj, &answer, e->last_error, sizeof e->last_error)
-                  : e->api.update(e->api.ctx, obj, &answer, e->last_error, sizeof e->last_error);
+  status = create ? e->api.create(e->api.ctx, e->call_deadline, obj, &answer, e->last_error,
+                                  sizeof e->last_error)
+                  : e->api.update(e->api.ctx, e->call_deadline, obj, &answer, e->last_error,
+                                  sizeof e->last_error);
   if (status < 200 || status > 299 || !answer) {
     e->last_status = status;
     json_decref(answer);
@@ -221,7 +225,7 @@ static bool try_acquire_or_renew(lg_elector *e, int64_t mono, lg_time wall, unsi
     r = (record){e->cfg.identity, e->cfg.lease_duration / LG_USEC_PER_SEC, wall, wall, 0};
   }
   /* 2. Get the record, or create it. */
-  status = e->api.get(e->api.ctx, &got, e->last_error, sizeof e->last_error);
+  status = e->api.get(e->api.ctx, e->call_deadline, &got, e->last_error, sizeof e->last_error);
   if (status == 404) {
     misbehave(e, &r, false);
     ok = write_record(e, &r, true, mono);
@@ -274,6 +278,7 @@ static int64_t jittered(const lg_elector *e, double jitter) {
 
 int64_t lg_elector_step(lg_elector *e, int64_t mono, lg_time wall, double jitter,
                         unsigned *events) {
+  int64_t deadline;
   bool ok;
   *events = 0;
   if (!e->leading) {
@@ -287,16 +292,21 @@ int64_t lg_elector_step(lg_elector *e, int64_t mono, lg_time wall, double jitter
     *events |= LG_ELECT_BECAME_LEADER;
     return mono; /* client-go's renew loop starts at once */
   }
-  if (e->lost_pending) {
+  if (e->round_start < 0)
+    e->round_start = mono;
+  deadline = e->round_start + e->cfg.renew_deadline;
+  if (mono >= deadline) {
     /* the round's RenewDeadline passed without a successful renewal */
-    e->lost_pending = false;
+    e->round_start = -1;
     e->leading = false;
     *events |= LG_ELECT_LOST_LEADERSHIP;
     return mono + jittered(e, jitter);
   }
-  if (e->round_start < 0)
-    e->round_start = mono;
+  /* Every call of the round ends by its deadline, so a leader whose API server hangs
+   * steps down at the deadline, before the lease it last wrote expires. */
+  e->call_deadline = deadline;
   ok = try_acquire_or_renew(e, mono, wall, events);
+  e->call_deadline = INT64_MAX;
   report_transition(e, events);
   if (ok) {
     e->round_start = -1;
@@ -304,11 +314,7 @@ int64_t lg_elector_step(lg_elector *e, int64_t mono, lg_time wall, double jitter
   }
   /* client-go polls every RetryPeriod until RenewDeadline, even when another holder
    * shows up (only a steal makes that happen), then steps down. */
-  if (mono + e->cfg.retry_period >= e->round_start + e->cfg.renew_deadline) {
-    e->lost_pending = true;
-    return e->round_start + e->cfg.renew_deadline;
-  }
-  return mono + e->cfg.retry_period;
+  return mono + e->cfg.retry_period < deadline ? mono + e->cfg.retry_period : deadline;
 }
 
 lg_rc lg_elector_release(lg_elector *e, int64_t mono, lg_time wall) {

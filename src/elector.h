@@ -31,11 +31,15 @@ typedef enum {
 
 /* The Lease API the elector writes through. Each call returns the HTTP status (0 when no
  * answer came); on 2xx *out is the object the server returned (new reference). On an
- * error the server's message goes into msg. */
+ * error the server's message goes into msg. deadline is the monotonic time (the clock of
+ * lg_elector_step) by which the call must have ended, INT64_MAX for none: a leader's
+ * renewals end by its renew deadline, as client-go's context does. */
 typedef struct {
-  long (*get)(void *ctx, json_t **out, char *msg, size_t msglen);
-  long (*create)(void *ctx, const json_t *lease, json_t **out, char *msg, size_t msglen);
-  long (*update)(void *ctx, const json_t *lease, json_t **out, char *msg, size_t msglen);
+  long (*get)(void *ctx, int64_t deadline, json_t **out, char *msg, size_t msglen);
+  long (*create)(void *ctx, int64_t deadline, const json_t *lease, json_t **out, char *msg,
+                 size_t msglen);
+  long (*update)(void *ctx, int64_t deadline, const json_t *lease, json_t **out, char *msg,
+                 size_t msglen);
   void *ctx;
 } lg_lease_api;
 

@@ -13,7 +13,8 @@ typedef struct {
   char warnings[1024];   /* Warning headers of the last call (webhooks in warn mode) */
 } lg_leaselock;
 
-/* Fills lock for namespace/name and returns the lg_lease_api that uses it. */
+/* Fills lock for namespace/name and returns the lg_lease_api that uses it. Its calls take
+ * deadlines on the lg_time_mono clock: step the elector with that clock. */
 lg_lease_api lg_leaselock_init(lg_leaselock *lock, lg_kube *kube, const char *ns,
                                const char *name, long timeout_ms);
 

@@ -219,6 +219,63 @@ static lg_rc parse_override(const json_t *o, size_t i, const layer *base, layer 
   return LG_OK;
 }
 
+static bool matches(const char *const *globs, size_t n, const char *s);
+
+static bool all_literal(const char *const *globs, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (strpbrk(globs[i], "*?[\\"))
+      return false;
+  return true;
+}
+
+/* False only when no value can match both selector lists (NULL = any): one of them is
+ * all literal values and none of those matches the other list. */
+static bool may_share(const char *const *a, size_t na, const char *const *b, size_t nb) {
+  const char *const *lit = b, *const *other = a;
+  size_t nlit = nb, nother = na;
+  if (!a || !b)
+    return true;
+  if (!all_literal(b, nb)) {
+    if (!all_literal(a, na))
+      return true;
+    lit = a, nlit = na, other = b, nother = nb;
+  }
+  for (size_t i = 0; i < nlit; i++)
+    if (matches(other, nother, lit[i]))
+      return true;
+  return false;
+}
+
+/* Two overrides that may select the same lease must not leave it an empty range: the
+ * minSeconds of one above the maxSeconds of the other would deny every write of a lease
+ * both select (check_ranges sees each override only with the top level). Conservative:
+ * globs on both sides are assumed to meet. */
+static lg_rc check_pairs(const lg_policy *p, char *err, size_t errlen) {
+  static const lg_rule ranged[] = {LG_RULE_DURATION, LG_RULE_DURATION_RECOMMENDED};
+  for (size_t i = 0; i < p->n_overrides; i++)
+    for (size_t j = 0; j < p->n_overrides; j++) {
+      const layer *a = &p->overrides[i], *b = &p->overrides[j];
+      if (i == j || !may_share(a->namespaces, a->n_namespaces, b->namespaces, b->n_namespaces) ||
+          !may_share(a->names, a->n_names, b->names, b->n_names))
+        continue;
+      for (size_t k = 0; k < 2; k++) {
+        const rule_settings *lo = &a->rules[ranged[k]], *hi = &b->rules[ranged[k]];
+        /* a gives the minimum and b the maximum, unless the later of the two gives both
+         * (its own range is checked already). */
+        if (lo->min < 0 || hi->max < 0 || lo->min <= hi->max || (j > i && hi->min >= 0) ||
+            (i > j && lo->max >= 0))
+          continue;
+        return lg_fail(err, errlen, LG_EPOLICY,
+                       "overrides[%zu] and overrides[%zu] may select the same lease: "
+                       "rules.%s minSeconds %lld (overrides[%zu]) is above maxSeconds %lld "
+                       "(overrides[%zu]); make the ranges overlap or the matches disjoint",
+                       i < j ? i : j, i < j ? j : i, lg_rules_id(ranged[k]),
+                       (long long)lo->min, i, (long long)hi->max, j);
+      }
+    }
+  return LG_OK;
+}
+
 static lg_rc parse_root(lg_policy *p, char *err, size_t errlen) {
   static const char *const keys[] = {"apiVersion", "kind", "defaultMode", "clockSkewSeconds",
                                      "rules", "exempt", "coordinatedElection", "overrides",
@@ -275,7 +332,7 @@ static lg_rc parse_root(lg_policy *p, char *err, size_t errlen) {
     if ((rc = parse_override(v, i, &p->base, &p->overrides[i], err, errlen)))
       return rc;
   }
-  return LG_OK;
+  return check_pairs(p, err, errlen);
 }
 
 static void free_layer(layer *l) {

@@ -34,18 +34,13 @@ typedef struct {
   char warning[512];    /* the first Warning the API server relayed (warn mode) */
 } runner;
 
-static int64_t mono_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * LG_USEC_PER_SEC + ts.tv_nsec / 1000;
-}
 
 static void *run(void *arg) {
   runner *r = arg;
-  unsigned seed = (unsigned)(uintptr_t)r ^ (unsigned)mono_now();
-  int64_t next = mono_now();
+  unsigned seed = (unsigned)(uintptr_t)r ^ (unsigned)lg_time_mono();
+  int64_t next = lg_time_mono();
   while (atomic_load(&r->stop) == RUN) {
-    int64_t now = mono_now();
+    int64_t now = lg_time_mono();
     if (now >= next) {
       unsigned ev;
       next = lg_elector_step(r->e, now, lg_time_now(), (double)rand_r(&seed) / ((double)RAND_MAX + 1), &ev);
@@ -69,7 +64,7 @@ static void *run(void *arg) {
     usleep((useconds_t)(next - now < SAMPLE_US ? next - now : SAMPLE_US));
   }
   if (atomic_load(&r->stop) == STOP_RELEASE)
-    lg_elector_release(r->e, mono_now(), lg_time_now());
+    lg_elector_release(r->e, lg_time_mono(), lg_time_now());
   atomic_store(&r->leading, false);
   return NULL;
 }
@@ -119,14 +114,14 @@ static int leaders(runner *rs, size_t n, int *who) {
 /* Waits until some runner other than `except` leads, for at most limit. Tracks the largest
  * number of leaders seen at once in *max. Returns the time waited, or -1. */
 static int64_t wait_leader(runner *rs, size_t n, int except, int64_t limit, int *max, int *who) {
-  int64_t start = mono_now();
-  while (mono_now() - start <= limit) {
+  int64_t start = lg_time_mono();
+  while (lg_time_mono() - start <= limit) {
     int w = -1, k = leaders(rs, n, &w);
     if (k > *max)
       *max = k;
     if (k >= 1 && w != except) {
       *who = w;
-      return mono_now() - start;
+      return lg_time_mono() - start;
     }
     usleep(SAMPLE_US);
   }
@@ -253,12 +248,12 @@ static lg_rc misbehaviour(const lg_selftest_config *c, lg_misbehave m, lg_selfte
     }
   }
   snprintf(id, sizeof id, "%s-misbehaving_%08x", c->prefix, (unsigned)rand());
-  start = mono_now();
+  start = lg_time_mono();
   if ((rc = runner_start(&bad, c, lease, id, m, err, errlen)))
     goto out;
-  while (mono_now() - start < limit && atomic_load(&bad.writes_failed) == 0)
+  while (lg_time_mono() - start < limit && atomic_load(&bad.writes_failed) == 0)
     usleep(SAMPLE_US);
-  r->seconds = (double)(mono_now() - start) / 1e6;
+  r->seconds = (double)(lg_time_mono() - start) / 1e6;
   pthread_mutex_lock(&bad.mu);
   /* What the answers show of the mode: a 403 (enforce), a Warning (warn), or nothing
    * (audit, whose record is only in the API server's audit log and leaseguard's). */
@@ -293,7 +288,7 @@ lg_rc lg_selftest_run(const lg_selftest_config *cfg, lg_selftest_row *rows, size
                       char *err, size_t errlen) {
   lg_rc rc;
   *n = 0;
-  srand((unsigned)mono_now());
+  srand((unsigned)lg_time_mono());
   if ((rc = well_behaved(cfg, rows, n, err, errlen)))
     return rc;
   for (int m = LG_MISBEHAVE_STEAL; m < LG_MISBEHAVE_COUNT; m++)

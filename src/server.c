@@ -184,11 +184,7 @@ static void check_policy(server *s, bool force) {
 /* ---- connections ---- */
 
 /* Seconds on the monotonic clock, for latency and deadlines. */
-static double mono_ms_precise(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+static double mono_s(void) { return (double)lg_time_mono() / 1e6; }
 
 /* The MHD_OPTION_ACCEPT_POLICY callback. libmicrohttpd stops accepting at its own limit,
  * leaving further clients waiting in the backlog; so its limit is set higher and the
@@ -216,7 +212,7 @@ static void track(server *s, struct MHD_Connection *c) {
   }
   k->c = c;
   k->fd = ci->connect_fd;
-  k->since = mono_ms_precise();
+  k->since = mono_s();
   pthread_mutex_lock(&s->lock);
   k->next = s->conns;
   if (s->conns)
@@ -256,7 +252,7 @@ static void touch(server *s, conn *k) {
   if (!k)
     return;
   pthread_mutex_lock(&s->lock);
-  k->since = mono_ms_precise();
+  k->since = mono_s();
   pthread_mutex_unlock(&s->lock);
 }
 
@@ -265,7 +261,7 @@ static void touch(server *s, conn *k) {
  * timeout of opening or of its previous reply; else its socket is shut down here, which
  * libmicrohttpd sees as the peer going away. Main thread only. */
 static void reap_slow(server *s) {
-  double now = mono_ms_precise(), limit = s->cfg->connection_timeout_s;
+  double now = mono_s(), limit = s->cfg->connection_timeout_s;
   unsigned cut = 0;
   char n[16];
 
@@ -453,7 +449,7 @@ static enum MHD_Result finish_review(server *s, struct MHD_Connection *c, reques
                        "no policy is loaded");
   memset(&res, 0, sizeof res);
   now = lg_time_now();
-  start = mono_ms_precise();
+  start = mono_s();
   lg_webhook_handle(rq->body ? rq->body : "", rq->len, rq->ref->policy, s->cfg->mode_override,
                     now, &res);
   if (res.body)
@@ -462,7 +458,7 @@ static enum MHD_Result finish_review(server *s, struct MHD_Connection *c, reques
   else
     ret = reply_error(s, c, rq, MHD_HTTP_INTERNAL_SERVER_ERROR, "InternalError", NULL,
                       "cannot encode the response: %s", lg_strerror(LG_ENOMEM));
-  lg_metrics_review(s->cfg->metrics, &res, mono_ms_precise() - start);
+  lg_metrics_review(s->cfg->metrics, &res, mono_s() - start);
   lg_events_report(s->cfg->events, &res, now);
   lg_log_review(&res, now);
   if (res.rc != LG_OK)
@@ -708,13 +704,13 @@ static lg_rc start_daemon(server *s, struct MHD_Daemon **out, char *err, size_t 
 static void serve_until_signal(server *s, const sigset_t *set) {
   unsigned ms = s->cfg->policy_check_interval_ms;
   int64_t reap_ms = (int64_t)s->cfg->connection_timeout_s * 250;
-  double next_check = mono_ms_precise() + ms / 1000.0;
+  double next_check = mono_s() + ms / 1000.0;
 
   if (reap_ms > 1000)
     reap_ms = 1000;
   for (;;) {
     int64_t wait = lg_tls_expiry_due_ms(s->tls);
-    int64_t until_check = (int64_t)((next_check - mono_ms_precise()) * 1000);
+    int64_t until_check = (int64_t)((next_check - mono_s()) * 1000);
     struct timespec ts;
     int sig;
 
@@ -734,10 +730,10 @@ static void serve_until_signal(server *s, const sigset_t *set) {
     if (sig == SIGHUP) {
       check_policy(s, true);
       lg_tls_check_files(s->tls, true);
-    } else if (sig < 0 && errno == EAGAIN && ms && mono_ms_precise() >= next_check) {
+    } else if (sig < 0 && errno == EAGAIN && ms && mono_s() >= next_check) {
       check_policy(s, false);
       lg_tls_check_files(s->tls, false);
-      next_check = mono_ms_precise() + ms / 1000.0;
+      next_check = mono_s() + ms / 1000.0;
     }
     reap_slow(s);
     if (lg_tls_expiry_due_ms(s->tls) <= 0)

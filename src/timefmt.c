@@ -105,3 +105,9 @@ lg_time lg_time_now(void) {
   clock_gettime(CLOCK_REALTIME, &ts);
   return (lg_time)ts.tv_sec * LG_USEC_PER_SEC + ts.tv_nsec / 1000;
 }
+
+int64_t lg_time_mono(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * LG_USEC_PER_SEC + ts.tv_nsec / 1000;
+}

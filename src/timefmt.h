@@ -28,4 +28,7 @@ const char *lg_time_format_short(lg_time t, char buf[LG_TIME_BUFLEN]);
 /* The current wall-clock time. */
 lg_time lg_time_now(void);
 
+/* Microseconds on the monotonic clock (CLOCK_MONOTONIC): for timeouts and deadlines. */
+int64_t lg_time_mono(void);
+
 #endif

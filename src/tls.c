@@ -115,11 +115,6 @@ static bool same_file(const struct stat *a, const struct stat *b) {
          a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
 }
 
-static int64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- serving certificate ---- */
 
@@ -242,7 +237,7 @@ void lg_tls_check_expiry(lg_tls *t) {
   char when[LG_TIME_BUFLEN], days[24];
   int64_t left;
 
-  t->next_expiry_check = mono_ms() + DAY_MS;
+  t->next_expiry_check = (lg_time_mono() / 1000) + DAY_MS;
   if (!p)
     return;
   left = p->not_after - (int64_t)time(NULL);
@@ -260,7 +255,7 @@ void lg_tls_check_expiry(lg_tls *t) {
 }
 
 int64_t lg_tls_expiry_due_ms(const lg_tls *t) {
-  return t->next_expiry_check - mono_ms();
+  return t->next_expiry_check - (lg_time_mono() / 1000);
 }
 
 /* Reloads the certificate and key when either file changed (stat follows symlinks, so the

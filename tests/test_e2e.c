@@ -239,6 +239,52 @@ static void test_run_only_while_leader(void **state) {
   assert_false(exists(mark[1]));
 }
 
+/* Losing leadership (the API server stops answering: renewals hang until the renew
+ * deadline) stops the command before the lease expires; leading again (the API server is
+ * back) starts it anew. */
+static void test_run_stops_on_lost_leadership(void **state) {
+  (void)state;
+  elector e;
+  char cmd[1600], mark[640];
+  int max = 0, lost, back;
+  int64_t took, t0;
+  snprintf(mark, sizeof mark, "%s/running-loss", tls.dir);
+  snprintf(cmd, sizeof cmd, "trap 'rm -f %s; exit 0' TERM; touch %s; while :; do sleep 0.1; done",
+           mark, mark);
+  start_elector_run(&e, "e2e-loss", "loser-0_1", NULL, cmd);
+  assert_int_equal(wait_leader(&e, 1, -1, lgt_slow(5000), &took, &max), 0);
+  for (int t = 0; t < 100 && !exists(mark); t++)
+    lgt_sleep_ms(50);
+  assert_true(exists(mark));
+
+  /* Frozen, the API server neither answers nor refuses: each renewal times out. */
+  assert_int_equal(kill(api_pid, SIGSTOP), 0);
+  t0 = now_us();
+  for (lost = 0; !lost && now_us() - t0 < lgt_slow(6000 + 8000) * 1000LL;) {
+    lgt_sleep_ms(100);
+    lost = !exists(mark) && lgt_count_text(e.log, "lost leadership") > 0;
+  }
+  took = now_us() - t0;
+  assert_int_equal(kill(api_pid, SIGCONT), 0);
+  print_message("command stopped %.2f s after the API server froze (renew deadline " RENEW ")\n",
+                (double)took / 1e6);
+  assert_true(lost);
+  assert_int_equal(leads(&e), 0);
+  /* The lease it last wrote (before the freeze) expires LEASE_S after that write: others
+   * may take it over from then on, so the command must be gone by then. Loss comes at the
+   * round's deadline: last renewal + retry + renew deadline = at most 7 s after the freeze. */
+  assert_true(took < LEASE_S * 1000000LL);
+
+  for (back = 0, t0 = now_us(); !back && now_us() - t0 < lgt_slow(3 * LEASE_S * 1000) * 1000LL;) {
+    lgt_sleep_ms(100);
+    back = exists(mark);
+  }
+  assert_true(back);
+  assert_int_equal(lgt_count_text(e.log, "became leader"), 2);
+  assert_int_equal(lgt_stop(e.pid, SIGTERM, lgt_slow(10000)), 0);
+  assert_false(exists(mark));
+}
+
 static void test_misbehaviours_denied(void **state) {
   (void)state;
   static const char *const kinds[][2] = {{"steal", "holder-renew"},
@@ -303,6 +349,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_election_and_failover),
       cmocka_unit_test(test_run_only_while_leader),
+      cmocka_unit_test(test_run_stops_on_lost_leadership),
       cmocka_unit_test(test_misbehaviours_denied),
       cmocka_unit_test(test_selftest),
   };

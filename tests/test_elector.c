@@ -23,7 +23,9 @@ typedef struct {
   long rv;
   lg_policy *policy;
   int64_t mono;     /* the fake clock (monotonic = wall - T0) */
-  bool down;        /* every call fails without an answer */
+  bool down;        /* every call fails at once without an answer */
+  bool hung;        /* every call hangs until its deadline or 5 s (RenewDeadline / 2) */
+  int64_t deadline; /* the deadline of the last call */
   int writes, denials, conflicts;
   char denial[LG_MESSAGE_MAX]; /* the last denial message */
 } store;
@@ -35,6 +37,17 @@ typedef struct {
 
 static lg_time wall_of(const store *s) { return T0 + s->mono; }
 
+/* Records the call's deadline; true when the call gets no answer (down, or hung: then the
+ * fake clock moves on to when the caller gives up). */
+static bool unanswered(store *s, int64_t deadline) {
+  s->deadline = deadline;
+  if (s->hung) {
+    int64_t end = s->mono + 5 * SEC;
+    s->mono = deadline < end ? deadline : end;
+  }
+  return s->down || s->hung;
+}
+
 static json_t *with_rv(json_t *o, long rv) {
   char buf[32];
   snprintf(buf, sizeof buf, "%ld", rv);
@@ -42,10 +55,10 @@ static json_t *with_rv(json_t *o, long rv) {
   return o;
 }
 
-static long fake_get(void *ctx, json_t **out, char *msg, size_t msglen) {
+static long fake_get(void *ctx, int64_t deadline, json_t **out, char *msg, size_t msglen) {
   store *s = ((client *)ctx)->s;
   *out = NULL;
-  if (s->down)
+  if (unanswered(s, deadline))
     return 0;
   if (!s->lease) {
     snprintf(msg, msglen, "not found");
@@ -80,11 +93,12 @@ static bool admit(store *s, const client *c, const json_t *old_j, const json_t *
   return false;
 }
 
-static long fake_create(void *ctx, const json_t *lease, json_t **out, char *msg, size_t msglen) {
+static long fake_create(void *ctx, int64_t deadline, const json_t *lease, json_t **out,
+                        char *msg, size_t msglen) {
   client *c = ctx;
   store *s = c->s;
   *out = NULL;
-  if (s->down)
+  if (unanswered(s, deadline))
     return 0;
   if (s->lease)
     return 409;
@@ -96,12 +110,13 @@ static long fake_create(void *ctx, const json_t *lease, json_t **out, char *msg,
   return 201;
 }
 
-static long fake_update(void *ctx, const json_t *lease, json_t **out, char *msg, size_t msglen) {
+static long fake_update(void *ctx, int64_t deadline, const json_t *lease, json_t **out,
+                        char *msg, size_t msglen) {
   client *c = ctx;
   store *s = c->s;
   const char *rv = json_string_value(json_object_get(json_object_get(lease, "metadata"), "resourceVersion"));
   *out = NULL;
-  if (s->down)
+  if (unanswered(s, deadline))
     return 0;
   if (!s->lease)
     return 404;
@@ -147,13 +162,16 @@ static void run_until(store *s, cand *ks, size_t n, int64_t until, int *max_lead
         due = &ks[i];
     if (!due || due->next > until)
       break;
-    s->mono = due->next;
+    /* A hung call moves the clock on: a step due earlier runs when it can. */
+    if (due->next > s->mono)
+      s->mono = due->next;
     unsigned ev;
-    due->next = lg_elector_step(due->e, s->mono, wall_of(s), 0.5, &ev);
+    int64_t at = s->mono;
+    due->next = lg_elector_step(due->e, at, wall_of(s), 0.5, &ev);
     if (getenv("LG_TEST_TRACE"))
       fprintf(stderr, "t=%.3f %s ev=%u leader=%d next=%.3f err=%s\n", s->mono / 1e6, due->c.user, ev,
               lg_elector_is_leader(due->e), due->next / 1e6, lg_elector_last_error(due->e));
-    assert_true(due->next >= s->mono);
+    assert_true(due->next >= at);
     if (ev & LG_ELECT_BECAME_LEADER)
       due->became++;
     if (ev & LG_ELECT_LOST_LEADERSHIP)
@@ -164,7 +182,8 @@ static void run_until(store *s, cand *ks, size_t n, int64_t until, int *max_lead
     if (max_leaders && leaders > *max_leaders)
       *max_leaders = leaders;
   }
-  s->mono = until;
+  if (s->mono < until)
+    s->mono = until;
 }
 
 static const json_t *spec(const store *s, const char *key) {
@@ -296,6 +315,34 @@ static void test_renew_deadline(void **state) {
   lg_elector_free(k.e);
 }
 
+/* A leader whose API server hangs (no answer, no refusal) steps down at its RenewDeadline
+ * too: each call of the round ends by the deadline, as client-go's context makes it. With
+ * calls of RenewDeadline / 2 each and no deadline, the fast path, the GET and the retry
+ * would hold it past the expiry of the lease it last wrote (4 s + 15 s), when another
+ * candidate may take over: two leaders. */
+static void test_renew_deadline_hung_api(void **state) {
+  store *s = *state;
+  cand k;
+  cand_init(&k, s, "a_1", LG_MISBEHAVE_NONE);
+  run_until(s, &k, 1, 4 * SEC, NULL);
+  assert_true(lg_elector_is_leader(k.e));
+  assert_int_equal(s->deadline, 4 * SEC + 10 * SEC); /* a renewal's: its round's deadline */
+  s->hung = true;
+  /* The round begins at 6 s; its calls end by 16 s; the leader steps down then. */
+  run_until(s, &k, 1, 6 * SEC, NULL);
+  assert_int_equal(s->deadline, 16 * SEC);
+  run_until(s, &k, 1, 16 * SEC, NULL);
+  assert_false(lg_elector_is_leader(k.e));
+  assert_int_equal(k.lost, 1);
+  assert_true(s->mono < 4 * SEC + 15 * SEC);
+  /* A candidate's calls have no deadline but their own timeout. */
+  s->hung = false;
+  run_until(s, &k, 1, 40 * SEC, NULL);
+  assert_true(lg_elector_is_leader(k.e));
+  assert_int_equal(k.became, 2);
+  lg_elector_free(k.e);
+}
+
 /* A stale cache gets 409 on the fast path; the slow path re-reads and renews. */
 static void test_conflict_falls_back(void **state) {
   store *s = *state;
@@ -365,6 +412,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_failover_after_kill, setup, teardown),
       cmocka_unit_test_setup_teardown(test_release_and_takeover, setup, teardown),
       cmocka_unit_test_setup_teardown(test_renew_deadline, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_renew_deadline_hung_api, setup, teardown),
       cmocka_unit_test_setup_teardown(test_conflict_falls_back, setup, teardown),
       cmocka_unit_test_setup_teardown(test_misbehaviours_are_denied, setup, teardown),
       cmocka_unit_test(test_validate),

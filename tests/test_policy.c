@@ -172,6 +172,24 @@ static const bad_case bad[] = {
     {"empty exempt username", "{" HEAD ",\"exempt\":{\"usernames\":[\"\"]}}", "exempt.usernames[0]: must be a non-empty string"},
     {"unknown exempt field", "{" HEAD ",\"exempt\":{\"groups\":[\"a\"]}}", "exempt.groups: unknown field"},
     {"duplicate keys", "{" HEAD ",\"defaultMode\":\"warn\",\"defaultMode\":\"enforce\"}", "duplicate"},
+    /* Two overrides, each valid with the top level, that leave a lease both select no
+     * duration at all: every write of kube-system/x-leader would be denied. */
+    {"overrides combine into an empty range", "{" HEAD ",\"overrides\":["
+     "{\"match\":{\"namespaces\":[\"kube-system\"]},\"rules\":{\"duration\":{\"minSeconds\":60}}},"
+     "{\"match\":{\"names\":[\"*-leader\"]},\"rules\":{\"duration\":{\"maxSeconds\":30}}}]}",
+     "overrides[0] and overrides[1] may select the same lease: rules.duration minSeconds 60 (overrides[0]) is above maxSeconds 30 (overrides[1])"},
+    {"the same in the other order", "{" HEAD ",\"overrides\":["
+     "{\"match\":{\"names\":[\"*-leader\"]},\"rules\":{\"duration\":{\"maxSeconds\":30}}},"
+     "{\"match\":{\"namespaces\":[\"kube-system\"]},\"rules\":{\"duration\":{\"minSeconds\":60}}}]}",
+     "minSeconds 60 (overrides[1]) is above maxSeconds 30 (overrides[0])"},
+    {"a glob and a value it matches", "{" HEAD ",\"overrides\":["
+     "{\"match\":{\"namespaces\":[\"kube-*\"]},\"rules\":{\"duration-recommended\":{\"minSeconds\":30}}},"
+     "{\"match\":{\"namespaces\":[\"other\",\"kube-system\"]},\"rules\":{\"duration-recommended\":{\"maxSeconds\":10}}}]}",
+     "rules.duration-recommended minSeconds 30 (overrides[0]) is above maxSeconds 10 (overrides[1])"},
+    {"the later override's own range does not cover both bounds", "{" HEAD ",\"overrides\":["
+     "{\"match\":{\"namespaces\":[\"kube-system\"]},\"rules\":{\"duration\":{\"minSeconds\":60,\"maxSeconds\":120}}},"
+     "{\"match\":{\"names\":[\"*-leader\"]},\"rules\":{\"duration\":{\"maxSeconds\":30}}}]}",
+     "minSeconds 60 (overrides[0]) is above maxSeconds 30 (overrides[1])"},
 };
 
 static void test_invalid_policies(void **state) {
@@ -191,6 +209,47 @@ static void test_invalid_policies(void **state) {
   assert_int_equal(failures, 0);
 }
 
+static void expect_duration(const lg_policy *p, const char *ns, const char *name, int64_t min,
+                            int64_t max) {
+  lg_rule_config c;
+  lg_policy_resolve(p, LG_MODE_INHERIT, ns, name, "u", &c);
+  assert_int_equal(c.duration_min, min);
+  assert_int_equal(c.duration_max, max);
+}
+
+/* Overrides whose ranges would be empty together are fine when no lease can be selected
+ * by both, or when the later one sets both bounds. */
+static void test_override_pairs_accepted(void **state) {
+  lg_policy *p;
+  (void)state;
+  p = parse_ok("{" HEAD ",\"overrides\":["
+               "{\"match\":{\"namespaces\":[\"team-a\"]},\"rules\":{\"duration\":{\"minSeconds\":60}}},"
+               "{\"match\":{\"namespaces\":[\"team-b\",\"team-c\"]},\"rules\":{\"duration\":{\"maxSeconds\":30}}}]}");
+  expect_duration(p, "team-a", "x", 60, 3600);
+  expect_duration(p, "team-c", "x", 2, 30);
+  lg_policy_free(p);
+  p = parse_ok("{" HEAD ",\"overrides\":["
+               "{\"match\":{\"namespaces\":[\"kube-*\"]},\"rules\":{\"duration\":{\"minSeconds\":60}}},"
+               "{\"match\":{\"namespaces\":[\"default\"],\"names\":[\"x\"]},\"rules\":{\"duration\":{\"maxSeconds\":30}}}]}");
+  expect_duration(p, "kube-system", "x", 60, 3600);
+  expect_duration(p, "default", "x", 2, 30);
+  lg_policy_free(p);
+  /* Same namespace, names that cannot meet. */
+  p = parse_ok("{" HEAD ",\"overrides\":["
+               "{\"match\":{\"namespaces\":[\"ns\"],\"names\":[\"slow-*\"]},\"rules\":{\"duration\":{\"minSeconds\":60}}},"
+               "{\"match\":{\"namespaces\":[\"ns\"],\"names\":[\"fast\"]},\"rules\":{\"duration\":{\"maxSeconds\":30}}}]}");
+  expect_duration(p, "ns", "slow-1", 60, 3600);
+  expect_duration(p, "ns", "fast", 2, 30);
+  lg_policy_free(p);
+  /* The later override sets both bounds: it wins both for every lease it selects. */
+  p = parse_ok("{" HEAD ",\"overrides\":["
+               "{\"match\":{\"names\":[\"*-leader\"]},\"rules\":{\"duration\":{\"maxSeconds\":30}}},"
+               "{\"match\":{\"namespaces\":[\"kube-system\"]},\"rules\":{\"duration\":{\"minSeconds\":60,\"maxSeconds\":120}}}]}");
+  expect_duration(p, "kube-system", "x-leader", 60, 120);
+  expect_duration(p, "other", "x-leader", 2, 30);
+  lg_policy_free(p);
+}
+
 static void test_load_file_errors(void **state) {
   (void)state;
   lg_policy *p = NULL;
@@ -207,6 +266,7 @@ int main(void) {
       cmocka_unit_test(test_minimal_policy),
       cmocka_unit_test(test_overrides_and_exemptions),
       cmocka_unit_test(test_invalid_policies),
+      cmocka_unit_test(test_override_pairs_accepted),
       cmocka_unit_test(test_load_file_errors),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

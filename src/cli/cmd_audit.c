@@ -16,6 +16,7 @@
 #include "kube.h"
 #include "log.h"
 #include "metrics.h"
+#include "timefmt.h"
 
 #define READ_CHUNK 65536
 #define VALUE_MAX (1024L * 1024 * 1024) /* one JSON value of a recorded history */
@@ -631,11 +632,6 @@ static watch_end watch_once(watcher *w) {
   return end;
 }
 
-static int64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* List, then watch from the list's version; resume after a watch ends, re-list after
  * 410 Gone, back off (1 s doubling to 30 s) after failures; until a signal. */
@@ -656,7 +652,7 @@ static void watch_loop(watcher *w, http_state *hs) {
       listed = ever = true;
       atomic_store(&hs->ready, true);
     }
-    started = mono_ms();
+    started = (lg_time_mono() / 1000);
     end = watch_once(w);
     if (end == W_STOP)
       break;
@@ -671,7 +667,7 @@ static void watch_loop(watcher *w, http_state *hs) {
     gone_in_a_row = 0;
     /* A stream that ends at once (well before its timeout) without an event is a failure
      * too: no busy loop. */
-    if (end == W_FAILED || (w->events == 0 && mono_ms() - started < 500)) {
+    if (end == W_FAILED || (w->events == 0 && (lg_time_mono() / 1000) - started < 500)) {
       pause_for(w, backoff);
       backoff = backoff * 2 > BACKOFF_MAX_S ? BACKOFF_MAX_S : backoff * 2;
       continue;

@@ -80,11 +80,6 @@ static void answer(void *ctx, const char *url, lg_httpd_answer *out) {
   pthread_mutex_unlock(&st->lock);
 }
 
-static int64_t mono_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * LG_USEC_PER_SEC + ts.tv_nsec / 1000;
-}
 
 /* Starts argv as a child with the default signal mask; returns its pid or -1. */
 static pid_t start_child(char **argv) {
@@ -240,12 +235,12 @@ int lg_cmd_elect(int argc, char **argv) {
     fprintf(stderr, "leaseguard elect: %s\n", err);
     goto out;
   }
-  srand48((long)(mono_now() ^ getpid()));
+  srand48((long)(lg_time_mono() ^ getpid()));
   lg_log(LG_LOG_INFO, "candidate started", "lock", lockname, "identity", o.identity,
          "misbehave", o.misbehave_name, NULL);
   exit_code = 0;
-  for (int64_t next = mono_now(); !stop;) {
-    int64_t now = mono_now();
+  for (int64_t next = lg_time_mono(); !stop;) {
+    int64_t now = lg_time_mono();
     if (now >= next) {
       unsigned ev;
       char status_s[16];
@@ -295,7 +290,7 @@ int lg_cmd_elect(int argc, char **argv) {
   if (child > 0)
     stop_child(child);
   if (o.release && lg_elector_is_leader(e)) {
-    if (lg_elector_release(e, mono_now(), lg_time_now()) == LG_OK)
+    if (lg_elector_release(e, lg_time_mono(), lg_time_now()) == LG_OK)
       lg_log(LG_LOG_INFO, "released the lease", "lock", lockname, NULL);
     else
       lg_log(LG_LOG_ERROR, "cannot release the lease", "lock", lockname, "error",
