@@ -1,4 +1,5 @@
-/* test_kube.c -- kube.c: kubeconfig and in-cluster configuration; calls to a local HTTPS server. */
+/* test_kube.c -- kubeconfig.c (kubeconfig, in-cluster and explicit configuration) and kube.c
+ * (calls and streams to a local HTTPS server). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
