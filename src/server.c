@@ -23,6 +23,7 @@
 #include <microhttpd.h>
 
 #include "admission.h"
+#include "conns.h"
 #include "cpus.h"
 #include "log.h"
 #include "policy.h"
@@ -37,15 +38,6 @@
  * connection is closed instead. */
 #define DISCARD_MIN (16 * 1024 * 1024)
 
-/* An open connection, for the connection limit and the request deadline. */
-typedef struct conn {
-  struct MHD_Connection *c;
-  MHD_socket fd;
-  double since;            /* when it opened, or its last reply was queued or completed */
-  bool cut;                /* shut down by reap_slow */
-  struct conn *prev, *next;
-} conn;
-
 /* A loaded policy and the number of holders: the server's current pointer and each
  * request that started while it was current. The last release frees it. */
 typedef struct {
@@ -55,13 +47,12 @@ typedef struct {
 
 typedef struct {
   const lg_server_config *cfg;
-  pthread_mutex_t lock;  /* guards current, mhd_error and conns */
+  pthread_mutex_t lock;  /* guards current and mhd_error */
   policy_ref *current;
   lg_tls *tls;           /* the serving certificate and client CA */
   atomic_bool serving;   /* listening and not shutting down */
   atomic_uint active;    /* requests begun and not yet completed */
-  atomic_uint n_conns;   /* open connections (the length of conns) */
-  conn *conns;
+  lg_conns *conns;       /* open connections: the limit and the request deadline */
   char mhd_error[256];   /* the last libmicrohttpd message, for start-up failures */
   bool have_stat;        /* the policy file watch; main thread only */
   bool stat_failed;
@@ -71,7 +62,7 @@ typedef struct {
 /* Per-request state, made on the first call of the access handler. */
 typedef struct {
   policy_ref *ref; /* held by POST /validate from its first call */
-  conn *conn;      /* its connection; valid until the connection closes */
+  lg_conn *conn;   /* its connection; valid until the connection closes */
   char *body;
   size_t len, cap;
   size_t expected; /* the Content-Length, when given and under the limit; else 0 */
@@ -193,88 +184,28 @@ static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen
   server *s = cls;
   (void)addr;
   (void)len;
-  if (atomic_load(&s->n_conns) < s->cfg->connection_limit)
+  if (lg_conns_count(s->conns) < s->cfg->connection_limit)
     return MHD_YES;
   lg_log(LG_LOG_DEBUG, "connection refused: at --max-connections", NULL);
   return MHD_NO;
-}
-
-/* Registers a new connection (on out of memory it is just not subject to the deadline). */
-static void track(server *s, struct MHD_Connection *c) {
-  const union MHD_ConnectionInfo *ci =
-      MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
-  conn *k = calloc(1, sizeof *k);
-
-  atomic_fetch_add(&s->n_conns, 1);
-  if (!k || !ci) {
-    free(k);
-    return;
-  }
-  k->c = c;
-  k->fd = ci->connect_fd;
-  k->since = mono_s();
-  pthread_mutex_lock(&s->lock);
-  k->next = s->conns;
-  if (s->conns)
-    s->conns->prev = k;
-  s->conns = k;
-  pthread_mutex_unlock(&s->lock);
-}
-
-/* The node of c, or NULL; s->lock held. */
-static conn *find(server *s, struct MHD_Connection *c) {
-  conn *k = s->conns;
-  while (k && k->c != c)
-    k = k->next;
-  return k;
-}
-
-/* Called before libmicrohttpd closes the socket, so reap_slow never touches a reused fd. */
-static void untrack(server *s, struct MHD_Connection *c) {
-  conn *k;
-  pthread_mutex_lock(&s->lock);
-  k = find(s, c);
-  if (k) {
-    if (k->prev)
-      k->prev->next = k->next;
-    else
-      s->conns = k->next;
-    if (k->next)
-      k->next->prev = k->prev;
-  }
-  pthread_mutex_unlock(&s->lock);
-  free(k);
-  atomic_fetch_sub(&s->n_conns, 1);
-}
-
-/* Restarts the deadline of k (may be NULL): a reply was queued or a request completed. */
-static void touch(server *s, conn *k) {
-  if (!k)
-    return;
-  pthread_mutex_lock(&s->lock);
-  k->since = mono_s();
-  pthread_mutex_unlock(&s->lock);
 }
 
 /* libmicrohttpd's timeout counts idle time only: a client that sends a byte every second
  * would hold a connection forever. So a connection must deliver a whole request within the
  * timeout of opening or of its previous reply; else its socket is shut down here, which
  * libmicrohttpd sees as the peer going away. Main thread only. */
-static void reap_slow(server *s) {
-  double now = mono_s(), limit = s->cfg->connection_timeout_s;
-  unsigned cut = 0;
-  char n[16];
+static void cut_socket(int fd, void *ud) {
+  (void)ud;
+  if (fd >= 0)
+    shutdown(fd, SHUT_RDWR);
+}
 
-  pthread_mutex_lock(&s->lock);
-  for (conn *k = s->conns; k; k = k->next)
-    if (!k->cut && now - k->since > limit) {
-      shutdown(k->fd, SHUT_RDWR);
-      k->cut = true;
-      cut++;
-    }
-  pthread_mutex_unlock(&s->lock);
+static void reap_slow(server *s) {
+  size_t cut = lg_conns_expire(s->conns, mono_s(), s->cfg->connection_timeout_s, cut_socket, NULL);
+  char n[24];
+
   if (cut) {
-    snprintf(n, sizeof n, "%u", cut);
+    snprintf(n, sizeof n, "%zu", cut);
     lg_log(LG_LOG_INFO, "closed connections that sent no whole request within the timeout",
            "count", n, NULL);
   }
@@ -290,7 +221,7 @@ static enum MHD_Result reply(server *s, struct MHD_Connection *c, request *rq, u
   enum MHD_Result ret = MHD_NO;
 
   rq->answered = true;
-  touch(s, rq->conn);
+  lg_conns_touch(s->conns, rq->conn, mono_s());
   if (!r) {
     if (mode == MHD_RESPMEM_MUST_FREE)
       free(body);
@@ -533,9 +464,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
       return MHD_NO;
     *con_cls = rq;
     atomic_fetch_add(&s->active, 1);
-    pthread_mutex_lock(&s->lock);
-    rq->conn = find(s, c);
-    pthread_mutex_unlock(&s->lock);
+    rq->conn = lg_conns_find(s->conns, c);
     if (!is_probe(url) && !lg_tls_client_allowed(s->tls, c)) {
       rq->forbidden = true;
       return has_body(c) ? reply_forbidden(s, c, rq) : MHD_YES;
@@ -567,7 +496,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
   (void)toe;
   if (!rq)
     return;
-  touch(s, rq->conn);
+  lg_conns_touch(s->conns, rq->conn, mono_s());
   ref_release(rq->ref);
   free(rq->body);
   free(rq);
@@ -582,11 +511,13 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
   server *s = cls;
 
   if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
     *socket_context = lg_tls_conn_new(s->tls);
-    track(s, c);
+    lg_conns_add(s->conns, c, ci ? ci->connect_fd : -1, mono_s());
     return;
   }
-  untrack(s, c);
+  lg_conns_remove(s->conns, c);
   lg_tls_conn_free(*socket_context);
   *socket_context = NULL;
 }
@@ -786,6 +717,10 @@ lg_rc lg_server_run(const lg_server_config *cfg, char *err, size_t errlen) {
   if (pthread_mutex_init(&s.lock, NULL) != 0)
     return lg_fail(err, errlen, LG_ESERVER, "cannot create a mutex");
 
+  if (!(s.conns = lg_conns_new())) {
+    rc = lg_fail(err, errlen, LG_ENOMEM, "out of memory");
+    goto out;
+  }
   rc = lg_tls_new(&tls_cfg, &s.tls, err, errlen);
   if (rc)
     goto out;
@@ -828,6 +763,7 @@ out:
   }
   ref_release(s.current);
   lg_tls_free(s.tls);
+  lg_conns_free(s.conns);
   pthread_mutex_destroy(&s.lock);
   return rc;
 }
