@@ -34,11 +34,11 @@ deps() {
 # The src/ modules each target links: the pure ones only (no server, TLS, curl or YAML).
 sources() {
   case "$1" in
-  time) echo src/status.c src/timefmt.c ;;
-  policy) echo src/status.c src/timefmt.c src/lease.c src/rules.c src/policy.c ;;
-  review) echo src/status.c src/timefmt.c src/lease.c src/rules.c src/policy.c src/admission.c \
+  time) echo src/status.c src/utf8.c src/timefmt.c ;;
+  policy) echo src/status.c src/utf8.c src/timefmt.c src/lease.c src/rules.c src/policy.c ;;
+  review) echo src/status.c src/utf8.c src/timefmt.c src/lease.c src/rules.c src/policy.c src/admission.c \
     src/webhook.c ;;
-  audit) echo src/status.c src/timefmt.c src/lease.c src/rules.c src/policy.c src/audit.c ;;
+  audit) echo src/status.c src/utf8.c src/timefmt.c src/lease.c src/rules.c src/policy.c src/audit.c ;;
   esac
 }
 

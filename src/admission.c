@@ -2,7 +2,10 @@
 #include "admission.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "utf8.h"
 
 #define POD_NAME_KEY "authentication.kubernetes.io/pod-name"
 
@@ -224,10 +227,20 @@ out:
 }
 
 char *lg_admission_encode_error(int http_status, const char *reason, const char *message) {
-  json_t *doc = json_pack("{s:s, s:s, s:{}, s:s, s:s, s:s, s:i}", "apiVersion", "v1", "kind",
-                          "Status", "metadata", "status", "Failure", "reason", reason, "message",
-                          message, "code", http_status);
-  char *out = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+  /* The message may quote what a client sent (a header, a kind): never let it make the
+   * answer impossible to encode. */
+  char *safe = strdup(message ? message : "");
+  json_t *doc = NULL;
+  char *out = NULL;
+
+  if (!safe)
+    return NULL;
+  lg_utf8_repair(safe);
+  doc = json_pack("{s:s, s:s, s:{}, s:s, s:s, s:s, s:i}", "apiVersion", "v1", "kind", "Status",
+                  "metadata", "status", "Failure", "reason", reason, "message", safe, "code",
+                  http_status);
+  out = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
   json_decref(doc);
+  free(safe);
   return out;
 }

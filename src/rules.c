@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "utf8.h"
+
 static const char *const rule_ids[] = {
 #define LG_RULE_ID(e, id) id,
     LG_RULE_MAP(LG_RULE_ID)
@@ -68,22 +70,6 @@ static void clip(char *dst, size_t dstlen, const char *s, size_t max) {
   memcpy(dst + n, "...", 4);
 }
 
-/* Drops an unfinished UTF-8 sequence that a cut left at the end of s. */
-static void trim_utf8(char *s) {
-  size_t len = strlen(s), i = len, need;
-  unsigned char lead;
-  if (!len)
-    return;
-  while (i > 0 && ((unsigned char)s[i - 1] & 0xC0) == 0x80)
-    i--;
-  if (i == 0)
-    return;
-  lead = (unsigned char)s[i - 1];
-  need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
-  if (len - (i - 1) < need)
-    s[i - 1] = '\0';
-}
-
 /* Records a finding of rule r: the message "[rule] ns/name: detail" for denials, logs and
  * audit annotations, and the warning "[rule] ns/name: brief" cut to 120 bytes. */
 static void report(judge *j, lg_rule r, const char *brief, const char *fmt, ...)
@@ -102,7 +88,7 @@ static void report(judge *j, lg_rule r, const char *brief, const char *fmt, ...)
     vsnprintf(f->message + n, sizeof f->message - (size_t)n, fmt, ap);
     va_end(ap);
   }
-  trim_utf8(f->message);
+  lg_utf8_trim(f->message);
   if (snprintf(warning, sizeof warning, "[%s] %s/%s: %s", lg_rules_id(r), j->in->namespace,
                j->in->name, brief) < 0)
     warning[0] = '\0';

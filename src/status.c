@@ -4,6 +4,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "utf8.h"
+
 static const char *const messages[] = {
 #define LG_RC_MSG(name, msg) msg,
     LG_RC_MAP(LG_RC_MSG)
@@ -22,6 +24,7 @@ lg_rc lg_fail(char *err, size_t errlen, lg_rc rc, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
+    lg_utf8_trim(err); /* a cut may split a character of a quoted value */
   }
   return rc;
 }

@@ -392,6 +392,9 @@ static void test_bad_requests(void **state) {
        "UnsupportedMediaType"},
       {"no Content-Type", {.path = "/validate", .ctype = "", .body = "{}", .len = 2}, 415,
        "UnsupportedMediaType"},
+      /* The refusal quotes the header: its raw bytes must not stop the answer. */
+      {"Content-Type not UTF-8", {.path = "/validate", .ctype = "text/\xff\xfe\xc3", .body = "{}",
+                                  .len = 2}, 415, "UnsupportedMediaType"},
       /* Refused before the body is read; without Expect the client may still be
        * sending when the server closes, and lose the reply to a reset. */
       {"Content-Length over the limit",

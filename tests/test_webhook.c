@@ -12,6 +12,8 @@
 #include <sys/wait.h>
 
 #include "harness.h"
+#include "policy.h"
+#include "timefmt.h"
 #include "webhook.h"
 
 /* Runs `leaseguard check ARGS`; returns its exit status and its stdout (new string). */
@@ -129,6 +131,43 @@ static void test_fixtures(void **state) {
   assert_int_equal(failures, 0);
 }
 
+/* Messages quote what the request says (here the object's kind); cut to their buffers,
+ * a long non-ASCII value must still give a 400 with a Status, not a 500 (found by
+ * fuzz_review: the cut split a character and jansson refused the message). */
+static void test_long_non_ascii_values(void **state) {
+  char err[256];
+  lg_policy *policy = NULL;
+  lg_time now;
+  (void)state;
+  assert_int_equal(lg_policy_default(&policy, err, sizeof err), LG_OK);
+  assert_int_equal(lg_time_parse("2026-11-25T10:00:12Z", &now), LG_OK);
+  for (size_t shift = 0; shift < 3; shift++) { /* the cut falls in each byte of a character */
+    json_error_t jerr;
+    json_t *review = json_load_file(LG_FIXTURES "/reviews/kcm-renew.json", 0, &jerr), *st;
+    json_t *obj = json_object_get(json_object_get(review, "request"), "object");
+    char kind[1200] = "Leas", *body;
+    lg_webhook_result res;
+    assert_non_null(obj);
+    for (size_t i = 0; i < shift; i++)
+      strcat(kind, "x");
+    for (size_t i = 0; i < 300; i++)
+      strcat(kind, "\xe2\x82\xac"); /* the euro sign: 3 bytes */
+    json_object_set_new(obj, "kind", json_string(kind));
+    body = json_dumps(review, JSON_COMPACT);
+    json_decref(review);
+    lg_webhook_handle(body, strlen(body), policy, LG_MODE_INHERIT, now, &res);
+    assert_int_equal(res.http_status, 400);
+    assert_non_null(res.body);
+    st = json_loads(res.body, 0, NULL);
+    assert_string_equal(json_string_value(json_object_get(st, "kind")), "Status");
+    assert_non_null(strstr(json_string_value(json_object_get(st, "message")), "not a Lease"));
+    json_decref(st);
+    lg_webhook_result_free(&res);
+    free(body);
+  }
+  lg_policy_free(policy);
+}
+
 static void test_check_usage(void **state) {
   (void)state;
   char *out = NULL;
@@ -153,6 +192,7 @@ static void test_check_usage(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_fixtures),
+      cmocka_unit_test(test_long_non_ascii_values),
       cmocka_unit_test(test_check_usage),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

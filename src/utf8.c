@@ -1,0 +1,62 @@
+/* utf8.c -- UTF-8 well-formedness (RFC 3629), the rules jansson applies to every string:
+ * text leaseguard builds must pass them or jansson refuses to make the JSON. */
+#include "utf8.h"
+
+#include <string.h>
+
+size_t lg_utf8_seq(const unsigned char *s, size_t n) {
+  unsigned c = n ? s[0] : 0, lo = 0x80, hi = 0xBF;
+  size_t len;
+
+  if (!n)
+    return 0;
+  if (c < 0x80)
+    return 1;
+  if (c >= 0xC2 && c <= 0xDF)
+    len = 2;
+  else if (c >= 0xE0 && c <= 0xEF)
+    len = 3;
+  else if (c >= 0xF0 && c <= 0xF4)
+    len = 4;
+  else
+    return 0; /* a continuation byte, an overlong lead (C0, C1) or above U+10FFFF */
+  /* The second byte's range excludes overlong forms, surrogates and > U+10FFFF. */
+  if (c == 0xE0)
+    lo = 0xA0;
+  else if (c == 0xED)
+    hi = 0x9F;
+  else if (c == 0xF0)
+    lo = 0x90;
+  else if (c == 0xF4)
+    hi = 0x8F;
+  if (n < len || s[1] < lo || s[1] > hi)
+    return 0;
+  for (size_t i = 2; i < len; i++)
+    if ((s[i] & 0xC0) != 0x80)
+      return 0;
+  return len;
+}
+
+void lg_utf8_trim(char *s) {
+  size_t len = strlen(s), i = len;
+  while (i > 0 && len - i < 3 && ((unsigned char)s[i - 1] & 0xC0) == 0x80)
+    i--;
+  /* s[i - 1] starts the last sequence when it is a lead byte; cut it if it is short. */
+  if (i > 0 && (unsigned char)s[i - 1] >= 0xC0 &&
+      lg_utf8_seq((const unsigned char *)s + i - 1, len - (i - 1)) == 0)
+    s[i - 1] = '\0';
+}
+
+size_t lg_utf8_repair(char *s) {
+  size_t len = strlen(s), n = 0;
+  for (size_t i = 0; i < len;) {
+    size_t k = lg_utf8_seq((const unsigned char *)s + i, len - i);
+    if (k) {
+      i += k;
+    } else {
+      s[i++] = '?';
+      n++;
+    }
+  }
+  return n;
+}

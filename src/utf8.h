@@ -1,0 +1,19 @@
+/* utf8.h -- keeping text that goes into JSON valid UTF-8: messages cut by snprintf, and
+ * bytes from outside (HTTP headers) that were never checked. */
+#ifndef LG_UTF8_H
+#define LG_UTF8_H
+
+#include <stddef.h>
+
+/* Length of the well-formed UTF-8 sequence at s (at most n bytes), or 0 when there is none
+ * there: bad lead byte, missing continuation, overlong form, surrogate, above U+10FFFF. */
+size_t lg_utf8_seq(const unsigned char *s, size_t n);
+
+/* Cuts a sequence left incomplete at the end of s (snprintf truncation does that). */
+void lg_utf8_trim(char *s);
+
+/* Replaces each byte of s that is not part of a well-formed sequence by '?'; returns how
+ * many were replaced. */
+size_t lg_utf8_repair(char *s);
+
+#endif
