@@ -168,11 +168,7 @@ void lg_admission_free(lg_review *r) {
 /* A JSON string of s. A finding's message is cut at its buffer size by snprintf, which
  * may split a UTF-8 sequence that jansson would refuse: drop such a partial tail. */
 static json_t *text(const char *s) {
-  json_t *j = json_string(s);
-  size_t n = s ? strlen(s) : 0;
-  for (int cut = 1; !j && n > 0 && cut <= 3; cut++)
-    j = json_stringn(s, --n);
-  return j;
+  return s ? json_stringn(s, lg_utf8_trimmed_len(s)) : NULL;
 }
 
 /* Joins the messages of enforce findings: what the API server shows the client. */

@@ -131,8 +131,7 @@ unsigned lg_cpus_quota(const char *root, const char *self_cgroup) {
     *ctl++ = '\0';
     dir[strcspn(dir, "\n")] = '\0';
     if (!strcmp(line, "0") && !*ctl) {
-      snprintf(base, sizeof base, "%s", root);
-      limit = tighter(limit, walk(base, dir, 1));
+      limit = tighter(limit, walk(root, dir, 1));
       continue;
     }
     for (char *c = ctl, *next; c && *c; c = next) {

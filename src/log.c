@@ -9,6 +9,8 @@
 
 #include <jansson.h>
 
+#include "utf8.h"
+
 static lg_log_level min_level = LG_LOG_INFO;
 static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
 static const char *const level_names[] = {"debug", "info", "warning", "error"};
@@ -46,6 +48,19 @@ static json_t *line_start(lg_time now, const char *level, const char *msg) {
                    msg);
 }
 
+/* A JSON string of s, whose invalid UTF-8 bytes (a value quoted from a client, like a
+ * header) become '?': jansson refuses such a string, and the field would be lost. */
+static json_t *any_string(const char *s) {
+  json_t *j = json_string(s);
+  char *copy;
+  if (j || !(copy = strdup(s)))
+    return j;
+  lg_utf8_repair(copy);
+  j = json_string(copy);
+  free(copy);
+  return j;
+}
+
 void lg_log(lg_log_level level, const char *msg, ...) {
   json_t *obj;
   const char *k, *v;
@@ -56,7 +71,7 @@ void lg_log(lg_log_level level, const char *msg, ...) {
   va_start(ap, msg);
   while (obj && (k = va_arg(ap, const char *)) != NULL) {
     v = va_arg(ap, const char *);
-    json_object_set_new(obj, k, json_string(v ? v : ""));
+    json_object_set_new(obj, k, any_string(v ? v : ""));
   }
   va_end(ap);
   emit(stderr, obj);

@@ -34,7 +34,6 @@ typedef struct {
   char warning[512];    /* the first Warning the API server relayed (warn mode) */
 } runner;
 
-
 static void *run(void *arg) {
   runner *r = arg;
   unsigned seed = (unsigned)(uintptr_t)r ^ (unsigned)lg_time_mono();

@@ -29,7 +29,6 @@
 #include "policy.h"
 #include "timefmt.h"
 #include "tls.h"
-#include "utf8.h"
 #include "webhook.h"
 
 /* TLS 1.2 and 1.3 only. */
@@ -255,7 +254,6 @@ reply_error(server *s, struct MHD_Connection *c, request *rq, unsigned status, c
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  lg_utf8_repair(msg); /* it may quote a header's raw bytes */
   snprintf(code, sizeof code, "%u", status);
   lg_log(LG_LOG_DEBUG, "request refused", "status", code, "reason", reason, "message", msg, NULL);
   body = lg_admission_encode_error((int)status, reason, msg);

@@ -115,7 +115,6 @@ static bool same_file(const struct stat *a, const struct stat *b) {
          a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
 }
 
-
 /* ---- serving certificate ---- */
 
 static void pair_free(tls_pair *p) {
@@ -237,7 +236,7 @@ void lg_tls_check_expiry(lg_tls *t) {
   char when[LG_TIME_BUFLEN], days[24];
   int64_t left;
 
-  t->next_expiry_check = (lg_time_mono() / 1000) + DAY_MS;
+  t->next_expiry_check = lg_time_mono() / 1000 + DAY_MS;
   if (!p)
     return;
   left = p->not_after - (int64_t)time(NULL);
@@ -255,7 +254,7 @@ void lg_tls_check_expiry(lg_tls *t) {
 }
 
 int64_t lg_tls_expiry_due_ms(const lg_tls *t) {
-  return t->next_expiry_check - (lg_time_mono() / 1000);
+  return t->next_expiry_check - lg_time_mono() / 1000;
 }
 
 /* Reloads the certificate and key when either file changed (stat follows symlinks, so the

@@ -37,15 +37,18 @@ size_t lg_utf8_seq(const unsigned char *s, size_t n) {
   return len;
 }
 
-void lg_utf8_trim(char *s) {
+size_t lg_utf8_trimmed_len(const char *s) {
   size_t len = strlen(s), i = len;
   while (i > 0 && len - i < 3 && ((unsigned char)s[i - 1] & 0xC0) == 0x80)
     i--;
   /* s[i - 1] starts the last sequence when it is a lead byte; cut it if it is short. */
   if (i > 0 && (unsigned char)s[i - 1] >= 0xC0 &&
       lg_utf8_seq((const unsigned char *)s + i - 1, len - (i - 1)) == 0)
-    s[i - 1] = '\0';
+    return i - 1;
+  return len;
 }
+
+void lg_utf8_trim(char *s) { s[lg_utf8_trimmed_len(s)] = '\0'; }
 
 size_t lg_utf8_repair(char *s) {
   size_t len = strlen(s), n = 0;

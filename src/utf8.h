@@ -9,7 +9,11 @@
  * there: bad lead byte, missing continuation, overlong form, surrogate, above U+10FFFF. */
 size_t lg_utf8_seq(const unsigned char *s, size_t n);
 
-/* Cuts a sequence left incomplete at the end of s (snprintf truncation does that). */
+/* The length of s without a sequence left incomplete at its end (snprintf truncation
+ * leaves them). */
+size_t lg_utf8_trimmed_len(const char *s);
+
+/* Cuts such an incomplete sequence off s. */
 void lg_utf8_trim(char *s);
 
 /* Replaces each byte of s that is not part of a well-formed sequence by '?'; returns how

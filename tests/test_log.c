@@ -137,10 +137,41 @@ static void test_no_finding_no_line(void **state) {
   free(body);
 }
 
+/* A value quoted from a client (a header's raw bytes) keeps its field: its invalid bytes
+ * become '?' instead of the field being dropped. */
+static void test_log_value_not_utf8(void **state) {
+  char dir[512], path[600], *text;
+  json_t *line;
+  int fd, saved;
+  (void)state;
+  assert_int_equal(lgt_temp_dir(dir, "log"), 0);
+  lgt_path(path, dir, "stderr");
+  fflush(stderr);
+  saved = dup(STDERR_FILENO);
+  fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  assert_true(saved >= 0 && fd >= 0);
+  dup2(fd, STDERR_FILENO);
+  close(fd);
+  lg_log(LG_LOG_WARNING, "request refused", "message", "got \"text/\xff\xfe\xc3\"", "ok", "caf\xc3\xa9",
+         NULL);
+  fflush(stderr);
+  dup2(saved, STDERR_FILENO);
+  close(saved);
+  text = lgt_slurp(path);
+  line = json_loads(text, 0, NULL);
+  free(text);
+  lgt_rm_tree(dir);
+  assert_true(json_is_object(line));
+  assert_string_equal(field(line, "message"), "got \"text/???\"");
+  assert_string_equal(field(line, "ok"), "caf\xc3\xa9");
+  json_decref(line);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_one_line_per_finding),
       cmocka_unit_test(test_no_finding_no_line),
+      cmocka_unit_test(test_log_value_not_utf8),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

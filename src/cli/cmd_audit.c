@@ -632,7 +632,6 @@ static watch_end watch_once(watcher *w) {
   return end;
 }
 
-
 /* List, then watch from the list's version; resume after a watch ends, re-list after
  * 410 Gone, back off (1 s doubling to 30 s) after failures; until a signal. */
 static void watch_loop(watcher *w, http_state *hs) {
@@ -652,7 +651,7 @@ static void watch_loop(watcher *w, http_state *hs) {
       listed = ever = true;
       atomic_store(&hs->ready, true);
     }
-    started = (lg_time_mono() / 1000);
+    started = lg_time_mono();
     end = watch_once(w);
     if (end == W_STOP)
       break;
@@ -667,7 +666,7 @@ static void watch_loop(watcher *w, http_state *hs) {
     gone_in_a_row = 0;
     /* A stream that ends at once (well before its timeout) without an event is a failure
      * too: no busy loop. */
-    if (end == W_FAILED || (w->events == 0 && (lg_time_mono() / 1000) - started < 500)) {
+    if (end == W_FAILED || (w->events == 0 && lg_time_mono() - started < 500000)) {
       pause_for(w, backoff);
       backoff = backoff * 2 > BACKOFF_MAX_S ? BACKOFF_MAX_S : backoff * 2;
       continue;

@@ -80,7 +80,6 @@ static void answer(void *ctx, const char *url, lg_httpd_answer *out) {
   pthread_mutex_unlock(&st->lock);
 }
 
-
 /* Starts argv as a child with the default signal mask; returns its pid or -1. */
 static pid_t start_child(char **argv) {
   sigset_t none;
