@@ -19,41 +19,61 @@
 #include "policy.h"
 #include "webhook.h"
 
+/* Sends what the stream (stdout or stderr) gets from here to a file of a new temporary
+ * directory; end_capture puts it back and returns the text (new string). */
+typedef struct {
+  FILE *stream;
+  int fd, saved;
+  char dir[512], path[600];
+} capture;
+
+static void begin_capture(capture *c, FILE *stream) {
+  int fd;
+  c->stream = stream;
+  c->fd = fileno(stream);
+  assert_int_equal(lgt_temp_dir(c->dir, "log"), 0);
+  lgt_path(c->path, c->dir, "out");
+  fflush(stream);
+  c->saved = dup(c->fd);
+  fd = open(c->path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  assert_true(c->saved >= 0 && fd >= 0);
+  dup2(fd, c->fd);
+  close(fd);
+}
+
+static char *end_capture(capture *c) {
+  char *text;
+  fflush(c->stream);
+  dup2(c->saved, c->fd);
+  close(c->saved);
+  text = lgt_slurp(c->path);
+  lgt_rm_tree(c->dir);
+  return text;
+}
+
 /* Reviews body with the default policy at 2026-11-25T10:00:12Z and returns what
  * lg_log_review wrote to stdout as an array of parsed lines (new reference). */
 static json_t *audit_lines(const char *body, lg_webhook_result *res) {
-  char dir[512], path[600], err[256], *text, *line, *save = NULL;
+  char err[256], *text, *line, *save = NULL;
   lg_policy *policy = NULL;
   lg_time now;
   json_t *lines = json_array();
-  int fd, saved;
+  capture c;
 
   assert_int_equal(lg_policy_default(&policy, err, sizeof err), LG_OK);
   assert_int_equal(lg_time_parse("2026-11-25T10:00:12Z", &now), LG_OK);
   lg_webhook_handle(body, strlen(body), policy, LG_MODE_INHERIT, now, res);
   assert_int_equal(res->rc, LG_OK);
 
-  assert_int_equal(lgt_temp_dir(dir, "log"), 0);
-  lgt_path(path, dir, "stdout");
-  fflush(stdout);
-  saved = dup(STDOUT_FILENO);
-  fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  assert_true(saved >= 0 && fd >= 0);
-  dup2(fd, STDOUT_FILENO);
-  close(fd);
+  begin_capture(&c, stdout);
   lg_log_review(res, now);
-  fflush(stdout);
-  dup2(saved, STDOUT_FILENO);
-  close(saved);
-
-  text = lgt_slurp(path);
+  text = end_capture(&c);
   for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
     json_t *obj = json_loads(line, 0, NULL);
     assert_true(json_is_object(obj));
     json_array_append_new(lines, obj);
   }
   free(text);
-  lgt_rm_tree(dir);
   lg_policy_free(policy);
   return lines;
 }
@@ -140,27 +160,16 @@ static void test_no_finding_no_line(void **state) {
 /* A value quoted from a client (a header's raw bytes) keeps its field: its invalid bytes
  * become '?' instead of the field being dropped. */
 static void test_log_value_not_utf8(void **state) {
-  char dir[512], path[600], *text;
+  char *text;
   json_t *line;
-  int fd, saved;
+  capture c;
   (void)state;
-  assert_int_equal(lgt_temp_dir(dir, "log"), 0);
-  lgt_path(path, dir, "stderr");
-  fflush(stderr);
-  saved = dup(STDERR_FILENO);
-  fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  assert_true(saved >= 0 && fd >= 0);
-  dup2(fd, STDERR_FILENO);
-  close(fd);
+  begin_capture(&c, stderr);
   lg_log(LG_LOG_WARNING, "request refused", "message", "got \"text/\xff\xfe\xc3\"", "ok", "caf\xc3\xa9",
          NULL);
-  fflush(stderr);
-  dup2(saved, STDERR_FILENO);
-  close(saved);
-  text = lgt_slurp(path);
+  text = end_capture(&c);
   line = json_loads(text, 0, NULL);
   free(text);
-  lgt_rm_tree(dir);
   assert_true(json_is_object(line));
   assert_string_equal(field(line, "message"), "got \"text/???\"");
   assert_string_equal(field(line, "ok"), "caf\xc3\xa9");
