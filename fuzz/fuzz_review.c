@@ -175,7 +175,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     unsigned first = 0;
     for (size_t m = 0; m < sizeof modes / sizeof *modes; m++) {
       lg_webhook_result r;
-      lg_rc rc = lg_webhook_handle((const char *)data, size, policies[p], modes[m], now, &r);
+      lg_rc rc = lg_webhook_handle((const char *)data, size, &(lg_webhook_env){policies[p], modes[m], now, 0, NULL}, &r);
       unsigned rules = check_reply(&r, rc, uid);
       bool judged = rc == LG_OK && r.review.is_lease;
       /* --mode moves every rule that is on and turns none on or off (neither policy's

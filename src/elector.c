@@ -153,14 +153,15 @@ static void misbehave(const lg_elector *e, record *r, bool renewing) {
     r->transitions += 1;
     break;
   case LG_MISBEHAVE_BACKDATE_RENEW:
+    /* Well past any clock step the default policy tolerates (30 s). */
     if (renewing)
-      r->renew -= 10 * LG_USEC_PER_SEC;
+      r->renew -= 300 * LG_USEC_PER_SEC;
     break;
   case LG_MISBEHAVE_HUGE_DURATION:
     r->duration = 36000;
     break;
   case LG_MISBEHAVE_FUTURE_RENEW:
-    r->renew += 60 * LG_USEC_PER_SEC;
+    r->renew += 300 * LG_USEC_PER_SEC;
     break;
   default:
     break;

@@ -253,7 +253,7 @@ static void read_answer(lg_kube *k, buffer *b, lg_kube_result *res) {
   curl_easy_getinfo(k->curl, CURLINFO_RESPONSE_CODE, &res->status);
   curl_easy_getinfo(k->curl, CURLINFO_CONTENT_TYPE, &ctype);
   if (b->len > 0 && ctype && strncasecmp(ctype, "application/json", 16) == 0) {
-    res->body = json_loadb(b->data, b->len, 0, &jerr);
+    res->body = json_loadb(b->data, b->len, JSON_ALLOW_NUL, &jerr);
     if (!res->body)
       snprintf(res->message, sizeof res->message, "malformed JSON in the answer: %s",
                jerr.text);

@@ -381,8 +381,10 @@ static enum MHD_Result finish_review(server *s, struct MHD_Connection *c, reques
   memset(&res, 0, sizeof res);
   now = lg_time_now();
   start = mono_s();
-  lg_webhook_handle(rq->body ? rq->body : "", rq->len, rq->ref->policy, s->cfg->mode_override,
-                    now, &res);
+  lg_webhook_handle(rq->body ? rq->body : "", rq->len,
+                    &(lg_webhook_env){rq->ref->policy, s->cfg->mode_override, now,
+                                      lg_time_mono(), s->cfg->witness},
+                    &res);
   if (res.body)
     ret = reply(s, c, rq, (unsigned)res.http_status, res.body, MHD_RESPMEM_MUST_COPY,
                 "application/json", NULL);

@@ -8,6 +8,7 @@
 #include "metrics.h"
 #include "rules.h"
 #include "status.h"
+#include "witness.h"
 
 typedef struct {
   const char *bind_address;      /* "0.0.0.0", "127.0.0.1", "::" ... */
@@ -27,6 +28,7 @@ typedef struct {
                                       * checked for changes; 0 = only on SIGHUP */
   lg_metrics *metrics;           /* borrowed, may be NULL: counted, and served on /metrics */
   lg_events *events;             /* borrowed, may be NULL: violations become Kubernetes Events */
+  lg_witness *witness;           /* borrowed, may be NULL: the lease writes seen, for expiry */
 } lg_server_config;
 
 /* Serves until SIGTERM or SIGINT, then stops accepting, finishes in-flight requests

@@ -79,7 +79,7 @@ static bool admit(store *s, const client *c, const json_t *old_j, const json_t *
   assert_int_equal(lg_lease_decode(new_j, &nl, err, sizeof err), LG_OK);
   if (old_j)
     assert_int_equal(lg_lease_decode(old_j, &ol, err, sizeof err), LG_OK);
-  lg_rules_input in = {old_j ? LG_OP_UPDATE : LG_OP_CREATE, "ns", "lock", old_j ? &ol : NULL, &nl, &who};
+  lg_rules_input in = {old_j ? LG_OP_UPDATE : LG_OP_CREATE, "ns", "lock", old_j ? &ol : NULL, &nl, &who, NULL};
   lg_policy_resolve(s->policy, LG_MODE_INHERIT, "ns", "lock", c->user, &cfg);
   lg_rules_evaluate(&in, &cfg, wall_of(s), &v);
   if (v.allowed)

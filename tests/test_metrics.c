@@ -48,7 +48,7 @@ static void review(lg_metrics *m, const char *fixture, const char *now, double s
   snprintf(path, sizeof path, "%s/reviews/%s", LG_FIXTURES, fixture);
   body = lgt_read_file(path, NULL);
   assert_non_null(body);
-  lg_webhook_handle(body, strlen(body), policy, LG_MODE_INHERIT, at(now), &res);
+  lg_webhook_handle(body, strlen(body), &(lg_webhook_env){policy, LG_MODE_INHERIT, at(now), 0, NULL}, &res);
   lg_metrics_review(m, &res, seconds);
   lg_webhook_result_free(&res);
   free(body);
@@ -159,8 +159,8 @@ static void test_requests_and_violations(void **state) {
   (void)state;
   lg_metrics *m = lg_metrics_new(false);
   assert_non_null(m);
-  review(m, "kcm-takeover.json", "2026-11-25T10:00:12Z", 0.0001);
-  review(m, "kcm-takeover.json", "2026-11-25T10:00:12Z", 0.0001);
+  review(m, "kcm-steal-future.json", "2026-11-25T10:00:12Z", 0.0001);
+  review(m, "kcm-steal-future.json", "2026-11-25T10:00:12Z", 0.0001);
   review(m, "kcm-renew.json", "2026-11-25T10:00:02.05Z", 0.0001);
   review(m, "kcm-create.json", "2026-11-25T10:00:00.1Z", 0.0001);
   review(m, "configmap.json", "2026-11-25T10:00:12Z", 0.0001);
@@ -201,8 +201,8 @@ static void test_lease_label(void **state) {
   lg_metrics *on = lg_metrics_new(true), *off = lg_metrics_new(false);
   assert_non_null(on);
   assert_non_null(off);
-  review(on, "kcm-takeover.json", "2026-11-25T10:00:12Z", 0);
-  review(off, "kcm-takeover.json", "2026-11-25T10:00:12Z", 0);
+  review(on, "kcm-steal-future.json", "2026-11-25T10:00:12Z", 0);
+  review(off, "kcm-steal-future.json", "2026-11-25T10:00:12Z", 0);
   lg_metrics_violation(on, LG_RULE_DURATION, LG_MODE_WARN, "apps", "a");
   lg_metrics_violation(on, LG_RULE_DURATION, LG_MODE_WARN, "apps", "b");
   lg_metrics_violation(on, LG_RULE_DURATION, LG_MODE_WARN, "apps", "b");
@@ -600,7 +600,7 @@ static void test_promtool(void **state) {
 
   lg_metrics *m = lg_metrics_new(true);
   assert_non_null(m);
-  review(m, "kcm-takeover.json", "2026-11-25T10:00:12Z", 0.0003);
+  review(m, "kcm-steal-future.json", "2026-11-25T10:00:12Z", 0.0003);
   review(m, "kcm-renew.json", "2026-11-25T10:00:02.05Z", 0.00004);
   review(m, "node-lease-backdate.json", "2026-11-25T10:00:10Z", 0.2);
   review(m, "malformed.json", "2026-11-25T10:00:12Z", 0.001);

@@ -571,7 +571,7 @@ static int on_line(void *ud, const char *line, size_t len) {
     return 1;
   if (!line)
     return 0;
-  if (!(ev = json_loadb(line, len, 0, &jerr))) {
+  if (!(ev = json_loadb(line, len, JSON_ALLOW_NUL, &jerr))) {
     lg_log(LG_LOG_WARNING, "malformed watch event", "error", jerr.text, NULL);
     w->broken = true;
     return 1;

@@ -103,7 +103,7 @@ int lg_cmd_check(int argc, char **argv) {
             strerror(errno));
     goto out;
   }
-  if (lg_webhook_handle(body, len, policy, mode, now, &res) != LG_OK) {
+  if (lg_webhook_handle(body, len, &(lg_webhook_env){policy, mode, now, 0, NULL}, &res) != LG_OK) {
     fprintf(stderr, "leaseguard check: %s\n", res.error);
     goto out;
   }

@@ -56,6 +56,9 @@ static const char usage[] =
     "                                (default 1000)\n"
     "  --kubeconfig PATH             API access for --events (default: in-cluster service\n"
     "                                account)\n"
+    "  --lease-memory-size N         leases (and as many holder identities) whose writes are\n"
+    "                                remembered to judge expiry by observed time, least\n"
+    "                                recently written forgotten first (default 16384)\n"
     "\n"
     "GET /metrics serves Prometheus metrics (no client certificate needed).\n";
 
@@ -78,7 +81,7 @@ static int parse_num(const char *s, unsigned long long min, unsigned long long m
 /* What serve sets up around the server: metrics and events. */
 typedef struct {
   bool events, lease_label;
-  unsigned long long queue;
+  unsigned long long queue, memory;
   const char *kubeconfig;
 } extras;
 
@@ -98,6 +101,7 @@ static int parse_flags(int argc, char **argv, lg_server_config *cfg, extras *x) 
       {"--threads", 0, 1024, &threads},
       {"--policy-check-interval", 0, 86400000, &interval},
       {"--event-queue-size", 1, 1000000, &x->queue},
+      {"--lease-memory-size", 16, 10000000, &x->memory},
   };
   const struct {
     const char *name;
@@ -177,7 +181,7 @@ static int parse_flags(int argc, char **argv, lg_server_config *cfg, extras *x) 
 
 int lg_cmd_serve(int argc, char **argv) {
   lg_server_config cfg;
-  extras x = {false, false, 1000, NULL};
+  extras x = {false, false, 1000, 16384, NULL};
   lg_kube_config kc = {0};
   char err[768] = "", host[256] = "";
   int status = 1, m;
@@ -191,6 +195,10 @@ int lg_cmd_serve(int argc, char **argv) {
   /* Audit lines go to stdout; keep them whole and timely when it is a pipe or a file. */
   setvbuf(stdout, NULL, _IOLBF, 0);
   if (!(cfg.metrics = lg_metrics_new(x.lease_label))) {
+    snprintf(err, sizeof err, "%s", lg_strerror(LG_ENOMEM));
+    goto out;
+  }
+  if (!(cfg.witness = lg_witness_new((size_t)x.memory, (size_t)x.memory))) {
     snprintf(err, sizeof err, "%s", lg_strerror(LG_ENOMEM));
     goto out;
   }
@@ -211,6 +219,7 @@ out:
     fprintf(stderr, "leaseguard serve: %s\n", err[0] ? err : "cannot start");
   lg_events_stop(cfg.events);
   lg_metrics_free(cfg.metrics);
+  lg_witness_free(cfg.witness);
   lg_kube_config_free(&kc);
   return status;
 }
