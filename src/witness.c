@@ -312,7 +312,8 @@ static void record_holder(lg_witness *w, const lg_witness_write *wr) {
   if (!lg_lease_held(n) || wr->controller)
     return;
   hv = upsert(&w->holders, holder_key(n->holder));
-  if (n->has_renew) {
+  /* Only a new stamp measures the writer's clock (a metadata update rewrites the old one). */
+  if (n->has_renew && !(wr->old_l && wr->old_l->has_renew && wr->old_l->renew == n->renew)) {
     off = n->renew - wr->wall;
     if (!hv->has_offset || off > hv->offset || off < hv->offset - OFFSET_JITTER ||
         wr->mono - hv->offset_mono > 600 * LG_USEC_PER_SEC)
