@@ -76,7 +76,7 @@ static int check_case(const json_t *tc) {
            "400 without a Status: %s", res.body);
     want_exit = 2;
   } else if (doc) {
-    json_t *reqdoc = json_loads(body, 0, NULL), *req = json_object_get(reqdoc, "request");
+    json_t *reqdoc = json_loads(body, JSON_ALLOW_NUL, NULL), *req = json_object_get(reqdoc, "request");
     const json_t *rules = json_object_get(tc, "rules"), *v, *ann, *warnings;
     bool allowed = json_is_true(json_object_get(tc, "allowed"));
     size_t i;
