@@ -350,6 +350,9 @@ static int run_offline(const options *opt, const lg_policy *policy) {
   if (st.identity_unjudged)
     fprintf(stderr, "leaseguard audit: note: holder-identity is enabled by the policy but "
                     "cannot be judged: the history does not say who wrote each version\n");
+  fprintf(stderr, "leaseguard audit: note: a recording has no times but the writers' own: "
+                  "holder-renew and delete-held judged each term from renewTime, within the "
+                  "policy's clock skew, not from when versions were seen (audit --watch does)\n");
   if (st.error_events)
     fprintf(stderr, "leaseguard audit: note: the history has %zu watch ERROR event(s): versions "
                     "may be missing after them\n", st.error_events);
