@@ -231,7 +231,20 @@ static void rule_holder_renew(judge *j) {
            n->holder, (double)e->tombstone_left / LG_USEC_PER_SEC);
     return;
   }
-  if (!lg_lease_held(o) || same_str(o->holder, lg_lease_holder_or_empty(n)) || !j->old.live)
+  if (!lg_lease_held(o) || same_str(o->holder, lg_lease_holder_or_empty(n)))
+    return;
+  /* Under coordinated election only the controller elects: a write that keeps the lease
+   * coordinated and names another holder is never a client's, live or not (a client
+   * falling back to plain election writes no strategy and is judged as below). */
+  if (o->strategy && n && n->strategy && lg_lease_held(n) && !j->ev->anonymous) {
+    snprintf(brief, sizeof brief, "coordinated lease moved to %s by %s", n->holder, user_of(j));
+    report(j, LG_RULE_HOLDER_RENEW, brief,
+           "holder \"%s\" -> \"%s\" by user \"%s\": under coordinated leader election "
+           "(strategy %s) only the election controller moves the holder",
+           o->holder, n->holder, user_of(j), n->strategy);
+    return;
+  }
+  if (!j->old.live)
     return;
   lg_time_format_short(j->old.expiry, exp_s);
   lg_time_format_short(j->now, now_s);
