@@ -114,6 +114,15 @@ static bool observed_self(const lg_elector *e) {
          strcmp(e->observed.holder, e->cfg.identity) == 0;
 }
 
+bool lg_elector_fencing_token(const lg_elector *e, char *buf, size_t len) {
+  if (len)
+    buf[0] = '\0';
+  if (!lg_elector_is_leader(e) || !observed_self(e))
+    return false;
+  return snprintf(buf, len, "%s/%s/%s/%lld", e->cfg.namespace, e->cfg.name, e->cfg.identity,
+                  (long long)lg_lease_transitions(&e->observed)) < (int)len;
+}
+
 /* client-go's isLeaseValid: judged on our own clock from when the record last changed,
  * with the record's own duration (never its renewTime: clocks differ). */
 static bool observed_valid(const lg_elector *e, int64_t mono) {

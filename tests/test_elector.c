@@ -252,6 +252,13 @@ static void test_failover_after_kill(void **state) {
   const char *holder = json_string_value(spec(s, "holderIdentity"));
   assert_true(strcmp(holder, "b_2") == 0 || strcmp(holder, "c_3") == 0);
   assert_int_equal(json_integer_value(spec(s, "leaseTransitions")), 1);
+  /* the fencing token names the new term: its holder and epoch */
+  char token[256];
+  cand *leader = strcmp(holder, "b_2") == 0 ? &ks[1] : &ks[2];
+  assert_true(lg_elector_fencing_token(leader->e, token, sizeof token));
+  assert_string_equal(token, strcmp(holder, "b_2") == 0 ? "ns/lock/b_2/1" : "ns/lock/c_3/1");
+  assert_false(lg_elector_fencing_token((leader == &ks[1] ? &ks[2] : &ks[1])->e, token, sizeof token));
+  assert_string_equal(token, "");
   lg_time acquired;
   assert_int_equal(lg_time_parse(json_string_value(spec(s, "acquireTime")), &acquired), LG_OK);
   int64_t failover = acquired - T0 - last_renew;
