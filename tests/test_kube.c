@@ -77,7 +77,7 @@ static void make_certs(const char *sub, const char *extra) {
 
 /* What the server saw of a request. */
 typedef struct {
-  char method[16], auth[256], ctype[128], accept[128], agent[128], body[1024];
+  char method[16], auth[256], ctype[128], accept[128], agent[128], host[256], body[1024];
 } seen_request;
 
 /* Shared with the server's thread. */
@@ -86,6 +86,7 @@ static struct {
   seen_request last;
   int connections;
   struct MHD_Connection *held; /* the suspended /hang request */
+  char accepted[64];           /* the one bearer token /auth accepts */
 } seen = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 typedef struct {
@@ -167,6 +168,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   copy_header(c, "Content-Type", seen.last.ctype, sizeof seen.last.ctype);
   copy_header(c, "Accept", seen.last.accept, sizeof seen.last.accept);
   copy_header(c, "User-Agent", seen.last.agent, sizeof seen.last.agent);
+  copy_header(c, "Host", seen.last.host, sizeof seen.last.host);
+  char accepted[80];
+  snprintf(accepted, sizeof accepted, "Bearer %s", seen.accepted);
+  bool authorized = !strcmp(seen.last.auth, accepted);
   snprintf(seen.last.body, sizeof seen.last.body, "%s", rq->data ? rq->data : "");
   if (!strcmp(url, "/hang")) {
     rq->resumed = true; /* the next call of this handler is after the resume */
@@ -177,7 +182,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
   if (!strcmp(url, "/hang"))
     return MHD_YES;
-  if (!strcmp(url, "/ok"))
+  if (!strcmp(url, "/auth") && !authorized)
+    return answer(c, MHD_HTTP_UNAUTHORIZED, "application/json",
+                  "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\","
+                  "\"message\":\"Unauthorized\",\"reason\":\"Unauthorized\",\"code\":401}");
+  if (!strcmp(url, "/ok") || !strcmp(url, "/auth"))
     return answer(c, MHD_HTTP_OK, "application/json",
                   "{\"kind\":\"Lease\",\"metadata\":{\"name\":\"leader\"}}");
   if (!strcmp(url, "/echo"))
@@ -681,6 +690,120 @@ static void test_in_cluster_call(void **state) {
   lg_kube_free(k);
 }
 
+/* ---- exec plugins, tls-server-name, insecure-skip-tls-verify ---- */
+
+static void set_accepted(const char *token) {
+  pthread_mutex_lock(&seen.lock);
+  snprintf(seen.accepted, sizeof seen.accepted, "%s", token);
+  pthread_mutex_unlock(&seen.lock);
+}
+
+/* Stream lines are not needed here: /auth answers one JSON object. */
+static int ignore_line(void *ud, const char *line, size_t len) {
+  (void)ud, (void)line, (void)len;
+  return 0;
+}
+
+/* The plugin answers "tok-<run>" without expiry. A token the server stops accepting (401)
+ * is dropped: a cached one is replaced at once and the call tried again; a fresh one is
+ * reported, and the next call runs the plugin again. */
+static void test_exec_plugin_and_401(void **state) {
+  char path[PATH_LEN], err[512] = "", body[1024];
+  lg_kube_config c;
+  lg_kube_result r;
+  lg_kube *k;
+  (void)state;
+  snprintf(body, sizeof body,
+           "#!/bin/sh\n"
+           "n=$(cat '%s/plugin.count' 2>/dev/null || echo 0); n=$((n + 1));"
+           " echo $n > '%s/plugin.count'\n"
+           "printf '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":"
+           "\"ExecCredential\",\"status\":{\"token\":\"tok-%%s\"}}' $n\n",
+           dir, dir);
+  put_file("plugin.sh", body);
+  snprintf(path, sizeof path, "%s/plugin.sh", dir);
+  assert_int_equal(chmod(path, 0700), 0);
+  config_for(&c, main_srv.port, "certs", NULL);
+  lg_execcred_opts o = {.name = "user \"u\"", .command = path,
+                        .api_version = "client.authentication.k8s.io/v1",
+                        .interactive_mode = "Never"};
+  assert_int_equal(lg_execcred_new(&o, &c.exec, err, sizeof err), LG_OK);
+  k = client_for(&c);
+
+  set_accepted("tok-1");
+  assert_int_equal(lg_kube_call(k, "GET", "/auth", NULL, CALL_MS, &r), LG_OK);
+  assert_int_equal(r.status, 200);
+  assert_string_equal(last_request().auth, "Bearer tok-1");
+  lg_kube_result_free(&r);
+  assert_int_equal(lg_kube_call(k, "GET", "/auth", NULL, CALL_MS, &r), LG_OK);
+  assert_int_equal(r.status, 200);
+  lg_kube_result_free(&r);
+  assert_int_equal(lg_execcred_runs(c.exec), 1); /* cached */
+
+  /* Rotated on the server: the cached tok-1 gets a 401, the plugin runs, tok-2 passes. */
+  set_accepted("tok-2");
+  assert_int_equal(lg_kube_call(k, "GET", "/auth", NULL, CALL_MS, &r), LG_OK);
+  assert_int_equal(r.status, 200);
+  assert_string_equal(last_request().auth, "Bearer tok-2");
+  lg_kube_result_free(&r);
+  assert_int_equal(lg_execcred_runs(c.exec), 2);
+
+  /* A fresh token refused is not retried at once (no loop), but replaced next time; the
+   * same holds for streams. */
+  set_accepted("tok-4");
+  assert_int_equal(lg_kube_call(k, "GET", "/auth", NULL, CALL_MS, &r), LG_OK); /* tok-2, tok-3 */
+  assert_int_equal(r.status, 401);
+  lg_kube_result_free(&r);
+  assert_int_equal(lg_execcred_runs(c.exec), 3);
+  assert_int_equal(lg_kube_stream(k, "/auth", CALL_MS, ignore_line, NULL, &r), LG_OK);
+  assert_int_equal(r.status, 200);
+  assert_string_equal(last_request().auth, "Bearer tok-4");
+  lg_kube_result_free(&r);
+  assert_int_equal(lg_execcred_runs(c.exec), 4);
+  lg_kube_free(k);
+
+  /* A plugin that fails: the call fails with its message, nothing is sent. */
+  put_file("plugin.sh", "#!/bin/sh\necho 'no credentials' >&2\nexit 4\n");
+  lg_execcred_unref(c.exec);
+  assert_int_equal(lg_execcred_new(&o, &c.exec, err, sizeof err), LG_OK);
+  k = client_for(&c);
+  assert_int_equal(lg_kube_call(k, "GET", "/auth", NULL, CALL_MS, &r), LG_EIO);
+  assert_int_equal(r.status, 0);
+  check_contains("failing plugin", "message", r.message,
+                 "exec plugin \"plugin.sh\" (user \"u\") failed with exit code 4: no credentials");
+  lg_kube_free(k);
+  lg_kube_config_free(&c);
+  set_accepted("");
+}
+
+/* The wrongname server's certificate is for elsewhere.invalid only. */
+static void test_tls_server_name_and_insecure(void **state) {
+  lg_kube_config c;
+  char host[64];
+  (void)state;
+  config_for(&c, wrongname_srv.port, "wrongname", "t");
+  c.tls_server_name = strdup("elsewhere.invalid");
+  expect_ok("tls-server-name", &c);
+  /* SNI and the check use the name; the Host header keeps the server's. */
+  snprintf(host, sizeof host, "127.0.0.1:%d", wrongname_srv.port);
+  assert_string_equal(last_request().host, host);
+  config_for(&c, wrongname_srv.port, "wrongname", "t");
+  c.tls_server_name = strdup("other.invalid");
+  expect_tls_failure("wrong tls-server-name", &c);
+  config_for(&c, main_srv.port, "certs", "t");
+  c.tls_server_name = strdup("localhost"); /* also in the main server's certificate */
+  expect_ok("tls-server-name localhost", &c);
+
+  /* insecure-skip-tls-verify: neither the CA nor the name is checked. */
+  config_for(&c, wrongname_srv.port, NULL, "t");
+  c.insecure = true;
+  expect_ok("insecure", &c);
+  config_for(&c, main_srv.port, "other", "t");
+  c.ca_file = (free(c.ca_file), NULL);
+  c.insecure = true;
+  expect_ok("insecure, another CA's server", &c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_get_json_keepalive),
@@ -692,6 +815,8 @@ int main(void) {
       cmocka_unit_test(test_verification),
       cmocka_unit_test(test_client_certificates),
       cmocka_unit_test(test_in_cluster_call),
+      cmocka_unit_test(test_exec_plugin_and_401),
+      cmocka_unit_test(test_tls_server_name_and_insecure),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
