@@ -255,6 +255,12 @@ int lg_cmd_elect(int argc, char **argv) {
       snprintf(st.leader, sizeof st.leader, "%s", lg_elector_leader(e));
       st.leading = lg_elector_is_leader(e);
       pthread_mutex_unlock(&st.lock);
+      /* As client-go's "error retrieving resource lock": bad credentials, RBAC, a plugin
+       * that fails, an API server away. */
+      if (ev & LG_ELECT_GET_FAILED)
+        lg_log_json(LG_LOG_WARNING, "error retrieving resource lock", "{s:s, s:I, s:s}", "lock",
+                    lockname, "status", (json_int_t)lg_elector_last_status(e), "error",
+                    lg_elector_last_error(e));
       if (ev & LG_ELECT_WRITE_FAILED)
         lg_log_json(LG_LOG_WARNING, "lease write failed", "{s:s, s:I, s:s}", "lock", lockname,
                     "status", (json_int_t)lg_elector_last_status(e), "error",
