@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -352,17 +353,50 @@ static char **plugin_environ(const lg_execcred *x) {
   return envp;
 }
 
+/* The executable to run (new): a command with a slash as it is, else the first executable
+ * file of that name in PATH, as Go's exec.LookPath; NULL with errno set when there is none. */
+static char *look_path(const char *command) {
+  const char *path = getenv("PATH");
+  char *copy, *save = NULL, *found = NULL;
+  if (strchr(command, '/')) {
+    if (access(command, X_OK) != 0)
+      return NULL;
+    return strdup(command);
+  }
+  if (!(copy = strdup(path && *path ? path : "/usr/local/bin:/usr/bin:/bin")))
+    return NULL;
+  for (char *dir = strtok_r(copy, ":", &save); dir && !found; dir = strtok_r(NULL, ":", &save)) {
+    struct stat st;
+    if (asprintf(&found, "%s/%s", *dir ? dir : ".", command) < 0) {
+      found = NULL;
+      break;
+    }
+    if (stat(found, &st) != 0 || !S_ISREG(st.st_mode) || access(found, X_OK) != 0) {
+      free(found);
+      found = NULL;
+    }
+  }
+  free(copy);
+  if (!found)
+    errno = ENOENT;
+  return found;
+}
+
 /* Starts the plugin in its own process group with stdin /dev/null, the default signal
  * mask and dispositions, stdout and stderr into the pipes. Returns 0 or an errno. */
 static int spawn(const lg_execcred *x, int out_w, int err_w, pid_t *pid) {
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t attr;
   sigset_t none, all;
-  char **envp = plugin_environ(x);
+  char **envp = NULL, *exe = look_path(x->argv[0]);
   int e;
 
-  if (!envp)
+  if (!exe)
+    return errno ? errno : ENOENT;
+  if (!(envp = plugin_environ(x))) {
+    free(exe);
     return ENOMEM;
+  }
   posix_spawn_file_actions_init(&fa);
   posix_spawnattr_init(&attr);
   sigemptyset(&none);
@@ -375,12 +409,11 @@ static int spawn(const lg_execcred *x, int out_w, int err_w, pid_t *pid) {
   posix_spawnattr_setpgroup(&attr, 0);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
                                       POSIX_SPAWN_SETPGROUP);
-  /* A name without a slash is looked up in PATH, as Go's exec.Command does. */
-  e = strchr(x->argv[0], '/') ? posix_spawn(pid, x->argv[0], &fa, &attr, x->argv, envp)
-                              : posix_spawnp(pid, x->argv[0], &fa, &attr, x->argv, envp);
+  e = posix_spawn(pid, exe, &fa, &attr, x->argv, envp);
   posix_spawnattr_destroy(&attr);
   posix_spawn_file_actions_destroy(&fa);
   free(envp);
+  free(exe);
   return e;
 }
 
