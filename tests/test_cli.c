@@ -340,6 +340,30 @@ static void test_failing_plugin(void **state) {
   unsetenv("KUBECONFIG");
 }
 
+/* insecure-skip-tls-verify works, as in kubectl, and is warned about at start. */
+static void test_insecure_warned(void **state) {
+  char path[LGT_PATH_LEN], text[1024], flag[LGT_PATH_LEN + 16], log[LGT_PATH_LEN];
+  pid_t audit;
+  (void)state;
+  snprintf(text, sizeof text,
+           "current-context: c\ncontexts:\n- name: c\n  context: {cluster: k, user: u}\n"
+           "clusters:\n- name: k\n  cluster: {server: 'https://127.0.0.1:%d', "
+           "insecure-skip-tls-verify: true}\n"
+           "users:\n- name: u\n  user: {token: " TOKEN "}\n",
+           api_port);
+  lgt_path(path, tls.dir, "insecure.yaml");
+  lgt_write_file(path, text);
+  snprintf(flag, sizeof flag, "--kubeconfig=%s", path);
+  lgt_path(log, tls.dir, "insecure.log");
+  char *argv[] = {LEASEGUARD_BIN, "audit", "--watch", "--namespace=" NS, flag, NULL};
+  audit = lgt_spawn(argv, NULL, log);
+  assert_true(lgt_wait_for_text(log, "\"msg\":\"listed leases\"", 15000));
+  assert_int_equal(lgt_count_text(log, "\"level\":\"warning\",\"msg\":\"the API server's "
+                                       "certificate is not verified (insecure-skip-tls-verify)"),
+                   1);
+  assert_int_equal(lgt_stop(audit, SIGTERM, 10000), 0);
+}
+
 static int setup(void **state) {
   char tokens[LGT_PATH_LEN], portfile[LGT_PATH_LEN], pf[LGT_PATH_LEN + 16], tf[LGT_PATH_LEN + 24];
   char cert[LGT_PATH_LEN + 24], key[LGT_PATH_LEN + 32];
@@ -384,6 +408,7 @@ int main(void) {
       cmocka_unit_test(test_start_errors_are_json),
       cmocka_unit_test(test_elect_and_audit_from_a_laptop),
       cmocka_unit_test(test_failing_plugin),
+      cmocka_unit_test(test_insecure_warned),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

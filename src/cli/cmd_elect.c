@@ -38,7 +38,6 @@ static const char usage[] =
     "                                       write what leaseguard must stop (self-tests only)\n"
     "  --run -- COMMAND...                  run COMMAND only while leader; SIGTERM, then\n"
     "                                       SIGKILL after 5 s, when leadership is lost\n"
-    "\n"
     "\n" LG_CLI_API_HELP
     "\n"
     "Logs (JSON lines on stderr): \"became leader\", \"lost leadership\", \"new leader is X\".\n"
@@ -120,6 +119,25 @@ static void default_identity(char *buf, size_t len) {
   }
   uuid[strcspn(uuid, "\n")] = '\0';
   snprintf(buf, len, "%s_%s", host, uuid[0] ? uuid : "0");
+}
+
+/* Logs what a step saw: failed reads and writes, a new leader. */
+static void log_events(const lg_elector *e, unsigned ev, const char *lockname) {
+  /* As client-go's "error retrieving resource lock": bad credentials, RBAC, a plugin
+   * that fails, an API server away. */
+  if (ev & LG_ELECT_GET_FAILED)
+    lg_log_json(LG_LOG_WARNING, "error retrieving resource lock", "{s:s, s:I, s:s}", "lock",
+                lockname, "status", (json_int_t)lg_elector_last_status(e), "error",
+                lg_elector_last_error(e));
+  if (ev & LG_ELECT_WRITE_FAILED)
+    lg_log_json(LG_LOG_WARNING, "lease write failed", "{s:s, s:I, s:s}", "lock", lockname,
+                "status", (json_int_t)lg_elector_last_status(e), "error",
+                lg_elector_last_error(e));
+  if (ev & LG_ELECT_NEW_LEADER) {
+    char msg[300];
+    snprintf(msg, sizeof msg, "new leader is %s", lg_elector_leader(e));
+    lg_log(LG_LOG_INFO, msg, "lock", lockname, "leader", lg_elector_leader(e), NULL);
+  }
 }
 
 typedef struct {
@@ -255,21 +273,7 @@ int lg_cmd_elect(int argc, char **argv) {
       snprintf(st.leader, sizeof st.leader, "%s", lg_elector_leader(e));
       st.leading = lg_elector_is_leader(e);
       pthread_mutex_unlock(&st.lock);
-      /* As client-go's "error retrieving resource lock": bad credentials, RBAC, a plugin
-       * that fails, an API server away. */
-      if (ev & LG_ELECT_GET_FAILED)
-        lg_log_json(LG_LOG_WARNING, "error retrieving resource lock", "{s:s, s:I, s:s}", "lock",
-                    lockname, "status", (json_int_t)lg_elector_last_status(e), "error",
-                    lg_elector_last_error(e));
-      if (ev & LG_ELECT_WRITE_FAILED)
-        lg_log_json(LG_LOG_WARNING, "lease write failed", "{s:s, s:I, s:s}", "lock", lockname,
-                    "status", (json_int_t)lg_elector_last_status(e), "error",
-                    lg_elector_last_error(e));
-      if (ev & LG_ELECT_NEW_LEADER) {
-        char msg[300];
-        snprintf(msg, sizeof msg, "new leader is %s", lg_elector_leader(e));
-        lg_log(LG_LOG_INFO, msg, "lock", lockname, "leader", lg_elector_leader(e), NULL);
-      }
+      log_events(e, ev, lockname);
       if (ev & LG_ELECT_LOST_LEADERSHIP) {
         lg_log(LG_LOG_WARNING, "lost leadership", "lock", lockname, "identity", o.identity, NULL);
         if (child > 0)
