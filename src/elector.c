@@ -245,6 +245,7 @@ static bool try_acquire_or_renew(lg_elector *e, int64_t mono, lg_time wall, unsi
   }
   if (status != 200 || !got) {
     e->last_status = status;
+    *events |= LG_ELECT_GET_FAILED;
     goto out;
   }
   json_decref(e->cached);

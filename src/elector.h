@@ -54,7 +54,8 @@ enum {
   LG_ELECT_BECAME_LEADER = 1,
   LG_ELECT_LOST_LEADERSHIP = 2,
   LG_ELECT_NEW_LEADER = 4,  /* the observed holder changed: see lg_elector_leader */
-  LG_ELECT_WRITE_FAILED = 8 /* a create/update failed: see lg_elector_last_error */
+  LG_ELECT_WRITE_FAILED = 8, /* a create/update failed: see lg_elector_last_error */
+  LG_ELECT_GET_FAILED = 16   /* reading the lease failed (no answer, 401, 403...): same */
 };
 
 typedef struct lg_elector lg_elector;

@@ -634,9 +634,13 @@ static void test_cli_unusable(void **state) {
   };
   (void)state;
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-    char *err;
+    char *err, *hint;
     int st = audit(cases[i].args[0], cases[i].args[1], cases[i].args[2], NULL);
     err = lgt_slurp(err_path);
+    /* One line of reason; a usage error adds where the usage is. */
+    hint = strstr(err, "\nRun 'leaseguard audit --help' for usage.\n");
+    if (hint && !hint[sizeof "\nRun 'leaseguard audit --help' for usage.\n" - 1])
+      hint[1] = '\0';
     if (st != 2 || !strstr(err, cases[i].reason) || strchr(err, '\n') != err + strlen(err) - 1)
       fail_msg("%s %s: exit %d, stderr %s", cases[i].args[0], cases[i].args[1] ? cases[i].args[1] : "",
                st, err);
@@ -930,7 +934,7 @@ static void test_watch_unauthorized(void **state) {
   audit_pid = lgt_spawn(argv, audit_out, audit_err);
   assert_true(lgt_wait_for_text(audit_err, "cannot list leases", 10000));
   assert_true(lgt_wait_for_text(audit_err, "\"path\":\"" LEASES "\"", 1000));
-  assert_true(lgt_wait_for_text(audit_err, "\"status\":\"401\"", 1000));
+  assert_true(lgt_wait_for_text(audit_err, "\"status\":401,", 1000)); /* a JSON number */
   lgt_sleep_ms(1500);
   clock_gettime(CLOCK_MONOTONIC, &t0);
   int st = lgt_stop(audit_pid, SIGTERM, 5000);

@@ -309,7 +309,7 @@ static void test_misbehaviours_denied(void **state) {
     snprintf(want, sizeof want, "[%s]", kinds[i][1]);
     for (int t = 0; t < 200 && !found; t++) {
       char *log = lgt_slurp(bad[i].log);
-      found = strstr(log, "lease write failed") && strstr(log, "\"status\":\"403\"") && strstr(log, want);
+      found = strstr(log, "lease write failed") && strstr(log, "\"status\":403,") && strstr(log, want);
       free(log);
       if (!found)
         lgt_sleep_ms(50);

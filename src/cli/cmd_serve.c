@@ -17,7 +17,7 @@
 #include "server.h"
 
 static const char usage[] =
-    "usage: leaseguard serve --tls-cert-file=PATH --tls-private-key-file=PATH [flags]\n"
+    "Usage: leaseguard serve --tls-cert-file=PATH --tls-private-key-file=PATH [flags]\n"
     "\n"
     "Serves the validating admission webhook over HTTPS: POST /validate (AdmissionReview v1),\n"
     "GET /healthz, GET /readyz. Stops on SIGTERM or SIGINT after finishing requests in flight.\n"
@@ -54,13 +54,13 @@ static const char usage[] =
     "                                for each violation, asynchronously (not for dryRun)\n"
     "  --event-queue-size N          events waiting to be sent before new ones are dropped\n"
     "                                (default 1000)\n"
-    "  --kubeconfig PATH             API access for --events (default: in-cluster service\n"
-    "                                account)\n"
     "  --lease-memory-size N         leases (and as many holder identities) whose writes are\n"
     "                                remembered to judge expiry by observed time, least\n"
     "                                recently written forgotten first (default 16384)\n"
     "\n"
-    "GET /metrics serves Prometheus metrics (no client certificate needed).\n";
+    "GET /metrics serves Prometheus metrics (no client certificate needed).\n"
+    "\n"
+    "For --events. " LG_CLI_API_HELP;
 
 /* Parses a whole decimal number in [min, max]. */
 static int parse_num(const char *s, unsigned long long min, unsigned long long max,
@@ -82,7 +82,7 @@ static int parse_num(const char *s, unsigned long long min, unsigned long long m
 typedef struct {
   bool events, lease_label;
   unsigned long long queue, memory;
-  const char *kubeconfig;
+  lg_kube_flags api;
 } extras;
 
 /* Turns the flags into cfg; returns -1 after a usage message on stderr, 1 after --help. */
@@ -111,7 +111,6 @@ static int parse_flags(int argc, char **argv, lg_server_config *cfg, extras *x) 
       {"--tls-private-key-file", &cfg->tls_key_file}, {"--policy-file", &cfg->policy_file},
       {"--client-ca-file", &cfg->client_ca_file},
       {"--mode", &mode},                        {"--log-level", &level},
-      {"--kubeconfig", &x->kubeconfig},
   };
   const size_t n_nums = sizeof nums / sizeof nums[0], n_strs = sizeof strs / sizeof strs[0];
   int lvl = LG_LOG_INFO;
@@ -128,14 +127,19 @@ static int parse_flags(int argc, char **argv, lg_server_config *cfg, extras *x) 
       *(argv[i][2] == 'e' ? &x->events : &x->lease_label) = true;
       continue;
     }
+    if ((m = lg_cli_api_flag(argc, argv, &i, &x->api)) != 0) {
+      if (m < 0)
+        return -1;
+      continue;
+    }
     for (k = 0; k < n_nums; k++)
       if ((m = lg_cli_flag(argc, argv, &i, nums[k].name, &v)) != 0)
         break;
     if (m > 0) {
       if (parse_num(v, nums[k].min, nums[k].max, nums[k].dst) == 0)
         continue;
-      fprintf(stderr, "leaseguard serve: %s must be a whole number in %llu..%llu, not \"%s\"\n",
-              nums[k].name, nums[k].min, nums[k].max, v);
+      lg_cli_usage_error("serve", "%s must be a whole number in %llu..%llu, not \"%s\"",
+                         nums[k].name, nums[k].min, nums[k].max, v);
       return -1;
     }
     for (k = 0; m == 0 && k < n_strs; k++)
@@ -146,27 +150,31 @@ static int parse_flags(int argc, char **argv, lg_server_config *cfg, extras *x) 
       continue;
     }
     if (m > 0)
-      fprintf(stderr, "leaseguard serve: %s must not be empty\n", strs[k].name);
+      lg_cli_usage_error("serve", "%s must not be empty", strs[k].name);
     else if (m == 0)
-      fprintf(stderr, "leaseguard serve: unknown argument \"%s\" (see --help)\n", argv[i]);
+      lg_cli_usage_error("serve", "unknown argument \"%s\"", argv[i]);
     return -1;
   }
   if (mode) {
     cfg->mode_override = lg_rules_parse_mode(mode);
     if (cfg->mode_override != LG_MODE_ENFORCE && cfg->mode_override != LG_MODE_WARN &&
         cfg->mode_override != LG_MODE_AUDIT) {
-      fprintf(stderr, "leaseguard serve: --mode must be enforce, warn or audit, not \"%s\"\n", mode);
+      lg_cli_usage_error("serve", "--mode must be enforce, warn or audit, not \"%s\"", mode);
       return -1;
     }
   }
   if (level && (lvl = lg_log_parse_level(level)) < 0) {
-    fprintf(stderr, "leaseguard serve: --log-level must be debug, info, warning or error, not \"%s\"\n",
-            level);
+    lg_cli_usage_error("serve", "--log-level must be debug, info, warning or error, not \"%s\"",
+                       level);
+    return -1;
+  }
+  if (!x->events && (x->api.kubeconfig || x->api.context || x->api.server ||
+                     x->api.token_file || x->api.ca_file)) {
+    lg_cli_usage_error("serve", "the API access flags are for --events, which is not given");
     return -1;
   }
   if (!cfg->tls_cert_file || !cfg->tls_key_file) {
-    fprintf(stderr, "leaseguard serve: --tls-cert-file and --tls-private-key-file are required "
-                    "(see --help)\n");
+    lg_cli_usage_error("serve", "--tls-cert-file and --tls-private-key-file are required");
     return -1;
   }
   lg_log_set_level((lg_log_level)lvl);
@@ -181,7 +189,7 @@ static int parse_flags(int argc, char **argv, lg_server_config *cfg, extras *x) 
 
 int lg_cmd_serve(int argc, char **argv) {
   lg_server_config cfg;
-  extras x = {false, false, 1000, 16384, NULL};
+  extras x = {false, false, 1000, 16384, {0}};
   lg_kube_config kc = {0};
   char err[768] = "", host[256] = "";
   int status = 1, m;
@@ -207,8 +215,7 @@ int lg_cmd_serve(int argc, char **argv) {
     gethostname(host, sizeof host - 1);
     lg_events_config ec = {.kube = &kc, .component = "leaseguard", .host = host,
                            .queue_limit = (size_t)x.queue};
-    if ((x.kubeconfig ? lg_kube_config_kubeconfig(x.kubeconfig, &kc, err, sizeof err)
-                      : lg_kube_config_in_cluster(NULL, &kc, err, sizeof err)) != LG_OK ||
+    if (lg_cli_api_config("serve", &x.api, true, &kc, err, sizeof err) != LG_OK ||
         lg_events_start(&ec, cfg.metrics, &cfg.events, err, sizeof err) != LG_OK)
       goto out;
   }
@@ -216,7 +223,7 @@ int lg_cmd_serve(int argc, char **argv) {
     status = 0;
 out:
   if (status)
-    fprintf(stderr, "leaseguard serve: %s\n", err[0] ? err : "cannot start");
+    lg_cli_start_error("serve", err);
   lg_events_stop(cfg.events);
   lg_metrics_free(cfg.metrics);
   lg_witness_free(cfg.witness);

@@ -864,7 +864,8 @@ if (bin && fs.existsSync(bin)) {
   const known = new Set([...help.matchAll(/(--[a-z-]+)/g)].map((m) => m[1]));
   // Chart values map one-to-one to flags: every serve flag is rendered in the "full" case,
   // except those the chart leaves out on purpose.
-  const NOT_EXPOSED = new Set(['--kubeconfig']); // in a pod, the in-cluster service account
+  // In a pod, the in-cluster service account: the API access flags are not chart values.
+  const NOT_EXPOSED = new Set(['--kubeconfig', '--context', '--server', '--token-file', '--certificate-authority']);
   const full = rendered.find((r) => r.name === 'full' && !r.audit);
   const fullFlags = new Set((full?.args || []).slice(1).map((a) => a.split('=')[0]));
   const unwired = [...known].filter((f) => f !== '--help' && !NOT_EXPOSED.has(f) && !fullFlags.has(f));
@@ -915,7 +916,7 @@ function auditFlags(binPath) {
     .flatMap((l) => [...l.matchAll(/(--[a-z][a-z-]*)/g)].map((m) => m[1])));
   // Not chart values: --output is for recorded histories (--watch refuses it); in a pod the
   // API is reached with the in-cluster service account.
-  const NOT_EXPOSED = new Set(['--output', '--kubeconfig', '--server', '--token-file', '--certificate-authority']);
+  const NOT_EXPOSED = new Set(['--output', '--kubeconfig', '--context', '--server', '--token-file', '--certificate-authority']);
   const audits = rendered.filter((r) => r.audit);
   const full = audits.find((r) => r.name === 'full');
   const fullFlags = new Set((full?.args || []).slice(1).map((a) => a.split('=')[0]));
@@ -927,6 +928,9 @@ function auditFlags(binPath) {
   delete env.KUBERNETES_SERVICE_HOST;
   delete env.KUBERNETES_SERVICE_PORT;
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lg-chart-audit-'));
+  // Nor a kubeconfig: without a cluster, audit would fall back to $KUBECONFIG or ~/.kube/config.
+  delete env.KUBECONFIG;
+  env.HOME = tmp;
   for (const r of audits) {
     const missing = r.args.slice(1).map((a) => a.split('=')[0]).filter((f) => !known.has(f));
     if (missing.length) {
