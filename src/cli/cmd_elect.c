@@ -33,11 +33,15 @@ static const char usage[] =
     "  --leader-elect-renew-deadline=10s    the leader steps down if it cannot renew by then\n"
     "  --leader-elect-retry-period=2s       time between attempts\n"
     "  --release-on-cancel                  on SIGTERM, give the lease up (holder \"\")\n"
-    "  --http=ADDR:PORT                     plain HTTP: GET / -> {\"name\":LEADER}, /metrics\n"
+    "  --http=ADDR:PORT                     plain HTTP: GET / -> {\"name\":LEADER} (and\n"
+    "                                       \"fencingToken\" while leading), /metrics\n"
     "  --misbehave=steal|skip-transition|backdate-renew|huge-duration|future-renew\n"
     "                                       write what leaseguard must stop (self-tests only)\n"
     "  --run -- COMMAND...                  run COMMAND only while leader; SIGTERM, then\n"
     "                                       SIGKILL after 5 s, when leadership is lost\n"
+    "                                       (LEASEGUARD_FENCING_TOKEN in its environment: the\n"
+    "                                       term's <ns>/<lease>/<identity>/<transitions>, for\n"
+    "                                       writes fenced by serve --fencing)\n"
     "\n" LG_CLI_API_HELP
     "\n"
     "Logs (JSON lines on stderr): \"became leader\", \"lost leadership\", \"new leader is X\".\n"
@@ -47,6 +51,7 @@ static const char usage[] =
 typedef struct {
   pthread_mutex_t lock;
   char leader[256];
+  char token[1400]; /* the fencing token while leading, "" otherwise */
   bool leading;
   const char *lock_name;
 } status;
@@ -58,6 +63,8 @@ static void answer(void *ctx, const char *url, lg_httpd_answer *out) {
   pthread_mutex_lock(&st->lock);
   if (strcmp(url, "/") == 0) {
     json_t *o = json_pack("{s:s}", "name", st->leader);
+    if (o && st->token[0])
+      json_object_set_new(o, "fencingToken", json_string(st->token));
     char *js = o ? json_dumps(o, JSON_COMPACT) : NULL;
     snprintf(body, sizeof body, "%s\n", js ? js : "{}");
     free(js);
@@ -80,14 +87,17 @@ static void answer(void *ctx, const char *url, lg_httpd_answer *out) {
   pthread_mutex_unlock(&st->lock);
 }
 
-/* Starts argv as a child with the default signal mask; returns its pid or -1. */
-static pid_t start_child(char **argv) {
+/* Starts argv as a child with the default signal mask and LEASEGUARD_FENCING_TOKEN set to
+ * token (the epoch it leads in); returns its pid or -1. */
+static pid_t start_child(char **argv, const char *token) {
   sigset_t none;
   pid_t pid = fork();
   if (pid != 0)
     return pid;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
+  if (setenv("LEASEGUARD_FENCING_TOKEN", token, 1) != 0)
+    _exit(127);
   execvp(argv[0], argv);
   fprintf(stderr, "leaseguard elect: cannot run %s: %s\n", argv[0], strerror(errno));
   _exit(127);
@@ -271,6 +281,7 @@ int lg_cmd_elect(int argc, char **argv) {
       next = lg_elector_step(e, now, lg_time_now(), drand48(), &ev);
       pthread_mutex_lock(&st.lock);
       snprintf(st.leader, sizeof st.leader, "%s", lg_elector_leader(e));
+      lg_elector_fencing_token(e, st.token, sizeof st.token);
       st.leading = lg_elector_is_leader(e);
       pthread_mutex_unlock(&st.lock);
       log_events(e, ev, lockname);
@@ -282,7 +293,7 @@ int lg_cmd_elect(int argc, char **argv) {
       }
       if (ev & LG_ELECT_BECAME_LEADER) {
         lg_log(LG_LOG_INFO, "became leader", "lock", lockname, "identity", o.identity, NULL);
-        if (o.run && (child = start_child(o.run)) < 0)
+        if (o.run && (child = start_child(o.run, st.token)) < 0)
           lg_log(LG_LOG_ERROR, "cannot start the command", "error", strerror(errno), NULL);
       }
       continue;
