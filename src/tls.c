@@ -69,7 +69,6 @@ struct lg_tls_conn {
   bool hello;          /* a ClientHello arrived */
   bool server_hello;   /* a ServerHello was sent */
   bool done;           /* a handshake completed */
-  int alert;           /* the last TLS alert the client sent, or -1 */
 };
 
 /* ---- files ---- */
@@ -514,16 +513,6 @@ static int on_handshake(gnutls_session_t session, unsigned htype, unsigned when,
   return 0;
 }
 
-static int on_alert(gnutls_session_t session, gnutls_record_encryption_level_t level,
-                    gnutls_alert_level_t alert_level, gnutls_alert_description_t desc) {
-  lg_tls_conn *tc = conn_of(gnutls_session_get_ptr(session));
-  (void)level;
-  (void)alert_level;
-  if (tc)
-    tc->alert = (int)desc;
-  return 0;
-}
-
 lg_tls_conn *lg_tls_conn_new(lg_tls *t, struct MHD_Connection *c) {
   const union MHD_ConnectionInfo *ci =
       c ? MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION) : NULL;
@@ -533,7 +522,6 @@ lg_tls_conn *lg_tls_conn_new(lg_tls *t, struct MHD_Connection *c) {
   if (!tc)
     return NULL;
   tc->store = t;
-  tc->alert = -1;
   if (session) {
     /* The certificate request names no CA: the trusted CAs may change at any time, and
      * clients present their certificate all the same. */
@@ -541,7 +529,6 @@ lg_tls_conn *lg_tls_conn_new(lg_tls *t, struct MHD_Connection *c) {
       gnutls_certificate_server_set_request(session, GNUTLS_CERT_REQUEST);
     gnutls_handshake_set_hook_function(session, GNUTLS_HANDSHAKE_ANY, GNUTLS_HOOK_POST,
                                        on_handshake);
-    gnutls_alert_set_read_function(session, on_alert);
   }
   return tc;
 }
@@ -556,15 +543,15 @@ void lg_tls_conn_free(lg_tls_conn *tc) {
 bool lg_tls_conn_failed(const lg_tls_conn *tc, char *reason, size_t len) {
   if (!tc || tc->done)
     return false;
+  /* libmicrohttpd frees the session before it says the connection closed, so the TLS error
+   * itself is gone; how far the handshake got tells most of it. */
   if (!tc->hello)
     snprintf(reason, len, "closed before a TLS ClientHello (not TLS, or a bare TCP check)");
-  else if (tc->alert >= 0)
-    snprintf(reason, len, "the client sent TLS alert \"%s\"",
-             gnutls_alert_get_name((gnutls_alert_description_t)tc->alert));
   else if (!tc->server_hello)
     snprintf(reason, len, "no TLS version or cipher suite in common");
   else
-    snprintf(reason, len, "the client left during the handshake");
+    snprintf(reason, len, "the handshake failed after the ServerHello (the client gave up, or "
+                          "does not trust the certificate)");
   return true;
 }
 

@@ -57,7 +57,7 @@ lg_tls_conn *lg_tls_conn_new(lg_tls *t, struct MHD_Connection *c);
 void lg_tls_conn_free(lg_tls_conn *tc);
 
 /* True when tc's connection never completed a TLS handshake; reason says how far it got
- * (no ClientHello, nothing in common, an alert from the client, the client left). */
+ * (no ClientHello, nothing in common, failed after the ServerHello). */
 bool lg_tls_conn_failed(const lg_tls_conn *tc, char *reason, size_t len);
 
 /* The MHD_OPTION_HTTPS_CERT_CALLBACK2 callback: hands each handshake the current pair,
