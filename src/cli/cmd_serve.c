@@ -181,6 +181,9 @@ static int parse_flags(int argc, char **argv, lg_server_config *cfg, extras *x) 
     int m = 0;
     size_t k;
     if (lg_cli_is_help(argv[i])) {
+      /* The values given before --help are checked too (the chart's tests rely on it). */
+      if (check_values(cfg, x) != 0)
+        return -1;
       fputs(usage, stdout);
       return 1;
     }
