@@ -192,6 +192,51 @@ static void test_dual_stack(void **state) {
   assert_int_equal(get(url, NULL), -1);
 }
 
+/* A node with IPv6 turned off (a network namespace with disable_ipv6): "::", the chart's
+ * default, still starts and answers IPv4 clients on the webhook and probe ports. Needs
+ * unshare(1) with the right to make a network namespace; skipped without. The namespace is
+ * the test's own, so its fixed ports collide with nothing. */
+static void test_node_without_ipv6(void **state) {
+  char script[4096], out[LGT_PATH_LEN], err[LGT_PATH_LEN];
+  char *argv[] = {"/usr/bin/unshare", "-n", "sh", "-c", script, NULL};
+  pid_t pid;
+  int status;
+  char *text;
+  (void)state;
+  if (access(argv[0], X_OK) != 0)
+    skip();
+  lgt_path(out, env.tls.dir, "netns.out");
+  lgt_path(err, env.tls.dir, "netns.err");
+  snprintf(script, sizeof script,
+           "ip link set lo up || exit 77\n"
+           "sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.lo.disable_ipv6=1 || exit 77\n"
+           "%s serve --bind-address=:: --secure-port=8443 --tls-cert-file=%s "
+           "--tls-private-key-file=%s --health-probe-bind-address=:8081 & pid=$!\n"
+           "for i in $(seq 100); do curl -sf http://127.0.0.1:8081/readyz && break; sleep 0.1; done\n"
+           "echo; curl -sf --cacert %s https://127.0.0.1:8443/healthz; echo\n"
+           "kill $pid; wait $pid\n",
+           LEASEGUARD_BIN, env.tls.cert, env.tls.key, env.tls.ca);
+  pid = lgt_spawn(argv, out, err);
+  status = lgt_wait_exit(pid, lgt_slow(30000));
+  if (status < 0)
+    lgt_stop(pid, SIGKILL, 1000);
+  text = lgt_slurp(out);
+  if (status >= 0 && WIFEXITED(status) && (WEXITSTATUS(status) == 77 || WEXITSTATUS(status) == 1) &&
+      !strstr(text, "ok")) {
+    char *why = lgt_slurp(err);
+    print_message("skipped: no network namespace here: %s\n", why);
+    free(why);
+    free(text);
+    skip();
+  }
+  if (status < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0 || lgt_count(text, "ok") != 2) {
+    char *why = lgt_slurp(err);
+    fail_msg("serve --bind-address=:: without IPv6: status %d, output:\n%s\nerrors:\n%s", status,
+             text, why);
+  }
+  free(text);
+}
+
 /* Bad addresses stop serve before it listens: exit 2 (usage) or 1 (cannot listen). */
 static void test_bad_addresses(void **state) {
   int taken = lgt_free_port();
@@ -277,6 +322,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_teardown(test_probes_with_webhook_port_full, stop_server),
       cmocka_unit_test_teardown(test_dual_stack, stop_server),
+      cmocka_unit_test(test_node_without_ipv6),
       cmocka_unit_test(test_bad_addresses),
       cmocka_unit_test_teardown(test_empty_is_off, stop_server),
   };

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -169,13 +170,15 @@ static void test_flood_is_summed_up(void **state) {
   SSL_CTX *distrust = lgt_raw_ctx(env.other.ca), *trust = lgt_raw_ctx(env.tls.ca);
   lgt_raw idle[LIMIT], c;
   uint64_t handshakes = 0, refused = 0;
-  int lines = 0, warnings = 0;
+  int lines = 0, warnings = 0, max_lines;
   bool ok_reasons = true;
+  struct timespec t0;
   (void)state;
 
   /* The default limit (1024) for the flood: a connection the client closed may still count
    * for a moment, and must not make the next one a refused one. */
   lgt_serve_start(&env.srv, env.tls.dir, env.tls.cert, env.tls.key, env.tls.ca, NULL);
+  clock_gettime(CLOCK_MONOTONIC, &t0);
   for (int i = 0; i < BARE; i++) {
     assert_int_equal(lgt_raw_open(&c, "127.0.0.1", env.srv.port, NULL, lgt_slow(5000)), LGT_OPEN_OK);
     lgt_raw_close(&c);
@@ -188,18 +191,21 @@ static void test_flood_is_summed_up(void **state) {
   wait_metric("leaseguard_connection_errors_total{reason=\"tls-handshake\"} ", BARE + ABORTED);
   lgt_serve_stop(&env.srv, 10000);
   count_lines(env.srv.err, &lines, &warnings, &handshakes, &refused, &ok_reasons);
-  /* One line per 10 s (and one at exit): the flood takes a few seconds. */
-  if (lines < 1 || lines > 2 || warnings != lines || handshakes != BARE + ABORTED || refused) {
+  /* One line per 10 s, and one at exit (the flood takes a few seconds; longer under valgrind). */
+  max_lines = 2 + (int)(lgt_elapsed_ms(&t0) / 10000);
+  if (lines < 1 || lines > max_lines || warnings != lines || handshakes != BARE + ABORTED || refused) {
     char *text = lgt_slurp(env.srv.err);
-    fail_msg("%d summary lines (%d warnings) counting %llu handshakes and %llu refused, want 1..2 "
+    fail_msg("%d summary lines (%d warnings) counting %llu handshakes and %llu refused, want 1..%d "
              "lines (no other warning), %d and 0:\n%s", lines, warnings,
-             (unsigned long long)handshakes, (unsigned long long)refused, BARE + ABORTED, text);
+             (unsigned long long)handshakes, (unsigned long long)refused, max_lines,
+             BARE + ABORTED, text);
   }
   print_message("%d summary line(s) for %d failed handshakes\n", lines, BARE + ABORTED);
 
   /* The limit: LIMIT idle connections hold it, OVER more are refused. */
   snprintf(limit, sizeof limit, "--max-connections=%d", LIMIT);
   lgt_serve_start(&env.srv, env.tls.dir, env.tls.cert, env.tls.key, env.tls.ca, flags);
+  clock_gettime(CLOCK_MONOTONIC, &t0);
   for (int i = 0; i < LIMIT; i++)
     assert_int_equal(lgt_raw_open(&idle[i], "127.0.0.1", env.srv.port, trust, lgt_slow(5000)),
                      LGT_OPEN_OK);
@@ -218,9 +224,9 @@ static void test_flood_is_summed_up(void **state) {
   lines = warnings = 0;
   handshakes = refused = 0;
   count_lines(env.srv.err, &lines, &warnings, &handshakes, &refused, &ok_reasons);
-  if (lines != 1 || warnings != 1 || refused != (uint64_t)(OVER + own_refused) || handshakes) {
+  if (lines < 1 || lines > 2 + (int)(lgt_elapsed_ms(&t0) / 10000) || warnings != lines || refused != (uint64_t)(OVER + own_refused) || handshakes) {
     char *text = lgt_slurp(env.srv.err);
-    fail_msg("%d summary lines (%d warnings) counting %llu refused, want 1 line and %d:\n%s",
+    fail_msg("%d summary lines (%d warnings) counting %llu refused, want a line per 10 s and %d:\n%s",
              lines, warnings, (unsigned long long)refused, OVER + own_refused, text);
   }
   assert_true(ok_reasons);
