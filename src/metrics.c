@@ -5,6 +5,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,13 @@ static const char *const bucket_les[N_BUCKETS] = {"0.00005", "0.0001", "0.00025"
 
 static const char *const event_outcomes[] = {"aggregated", "dropped", "failed", "posted"};
 
+/* Fixed label sets of the file reload and connection error counters (atomics: no lock). */
+static const char *const reload_files[] = {"client-ca", "policy", "tls-certificate"};
+#define N_RELOAD_FILES (sizeof reload_files / sizeof *reload_files)
+static const char *const conn_reasons[] = {"client-certificate", "http", "max-connections",
+                                           "tls-handshake"};
+#define N_CONN_REASONS (sizeof conn_reasons / sizeof *conn_reasons)
+
 struct lg_metrics {
   pthread_mutex_t mu;
   bool lease_label;
@@ -64,6 +72,8 @@ struct lg_metrics {
   uint64_t reloads_ok, reloads_failed;
   bool has_cert;
   int64_t cert_not_after;
+  _Atomic uint64_t file_reloads[N_RELOAD_FILES][2]; /* [file][ok] */
+  _Atomic uint64_t conn_errors[N_CONN_REASONS];
 };
 
 /* ---- tables ---- */
@@ -276,6 +286,26 @@ void lg_metrics_policy_reload(lg_metrics *m, bool ok) {
   else
     m->reloads_failed++;
   pthread_mutex_unlock(&m->mu);
+}
+
+/* The index of name in names (n entries), or -1. */
+static int label_index(const char *const *names, size_t n, const char *name) {
+  for (size_t i = 0; name && i < n; i++)
+    if (!strcmp(names[i], name))
+      return (int)i;
+  return -1;
+}
+
+void lg_metrics_file_reload(lg_metrics *m, const char *file, bool ok) {
+  int i = label_index(reload_files, N_RELOAD_FILES, file);
+  if (m && i >= 0)
+    atomic_fetch_add(&m->file_reloads[i][ok], 1);
+}
+
+void lg_metrics_connection_errors(lg_metrics *m, const char *reason, uint64_t n) {
+  int i = label_index(conn_reasons, N_CONN_REASONS, reason);
+  if (m && i >= 0)
+    atomic_fetch_add(&m->conn_errors[i], n);
 }
 
 void lg_metrics_cert_expiry(lg_metrics *m, int64_t not_after) {
@@ -540,6 +570,26 @@ static void render_leases(buf *b, const table *t, lg_time now) {
              fmt_usec(t->v[i]->failover, num));
 }
 
+/* The file reload and connection error counters, every label value from 0. */
+static void render_server_counters(buf *b, const lg_metrics *m) {
+  static const char *const fr[] = {"file", "result"}, *const reason[] = {"reason"};
+  char num[32];
+  family(b, "leaseguard_file_reloads_total", "counter",
+         "Reloads of the policy, serving certificate and client CA files, by file and result.");
+  for (size_t i = 0; i < N_RELOAD_FILES; i++)
+    for (int ok = 0; ok < 2; ok++) {
+      const char *v[2] = {reload_files[i], ok ? "success" : "failure"};
+      sample(b, "leaseguard_file_reloads_total", fr, v, 2,
+             fmt_u64(atomic_load(&m->file_reloads[i][ok]), num));
+    }
+  family(b, "leaseguard_connection_errors_total", "counter",
+         "Connections that failed before a request was answered, by reason (logged once per "
+         "10 s in total).");
+  for (size_t i = 0; i < N_CONN_REASONS; i++)
+    sample(b, "leaseguard_connection_errors_total", reason, &conn_reasons[i], 1,
+           fmt_u64(atomic_load(&m->conn_errors[i]), num));
+}
+
 static void render_all(buf *b, const lg_metrics *m, lg_time now) {
   static const char *const op_dec[] = {"operation", "decision"};
   static const char *const viol[] = {"rule", "mode", "namespace", "lease"};
@@ -570,6 +620,7 @@ static void render_all(buf *b, const lg_metrics *m, lg_time now) {
   }
   render_counter_table(b, &m->events, "leaseguard_events_total",
                        "Kubernetes Events, by outcome.", outcome);
+  render_server_counters(b, m);
   render_leases(b, &m->leases, now);
   family(b, "leaseguard_metrics_series_dropped_total", "counter",
          "Updates not recorded because a family reached its series limit.");

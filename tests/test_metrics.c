@@ -142,6 +142,22 @@ static void test_fresh_registry(void **state) {
       "leaseguard_events_total{outcome=\"dropped\"} 0\n"
       "leaseguard_events_total{outcome=\"failed\"} 0\n"
       "leaseguard_events_total{outcome=\"posted\"} 0\n"
+      "# HELP leaseguard_file_reloads_total Reloads of the policy, serving certificate and client "
+      "CA files, by file and result.\n"
+      "# TYPE leaseguard_file_reloads_total counter\n"
+      "leaseguard_file_reloads_total{file=\"client-ca\",result=\"failure\"} 0\n"
+      "leaseguard_file_reloads_total{file=\"client-ca\",result=\"success\"} 0\n"
+      "leaseguard_file_reloads_total{file=\"policy\",result=\"failure\"} 0\n"
+      "leaseguard_file_reloads_total{file=\"policy\",result=\"success\"} 0\n"
+      "leaseguard_file_reloads_total{file=\"tls-certificate\",result=\"failure\"} 0\n"
+      "leaseguard_file_reloads_total{file=\"tls-certificate\",result=\"success\"} 0\n"
+      "# HELP leaseguard_connection_errors_total Connections that failed before a request was "
+      "answered, by reason (logged once per 10 s in total).\n"
+      "# TYPE leaseguard_connection_errors_total counter\n"
+      "leaseguard_connection_errors_total{reason=\"client-certificate\"} 0\n"
+      "leaseguard_connection_errors_total{reason=\"http\"} 0\n"
+      "leaseguard_connection_errors_total{reason=\"max-connections\"} 0\n"
+      "leaseguard_connection_errors_total{reason=\"tls-handshake\"} 0\n"
       "# HELP leaseguard_metrics_series_dropped_total Updates not recorded because a family "
       "reached its series limit.\n"
       "# TYPE leaseguard_metrics_series_dropped_total counter\n"
@@ -487,6 +503,45 @@ static void test_reloads_cert_events(void **state) {
   lg_metrics_free(m);
 }
 
+/* File reloads by file and result, connection errors by reason; unknown labels are ignored,
+ * so both families stay bounded. */
+static void test_file_reloads_and_connection_errors(void **state) {
+  static const struct {
+    const char *file;
+    bool ok;
+  } reloads[] = {{"policy", true},       {"policy", false},          {"client-ca", false},
+                 {"client-ca", false},   {"tls-certificate", true},  {"other", false},
+                 {NULL, true}};
+  static const char *const lines[] = {
+      "leaseguard_file_reloads_total{file=\"policy\",result=\"success\"} 1",
+      "leaseguard_file_reloads_total{file=\"policy\",result=\"failure\"} 1",
+      "leaseguard_file_reloads_total{file=\"client-ca\",result=\"failure\"} 2",
+      "leaseguard_file_reloads_total{file=\"client-ca\",result=\"success\"} 0",
+      "leaseguard_file_reloads_total{file=\"tls-certificate\",result=\"success\"} 1",
+      "leaseguard_connection_errors_total{reason=\"tls-handshake\"} 600",
+      "leaseguard_connection_errors_total{reason=\"max-connections\"} 1",
+      "leaseguard_connection_errors_total{reason=\"http\"} 0",
+  };
+  (void)state;
+  lg_metrics *m = lg_metrics_new(false);
+  assert_non_null(m);
+  for (size_t i = 0; i < sizeof reloads / sizeof reloads[0]; i++)
+    lg_metrics_file_reload(m, reloads[i].file, reloads[i].ok);
+  lg_metrics_connection_errors(m, "tls-handshake", 599);
+  lg_metrics_connection_errors(m, "tls-handshake", 1);
+  lg_metrics_connection_errors(m, "max-connections", 1);
+  lg_metrics_connection_errors(m, "from a stranger", 5);
+  lg_metrics_connection_errors(NULL, "http", 1);
+  lg_metrics_file_reload(NULL, "policy", true);
+  char *text = render(m, 0);
+  for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
+    EXPECT_LINE(text, lines[i]);
+  EXPECT_NO(text, "other");
+  EXPECT_NO(text, "stranger");
+  free(text);
+  lg_metrics_free(m);
+}
+
 static void test_null_registry(void **state) {
   (void)state;
   lg_webhook_result res;
@@ -636,6 +691,7 @@ int main(void) {
       cmocka_unit_test(test_lease_deleted),
       cmocka_unit_test(test_series_cap),
       cmocka_unit_test(test_reloads_cert_events),
+      cmocka_unit_test(test_file_reloads_and_connection_errors),
       cmocka_unit_test(test_null_registry),
       cmocka_unit_test(test_threads),
       cmocka_unit_test(test_promtool),

@@ -13,29 +13,51 @@
 #include "rules.h"
 #include "events.h"
 #include "kube.h"
+#include "listen.h"
 #include "metrics.h"
 #include "server.h"
+#include "tlsopts.h"
 
 static const char usage[] =
     "Usage: leaseguard serve --tls-cert-file=PATH --tls-private-key-file=PATH [flags]\n"
     "\n"
     "Serves the validating admission webhook over HTTPS: POST /validate (AdmissionReview v1),\n"
-    "GET /healthz, GET /readyz. Stops on SIGTERM or SIGINT after finishing requests in flight.\n"
-    "The policy file, and the certificate and key files, are reloaded when they change (a\n"
-    "Secret volume's ..data link swap counts) and on SIGHUP; new TLS connections get the new\n"
-    "certificate, open ones keep theirs. A certificate or key that fails to load, or a key\n"
-    "that does not match the certificate, is logged and the current pair kept. While the\n"
-    "certificate expires within 30 days, a warning is logged at start, after each reload and\n"
-    "daily (an error once it has expired).\n"
+    "GET /healthz, GET /readyz, GET /metrics. On SIGTERM or SIGINT /readyz fails at once, requests\n"
+    "are still answered for --shutdown-delay-duration (a second signal cuts it short), then it\n"
+    "stops accepting, finishes requests in flight and exits 0.\n"
+    "The policy file, the certificate and key files and the client CA file are reloaded when\n"
+    "they change (a Secret volume's ..data link swap counts) and on SIGHUP; new TLS connections\n"
+    "get the new certificate and CA, open ones keep theirs. A file that fails to load (or a key\n"
+    "that does not match the certificate) is logged, counted in leaseguard_file_reloads_total,\n"
+    "and the current one kept. While the certificate expires within 30 days, a warning is\n"
+    "logged at start, after each reload and daily (an error once it has expired). Connections\n"
+    "that fail before a request (TLS handshakes, --max-connections, client certificates) are\n"
+    "counted and summed up in one log line per 10 s.\n"
     "\n"
     "  --secure-port N               HTTPS port (default 8443)\n"
-    "  --bind-address ADDR           numeric IPv4 or IPv6 address to listen on (default 0.0.0.0)\n"
+    "  --bind-address ADDR           numeric IPv4 or IPv6 address to listen on; :: is every address\n"
+    "                                of both families (IPv4 only on a host without IPv6)\n"
+    "                                (default 0.0.0.0)\n"
     "  --tls-cert-file PATH          PEM serving certificate, chain allowed (required)\n"
     "  --tls-private-key-file PATH   PEM private key (required)\n"
-    "  --client-ca-file PATH         PEM CA certificate(s): every request but GET /healthz and\n"
-    "                                /readyz (the kubelet's probes carry no certificate) needs a\n"
-    "                                client certificate issued by them for client\n"
-    "                                authentication, else 403 (default: none asked for)\n"
+    "  --client-ca-file PATH         PEM CA certificate(s): every request but GET /healthz,\n"
+    "                                /readyz and /metrics (the kubelet's probes carry no\n"
+    "                                certificate) needs a client certificate issued by them for\n"
+    "                                client authentication, else 403 (default: none asked for)\n"
+    "  --tls-min-version VERSION     VersionTLS12 or VersionTLS13 (default VersionTLS12)\n"
+    "  --tls-cipher-suites LIST      comma-separated TLS 1.2 suites, IANA names as Kubernetes\n"
+    "                                components take them (TLS 1.3 uses their AEAD ciphers);\n"
+    "                                insecure ones are refused (default: ECDHE with AES-GCM or\n"
+    "                                ChaCha20-Poly1305)\n"
+    "  --health-probe-bind-address HOST:PORT\n"
+    "                                plain-HTTP listener for GET /healthz and /readyz, with its\n"
+    "                                own small connection limit; [::]:PORT or :PORT is every\n"
+    "                                address (default: empty, off)\n"
+    "  --metrics-bind-address HOST:PORT\n"
+    "                                plain-HTTP listener for GET /metrics (default: empty, off)\n"
+    "  --shutdown-delay-duration D   after SIGTERM, keep answering this long (a Go duration,\n"
+    "                                e.g. 5s) while /readyz fails, so that endpoints stop\n"
+    "                                sending traffic first (default 0)\n"
     "  --policy-file PATH            LeasePolicy JSON (default: the built-in policy)\n"
     "  --mode enforce|warn|audit     replaces the policy's defaultMode\n"
     "  --log-level LEVEL             debug, info, warning or error (default info)\n"
@@ -46,8 +68,8 @@ static const char usage[] =
     "                                (default 30)\n"
     "  --threads N                   worker threads, 0 = one per usable CPU: the CPU\n"
     "                                quota of the cgroup rounded up (default 0)\n"
-    "  --policy-check-interval MS    how often the policy, certificate and key files are\n"
-    "                                checked, 0 = only on SIGHUP\n"
+    "  --policy-check-interval MS    how often the policy, certificate, key and client CA files\n"
+    "                                are checked, 0 = only on SIGHUP\n"
     "                                (default 1000)\n"
     "  --metrics-lease-label         add the lease name to violation metrics (cardinality)\n"
     "  --events                      post a Warning Event (reason LeaseViolation) on the Lease\n"
@@ -58,7 +80,8 @@ static const char usage[] =
     "                                remembered to judge expiry by observed time, least\n"
     "                                recently written forgotten first (default 16384)\n"
     "\n"
-    "GET /metrics serves Prometheus metrics (no client certificate needed).\n"
+    "GET /metrics serves Prometheus metrics (no client certificate needed). Requests whose\n"
+    "Content-Length and Transfer-Encoding headers disagree get 400 and the connection closed.\n"
     "\n"
     "For --events. " LG_CLI_API_HELP;
 
@@ -78,12 +101,48 @@ static int parse_num(const char *s, unsigned long long min, unsigned long long m
   return 0;
 }
 
-/* What serve sets up around the server: metrics and events. */
+/* What serve sets up around the server: metrics, events and TLS settings. */
 typedef struct {
   bool events, lease_label;
   unsigned long long queue, memory;
   lg_kube_flags api;
+  const char *tls_min_version, *tls_cipher_suites, *shutdown_delay;
+  lg_tlsopts tls;
 } extras;
+
+/* Checks the values of the flags that are not plain numbers; -1 after a message. */
+static int check_values(lg_server_config *cfg, extras *x) {
+  const char *addrs[2] = {cfg->health_probe_bind_address, cfg->metrics_bind_address};
+  const char *names[2] = {"--health-probe-bind-address", "--metrics-bind-address"};
+  char err[512];
+  lg_listen_addr a;
+
+  for (int i = 0; i < 2; i++)
+    if (addrs[i] && lg_listen_parse(names[i], addrs[i], true, &a, err, sizeof err) != LG_OK) {
+      fprintf(stderr, "leaseguard serve: %s\n", err);
+      return -1;
+    }
+  if (x->shutdown_delay) {
+    int64_t us = lg_cli_duration(x->shutdown_delay);
+    if (us < 0 || us > INT64_C(3600) * 1000000) {
+      fprintf(stderr, "leaseguard serve: --shutdown-delay-duration must be a duration from 0s to "
+                      "1h (e.g. 5s), not \"%s\"\n", x->shutdown_delay);
+      return -1;
+    }
+    cfg->shutdown_delay_ms = (unsigned)(us / 1000);
+  }
+  if (lg_tlsopts_build(x->tls_min_version, x->tls_cipher_suites, &x->tls, err, sizeof err)) {
+    fprintf(stderr, "leaseguard serve: %s\n", err);
+    return -1;
+  }
+  cfg->tls = &x->tls;
+  return 0;
+}
+
+/* The listener flags, off when empty. */
+static bool may_be_empty(const char **dst, const lg_server_config *cfg) {
+  return dst == &cfg->health_probe_bind_address || dst == &cfg->metrics_bind_address;
+}
 
 /* Turns the flags into cfg; returns -1 after a usage message on stderr, 1 after --help. */
 static int parse_flags(int argc, char **argv, lg_server_config *cfg, extras *x) {
@@ -111,6 +170,12 @@ static int parse_flags(int argc, char **argv, lg_server_config *cfg, extras *x) 
       {"--tls-private-key-file", &cfg->tls_key_file}, {"--policy-file", &cfg->policy_file},
       {"--client-ca-file", &cfg->client_ca_file},
       {"--mode", &mode},                        {"--log-level", &level},
+      {"--tls-min-version", &x->tls_min_version},
+      {"--tls-cipher-suites", &x->tls_cipher_suites},
+      {"--shutdown-delay-duration", &x->shutdown_delay},
+      /* Empty means off. */
+      {"--health-probe-bind-address", &cfg->health_probe_bind_address},
+      {"--metrics-bind-address", &cfg->metrics_bind_address},
   };
   const size_t n_nums = sizeof nums / sizeof nums[0], n_strs = sizeof strs / sizeof strs[0];
   int lvl = LG_LOG_INFO;
@@ -120,6 +185,9 @@ static int parse_flags(int argc, char **argv, lg_server_config *cfg, extras *x) 
     int m = 0;
     size_t k;
     if (lg_cli_is_help(argv[i])) {
+      /* The values given before --help are checked too (the chart's tests rely on it). */
+      if (check_values(cfg, x) != 0)
+        return -1;
       fputs(usage, stdout);
       return 1;
     }
@@ -145,8 +213,8 @@ static int parse_flags(int argc, char **argv, lg_server_config *cfg, extras *x) 
     for (k = 0; m == 0 && k < n_strs; k++)
       if ((m = lg_cli_flag(argc, argv, &i, strs[k].name, &v)) != 0)
         break;
-    if (m > 0 && *v) {
-      *strs[k].dst = v;
+    if (m > 0 && (*v || may_be_empty(strs[k].dst, cfg))) {
+      *strs[k].dst = *v ? v : NULL;
       continue;
     }
     if (m > 0)
@@ -177,6 +245,8 @@ static int parse_flags(int argc, char **argv, lg_server_config *cfg, extras *x) 
     lg_cli_usage_error("serve", "--tls-cert-file and --tls-private-key-file are required");
     return -1;
   }
+  if (check_values(cfg, x) != 0)
+    return -1;
   lg_log_set_level((lg_log_level)lvl);
   cfg->secure_port = (int)port;
   cfg->max_request_bytes = (size_t)max_bytes;
@@ -189,7 +259,7 @@ static int parse_flags(int argc, char **argv, lg_server_config *cfg, extras *x) 
 
 int lg_cmd_serve(int argc, char **argv) {
   lg_server_config cfg;
-  extras x = {false, false, 1000, 16384, {0}};
+  extras x = {.queue = 1000, .memory = 16384};
   lg_kube_config kc = {0};
   char err[768] = "", host[256] = "";
   int status = 1, m;

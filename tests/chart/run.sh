@@ -190,6 +190,15 @@ for major in 3 4; do
     --set 'webhook.excludedNamespaces={team-a}'
   refuse log-level logLevel --set logLevel=verbose
   refuse port-70000 securePort --set server.securePort=70000
+  refuse bind-address-name bindAddress --set server.bindAddress=localhost
+  refuse tls-min-version tlsMinVersion --set server.tlsMinVersion=VersionTLS10
+  refuse tls-suite-insecure tlsCipherSuites --set 'server.tlsCipherSuites={TLS_RSA_WITH_AES_128_GCM_SHA256}'
+  refuse tls-suite-openssl-name tlsCipherSuites --set 'server.tlsCipherSuites={ECDHE-RSA-AES128-GCM-SHA256}'
+  refuse shutdown-delay-negative shutdownDelaySeconds --set server.shutdownDelaySeconds=-1
+  refuse shutdown-delay-2h shutdownDelaySeconds --set server.shutdownDelaySeconds=7200
+  refuse probes-port-0 'probes[./]port' --set probes.port=0
+  refuse metrics-port-70000 'metrics[./]port' --set metrics.port=70000
+  refuse port-clash 'probes.port and metrics.port must differ' --set probes.port=8443
   refuse threads-string threads --set-string server.threads=many
   refuse unknown-key colour --set colour=blue
   refuse unknown-webhook-key failurPolicy --set webhook.failurPolicy=Fail
