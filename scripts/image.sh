@@ -34,7 +34,7 @@ while [ $# -gt 0 ]; do
     --tag) [ $# -ge 2 ] || usage; tag=$2; shift 2 ;;
     --tag=*) tag=${1#--tag=}; shift ;;
     --keep-storage) keep=1; shift ;;
-    -h | --help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; exit 0 ;;
     *) usage ;;
   esac
 done
