@@ -110,11 +110,19 @@ P() {
     --cgroup-manager cgroupfs --events-backend none --runtime runc --runtime-flag "root=$store/runc" "$@"
 }
 ctrs=()      # buildah working containers to remove
-smoke_pid=   # chroot runner: the unshare process of serve
+smoke_pid=   # chroot runner: the subshell that runs serve's unshare
+pid=         # serve's process
 cleanup() {
   set +e
   P rm -f -t 0 lg-image-smoke >/dev/null 2>&1
-  [ -z "$smoke_pid" ] || { kill -KILL "$smoke_pid"; wait "$smoke_pid"; } 2>/dev/null
+  if [ -n "$smoke_pid" ]; then
+    # chroot runner: the server (its uid change cleared unshare's --kill-child), then the
+    # unshare and the subshell that started it
+    [ -z "$pid" ] || kill -KILL "$pid"
+    pkill -KILL -P "$smoke_pid"
+    kill -KILL "$smoke_pid"
+    wait "$smoke_pid"
+  fi 2>/dev/null
   for c in "${ctrs[@]}"; do B rm "$c" >/dev/null 2>&1; done
   if [ "$keep" = 0 ] && [ -d "$store" ]; then
     unmount_store
@@ -312,7 +320,7 @@ else
   kill -TERM "$pid"
   code=0
   wait "$smoke_pid" || code=$?
-  smoke_pid=
+  smoke_pid= pid=
 fi
 [ "$code" = 0 ] || { cat "$out/smoke/serve.log" >&2; die "serve exited $code on SIGTERM"; }
 grep -q '"level":"info"' "$out/smoke/serve.log" || die "serve wrote no JSON log line"
