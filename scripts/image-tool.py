@@ -84,8 +84,9 @@ def cmd_sbom(a):
         src = p["source"] or p["package"]
         packages.append({
             "name": p["package"], "SPDXID": pid, "versionInfo": p["version"],
-            "supplier": "Organization: " + (p["maintainer"] or "Debian"),
+            "supplier": "Organization: Debian",
             "downloadLocation": "NOASSERTION", "filesAnalyzed": False,
+            "comment": "Debian maintainer: " + (p["maintainer"] or "unknown"),
             "sourceInfo": f"built package from: {src} {p['source_version'] or p['version']}",
             "licenseConcluded": "NOASSERTION", "licenseDeclared": "NOASSERTION",
             "copyrightText": "NOASSERTION",
