@@ -320,7 +320,7 @@ else
   kill -TERM "$pid"
   code=0
   wait "$smoke_pid" || code=$?
-  smoke_pid= pid=
+  smoke_pid='' pid=''
 fi
 [ "$code" = 0 ] || { cat "$out/smoke/serve.log" >&2; die "serve exited $code on SIGTERM"; }
 grep -q '"level":"info"' "$out/smoke/serve.log" || die "serve wrote no JSON log line"
