@@ -270,6 +270,15 @@ for major in 3 4; do
     passed=$((passed + n))
     failed=$((failed + (f > 0 ? f : 1)))
   fi
+
+  echo "-- helm package: the packaged chart and its metadata (package.sh)"
+  rc=0
+  bash "$here/package.sh" "$helm" "$out/package" "$tools/node_modules" >"$out/package-check.log" 2>&1 || rc=$?
+  sed 's/^/  /' "$out/package-check.log"
+  n=$(grep -c '^ok:' "$out/package-check.log" || true)
+  f=$(grep -c '^FAIL:' "$out/package-check.log" || true)
+  passed=$((passed + n))
+  failed=$((failed + (f > 0 ? f : (rc != 0 ? 1 : 0))))
 done
 
 echo
