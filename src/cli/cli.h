@@ -11,6 +11,7 @@ int lg_cmd_certs(int argc, char **argv);
 int lg_cmd_elect(int argc, char **argv);
 int lg_cmd_selftest(int argc, char **argv);
 int lg_cmd_audit(int argc, char **argv);
+int lg_cmd_vap(int argc, char **argv);
 
 /* Matches argv[*i] against flag `name` ("--secure-port") in the forms --name=VALUE and
  * --name VALUE (then *i advances). Returns 1 and sets *value on a match, 0 when argv[*i]
