@@ -45,10 +45,14 @@ for (const [name, [prefix, mode, fp]] of Object.entries(cases)) {
   const res = spawnSync(bin, args, { encoding: 'utf8' });
   if (res.status !== 0) { check(false, `[${name}] leaseguard ${args.join(' ')}`, res.stderr); continue; }
   const strip = (o) => ({ ...o, metadata: { ...o.metadata, labels: undefined } });
-  const want = JSON.parse(res.stdout).items.map(strip);
-  const got = objs.map(strip);
+  // Helm orders the objects by kind: compare them by kind and name.
+  const key = (o) => `${o.kind}/${o.metadata.name}`;
+  const byKey = (a, b) => key(a).localeCompare(key(b));
+  const want = JSON.parse(res.stdout).items.map(strip).sort(byKey);
+  const got = objs.map(strip).sort(byKey);
+  const diff = got.map((o, i) => (same(o, want[i]) ? null : key(o))).filter(Boolean);
   check(same(got, want), `[${name}] renders what \`leaseguard ${args.slice(0, 1).concat(args.slice(2)).join(' ')}\` prints (labels aside)`,
-    'differs: regenerate with cmake --build build --target vap-chart-template');
+    `${diff.join(', ') || 'object lists'} differ: regenerate with cmake --build build --target vap-chart-template`);
 }
 console.log(failures ? `vap.mjs: ${failures} failed` : 'vap.mjs: all passed');
 process.exit(failures ? 1 : 0);
