@@ -86,8 +86,8 @@ int lg_cmd_vap(int argc, char **argv) {
     goto out;
   }
   if (lg_vap_render(policy, &opt, &text, err, sizeof err) != LG_OK) {
-    fprintf(stderr, "leaseguard vap: %s%s%s\n", policy_file ? "policy file " : "",
-            policy_file ? policy_file : "", err);
+    fprintf(stderr, "leaseguard vap: %s%s%s%s\n", policy_file ? "policy file " : "",
+            policy_file ? policy_file : "", policy_file ? ": " : "", err);
     goto out;
   }
   fputs(text, stdout);
