@@ -16,6 +16,7 @@ static const char usage[] =
     "  elect     take part in leader election on a Lease, as client-go does\n"
     "  selftest  check a cluster's webhook with good and misbehaving electors\n"
     "  audit     judge recorded Lease versions, or watch a cluster's leases live\n"
+    "  vap       print the clock-free rules as ValidatingAdmissionPolicies (CEL)\n"
     "  version   print the version\n"
     "\n"
     "Run 'leaseguard COMMAND --help' for a command's flags.\n"
@@ -54,6 +55,8 @@ int main(int argc, char **argv) {
     return lg_cmd_selftest(argc - 1, argv + 1);
   if (strcmp(cmd, "audit") == 0)
     return lg_cmd_audit(argc - 1, argv + 1);
+  if (strcmp(cmd, "vap") == 0)
+    return lg_cmd_vap(argc - 1, argv + 1);
   fprintf(stderr, "leaseguard: unknown command \"%s\"\nRun 'leaseguard --help' for usage.\n",
           cmd);
   return 2;

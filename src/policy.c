@@ -416,6 +416,8 @@ lg_rc lg_policy_load_file(const char *path, lg_policy **out, char *err, size_t e
   return rc;
 }
 
+const struct json_t *lg_policy_document(const lg_policy *p) { return p ? p->root : NULL; }
+
 lg_rc lg_policy_default(lg_policy **out, char *err, size_t errlen) {
   return lg_policy_parse(lg_default_policy_json, sizeof lg_default_policy_json - 1, out, err,
                          errlen);

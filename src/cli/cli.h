@@ -15,6 +15,7 @@ int lg_cmd_certs(int argc, char **argv);
 int lg_cmd_elect(int argc, char **argv);
 int lg_cmd_selftest(int argc, char **argv);
 int lg_cmd_audit(int argc, char **argv);
+int lg_cmd_vap(int argc, char **argv);
 
 /* The convention of every command: usage text starting with "Usage:" on stdout and exit 0
  * for --help; a usage error (unknown flag, bad value, missing required flag) reported on

@@ -354,7 +354,8 @@ function loadCase(name) {
   }
   return objs;
 }
-const CLUSTER_KINDS = new Set(['ValidatingWebhookConfiguration', 'ClusterRole', 'ClusterRoleBinding']);
+const CLUSTER_KINDS = new Set(['ValidatingWebhookConfiguration', 'ClusterRole', 'ClusterRoleBinding',
+  'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']);
 const isHook = (o) => Boolean(o.metadata?.annotations?.['helm.sh/hook']);
 // The chart's components: webhook, lease-health (the observer), monitoring (rules, dashboard).
 const isComp = (c) => (o) => o.metadata?.labels?.['app.kubernetes.io/component'] === c;
@@ -866,6 +867,8 @@ const cases = {
     selftestNamespace: 'leaseguard-selftest', expect: 'warn', values: mergeValues(chartValues, fullValues),
   },
   monitoring: { serviceMonitor: true, values: mergeValues(chartValues, monitoringValues) },
+  // vap.enabled: the ValidatingAdmissionPolicies beside the webhook (tests/chart/vap.mjs checks them further).
+  vap: { values: mergeValues(chartValues, { vap: { enabled: true } }) },
 };
 try { selfCheck(); } catch (e) { fail(`unknown-field self-check: ${e.stack || e}`); }
 try { dashboard(); } catch (e) { fail(`dashboard: ${e.stack || e}`); }
