@@ -49,6 +49,7 @@ static const lg_mode default_rule_mode[LG_RULE_COUNT] = {
     [LG_RULE_DURATION] = LG_MODE_INHERIT,        [LG_RULE_DURATION_RECOMMENDED] = LG_MODE_WARN,
     [LG_RULE_RENEW_MONOTONIC] = LG_MODE_INHERIT, [LG_RULE_TIMESTAMPS] = LG_MODE_INHERIT,
     [LG_RULE_HOLDER_IDENTITY] = LG_MODE_OFF,     [LG_RULE_DELETE_HELD] = LG_MODE_INHERIT,
+    [LG_RULE_FENCING] = LG_MODE_INHERIT,
 };
 static const char *const default_controllers[] = {"system:apiserver"};
 /* Who deletes leases for Kubernetes itself: the garbage collector (owner gone), the

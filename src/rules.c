@@ -213,6 +213,17 @@ static liveness live(const judge *j, const lg_lease *l) {
   return at_least_term(j, l, d, v);
 }
 
+bool lg_rules_live(const lg_lease *l, const lg_evidence *e, const lg_rule_config *cfg,
+                   lg_time now, lg_time *expiry) {
+  static const lg_evidence none;
+  lg_rules_input in = {.evidence = e};
+  judge j = {&in, cfg, now, l, NULL, e ? e : &none, false, {0}, NULL};
+  liveness v = live(&j, l);
+  if (expiry)
+    *expiry = v.expiry;
+  return v.live;
+}
+
 static void rule_holder_renew(judge *j) {
   const lg_lease *o = j->old_l, *n = j->new_l;
   const lg_evidence *e = j->ev;

@@ -17,7 +17,8 @@
   X(LG_RULE_RENEW_MONOTONIC, "renew-monotonic")         \
   X(LG_RULE_TIMESTAMPS, "timestamps")                   \
   X(LG_RULE_HOLDER_IDENTITY, "holder-identity")         \
-  X(LG_RULE_DELETE_HELD, "delete-held")
+  X(LG_RULE_DELETE_HELD, "delete-held")                 \
+  X(LG_RULE_FENCING, "fencing")
 
 typedef enum {
 #define LG_RULE_ENUM(e, id) e,
@@ -109,6 +110,11 @@ typedef struct {
 /* Judges one write. Pure: no I/O, no clock (now is an argument), no globals. */
 void lg_rules_evaluate(const lg_rules_input *in, const lg_rule_config *cfg, lg_time now,
                        lg_verdict *out);
+
+/* Whether held lease l's term still runs at now, judged as holder-renew judges it (by
+ * what the webhook saw, e; may be NULL) with cfg's skew; *expiry (may be NULL) gets its end. */
+bool lg_rules_live(const lg_lease *l, const lg_evidence *e, const lg_rule_config *cfg,
+                   lg_time now, lg_time *expiry);
 
 /* True when username matches the coordinated-election controller globs of cfg. */
 bool lg_rules_is_controller(const lg_rule_config *cfg, const char *username);
