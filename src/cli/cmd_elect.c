@@ -88,6 +88,7 @@ static pid_t start_child(char **argv) {
     return pid;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
+  signal(SIGPIPE, SIG_DFL); /* ignored by leaseguard itself (main.c), not by what it runs */
   execvp(argv[0], argv);
   fprintf(stderr, "leaseguard elect: cannot run %s: %s\n", argv[0], strerror(errno));
   _exit(127);

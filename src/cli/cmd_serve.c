@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "logq.h"
 #include "rules.h"
 #include "events.h"
 #include "kube.h"
@@ -58,6 +59,9 @@ static const char usage[] =
     "                                account)\n"
     "\n"
     "GET /metrics serves Prometheus metrics (no client certificate needed).\n";
+
+/* How long the log queues may take to flush at exit before the rest is given up. */
+#define LOG_FLUSH_MS 2000
 
 /* Parses a whole decimal number in [min, max]. */
 static int parse_num(const char *s, unsigned long long min, unsigned long long max,
@@ -188,8 +192,11 @@ int lg_cmd_serve(int argc, char **argv) {
   m = parse_flags(argc, argv, &cfg, &x);
   if (m != 0)
     return m > 0 ? 0 : 2;
-  /* Audit lines go to stdout; keep them whole and timely when it is a pipe or a file. */
+  /* Audit lines go to stdout; keep them whole and timely when it is a pipe or a file. From
+   * here on, logs and audit lines are queued: a stalled reader costs lines, not answers. */
   setvbuf(stdout, NULL, _IOLBF, 0);
+  if (lg_log_start_queue(0, err, sizeof err) != LG_OK)
+    goto out;
   if (!(cfg.metrics = lg_metrics_new(x.lease_label))) {
     snprintf(err, sizeof err, "%s", lg_strerror(LG_ENOMEM));
     goto out;
@@ -207,9 +214,11 @@ int lg_cmd_serve(int argc, char **argv) {
   if (lg_server_run(&cfg, err, sizeof err) == LG_OK)
     status = 0;
 out:
-  if (status)
-    fprintf(stderr, "leaseguard serve: %s\n", err[0] ? err : "cannot start");
   lg_events_stop(cfg.events);
+  /* A stderr whose reader is stuck would block this exit too: the queue gives up on it. */
+  lg_log_stop_queue(LOG_FLUSH_MS);
+  if (status && !lg_logq_broken(LG_LOGQ_STDERR))
+    fprintf(stderr, "leaseguard serve: %s\n", err[0] ? err : "cannot start");
   lg_metrics_free(cfg.metrics);
   lg_kube_config_free(&kc);
   return status;
