@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "httpd.h"
 #include "kube.h"
+#include "k8sname.h"
 #include "log.h"
 #include "metrics.h"
 #include "timefmt.h"
@@ -78,14 +79,6 @@ typedef struct {
   lg_mode mode;
   long watch_timeout_s;
 } options;
-
-/* Kubernetes namespace names are DNS labels; anything else would not be safe in a path. */
-static bool dns_label(const char *s) {
-  size_t n = strlen(s);
-  if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
-    return false;
-  return strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") == n;
-}
 
 /* Returns 0 to go on, 1 after --help, 2 on a usage error (reported). */
 static int parse(int argc, char **argv, options *o) {
@@ -155,7 +148,7 @@ static int parse(int argc, char **argv, options *o) {
                     "\"%s\"\n", o->log_level);
     return 2;
   }
-  if (o->ns && !dns_label(o->ns)) {
+  if (o->ns && !lg_k8sname_is_label(o->ns)) { /* it goes into the API path */
     fprintf(stderr, "leaseguard audit: --namespace \"%s\" is not a namespace name\n", o->ns);
     return 2;
   }
@@ -695,8 +688,8 @@ static int run_watch(const options *o, const lg_policy *policy) {
     lg_log_set_level((lg_log_level)lg_log_parse_level(o->log_level));
   w.timeout_s = o->watch_timeout_s;
   if (o->ns)
-    snprintf(w.list_path, sizeof w.list_path, "/apis/coordination.k8s.io/v1/namespaces/%s/leases",
-             o->ns);
+    lg_k8sname_path(w.list_path, sizeof w.list_path, "/apis/coordination.k8s.io/v1/namespaces",
+                    o->ns, "leases", NULL);
   else
     snprintf(w.list_path, sizeof w.list_path, "/apis/coordination.k8s.io/v1/leases");
   if (lg_kube_config_select(o->kubeconfig, o->server, o->token_file, o->ca, &kc, err, sizeof err) || lg_kube_new(&kc, &w.kube, err, sizeof err)) {
