@@ -10,11 +10,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #define DEFAULT_CAPACITY (1024 * 1024)
 #define DEFAULT_REPORT_MS 10000
+#define PIPE_CHUNK 4096 /* PIPE_BUF, and one page of a pipe */
 
 /* One stream. Its lines are whole in the ring: [head, head + len) modulo cap, oldest first.
  * The writer writes from the ring without the lock; callers only append after it. */
@@ -67,7 +69,7 @@ static void drop_queued(stream *st) {
   uint64_t lines = 0;
   for (size_t i = 0; i < st->len; i++)
     lines += st->ring[(st->head + i) % st->cap] == '\n';
-  /* A line cut by a cancelled write has its newline in the ring still; none is lost twice. */
+  /* A line cut short by a cancelled write counts as dropped (its newline is still here). */
   drop_locked(st, lines);
   st->head = st->len = 0;
 }
@@ -175,21 +177,25 @@ static struct timespec abs_mono(int64_t ms) {
   return ts;
 }
 
-/* Writes the oldest contiguous part of the ring; called and returns with st->mu held. The
- * write (or the wait for a non-blocking descriptor) is the only place a stop may cancel. */
-static void write_some(stream *st, int fd) {
+/* Writes the oldest contiguous part of the ring; called and returns with st->mu held. Unless
+ * fd is a regular file it first waits (up to a second) until fd takes data, then writes at
+ * most PIPE_CHUNK bytes, which a pipe with room takes without blocking: so a stop cancels
+ * the wait, never a write half done, and the count of lines written stays exact. */
+static void write_some(stream *st, int fd, bool regular) {
   size_t n = st->cap - st->head < st->len ? st->cap - st->head : st->len;
   const char *p = st->ring + st->head;
   struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-  ssize_t w;
-  int e, old;
+  ssize_t w = -1;
+  int e = EAGAIN, old;
 
+  if (!regular && n > PIPE_CHUNK)
+    n = PIPE_CHUNK;
   pthread_mutex_unlock(&st->mu);
   pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, &old);
-  w = write(fd, p, n);
-  e = errno;
-  if (w < 0 && (e == EAGAIN || e == EWOULDBLOCK))
-    poll(&pfd, 1, 1000);
+  if (regular || poll(&pfd, 1, 1000) > 0) {
+    w = write(fd, p, n);
+    e = errno;
+  }
   pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
   pthread_mutex_lock(&st->mu);
   if (w > 0) {
@@ -212,6 +218,8 @@ static void *writer(void *arg) {
   stream *st = arg;
   const bool reporter = st == &streams[LG_LOGQ_STDERR];
   const int fd = fileno(file_of(st));
+  struct stat sb;
+  const bool regular = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode);
   int64_t next_report = mono_ms() + report_ms;
   int old;
 
@@ -225,7 +233,7 @@ static void *writer(void *arg) {
       pthread_mutex_lock(&st->mu);
     }
     if (st->len && !st->broken) {
-      write_some(st, fd);
+      write_some(st, fd, regular);
       continue;
     }
     if (st->stopping)
@@ -354,6 +362,7 @@ lg_rc lg_logq_start(const lg_logq_config *cfg, char *err, size_t errlen) {
     st->head = st->len = 0;
     st->queued = true;
     st->stopping = st->finished = false;
+    st->broken = st->broken_told = false; /* tried afresh */
     pthread_mutex_unlock(&st->mu);
   }
   /* The writers take no signals: they belong to the thread that serves. */

@@ -28,7 +28,8 @@ typedef struct {
 /* "stdout" or "stderr". */
 const char *lg_logq_stream_name(lg_logq_stream s);
 
-/* Flushes stdio's buffers and from now on queues lines; starts the two writer threads. */
+/* Flushes stdio's buffers and from now on queues lines; starts the two writer threads.
+ * A stream marked broken is tried afresh. */
 lg_rc lg_logq_start(const lg_logq_config *cfg, char *err, size_t errlen);
 
 /* Lets the writers flush for at most flush_ms, then gives up on what is left (counted as
