@@ -444,6 +444,16 @@ static long rss_kib(pid_t pid) {
   return kib;
 }
 
+/* Whether serve's RSS measures serve: not under a wrapper (valgrind) or AddressSanitizer. */
+static bool rss_meaningful(void) {
+#if defined(__SANITIZE_ADDRESS__)
+  return false;
+#else
+  const char *w = getenv("LG_TEST_WRAPPER");
+  return !w || !*w;
+#endif
+}
+
 /* Runs promtool check metrics on text; fails on any complaint. */
 static void promtool_check(const char *text) {
   char in[LGT_PATH_LEN], out[LGT_PATH_LEN], cmd[3 * LGT_PATH_LEN], *msg;
@@ -489,6 +499,7 @@ static void test_label_sizes(void **state) {
     free(body);
     assert_false(allowed);
   }
+  free(huge);
   for (size_t i = 0; i < sizeof hostile / sizeof *hostile; i++) {
     snprintf(uid, sizeof uid, "hostile-%zu", i);
     body = review(uid, hostile[i], hostile[i], "u", "intruder");
@@ -511,10 +522,12 @@ static void test_label_sizes(void **state) {
   assert_null(strstr(text, "dryRun"));
   promtool_check(text);
   free(text);
-  /* The bodies alone are 40 MB; before the fix RSS grew by 95 MB and stayed. */
-  if (after - before > 40 * 1024)
+  /* The bodies alone are 60 MB; before the fix RSS grew by 47 to 95 MB and stayed. Under
+   * valgrind or ASan (which keeps freed memory in quarantine) RSS says nothing. */
+  if (!rss_meaningful())
+    return;
+  if (after - before > 16 * 1024)
     fail_msg("VmRSS grew by %ld KiB", after - before);
-  free(huge);
 }
 
 /* ---- a slow scraper ---- */
