@@ -24,6 +24,7 @@ static const char usage[] =
     "                        [--run -- COMMAND [ARGS...]]\n"
     "\n"
     "Takes part in leader election on a Lease exactly as client-go's leaderelection does.\n"
+    "NS must be a namespace name (DNS-1123 label) and NAME a lease name (DNS-1123 subdomain).\n"
     "\n"
     "  --identity=ID                        default: <hostname>_<uuid>, as kube components\n"
     "  --leader-elect-lease-duration=15s    how long a candidate waits on an unrenewed lease\n"
