@@ -360,6 +360,27 @@ for kb in 1 2 8 32 128; do
   R[size$kb.ns]=$ns
 done
 
+# ---- 1b. logging ----
+
+section "1b. what an audit line costs the thread that answers: written at once, or queued (serve)"
+# lg_log_review over the 4 violation bodies (one audit line each); stdout to a file, as a
+# container runtime's log pipe that keeps up; then queued into a FIFO that nobody reads.
+log_bench() { # LABEL MODE-FLAGS... (stdout already redirected by the caller)
+  local label=$1
+  shift
+  "$lgb" log --runs "$runs" --seconds "$in_seconds" "$@" "${bodies[@]}" 2>&1 >&3 |
+    awk -v l="$label" '$1 == "RESULT" {printf "  %-34s %6d ns CPU %6d ns wall per line; %d lines, %d dropped\n", l, $4, $6, $8, $10}'
+}
+{
+  log_bench "at once, stdout a file (before)" 3>"$work/log-at-once.out"
+  log_bench "queued, stdout a file (serve now)" --queue 3>"$work/log-queued.out"
+  mkfifo "$work/stalled"
+  exec {hold}<>"$work/stalled" # a reader that never reads
+  log_bench "queued, stdout a stalled pipe" --queue 3>"$work/stalled"
+  exec {hold}>&-
+} | tee "$work/log.txt"
+say "  (an at-once write into the stalled pipe would block for good: not run)"
+
 # ---- 2./3. serve and nginx over TLS, keep-alive ----
 
 section "2-3. serve (default policy, --threads default) and nginx (fixed answer) over TLS"

@@ -108,9 +108,12 @@ bool lg_logq_write(lg_logq_stream s, const char *line, size_t len) {
   else if (!st->queued)
     ok = write_now(st, line, len);
   else if (len < st->cap - st->len) {
+    /* The writer waits only on an empty ring (bytes being written stay in it): one wake-up
+     * per batch, not a futex call per line. */
+    if (!st->len)
+      pthread_cond_signal(&st->more);
     ring_put(st, line, len);
     ring_put(st, "\n", 1);
-    pthread_cond_signal(&st->more);
     ok = true;
   }
   if (!ok)

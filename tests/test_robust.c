@@ -479,6 +479,7 @@ static void test_label_sizes(void **state) {
   const char *const flags[] = {"--metrics-lease-label", NULL};
   char *huge = malloc(mb + 1), uid[64], *body, *text;
   long before, after;
+  int huge_n;
   bool allowed = true;
   (void)state;
 
@@ -491,7 +492,9 @@ static void test_label_sizes(void **state) {
   free(body);
   free(get("/metrics", NULL));
   before = rss_kib(srv.pid);
-  for (int i = 0; i < 40; i++) {
+  /* Under valgrind, parsing 60 MB takes minutes: fewer (the labels are the same). */
+  huge_n = rss_meaningful() ? 40 : 8;
+  for (int i = 0; i < huge_n; i++) {
     huge[0] = (char)('a' + i % 26); /* each a different value */
     snprintf(uid, sizeof uid, "huge-%d", i);
     body = review(uid, huge, i % 2 ? huge : "l", "u", "intruder");
@@ -508,14 +511,16 @@ static void test_label_sizes(void **state) {
   }
   text = get("/metrics", NULL);
   after = rss_kib(srv.pid);
-  fprintf(stderr, "/metrics: %zu bytes; VmRSS %ld KiB before, %ld KiB after 40 1 MB namespaces\n",
-          strlen(text), before, after);
+  fprintf(stderr, "/metrics: %zu bytes; VmRSS %ld KiB before, %ld KiB after %d 1 MB namespaces\n",
+          strlen(text), before, after, huge_n);
   assert_true(strlen(text) < 16384);
-  /* 20 with both huge, 7 with a refused name in both; 20 with a huge namespace only. */
+  /* Half with both huge, and 7 with a refused name in both; half with a huge namespace. */
   assert_true(sample_in(text, "leaseguard_lease_violations_total{rule=\"holder-renew\","
-                              "mode=\"enforce\",namespace=\"_invalid\",lease=\"_invalid\"}") == 27);
+                              "mode=\"enforce\",namespace=\"_invalid\",lease=\"_invalid\"}") ==
+              huge_n / 2 + 7);
   assert_true(sample_in(text, "leaseguard_lease_violations_total{rule=\"holder-renew\","
-                              "mode=\"enforce\",namespace=\"_invalid\",lease=\"l\"}") == 20);
+                              "mode=\"enforce\",namespace=\"_invalid\",lease=\"l\"}") ==
+              huge_n / 2);
   assert_true(sample_in(text, "leaseguard_lease_violations_total{rule=\"holder-renew\","
                               "mode=\"enforce\",namespace=\"team-a\",lease=\"l\"}") == 1);
   assert_null(strstr(text, "nnnnnnnn"));
