@@ -17,6 +17,7 @@
 #define DEFAULT_CAPACITY (1024 * 1024)
 #define DEFAULT_REPORT_MS 10000
 #define PIPE_CHUNK 4096 /* PIPE_BUF, and one page of a pipe */
+#define BATCH_MS 1      /* a woken writer lets lines gather this long before writing */
 
 /* One stream. Its lines are whole in the ring: [head, head + len) modulo cap, oldest first.
  * The writer writes from the ring without the lock; callers only append after it. */
@@ -26,6 +27,7 @@ typedef struct {
   pthread_cond_t idle; /* the writer finished */
   /* guarded by mu */
   bool queued;         /* started: lines go to the ring */
+  bool waiting;        /* the writer waits for lines */
   bool stopping, finished;
   bool broken;         /* a write failed for good, or the stream was given up at stop */
   bool broken_told;
@@ -108,9 +110,9 @@ bool lg_logq_write(lg_logq_stream s, const char *line, size_t len) {
   else if (!st->queued)
     ok = write_now(st, line, len);
   else if (len < st->cap - st->len) {
-    /* The writer waits only on an empty ring (bytes being written stay in it): one wake-up
-     * per batch, not a futex call per line. */
-    if (!st->len)
+    /* Only a waiting writer needs waking; once woken it gathers a batch (BATCH_MS), so a
+     * burst of lines costs a wake-up, not a futex call each. */
+    if (st->waiting)
       pthread_cond_signal(&st->more);
     ring_put(st, line, len);
     ring_put(st, "\n", 1);
@@ -241,11 +243,19 @@ static void *writer(void *arg) {
     }
     if (st->stopping)
       break;
+    st->waiting = true;
     if (reporter) {
       struct timespec until = abs_mono(next_report - mono_ms() > 0 ? next_report - mono_ms() : 0);
       pthread_cond_timedwait(&st->more, &st->mu, &until);
     } else {
       pthread_cond_wait(&st->more, &st->mu);
+    }
+    st->waiting = false;
+    if (st->len && !st->stopping) {
+      const struct timespec batch = {0, BATCH_MS * 1000000L};
+      pthread_mutex_unlock(&st->mu);
+      nanosleep(&batch, NULL);
+      pthread_mutex_lock(&st->mu);
     }
   }
   st->finished = true;
