@@ -16,6 +16,7 @@
 #include "kube.h"
 #include "k8sname.h"
 #include "log.h"
+#include "logq.h"
 #include "metrics.h"
 #include "timefmt.h"
 
@@ -441,9 +442,7 @@ static void report(watcher *w, const lg_audit_change *c, bool judged) {
     const lg_finding *f = &c->verdict.findings[i];
     json_t *line = lg_audit_finding_json(c, f, "watch");
     char *s = line ? json_dumps(line, JSON_COMPACT) : NULL;
-    if (s)
-      printf("%s\n", s);
-    fflush(stdout);
+    lg_logq_write(LG_LOGQ_STDOUT, s, s ? strlen(s) : 0); /* queued: never stalls the watch */
     free(s);
     json_decref(line);
     lg_metrics_violation(w->metrics, f->rule, f->mode, c->namespace, c->name);
@@ -706,12 +705,19 @@ static int run_watch(const options *o, const lg_policy *policy) {
     fprintf(stderr, "leaseguard audit: %s\n", err);
     goto out;
   }
+  /* Findings (stdout) and logs (stderr) are queued: a stalled reader costs lines, not the
+   * watch (whose lease-health metrics would go stale). */
+  if (lg_log_start_queue(0, err, sizeof err)) {
+    fprintf(stderr, "leaseguard audit: %s\n", err);
+    goto out;
+  }
   lg_log(LG_LOG_INFO, "auditing leases", "namespace", o->ns ? o->ns : "", "http",
          o->http ? o->http : "", NULL);
   watch_loop(&w, &hs);
   lg_log(LG_LOG_INFO, "stopped", NULL);
   status = 0;
 out:
+  lg_log_stop_queue(2000);
   lg_httpd_stop(http);
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   lg_audit_free(w.audit);

@@ -236,6 +236,11 @@ int lg_cmd_elect(int argc, char **argv) {
     fprintf(stderr, "leaseguard elect: %s\n", err);
     goto out;
   }
+  /* A stalled stderr reader must cost log lines, never a renewal. */
+  if (lg_log_start_queue(0, err, sizeof err)) {
+    fprintf(stderr, "leaseguard elect: %s\n", err);
+    goto out;
+  }
   srand48((long)(lg_time_mono() ^ getpid()));
   lg_log(LG_LOG_INFO, "candidate started", "lock", lockname, "identity", o.identity,
          "misbehave", o.misbehave_name, NULL);
@@ -299,6 +304,7 @@ int lg_cmd_elect(int argc, char **argv) {
   }
   lg_log(LG_LOG_INFO, "stopped", "lock", lockname, NULL);
 out:
+  lg_log_stop_queue(2000);
   lg_httpd_stop(http);
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   lg_elector_free(e);
