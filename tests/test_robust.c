@@ -430,6 +430,35 @@ static void test_closed_readers(void **state) {
   assert_true(metric("leaseguard_log_lines_dropped_total{stream=\"stderr\"}") >= 1);
 }
 
+/* SIGTERM while stdout's reader is stalled with a full queue: serve flushes what it can for
+ * 2 s, gives up on the rest and exits 0 (before, a worker stuck in write() held the exit
+ * forever). */
+static void test_exit_with_stalled_reader(void **state) {
+  char *thief = big_string('t'), uid[64], *body;
+  struct timespec t0;
+  bool allowed;
+  int status;
+  long ms;
+  (void)state;
+
+  start_server(true, false, NULL);
+  for (int i = 0; i < 40; i++) {
+    snprintf(uid, sizeof uid, "steal-%d", i);
+    body = review(uid, "team-a", "l", "system:serviceaccount:team-a:ctl", thief);
+    post(body, &allowed);
+    free(body);
+  }
+  free(thief);
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  status = lgt_stop(srv.pid, SIGTERM, 15000);
+  ms = lgt_elapsed_ms(&t0);
+  srv.pid = -1;
+  fprintf(stderr, "exit with a stalled stdout reader: %ld ms\n", ms);
+  if (status < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    fail_msg("serve did not exit 0 within 15 s of SIGTERM (status %d)", status);
+  assert_true(lgt_count_text(srv.err, "\"msg\":\"shutting down\"") == 1);
+}
+
 /* ---- metric labels ---- */
 
 /* VmRSS of pid in KiB. */
@@ -645,6 +674,7 @@ int main(void) {
       cmocka_unit_test_teardown(test_stalled_stdout, stop_server),
       cmocka_unit_test_teardown(test_stalled_stderr, stop_server),
       cmocka_unit_test_teardown(test_closed_readers, stop_server),
+      cmocka_unit_test_teardown(test_exit_with_stalled_reader, stop_server),
       cmocka_unit_test_teardown(test_label_sizes, stop_server),
       cmocka_unit_test_teardown(test_slow_scrape, stop_server),
   };
