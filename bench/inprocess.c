@@ -167,7 +167,7 @@ static double median(double *v, int n) {
 /* One review end to end, as serve does it (less the HTTP and the log lines). */
 static void review(const body *b, const lg_policy *p, lg_time now) {
   lg_webhook_result res;
-  lg_webhook_handle(b->data, b->len, p, LG_MODE_INHERIT, now, &res);
+  lg_webhook_handle(b->data, b->len, &(lg_webhook_env){p, LG_MODE_INHERIT, now, 0, NULL}, &res);
   lg_webhook_result_free(&res);
 }
 
@@ -236,7 +236,7 @@ static int cmd_time(const options *o, const lg_policy *p) {
  * metrics and write the audit lines. */
 static void review_with_extras(const body *b, const lg_policy *p, lg_time now, lg_metrics *m) {
   lg_webhook_result res;
-  lg_webhook_handle(b->data, b->len, p, LG_MODE_INHERIT, now, &res);
+  lg_webhook_handle(b->data, b->len, &(lg_webhook_env){p, LG_MODE_INHERIT, now, 0, NULL}, &res);
   lg_metrics_review(m, &res, 0.0001);
   lg_log_review(&res, now);
   lg_webhook_result_free(&res);
@@ -283,7 +283,8 @@ static int cmd_log(const options *o, const lg_policy *p) {
   char err[256];
 
   for (size_t i = 0; i < o->n; i++) {
-    lg_webhook_handle(o->bodies[i].data, o->bodies[i].len, p, LG_MODE_INHERIT, o->now, &res[n]);
+    lg_webhook_handle(o->bodies[i].data, o->bodies[i].len,
+                      &(lg_webhook_env){p, LG_MODE_INHERIT, o->now, 0, NULL}, &res[n]);
     if (res[n].rc == LG_OK && res[n].verdict.n)
       n++;
     else
@@ -311,7 +312,7 @@ static int cmd_log(const options *o, const lg_policy *p) {
 static int cmd_check(const options *o, const lg_policy *p) {
   for (size_t i = 0; i < o->n; i++) {
     lg_webhook_result res;
-    lg_webhook_handle(o->bodies[i].data, o->bodies[i].len, p, LG_MODE_INHERIT, o->now, &res);
+    lg_webhook_handle(o->bodies[i].data, o->bodies[i].len, &(lg_webhook_env){p, LG_MODE_INHERIT, o->now, 0, NULL}, &res);
     printf("%-34s %6zu %d %s", base(o->bodies[i].path), o->bodies[i].len, res.http_status,
            res.verdict.allowed ? "allow" : "deny");
     for (size_t k = 0; k < res.verdict.n; k++)

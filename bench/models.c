@@ -108,8 +108,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     MHD_destroy_response(resp);
     return ret;
   }
-  lg_webhook_handle(r->body ? r->body : "", r->len, m->policy, LG_MODE_INHERIT, lg_time_now(),
-                    &res);
+  lg_webhook_handle(r->body ? r->body : "", r->len, &(lg_webhook_env){m->policy, LG_MODE_INHERIT, lg_time_now(), 0, NULL}, &res);
   resp = res.body ? MHD_create_response_from_buffer(strlen(res.body), res.body,
                                                     MHD_RESPMEM_MUST_COPY)
                   : NULL;

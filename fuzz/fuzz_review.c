@@ -3,6 +3,7 @@
  * checked. */
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -46,7 +47,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 
 /* request.uid as the input holds it (new reference, or NULL). */
 static json_t *request_uid(const uint8_t *data, size_t size) {
-  json_t *root = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, NULL);
+  json_t *root = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, NULL);
   json_t *uid = json_incref(json_object_get(json_object_get(root, "request"), "uid"));
   json_decref(root);
   return uid;
@@ -168,6 +169,29 @@ static unsigned check_reply(const lg_webhook_result *r, lg_rc rc, const json_t *
   return rules;
 }
 
+/* U+0000 is valid JSON that Go writes and Kubernetes stores: it must never be the reason
+ * for a 400 (failurePolicy Ignore would let the write through). The same input with each
+ * \u0000 written as \u0030 must then be refused too. */
+static void check_nul_not_refused(const uint8_t *data, size_t size, const lg_policy *p) {
+  static const char nul[] = "\\u0000";
+  char *copy = malloc(size ? size : 1), *at;
+  lg_webhook_result r;
+  size_t n = 0;
+  CHECK(copy != NULL, "out of memory");
+  memcpy(copy, data, size);
+  for (at = copy; at + 6 <= copy + size; at++)
+    if (memcmp(at, nul, 6) == 0 && (at == copy || at[-1] != '\\')) {
+      memcpy(at, "\\u0030", 6);
+      n++;
+    }
+  if (n) {
+    lg_webhook_handle(copy, size, &(lg_webhook_env){p, LG_MODE_INHERIT, now, 0, NULL}, &r);
+    CHECK(r.rc != LG_OK, "refused only because of \\u0000 (%s)", r.error);
+    lg_webhook_result_free(&r);
+  }
+  free(copy);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   json_t *uid = request_uid(data, size);
 
@@ -175,8 +199,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     unsigned first = 0;
     for (size_t m = 0; m < sizeof modes / sizeof *modes; m++) {
       lg_webhook_result r;
-      lg_rc rc = lg_webhook_handle((const char *)data, size, policies[p], modes[m], now, &r);
+      lg_rc rc = lg_webhook_handle((const char *)data, size,
+                                   &(lg_webhook_env){policies[p], modes[m], now, 0, NULL}, &r);
       unsigned rules = check_reply(&r, rc, uid);
+      if (rc != LG_OK && p == 0 && m == 0)
+        check_nul_not_refused(data, size, policies[p]);
       bool judged = rc == LG_OK && r.review.is_lease;
       /* --mode moves every rule that is on and turns none on or off (neither policy's
        * defaultMode is off): the same findings. */

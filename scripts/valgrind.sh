@@ -47,9 +47,9 @@ pass() {
   done
 }
 
-# The shell-script tests (chart, container, soak) have no C of their own to check.
+# The shell-script tests (chart, container, soak, vap-cel) have no C of their own to check.
 timed='e2e|kube|hostile|robust'
-pass -E "$jobs" "^(chart|container|soak|$timed)\$"
+pass -E "$jobs" "^(chart|container|soak|vap-cel|$timed)\$"
 pass -R 1 "^($timed)\$"
 echo "valgrind.sh: $reports valgrind reports read, $bad with errors; $failed ctest runs failed"
 [ "$failed" -eq 0 ] && [ "$bad" -eq 0 ]

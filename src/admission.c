@@ -9,9 +9,9 @@
 
 #define POD_NAME_KEY "authentication.kubernetes.io/pod-name"
 
+/* A string field (borrowed; NUL characters escaped in place), or NULL. */
 static const char *str(const json_t *o, const char *key) {
-  const json_t *v = json_object_get(o, key);
-  return json_is_string(v) ? json_string_value(v) : NULL;
+  return lg_utf8_json_text(json_object_get(o, key));
 }
 
 /* Checks that o.key is absent or of the wanted type (names the field on failure). */
@@ -41,8 +41,8 @@ static lg_rc decode_user(const json_t *req, lg_review *r, char *err, size_t errl
   r->groups = json_is_array(json_object_get(u, "groups")) ? json_object_get(u, "groups") : NULL;
   extra = json_object_get(u, "extra");
   pods = extra ? json_object_get(extra, POD_NAME_KEY) : NULL;
-  if (json_is_array(pods) && json_is_string(json_array_get(pods, 0)))
-    r->requester.pod_name = json_string_value(json_array_get(pods, 0));
+  if (json_is_array(pods))
+    r->requester.pod_name = lg_utf8_json_text(json_array_get(pods, 0));
   return LG_OK;
 }
 
@@ -116,7 +116,9 @@ lg_rc lg_admission_decode(const char *body, size_t len, lg_review *out, char *ui
   if (uid_out && uid_len)
     uid_out[0] = '\0';
   /* Duplicate keys are refused: two readers could disagree on which one counts. */
-  out->root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+  /* U+0000 is allowed (Go writes it as \u0000 and Kubernetes stores it): refusing it would
+   * turn a write into a 400, which failurePolicy Ignore lets through. */
+  out->root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
   if (!out->root) {
     rc = lg_fail(err, errlen, LG_EJSON, "malformed JSON: %s (line %d, column %d)", jerr.text,
                  jerr.line, jerr.column);

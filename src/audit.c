@@ -9,8 +9,12 @@ struct lg_audit {
   lg_mode mode;
   json_t *last; /* "namespace/name" -> the last version seen (a reference) */
   json_t *seen; /* "namespace/name" -> true, for every lease ever seen */
+  lg_witness *witness; /* when (by the watcher's clock) each version was seen: watch only */
   lg_audit_stats stats;
 };
+
+/* Leases and holders a watcher remembers the sightings of. */
+#define WATCH_MEMORY 65536
 
 lg_audit *lg_audit_new(const lg_policy *policy, lg_mode mode_override) {
   lg_audit *a = calloc(1, sizeof *a);
@@ -20,7 +24,8 @@ lg_audit *lg_audit_new(const lg_policy *policy, lg_mode mode_override) {
   a->mode = mode_override;
   a->last = json_object();
   a->seen = json_object();
-  if (!a->last || !a->seen) {
+  a->witness = lg_witness_new(WATCH_MEMORY, WATCH_MEMORY);
+  if (!a->last || !a->seen || !a->witness) {
     lg_audit_free(a);
     return NULL;
   }
@@ -32,6 +37,7 @@ void lg_audit_free(lg_audit *a) {
     return;
   json_decref(a->last);
   json_decref(a->seen);
+  lg_witness_free(a->witness);
   free(a);
 }
 
@@ -102,6 +108,38 @@ static lg_rc decode(const json_t *obj, lg_lease *l, char *key, size_t keylen, ch
 
 #define KEY_MAX 600 /* namespace (63) + '/' + name (253), with room to spare */
 
+/* A watch sees a version after it was stored, by up to about this much. */
+#define WATCH_DELAY LG_USEC_PER_SEC
+
+/* Remembers a watched version as seen at its arrival, or at the time its writer's clock
+ * says it was written when that is earlier: events replayed after a reconnect all arrive
+ * at once, long after they happened. */
+static void remember(lg_audit *a, const lg_audit_change *c, lg_time observed) {
+  lg_evidence own;
+  lg_time seen = observed;
+  int64_t slack = WATCH_DELAY;
+  const lg_lease *n = c->has_new ? &c->new_lease : NULL;
+  if (n && lg_lease_held(n) && n->has_renew) {
+    lg_witness_evidence(a->witness, c->namespace, c->name, n, NULL, "", observed, &own);
+    lg_time written = n->renew - (own.has_offset ? own.offset : 0);
+    if (written < seen)
+      seen = written;
+  }
+  if (n && n->has_duration && n->duration * LG_USEC_PER_SEC / 4 < slack)
+    slack = n->duration * LG_USEC_PER_SEC / 4;
+  lg_witness_record(a->witness, &(lg_witness_write){.namespace = c->namespace,
+                                                    .name = c->name,
+                                                    .op = c->op,
+                                                    .old_l = c->has_old ? &c->old_lease : NULL,
+                                                    .new_l = n,
+                                                    .username = "",
+                                                    .allowed = true,
+                                                    .verdict = &c->verdict,
+                                                    .wall = observed,
+                                                    .mono = seen,
+                                                    .slack = slack});
+}
+
 lg_rc lg_audit_observe(lg_audit *a, json_t *obj, bool deleted, const lg_time *observed,
                        lg_audit_change *out, char *err, size_t errlen) {
   char key[KEY_MAX];
@@ -110,6 +148,7 @@ lg_rc lg_audit_observe(lg_audit *a, json_t *obj, bool deleted, const lg_time *ob
   lg_rules_input in;
   lg_rule_config cfg;
   lg_requester nobody = {"", NULL};
+  lg_evidence ev;
   lg_rc rc;
 
   memset(out, 0, sizeof *out);
@@ -155,14 +194,25 @@ lg_rc lg_audit_observe(lg_audit *a, json_t *obj, bool deleted, const lg_time *ob
     cfg.mode[LG_RULE_HOLDER_IDENTITY] = LG_MODE_OFF;
     out->identity_unjudged = a->stats.identity_unjudged = true;
   }
+  /* Watched, the versions were seen as they came: liveness by observed time, as serve.
+   * Recorded, there is no time but the writers' own. */
+  memset(&ev, 0, sizeof ev);
+  out->observed = observed != NULL;
+  if (observed)
+    lg_witness_evidence(a->witness, l.namespace, l.name, out->has_old ? &out->old_lease : NULL,
+                        out->has_new ? &out->new_lease : NULL, "", *observed, &ev);
+  ev.anonymous = true;
   in = (lg_rules_input){.op = out->op,
                         .namespace = l.namespace,
                         .name = l.name,
                         .old_lease = out->has_old ? &out->old_lease : NULL,
                         .new_lease = out->has_new ? &out->new_lease : NULL,
-                        .requester = &nobody};
+                        .requester = &nobody,
+                        .evidence = &ev};
   lg_rules_evaluate(&in, &cfg, out->when, &out->verdict);
   out->skipped = out->verdict.skipped;
+  if (observed)
+    remember(a, out, *observed);
 
   a->stats.versions++;
   a->stats.findings += out->verdict.n;
@@ -331,7 +381,7 @@ lg_rc lg_audit_next_value(const char *buf, size_t len, bool eof, size_t first_li
     line += buf[ws++] == '\n';
   if (ws == len)
     return LG_OK;
-  *out = json_loadb(buf + ws, len - ws, JSON_DISABLE_EOF_CHECK, &e);
+  *out = json_loadb(buf + ws, len - ws, JSON_DISABLE_EOF_CHECK | JSON_ALLOW_NUL, &e);
   if (*out) {
     *used = ws + (size_t)e.position;
     return LG_OK;

@@ -21,6 +21,7 @@
 #include "rules.h"
 #include "status.h"
 #include "timefmt.h"
+#include "witness.h"
 
 typedef struct lg_audit lg_audit;
 
@@ -33,9 +34,11 @@ void lg_audit_free(lg_audit *a);
 
 /* The clock a change is judged at. Recorded (observed NULL): the new version's renewTime,
  * else its acquireTime, else the old version's renewTime, else 0 (then no rule needs a
- * clock). Watched (observed = when the event arrived): the receipt time for a deletion
+ * clock); liveness is then judged from the writers' timestamps alone, within the policy's
+ * skew. Watched (observed = when the event arrived): the receipt time for a deletion
  * (new_l NULL); otherwise the earlier of the two, so a renewTime in the future is judged by
- * the watcher's clock while an event replayed late is judged at its own time. */
+ * the watcher's clock while an event replayed late is judged at its own time; liveness is
+ * judged from when each version was seen (lg_witness), as serve does. */
 lg_time lg_audit_clock(const lg_lease *old_l, const lg_lease *new_l, const lg_time *observed);
 
 /* One change: a version of a lease compared with the last version seen. The strings and
@@ -52,6 +55,8 @@ typedef struct {
   bool duplicate;                 /* the same resourceVersion as the last version: ignored */
   const char *skipped;            /* non-NULL when no rule ran: why (static string) */
   bool identity_unjudged;         /* the policy enables holder-identity here; not judged */
+  bool observed;                  /* judged by when versions were seen (watch), not only by
+                                   * the writers' timestamps (a recording) */
   lg_verdict verdict;             /* the findings (empty when skipped) */
   json_t *old_object, *new_object; /* owned references (NULL when absent) */
 } lg_audit_change;

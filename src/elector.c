@@ -124,6 +124,15 @@ static bool observed_self(const lg_elector *e) {
          strcmp(e->observed.holder, e->cfg.identity) == 0;
 }
 
+bool lg_elector_fencing_token(const lg_elector *e, char *buf, size_t len) {
+  if (len)
+    buf[0] = '\0';
+  if (!lg_elector_is_leader(e) || !observed_self(e))
+    return false;
+  return snprintf(buf, len, "%s/%s/%s/%lld", e->cfg.namespace, e->cfg.name, e->cfg.identity,
+                  (long long)lg_lease_transitions(&e->observed)) < (int)len;
+}
+
 /* client-go's isLeaseValid: judged on our own clock from when the record last changed,
  * with the record's own duration (never its renewTime: clocks differ). */
 static bool observed_valid(const lg_elector *e, int64_t mono) {
@@ -163,14 +172,15 @@ static void misbehave(const lg_elector *e, record *r, bool renewing) {
     r->transitions += 1;
     break;
   case LG_MISBEHAVE_BACKDATE_RENEW:
+    /* Well past any clock step the default policy tolerates (30 s). */
     if (renewing)
-      r->renew -= 10 * LG_USEC_PER_SEC;
+      r->renew -= 300 * LG_USEC_PER_SEC;
     break;
   case LG_MISBEHAVE_HUGE_DURATION:
     r->duration = 36000;
     break;
   case LG_MISBEHAVE_FUTURE_RENEW:
-    r->renew += 60 * LG_USEC_PER_SEC;
+    r->renew += 300 * LG_USEC_PER_SEC;
     break;
   default:
     break;
@@ -245,6 +255,7 @@ static bool try_acquire_or_renew(lg_elector *e, int64_t mono, lg_time wall, unsi
   }
   if (status != 200 || !got) {
     e->last_status = status;
+    *events |= LG_ELECT_GET_FAILED;
     goto out;
   }
   json_decref(e->cached);

@@ -54,7 +54,8 @@ enum {
   LG_ELECT_BECAME_LEADER = 1,
   LG_ELECT_LOST_LEADERSHIP = 2,
   LG_ELECT_NEW_LEADER = 4,  /* the observed holder changed: see lg_elector_leader */
-  LG_ELECT_WRITE_FAILED = 8 /* a create/update failed: see lg_elector_last_error */
+  LG_ELECT_WRITE_FAILED = 8, /* a create/update failed: see lg_elector_last_error */
+  LG_ELECT_GET_FAILED = 16   /* reading the lease failed (no answer, 401, 403...): same */
 };
 
 typedef struct lg_elector lg_elector;
@@ -81,6 +82,11 @@ lg_rc lg_elector_release(lg_elector *e, int64_t mono, lg_time wall);
 
 /* True between becoming leader and losing (or releasing) leadership. */
 bool lg_elector_is_leader(const lg_elector *e);
+
+/* The fencing token of the term this elector leads,
+ * "<namespace>/<lease>/<identity>/<leaseTransitions>" (see fence.h), into buf; false (buf
+ * "") when not leading. It changes only when leadership is lost and won again. */
+bool lg_elector_fencing_token(const lg_elector *e, char *buf, size_t len);
 
 /* The holder last observed ("" when none). Borrowed until the next step. */
 const char *lg_elector_leader(const lg_elector *e);

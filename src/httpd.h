@@ -1,11 +1,14 @@
-/* httpd.h -- a small plain-HTTP endpoint (GET only) for the status and metrics of `elect`
- * and `audit --watch`; serve has its own HTTPS server. */
+/* httpd.h -- small plain-HTTP GET endpoints on libmicrohttpd: the status and metrics of
+ * `elect` and `audit --watch`, serve's probe and metrics listeners. */
 #ifndef LG_HTTPD_H
 #define LG_HTTPD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "status.h"
+
+struct MHD_Connection;
 
 typedef struct {
   unsigned status;   /* HTTP status; 200 unless the handler says otherwise */
@@ -16,14 +19,40 @@ typedef struct {
 /* Answers GET url into *out (called on the server's thread; must be thread-safe). */
 typedef void (*lg_httpd_handler)(void *ctx, const char *url, lg_httpd_answer *out);
 
+typedef struct {
+  const char *addr;          /* "HOST:PORT", "[IPV6]:PORT" or ":PORT" (every address, both
+                              * families; IPv4 only on a host without IPv6) */
+  const char *flag;          /* the flag addr came from, for messages ("--http") */
+  lg_httpd_handler handler;
+  void *ctx;
+  unsigned connection_limit; /* concurrent connections; 0 = 64 */
+  unsigned timeout_s;        /* a connection without a whole request this long after it opened
+                              * or was answered is closed (see lg_httpd_reap); 0 = 10 */
+} lg_httpd_config;
+
 typedef struct lg_httpd lg_httpd;
 
-/* Listens on addr ("IPV4:PORT"; an empty host means all addresses) and answers GET with
- * handler; other methods get 405. On failure *out is NULL and err says why. */
+/* Listens as cfg says (copied; ctx borrowed) and answers GET and HEAD with the handler;
+ * other methods get 405, ambiguous framing 400. On failure *out is NULL and err says why. */
+lg_rc lg_httpd_start_with(const lg_httpd_config *cfg, lg_httpd **out, char *err, size_t errlen);
+
+/* lg_httpd_start_with with flag "--http" and the default limits. */
 lg_rc lg_httpd_start(const char *addr, lg_httpd_handler handler, void *ctx, lg_httpd **out,
                      char *err, size_t errlen);
 
+/* The address it listens on, as "[::]:8081" (borrowed). */
+const char *lg_httpd_address(const lg_httpd *h);
+
+/* Closes the connections that have not sent a whole request within the timeout of opening or
+ * of their last answer (libmicrohttpd's own timeout counts idle time only, so a client
+ * sending a byte a second would hold a slot); returns how many. Call every second or so. */
+size_t lg_httpd_reap(lg_httpd *h);
+
 /* Stops and frees; NULL is a no-op. */
 void lg_httpd_stop(lg_httpd *h);
+
+/* Checks the framing headers of c's request (lg_framing_check): 0, or the status to answer
+ * (400, 501) with the reason in msg. */
+unsigned lg_httpd_framing(struct MHD_Connection *c, char *msg, size_t len);
 
 #endif

@@ -1,5 +1,5 @@
 /* kube.c -- a small Kubernetes API client: JSON calls and watch streams over libcurl, with
- * the configuration of kubeconfig.c. */
+ * the configuration of kubeconfig.c and the credentials of exec plugins (execcred.c). */
 #define _GNU_SOURCE /* asprintf */
 #include "kube.h"
 
@@ -29,9 +29,18 @@ static char *concat(const char *a, const char *b) {
 
 struct lg_kube {
   CURL *curl;
-  lg_kube_config cfg; /* a copy; curl points into it */
+  lg_kube_config cfg;  /* a copy; curl points into it */
+  char *base;          /* URL prefix: the server, its host replaced by tls-server-name if set */
+  char *host;          /* "Host: <the server's host:port>" when tls-server-name is set */
+  struct curl_slist *connect_to; /* tls-server-name:port -> the server's host:port */
   char errbuf[CURL_ERROR_SIZE];
 };
+
+/* A credential for one call: the token to send, and where it came from. */
+typedef struct {
+  char *token;            /* new, or NULL */
+  lg_execcred_cred exec;  /* what an exec plugin gave (zeroed without one) */
+} call_cred;
 
 /* The answer being received. */
 typedef struct {
@@ -122,8 +131,13 @@ static CURLcode setup_handle(lg_kube *k) {
   SETOPT(CURLOPT_USERAGENT, "leaseguard/" LG_VERSION);
   SETOPT(CURLOPT_PROTOCOLS_STR, "https");
   SETOPT(CURLOPT_FOLLOWLOCATION, 0L);
-  SETOPT(CURLOPT_SSL_VERIFYPEER, 1L);
-  SETOPT(CURLOPT_SSL_VERIFYHOST, 2L);
+  /* insecure-skip-tls-verify: allowed as kubectl allows it; the command warns at start. */
+  SETOPT(CURLOPT_SSL_VERIFYPEER, c->insecure ? 0L : 1L);
+  SETOPT(CURLOPT_SSL_VERIFYHOST, c->insecure ? 0L : 2L);
+  if (c->proxy_url)
+    SETOPT(CURLOPT_PROXY, c->proxy_url);
+  if (k->connect_to)
+    SETOPT(CURLOPT_CONNECT_TO, k->connect_to);
   SETOPT(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
   SETOPT(CURLOPT_TCP_KEEPALIVE, 1L);
   SETOPT(CURLOPT_WRITEFUNCTION, on_data);
@@ -148,6 +162,48 @@ static CURLcode setup_handle(lg_kube *k) {
   return cc;
 }
 
+/* With tls-server-name, the URL names that host (so curl sends it as SNI and checks the
+ * certificate for it), CONNECT_TO sends the connection to the server's own host and port,
+ * and the Host header keeps the server's name, as client-go does. */
+static lg_rc server_name(lg_kube *k, char *err, size_t errlen) {
+  const char *server = k->cfg.server, *auth = server + 8, *rest, *colon;
+  const char *name = k->cfg.tls_server_name;
+  char *route = NULL;
+  struct curl_slist *l;
+  size_t host_len;
+  bool ipv6_name;
+
+  if (!name)
+    return (k->base = strdup(server)) ? LG_OK : lg_fail(err, errlen, LG_ENOMEM, "out of memory");
+  rest = auth + strcspn(auth, "/?#");
+  if (auth[0] == '[') {
+    const char *close = memchr(auth, ']', (size_t)(rest - auth));
+    if (!close)
+      return lg_fail(err, errlen, LG_EINVAL, "server \"%s\" has a malformed IPv6 address", server);
+    host_len = (size_t)(close + 1 - auth);
+  } else {
+    colon = memchr(auth, ':', (size_t)(rest - auth));
+    host_len = colon ? (size_t)(colon - auth) : (size_t)(rest - auth);
+  }
+  const char *port = auth[host_len] == ':' ? auth + host_len + 1 : "443";
+  int port_len = auth[host_len] == ':' ? (int)(rest - port) : 3;
+  ipv6_name = strchr(name, ':') != NULL;
+  if (asprintf(&k->base, "https://%s%s%s:%.*s%s", ipv6_name ? "[" : "", name,
+               ipv6_name ? "]" : "", port_len, port, rest) < 0)
+    k->base = NULL;
+  if (asprintf(&k->host, "Host: %.*s", (int)(rest - auth), auth) < 0)
+    k->host = NULL;
+  if (asprintf(&route, "%s%s%s:%.*s:%.*s:%.*s", ipv6_name ? "[" : "", name, ipv6_name ? "]" : "",
+               port_len, port, (int)host_len, auth, port_len, port) < 0)
+    route = NULL;
+  l = route ? curl_slist_append(NULL, route) : NULL;
+  free(route);
+  k->connect_to = l; /* freed, with base and host, by lg_kube_free */
+  if (!k->base || !k->host || !l)
+    return lg_fail(err, errlen, LG_ENOMEM, "out of memory");
+  return LG_OK;
+}
+
 lg_rc lg_kube_new(const lg_kube_config *cfg, lg_kube **out, char *err, size_t errlen) {
   lg_kube *k = NULL;
   CURLcode cc;
@@ -167,6 +223,8 @@ lg_rc lg_kube_new(const lg_kube_config *cfg, lg_kube **out, char *err, size_t er
     rc = lg_fail(err, errlen, LG_ENOMEM, "out of memory");
     goto out;
   }
+  if ((rc = server_name(k, err, errlen)))
+    goto out;
   if (!(k->curl = curl_easy_init())) {
     rc = lg_fail(err, errlen, LG_ENOMEM, "curl_easy_init failed");
     goto out;
@@ -190,6 +248,9 @@ void lg_kube_free(lg_kube *k) {
     return;
   if (k->curl)
     curl_easy_cleanup(k->curl);
+  curl_slist_free_all(k->connect_to);
+  free(k->base);
+  free(k->host);
   lg_kube_config_free(&k->cfg);
   free(k);
 }
@@ -217,8 +278,8 @@ static void free_headers(struct curl_slist *h) {
 }
 
 /* Builds the request headers; the token must fit in one header line. */
-static lg_rc headers(const char *token, bool has_body, bool merge_patch, struct curl_slist **out,
-                     lg_kube_result *res) {
+static lg_rc headers(const char *token, const char *host, bool has_body, bool merge_patch,
+                     struct curl_slist **out, lg_kube_result *res) {
   struct curl_slist *h = NULL;
   char *auth = NULL;
   bool ok;
@@ -237,6 +298,7 @@ static lg_rc headers(const char *token, bool has_body, bool merge_patch, struct 
   ok = ok && (!has_body || add_header(&h, merge_patch ? "Content-Type: application/merge-patch+json"
                                                       : "Content-Type: application/json"));
   ok = ok && (!auth || add_header(&h, auth));
+  ok = ok && (!host || add_header(&h, host));
   lg_kube_config_secret_free(auth);
   if (!ok) {
     free_headers(h);
@@ -256,7 +318,7 @@ static void read_answer(lg_kube *k, buffer *b, lg_kube_result *res) {
   curl_easy_getinfo(k->curl, CURLINFO_RESPONSE_CODE, &res->status);
   curl_easy_getinfo(k->curl, CURLINFO_CONTENT_TYPE, &ctype);
   if (b->len > 0 && ctype && strncasecmp(ctype, "application/json", 16) == 0) {
-    res->body = json_loadb(b->data, b->len, 0, &jerr);
+    res->body = json_loadb(b->data, b->len, JSON_ALLOW_NUL, &jerr);
     if (!res->body)
       snprintf(res->message, sizeof res->message, "malformed JSON in the answer: %s",
                jerr.text);
@@ -293,58 +355,78 @@ static CURLcode setup_call(lg_kube *k, const char *method, const char *url, cons
   return cc;
 }
 
-/* The URL and headers of a call (the token read now, as it rotates). On failure the
- * message is in out; *url and *hdrs are the caller's to free either way. */
-static lg_rc prepare(lg_kube *k, const char *path, bool has_body, bool merge_patch, char **url,
-                     struct curl_slist **hdrs, lg_kube_result *out) {
-  char *token = NULL;
+static void cred_free(call_cred *c) {
+  lg_kube_config_secret_free(c->token);
+  lg_execcred_cred_free(&c->exec);
+  c->token = NULL;
+}
+
+/* The credential of this call: the token file read now (it rotates), else the token, else
+ * the exec plugin's (cached until it expires); a client certificate from the plugin goes
+ * to the handle. On failure the message is in out. */
+static lg_rc credential(lg_kube *k, call_cred *cred, lg_kube_result *out) {
+  const lg_kube_config *c = &k->cfg;
+  CURLcode cc = CURLE_OK;
   lg_rc rc;
-  if (!(*url = concat(k->cfg.server, path))) {
+  memset(cred, 0, sizeof *cred);
+  if (!c->exec || c->token || c->token_file)
+    return lg_kube_config_token(c, &cred->token, out->message, sizeof out->message);
+  rc = lg_execcred_get(c->exec, lg_time_now(), &cred->exec, out->message, sizeof out->message);
+  if (rc)
+    return rc;
+  if (cred->exec.token && !(cred->token = strdup(cred->exec.token))) {
     snprintf(out->message, sizeof out->message, "out of memory");
     return LG_ENOMEM;
   }
-  rc = lg_kube_config_token(&k->cfg, &token, out->message, sizeof out->message);
-  if (!rc)
-    rc = headers(token, has_body, merge_patch, hdrs, out);
-  lg_kube_config_secret_free(token);
-  return rc;
+  if (cred->exec.cert_pem) {
+    cc = set_pem(k->curl, CURLOPT_SSLCERT_BLOB, cred->exec.cert_pem, CURLOPT_SSLCERT, NULL,
+                 CURLOPT_SSLCERTTYPE);
+    if (cc == CURLE_OK)
+      cc = set_pem(k->curl, CURLOPT_SSLKEY_BLOB, cred->exec.key_pem, CURLOPT_SSLKEY, NULL,
+                   CURLOPT_SSLKEYTYPE);
+  }
+  if (cc != CURLE_OK) {
+    snprintf(out->message, sizeof out->message, "cannot use the exec plugin's certificate: %s",
+             curl_easy_strerror(cc));
+    return LG_ETLS;
+  }
+  return LG_OK;
 }
 
-/* A path that curl would resolve ("..") or the API server would read otherwise than it
- * was built is never sent with our token: a name that was not checked got into it. */
-static lg_rc refuse_path(const char *path, lg_kube_result *out) {
-  snprintf(out->message, sizeof out->message,
-           "refusing to send the API path \"%.120s\": a dot segment or a character that is "
-           "not allowed unescaped",
-           path);
-  lg_utf8_trim(out->message);
-  return LG_EINVAL;
+/* After a 401 to a plugin's credential: forget it (the next call runs the plugin again,
+ * as client-go does), and try this call once more when it came from the cache, so that a
+ * revoked or rotated credential costs no failed call. */
+static bool retry_after_401(lg_kube *k, const call_cred *cred, long status) {
+  if (status != 401 || !k->cfg.exec || !cred->exec.generation)
+    return false;
+  lg_execcred_invalidate(k->cfg.exec, cred->exec.generation);
+  return !cred->exec.fresh;
 }
 
-lg_rc lg_kube_call(lg_kube *k, const char *method, const char *path, const json_t *body,
-                   long timeout_ms, lg_kube_result *out) {
-  char *url = NULL, *payload = NULL;
+/* The URL and headers of a call with the credential. On failure the message is in out;
+ * *url and *hdrs are the caller's to free either way. */
+static lg_rc prepare(lg_kube *k, const char *path, bool has_body, bool merge_patch,
+                     const call_cred *cred, char **url, struct curl_slist **hdrs,
+                     lg_kube_result *out) {
+  if (!(*url = concat(k->base, path))) {
+    snprintf(out->message, sizeof out->message, "out of memory");
+    return LG_ENOMEM;
+  }
+  return headers(cred->token, k->host, has_body, merge_patch, hdrs, out);
+}
+
+/* One try of a call with the credential of this moment. */
+static lg_rc call_once(lg_kube *k, const char *method, const char *path, const char *payload,
+                       long timeout_ms, call_cred *cred, lg_kube_result *out) {
+  char *url = NULL;
   struct curl_slist *hdrs = NULL;
   buffer b = {0};
   CURLcode cc;
-  lg_rc rc = LG_OK;
+  lg_rc rc;
 
-  if (!out)
-    return LG_EINVAL;
   memset(out, 0, sizeof *out);
-  if (!k || !method || !*method || strspn(method, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != strlen(method) ||
-      !path || path[0] != '/' || timeout_ms <= 0) {
-    snprintf(out->message, sizeof out->message, "invalid method, path or timeout");
-    return LG_EINVAL;
-  }
-  if (!lg_k8sname_path_ok(path))
-    return refuse_path(path, out);
-  if (body && !(payload = json_dumps(body, JSON_COMPACT))) {
-    rc = LG_EJSON;
-    snprintf(out->message, sizeof out->message, "cannot serialize the request body");
-    goto out;
-  }
-  if ((rc = prepare(k, path, payload != NULL, !strcmp(method, "PATCH"), &url, &hdrs, out)))
+  if ((rc = credential(k, cred, out)) ||
+      (rc = prepare(k, path, payload != NULL, !strcmp(method, "PATCH"), cred, &url, &hdrs, out)))
     goto out;
   cc = setup_call(k, method, url, payload, hdrs, timeout_ms, &b, out);
   if (cc == CURLE_OK) {
@@ -372,9 +454,52 @@ out:
   curl_easy_setopt(k->curl, CURLOPT_WRITEDATA, (void *)NULL);
   curl_easy_setopt(k->curl, CURLOPT_HEADERDATA, (void *)NULL);
   free_headers(hdrs);
-  free(payload);
   free(url);
   free(b.data);
+  return rc;
+}
+
+/* A path that curl would resolve ("..") or the API server would read otherwise than it
+ * was built is never sent with our token: a name that was not checked got into it. */
+static lg_rc refuse_path(const char *path, lg_kube_result *out) {
+  snprintf(out->message, sizeof out->message,
+           "refusing to send the API path \"%.120s\": a dot segment or a character that is "
+           "not allowed unescaped",
+           path);
+  lg_utf8_trim(out->message);
+  return LG_EINVAL;
+}
+
+lg_rc lg_kube_call(lg_kube *k, const char *method, const char *path, const json_t *body,
+                   long timeout_ms, lg_kube_result *out) {
+  char *payload = NULL;
+  call_cred cred = {0};
+  lg_rc rc;
+
+  if (!out)
+    return LG_EINVAL;
+  memset(out, 0, sizeof *out);
+  if (!k || !method || !*method || strspn(method, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != strlen(method) ||
+      !path || path[0] != '/' || timeout_ms <= 0) {
+    snprintf(out->message, sizeof out->message, "invalid method, path or timeout");
+    return LG_EINVAL;
+  }
+  if (!lg_k8sname_path_ok(path))
+    return refuse_path(path, out);
+  if (body && !(payload = json_dumps(body, JSON_COMPACT))) {
+    snprintf(out->message, sizeof out->message, "cannot serialize the request body");
+    return LG_EJSON;
+  }
+  rc = call_once(k, method, path, payload, timeout_ms, &cred, out);
+  /* Authentication comes before anything else: a 401 changed nothing, so trying again is
+   * safe for every method. */
+  if (!rc && retry_after_401(k, &cred, out->status)) {
+    lg_kube_result_free(out);
+    cred_free(&cred);
+    rc = call_once(k, method, path, payload, timeout_ms, &cred, out);
+  }
+  cred_free(&cred);
+  free(payload);
   return rc;
 }
 
@@ -433,25 +558,19 @@ static int on_stream_progress(void *userdata, curl_off_t dltotal, curl_off_t dln
   return s->stopped;
 }
 
-lg_rc lg_kube_stream(lg_kube *k, const char *path, long timeout_ms,
-                     int (*on_line)(void *ud, const char *line, size_t len), void *ud,
-                     lg_kube_result *out) {
+/* One try of a stream with the credential of this moment. */
+static lg_rc stream_once(lg_kube *k, const char *path, long timeout_ms,
+                         int (*on_line)(void *ud, const char *line, size_t len), void *ud,
+                         call_cred *cred, lg_kube_result *out) {
   stream s = {.k = k, .on_line = on_line, .ud = ud};
   char *url = NULL;
   struct curl_slist *hdrs = NULL;
   CURLcode cc;
-  lg_rc rc = LG_OK;
+  lg_rc rc;
 
-  if (!out)
-    return LG_EINVAL;
   memset(out, 0, sizeof *out);
-  if (!k || !on_line || !path || path[0] != '/' || timeout_ms <= 0) {
-    snprintf(out->message, sizeof out->message, "invalid path, callback or timeout");
-    return LG_EINVAL;
-  }
-  if (!lg_k8sname_path_ok(path))
-    return refuse_path(path, out);
-  if ((rc = prepare(k, path, false, false, &url, &hdrs, out)))
+  if ((rc = credential(k, cred, out)) ||
+      (rc = prepare(k, path, false, false, cred, &url, &hdrs, out)))
     goto out;
   cc = setup_call(k, "GET", url, NULL, hdrs, timeout_ms, NULL, out);
   SETOPT(CURLOPT_WRITEFUNCTION, on_stream);
@@ -494,5 +613,31 @@ out:
   free_headers(hdrs);
   free(url);
   free(s.data.data);
+  return rc;
+}
+
+lg_rc lg_kube_stream(lg_kube *k, const char *path, long timeout_ms,
+                     int (*on_line)(void *ud, const char *line, size_t len), void *ud,
+                     lg_kube_result *out) {
+  call_cred cred = {0};
+  lg_rc rc;
+
+  if (!out)
+    return LG_EINVAL;
+  memset(out, 0, sizeof *out);
+  if (!k || !on_line || !path || path[0] != '/' || timeout_ms <= 0) {
+    snprintf(out->message, sizeof out->message, "invalid path, callback or timeout");
+    return LG_EINVAL;
+  }
+  if (!lg_k8sname_path_ok(path))
+    return refuse_path(path, out);
+  rc = stream_once(k, path, timeout_ms, on_line, ud, &cred, out);
+  /* A 401 comes before any line: nothing was delivered, so trying again is safe. */
+  if (!rc && retry_after_401(k, &cred, out->status)) {
+    lg_kube_result_free(out);
+    cred_free(&cred);
+    rc = stream_once(k, path, timeout_ms, on_line, ud, &cred, out);
+  }
+  cred_free(&cred);
   return rc;
 }

@@ -1,10 +1,10 @@
-/* kubeconfig.c -- how to reach the Kubernetes API: in-cluster, a kubeconfig file (libyaml)
- * or explicit flags; the bearer token to send, re-read as it rotates. */
+/* kubeconfig.c -- how to reach the Kubernetes API: the order kubectl and controller-runtime
+ * follow (flags, kubeconfig files, in-cluster, ~/.kube/config), in-cluster and explicit
+ * access, kubectl's overrides, and the bearer token to send, re-read as it rotates. */
 #include "kubeconfig.h"
 
 #include <ctype.h>
 #include <errno.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -14,16 +14,17 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <yaml.h>
+
+#include "kcfile.h"
 
 #define SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
-#define MAX_TOKEN (64 * 1024)        /* a token file larger than this is a wrong path */
+#define MAX_TOKEN (64 * 1024) /* a token file larger than this is a wrong path */
+#define MAX_FILES 64          /* files in $KUBECONFIG */
 
 /* Every string of lg_kube_config. */
 #define CFG_FIELDS(X)                                                                        \
-  X(server) X(token) X(token_file) X(ca_file) X(ca_pem) X(cert_file) X(key_file) X(cert_pem)   \
-  X(key_pem)
+  X(server) X(tls_server_name) X(proxy_url) X(token) X(token_file) X(ca_file) X(ca_pem)      \
+  X(cert_file) X(key_file) X(cert_pem) X(key_pem) X(namespace) X(source)
 
 /* ---- strings and files ---- */
 
@@ -56,6 +57,12 @@ static bool copy_str(const char *src, char **dst) {
   return !src || *dst;
 }
 
+/* Replaces *dst by a copy of src; false only when out of memory. */
+static bool replace_str(char **dst, const char *src) {
+  lg_kube_config_secret_free(*dst);
+  return copy_str(src, dst);
+}
+
 /* Checks that path can be read; what names it in the message. */
 static lg_rc readable(const char *what, const char *path, char *err, size_t errlen) {
   if (access(path, R_OK) != 0)
@@ -63,9 +70,8 @@ static lg_rc readable(const char *what, const char *path, char *err, size_t errl
   return LG_OK;
 }
 
-/* Checks that server is "https://host..." and stores a new copy without trailing slashes. */
-static lg_rc https_server(const char *server, const char *where, char **out, char *err,
-                          size_t errlen) {
+lg_rc lg_kube_config_https(const char *server, const char *where, char **out, char *err,
+                           size_t errlen) {
   size_t n;
   if (!server || strncasecmp(server, "https://", 8) != 0 || !server[8] || server[8] == '/')
     return lg_fail(err, errlen, LG_EINVAL, "%sserver \"%s\" must be an https:// URL", where,
@@ -78,21 +84,13 @@ static lg_rc https_server(const char *server, const char *where, char **out, cha
   return LG_OK;
 }
 
-lg_rc lg_kube_config_select(const char *kubeconfig, const char *server, const char *token_file,
-                            const char *ca_file, lg_kube_config *out, char *err, size_t errlen) {
-  if (kubeconfig)
-    return lg_kube_config_kubeconfig(kubeconfig, out, err, errlen);
-  if (server)
-    return lg_kube_config_explicit(server, token_file, ca_file, out, err, errlen);
-  return lg_kube_config_in_cluster(NULL, out, err, errlen);
-}
-
 void lg_kube_config_free(lg_kube_config *c) {
   if (!c)
     return;
 #define FREE_FIELD(name) lg_kube_config_secret_free(c->name);
   CFG_FIELDS(FREE_FIELD)
 #undef FREE_FIELD
+  lg_execcred_unref(c->exec);
   memset(c, 0, sizeof *c);
 }
 
@@ -102,18 +100,38 @@ bool lg_kube_config_copy(const lg_kube_config *src, lg_kube_config *dst) {
 #define COPY_FIELD(name) ok = ok && copy_str(src->name, &dst->name);
   CFG_FIELDS(COPY_FIELD)
 #undef COPY_FIELD
-  if (!ok)
+  if (!ok) {
     lg_kube_config_free(dst);
-  return ok;
+    return false;
+  }
+  dst->insecure = src->insecure;
+  dst->in_cluster = src->in_cluster;
+  dst->exec = lg_execcred_ref(src->exec);
+  return true;
 }
 
 /* ---- in-cluster and explicit ---- */
 
-lg_rc lg_kube_config_in_cluster(const char *sa_dir, lg_kube_config *out, char *err,
+/* The pod's namespace from the service-account directory (new), NULL when unreadable. */
+static char *sa_namespace(const char *sa_dir) {
+  char *path = str_printf("%s/namespace", sa_dir), buf[256] = "";
+  FILE *f = path ? fopen(path, "r") : NULL;
+  size_t n;
+  free(path);
+  if (!f)
+    return NULL;
+  n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  buf[strcspn(buf, " \t\r\n")] = '\0';
+  return buf[0] ? strdup(buf) : NULL;
+}
+
+lg_rc lg_kube_config_in_cluster(const lg_kube_env *env, lg_kube_config *out, char *err,
                                 size_t errlen) {
   lg_kube_config c = {0};
-  const char *host = getenv("KUBERNETES_SERVICE_HOST");
-  const char *port = getenv("KUBERNETES_SERVICE_PORT");
+  const char *host = env ? env->service_host : NULL, *port = env ? env->service_port : NULL;
+  const char *sa_dir = env && env->sa_dir ? env->sa_dir : SA_DIR;
   char *end;
   long p;
   lg_rc rc = LG_OK;
@@ -121,8 +139,6 @@ lg_rc lg_kube_config_in_cluster(const char *sa_dir, lg_kube_config *out, char *e
   if (!out)
     return lg_fail(err, errlen, LG_EINVAL, "no output config");
   memset(out, 0, sizeof *out);
-  if (!sa_dir)
-    sa_dir = SA_DIR;
   if (!host || !*host)
     return lg_fail(err, errlen, LG_EINVAL,
                    "not running in a cluster: KUBERNETES_SERVICE_HOST is not set");
@@ -141,13 +157,18 @@ lg_rc lg_kube_config_in_cluster(const char *sa_dir, lg_kube_config *out, char *e
     c.server = str_printf("https://%s:%ld", host, p);
   c.token_file = str_printf("%s/token", sa_dir);
   c.ca_file = str_printf("%s/ca.crt", sa_dir);
-  if (!c.server || !c.token_file || !c.ca_file) {
+  c.source = strdup("in-cluster service account");
+  if (!c.server || !c.token_file || !c.ca_file || !c.source) {
     rc = lg_fail(err, errlen, LG_ENOMEM, "out of memory");
     goto out;
   }
   rc = readable("service-account token", c.token_file, err, errlen);
   if (!rc)
     rc = readable("service-account CA", c.ca_file, err, errlen);
+  if (!rc) {
+    c.namespace = sa_namespace(sa_dir);
+    c.in_cluster = true;
+  }
 
 out:
   if (rc)
@@ -165,10 +186,11 @@ lg_rc lg_kube_config_explicit(const char *server, const char *token_file, const 
   if (!out)
     return lg_fail(err, errlen, LG_EINVAL, "no output config");
   memset(out, 0, sizeof *out);
-  rc = https_server(server, "", &c.server, err, errlen);
+  rc = lg_kube_config_https(server, "", &c.server, err, errlen);
   if (rc)
     goto out;
-  if (!copy_str(token_file, &c.token_file) || !copy_str(ca_file, &c.ca_file)) {
+  if (!copy_str(token_file, &c.token_file) || !copy_str(ca_file, &c.ca_file) ||
+      !(c.source = strdup("flags (--server)"))) {
     rc = lg_fail(err, errlen, LG_ENOMEM, "out of memory");
     goto out;
   }
@@ -185,323 +207,128 @@ out:
   return rc;
 }
 
-/* ---- kubeconfig ---- */
+/* ---- kubectl's order ---- */
 
-typedef struct {
-  const char *path; /* the kubeconfig, named in every message */
-  char *dir;        /* its directory: relative file names are resolved against it */
-  yaml_document_t *doc;
-  char *err;
-  size_t errlen;
-} kubeconfig;
-
-/* Returns the value of key in the mapping map (borrowed), or NULL. */
-static yaml_node_t *map_get(kubeconfig *kc, yaml_node_t *map, const char *key) {
-  if (!map || map->type != YAML_MAPPING_NODE)
-    return NULL;
-  for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
-       p++) {
-    yaml_node_t *k = yaml_document_get_node(kc->doc, p->key);
-    if (k && k->type == YAML_SCALAR_NODE && !strcmp((const char *)k->data.scalar.value, key))
-      return yaml_document_get_node(kc->doc, p->value);
-  }
-  return NULL;
-}
-
-/* A plain empty, ~ or null scalar is YAML's null: the field is unset. */
-static bool is_null(const yaml_node_t *n) {
-  const char *v;
-  if (!n)
-    return true;
-  if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-    return false;
-  v = (const char *)n->data.scalar.value;
-  return !*v || !strcmp(v, "~") || !strcmp(v, "null") || !strcmp(v, "Null") ||
-         !strcmp(v, "NULL");
-}
-
-/* Reads an optional string field (borrowed, NULL when unset). */
-static lg_rc get_str(kubeconfig *kc, yaml_node_t *map, const char *key, const char *where,
-                     const char **out) {
-  yaml_node_t *n = map_get(kc, map, key);
-  *out = NULL;
-  if (is_null(n))
-    return LG_OK;
-  if (n->type != YAML_SCALAR_NODE ||
-      strlen((const char *)n->data.scalar.value) != n->data.scalar.length)
-    return lg_fail(kc->err, kc->errlen, LG_EINVAL, "%s: %s: %s must be a string", kc->path,
-                   where, key);
-  *out = (const char *)n->data.scalar.value;
-  return LG_OK;
-}
-
-/* Finds the entry called name in the list at root[list] and returns its field (borrowed). */
-static lg_rc find_named(kubeconfig *kc, yaml_node_t *root, const char *list, const char *field,
-                        const char *name, yaml_node_t **out) {
-  yaml_node_t *seq = map_get(kc, root, list);
-  *out = NULL;
-  if (seq && seq->type == YAML_SEQUENCE_NODE) {
-    for (yaml_node_item_t *i = seq->data.sequence.items.start; i < seq->data.sequence.items.top;
-         i++) {
-      yaml_node_t *entry = yaml_document_get_node(kc->doc, *i);
-      yaml_node_t *n = map_get(kc, entry, "name");
-      if (n && n->type == YAML_SCALAR_NODE && !strcmp((const char *)n->data.scalar.value, name))
-        *out = map_get(kc, entry, field);
-      if (*out)
-        break;
-    }
-  }
-  if (!*out || (*out)->type != YAML_MAPPING_NODE)
-    return lg_fail(kc->err, kc->errlen, LG_EINVAL, "%s: %s \"%s\" not found", kc->path, field,
-                   name);
-  return LG_OK;
-}
-
-/* Stores a new absolute path for a file named in the kubeconfig and checks it is readable. */
-static lg_rc file_field(kubeconfig *kc, const char *where, const char *key, const char *name,
-                        char **out) {
-  char what[256];
-  *out = name[0] == '/' ? strdup(name) : str_printf("%s/%s", kc->dir, name);
-  if (!*out)
-    return lg_fail(kc->err, kc->errlen, LG_ENOMEM, "out of memory");
-  snprintf(what, sizeof what, "%s: %s: %s", kc->path, where, key);
-  return readable(what, *out, kc->err, kc->errlen);
-}
-
-/* Stores the PEM text of a *-data field (base64 of PEM). */
-static lg_rc data_field(kubeconfig *kc, const char *where, const char *key, const char *b64,
-                        char **out) {
-  size_t n = strlen(b64), m = 0;
-  unsigned char *clean = malloc(n + 1);
-  char *pem = NULL;
-  int len;
+lg_rc lg_kube_config_override(lg_kube_config *c, const lg_kube_flags *f, char *err,
+                              size_t errlen) {
   lg_rc rc = LG_OK;
-
-  if (!clean)
-    goto nomem;
-  for (size_t i = 0; i < n; i++)
-    if (!isspace((unsigned char)b64[i]))
-      clean[m++] = (unsigned char)b64[i];
-  if (m == 0 || m % 4 != 0 || m >= INT_MAX)
-    goto bad;
-  if (!(pem = malloc(m / 4 * 3 + 1)))
-    goto nomem;
-  len = EVP_DecodeBlock((unsigned char *)pem, clean, (int)m);
-  if (len < 0)
-    goto bad;
-  /* EVP_DecodeBlock counts the padding as zero bytes. */
-  len -= (clean[m - 1] == '=') + (clean[m - 2] == '=');
-  pem[len] = '\0';
-  if (len == 0 || strlen(pem) != (size_t)len || !strstr(pem, "-----BEGIN "))
-    goto bad;
-  *out = pem;
-  pem = NULL;
-  goto out;
-
-nomem:
-  rc = lg_fail(kc->err, kc->errlen, LG_ENOMEM, "out of memory");
-  goto out;
-bad:
-  rc = lg_fail(kc->err, kc->errlen, LG_EINVAL, "%s: %s: %s is not base64 of PEM data", kc->path,
-               where, key);
-out:
-  lg_kube_config_secret_free(pem);
-  if (clean)
-    OPENSSL_cleanse(clean, n);
-  free(clean);
-  return rc;
-}
-
-/* Stores data (preferred, as in kubectl) or file of a PEM field; neither is fine. */
-static lg_rc pem_field(kubeconfig *kc, yaml_node_t *map, const char *where, const char *key,
-                       char **file_out, char **pem_out) {
-  char data_key[64];
-  const char *file, *data;
-  lg_rc rc;
-  snprintf(data_key, sizeof data_key, "%s-data", key);
-  rc = get_str(kc, map, data_key, where, &data);
-  if (!rc)
-    rc = get_str(kc, map, key, where, &file);
-  if (rc)
-    return rc;
-  if (data)
-    return data_field(kc, where, data_key, data, pem_out);
-  if (file)
-    return file_field(kc, where, key, file, file_out);
+  if (f && f->server) {
+    lg_kube_config_secret_free(c->server);
+    c->server = NULL;
+    if ((rc = lg_kube_config_https(f->server, "--server: ", &c->server, err, errlen)))
+      return rc;
+    replace_str(&c->tls_server_name, NULL);
+  }
+  if (f && f->ca_file) {
+    if ((rc = readable("CA file", f->ca_file, err, errlen)))
+      return rc;
+    replace_str(&c->ca_pem, NULL);
+    c->insecure = false;
+    if (!replace_str(&c->ca_file, f->ca_file))
+      return lg_fail(err, errlen, LG_ENOMEM, "out of memory");
+  }
+  if (f && f->token_file) {
+    if ((rc = readable("token file", f->token_file, err, errlen)))
+      return rc;
+    replace_str(&c->token, NULL);
+    lg_execcred_unref(c->exec);
+    c->exec = NULL;
+    if (!replace_str(&c->token_file, f->token_file))
+      return lg_fail(err, errlen, LG_ENOMEM, "out of memory");
+  }
+  /* As client-go's transport: a CA and "do not verify" contradict each other. */
+  if (c->insecure && (c->ca_file || c->ca_pem))
+    return lg_fail(err, errlen, LG_EINVAL,
+                   "%s: insecure-skip-tls-verify and a certificate-authority are both set: "
+                   "specifying a root certificates file with the insecure flag is not allowed",
+                   c->source ? c->source : "kubeconfig");
   return LG_OK;
 }
 
-static lg_rc load_cluster(kubeconfig *kc, yaml_node_t *cluster, const char *where,
-                          lg_kube_config *c) {
-  static const char *const unsupported[] = {"proxy-url", "tls-server-name"};
-  const char *server, *insecure;
-  char prefix[256];
+/* $KUBECONFIG's files, merged. */
+static lg_rc from_list(const char *list, const lg_kube_flags *f, lg_kube_config *out, char *err,
+                       size_t errlen) {
+  const char *paths[MAX_FILES];
+  char *copy = strdup(list), *save = NULL;
+  size_t n = 0;
   lg_rc rc;
-
-  for (size_t i = 0; i < sizeof unsupported / sizeof *unsupported; i++)
-    if (!is_null(map_get(kc, cluster, unsupported[i])))
-      return lg_fail(kc->err, kc->errlen, LG_EINVAL, "%s: %s: %s is not supported", kc->path,
-                     where, unsupported[i]);
-  rc = get_str(kc, cluster, "insecure-skip-tls-verify", where, &insecure);
-  if (rc)
-    return rc;
-  /* YAML 1.1 spellings of false; anything else could mean true, so it is refused. */
-  if (insecure && strcmp(insecure, "false") && strcmp(insecure, "False") &&
-      strcmp(insecure, "FALSE") && strcmp(insecure, "no") && strcmp(insecure, "off"))
-    return lg_fail(kc->err, kc->errlen, LG_ETLS,
-                   "%s: %s: insecure-skip-tls-verify is refused: leaseguard always verifies "
-                   "the API server's certificate",
-                   kc->path, where);
-  rc = get_str(kc, cluster, "server", where, &server);
-  if (rc)
-    return rc;
-  if (!server)
-    return lg_fail(kc->err, kc->errlen, LG_EINVAL, "%s: %s: server is missing", kc->path, where);
-  if (snprintf(prefix, sizeof prefix, "%s: %s: ", kc->path, where) < 0)
-    prefix[0] = '\0';
-  rc = https_server(server, prefix, &c->server, kc->err, kc->errlen);
-  if (!rc)
-    rc = pem_field(kc, cluster, where, "certificate-authority", &c->ca_file, &c->ca_pem);
+  if (!copy)
+    return lg_fail(err, errlen, LG_ENOMEM, "out of memory");
+  for (char *p = strtok_r(copy, ":", &save); p && n < MAX_FILES; p = strtok_r(NULL, ":", &save))
+    paths[n++] = p;
+  rc = lg_kcfile_load(paths, n, false, f, out, err, errlen);
+  if (rc == LG_EIO && !strncmp(err ? err : "", "no kubeconfig:", 14))
+    lg_fail(err, errlen, rc, "no file of $KUBECONFIG (%s) exists", list);
+  free(copy);
   return rc;
 }
 
-static lg_rc load_user(kubeconfig *kc, yaml_node_t *user, const char *where, lg_kube_config *c) {
-  static const char *const unsupported[][2] = {
-      {"exec", "exec credential plugins"},     {"auth-provider", "auth providers"},
-      {"username", "basic authentication"},    {"password", "basic authentication"},
-      {"as", "impersonation"},
-  };
-  const char *token, *token_file;
-  lg_rc rc;
-
-  for (size_t i = 0; i < sizeof unsupported / sizeof *unsupported; i++)
-    if (!is_null(map_get(kc, user, unsupported[i][0])))
-      return lg_fail(kc->err, kc->errlen, LG_EINVAL,
-                     "%s: %s: %s is not supported (%s); use token, tokenFile or a client "
-                     "certificate",
-                     kc->path, where, unsupported[i][0], unsupported[i][1]);
-  rc = get_str(kc, user, "token", where, &token);
-  if (!rc)
-    rc = get_str(kc, user, "tokenFile", where, &token_file);
-  if (!rc && token && !(c->token = strdup(token)))
-    rc = lg_fail(kc->err, kc->errlen, LG_ENOMEM, "out of memory");
-  if (!rc && token_file)
-    rc = file_field(kc, where, "tokenFile", token_file, &c->token_file);
-  if (!rc)
-    rc = pem_field(kc, user, where, "client-certificate", &c->cert_file, &c->cert_pem);
-  if (!rc)
-    rc = pem_field(kc, user, where, "client-key", &c->key_file, &c->key_pem);
-  if (rc)
-    return rc;
-  if (!c->cert_file && !c->cert_pem && (c->key_file || c->key_pem))
-    return lg_fail(kc->err, kc->errlen, LG_EINVAL, "%s: %s: client-key without client-certificate",
-                   kc->path, where);
-  if ((c->cert_file || c->cert_pem) && !c->key_file && !c->key_pem)
-    return lg_fail(kc->err, kc->errlen, LG_EINVAL, "%s: %s: client-certificate without client-key",
-                   kc->path, where);
-  return LG_OK;
+/* In-cluster, with the flags' overrides. */
+static lg_rc from_cluster(const lg_kube_env *env, const lg_kube_flags *f, lg_kube_config *out,
+                          char *err, size_t errlen) {
+  lg_rc rc = lg_kube_config_in_cluster(env, out, err, errlen);
+  if (!rc && (rc = lg_kube_config_override(out, f, err, errlen)))
+    lg_kube_config_free(out);
+  return rc;
 }
 
-/* current-context -> context -> cluster and user. */
-static lg_rc load_current(kubeconfig *kc, yaml_node_t *root, lg_kube_config *c) {
-  const char *current, *cluster_name, *user_name;
-  yaml_node_t *ctx, *cluster, *user;
-  char where[256];
+lg_rc lg_kube_config_resolve(const lg_kube_flags *f, const lg_kube_env *env, lg_kube_config *out,
+                             char *err, size_t errlen) {
+  static const lg_kube_flags no_flags;
+  static const lg_kube_env no_env;
+  char *home = NULL, cluster_err[512] = "";
+  bool in_cluster;
   lg_rc rc;
 
-  rc = get_str(kc, root, "current-context", "top level", &current);
-  if (rc)
-    return rc;
-  if (!current)
-    return lg_fail(kc->err, kc->errlen, LG_EINVAL, "%s: current-context is not set", kc->path);
-  rc = find_named(kc, root, "contexts", "context", current, &ctx);
-  if (rc)
-    return rc;
-  snprintf(where, sizeof where, "context \"%s\"", current);
-  rc = get_str(kc, ctx, "cluster", where, &cluster_name);
-  if (!rc)
-    rc = get_str(kc, ctx, "user", where, &user_name);
-  if (rc)
-    return rc;
-  if (!cluster_name)
-    return lg_fail(kc->err, kc->errlen, LG_EINVAL, "%s: %s: cluster is missing", kc->path, where);
-
-  rc = find_named(kc, root, "clusters", "cluster", cluster_name, &cluster);
-  if (rc)
-    return rc;
-  snprintf(where, sizeof where, "cluster \"%s\"", cluster_name);
-  rc = load_cluster(kc, cluster, where, c);
-  if (rc || !user_name)
-    return rc; /* a context without a user is anonymous */
-  rc = find_named(kc, root, "users", "user", user_name, &user);
-  if (rc)
-    return rc;
-  snprintf(where, sizeof where, "user \"%s\"", user_name);
-  return load_user(kc, user, where, c);
+  if (!out)
+    return lg_fail(err, errlen, LG_EINVAL, "no output config");
+  memset(out, 0, sizeof *out);
+  f = f ? f : &no_flags;
+  env = env ? env : &no_env;
+  if (f->server && !f->kubeconfig && !f->context)
+    return lg_kube_config_explicit(f->server, f->token_file, f->ca_file, out, err, errlen);
+  if (f->kubeconfig)
+    return lg_kcfile_load(&f->kubeconfig, 1, true, f, out, err, errlen);
+  if (env->kubeconfig && *env->kubeconfig)
+    return from_list(env->kubeconfig, f, out, err, errlen);
+  /* As controller-runtime: in-cluster before ~/.kube/config; --context asks for a file. */
+  in_cluster = !f->context && env->service_host && *env->service_host;
+  if (in_cluster) {
+    rc = from_cluster(env, f, out, cluster_err, sizeof cluster_err);
+    if (!rc)
+      return rc;
+  }
+  if (!env->home || !*env->home)
+    return lg_fail(err, errlen, LG_EINVAL,
+                   in_cluster ? "%s; and $HOME is not set (no ~/.kube/config)"
+                              : "no API access configured%s: no --kubeconfig or --server, "
+                                "$KUBECONFIG is not set, not in a cluster "
+                                "(KUBERNETES_SERVICE_HOST is not set) and $HOME is not set",
+                   cluster_err);
+  if (!(home = str_printf("%s/.kube/config", env->home)))
+    return lg_fail(err, errlen, LG_ENOMEM, "out of memory");
+  rc = lg_kcfile_load((const char *const *)&home, 1, false, f, out, err, errlen);
+  if (rc && access(home, F_OK) != 0) {
+    if (in_cluster)
+      lg_fail(err, errlen, rc, "%s; and %s does not exist", cluster_err, home);
+    else
+      lg_fail(err, errlen, rc,
+              "no API access configured: no --kubeconfig or --server, $KUBECONFIG is not set, "
+              "not in a cluster (KUBERNETES_SERVICE_HOST is not set) and %s does not exist",
+              home);
+  }
+  free(home);
+  return rc;
 }
 
 lg_rc lg_kube_config_kubeconfig(const char *path, lg_kube_config *out, char *err, size_t errlen) {
-  kubeconfig kc = {.path = path, .err = err, .errlen = errlen};
-  lg_kube_config c = {0};
-  yaml_parser_t parser;
-  yaml_document_t doc;
-  bool have_parser = false, have_doc = false;
-  yaml_node_t *root;
-  FILE *f = NULL;
-  char *slash;
-  lg_rc rc = LG_OK;
-
-  if (!out || !path)
-    return lg_fail(err, errlen, LG_EINVAL, "no kubeconfig path or output config");
-  memset(out, 0, sizeof *out);
-  if (!(kc.dir = strdup(path))) {
-    rc = lg_fail(err, errlen, LG_ENOMEM, "out of memory");
-    goto out;
+  lg_kube_flags f = {.kubeconfig = path};
+  if (!path) {
+    if (out)
+      memset(out, 0, sizeof *out);
+    return lg_fail(err, errlen, LG_EINVAL, "no kubeconfig path");
   }
-  slash = strrchr(kc.dir, '/');
-  if (!slash)
-    strcpy(kc.dir, ".");
-  else
-    slash[slash == kc.dir] = '\0'; /* "/config" keeps "/" */
-  if (!(f = fopen(path, "rb"))) {
-    rc = lg_fail(err, errlen, LG_EIO, "cannot open kubeconfig %s: %s", path, strerror(errno));
-    goto out;
-  }
-  if (!yaml_parser_initialize(&parser)) {
-    rc = lg_fail(err, errlen, LG_ENOMEM, "out of memory");
-    goto out;
-  }
-  have_parser = true;
-  yaml_parser_set_input_file(&parser, f);
-  if (!yaml_parser_load(&parser, &doc)) {
-    rc = lg_fail(err, errlen, LG_EINVAL, "%s: line %zu, column %zu: %s%s%s", path,
-                 parser.problem_mark.line + 1, parser.problem_mark.column + 1,
-                 parser.problem ? parser.problem : "malformed YAML",
-                 parser.context ? " " : "", parser.context ? parser.context : "");
-    goto out;
-  }
-  have_doc = true;
-  kc.doc = &doc;
-  root = yaml_document_get_root_node(&doc);
-  if (!root || root->type != YAML_MAPPING_NODE) {
-    rc = lg_fail(err, errlen, LG_EINVAL, "%s: not a kubeconfig (expected a mapping)", path);
-    goto out;
-  }
-  rc = load_current(&kc, root, &c);
-
-out:
-  if (have_doc)
-    yaml_document_delete(&doc);
-  if (have_parser)
-    yaml_parser_delete(&parser);
-  if (f)
-    fclose(f);
-  free(kc.dir);
-  if (rc)
-    lg_kube_config_free(&c);
-  else
-    *out = c;
-  return rc;
+  return lg_kube_config_resolve(&f, NULL, out, err, errlen);
 }
 
 lg_rc lg_kube_config_token(const lg_kube_config *c, char **out, char *err, size_t errlen) {

@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "utf8.h"
+
 /* Reads an optional string field; NULL when absent or null. */
 static lg_rc opt_string(const json_t *o, const char *key, const char **out, char *err,
                         size_t errlen) {
@@ -12,7 +14,8 @@ static lg_rc opt_string(const json_t *o, const char *key, const char **out, char
     return LG_OK;
   if (!json_is_string(v))
     return lg_fail(err, errlen, LG_ELEASE, "spec.%s must be a string", key);
-  *out = json_string_value(v);
+  if (!(*out = lg_utf8_json_text((json_t *)v)))
+    return lg_fail(err, errlen, LG_ENOMEM, "spec.%s: out of memory", key);
   return LG_OK;
 }
 
@@ -56,10 +59,12 @@ lg_rc lg_lease_decode(const json_t *obj, lg_lease *out, char *err, size_t errlen
   /* An object that says it is something else must not be judged as a Lease with no spec
    * (which the rules would let through). */
   v = json_object_get(obj, "kind");
+  lg_utf8_json_text((json_t *)v);
   if (v && !json_is_null(v) && (!json_is_string(v) || strcmp(json_string_value(v), "Lease")))
     return lg_fail(err, errlen, LG_ELEASE, "object is not a Lease (kind %s)",
                    json_is_string(v) ? json_string_value(v) : "of the wrong type");
   v = json_object_get(obj, "apiVersion");
+  lg_utf8_json_text((json_t *)v);
   if (v && !json_is_null(v) &&
       (!json_is_string(v) || strncmp(json_string_value(v), "coordination.k8s.io/", 20)))
     return lg_fail(err, errlen, LG_ELEASE, "object is not a coordination.k8s.io Lease (apiVersion %s)",
@@ -69,9 +74,9 @@ lg_rc lg_lease_decode(const json_t *obj, lg_lease *out, char *err, size_t errlen
     if (!json_is_object(meta))
       return lg_fail(err, errlen, LG_ELEASE, "metadata must be an object");
     if ((v = json_object_get(meta, "name")) && json_is_string(v))
-      out->name = json_string_value(v);
+      out->name = lg_utf8_json_text((json_t *)v) ? json_string_value(v) : "";
     if ((v = json_object_get(meta, "namespace")) && json_is_string(v))
-      out->namespace = json_string_value(v);
+      out->namespace = lg_utf8_json_text((json_t *)v) ? json_string_value(v) : "";
   }
   spec = json_object_get(obj, "spec");
   if (!spec || json_is_null(spec))

@@ -75,6 +75,24 @@ void lg_log(lg_log_level level, const char *msg, ...) {
   emit(LG_LOGQ_STDERR, obj);
 }
 
+void lg_log_json(lg_log_level level, const char *msg, const char *fmt, ...) {
+  json_t *obj, *fields;
+  json_error_t jerr;
+  va_list ap;
+  if (level < min_level)
+    return;
+  va_start(ap, fmt);
+  fields = json_vpack_ex(&jerr, 0, fmt, ap);
+  va_end(ap);
+  obj = line_start(lg_time_now(), level_names[level], msg);
+  if (obj && json_is_object(fields))
+    json_object_update(obj, fields);
+  else if (obj) /* a field was not valid (e.g. not UTF-8): say so rather than lose the line */
+    json_object_set_new(obj, "logError", any_string(jerr.text));
+  json_decref(fields);
+  emit(LG_LOGQ_STDERR, obj);
+}
+
 static void set_time(json_t *o, const char *key, bool has, lg_time t) {
   char ts[LG_TIME_BUFLEN];
   json_object_set_new(o, key, has ? json_string(lg_time_format(t, ts)) : json_null());

@@ -20,6 +20,12 @@ int lg_log_parse_level(const char *s);
  * ended by NULL, e.g. lg_log(LG_LOG_INFO, "listening", "port", "8443", NULL). Thread-safe. */
 void lg_log(lg_log_level level, const char *msg, ...) __attribute__((sentinel));
 
+/* As lg_log, with fields of any JSON type (numbers as numbers): fmt and what follows are
+ * json_pack's for an object, e.g. lg_log_json(LG_LOG_WARNING, "lease write failed",
+ * "{s:s, s:i}", "lock", "ns/name", "status", 409). Use "s?" for a string that may be NULL.
+ * Thread-safe. */
+void lg_log_json(lg_log_level level, const char *msg, const char *fmt, ...);
+
 /* Writes one audit line per finding of the result to stdout (and, to stderr, one for a
  * request ignored because it is not a Lease). Thread-safe. */
 void lg_log_review(const lg_webhook_result *r, lg_time now);

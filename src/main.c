@@ -6,9 +6,9 @@
 #include "cli/cli.h"
 
 static const char usage[] =
-    "leaseguard: a validating admission webhook guarding leader-election Leases\n"
-    "\n"
     "Usage: leaseguard COMMAND [FLAGS]\n"
+    "\n"
+    "A validating admission webhook guarding leader-election Leases.\n"
     "\n"
     "Commands:\n"
     "  serve     run the HTTPS webhook (POST /validate, /healthz, /readyz)\n"
@@ -17,9 +17,12 @@ static const char usage[] =
     "  elect     take part in leader election on a Lease, as client-go does\n"
     "  selftest  check a cluster's webhook with good and misbehaving electors\n"
     "  audit     judge recorded Lease versions, or watch a cluster's leases live\n"
+    "  vap       print the clock-free rules as ValidatingAdmissionPolicies (CEL)\n"
     "  version   print the version\n"
     "\n"
-    "Run 'leaseguard COMMAND --help' for a command's flags.\n";
+    "Run 'leaseguard COMMAND --help' for a command's flags.\n"
+    "Exit status of every command: 2 for a usage error (unknown flag, bad value, missing\n"
+    "required flag), 1 for a runtime failure, 0 after --help.\n";
 
 int main(int argc, char **argv) {
   const char *cmd = argc > 1 ? argv[1] : NULL;
@@ -39,6 +42,8 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+    if (argc > 2)
+      return lg_cli_usage_error("version", "unknown argument %s", argv[2]);
     printf("leaseguard %s\n", LG_VERSION);
     return 0;
   }
@@ -54,6 +59,9 @@ int main(int argc, char **argv) {
     return lg_cmd_selftest(argc - 1, argv + 1);
   if (strcmp(cmd, "audit") == 0)
     return lg_cmd_audit(argc - 1, argv + 1);
-  fprintf(stderr, "leaseguard: unknown command \"%s\" (see leaseguard --help)\n", cmd);
+  if (strcmp(cmd, "vap") == 0)
+    return lg_cmd_vap(argc - 1, argv + 1);
+  fprintf(stderr, "leaseguard: unknown command \"%s\"\nRun 'leaseguard --help' for usage.\n",
+          cmd);
   return 2;
 }

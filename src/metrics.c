@@ -5,6 +5,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +65,14 @@ static const char *const bucket_les[N_BUCKETS] = {"0.00005", "0.0001", "0.00025"
 static const char *const event_outcomes[] = {"aggregated", "dropped", "failed", "invalid",
                                              "posted"};
 
+/* Fixed label sets of the file reload and connection error counters (atomics: no lock). */
+static const char *const reload_files[] = {"client-ca", "policy", "tls-certificate"};
+#define N_RELOAD_FILES (sizeof reload_files / sizeof *reload_files)
+static const char *const conn_reasons[] = {"client-certificate", "http", "max-connections",
+                                           "tls-handshake"};
+#define N_CONN_REASONS (sizeof conn_reasons / sizeof *conn_reasons)
+
+/* A scrape renders a copy made by snapshot(): a new field must be copied there too. */
 struct lg_metrics {
   pthread_mutex_t mu;
   bool lease_label;
@@ -77,6 +86,8 @@ struct lg_metrics {
   uint64_t reloads_ok, reloads_failed;
   bool has_cert;
   int64_t cert_not_after;
+  _Atomic uint64_t file_reloads[N_RELOAD_FILES][2]; /* [file][ok] */
+  _Atomic uint64_t conn_errors[N_CONN_REASONS];
 };
 
 /* ---- tables ---- */
@@ -307,6 +318,26 @@ void lg_metrics_policy_reload(lg_metrics *m, bool ok) {
   else
     m->reloads_failed++;
   pthread_mutex_unlock(&m->mu);
+}
+
+/* The index of name in names (n entries), or -1. */
+static int label_index(const char *const *names, size_t n, const char *name) {
+  for (size_t i = 0; name && i < n; i++)
+    if (!strcmp(names[i], name))
+      return (int)i;
+  return -1;
+}
+
+void lg_metrics_file_reload(lg_metrics *m, const char *file, bool ok) {
+  int i = label_index(reload_files, N_RELOAD_FILES, file);
+  if (m && i >= 0)
+    atomic_fetch_add(&m->file_reloads[i][ok], 1);
+}
+
+void lg_metrics_connection_errors(lg_metrics *m, const char *reason, uint64_t n) {
+  int i = label_index(conn_reasons, N_CONN_REASONS, reason);
+  if (m && i >= 0)
+    atomic_fetch_add(&m->conn_errors[i], n);
 }
 
 void lg_metrics_cert_expiry(lg_metrics *m, int64_t not_after) {
@@ -588,6 +619,26 @@ static void render_leases(buf *b, const table *t, lg_time now) {
              fmt_usec(t->v[i]->failover, num));
 }
 
+/* The file reload and connection error counters, every label value from 0. */
+static void render_server_counters(buf *b, const lg_metrics *m) {
+  static const char *const fr[] = {"file", "result"}, *const reason[] = {"reason"};
+  char num[32];
+  family(b, "leaseguard_file_reloads_total", "counter",
+         "Reloads of the policy, serving certificate and client CA files, by file and result.");
+  for (size_t i = 0; i < N_RELOAD_FILES; i++)
+    for (int ok = 0; ok < 2; ok++) {
+      const char *v[2] = {reload_files[i], ok ? "success" : "failure"};
+      sample(b, "leaseguard_file_reloads_total", fr, v, 2,
+             fmt_u64(atomic_load(&m->file_reloads[i][ok]), num));
+    }
+  family(b, "leaseguard_connection_errors_total", "counter",
+         "Connections that failed before a request was answered, by reason (logged once per "
+         "10 s in total).");
+  for (size_t i = 0; i < N_CONN_REASONS; i++)
+    sample(b, "leaseguard_connection_errors_total", reason, &conn_reasons[i], 1,
+           fmt_u64(atomic_load(&m->conn_errors[i]), num));
+}
+
 static void render_all(buf *b, const lg_metrics *m, lg_time now) {
   static const char *const op_dec[] = {"operation", "decision"};
   static const char *const viol[] = {"rule", "mode", "namespace", "lease"};
@@ -626,6 +677,7 @@ static void render_all(buf *b, const lg_metrics *m, lg_time now) {
     sample(b, "leaseguard_log_lines_dropped_total", stream, &v, 1,
            fmt_u64(lg_logq_dropped((lg_logq_stream)i), num));
   }
+  render_server_counters(b, m);
   render_leases(b, &m->leases, now);
   family(b, "leaseguard_metrics_series_dropped_total", "counter",
          "Updates that found their family at its series limit: counted in an _overflow "
@@ -690,10 +742,28 @@ static bool table_copy(table *dst, const table *src) {
 
 /* A copy of m to render from; the caller holds m->mu. NULL on no memory. */
 static lg_metrics *snapshot(const lg_metrics *m) {
-  lg_metrics *c = malloc(sizeof *c);
+  lg_metrics *c = calloc(1, sizeof *c);
   if (!c)
     return NULL;
-  *c = *m; /* the scalars; its mutex is never used */
+  /* Field by field (its mutex is never used): the counters kept without the lock are read
+   * atomically. A new field of struct lg_metrics must be copied here too. */
+  c->lease_label = m->lease_label;
+  c->requests = m->requests;
+  c->violations = m->violations;
+  c->events = m->events;
+  c->leases = m->leases;
+  memcpy(c->buckets, m->buckets, sizeof c->buckets);
+  c->observations = m->observations;
+  c->sum = m->sum;
+  c->reloads_ok = m->reloads_ok;
+  c->reloads_failed = m->reloads_failed;
+  c->has_cert = m->has_cert;
+  c->cert_not_after = m->cert_not_after;
+  for (size_t i = 0; i < N_RELOAD_FILES; i++)
+    for (int ok = 0; ok < 2; ok++)
+      atomic_store(&c->file_reloads[i][ok], atomic_load(&m->file_reloads[i][ok]));
+  for (size_t i = 0; i < N_CONN_REASONS; i++)
+    atomic_store(&c->conn_errors[i], atomic_load(&m->conn_errors[i]));
   table *dst[] = {&c->requests, &c->violations, &c->events, &c->leases};
   const table *src[] = {&m->requests, &m->violations, &m->events, &m->leases};
   bool ok = true;

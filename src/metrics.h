@@ -30,6 +30,14 @@ void lg_metrics_violation(lg_metrics *m, lg_rule rule, lg_mode mode, const char 
 /* Counts a policy reload attempt. */
 void lg_metrics_policy_reload(lg_metrics *m, bool ok);
 
+/* Counts a reload attempt of a watched file: file is "policy", "tls-certificate" (the
+ * certificate and key) or "client-ca"; other names are ignored. */
+void lg_metrics_file_reload(lg_metrics *m, const char *file, bool ok);
+
+/* Counts connection-level failures: reason is "tls-handshake", "max-connections",
+ * "client-certificate" or "http"; other names are ignored. */
+void lg_metrics_connection_errors(lg_metrics *m, const char *reason, uint64_t n);
+
 /* Sets the serving certificate's notAfter (Unix seconds). */
 void lg_metrics_cert_expiry(lg_metrics *m, int64_t not_after);
 

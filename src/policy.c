@@ -39,18 +39,24 @@ struct lg_policy {
 };
 
 /* Built-in values for anything the policy leaves unset (policy/README.md). */
-#define DEFAULT_SKEW_S 5
+#define DEFAULT_SKEW_S 30
 #define DEFAULT_DURATION_MIN 2
 #define DEFAULT_DURATION_MAX 3600
 #define DEFAULT_RECOMMENDED_MIN 5
-#define DEFAULT_RECOMMENDED_MAX 120
+#define DEFAULT_RECOMMENDED_MAX 300
 static const lg_mode default_rule_mode[LG_RULE_COUNT] = {
     [LG_RULE_HOLDER_RENEW] = LG_MODE_INHERIT,    [LG_RULE_TRANSITIONS] = LG_MODE_INHERIT,
     [LG_RULE_DURATION] = LG_MODE_INHERIT,        [LG_RULE_DURATION_RECOMMENDED] = LG_MODE_WARN,
     [LG_RULE_RENEW_MONOTONIC] = LG_MODE_INHERIT, [LG_RULE_TIMESTAMPS] = LG_MODE_INHERIT,
-    [LG_RULE_HOLDER_IDENTITY] = LG_MODE_OFF,     [LG_RULE_DELETE_HELD] = LG_MODE_WARN,
+    [LG_RULE_HOLDER_IDENTITY] = LG_MODE_OFF,     [LG_RULE_DELETE_HELD] = LG_MODE_INHERIT,
 };
 static const char *const default_controllers[] = {"system:apiserver"};
+/* Who deletes leases for Kubernetes itself: the garbage collector (owner gone), the
+ * namespace controller (namespace deleted), both as kube-controller-manager's own user when
+ * it runs without per-controller credentials. */
+static const char *const default_deleters[] = {
+    "system:serviceaccount:kube-system:generic-garbage-collector",
+    "system:serviceaccount:kube-system:namespace-controller", "system:kube-controller-manager"};
 
 /* Rejects keys of o not in allowed (NULL-terminated): a typo must not be ignored. */
 static lg_rc known_keys(const json_t *o, const char *where, const char *const *allowed, char *err,
@@ -126,8 +132,10 @@ static lg_rc parse_rule(const json_t *o, lg_rule r, const char *where, rule_sett
   if (!json_is_object(o))
     return lg_fail(err, errlen, LG_EPOLICY, "%s%s: must be an object", where, lg_rules_id(r));
   if ((rc = known_keys(o, at,
-                       has_range ? ranged : r == LG_RULE_HOLDER_IDENTITY ? identity : plain, err,
-                       errlen)) ||
+                       has_range                                                      ? ranged
+                       : r == LG_RULE_HOLDER_IDENTITY || r == LG_RULE_DELETE_HELD ? identity
+                                                                                      : plain,
+                       err, errlen)) ||
       (rc = mode_field(o, "mode", at, &s->mode, err, errlen)) ||
       (rc = seconds_field(o, "minSeconds", at, 1, INT32_MAX, &s->min, err, errlen)) ||
       (rc = seconds_field(o, "maxSeconds", at, 1, INT32_MAX, &s->max, err, errlen)) ||
@@ -408,6 +416,8 @@ lg_rc lg_policy_load_file(const char *path, lg_policy **out, char *err, size_t e
   return rc;
 }
 
+const struct json_t *lg_policy_document(const lg_policy *p) { return p ? p->root : NULL; }
+
 lg_rc lg_policy_default(lg_policy **out, char *err, size_t errlen) {
   return lg_policy_parse(lg_default_policy_json, sizeof lg_default_policy_json - 1, out, err,
                          errlen);
@@ -450,6 +460,10 @@ static void apply(const layer *l, lg_mode layer_mode, lg_rule_config *c) {
       c->allowed_usernames = s->usernames;
       c->n_allowed_usernames = s->n_usernames;
     }
+    if (r == LG_RULE_DELETE_HELD && s->usernames) {
+      c->delete_usernames = s->usernames;
+      c->n_delete_usernames = s->n_usernames;
+    }
   }
 }
 
@@ -464,6 +478,8 @@ void lg_policy_resolve(const lg_policy *p, lg_mode mode_override, const char *ns
   out->duration_max = DEFAULT_DURATION_MAX;
   out->recommended_min = DEFAULT_RECOMMENDED_MIN;
   out->recommended_max = DEFAULT_RECOMMENDED_MAX;
+  out->delete_usernames = default_deleters;
+  out->n_delete_usernames = sizeof default_deleters / sizeof *default_deleters;
   for (int r = 0; r < LG_RULE_COUNT; r++)
     out->mode[r] = default_rule_mode[r] == LG_MODE_INHERIT ? base_mode : default_rule_mode[r];
   apply(&p->base, LG_MODE_INHERIT, out);

@@ -28,4 +28,8 @@ void lg_policy_free(lg_policy *p);
 void lg_policy_resolve(const lg_policy *p, lg_mode mode_override, const char *ns,
                        const char *name, const char *username, lg_rule_config *out);
 
+/* The parsed and validated policy document (a jansson json_t, borrowed: valid while p is),
+ * for generators that translate its structure (leaseguard vap). */
+const struct json_t *lg_policy_document(const lg_policy *p);
+
 #endif

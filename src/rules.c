@@ -44,13 +44,22 @@ int lg_rules_parse_operation(const char *s) {
   return -1;
 }
 
+/* What the rules conclude about the old version's term (see live() below). */
+typedef struct {
+  bool live;
+  lg_time expiry;  /* the webhook's clock */
+  char basis[200]; /* how it was judged, for messages */
+} liveness;
+
 /* The judgement of one request, shared by the rule functions below. */
 typedef struct {
   const lg_rules_input *in;
   const lg_rule_config *cfg;
   lg_time now;
   const lg_lease *old_l, *new_l;
-  bool coordinated; /* spec.strategy set: coordinated leader election (KEP-4355) */
+  const lg_evidence *ev;  /* never NULL (zeroed when the caller gave none) */
+  bool controller;        /* the coordinated-election controller writes a coordinated lease */
+  liveness old;           /* of old_l (UPDATE, DELETE) */
   lg_verdict *out;
 } judge;
 
@@ -108,43 +117,152 @@ static bool in_globs(const char *s, const char *const *globs, size_t n) {
   return false;
 }
 
-/* Expiry is judged from renewTime, the holder's own clock, plus the skew tolerance.
- * client-go judges by when *it* last saw the record change, but a webhook keeps no
- * memory between requests, so renewTime is the only clock it has. A lease is live
- * while now < renewTime + leaseDurationSeconds - skew: near the boundary the taker gets
- * the benefit of the doubt, so a correct candidate on a slightly skewed clock is never
- * denied. A lease without renewTime or duration has no known expiry: not provably live. */
-static bool live(const judge *j, const lg_lease *l, lg_time *expiry) {
-  if (!lg_lease_held(l) || !l->has_renew || !l->has_duration)
-    return false;
-  *expiry = l->renew + l->duration * LG_USEC_PER_SEC;
-  return j->now < *expiry - j->cfg->skew;
+bool lg_rules_is_controller(const lg_rule_config *cfg, const char *username) {
+  return in_globs(username ? username : "", cfg->controller_usernames,
+                  cfg->n_controller_usernames);
 }
 
-static bool is_controller(const judge *j) {
-  return in_globs(j->in->requester ? j->in->requester->username : "", j->cfg->controller_usernames,
-                  j->cfg->n_controller_usernames);
+static const char *user_of(const judge *j) {
+  return j->in->requester && j->in->requester->username ? j->in->requester->username : "";
+}
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+/* Is the old version's term still running? client-go's candidates trust no timestamp:
+ * each waits a whole leaseDurationSeconds after *it* last saw the record change, by its
+ * own clock. The webhook does the same with what it saw (lg_witness), best first:
+ *  1. seen: this replica admitted this very record `age` ago. A candidate cannot have seen
+ *     it earlier (it is stored after admission), so the term runs at least until
+ *     now - age + duration: exact, whatever the writers' clocks say.
+ *  2. offset: the record was not seen here but the holder's own earlier writes were, which
+ *     measured its clock (renewTime - webhook clock): renewTime - offset is when it was
+ *     written, by the webhook's clock.
+ *  3. neither (a restart, a replica that never saw the holder): renewTime as written,
+ *     less a tolerance of min(skew, duration/4) for the holder's unknown clock error.
+ * A record more than skew in the future by either estimate is no evidence of a term (a
+ * broken or lying clock must not block every candidate): not live. So is a held lease
+ * without renewTime or leaseDurationSeconds, which client-go also takes over at once. */
+/* A later record of a term seen here renews it at least as late as that sighting (the
+ * holder's clock may have jumped back, or this replica missed the last writes). */
+static liveness at_least_term(const judge *j, const lg_lease *l, int64_t d, liveness v) {
+  const lg_evidence *e = j->ev;
+  lg_time floor;
+  size_t len;
+  (void)l;
+  if (!e->term_seen)
+    return v;
+  floor = j->now - e->term_seen_age + d - e->term_seen_slack;
+  if (v.live && v.expiry >= floor)
+    return v;
+  if (floor <= j->now && !v.live)
+    return v;
+  v.expiry = v.live && v.expiry > floor ? v.expiry : floor;
+  v.live = j->now < v.expiry;
+  len = strlen(v.basis);
+  snprintf(v.basis + len, sizeof v.basis - len, "%sa write of this term seen here %.1fs ago",
+           len ? "; " : "", (double)e->term_seen_age / LG_USEC_PER_SEC);
+  return v;
+}
+
+static liveness live(const judge *j, const lg_lease *l) {
+  const lg_evidence *e = j->ev;
+  liveness v = {0};
+  char a[LG_TIME_BUFLEN];
+  int64_t d, tol = 0;
+  lg_time est;
+
+  if (!lg_lease_held(l))
+    return v;
+  if (!l->has_duration || l->duration <= 0) {
+    snprintf(v.basis, sizeof v.basis, "no leaseDurationSeconds");
+    return v;
+  }
+  d = l->duration * LG_USEC_PER_SEC;
+  if (e->seen) {
+    v.expiry = j->now - e->seen_age + d - e->seen_slack;
+    v.live = j->now < v.expiry;
+    snprintf(v.basis, sizeof v.basis, "renewed %.1fs ago as seen here; lease %llds",
+             (double)e->seen_age / LG_USEC_PER_SEC, (long long)l->duration);
+    return v;
+  }
+  if (!l->has_renew) {
+    snprintf(v.basis, sizeof v.basis, "no renewTime");
+    return at_least_term(j, l, d, v);
+  }
+  est = l->renew;
+  if (e->has_offset) {
+    est -= e->offset;
+    snprintf(v.basis, sizeof v.basis,
+             "renewTime %s less the holder's clock offset %+.1fs; lease %llds",
+             lg_time_format_short(l->renew, a), (double)e->offset / LG_USEC_PER_SEC,
+             (long long)l->duration);
+  } else {
+    tol = min64(j->cfg->skew, d / 4);
+    snprintf(v.basis, sizeof v.basis,
+             "renewTime %s + %llds - %gs for an unknown clock; not seen renewed here",
+             lg_time_format_short(l->renew, a), (long long)l->duration,
+             (double)tol / LG_USEC_PER_SEC);
+  }
+  if (est > j->now + j->cfg->skew) {
+    snprintf(v.basis, sizeof v.basis, "renewTime %s is implausibly far in the future",
+             lg_time_format_short(l->renew, a));
+    return at_least_term(j, l, d, v);
+  }
+  v.expiry = est + d - tol;
+  v.live = j->now < v.expiry;
+  return at_least_term(j, l, d, v);
 }
 
 static void rule_holder_renew(judge *j) {
   const lg_lease *o = j->old_l, *n = j->new_l;
-  lg_time expiry;
+  const lg_evidence *e = j->ev;
   char exp_s[LG_TIME_BUFLEN], now_s[LG_TIME_BUFLEN], brief[LG_WARNING_MAX + 1];
-  if (!enabled(j, LG_RULE_HOLDER_RENEW) || !lg_lease_held(n) || same_str(o->holder, n->holder) ||
-      !live(j, o, &expiry))
+  if (!enabled(j, LG_RULE_HOLDER_RENEW) || j->controller)
     return;
-  /* Coordinated election: the apiserver's controller moves the holder, and a holder may
-   * hand over to the preferredHolder the controller named. */
-  if (j->coordinated &&
-      (is_controller(j) || (o->preferred_holder && same_str(o->preferred_holder, n->holder))))
+  if (!o) {
+    /* CREATE: a lease deleted here while live, re-created by another holder before its
+     * term ended, is a takeover in two writes. */
+    if (!e->tombstone || !lg_lease_held(n) || e->tombstone_same_holder)
+      return;
+    snprintf(brief, sizeof brief, "re-created by %s before the deleted lease expired", n->holder);
+    report(j, LG_RULE_HOLDER_RENEW, brief,
+           "re-created with holder \"%s\" while the lease deleted here %.1fs before its term "
+           "ended was held by another identity",
+           n->holder, (double)e->tombstone_left / LG_USEC_PER_SEC);
     return;
-  snprintf(brief, sizeof brief, "taken before expiry %s by %s", lg_time_format_short(expiry, exp_s),
-           n->holder);
-  report(j, LG_RULE_HOLDER_RENEW, brief,
-         "takeover before expiry: holder \"%s\" -> \"%s\" while the lease is held until %s "
-         "(renewTime + %llds; now %s, skew %llds)",
-         o->holder, n->holder, lg_time_format_short(expiry, exp_s), (long long)o->duration,
-         lg_time_format_short(j->now, now_s), (long long)(j->cfg->skew / LG_USEC_PER_SEC));
+  }
+  if (!lg_lease_held(o) || same_str(o->holder, lg_lease_holder_or_empty(n)))
+    return;
+  /* Under coordinated election only the controller elects: a write that keeps the lease
+   * coordinated and names another holder is never a client's, live or not (a client
+   * falling back to plain election writes no strategy and is judged as below). */
+  if (o->strategy && n && n->strategy && lg_lease_held(n) && !j->ev->anonymous) {
+    snprintf(brief, sizeof brief, "coordinated lease moved to %s by %s", n->holder, user_of(j));
+    report(j, LG_RULE_HOLDER_RENEW, brief,
+           "holder \"%s\" -> \"%s\" by user \"%s\": under coordinated leader election "
+           "(strategy %s) only the election controller moves the holder",
+           o->holder, n->holder, user_of(j), n->strategy);
+    return;
+  }
+  if (!j->old.live)
+    return;
+  lg_time_format_short(j->old.expiry, exp_s);
+  lg_time_format_short(j->now, now_s);
+  if (lg_lease_held(n)) {
+    snprintf(brief, sizeof brief, "taken before expiry %s by %s", exp_s, n->holder);
+    report(j, LG_RULE_HOLDER_RENEW, brief,
+           "takeover before expiry: holder \"%s\" -> \"%s\" while the lease is held until %s "
+           "(%s; now %s)",
+           o->holder, n->holder, exp_s, j->old.basis, now_s);
+  } else if (e->writer == LG_WRITER_OTHER) {
+    /* A release by someone else, then an acquire from "" (allowed at once): a steal in two
+     * writes. The holder's own writer is known from the writes seen here. */
+    snprintf(brief, sizeof brief, "released by %s, not the holder's writer", user_of(j));
+    report(j, LG_RULE_HOLDER_RENEW, brief,
+           "release of a live lease held by \"%s\" until %s by user \"%s\", who is not the one "
+           "writing for that holder (%s; now %s)",
+           o->holder, exp_s, user_of(j), j->old.basis, now_s);
+  }
 }
 
 static void rule_transitions(judge *j) {
@@ -163,8 +281,8 @@ static void rule_transitions(judge *j) {
   ot = lg_lease_transitions(o);
   if (lg_lease_held(n) && !same_str(lg_lease_holder_or_empty(o), n->holder)) {
     want = ot + 1;
-    /* The coordinated-election controller moves the holder without counting. */
-    if (nt == want || (j->coordinated && nt == ot))
+    /* Only the coordinated-election controller moves the holder without counting. */
+    if (nt == want || (j->controller && nt == ot))
       return;
     report(j, LG_RULE_TRANSITIONS, "new holder must add exactly 1 to leaseTransitions",
            "holder \"%s\" -> \"%s\" must set leaseTransitions to %lld (old + 1), got %lld",
@@ -179,8 +297,18 @@ static void rule_transitions(judge *j) {
 static void rule_duration(judge *j) {
   const lg_lease *n = j->new_l, *o = j->old_l;
   const lg_rule_config *c = j->cfg;
-  if (!lg_lease_held(n) || !n->has_duration)
+  if (!lg_lease_held(n))
     return; /* a release may write any duration (client-go writes 1) */
+  if (!n->has_duration) {
+    /* client-go and the election controller read a missing duration as 0: expired, taken
+     * over at once while the holder still leads. */
+    if (enabled(j, LG_RULE_DURATION))
+      report(j, LG_RULE_DURATION, "held lease has no leaseDurationSeconds",
+             "held lease has no leaseDurationSeconds (holder \"%s\"): candidates would read 0 "
+             "and take it over at once",
+             n->holder);
+    return;
+  }
   if (n->duration < c->duration_min || n->duration > c->duration_max) {
     if (enabled(j, LG_RULE_DURATION))
       report(j, LG_RULE_DURATION, "leaseDurationSeconds outside the allowed range",
@@ -203,26 +331,32 @@ static void rule_duration(judge *j) {
          n->holder);
 }
 
+/* renewTime going back by less than skew is a clock stepping back (NTP), not a lie; under
+ * coordinated election the old stamp may be the controller's, on the API server's clock,
+ * unless this replica saw the holder write it. */
 static void rule_renew_monotonic(judge *j) {
   const lg_lease *o = j->old_l, *n = j->new_l;
   char a[LG_TIME_BUFLEN], b[LG_TIME_BUFLEN], detail[LG_MESSAGE_MAX] = "";
   size_t len = 0;
+  bool other_clock;
   if (!enabled(j, LG_RULE_RENEW_MONOTONIC) || !lg_lease_held(n) ||
-      !same_str(lg_lease_holder_or_empty(o), n->holder))
+      !same_str(lg_lease_holder_or_empty(o), n->holder) || j->controller)
     return;
-  if (j->coordinated && is_controller(j))
-    return; /* the controller writes on its own clock */
-  if (o->has_renew && n->has_renew && n->renew < o->renew)
+  other_clock = o->strategy && (!j->ev->seen || j->ev->seen_by_controller);
+  if (!other_clock && o->has_renew && n->has_renew && n->renew < o->renew - j->cfg->skew)
     len += (size_t)snprintf(detail + len, sizeof detail - len,
-                            "renewTime moved backwards %s -> %s", lg_time_format(o->renew, a),
-                            lg_time_format(n->renew, b));
+                            "renewTime moved backwards %s -> %s (%.1fs, more than the %llds skew)",
+                            lg_time_format(o->renew, a), lg_time_format(n->renew, b),
+                            (double)(o->renew - n->renew) / LG_USEC_PER_SEC,
+                            (long long)(j->cfg->skew / LG_USEC_PER_SEC));
   /* An acquireTime first set where there was none changes nothing a holder relies on. */
   if (o->has_acquire && (!n->has_acquire || n->acquire != o->acquire) && len < sizeof detail)
     snprintf(detail + len, sizeof detail - len, "%sacquireTime changed %s -> %s",
              len ? "; " : "", lg_time_format(o->acquire, a),
              n->has_acquire ? lg_time_format(n->acquire, b) : "null");
   if (detail[0])
-    report(j, LG_RULE_RENEW_MONOTONIC, "renewTime went backwards or acquireTime changed", "holder \"%s\": %s", n->holder, detail);
+    report(j, LG_RULE_RENEW_MONOTONIC, "renewTime went backwards or acquireTime changed",
+           "holder \"%s\": %s", n->holder, detail);
 }
 
 static size_t future(const judge *j, const char *field, lg_time t, char *buf, size_t len,
@@ -230,8 +364,9 @@ static size_t future(const judge *j, const char *field, lg_time t, char *buf, si
   char ts[LG_TIME_BUFLEN], now_s[LG_TIME_BUFLEN];
   if (t <= j->now + j->cfg->skew || len >= size)
     return len;
-  return len + (size_t)snprintf(buf + len, size - len, "%s%s %s is %.3fs ahead of now %s (skew %llds)",
-                                len ? "; " : "", field, lg_time_format(t, ts),
+  return len + (size_t)snprintf(buf + len, size - len,
+                                "%s%s %s is %.3fs ahead of now %s (skew %llds)", len ? "; " : "",
+                                field, lg_time_format(t, ts),
                                 (double)(t - j->now) / LG_USEC_PER_SEC,
                                 lg_time_format_short(j->now, now_s),
                                 (long long)(j->cfg->skew / LG_USEC_PER_SEC));
@@ -245,10 +380,10 @@ static void rule_timestamps(judge *j) {
     return;
   if (!n->has_renew)
     len += (size_t)snprintf(detail, sizeof detail, "held lease has no renewTime");
-  if (n->has_renew && n->has_acquire && n->renew < n->acquire)
-    len += (size_t)snprintf(detail + len, sizeof detail - len, "%srenewTime %s is before acquireTime %s",
-                            len ? "; " : "", lg_time_format(n->renew, a),
-                            lg_time_format(n->acquire, b));
+  if (n->has_renew && n->has_acquire && n->renew < n->acquire - j->cfg->skew)
+    len += (size_t)snprintf(detail + len, sizeof detail - len,
+                            "%srenewTime %s is before acquireTime %s", len ? "; " : "",
+                            lg_time_format(n->renew, a), lg_time_format(n->acquire, b));
   if (n->has_renew)
     len = future(j, "renewTime", n->renew, detail, len, sizeof detail);
   if (n->has_acquire)
@@ -258,24 +393,37 @@ static void rule_timestamps(judge *j) {
            "holder \"%s\": %s", n->holder, detail);
 }
 
-/* client-go identities are "<hostname>_<uuid>" and a pod's hostname is its name; an
- * identity that is just the pod name matches too. */
+/* client-go identities are "<hostname>_<uuid>" and a pod's hostname is its name, cut to 63
+ * characters with trailing '-' and '.' dropped; an identity that is just the pod name (or
+ * that hostname) matches too. */
+static bool prefix_of(const char *identity, const char *p, size_t n) {
+  return n > 0 && strncmp(identity, p, n) == 0 && (identity[n] == '\0' || identity[n] == '_');
+}
+
 static bool identity_of_pod(const char *identity, const char *pod) {
   size_t n = strlen(pod);
-  return n > 0 && strncmp(identity, pod, n) == 0 && (identity[n] == '\0' || identity[n] == '_');
+  if (prefix_of(identity, pod, n))
+    return true;
+  if (n <= 63)
+    return false;
+  n = 63;
+  while (n > 0 && (pod[n - 1] == '-' || pod[n - 1] == '.'))
+    n--;
+  return prefix_of(identity, pod, n);
 }
 
 static void rule_holder_identity(judge *j) {
   const lg_lease *o = j->old_l, *n = j->new_l;
   const lg_requester *who = j->in->requester;
-  const char *user = who && who->username ? who->username : "";
+  const char *user = user_of(j);
   const char *pod = who ? who->pod_name : NULL;
   const char *must = NULL, *what = NULL;
   if (!enabled(j, LG_RULE_HOLDER_IDENTITY))
     return;
   if (j->cfg->n_allowed_usernames &&
       !in_globs(user, j->cfg->allowed_usernames, j->cfg->n_allowed_usernames)) {
-    report(j, LG_RULE_HOLDER_IDENTITY, "writer is not allowed for this lease", "user \"%s\" is not allowed to write this lease", user);
+    report(j, LG_RULE_HOLDER_IDENTITY, "writer is not allowed for this lease",
+           "user \"%s\" is not allowed to write this lease", user);
     return;
   }
   if (lg_lease_held(n)) {
@@ -285,7 +433,7 @@ static void rule_holder_identity(judge *j) {
     must = o->holder;
     what = "release";
   }
-  if (!must || (j->coordinated && is_controller(j)))
+  if (!must || j->controller)
     return;
   if (!pod)
     report(j, LG_RULE_HOLDER_IDENTITY, "writer is not the holder's pod",
@@ -293,29 +441,45 @@ static void rule_holder_identity(judge *j) {
            "token)",
            what, must, user);
   else if (!identity_of_pod(must, pod))
-    report(j, LG_RULE_HOLDER_IDENTITY, "writer is not the holder's pod", "%s for holder \"%s\" came from pod \"%s\" (user \"%s\")",
-           what, must, pod, user);
+    report(j, LG_RULE_HOLDER_IDENTITY, "writer is not the holder's pod",
+           "%s for holder \"%s\" came from pod \"%s\" (user \"%s\")", what, must, pod, user);
 }
 
+/* Deleting a live lease ends the holder's term behind its back (and a CREATE may follow):
+ * allowed to the holder's own writer or pod, the election controller and the usernames
+ * the policy names (the garbage collector, the namespace controller). */
 static void rule_delete_held(judge *j) {
-  lg_time expiry;
+  const lg_requester *who = j->in->requester;
   char exp_s[LG_TIME_BUFLEN];
-  if (!enabled(j, LG_RULE_DELETE_HELD) || !j->old_l || !live(j, j->old_l, &expiry))
+  if (!enabled(j, LG_RULE_DELETE_HELD) || !j->old_l || !j->old.live || j->controller ||
+      lg_rules_is_controller(j->cfg, user_of(j)) ||
+      in_globs(user_of(j), j->cfg->delete_usernames, j->cfg->n_delete_usernames) ||
+      j->ev->writer == LG_WRITER_SAME ||
+      (who && who->pod_name && identity_of_pod(j->old_l->holder, who->pod_name)))
     return;
-  report(j, LG_RULE_DELETE_HELD, "deleted while held", "deleted while held by \"%s\" until %s", j->old_l->holder,
-         lg_time_format_short(expiry, exp_s));
+  report(j, LG_RULE_DELETE_HELD, "deleted while held",
+         "deleted by user \"%s\" while held by \"%s\" until %s (%s)", user_of(j),
+         j->old_l->holder, lg_time_format_short(j->old.expiry, exp_s), j->old.basis);
 }
 
 void lg_rules_evaluate(const lg_rules_input *in, const lg_rule_config *cfg, lg_time now,
                        lg_verdict *out) {
-  judge j = {in, cfg, now, in->old_lease, in->new_lease, false, out};
+  static const lg_evidence none;
+  judge j = {in, cfg, now, in->old_lease, in->new_lease, in->evidence ? in->evidence : &none,
+             false, {0}, out};
   memset(out, 0, sizeof *out);
   out->allowed = true;
   if (cfg->exempt_reason) {
     out->skipped = cfg->exempt_reason;
     return;
   }
-  j.coordinated = (j.old_l && j.old_l->strategy) || (j.new_l && j.new_l->strategy);
+  j.controller = ((j.old_l && j.old_l->strategy) || (j.new_l && j.new_l->strategy)) &&
+                 (j.ev->anonymous || lg_rules_is_controller(cfg, user_of(&j)));
+  if (in->op != LG_OP_CREATE && j.old_l) {
+    j.old = live(&j, j.old_l);
+    out->old_live = j.old.live;
+    out->old_expiry = j.old.expiry;
+  }
   switch (in->op) {
   case LG_OP_UPDATE:
     if (!j.old_l || !j.new_l)
@@ -335,6 +499,7 @@ void lg_rules_evaluate(const lg_rules_input *in, const lg_rule_config *cfg, lg_t
     if (!j.new_l)
       return;
     j.old_l = NULL;
+    rule_holder_renew(&j);
     rule_transitions(&j);
     rule_duration(&j);
     rule_timestamps(&j);

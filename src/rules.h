@@ -36,15 +36,42 @@ typedef enum { LG_OP_CREATE, LG_OP_UPDATE, LG_OP_DELETE, LG_OP_CONNECT } lg_oper
  * String arrays are borrowed from the policy. */
 typedef struct {
   lg_mode mode[LG_RULE_COUNT];
-  lg_time skew;                          /* clock-skew tolerance, microseconds */
+  lg_time skew;                          /* the writer clock error tolerated, microseconds */
   int64_t duration_min, duration_max;    /* duration: allowed leaseDurationSeconds */
   int64_t recommended_min, recommended_max; /* duration-recommended: the band */
   const char *const *allowed_usernames;  /* holder-identity: globs; none = anyone */
   size_t n_allowed_usernames;
+  const char *const *delete_usernames;   /* delete-held: globs that may delete a live lease */
+  size_t n_delete_usernames;
   const char *const *controller_usernames; /* coordinated election controller (system:apiserver) */
   size_t n_controller_usernames;
   const char *exempt_reason;             /* non-NULL: the request is exempt from every rule */
 } lg_rule_config;
+
+/* Whether the requester is the one who has been writing for the old holder (lg_witness). */
+typedef enum { LG_WRITER_UNKNOWN, LG_WRITER_SAME, LG_WRITER_OTHER } lg_writer_match;
+
+/* What the webhook saw of a lease beyond the fields of its old version (see lg_witness).
+ * All zero: nothing known, expiry is judged from renewTime alone. */
+typedef struct {
+  bool seen;               /* the old record (holder, renewTime) was first seen here ... */
+  int64_t seen_age;        /* ... this long ago (microseconds, monotonic clock) */
+  int64_t seen_slack;      /* how late that sighting may have been (a watch's delay) */
+  bool seen_by_controller; /* that record was written by the election controller */
+  bool term_seen;          /* a record of the old version's term (same holder, acquireTime
+                            * and leaseTransitions) was seen here ... */
+  int64_t term_seen_age;   /* ... this long ago at the latest: the term runs at least until
+                            * then + leaseDurationSeconds */
+  int64_t term_seen_slack;
+  bool has_offset;         /* the old holder's clock offset is known: */
+  lg_time offset;          /* its renewTime minus the webhook's clock, from its own writes */
+  lg_writer_match writer;  /* is the requester the old holder's usual writer */
+  bool anonymous;          /* the writer is not known (audit of a history): a coordinated
+                            * lease's move may be the controller's and is not judged */
+  bool tombstone;          /* CREATE: this lease was deleted here while still live, ... */
+  int64_t tombstone_left;  /* ... its term ending this long from now (microseconds), ... */
+  bool tombstone_same_holder; /* ... and the new holder is the deleted lease's */
+} lg_evidence;
 
 typedef struct {
   const char *username; /* "" when unknown */
@@ -57,6 +84,7 @@ typedef struct {
   const lg_lease *old_lease;     /* NULL on CREATE */
   const lg_lease *new_lease;     /* NULL on DELETE */
   const lg_requester *requester;
+  const lg_evidence *evidence;   /* NULL: nothing known beyond the two versions */
 } lg_rules_input;
 
 #define LG_MESSAGE_MAX 640
@@ -74,11 +102,16 @@ typedef struct {
   size_t n;
   bool allowed;                       /* false when a finding is in ENFORCE mode */
   const char *skipped;                /* non-NULL: why no rule ran (static string) */
+  bool old_live;                      /* UPDATE/DELETE: the old version was live ... */
+  lg_time old_expiry;                 /* ... until this time (the webhook's clock) */
 } lg_verdict;
 
 /* Judges one write. Pure: no I/O, no clock (now is an argument), no globals. */
 void lg_rules_evaluate(const lg_rules_input *in, const lg_rule_config *cfg, lg_time now,
                        lg_verdict *out);
+
+/* True when username matches the coordinated-election controller globs of cfg. */
+bool lg_rules_is_controller(const lg_rule_config *cfg, const char *username);
 
 /* The stable id of rule r ("holder-renew"). */
 const char *lg_rules_id(lg_rule r);

@@ -1,5 +1,6 @@
 /* tls.c -- the serving certificate and key: refcounted pairs, reload on file change,
- * expiry warnings, the per-handshake certificate callback; client certificate checks. */
+ * expiry warnings, the per-handshake certificate callback; the client CAs (reloaded too),
+ * client certificate checks and each connection's handshake progress. */
 #include "tls.h"
 
 #include <errno.h>
@@ -39,13 +40,22 @@ typedef struct {
   atomic_uint refs;
 } tls_pair;
 
+/* The trusted client CAs. Held by the store while current and by each client check while
+ * it runs; the last release frees it. */
+typedef struct {
+  gnutls_x509_trust_list_t list;
+  atomic_uint refs;
+} ca_set;
+
 struct lg_tls {
   lg_tls_config cfg;
-  pthread_mutex_t lock;        /* guards pair */
+  pthread_mutex_t lock;        /* guards pair and ca */
   tls_pair *pair;              /* the pair new handshakes get */
-  char *client_ca;             /* PEM, NULL without --client-ca-file */
+  ca_set *ca;                  /* the client CAs new checks use; NULL without --client-ca-file */
   struct stat cert_st, key_st; /* the certificate and key watch; main thread only */
   bool stat_failed;
+  struct stat ca_st;           /* the client CA watch; main thread only */
+  bool ca_stat_failed;
   int64_t next_expiry_check;   /* CLOCK_MONOTONIC ms */
 };
 
@@ -56,6 +66,9 @@ struct lg_tls_conn {
   tls_pair *pair;      /* what its last handshake presented */
   bool client_checked; /* client certificate verified (once per handshake) */
   bool client_ok;
+  bool hello;          /* a ClientHello arrived */
+  bool server_hello;   /* a ServerHello was sent */
+  bool done;           /* a handshake completed */
 };
 
 /* ---- files ---- */
@@ -261,7 +274,7 @@ int64_t lg_tls_expiry_due_ms(const lg_tls *t) {
  * kubelet swapping a Secret volume's ..data link counts), or always when forced (SIGHUP).
  * A pair that does not load, or whose key does not match, leaves the current one in
  * force. Main thread only. */
-void lg_tls_check_files(lg_tls *t, bool force) {
+static void check_pair(lg_tls *t, bool force) {
   const lg_tls_config *cfg = &t->cfg;
   struct stat cst, kst;
   tls_pair *p = NULL;
@@ -274,9 +287,11 @@ void lg_tls_check_files(lg_tls *t, bool force) {
   else if (stat(cfg->key_file, &kst) != 0)
     missing = cfg->key_file;
   if (missing) {
-    if (force || !t->stat_failed)
+    if (force || !t->stat_failed) {
       lg_log(LG_LOG_ERROR, "cannot read the serving certificate or key; keeping the current pair",
              "path", missing, "error", strerror(errno), NULL);
+      lg_metrics_file_reload(cfg->metrics, "tls-certificate", false);
+    }
     t->stat_failed = true;
     return;
   }
@@ -287,6 +302,7 @@ void lg_tls_check_files(lg_tls *t, bool force) {
   t->cert_st = cst;
   t->key_st = kst;
   rc = load_pair(cfg, &p, detail, sizeof detail);
+  lg_metrics_file_reload(cfg->metrics, "tls-certificate", rc == LG_OK);
   if (rc) {
     lg_log(LG_LOG_ERROR, "serving certificate reload failed; keeping the current certificate",
            "error", detail[0] ? detail : lg_strerror(rc), NULL);
@@ -316,39 +332,108 @@ static lg_rc load_first_pair(lg_tls *t, char *err, size_t errlen) {
 
 /* ---- client CA ---- */
 
-/* Reads the client CA file into a new PEM string; fails unless it holds a certificate. */
-static lg_rc load_client_ca(const char *path, char **out, char *err, size_t errlen) {
-  gnutls_x509_crt_t *crts = NULL;
-  unsigned n = 0;
-  gnutls_datum_t d;
+static void ca_release(ca_set *c) {
+  if (c && atomic_fetch_sub(&c->refs, 1) == 1) {
+    gnutls_x509_trust_list_deinit(c->list, 1);
+    free(c);
+  }
+}
+
+static ca_set *ca_acquire(lg_tls *t) {
+  ca_set *c;
+  pthread_mutex_lock(&t->lock);
+  c = t->ca;
+  if (c)
+    atomic_fetch_add(&c->refs, 1);
+  pthread_mutex_unlock(&t->lock);
+  return c;
+}
+
+/* Makes c (owned) the CAs of new client checks; checks already running keep theirs. */
+static void install_ca(lg_tls *t, ca_set *c) {
+  ca_set *old;
+  pthread_mutex_lock(&t->lock);
+  old = t->ca;
+  t->ca = c;
+  pthread_mutex_unlock(&t->lock);
+  ca_release(old);
+}
+
+/* Reads the client CA file into a new trust list (*out). All or nothing: fails unless it
+ * holds at least one PEM certificate and nothing else unusable. */
+static lg_rc load_client_ca(const char *path, ca_set **out, char *err, size_t errlen) {
+  ca_set *c = NULL;
   char *pem = NULL;
+  gnutls_datum_t d;
   int g;
   lg_rc rc;
 
   *out = NULL;
   rc = read_pem("client CA file", path, &pem, err, errlen);
   if (rc)
-    return rc;
+    goto out;
+  if (!(c = calloc(1, sizeof *c)) || gnutls_x509_trust_list_init(&c->list, 0) < 0) {
+    free(c);
+    c = NULL;
+    rc = lg_fail(err, errlen, LG_ENOMEM, "%s", lg_strerror(LG_ENOMEM));
+    goto out;
+  }
+  atomic_init(&c->refs, 1);
   d.data = (unsigned char *)pem;
   d.size = (unsigned)strlen(pem);
-  g = gnutls_x509_crt_list_import2(&crts, &n, &d, GNUTLS_X509_FMT_PEM, 0);
-  if (g < 0)
-    n = 0;
-  for (unsigned i = 0; i < n; i++)
-    gnutls_x509_crt_deinit(crts[i]);
-  if (g >= 0)
-    gnutls_free(crts);
-  if (n == 0) {
-    free(pem);
-    return lg_fail(err, errlen, LG_ETLS, "client CA file %s holds no usable PEM certificate: %s",
-                   path, g < 0 ? gnutls_strerror(g) : "none found");
+  g = gnutls_x509_trust_list_add_trust_mem(c->list, &d, NULL, GNUTLS_X509_FMT_PEM, 0, 0);
+  if (g <= 0) {
+    rc = lg_fail(err, errlen, LG_ETLS, "client CA file %s holds no usable PEM certificate: %s",
+                 path, g < 0 ? gnutls_strerror(g) : "none found");
+    goto out;
   }
-  *out = pem;
-  return LG_OK;
+  *out = c;
+  c = NULL;
+
+out:
+  ca_release(c);
+  free_pem(pem);
+  return rc;
 }
 
-const char *lg_tls_client_ca(const lg_tls *t) {
-  return t->client_ca;
+/* Reloads the client CA file when it changed, or always when forced; a file that does not
+ * load leaves the current CAs in force. Main thread only. */
+static void check_client_ca(lg_tls *t, bool force) {
+  const char *path = t->cfg.client_ca_file;
+  struct stat st;
+  ca_set *c = NULL;
+  char detail[768] = "";
+  lg_rc rc;
+
+  if (!path)
+    return;
+  if (stat(path, &st) != 0) {
+    if (force || !t->ca_stat_failed) {
+      lg_log(LG_LOG_ERROR, "cannot read the client CA file; keeping the current client CA", "path",
+             path, "error", strerror(errno), NULL);
+      lg_metrics_file_reload(t->cfg.metrics, "client-ca", false);
+    }
+    t->ca_stat_failed = true;
+    return;
+  }
+  t->ca_stat_failed = false;
+  if (!force && same_file(&st, &t->ca_st))
+    return;
+  t->ca_st = st;
+  rc = load_client_ca(path, &c, detail, sizeof detail);
+  lg_metrics_file_reload(t->cfg.metrics, "client-ca", rc == LG_OK);
+  if (rc) {
+    lg_log(LG_LOG_ERROR, "client CA reload failed; keeping the current client CA", "error",
+           detail[0] ? detail : lg_strerror(rc), NULL);
+    return;
+  }
+  install_ca(t, c);
+  lg_log(LG_LOG_INFO, "client CA reloaded", "path", path, NULL);
+}
+
+void lg_tls_check_files(lg_tls *t, bool force) {
+  check_pair(t, force);
+  check_client_ca(t, force);
 }
 
 /* ---- the store ---- */
@@ -375,7 +460,8 @@ lg_rc lg_tls_new(const lg_tls_config *cfg, lg_tls **out, char *err, size_t errle
     goto out;
   lg_tls_check_expiry(t);
   if (cfg->client_ca_file) {
-    rc = load_client_ca(cfg->client_ca_file, &t->client_ca, err, errlen);
+    (void)stat(cfg->client_ca_file, &t->ca_st);
+    rc = load_client_ca(cfg->client_ca_file, &t->ca, err, errlen);
     if (rc)
       goto out;
   }
@@ -385,7 +471,7 @@ lg_rc lg_tls_new(const lg_tls_config *cfg, lg_tls **out, char *err, size_t errle
 out:
   if (t) {
     pair_release(t->pair);
-    free(t->client_ca);
+    ca_release(t->ca);
     if (locked)
       pthread_mutex_destroy(&t->lock);
     free(t);
@@ -397,17 +483,53 @@ void lg_tls_free(lg_tls *t) {
   if (!t)
     return;
   pair_release(t->pair);
-  free(t->client_ca);
+  ca_release(t->ca);
   pthread_mutex_destroy(&t->lock);
   free(t);
 }
 
 /* ---- connections ---- */
 
-lg_tls_conn *lg_tls_conn_new(lg_tls *t) {
+static lg_tls_conn *conn_of(struct MHD_Connection *c) {
+  const union MHD_ConnectionInfo *ci =
+      c ? MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT) : NULL;
+  return ci ? ci->socket_context : NULL;
+}
+
+/* Notes the handshake's progress, for lg_tls_conn_failed. */
+static int on_handshake(gnutls_session_t session, unsigned htype, unsigned when,
+                        unsigned incoming, const gnutls_datum_t *msg) {
+  lg_tls_conn *tc = conn_of(gnutls_session_get_ptr(session));
+  (void)when;
+  (void)msg;
+  if (!tc)
+    return 0;
+  if (incoming && htype == GNUTLS_HANDSHAKE_CLIENT_HELLO)
+    tc->hello = true;
+  else if (!incoming && htype == GNUTLS_HANDSHAKE_SERVER_HELLO)
+    tc->server_hello = true;
+  else if (incoming && htype == GNUTLS_HANDSHAKE_FINISHED)
+    tc->done = true;
+  return 0;
+}
+
+lg_tls_conn *lg_tls_conn_new(lg_tls *t, struct MHD_Connection *c) {
+  const union MHD_ConnectionInfo *ci =
+      c ? MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION) : NULL;
+  gnutls_session_t session = ci ? ci->tls_session : NULL;
   lg_tls_conn *tc = calloc(1, sizeof *tc);
-  if (tc)
-    tc->store = t;
+
+  if (!tc)
+    return NULL;
+  tc->store = t;
+  if (session) {
+    /* The certificate request names no CA: the trusted CAs may change at any time, and
+     * clients present their certificate all the same. */
+    if (t->cfg.client_ca_file)
+      gnutls_certificate_server_set_request(session, GNUTLS_CERT_REQUEST);
+    gnutls_handshake_set_hook_function(session, GNUTLS_HANDSHAKE_ANY, GNUTLS_HOOK_POST,
+                                       on_handshake);
+  }
   return tc;
 }
 
@@ -418,10 +540,19 @@ void lg_tls_conn_free(lg_tls_conn *tc) {
   free(tc);
 }
 
-static lg_tls_conn *conn_of(struct MHD_Connection *c) {
-  const union MHD_ConnectionInfo *ci =
-      c ? MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT) : NULL;
-  return ci ? ci->socket_context : NULL;
+bool lg_tls_conn_failed(const lg_tls_conn *tc, char *reason, size_t len) {
+  if (!tc || tc->done)
+    return false;
+  /* libmicrohttpd frees the session before it says the connection closed, so the TLS error
+   * itself is gone; how far the handshake got tells most of it. */
+  if (!tc->hello)
+    snprintf(reason, len, "closed before a TLS ClientHello (not TLS, or a bare TCP check)");
+  else if (!tc->server_hello)
+    snprintf(reason, len, "no TLS version or cipher suite in common");
+  else
+    snprintf(reason, len, "the handshake failed after the ServerHello (the client gave up, or "
+                          "does not trust the certificate)");
+  return true;
 }
 
 /* GnuTLS asks for the server's certificate once per handshake. libmicrohttpd links each
@@ -448,32 +579,39 @@ int lg_tls_on_cert(gnutls_session_t session, const struct gnutls_cert_retr_st *i
   return 0;
 }
 
-/* True when the client presented a certificate that chains to --client-ca-file and may be
- * used for client authentication; else reason says why. */
-static bool verify_client(struct MHD_Connection *c, char *reason, size_t len) {
-  const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
-  gnutls_session_t session = ci ? ci->tls_session : NULL;
+/* Verifies the peer's chain (n DER certificates) against the CAs, for client auth. */
+static bool verify_chain(ca_set *ca, const gnutls_datum_t *raw, unsigned n, char *reason,
+                         size_t len) {
   gnutls_typed_vdata_st purpose = {.type = GNUTLS_DT_KEY_PURPOSE_OID,
                                    .data = (unsigned char *)GNUTLS_KP_TLS_WWW_CLIENT};
+  gnutls_x509_crt_t crts[CHAIN_MAX];
   gnutls_datum_t text = {NULL, 0};
-  unsigned status = 0, n = 0;
-  int g;
+  unsigned status = 0, have = 0;
+  bool ok = false;
+  int g = 0;
 
-  if (!session) {
-    snprintf(reason, len, "no TLS session");
-    return false;
+  if (n > CHAIN_MAX)
+    n = CHAIN_MAX;
+  for (; have < n; have++) {
+    if ((g = gnutls_x509_crt_init(&crts[have])) < 0)
+      break;
+    if ((g = gnutls_x509_crt_import(crts[have], &raw[have], GNUTLS_X509_FMT_DER)) < 0) {
+      have++; /* initialised: freed below */
+      break;
+    }
   }
-  if (!gnutls_certificate_get_peers(session, &n) || n == 0) {
-    snprintf(reason, len, "no client certificate presented");
-    return false;
+  if (g < 0) {
+    snprintf(reason, len, "unreadable client certificate: %s", gnutls_strerror(g));
+    goto out;
   }
-  g = gnutls_certificate_verify_peers(session, &purpose, 1, &status);
+  g = gnutls_x509_trust_list_verify_crt2(ca->list, crts, n, &purpose, 1, 0, &status, NULL);
   if (g < 0) {
     snprintf(reason, len, "%s", gnutls_strerror(g));
-    return false;
+    goto out;
   }
-  if (status == 0)
-    return true;
+  ok = status == 0;
+  if (ok)
+    goto out;
   if (gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &text, 0) >= 0) {
     size_t n_text;
     snprintf(reason, len, "%s", (const char *)text.data);
@@ -484,23 +622,56 @@ static bool verify_client(struct MHD_Connection *c, char *reason, size_t len) {
   } else {
     snprintf(reason, len, "client certificate not trusted");
   }
-  return false;
+
+out:
+  for (unsigned i = 0; i < have; i++)
+    gnutls_x509_crt_deinit(crts[i]);
+  return ok;
 }
 
-bool lg_tls_client_allowed(lg_tls *t, struct MHD_Connection *c) {
-  lg_tls_conn *tc;
-  char reason[256];
+/* True when the client presented a certificate that chains to the current client CAs and may
+ * be used for client authentication; else reason says why. */
+static bool verify_client(lg_tls *t, struct MHD_Connection *c, char *reason, size_t len) {
+  const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+  gnutls_session_t session = ci ? ci->tls_session : NULL;
+  const gnutls_datum_t *raw;
+  unsigned n = 0;
+  ca_set *ca;
+  bool ok;
 
+  if (!session) {
+    snprintf(reason, len, "no TLS session");
+    return false;
+  }
+  raw = gnutls_certificate_get_peers(session, &n);
+  if (!raw || n == 0) {
+    snprintf(reason, len, "no client certificate presented");
+    return false;
+  }
+  if (!(ca = ca_acquire(t))) {
+    snprintf(reason, len, "no client CA loaded");
+    return false;
+  }
+  ok = verify_chain(ca, raw, n, reason, len);
+  ca_release(ca);
+  return ok;
+}
+
+bool lg_tls_client_allowed(lg_tls *t, struct MHD_Connection *c, char *reason, size_t len) {
+  lg_tls_conn *tc;
+
+  if (len)
+    reason[0] = '\0';
   if (!t->cfg.client_ca_file)
     return true;
   tc = conn_of(c);
-  if (!tc)
+  if (!tc) {
+    snprintf(reason, len, "no TLS state");
     return false;
+  }
   if (!tc->client_checked) {
-    tc->client_ok = verify_client(c, reason, sizeof reason);
+    tc->client_ok = verify_client(t, c, reason, len);
     tc->client_checked = true;
-    if (!tc->client_ok)
-      lg_log(LG_LOG_WARNING, "client certificate refused", "reason", reason, NULL);
   }
   return tc->client_ok;
 }

@@ -1,5 +1,6 @@
 /* tls.h -- the serving certificate and key (reloaded when their files change, expiry
- * warned about) and client certificates checked against --client-ca-file; GnuTLS. */
+ * warned about), client certificates checked against --client-ca-file (reloaded too), and
+ * each connection's handshake; GnuTLS. */
 #ifndef LG_TLS_H
 #define LG_TLS_H
 
@@ -19,7 +20,8 @@ typedef struct {
   const char *cert_file;      /* PEM serving certificate (chain) */
   const char *key_file;       /* PEM private key of its first certificate */
   const char *client_ca_file; /* NULL: no client certificate asked for */
-  lg_metrics *metrics;        /* may be NULL: told each installed certificate's notAfter */
+  lg_metrics *metrics;        /* may be NULL: told each installed certificate's notAfter and
+                               * each reload */
 } lg_tls_config;
 
 /* The store: the pair new handshakes get, the file watch and the client CA. */
@@ -34,11 +36,9 @@ lg_rc lg_tls_new(const lg_tls_config *cfg, lg_tls **out, char *err, size_t errle
 /* Frees the store, dropping its reference to the pair (connections keep theirs); NULL: no-op. */
 void lg_tls_free(lg_tls *t);
 
-/* The client CA file's PEM text (borrowed, valid until lg_tls_free), or NULL if none. */
-const char *lg_tls_client_ca(const lg_tls *t);
-
-/* Reloads the pair when the certificate or key file changed, or always when force
- * (SIGHUP); a pair that fails to load leaves the current one. Main thread only. */
+/* Reloads the pair when the certificate or key file changed, and the client CA when its file
+ * changed, or both always when force (SIGHUP); what fails to load leaves the current one in
+ * force. Each attempt is counted (lg_metrics_file_reload). Main thread only. */
 void lg_tls_check_files(lg_tls *t, bool force);
 
 /* Milliseconds until the next daily expiry check is due (<= 0: due now). */
@@ -48,12 +48,17 @@ int64_t lg_tls_expiry_due_ms(const lg_tls *t);
  * schedules the next check a day later. Main thread only. */
 void lg_tls_check_expiry(lg_tls *t);
 
-/* A new state for a connection of t, to be its libmicrohttpd socket context (the
- * lg_tls_* functions below find it there); NULL when out of memory. */
-lg_tls_conn *lg_tls_conn_new(lg_tls *t);
+/* A new state for connection c of t, to be its libmicrohttpd socket context (the lg_tls_*
+ * functions below find it there): asks for a client certificate when t has a client CA and
+ * follows the handshake. NULL when out of memory. */
+lg_tls_conn *lg_tls_conn_new(lg_tls *t, struct MHD_Connection *c);
 
 /* Releases the pair the connection held and frees tc; NULL is a no-op. */
 void lg_tls_conn_free(lg_tls_conn *tc);
+
+/* True when tc's connection never completed a TLS handshake; reason says how far it got
+ * (no ClientHello, nothing in common, failed after the ServerHello). */
+bool lg_tls_conn_failed(const lg_tls_conn *tc, char *reason, size_t len);
 
 /* The MHD_OPTION_HTTPS_CERT_CALLBACK2 callback: hands each handshake the current pair,
  * which the connection's state holds until it closes. -1 when it has no state. */
@@ -62,7 +67,9 @@ int lg_tls_on_cert(gnutls_session_t session, const struct gnutls_cert_retr_st *i
                    unsigned int *n_ocsp, gnutls_privkey_t *key, unsigned int *flags);
 
 /* Whether c may use the paths guarded by the client CA: always true without one; else
- * its certificate must chain to it and allow client auth (checked once per handshake). */
-bool lg_tls_client_allowed(lg_tls *t, struct MHD_Connection *c);
+ * its certificate must chain to the client CAs current at its first request and allow
+ * client auth (checked once per handshake: a verified connection keeps its state across CA
+ * reloads). reason (len bytes) says why when this call refused it, and is empty otherwise. */
+bool lg_tls_client_allowed(lg_tls *t, struct MHD_Connection *c, char *reason, size_t len);
 
 #endif

@@ -2,6 +2,7 @@
  * text leaseguard builds must pass them or jansson refuses to make the JSON. */
 #include "utf8.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 size_t lg_utf8_seq(const unsigned char *s, size_t n) {
@@ -62,4 +63,36 @@ size_t lg_utf8_repair(char *s) {
     }
   }
   return n;
+}
+
+const char *lg_utf8_json_text(json_t *v) {
+  const char *s;
+  size_t len, nuls = 0, j = 0;
+  char *esc;
+  if (!json_is_string(v))
+    return NULL;
+  s = json_string_value(v);
+  len = json_string_length(v);
+  if (strlen(s) == len)
+    return s;
+  for (size_t i = 0; i < len; i++)
+    nuls += s[i] == '\0';
+  esc = malloc(len + 5 * nuls + 1);
+  if (!esc)
+    return NULL;
+  for (size_t i = 0; i < len; i++) {
+    if (s[i] == '\0') {
+      memcpy(esc + j, "\\u0000", 6);
+      j += 6;
+    } else {
+      esc[j++] = s[i];
+    }
+  }
+  esc[j] = '\0';
+  if (json_string_setn_nocheck(v, esc, j)) {
+    free(esc);
+    return NULL;
+  }
+  free(esc);
+  return json_string_value(v);
 }

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-lg_rc lg_webhook_handle(const char *body, size_t len, const lg_policy *policy,
-                        lg_mode mode_override, lg_time now, lg_webhook_result *out) {
+lg_rc lg_webhook_handle(const char *body, size_t len, const lg_webhook_env *env,
+                        lg_webhook_result *out) {
   char uid[128], msg[512], warning[LG_WARNING_MAX + 1];
   lg_review *r = &out->review;
   lg_rules_input in;
@@ -34,8 +34,12 @@ lg_rc lg_webhook_handle(const char *body, size_t len, const lg_policy *policy,
     out->body = lg_admission_encode(r->uid, &out->verdict, warning);
     goto out;
   }
-  lg_policy_resolve(policy, mode_override, r->namespace, r->name, r->requester.username,
-                    &out->config);
+  lg_policy_resolve(env->policy, env->mode_override, r->namespace, r->name,
+                    r->requester.username, &out->config);
+  lg_witness_evidence(env->witness, r->namespace, r->name,
+                      r->has_old_object ? &r->old_object : NULL,
+                      r->has_object ? &r->object : NULL, r->requester.username, env->mono,
+                      &out->evidence);
   in = (lg_rules_input){
       .op = r->op,
       .namespace = r->namespace,
@@ -43,8 +47,27 @@ lg_rc lg_webhook_handle(const char *body, size_t len, const lg_policy *policy,
       .old_lease = r->has_old_object ? &r->old_object : NULL,
       .new_lease = r->has_object ? &r->object : NULL,
       .requester = &r->requester,
+      .evidence = &out->evidence,
   };
-  lg_rules_evaluate(&in, &out->config, now, &out->verdict);
+  lg_rules_evaluate(&in, &out->config, env->now, &out->verdict);
+  /* A dry run is never stored, so it shows nothing about the lease's term. Exempt and
+   * metadata-only writes are still facts about it. */
+  if (!r->dry_run)
+    lg_witness_record(env->witness,
+                      &(lg_witness_write){
+                          .namespace = r->namespace,
+                          .name = r->name,
+                          .op = r->op,
+                          .old_l = in.old_lease,
+                          .new_l = in.new_lease,
+                          .username = r->requester.username,
+                          .controller = lg_rules_is_controller(&out->config,
+                                                               r->requester.username),
+                          .allowed = out->verdict.allowed,
+                          .verdict = &out->verdict,
+                          .wall = env->now,
+                          .mono = env->mono,
+                      });
   out->body = lg_admission_encode(r->uid, &out->verdict, NULL);
 out:
   if (!out->body) {

@@ -8,6 +8,16 @@
 #include "admission.h"
 #include "policy.h"
 #include "rules.h"
+#include "witness.h"
+
+/* What one request is judged with. */
+typedef struct {
+  const lg_policy *policy;
+  lg_mode mode_override; /* LG_MODE_INHERIT: the policy's defaultMode */
+  lg_time now;           /* the wall clock */
+  int64_t mono;          /* the monotonic clock (microseconds), for the witness */
+  lg_witness *witness;   /* may be NULL: judge from the two versions alone */
+} lg_webhook_env;
 
 typedef struct {
   int http_status;    /* 200 with an AdmissionReview, or 400 with a Status for unusable input */
@@ -16,14 +26,15 @@ typedef struct {
   char error[256];    /* detail when rc != LG_OK */
   lg_review review;   /* the decoded request (owned; zeroed when decoding failed) */
   lg_rule_config config; /* the settings the rules ran with */
+  lg_evidence evidence;  /* what the witness knew of the old version */
   lg_verdict verdict; /* the decision */
   const char *ignored; /* non-NULL when the object is not a Lease and was let through */
 } lg_webhook_result;
 
-/* Handles one request body at time now. Always fills *out (free with
- * lg_webhook_result_free); returns out->rc. */
-lg_rc lg_webhook_handle(const char *body, size_t len, const lg_policy *policy,
-                        lg_mode mode_override, lg_time now, lg_webhook_result *out);
+/* Handles one request body: judges it with env and tells env->witness what was allowed.
+ * Always fills *out (free with lg_webhook_result_free); returns out->rc. */
+lg_rc lg_webhook_handle(const char *body, size_t len, const lg_webhook_env *env,
+                        lg_webhook_result *out);
 
 /* Releases what the result owns. */
 void lg_webhook_result_free(lg_webhook_result *r);

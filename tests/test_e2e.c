@@ -205,7 +205,21 @@ static void test_election_and_failover(void **state) {
 
 static bool exists(const char *path) { return access(path, F_OK) == 0; }
 
-/* --run: the command runs only while its elector leads, and stops with it. */
+/* GET / of e's --http: the new body, or NULL. */
+static char *status_of(const elector *e) {
+  char url[64];
+  lgt_reply r;
+  snprintf(url, sizeof url, "http://127.0.0.1:%d/", e->http);
+  lgt_get(url, NULL, 2000, &r);
+  if (r.rc != CURLE_OK || r.status != 200) {
+    free(r.body);
+    return NULL;
+  }
+  return r.body;
+}
+
+/* --run: the command runs only while its elector leads, and stops with it; it gets the
+ * term's fencing token, which --http also reports. */
 static void test_run_only_while_leader(void **state) {
   (void)state;
   elector es[2];
@@ -214,10 +228,12 @@ static void test_run_only_while_leader(void **state) {
   int64_t took;
   for (int i = 0; i < 2; i++) {
     snprintf(mark[i], sizeof mark[i], "%s/running-%d", tls.dir, i);
-    /* the marker exists while the command runs; SIGTERM removes it */
+    /* the marker exists while the command runs, holding its fencing token; SIGTERM removes
+     * it */
     int n = snprintf(cmd[i], sizeof cmd[i],
-                     "trap 'rm -f %s; exit 0' TERM; touch %s; while :; do sleep 0.1; done", mark[i],
-                     mark[i]);
+                     "trap 'rm -f %s; exit 0' TERM; printf '%%s' \"$LEASEGUARD_FENCING_TOKEN\" > %s;"
+                     " while :; do sleep 0.1; done",
+                     mark[i], mark[i]);
     assert_true(n > 0 && (size_t)n < sizeof cmd[i]);
   }
   start_elector_run(&es[0], "e2e-run", "runner-0_1", NULL, cmd[0]);
@@ -226,6 +242,16 @@ static void test_run_only_while_leader(void **state) {
   for (int t = 0; t < 100 && !exists(mark[0]); t++)
     lgt_sleep_ms(50);
   assert_true(exists(mark[0]));
+  lgt_sleep_ms(200);
+  char *tok = lgt_slurp(mark[0]), *st = status_of(&es[0]), *st1 = status_of(&es[1]);
+  assert_string_equal(tok, NS "/e2e-run/runner-0_1/0");
+  assert_non_null(st);
+  assert_non_null(strstr(st, "\"fencingToken\":\"" NS "/e2e-run/runner-0_1/0\""));
+  assert_non_null(st1);
+  assert_null(strstr(st1, "fencingToken")); /* a follower has none */
+  free(tok);
+  free(st);
+  free(st1);
   lgt_sleep_ms(3 * RETRY_S * 1000);
   assert_int_equal(leads(&es[1]), 0);
   assert_false(exists(mark[1])); /* a follower runs nothing */
@@ -235,6 +261,10 @@ static void test_run_only_while_leader(void **state) {
   for (int t = 0; t < 100 && !exists(mark[1]); t++)
     lgt_sleep_ms(50);
   assert_true(exists(mark[1]));
+  lgt_sleep_ms(200);
+  tok = lgt_slurp(mark[1]);
+  assert_string_equal(tok, NS "/e2e-run/runner-1_1/1"); /* the next epoch */
+  free(tok);
   assert_int_equal(lgt_stop(es[1].pid, SIGTERM, 10000), 0);
   assert_false(exists(mark[1]));
 }
@@ -309,7 +339,7 @@ static void test_misbehaviours_denied(void **state) {
     snprintf(want, sizeof want, "[%s]", kinds[i][1]);
     for (int t = 0; t < 200 && !found; t++) {
       char *log = lgt_slurp(bad[i].log);
-      found = strstr(log, "lease write failed") && strstr(log, "\"status\":\"403\"") && strstr(log, want);
+      found = strstr(log, "lease write failed") && strstr(log, "\"status\":403,") && strstr(log, want);
       free(log);
       if (!found)
         lgt_sleep_ms(50);

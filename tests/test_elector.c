@@ -79,7 +79,7 @@ static bool admit(store *s, const client *c, const json_t *old_j, const json_t *
   assert_int_equal(lg_lease_decode(new_j, &nl, err, sizeof err), LG_OK);
   if (old_j)
     assert_int_equal(lg_lease_decode(old_j, &ol, err, sizeof err), LG_OK);
-  lg_rules_input in = {old_j ? LG_OP_UPDATE : LG_OP_CREATE, "ns", "lock", old_j ? &ol : NULL, &nl, &who};
+  lg_rules_input in = {old_j ? LG_OP_UPDATE : LG_OP_CREATE, "ns", "lock", old_j ? &ol : NULL, &nl, &who, NULL};
   lg_policy_resolve(s->policy, LG_MODE_INHERIT, "ns", "lock", c->user, &cfg);
   lg_rules_evaluate(&in, &cfg, wall_of(s), &v);
   if (v.allowed)
@@ -139,7 +139,7 @@ typedef struct {
   lg_elector *e;
   int64_t next;
   bool alive;
-  int became, lost;
+  int became, lost, get_failed;
 } cand;
 
 static void cand_init(cand *k, store *s, const char *id, lg_misbehave m) {
@@ -176,6 +176,8 @@ static void run_until(store *s, cand *ks, size_t n, int64_t until, int *max_lead
       due->became++;
     if (ev & LG_ELECT_LOST_LEADERSHIP)
       due->lost++;
+    if (ev & LG_ELECT_GET_FAILED)
+      due->get_failed++;
     int leaders = 0;
     for (size_t i = 0; i < n; i++)
       leaders += ks[i].alive && lg_elector_is_leader(ks[i].e);
@@ -252,6 +254,13 @@ static void test_failover_after_kill(void **state) {
   const char *holder = json_string_value(spec(s, "holderIdentity"));
   assert_true(strcmp(holder, "b_2") == 0 || strcmp(holder, "c_3") == 0);
   assert_int_equal(json_integer_value(spec(s, "leaseTransitions")), 1);
+  /* the fencing token names the new term: its holder and epoch */
+  char token[256];
+  cand *leader = strcmp(holder, "b_2") == 0 ? &ks[1] : &ks[2];
+  assert_true(lg_elector_fencing_token(leader->e, token, sizeof token));
+  assert_string_equal(token, strcmp(holder, "b_2") == 0 ? "ns/lock/b_2/1" : "ns/lock/c_3/1");
+  assert_false(lg_elector_fencing_token((leader == &ks[1] ? &ks[2] : &ks[1])->e, token, sizeof token));
+  assert_string_equal(token, "");
   lg_time acquired;
   assert_int_equal(lg_time_parse(json_string_value(spec(s, "acquireTime")), &acquired), LG_OK);
   int64_t failover = acquired - T0 - last_renew;
@@ -343,6 +352,25 @@ static void test_renew_deadline_hung_api(void **state) {
   lg_elector_free(k.e);
 }
 
+/* A lease that cannot be read (no answer; a plugin or credential failing) is reported at
+ * each attempt, so that elect can say why it never leads; a 404 is not a failure. */
+static void test_get_failure_reported(void **state) {
+  store *s = *state;
+  cand k;
+  cand_init(&k, s, "a_1", LG_MISBEHAVE_NONE);
+  s->down = true;
+  run_until(s, &k, 1, 5 * SEC, NULL);
+  assert_false(lg_elector_is_leader(k.e));
+  assert_true(k.get_failed >= 2);
+  assert_int_equal(lg_elector_last_status(k.e), 0);
+  s->down = false;
+  k.get_failed = 0;
+  run_until(s, &k, 1, 10 * SEC, NULL); /* 404, then created */
+  assert_true(lg_elector_is_leader(k.e));
+  assert_int_equal(k.get_failed, 0);
+  lg_elector_free(k.e);
+}
+
 /* A stale cache gets 409 on the fast path; the slow path re-reads and renews. */
 static void test_conflict_falls_back(void **state) {
   store *s = *state;
@@ -413,6 +441,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_release_and_takeover, setup, teardown),
       cmocka_unit_test_setup_teardown(test_renew_deadline, setup, teardown),
       cmocka_unit_test_setup_teardown(test_renew_deadline_hung_api, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_get_failure_reported, setup, teardown),
       cmocka_unit_test_setup_teardown(test_conflict_falls_back, setup, teardown),
       cmocka_unit_test_setup_teardown(test_misbehaviours_are_denied, setup, teardown),
       cmocka_unit_test(test_validate),

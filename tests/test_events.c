@@ -151,7 +151,7 @@ static void judge(const char *fixture, const char *now_s, int plus_s, const char
   }
   body = json_dumps(doc, 0);
   assert_non_null(body);
-  lg_webhook_handle(body, strlen(body), policy, LG_MODE_INHERIT, at(now_s, plus_s), res);
+  lg_webhook_handle(body, strlen(body), &(lg_webhook_env){policy, LG_MODE_INHERIT, at(now_s, plus_s), 0, NULL}, res);
   assert_int_equal(res->rc, LG_OK);
   free(body);
   json_decref(doc);
@@ -163,7 +163,7 @@ static void judge(const char *fixture, const char *now_s, int plus_s, const char
 static void report_takeover(lg_events *ev, int judge_s, int report_s, const char *user,
                             const char *pod) {
   lg_webhook_result res;
-  judge("kcm-takeover.json", T0, judge_s, user, pod, &res);
+  judge("kcm-steal-future.json", T0, judge_s, user, pod, &res);
   assert_int_equal(res.verdict.n, 2);
   lg_events_report(ev, &res, at(T0, report_s));
   lg_webhook_result_free(&res);
@@ -470,7 +470,7 @@ static void test_full_queue_and_silent_server(void **state) {
   double dropped_at_once;
   int saved;
 
-  judge("kcm-takeover.json", T0, 0, NULL, NULL, &res);
+  judge("kcm-steal-future.json", T0, 0, NULL, NULL, &res);
   assert_int_equal(kill(a->pid, SIGSTOP), 0);
   a->stopped = true;
   saved = capture_start("silent.log", log_path);
@@ -548,7 +548,7 @@ static void test_ignored_results(void **state) {
     snprintf(path, sizeof path, "%s/reviews/%s", LG_FIXTURES, fixtures[i]);
     text = lgt_read_file(path, NULL);
     assert_non_null(text);
-    lg_webhook_handle(text, strlen(text), policy, LG_MODE_INHERIT, at(T0, 0), &res);
+    lg_webhook_handle(text, strlen(text), &(lg_webhook_env){policy, LG_MODE_INHERIT, at(T0, 0), 0, NULL}, &res);
     lg_events_report(ev, &res, at(T0, 0));
     lg_webhook_result_free(&res);
     free(text);

@@ -1,5 +1,6 @@
-/* test_kube.c -- kubeconfig.c (kubeconfig, in-cluster and explicit configuration) and kube.c
- * (calls and streams to a local HTTPS server). */
+/* test_kube.c -- kube.c: calls and streams to a local HTTPS server, with tokens, token files,
+ * exec plugins (a 401 runs the plugin again), client certificates, tls-server-name and
+ * insecure-skip-tls-verify. kubeconfig.c's choices are in test_kubeconfig.c. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -76,7 +77,7 @@ static void make_certs(const char *sub, const char *extra) {
 
 /* What the server saw of a request. */
 typedef struct {
-  char method[16], auth[256], ctype[128], accept[128], agent[128], body[1024];
+  char method[16], auth[256], ctype[128], accept[128], agent[128], host[256], body[1024];
 } seen_request;
 
 /* Shared with the server's thread. */
@@ -85,6 +86,7 @@ static struct {
   seen_request last;
   int connections;
   struct MHD_Connection *held; /* the suspended /hang request */
+  char accepted[64];           /* the one bearer token /auth accepts */
 } seen = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 typedef struct {
@@ -166,6 +168,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   copy_header(c, "Content-Type", seen.last.ctype, sizeof seen.last.ctype);
   copy_header(c, "Accept", seen.last.accept, sizeof seen.last.accept);
   copy_header(c, "User-Agent", seen.last.agent, sizeof seen.last.agent);
+  copy_header(c, "Host", seen.last.host, sizeof seen.last.host);
+  char accepted[80];
+  snprintf(accepted, sizeof accepted, "Bearer %s", seen.accepted);
+  bool authorized = !strcmp(seen.last.auth, accepted);
   snprintf(seen.last.body, sizeof seen.last.body, "%s", rq->data ? rq->data : "");
   if (!strcmp(url, "/hang")) {
     rq->resumed = true; /* the next call of this handler is after the resume */
@@ -176,7 +182,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
   if (!strcmp(url, "/hang"))
     return MHD_YES;
-  if (!strcmp(url, "/ok"))
+  if (!strcmp(url, "/auth") && !authorized)
+    return answer(c, MHD_HTTP_UNAUTHORIZED, "application/json",
+                  "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\","
+                  "\"message\":\"Unauthorized\",\"reason\":\"Unauthorized\",\"code\":401}");
+  if (!strcmp(url, "/ok") || !strcmp(url, "/auth"))
     return answer(c, MHD_HTTP_OK, "application/json",
                   "{\"kind\":\"Lease\",\"metadata\":{\"name\":\"leader\"}}");
   if (!strcmp(url, "/echo"))
@@ -312,280 +322,6 @@ static void check_contains(const char *name, const char *what, const char *text,
     fail_msg("%s: %s \"%s\" does not contain \"%s\"", name, what, text ? text : "(null)", needle);
 }
 
-/* want is a file name under dir (or NULL): the config must hold its absolute path. */
-static void check_path(const char *name, const char *field, const char *want, const char *got) {
-  char full[PATH_LEN];
-  if (want && want[0] != '/')
-    snprintf(full, sizeof full, "%s/%s", dir, want);
-  check_str(name, field, want && want[0] != '/' ? full : want, got);
-}
-
-/* ---- kubeconfig ---- */
-
-#define CA_PEM "-----BEGIN CERTIFICATE-----\nQ0E=\n-----END CERTIFICATE-----\n"
-#define CA_B64 "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tClEwRT0KLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo="
-#define CERT_PEM "-----BEGIN CERTIFICATE-----\nQ0VSVA==\n-----END CERTIFICATE-----\n"
-#define CERT_B64 \
-  "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tClEwVlNWQT09Ci0tLS0tRU5EIENFUlRJRklDQVRFLS0tLS0K"
-#define KEY_PEM "-----BEGIN PRIVATE KEY-----\nS0VZ\n-----END PRIVATE KEY-----\n"
-#define KEY_B64 "LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tClMwVloKLS0tLS1FTkQgUFJJVkFURSBLRVktLS0tLQo="
-
-/* A kubeconfig with one context "c" -> cluster "k", user "u", and the given bodies. */
-#define KC(cluster, user)                                                                    \
-  "apiVersion: v1\nkind: Config\ncurrent-context: c\n"                                       \
-  "contexts:\n- name: c\n  context: {cluster: k, user: u}\n"                                 \
-  "clusters:\n- name: k\n  cluster:\n" cluster "users:\n- name: u\n  user:\n" user
-#define SERVER "    server: https://api.example:6443\n"
-
-typedef struct {
-  const char *name, *yaml;
-  lg_rc rc;
-  const char *err; /* a part of the message on failure */
-  const char *server, *token;
-  /* file names are relative to the test directory; the kubeconfig is kc/config */
-  const char *token_file, *ca_file, *cert_file, *key_file;
-  const char *ca_pem, *cert_pem, *key_pem;
-} kc_case;
-
-#define OK(url) .rc = LG_OK, .server = url
-#define FAILS(code, text) .rc = code, .err = text
-
-static const kc_case kc_cases[] = {
-    {"token user, relative CA file, trailing slash dropped",
-     KC("    server: https://api.example:6443/\n    certificate-authority: pki/ca.crt\n",
-        "    token: abc.def\n"),
-     OK("https://api.example:6443"), .token = "abc.def", .ca_file = "kc/pki/ca.crt"},
-    {"tokenFile relative, CA data",
-     KC(SERVER "    certificate-authority-data: " CA_B64 "\n", "    tokenFile: token\n"),
-     OK("https://api.example:6443"), .token_file = "kc/token", .ca_pem = CA_PEM},
-    {"CA data wins over CA file",
-     KC(SERVER "    certificate-authority: pki/ca.crt\n    certificate-authority-data: " CA_B64
-               "\n",
-        "    token: t\n"),
-     OK("https://api.example:6443"), .token = "t", .ca_pem = CA_PEM},
-    {"client certificate data",
-     KC(SERVER, "    client-certificate-data: " CERT_B64 "\n    client-key-data: " KEY_B64 "\n"),
-     OK("https://api.example:6443"), .cert_pem = CERT_PEM, .key_pem = KEY_PEM},
-    {"client certificate files, relative and absolute",
-     KC(SERVER, "    client-certificate: pki/client.crt\n"
-                "    client-key: @DIR@/kc/pki/client.key\n"),
-     OK("https://api.example:6443"), .cert_file = "kc/pki/client.crt",
-     .key_file = "kc/pki/client.key"},
-    {"current-context picks among several",
-     "current-context: second\n"
-     "contexts:\n- name: first\n  context: {cluster: a, user: ua}\n"
-     "- name: second\n  context: {cluster: b, user: ub}\n"
-     "clusters:\n- name: a\n  cluster: {server: 'https://a.example'}\n"
-     "- name: b\n  cluster: {server: 'https://b.example'}\n"
-     "users:\n- name: ua\n  user: {token: ta}\n- name: ub\n  user: {token: tb}\n",
-     OK("https://b.example"), .token = "tb"},
-    {"context without a user is anonymous",
-     "current-context: c\ncontexts:\n- name: c\n  context: {cluster: k}\n"
-     "clusters:\n- name: k\n  cluster: {server: 'https://k.example'}\n",
-     OK("https://k.example")},
-    {"null token is unset", KC(SERVER, "    token: ~\n    tokenFile: token\n"),
-     OK("https://api.example:6443"), .token_file = "kc/token"},
-    {"insecure-skip-tls-verify false is fine",
-     KC(SERVER "    insecure-skip-tls-verify: false\n", "    token: t\n"),
-     OK("https://api.example:6443"), .token = "t"},
-    {"missing current-context",
-     "contexts:\n- name: c\n  context: {cluster: k}\n"
-     "clusters:\n- name: k\n  cluster: {server: 'https://k.example'}\n",
-     FAILS(LG_EINVAL, "current-context is not set")},
-    {"unknown context",
-     "current-context: nope\ncontexts:\n- name: c\n  context: {cluster: k}\n"
-     "clusters:\n- name: k\n  cluster: {server: 'https://k.example'}\n",
-     FAILS(LG_EINVAL, "context \"nope\" not found")},
-    {"unknown cluster",
-     "current-context: c\ncontexts:\n- name: c\n  context: {cluster: gone}\n"
-     "clusters:\n- name: k\n  cluster: {server: 'https://k.example'}\n",
-     FAILS(LG_EINVAL, "cluster \"gone\" not found")},
-    {"unknown user",
-     "current-context: c\ncontexts:\n- name: c\n  context: {cluster: k, user: who}\n"
-     "clusters:\n- name: k\n  cluster: {server: 'https://k.example'}\n",
-     FAILS(LG_EINVAL, "user \"who\" not found")},
-    {"cluster without server", KC("    certificate-authority: pki/ca.crt\n", "    token: t\n"),
-     FAILS(LG_EINVAL, "cluster \"k\": server is missing")},
-    {"plain http server", KC("    server: http://api.example\n", "    token: t\n"),
-     FAILS(LG_EINVAL, "must be an https:// URL")},
-    {"insecure-skip-tls-verify refused",
-     KC(SERVER "    insecure-skip-tls-verify: true\n", "    token: t\n"),
-     FAILS(LG_ETLS, "insecure-skip-tls-verify is refused")},
-    {"exec user refused",
-     KC(SERVER, "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n"
-                "      command: aws\n"),
-     FAILS(LG_EINVAL, "user \"u\": exec is not supported")},
-    {"auth-provider refused", KC(SERVER, "    auth-provider: {name: gcp}\n"),
-     FAILS(LG_EINVAL, "auth-provider is not supported")},
-    {"basic auth refused", KC(SERVER, "    username: admin\n    password: secret\n"),
-     FAILS(LG_EINVAL, "username is not supported")},
-    {"missing CA file", KC(SERVER "    certificate-authority: pki/nope.crt\n", "    token: t\n"),
-     FAILS(LG_EIO, "certificate-authority")},
-    {"missing tokenFile", KC(SERVER, "    tokenFile: nope\n"), FAILS(LG_EIO, "tokenFile")},
-    {"CA data not base64", KC(SERVER "    certificate-authority-data: '!!notbase64'\n", ""),
-     FAILS(LG_EINVAL, "certificate-authority-data is not base64 of PEM data")},
-    {"CA data not PEM", KC(SERVER "    certificate-authority-data: aGVsbG8=\n", ""),
-     FAILS(LG_EINVAL, "certificate-authority-data is not base64 of PEM data")},
-    {"client certificate without key",
-     KC(SERVER, "    client-certificate-data: " CERT_B64 "\n"),
-     FAILS(LG_EINVAL, "client-certificate without client-key")},
-    {"token is not a string", KC(SERVER, "    token: [a, b]\n"),
-     FAILS(LG_EINVAL, "token must be a string")},
-    {"malformed YAML", "current-context: c\ncontexts: [\n  - {name: c\n",
-     FAILS(LG_EINVAL, "line")},
-    {"empty file", "", FAILS(LG_EINVAL, "not a kubeconfig")},
-    {"not a mapping", "- a\n- b\n", FAILS(LG_EINVAL, "not a kubeconfig")},
-};
-
-static void test_kubeconfig_table(void **state) {
-  char path[PATH_LEN];
-  (void)state;
-  snprintf(path, sizeof path, "%s/kc/config", dir);
-  put_file("kc/pki/ca.crt", "ca\n");
-  put_file("kc/pki/client.crt", "cert\n");
-  put_file("kc/pki/client.key", "key\n");
-  put_file("kc/token", "file-token\n");
-  for (size_t i = 0; i < sizeof kc_cases / sizeof *kc_cases; i++) {
-    const kc_case *t = &kc_cases[i];
-    lg_kube_config c;
-    char err[512] = "";
-    lg_rc rc;
-    memset(&c, 0xa5, sizeof c); /* must be overwritten, also on failure */
-    put_file("kc/config", t->yaml);
-    rc = lg_kube_config_kubeconfig(path, &c, err, sizeof err);
-    if (rc != t->rc)
-      fail_msg("%s: rc %d (%s), want %d", t->name, rc, err, t->rc);
-    if (rc) {
-      check_contains(t->name, "error", err, t->err);
-      check_contains(t->name, "error", err, path); /* names the kubeconfig */
-    }
-    check_str(t->name, "server", t->server, c.server);
-    check_str(t->name, "token", t->token, c.token);
-    check_path(t->name, "token_file", t->token_file, c.token_file);
-    check_path(t->name, "ca_file", t->ca_file, c.ca_file);
-    check_path(t->name, "cert_file", t->cert_file, c.cert_file);
-    check_path(t->name, "key_file", t->key_file, c.key_file);
-    check_str(t->name, "ca_pem", t->ca_pem, c.ca_pem);
-    check_str(t->name, "cert_pem", t->cert_pem, c.cert_pem);
-    check_str(t->name, "key_pem", t->key_pem, c.key_pem);
-    lg_kube_config_free(&c);
-  }
-}
-
-static void test_kubeconfig_missing_file(void **state) {
-  lg_kube_config c;
-  char err[512] = "", path[PATH_LEN];
-  (void)state;
-  snprintf(path, sizeof path, "%s/no-such-kubeconfig", dir);
-  assert_int_equal(lg_kube_config_kubeconfig(path, &c, err, sizeof err), LG_EIO);
-  check_contains("missing kubeconfig", "error", err, path);
-  assert_null(c.server);
-}
-
-/* ---- in-cluster and explicit ---- */
-
-typedef struct {
-  const char *name, *host, *port;
-  const char *sa; /* service-account directory under dir */
-  lg_rc rc;
-  const char *want; /* server, or a part of the error */
-} cluster_case;
-
-static const cluster_case cluster_cases[] = {
-    {"IPv4", "10.96.0.1", "443", "sa", LG_OK, "https://10.96.0.1:443"},
-    {"IPv6 in brackets", "fd00:10:96::1", "443", "sa", LG_OK, "https://[fd00:10:96::1]:443"},
-    {"host name", "kubernetes.default.svc", "6443", "sa", LG_OK,
-     "https://kubernetes.default.svc:6443"},
-    {"no host", NULL, "443", "sa", LG_EINVAL,
-     "not running in a cluster: KUBERNETES_SERVICE_HOST is not set"},
-    {"no port", "10.96.0.1", NULL, "sa", LG_EINVAL, "KUBERNETES_SERVICE_PORT is not set"},
-    {"bad port", "10.96.0.1", "https", "sa", LG_EINVAL, "is not a port"},
-    {"no token file", "10.96.0.1", "443", "sa-no-token", LG_EIO, "sa-no-token/token"},
-    {"no CA file", "10.96.0.1", "443", "sa-no-ca", LG_EIO, "sa-no-ca/ca.crt"},
-};
-
-static void set_env(const char *name, const char *value) {
-  if (value)
-    setenv(name, value, 1);
-  else
-    unsetenv(name);
-}
-
-static void test_in_cluster_table(void **state) {
-  (void)state;
-  put_file("sa/token", "sa-token\n");
-  put_file("sa/ca.crt", "ca\n");
-  put_file("sa-no-token/ca.crt", "ca\n");
-  put_file("sa-no-ca/token", "t\n");
-  for (size_t i = 0; i < sizeof cluster_cases / sizeof *cluster_cases; i++) {
-    const cluster_case *t = &cluster_cases[i];
-    char sa[PATH_LEN / 2 + 32], err[512] = "", want[PATH_LEN];
-    lg_kube_config c;
-    lg_rc rc;
-    snprintf(sa, sizeof sa, "%s/%s", dir, t->sa);
-    set_env("KUBERNETES_SERVICE_HOST", t->host);
-    set_env("KUBERNETES_SERVICE_PORT", t->port);
-    rc = lg_kube_config_in_cluster(sa, &c, err, sizeof err);
-    if (rc != t->rc)
-      fail_msg("%s: rc %d (%s), want %d", t->name, rc, err, t->rc);
-    if (rc) {
-      check_contains(t->name, "error", err, t->want);
-      check_str(t->name, "server", NULL, c.server);
-      continue;
-    }
-    check_str(t->name, "server", t->want, c.server);
-    snprintf(want, sizeof want, "%s/token", sa);
-    check_str(t->name, "token_file", want, c.token_file);
-    snprintf(want, sizeof want, "%s/ca.crt", sa);
-    check_str(t->name, "ca_file", want, c.ca_file);
-    check_str(t->name, "token", NULL, c.token);
-    lg_kube_config_free(&c);
-  }
-  unsetenv("KUBERNETES_SERVICE_HOST");
-  unsetenv("KUBERNETES_SERVICE_PORT");
-}
-
-static void test_explicit(void **state) {
-  char tok[PATH_LEN], ca[PATH_LEN], err[512] = "";
-  lg_kube_config c;
-  static int dummy;
-  lg_kube *k = (lg_kube *)&dummy; /* must be reset to NULL */
-  (void)state;
-  put_file("explicit/token", "t\n");
-  snprintf(tok, sizeof tok, "%s/explicit/token", dir);
-  snprintf(ca, sizeof ca, "%s/certs/ca.crt", dir);
-
-  assert_int_equal(lg_kube_config_explicit("https://api.example:6443//", tok, ca, &c, err,
-                                           sizeof err),
-                   LG_OK);
-  check_str("explicit", "server", "https://api.example:6443", c.server);
-  check_str("explicit", "token_file", tok, c.token_file);
-  check_str("explicit", "ca_file", ca, c.ca_file);
-  lg_kube_config_free(&c);
-  assert_null(c.server);
-  lg_kube_config_free(&c); /* a zeroed config is a no-op */
-
-  assert_int_equal(lg_kube_config_explicit("https://api.example", NULL, NULL, &c, err, sizeof err),
-                   LG_OK);
-  assert_null(c.token_file);
-  lg_kube_config_free(&c);
-
-  assert_int_equal(lg_kube_config_explicit("http://api.example", tok, ca, &c, err, sizeof err),
-                   LG_EINVAL);
-  check_contains("explicit http", "error", err, "https://");
-  assert_null(c.server);
-  assert_int_equal(lg_kube_config_explicit(NULL, tok, ca, &c, err, sizeof err), LG_EINVAL);
-  assert_int_equal(lg_kube_config_explicit("https://", tok, ca, &c, err, sizeof err), LG_EINVAL);
-  assert_int_equal(
-      lg_kube_config_explicit("https://api.example", "/no/such/token", ca, &c, err, sizeof err),
-      LG_EIO);
-  check_contains("explicit missing token", "error", err, "/no/such/token");
-
-  /* The client refuses plain HTTP too. */
-  c = (lg_kube_config){.server = "http://127.0.0.1:1"};
-  assert_int_equal(lg_kube_new(&c, &k, err, sizeof err), LG_EINVAL);
-  assert_null(k);
-}
 
 /* ---- calls ---- */
 
@@ -671,6 +407,16 @@ static void test_get_json_keepalive(void **state) {
   assert_int_equal(r.status, 0);
   lg_kube_free(k);
   lg_kube_free(NULL);
+
+  /* The client refuses plain HTTP. */
+  {
+    static int dummy;
+    char err[256] = "";
+    lg_kube_config http = {.server = "http://127.0.0.1:1"};
+    k = (lg_kube *)&dummy; /* must be reset to NULL */
+    assert_int_equal(lg_kube_new(&http, &k, err, sizeof err), LG_EINVAL);
+    assert_null(k);
+  }
 }
 
 static void test_post_and_put_body(void **state) {
@@ -933,11 +679,8 @@ static void test_in_cluster_call(void **state) {
   free(ca);
   snprintf(port, sizeof port, "%d", main_srv.port);
   snprintf(sa, sizeof sa, "%s/sa-live", dir);
-  setenv("KUBERNETES_SERVICE_HOST", "127.0.0.1", 1);
-  setenv("KUBERNETES_SERVICE_PORT", port, 1);
-  assert_int_equal(lg_kube_config_in_cluster(sa, &c, err, sizeof err), LG_OK);
-  unsetenv("KUBERNETES_SERVICE_HOST");
-  unsetenv("KUBERNETES_SERVICE_PORT");
+  lg_kube_env env = {.service_host = "127.0.0.1", .service_port = port, .sa_dir = sa};
+  assert_int_equal(lg_kube_config_in_cluster(&env, &c, err, sizeof err), LG_OK);
   k = client_for(&c);
   lg_kube_config_free(&c);
   assert_int_equal(lg_kube_call(k, "GET", "/ok", NULL, CALL_MS, &r), LG_OK);
@@ -947,12 +690,122 @@ static void test_in_cluster_call(void **state) {
   lg_kube_free(k);
 }
 
+/* ---- exec plugins, tls-server-name, insecure-skip-tls-verify ---- */
+
+static void set_accepted(const char *token) {
+  pthread_mutex_lock(&seen.lock);
+  snprintf(seen.accepted, sizeof seen.accepted, "%s", token);
+  pthread_mutex_unlock(&seen.lock);
+}
+
+/* Stream lines are not needed here: /auth answers one JSON object. */
+static int ignore_line(void *ud, const char *line, size_t len) {
+  (void)ud, (void)line, (void)len;
+  return 0;
+}
+
+/* The plugin answers "tok-<run>" without expiry. A token the server stops accepting (401)
+ * is dropped: a cached one is replaced at once and the call tried again; a fresh one is
+ * reported, and the next call runs the plugin again. */
+static void test_exec_plugin_and_401(void **state) {
+  char path[PATH_LEN], err[512] = "", body[1024];
+  lg_kube_config c;
+  lg_kube_result r;
+  lg_kube *k;
+  (void)state;
+  snprintf(body, sizeof body,
+           "#!/bin/sh\n"
+           "n=$(cat '%s/plugin.count' 2>/dev/null || echo 0); n=$((n + 1));"
+           " echo $n > '%s/plugin.count'\n"
+           "printf '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":"
+           "\"ExecCredential\",\"status\":{\"token\":\"tok-%%s\"}}' $n\n",
+           dir, dir);
+  put_file("plugin.sh", body);
+  snprintf(path, sizeof path, "%s/plugin.sh", dir);
+  assert_int_equal(chmod(path, 0700), 0);
+  config_for(&c, main_srv.port, "certs", NULL);
+  lg_execcred_opts o = {.name = "user \"u\"", .command = path,
+                        .api_version = "client.authentication.k8s.io/v1",
+                        .interactive_mode = "Never"};
+  assert_int_equal(lg_execcred_new(&o, &c.exec, err, sizeof err), LG_OK);
+  k = client_for(&c);
+
+  set_accepted("tok-1");
+  assert_int_equal(lg_kube_call(k, "GET", "/auth", NULL, CALL_MS, &r), LG_OK);
+  assert_int_equal(r.status, 200);
+  assert_string_equal(last_request().auth, "Bearer tok-1");
+  lg_kube_result_free(&r);
+  assert_int_equal(lg_kube_call(k, "GET", "/auth", NULL, CALL_MS, &r), LG_OK);
+  assert_int_equal(r.status, 200);
+  lg_kube_result_free(&r);
+  assert_int_equal(lg_execcred_runs(c.exec), 1); /* cached */
+
+  /* Rotated on the server: the cached tok-1 gets a 401, the plugin runs, tok-2 passes. */
+  set_accepted("tok-2");
+  assert_int_equal(lg_kube_call(k, "GET", "/auth", NULL, CALL_MS, &r), LG_OK);
+  assert_int_equal(r.status, 200);
+  assert_string_equal(last_request().auth, "Bearer tok-2");
+  lg_kube_result_free(&r);
+  assert_int_equal(lg_execcred_runs(c.exec), 2);
+
+  /* A fresh token refused is not retried at once (no loop), but replaced next time; the
+   * same holds for streams. */
+  set_accepted("tok-4");
+  assert_int_equal(lg_kube_call(k, "GET", "/auth", NULL, CALL_MS, &r), LG_OK); /* tok-2, tok-3 */
+  assert_int_equal(r.status, 401);
+  lg_kube_result_free(&r);
+  assert_int_equal(lg_execcred_runs(c.exec), 3);
+  assert_int_equal(lg_kube_stream(k, "/auth", CALL_MS, ignore_line, NULL, &r), LG_OK);
+  assert_int_equal(r.status, 200);
+  assert_string_equal(last_request().auth, "Bearer tok-4");
+  lg_kube_result_free(&r);
+  assert_int_equal(lg_execcred_runs(c.exec), 4);
+  lg_kube_free(k);
+
+  /* A plugin that fails: the call fails with its message, nothing is sent. */
+  put_file("plugin.sh", "#!/bin/sh\necho 'no credentials' >&2\nexit 4\n");
+  lg_execcred_unref(c.exec);
+  assert_int_equal(lg_execcred_new(&o, &c.exec, err, sizeof err), LG_OK);
+  k = client_for(&c);
+  assert_int_equal(lg_kube_call(k, "GET", "/auth", NULL, CALL_MS, &r), LG_EIO);
+  assert_int_equal(r.status, 0);
+  check_contains("failing plugin", "message", r.message,
+                 "exec plugin \"plugin.sh\" (user \"u\") failed with exit code 4: no credentials");
+  lg_kube_free(k);
+  lg_kube_config_free(&c);
+  set_accepted("");
+}
+
+/* The wrongname server's certificate is for elsewhere.invalid only. */
+static void test_tls_server_name_and_insecure(void **state) {
+  lg_kube_config c;
+  char host[64];
+  (void)state;
+  config_for(&c, wrongname_srv.port, "wrongname", "t");
+  c.tls_server_name = strdup("elsewhere.invalid");
+  expect_ok("tls-server-name", &c);
+  /* SNI and the check use the name; the Host header keeps the server's. */
+  snprintf(host, sizeof host, "127.0.0.1:%d", wrongname_srv.port);
+  assert_string_equal(last_request().host, host);
+  config_for(&c, wrongname_srv.port, "wrongname", "t");
+  c.tls_server_name = strdup("other.invalid");
+  expect_tls_failure("wrong tls-server-name", &c);
+  config_for(&c, main_srv.port, "certs", "t");
+  c.tls_server_name = strdup("localhost"); /* also in the main server's certificate */
+  expect_ok("tls-server-name localhost", &c);
+
+  /* insecure-skip-tls-verify: neither the CA nor the name is checked. */
+  config_for(&c, wrongname_srv.port, NULL, "t");
+  c.insecure = true;
+  expect_ok("insecure", &c);
+  config_for(&c, main_srv.port, "other", "t");
+  c.ca_file = (free(c.ca_file), NULL);
+  c.insecure = true;
+  expect_ok("insecure, another CA's server", &c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_kubeconfig_table),
-      cmocka_unit_test(test_kubeconfig_missing_file),
-      cmocka_unit_test(test_in_cluster_table),
-      cmocka_unit_test(test_explicit),
       cmocka_unit_test(test_get_json_keepalive),
       cmocka_unit_test(test_post_and_put_body),
       cmocka_unit_test(test_token_file_rotation),
@@ -962,6 +815,8 @@ int main(void) {
       cmocka_unit_test(test_verification),
       cmocka_unit_test(test_client_certificates),
       cmocka_unit_test(test_in_cluster_call),
+      cmocka_unit_test(test_exec_plugin_and_401),
+      cmocka_unit_test(test_tls_server_name_and_insecure),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

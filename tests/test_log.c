@@ -62,7 +62,7 @@ static json_t *audit_lines(const char *body, lg_webhook_result *res) {
 
   assert_int_equal(lg_policy_default(&policy, err, sizeof err), LG_OK);
   assert_int_equal(lg_time_parse("2026-11-25T10:00:12Z", &now), LG_OK);
-  lg_webhook_handle(body, strlen(body), policy, LG_MODE_INHERIT, now, res);
+  lg_webhook_handle(body, strlen(body), &(lg_webhook_env){policy, LG_MODE_INHERIT, now, 0, NULL}, res);
   assert_int_equal(res->rc, LG_OK);
 
   begin_capture(&c, stdout);

@@ -48,7 +48,7 @@ static void review(lg_metrics *m, const char *fixture, const char *now, double s
   snprintf(path, sizeof path, "%s/reviews/%s", LG_FIXTURES, fixture);
   body = lgt_read_file(path, NULL);
   assert_non_null(body);
-  lg_webhook_handle(body, strlen(body), policy, LG_MODE_INHERIT, at(now), &res);
+  lg_webhook_handle(body, strlen(body), &(lg_webhook_env){policy, LG_MODE_INHERIT, at(now), 0, NULL}, &res);
   lg_metrics_review(m, &res, seconds);
   lg_webhook_result_free(&res);
   free(body);
@@ -148,6 +148,22 @@ static void test_fresh_registry(void **state) {
       "# TYPE leaseguard_log_lines_dropped_total counter\n"
       "leaseguard_log_lines_dropped_total{stream=\"stdout\"} 0\n"
       "leaseguard_log_lines_dropped_total{stream=\"stderr\"} 0\n"
+      "# HELP leaseguard_file_reloads_total Reloads of the policy, serving certificate and client "
+      "CA files, by file and result.\n"
+      "# TYPE leaseguard_file_reloads_total counter\n"
+      "leaseguard_file_reloads_total{file=\"client-ca\",result=\"failure\"} 0\n"
+      "leaseguard_file_reloads_total{file=\"client-ca\",result=\"success\"} 0\n"
+      "leaseguard_file_reloads_total{file=\"policy\",result=\"failure\"} 0\n"
+      "leaseguard_file_reloads_total{file=\"policy\",result=\"success\"} 0\n"
+      "leaseguard_file_reloads_total{file=\"tls-certificate\",result=\"failure\"} 0\n"
+      "leaseguard_file_reloads_total{file=\"tls-certificate\",result=\"success\"} 0\n"
+      "# HELP leaseguard_connection_errors_total Connections that failed before a request was "
+      "answered, by reason (logged once per 10 s in total).\n"
+      "# TYPE leaseguard_connection_errors_total counter\n"
+      "leaseguard_connection_errors_total{reason=\"client-certificate\"} 0\n"
+      "leaseguard_connection_errors_total{reason=\"http\"} 0\n"
+      "leaseguard_connection_errors_total{reason=\"max-connections\"} 0\n"
+      "leaseguard_connection_errors_total{reason=\"tls-handshake\"} 0\n"
       "# HELP leaseguard_metrics_series_dropped_total Updates that found their family at its "
       "series limit: counted in an _overflow series, or (lease gauges) not recorded.\n"
       "# TYPE leaseguard_metrics_series_dropped_total counter\n"
@@ -165,8 +181,8 @@ static void test_requests_and_violations(void **state) {
   (void)state;
   lg_metrics *m = lg_metrics_new(false);
   assert_non_null(m);
-  review(m, "kcm-takeover.json", "2026-11-25T10:00:12Z", 0.0001);
-  review(m, "kcm-takeover.json", "2026-11-25T10:00:12Z", 0.0001);
+  review(m, "kcm-steal-future.json", "2026-11-25T10:00:12Z", 0.0001);
+  review(m, "kcm-steal-future.json", "2026-11-25T10:00:12Z", 0.0001);
   review(m, "kcm-renew.json", "2026-11-25T10:00:02.05Z", 0.0001);
   review(m, "kcm-create.json", "2026-11-25T10:00:00.1Z", 0.0001);
   review(m, "configmap.json", "2026-11-25T10:00:12Z", 0.0001);
@@ -207,8 +223,8 @@ static void test_lease_label(void **state) {
   lg_metrics *on = lg_metrics_new(true), *off = lg_metrics_new(false);
   assert_non_null(on);
   assert_non_null(off);
-  review(on, "kcm-takeover.json", "2026-11-25T10:00:12Z", 0);
-  review(off, "kcm-takeover.json", "2026-11-25T10:00:12Z", 0);
+  review(on, "kcm-steal-future.json", "2026-11-25T10:00:12Z", 0);
+  review(off, "kcm-steal-future.json", "2026-11-25T10:00:12Z", 0);
   lg_metrics_violation(on, LG_RULE_DURATION, LG_MODE_WARN, "apps", "a");
   lg_metrics_violation(on, LG_RULE_DURATION, LG_MODE_WARN, "apps", "b");
   lg_metrics_violation(on, LG_RULE_DURATION, LG_MODE_WARN, "apps", "b");
@@ -581,6 +597,45 @@ static void test_reloads_cert_events(void **state) {
   lg_metrics_free(m);
 }
 
+/* File reloads by file and result, connection errors by reason; unknown labels are ignored,
+ * so both families stay bounded. */
+static void test_file_reloads_and_connection_errors(void **state) {
+  static const struct {
+    const char *file;
+    bool ok;
+  } reloads[] = {{"policy", true},       {"policy", false},          {"client-ca", false},
+                 {"client-ca", false},   {"tls-certificate", true},  {"other", false},
+                 {NULL, true}};
+  static const char *const lines[] = {
+      "leaseguard_file_reloads_total{file=\"policy\",result=\"success\"} 1",
+      "leaseguard_file_reloads_total{file=\"policy\",result=\"failure\"} 1",
+      "leaseguard_file_reloads_total{file=\"client-ca\",result=\"failure\"} 2",
+      "leaseguard_file_reloads_total{file=\"client-ca\",result=\"success\"} 0",
+      "leaseguard_file_reloads_total{file=\"tls-certificate\",result=\"success\"} 1",
+      "leaseguard_connection_errors_total{reason=\"tls-handshake\"} 600",
+      "leaseguard_connection_errors_total{reason=\"max-connections\"} 1",
+      "leaseguard_connection_errors_total{reason=\"http\"} 0",
+  };
+  (void)state;
+  lg_metrics *m = lg_metrics_new(false);
+  assert_non_null(m);
+  for (size_t i = 0; i < sizeof reloads / sizeof reloads[0]; i++)
+    lg_metrics_file_reload(m, reloads[i].file, reloads[i].ok);
+  lg_metrics_connection_errors(m, "tls-handshake", 599);
+  lg_metrics_connection_errors(m, "tls-handshake", 1);
+  lg_metrics_connection_errors(m, "max-connections", 1);
+  lg_metrics_connection_errors(m, "from a stranger", 5);
+  lg_metrics_connection_errors(NULL, "http", 1);
+  lg_metrics_file_reload(NULL, "policy", true);
+  char *text = render(m, 0);
+  for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
+    EXPECT_LINE(text, lines[i]);
+  EXPECT_NO(text, "other");
+  EXPECT_NO(text, "stranger");
+  free(text);
+  lg_metrics_free(m);
+}
+
 static void test_null_registry(void **state) {
   (void)state;
   lg_webhook_result res;
@@ -694,7 +749,7 @@ static void test_promtool(void **state) {
 
   lg_metrics *m = lg_metrics_new(true);
   assert_non_null(m);
-  review(m, "kcm-takeover.json", "2026-11-25T10:00:12Z", 0.0003);
+  review(m, "kcm-steal-future.json", "2026-11-25T10:00:12Z", 0.0003);
   review(m, "kcm-renew.json", "2026-11-25T10:00:02.05Z", 0.00004);
   review(m, "node-lease-backdate.json", "2026-11-25T10:00:10Z", 0.2);
   review(m, "malformed.json", "2026-11-25T10:00:12Z", 0.001);
@@ -736,6 +791,7 @@ int main(void) {
       cmocka_unit_test(test_lease_deleted),
       cmocka_unit_test(test_series_cap),
       cmocka_unit_test(test_reloads_cert_events),
+      cmocka_unit_test(test_file_reloads_and_connection_errors),
       cmocka_unit_test(test_null_registry),
       cmocka_unit_test(test_threads),
       cmocka_unit_test(test_promtool),

@@ -41,12 +41,15 @@ static void test_default_policy(void **state) {
   assert_int_equal(lg_policy_default(&p, err, sizeof err), LG_OK);
 
   lg_policy_resolve(p, LG_MODE_INHERIT, "kube-system", "kube-scheduler", "system:kube-scheduler", &c);
-  expect_modes(&c, LG_MODE_ENFORCE, LG_MODE_WARN, LG_MODE_OFF, LG_MODE_WARN);
-  assert_int_equal(c.skew, 5 * LG_USEC_PER_SEC);
+  expect_modes(&c, LG_MODE_ENFORCE, LG_MODE_WARN, LG_MODE_OFF, LG_MODE_ENFORCE);
+  assert_int_equal(c.skew, 30 * LG_USEC_PER_SEC);
   assert_int_equal(c.duration_min, 2);
   assert_int_equal(c.duration_max, 3600);
   assert_int_equal(c.recommended_min, 5);
-  assert_int_equal(c.recommended_max, 120);
+  assert_int_equal(c.recommended_max, 300); /* OpenShift's library-go: 137 s, 270 s */
+  assert_int_equal(c.n_delete_usernames, 3);
+  assert_string_equal(c.delete_usernames[0],
+                      "system:serviceaccount:kube-system:generic-garbage-collector");
   assert_int_equal(c.n_controller_usernames, 1);
   assert_string_equal(c.controller_usernames[0], "system:apiserver");
   assert_null(c.exempt_reason);
@@ -55,10 +58,15 @@ static void test_default_policy(void **state) {
   lg_policy_resolve(p, LG_MODE_INHERIT, "kube-node-lease", "node-1", "system:node:node-1", &c);
   expect_modes(&c, LG_MODE_AUDIT, LG_MODE_AUDIT, LG_MODE_OFF, LG_MODE_AUDIT);
 
-  /* apiserver identity leases: 3600 s in band, deletion on shutdown is normal */
+  /* apiserver identity leases (both namings) are not elections: no rule runs */
   lg_policy_resolve(p, LG_MODE_INHERIT, "kube-system", "apiserver-3xk2", "system:apiserver", &c);
-  expect_modes(&c, LG_MODE_ENFORCE, LG_MODE_WARN, LG_MODE_OFF, LG_MODE_OFF);
-  assert_int_equal(c.recommended_max, 3600);
+  expect_modes(&c, LG_MODE_OFF, LG_MODE_OFF, LG_MODE_OFF, LG_MODE_OFF);
+  lg_policy_resolve(p, LG_MODE_INHERIT, "kube-system",
+                    "kube-apiserver-0c8a4b6e-9f3d-4a2b-8e1c-5d7f9a3b2c1e", "system:apiserver", &c);
+  expect_modes(&c, LG_MODE_OFF, LG_MODE_OFF, LG_MODE_OFF, LG_MODE_OFF);
+  /* ... only in kube-system */
+  lg_policy_resolve(p, LG_MODE_INHERIT, "team", "apiserver-x", "u", &c);
+  expect_modes(&c, LG_MODE_ENFORCE, LG_MODE_WARN, LG_MODE_OFF, LG_MODE_ENFORCE);
 
   /* --mode replaces defaultMode, not the modes overrides set */
   lg_policy_resolve(p, LG_MODE_WARN, "default", "my-operator", "u", &c);
@@ -77,14 +85,17 @@ static void test_shipped_file_matches_builtin(void **state) {
   const char *where[][2] = {{"kube-system", "kube-controller-manager"},
                             {"kube-node-lease", "n1"},
                             {"kube-system", "apiserver-x"},
+                            {"kube-system", "kube-apiserver-x"},
                             {"team", "op"}};
   assert_int_equal(lg_policy_load_file(LG_SOURCE_DIR "/policy/default.json", &a, err, sizeof err), LG_OK);
   assert_int_equal(lg_policy_default(&b, err, sizeof err), LG_OK);
-  for (size_t i = 0; i < 4; i++) {
+  for (size_t i = 0; i < 5; i++) {
     lg_policy_resolve(a, LG_MODE_INHERIT, where[i][0], where[i][1], "u", &ca);
     lg_policy_resolve(b, LG_MODE_INHERIT, where[i][0], where[i][1], "u", &cb);
     assert_memory_equal(ca.mode, cb.mode, sizeof ca.mode);
     assert_int_equal(ca.recommended_max, cb.recommended_max);
+    assert_int_equal(ca.skew, cb.skew);
+    assert_int_equal(ca.n_delete_usernames, cb.n_delete_usernames);
   }
   lg_policy_free(a);
   lg_policy_free(b);
@@ -98,9 +109,18 @@ static void test_minimal_policy(void **state) {
   expect_modes(&c, LG_MODE_WARN, LG_MODE_WARN, LG_MODE_OFF, LG_MODE_WARN);
   assert_int_equal(c.duration_max, 3600);
   lg_policy_free(p);
+  /* built-in values for what a policy leaves out are the shipped ones */
   p = parse_ok("{" HEAD "}");
   lg_policy_resolve(p, LG_MODE_INHERIT, "ns", "l", "u", &c);
-  expect_modes(&c, LG_MODE_ENFORCE, LG_MODE_WARN, LG_MODE_OFF, LG_MODE_WARN);
+  expect_modes(&c, LG_MODE_ENFORCE, LG_MODE_WARN, LG_MODE_OFF, LG_MODE_ENFORCE);
+  assert_int_equal(c.skew, 30 * LG_USEC_PER_SEC);
+  assert_int_equal(c.n_delete_usernames, 3);
+  lg_policy_free(p);
+  p = parse_ok("{" HEAD ",\"rules\":{\"delete-held\":{\"mode\":\"warn\",\"allowedUsernames\":[\"ops:*\"]}}}");
+  lg_policy_resolve(p, LG_MODE_INHERIT, "ns", "l", "u", &c);
+  assert_int_equal(c.mode[LG_RULE_DELETE_HELD], LG_MODE_WARN);
+  assert_int_equal(c.n_delete_usernames, 1);
+  assert_string_equal(c.delete_usernames[0], "ops:*");
   lg_policy_free(p);
 }
 
@@ -118,7 +138,7 @@ static void test_overrides_and_exemptions(void **state) {
   lg_rule_config c;
 
   lg_policy_resolve(p, LG_MODE_INHERIT, "other", "x", "u", &c);
-  expect_modes(&c, LG_MODE_ENFORCE, LG_MODE_WARN, LG_MODE_OFF, LG_MODE_WARN);
+  expect_modes(&c, LG_MODE_ENFORCE, LG_MODE_WARN, LG_MODE_OFF, LG_MODE_ENFORCE);
   assert_int_equal(c.skew, 2 * LG_USEC_PER_SEC);
   assert_int_equal(c.duration_max, 600);
 

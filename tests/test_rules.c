@@ -69,10 +69,16 @@ static const rule_case cases[] = {
     {"takeover after expiry", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0", "holder=b dur=15 acq=26 ren=26 tr=1", 26, "u", NULL, 0, true, ""},
     {"same identity renews after a restart", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=0 tr=2", "holder=a dur=15 acq=0 ren=100 tr=2", 100, "u", NULL, 0, true, ""},
     {"create of an unheld lease", LG_OP_CREATE, NULL, "holder= dur=1", 0, "u", NULL, 0, true, ""},
-    /* holder-renew and its boundary: expiry 25 s, skew 5 s: live while now < 20 */
+    /* holder-renew with nothing seen: renewTime 10 + 15 s less min(skew, 15/4) = 3.75 s
+     * for the holder's unknown clock: live while now < 21.25 */
     {"steal of a live lease", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0", "holder=b dur=15 acq=12 ren=12 tr=1", 12, "u", NULL, 0, false, "holder-renew"},
-    {"takeover just inside expiry - skew", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0", "holder=b dur=15 acq=19.999 ren=19.999 tr=1", 19.999, "u", NULL, 0, false, "holder-renew"},
-    {"takeover at expiry - skew", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0", "holder=b dur=15 acq=20 ren=20 tr=1", 20, "u", NULL, 0, true, ""},
+    {"takeover just inside expiry - tolerance", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0", "holder=b dur=15 acq=21.249 ren=21.249 tr=1", 21.249, "u", NULL, 0, false, "holder-renew"},
+    {"takeover at expiry - tolerance", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0", "holder=b dur=15 acq=21.25 ren=21.25 tr=1", 21.25, "u", NULL, 0, true, ""},
+    {"2 s lease stolen 0.5 s after its renewal", LG_OP_UPDATE, "holder=a dur=2 acq=0 ren=10 tr=0", "holder=b dur=2 acq=10.5 ren=10.5 tr=1", 10.5, "u", NULL, 0, false, "holder-renew duration-recommended"},
+    {"5 s lease stolen 3 s after its renewal", LG_OP_UPDATE, "holder=a dur=5 acq=0 ren=10 tr=0", "holder=b dur=5 acq=13 ren=13 tr=1", 13, "u", NULL, 0, false, "holder-renew"},
+    {"renewTime far in the future is no evidence of a term", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=80 tr=0", "holder=b dur=15 acq=40 ren=40 tr=1", 40, "u", NULL, 0, true, ""},
+    {"renewTime within skew ahead still counts", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=60 tr=0", "holder=b dur=15 acq=40 ren=40 tr=1", 40, "u", NULL, 0, false, "holder-renew"},
+    {"held lease without duration is taken at once", LG_OP_UPDATE, "holder=a acq=0 ren=10 tr=0", "holder=b dur=15 acq=11 ren=11 tr=1", 11, "u", NULL, 0, true, ""},
     {"takeover at expiry + skew", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0", "holder=b dur=15 acq=30 ren=30 tr=1", 30, "u", NULL, 0, true, ""},
     {"takeover when the old record has no renewTime", LG_OP_UPDATE, "holder=a dur=15 tr=0", "holder=b dur=15 acq=1 ren=1 tr=1", 1, "u", NULL, 0, true, ""},
     {"release by another client is not a takeover", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0", "holder= dur=1 acq=11 ren=11 tr=0", 11, "u", NULL, 0, true, ""},
@@ -95,22 +101,29 @@ static const rule_case cases[] = {
     {"node lease 40 s", LG_OP_UPDATE, "holder=node-1 dur=40 ren=0", "holder=node-1 dur=40 ren=10", 10, "system:node:node-1", NULL, 0, true, ""},
     {"coordinated 5 s", LG_OP_CREATE, NULL, "holder=a dur=5 ren=0 strategy=OldestEmulationVersion", 0, "system:apiserver", NULL, 0, true, ""},
     {"unchanged out-of-band duration is not re-advised", LG_OP_UPDATE, "holder=apiserver-x dur=3600 ren=0", "holder=apiserver-x dur=3600 ren=10", 10, "system:apiserver", NULL, 0, true, ""},
-    {"new holder with an out-of-band duration is advised", LG_OP_UPDATE, "holder= dur=1 acq=0 ren=0 tr=0", "holder=b dur=300 acq=1 ren=1 tr=1", 1, "u", NULL, 0, true, "duration-recommended"},
+    {"new holder with an out-of-band duration is advised", LG_OP_UPDATE, "holder= dur=1 acq=0 ren=0 tr=0", "holder=b dur=600 acq=1 ren=1 tr=1", 1, "u", NULL, 0, true, "duration-recommended"},
     /* renew-monotonic */
-    {"renewTime moves backwards", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0", "holder=a dur=15 acq=0 ren=8 tr=0", 12, "u", NULL, 0, false, "renew-monotonic"},
+    {"renewTime back by a clock step within skew", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0", "holder=a dur=15 acq=0 ren=-10 tr=0", 12, "u", NULL, 0, true, ""},
+    {"renewTime back by more than skew", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=40 tr=0", "holder=a dur=15 acq=0 ren=9 tr=0", 12, "u", NULL, 0, false, "renew-monotonic"},
+    {"renew drops leaseDurationSeconds", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0", "holder=a acq=0 ren=12 tr=0", 12, "u", NULL, 0, false, "duration"},
+    {"create without leaseDurationSeconds", LG_OP_CREATE, NULL, "holder=a acq=0 ren=0 tr=0", 0, "u", NULL, 0, false, "duration"},
+    {"release may drop leaseDurationSeconds", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0", "holder= acq=12 ren=12 tr=0", 12, "u", NULL, 0, true, ""},
     {"renewTime unchanged by a spec change", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0", "holder=a dur=20 acq=0 ren=10 tr=0", 12, "u", NULL, 0, true, ""},
     {"acquireTime changes on renew", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0", "holder=a dur=15 acq=11 ren=11 tr=0", 11, "u", NULL, 0, false, "renew-monotonic"},
     {"acquireTime removed on renew", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0", "holder=a dur=15 ren=11 tr=0", 11, "u", NULL, 0, false, "renew-monotonic"},
     {"acquireTime first set on renew", LG_OP_UPDATE, "holder=a dur=15 ren=10 tr=0", "holder=a dur=15 acq=11 ren=11 tr=0", 11, "u", NULL, 0, true, ""},
-    /* timestamps: skew 5 s */
-    {"renewTime 6 s in the future", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=0 tr=0", "holder=a dur=15 acq=0 ren=16 tr=0", 10, "u", NULL, 0, false, "timestamps"},
-    {"renewTime exactly skew in the future", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=0 tr=0", "holder=a dur=15 acq=0 ren=15 tr=0", 10, "u", NULL, 0, true, ""},
+    /* timestamps: skew 30 s */
+    {"writer clock 6 s ahead renews", LG_OP_UPDATE, "holder=a dur=15 acq=6 ren=6 tr=0", "holder=a dur=15 acq=6 ren=16 tr=0", 10, "u", NULL, 0, true, ""},
+    {"writer clock 6 s ahead takes over after expiry", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=0 tr=0", "holder=b dur=15 acq=26 ren=26 tr=1", 20, "u", NULL, 0, true, ""},
+    {"renewTime 31 s in the future", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=0 tr=0", "holder=a dur=15 acq=0 ren=41 tr=0", 10, "u", NULL, 0, false, "timestamps"},
+    {"renewTime exactly skew in the future", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=0 tr=0", "holder=a dur=15 acq=0 ren=40 tr=0", 10, "u", NULL, 0, true, ""},
     {"create with a future acquireTime", LG_OP_CREATE, NULL, "holder=a dur=15 acq=60 ren=60 tr=0", 0, "u", NULL, 0, false, "timestamps"},
     {"held lease without renewTime", LG_OP_CREATE, NULL, "holder=a dur=15 acq=0 tr=0", 0, "u", NULL, 0, false, "timestamps"},
-    {"renewTime before acquireTime", LG_OP_CREATE, NULL, "holder=a dur=15 acq=5 ren=4 tr=0", 5, "u", NULL, 0, false, "timestamps"},
+    {"renewTime before acquireTime by a clock step", LG_OP_CREATE, NULL, "holder=a dur=15 acq=5 ren=4 tr=0", 5, "u", NULL, 0, true, ""},
+    {"renewTime before acquireTime by more than skew", LG_OP_CREATE, NULL, "holder=a dur=15 acq=35 ren=4 tr=0", 36, "u", NULL, 0, false, "timestamps"},
     {"released lease needs no renewTime", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0", "holder= dur=1 tr=0", 11, "u", NULL, 0, true, ""},
     /* several violations are all reported */
-    {"steal with a skipped transition and a huge duration", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0", "holder=b dur=36000 acq=12 ren=40 tr=7", 12, "u", NULL, 0, false, "holder-renew transitions duration timestamps"},
+    {"steal with a skipped transition and a huge duration", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0", "holder=b dur=36000 acq=12 ren=50 tr=7", 12, "u", NULL, 0, false, "holder-renew transitions duration timestamps"},
     /* metadata-only updates and other operations */
     {"metadata-only update", LG_OP_UPDATE, "holder=a dur=36000 acq=0 ren=99 tr=0", "holder=a dur=36000 acq=0 ren=99 tr=0", 1, "u", NULL, 0, true, ""},
     {"delete of a live lease", LG_OP_DELETE, "holder=a dur=15 acq=0 ren=10 tr=0", NULL, 12, "u", NULL, 0, false, "delete-held"},
@@ -118,8 +131,15 @@ static const rule_case cases[] = {
     {"delete of a released lease", LG_OP_DELETE, "holder= dur=1 acq=0 ren=10 tr=0", NULL, 10, "u", NULL, 0, true, ""},
     /* coordinated leader election */
     {"coordinated: controller moves the holder without counting", LG_OP_UPDATE, "holder=a dur=5 ren=0 tr=0 strategy=OldestEmulationVersion", "holder=b dur=5 ren=1 tr=0 strategy=OldestEmulationVersion", 1, "system:apiserver", NULL, 0, true, ""},
-    {"coordinated: handover to the preferred holder", LG_OP_UPDATE, "holder=a dur=5 ren=0 tr=0 strategy=OldestEmulationVersion pref=b", "holder=b dur=5 acq=1 ren=1 tr=1 strategy=OldestEmulationVersion pref=b", 1, "u", NULL, 0, true, ""},
-    {"coordinated: a stranger takes a live lease", LG_OP_UPDATE, "holder=a dur=15 ren=0 tr=0 strategy=OldestEmulationVersion", "holder=c dur=15 ren=1 tr=0 strategy=OldestEmulationVersion", 1, "mallory", NULL, 0, false, "holder-renew"},
+    {"coordinated: a client hands a live lease to the preferred holder", LG_OP_UPDATE, "holder=a dur=5 ren=0 tr=0 strategy=OldestEmulationVersion pref=b", "holder=b dur=5 acq=1 ren=1 tr=1 strategy=OldestEmulationVersion pref=b", 1, "u", NULL, 0, false, "holder-renew"},
+    {"coordinated: the preferred holder takes it itself", LG_OP_UPDATE, "holder=a dur=5 ren=0 tr=0 strategy=OldestEmulationVersion pref=b", "holder=b dur=5 acq=1 ren=1 tr=0 strategy=OldestEmulationVersion", 1, "b", NULL, 0, false, "holder-renew transitions"},
+    {"coordinated: a stranger takes a live lease", LG_OP_UPDATE, "holder=a dur=15 ren=0 tr=0 strategy=OldestEmulationVersion", "holder=c dur=15 ren=1 tr=0 strategy=OldestEmulationVersion", 1, "mallory", NULL, 0, false, "holder-renew transitions"},
+    {"coordinated: adding strategy does not skip the +1", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=0 tr=4", "holder=c dur=15 ren=20 tr=4 strategy=OldestEmulationVersion", 20, "mallory", NULL, 0, false, "transitions"},
+    {"coordinated: a client takes an expired coordinated lease", LG_OP_UPDATE, "holder=a dur=5 ren=0 tr=2 strategy=OldestEmulationVersion", "holder=b dur=15 acq=20 ren=20 tr=3 strategy=OldestEmulationVersion", 20, "b", NULL, 0, false, "holder-renew"},
+    {"coordinated: a client falling back to plain election (no strategy) after expiry", LG_OP_UPDATE, "holder=a dur=5 ren=0 tr=2 strategy=OldestEmulationVersion", "holder=b dur=15 acq=20 ren=20 tr=3", 20, "b", NULL, 0, true, ""},
+    {"coordinated: controller re-elects after expiry", LG_OP_UPDATE, "holder=a dur=5 ren=0 tr=2 strategy=OldestEmulationVersion", "holder=b dur=5 ren=9 tr=2 strategy=OldestEmulationVersion", 9, "system:apiserver", NULL, 0, true, ""},
+    {"coordinated: controller marks the end of a term", LG_OP_UPDATE, "holder=a dur=15 ren=0 tr=2 strategy=OldestEmulationVersion", "holder=a dur=15 ren=0 tr=2 strategy=OldestEmulationVersion pref=b", 1, "system:apiserver", NULL, 0, true, ""},
+    {"coordinated: elected client renews behind the controller's stamp", LG_OP_UPDATE, "holder=b dur=5 ren=40 tr=2 strategy=OldestEmulationVersion", "holder=b dur=15 ren=2 tr=2 strategy=OldestEmulationVersion", 2, "b", NULL, 0, true, ""},
     {"coordinated: transitions still never skip", LG_OP_UPDATE, "holder=a dur=5 ren=0 tr=0 strategy=OldestEmulationVersion", "holder=b dur=5 ren=1 tr=2 strategy=OldestEmulationVersion", 1, "system:apiserver", NULL, 0, false, "transitions"},
     /* holder-identity (enabled per case) */
     {"identity: renew from the holder's pod", LG_OP_UPDATE, "holder=web-7_1b2c dur=15 acq=0 ren=0 tr=0", "holder=web-7_1b2c dur=15 acq=0 ren=2 tr=0", 2, "system:serviceaccount:ns:sa", "web-7", IDENTITY, true, ""},
@@ -128,6 +148,9 @@ static const rule_case cases[] = {
     {"identity: write without a pod name", LG_OP_UPDATE, "holder=web-7_1b2c dur=15 acq=0 ren=0 tr=0", "holder=web-7_1b2c dur=15 acq=0 ren=2 tr=0", 2, "admin", NULL, IDENTITY, false, "holder-identity"},
     {"identity: release from the old holder's pod", LG_OP_UPDATE, "holder=web-7_1b2c dur=15 acq=0 ren=10 tr=0", "holder= dur=1 acq=11 ren=11 tr=0", 11, "sa", "web-7", IDENTITY, true, ""},
     {"identity: release from another pod", LG_OP_UPDATE, "holder=web-7_1b2c dur=15 acq=0 ren=10 tr=0", "holder= dur=1 acq=11 ren=11 tr=0", 11, "sa", "web-8", IDENTITY, false, "holder-identity"},
+    {"identity: pod name over 63 characters (hostname cut)", LG_OP_UPDATE, "holder=controller-manager-with-a-very-long-deployment-name-abcdef-12-7_4e1f dur=15 acq=0 ren=0 tr=0", "holder=controller-manager-with-a-very-long-deployment-name-abcdef-12-7_4e1f dur=15 acq=0 ren=2 tr=0", 2, "sa", "controller-manager-with-a-very-long-deployment-name-abcdef-12-7c9d8f6b5-x2x9z", IDENTITY, true, ""},
+    {"identity: cut hostname ending in a dash", LG_OP_UPDATE, "holder=controller-manager-with-a-very-long-deployment-name-abcdefghij_4e1f dur=15 acq=0 ren=0 tr=0", "holder=controller-manager-with-a-very-long-deployment-name-abcdefghij_4e1f dur=15 acq=0 ren=2 tr=0", 2, "sa", "controller-manager-with-a-very-long-deployment-name-abcdefghij-7c9d8f6b5-x2x9z", IDENTITY, true, ""},
+    {"identity: a short pod is not a prefix match", LG_OP_UPDATE, "holder=controller-manager-with-a-very-long-deployment-name-abcdef-12-7_4e1f dur=15 acq=0 ren=0 tr=0", "holder=controller-manager-with-a-very-long-deployment-name-abcdef-12-7_4e1f dur=15 acq=0 ren=2 tr=0", 2, "sa", "controller-manager", IDENTITY, false, "holder-identity"},
     {"identity: acquire by the new holder's pod", LG_OP_CREATE, NULL, "holder=web-8_99 dur=15 acq=0 ren=0 tr=0", 0, "sa", "web-8", IDENTITY, true, ""},
     {"identity: user not in allowedUsernames", LG_OP_CREATE, NULL, "holder=web-8_99 dur=15 acq=0 ren=0 tr=0", 0, "system:serviceaccount:other:sa", "web-8", IDENTITY | ALLOWED_USERS, false, "holder-identity"},
     {"identity: user in allowedUsernames", LG_OP_CREATE, NULL, "holder=web-8_99 dur=15 acq=0 ren=0 tr=0", 0, "system:serviceaccount:ns:web", "web-8", IDENTITY | ALLOWED_USERS, true, ""},
@@ -138,6 +161,72 @@ static const rule_case cases[] = {
     {"exempt requester", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0", "holder=b dur=36000 acq=12 ren=12 tr=9", 12, "u", NULL, EXEMPT, true, ""},
 };
 
+/* Cases that depend on what the webhook saw (lg_evidence): "seen=AGE slack=S ctl offset=O
+ * writer=same|other tomb=LEFT tombsame", seconds. */
+typedef struct {
+  rule_case c;
+  const char *ev;
+} ev_case;
+
+static const ev_case ev_cases[] = {
+    /* seen here: the term is judged from when the record was first seen, whatever renewTime
+     * says (the holder's clock is 20 s ahead: renewTime 30 was written at 10) */
+    {{"seen 1 s ago: steal denied though renewTime would say expired", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=-20 tr=0", "holder=b dur=15 acq=12 ren=12 tr=1", 12, "u", NULL, 0, false, "holder-renew"}, "seen=1"},
+    {{"seen 16 s ago: takeover allowed though renewTime says live", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=30 tr=0", "holder=b dur=15 acq=26 ren=26 tr=1", 26, "u", NULL, 0, true, ""}, "seen=16"},
+    {{"seen 14.9 s ago: still live", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=30 tr=0", "holder=b dur=15 acq=26 ren=26 tr=1", 26, "u", NULL, 0, false, "holder-renew"}, "seen=14.9"},
+    {{"seen by a watch with slack", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=30 tr=0", "holder=b dur=15 acq=26 ren=26 tr=1", 26, "u", NULL, 0, true, ""}, "seen=14.9 slack=1"},
+    {{"2 s lease seen 1.9 s ago", LG_OP_UPDATE, "holder=a dur=2 acq=0 ren=10 tr=0", "holder=b dur=2 acq=12 ren=12 tr=1", 12, "u", NULL, 0, false, "holder-renew duration-recommended"}, "seen=1.9"},
+    {{"2 s lease seen 2 s ago", LG_OP_UPDATE, "holder=a dur=2 acq=0 ren=10 tr=0", "holder=b dur=2 acq=12 ren=12 tr=1", 12, "u", NULL, 0, true, "duration-recommended"}, "seen=2"},
+    {{"delete of a 2 s lease seen 1 s ago", LG_OP_DELETE, "holder=a dur=2 acq=0 ren=10 tr=0", NULL, 11, "u", NULL, 0, false, "delete-held"}, "seen=1"},
+    /* not seen, but the holder's clock offset is known from its other writes */
+    {{"offset +20: takeover after the corrected expiry", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=30 tr=0", "holder=b dur=15 acq=26 ren=26 tr=1", 26, "u", NULL, 0, true, ""}, "offset=20"},
+    {{"offset +20: steal inside the corrected term", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=30 tr=0", "holder=b dur=15 acq=20 ren=20 tr=1", 20, "u", NULL, 0, false, "holder-renew"}, "offset=20"},
+    {{"offset -20: steal inside the corrected term", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=-10 tr=0", "holder=b dur=15 acq=20 ren=20 tr=1", 20, "u", NULL, 0, false, "holder-renew"}, "offset=-20"},
+    {{"offset known, record implausibly far ahead of it", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=100 tr=0", "holder=b dur=15 acq=20 ren=20 tr=1", 20, "u", NULL, 0, true, ""}, "offset=0"},
+    /* who releases and deletes */
+    {{"release of a live lease by another writer", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0", "holder= dur=1 acq=11 ren=11 tr=0", 11, "mallory", NULL, 0, false, "holder-renew"}, "writer=other"},
+    {{"release of a live lease by its writer", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0", "holder= dur=1 acq=11 ren=11 tr=0", 11, "u", NULL, 0, true, ""}, "writer=same"},
+    {{"release of an expired lease by another writer", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0", "holder= dur=1 acq=30 ren=30 tr=0", 30, "mallory", NULL, 0, true, ""}, "writer=other"},
+    {{"delete of a live lease by its writer", LG_OP_DELETE, "holder=a dur=15 acq=0 ren=10 tr=0", NULL, 12, "u", NULL, 0, true, ""}, "writer=same"},
+    {{"delete of a live lease by its holder's pod", LG_OP_DELETE, "holder=web-7_1b2c dur=15 acq=0 ren=10 tr=0", NULL, 12, "u", "web-7", 0, true, ""}, ""},
+    {{"delete of a live lease by another writer", LG_OP_DELETE, "holder=a dur=15 acq=0 ren=10 tr=0", NULL, 12, "mallory", NULL, 0, false, "delete-held"}, "writer=other"},
+    /* a steal in two writes: delete while live, then create */
+    {{"re-created by another holder before the deleted term ended", LG_OP_CREATE, NULL, "holder=b dur=15 acq=12 ren=12 tr=0", 12, "u", NULL, 0, false, "holder-renew"}, "tomb=5"},
+    {{"re-created by the same holder", LG_OP_CREATE, NULL, "holder=a dur=15 acq=12 ren=12 tr=0", 12, "u", NULL, 0, true, ""}, "tomb=5 tombsame"},
+    /* coordinated election: the old stamp is the controller's, or the holder's own */
+    {{"coordinated: renew behind a stamp the holder wrote itself", LG_OP_UPDATE, "holder=b dur=15 ren=40 tr=2 strategy=OldestEmulationVersion", "holder=b dur=15 ren=2 tr=2 strategy=OldestEmulationVersion", 2, "b", NULL, 0, false, "renew-monotonic"}, "seen=1"},
+    {{"coordinated: renew behind the controller's stamp seen here", LG_OP_UPDATE, "holder=b dur=5 ren=40 tr=2 strategy=OldestEmulationVersion", "holder=b dur=15 ren=2 tr=2 strategy=OldestEmulationVersion", 2, "b", NULL, 0, true, ""}, "seen=1 ctl"},
+};
+
+static void parse_evidence(const char *desc, lg_evidence *e) {
+  char buf[128], *save = NULL, *tok;
+  memset(e, 0, sizeof *e);
+  snprintf(buf, sizeof buf, "%s", desc ? desc : "");
+  for (tok = strtok_r(buf, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+    char *eq = strchr(tok, '=');
+    double v = eq ? atof(eq + 1) : 0;
+    lg_time us = (lg_time)(v * 1e6 + (v < 0 ? -0.5 : 0.5));
+    if (eq)
+      *eq = '\0';
+    if (strcmp(tok, "seen") == 0)
+      e->seen = true, e->seen_age = us;
+    else if (strcmp(tok, "slack") == 0)
+      e->seen_slack = us;
+    else if (strcmp(tok, "ctl") == 0)
+      e->seen_by_controller = true;
+    else if (strcmp(tok, "offset") == 0)
+      e->has_offset = true, e->offset = us;
+    else if (strcmp(tok, "writer") == 0)
+      e->writer = strcmp(eq + 1, "same") == 0 ? LG_WRITER_SAME : LG_WRITER_OTHER;
+    else if (strcmp(tok, "tomb") == 0)
+      e->tombstone = true, e->tombstone_left = us;
+    else if (strcmp(tok, "tombsame") == 0)
+      e->tombstone_same_holder = true;
+    else
+      fail_msg("bad evidence key %s", tok);
+  }
+}
+
 static const char *const allowed_users[] = {"system:serviceaccount:ns:*"};
 
 static void base_config(int flags, lg_rule_config *c) {
@@ -146,11 +235,11 @@ static void base_config(int flags, lg_rule_config *c) {
     c->mode[r] = flags & AUDIT_ALL ? LG_MODE_AUDIT : flags & WARN_ALL ? LG_MODE_WARN : LG_MODE_ENFORCE;
   c->mode[LG_RULE_DURATION_RECOMMENDED] = LG_MODE_WARN;
   c->mode[LG_RULE_HOLDER_IDENTITY] = flags & IDENTITY ? LG_MODE_ENFORCE : LG_MODE_OFF;
-  c->skew = 5 * LG_USEC_PER_SEC;
+  c->skew = 30 * LG_USEC_PER_SEC;
   c->duration_min = 2;
   c->duration_max = 3600;
   c->recommended_min = 5;
-  c->recommended_max = 120;
+  c->recommended_max = 300;
   static const char *const controllers[] = {"system:apiserver"};
   c->controller_usernames = controllers;
   c->n_controller_usernames = 1;
@@ -162,8 +251,8 @@ static void base_config(int flags, lg_rule_config *c) {
     c->exempt_reason = "exempt";
 }
 
-/* Runs one case; v receives the verdict. */
-static void run(const rule_case *tc, lg_verdict *v) {
+/* Runs one case with what the webhook saw (ev, may be NULL); v receives the verdict. */
+static void run_ev(const rule_case *tc, const char *ev, lg_verdict *v) {
   json_t *oj = tc->old_l ? mk(tc->old_l) : NULL, *nj = tc->new_l ? mk(tc->new_l) : NULL;
   lg_lease ol, nl;
   lg_requester who = {tc->user, tc->pod};
@@ -173,22 +262,27 @@ static void run(const rule_case *tc, lg_verdict *v) {
     assert_int_equal(lg_lease_decode(oj, &ol, err, sizeof err), LG_OK);
   if (nj)
     assert_int_equal(lg_lease_decode(nj, &nl, err, sizeof err), LG_OK);
-  lg_rules_input in = {tc->op, "ns", "lock", oj ? &ol : NULL, nj ? &nl : NULL, &who};
+  lg_evidence e;
+  parse_evidence(ev, &e);
+  lg_rules_input in = {tc->op, "ns", "lock", oj ? &ol : NULL, nj ? &nl : NULL, &who, ev ? &e : NULL};
   base_config(tc->flags, &cfg);
   lg_rules_evaluate(&in, &cfg, t0 + (lg_time)(tc->now * 1e6 + 0.5), v);
   json_decref(oj);
   json_decref(nj);
 }
 
+static void run(const rule_case *tc, lg_verdict *v) { run_ev(tc, NULL, v); }
+
 static void test_table(void **state) {
   (void)state;
   int failures = 0;
-  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-    const rule_case *tc = &cases[i];
+  size_t n_plain = sizeof cases / sizeof cases[0], n_ev = sizeof ev_cases / sizeof ev_cases[0];
+  for (size_t i = 0; i < n_plain + n_ev; i++) {
+    const rule_case *tc = i < n_plain ? &cases[i] : &ev_cases[i - n_plain].c;
     lg_verdict v;
     char got[256] = "";
     size_t len = 0;
-    run(tc, &v);
+    run_ev(tc, i < n_plain ? NULL : ev_cases[i - n_plain].ev, &v);
     for (size_t k = 0; k < v.n; k++) {
       len += (size_t)snprintf(got + len, sizeof got - len, "%s%s", k ? " " : "",
                               lg_rules_id(v.findings[k].rule));
@@ -225,7 +319,8 @@ static void test_denial_message(void **state) {
   const char *m = v.findings[0].message;
   assert_non_null(strstr(m, "[holder-renew] ns/lock"));
   assert_non_null(strstr(m, "\"a\" -> \"b\""));
-  assert_non_null(strstr(m, "2026-11-25T10:00:25Z")); /* renewTime 10 + 15 s */
+  assert_non_null(strstr(m, "2026-11-25T10:00:21.250000Z")); /* renewTime 10 + 15 - 3.75 s */
+  assert_non_null(strstr(m, "not seen renewed here"));   /* how it was judged */
   assert_int_equal(v.findings[0].mode, LG_MODE_ENFORCE);
 }
 
@@ -281,7 +376,7 @@ static void test_message_cut_is_utf8(void **state) {
     char err[64];
     assert_int_equal(lg_lease_decode(old_j, &ol, err, sizeof err), LG_OK);
     assert_int_equal(lg_lease_decode(new_j, &nl, err, sizeof err), LG_OK);
-    lg_rules_input in = {LG_OP_UPDATE, "ns", name, &ol, &nl, &who};
+    lg_rules_input in = {LG_OP_UPDATE, "ns", name, &ol, &nl, &who, NULL};
     base_config(0, &cfg);
     lg_rules_evaluate(&in, &cfg, t0 + 12 * LG_USEC_PER_SEC, &v);
     assert_int_equal(v.n, 1);

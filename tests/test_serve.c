@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/wait.h>
 
 #include <curl/curl.h>
@@ -282,6 +283,72 @@ static void assert_warns(json_t *resp, const char *rule) {
   assert_true(named);
 }
 
+/* A 2 s lease held by holder since 2026-11-25, at renewTime renew. */
+static json_t *short_lease(const char *holder, lg_time renew, int transitions) {
+  const lg_time acquired = INT64_C(1795600800000000);
+  char a[LG_TIME_BUFLEN], r[LG_TIME_BUFLEN];
+  return json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:i, s:s, s:s, s:i}}", "apiVersion",
+                   "coordination.k8s.io/v1", "kind", "Lease", "metadata", "name", NAME,
+                   "namespace", NS, "spec", "holderIdentity", holder, "leaseDurationSeconds", 2,
+                   "acquireTime", lg_time_format(acquired, a), "renewTime",
+                   lg_time_format(renew, r), "leaseTransitions", transitions);
+}
+
+/* POSTs an UPDATE old -> obj (both stolen) and returns response.allowed. */
+static bool post_update(const char *uid, json_t *old, json_t *obj) {
+  json_t *doc = json_pack("{s:s, s:s, s:{s:s, s:{s:s, s:s, s:s}, s:{s:s, s:s, s:s}, s:s, s:s,"
+                          " s:s, s:{s:s}, s:o, s:o}}",
+                          "apiVersion", "admission.k8s.io/v1", "kind", "AdmissionReview",
+                          "request", "uid", uid, "kind", "group", "coordination.k8s.io",
+                          "version", "v1", "kind", "Lease", "resource", "group",
+                          "coordination.k8s.io", "version", "v1", "resource", "leases",
+                          "namespace", NS, "name", NAME, "operation", "UPDATE", "userInfo",
+                          "username", USER, "object", obj, "oldObject", old);
+  char *body = json_dumps(doc, JSON_COMPACT);
+  request q = {.path = "/validate", .ctype = "application/json", .body = body, .len = strlen(body)};
+  lgt_reply r;
+  json_t *answer;
+  bool allowed;
+  http(&q, &r);
+  assert_int_equal(r.rc, CURLE_OK);
+  assert_int_equal(r.status, 200);
+  answer = json_loadb(r.body, r.len, 0, NULL);
+  assert_non_null(answer);
+  allowed = is_allowed(response_of(answer));
+  json_decref(answer);
+  json_decref(doc);
+  free(body);
+  free(r.body);
+  return allowed;
+}
+
+/* serve judges expiry by when it saw a record, as client-go does: a holder whose clock is
+ * 20 s fast renews a 2 s lease; a steal 0.5 s later is denied, a takeover 2.3 s later is
+ * allowed though its renewTime says the lease runs 20 s more. After a restart nothing was
+ * seen: renewTime decides (a steal right after a renewal is still denied). */
+static void test_observed_time(void **state) {
+  const lg_time fast = 20 * LG_USEC_PER_SEC;
+  lg_time now;
+  (void)state;
+  start_server("enforce", 0);
+  now = lg_time_now();
+  assert_true(post_update("uid-obs-renew", short_lease("pod-a", now + fast - LG_USEC_PER_SEC, 3),
+                          short_lease("pod-a", now + fast, 3)));
+  usleep(500000);
+  assert_false(post_update("uid-obs-steal", short_lease("pod-a", now + fast, 3),
+                           short_lease("pod-b", lg_time_now(), 4)));
+  usleep(1800000);
+  assert_true(post_update("uid-obs-takeover", short_lease("pod-a", now + fast, 3),
+                          short_lease("pod-b", lg_time_now(), 4)));
+  stop_server(state);
+  start_server("enforce", 0);
+  now = lg_time_now();
+  assert_false(post_update("uid-cold-steal", short_lease("pod-a", now - 200000, 3),
+                           short_lease("pod-b", now, 4)));
+  assert_true(post_update("uid-cold-takeover", short_lease("pod-a", now - 3 * LG_USEC_PER_SEC, 3),
+                          short_lease("pod-b", now, 4)));
+}
+
 /* ---- cases ---- */
 
 static void test_renewal_allowed(void **state) {
@@ -530,6 +597,7 @@ int main(void) {
       cmocka_unit_test_teardown(test_bad_requests, stop_server),
       cmocka_unit_test_teardown(test_tls, stop_server),
       cmocka_unit_test_teardown(test_policy_reload, stop_server),
+      cmocka_unit_test_teardown(test_observed_time, stop_server),
   };
   return cmocka_run_group_tests(tests, setup_group, teardown_group);
 }

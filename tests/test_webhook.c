@@ -65,8 +65,7 @@ static int check_case(const json_t *tc) {
   assert_int_equal(policy_s ? lg_policy_load_file(ppath, &policy, err, sizeof err)
                             : lg_policy_default(&policy, err, sizeof err),
                    LG_OK);
-  lg_webhook_handle(body, len, policy, mode_s ? lg_rules_parse_mode(mode_s) : LG_MODE_INHERIT,
-                    now, &res);
+  lg_webhook_handle(body, len, &(lg_webhook_env){policy, mode_s ? lg_rules_parse_mode(mode_s) : LG_MODE_INHERIT, now, 0, NULL}, &res);
   EXPECT(res.http_status == want_status, "HTTP status %d, want %d (%s)", res.http_status,
          want_status, res.error);
   doc = json_loads(res.body, 0, NULL);
@@ -77,7 +76,7 @@ static int check_case(const json_t *tc) {
            "400 without a Status: %s", res.body);
     want_exit = 2;
   } else if (doc) {
-    json_t *reqdoc = json_loads(body, 0, NULL), *req = json_object_get(reqdoc, "request");
+    json_t *reqdoc = json_loads(body, JSON_ALLOW_NUL, NULL), *req = json_object_get(reqdoc, "request");
     const json_t *rules = json_object_get(tc, "rules"), *v, *ann, *warnings;
     bool allowed = json_is_true(json_object_get(tc, "allowed"));
     size_t i;
@@ -155,7 +154,7 @@ static void test_long_non_ascii_values(void **state) {
     json_object_set_new(obj, "kind", json_string(kind));
     body = json_dumps(review, JSON_COMPACT);
     json_decref(review);
-    lg_webhook_handle(body, strlen(body), policy, LG_MODE_INHERIT, now, &res);
+    lg_webhook_handle(body, strlen(body), &(lg_webhook_env){policy, LG_MODE_INHERIT, now, 0, NULL}, &res);
     assert_int_equal(res.http_status, 400);
     assert_non_null(res.body);
     st = json_loads(res.body, 0, NULL);

@@ -1,10 +1,14 @@
-/* cli_common.c -- flag parsing shared by the subcommands. */
+/* cli_common.c -- what the subcommands share: flag parsing, the usage and exit-code
+ * convention, API access from flags and the environment. */
 #include "cli.h"
 
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "log.h"
 
 int lg_cli_flag(int argc, char **argv, int *i, const char *name, const char **value) {
   const char *arg = argv[*i];
@@ -18,7 +22,7 @@ int lg_cli_flag(int argc, char **argv, int *i, const char *name, const char **va
   if (arg[n] != '\0')
     return 0;
   if (*i + 1 >= argc) {
-    fprintf(stderr, "leaseguard: flag %s needs a value\n", name);
+    lg_cli_usage_error(argv[0], "flag %s needs a value", name);
     return -1;
   }
   *i += 1;
@@ -63,4 +67,68 @@ int64_t lg_cli_duration(const char *s) {
     s += best;
   }
   return total > 9e18 ? -1 : (int64_t)(total + 0.5);
+}
+
+int lg_cli_usage_error(const char *cmd, const char *fmt, ...) {
+  va_list ap;
+  fprintf(stderr, "leaseguard %s: ", cmd);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, "\nRun 'leaseguard %s --help' for usage.\n", cmd);
+  return LG_EXIT_USAGE;
+}
+
+int lg_cli_start_error(const char *cmd, const char *err) {
+  lg_log_json(LG_LOG_ERROR, "cannot start", "{s:s, s:s}", "command", cmd, "error",
+              err && *err ? err : "unknown error");
+  return LG_EXIT_RUNTIME;
+}
+
+int lg_cli_api_flag(int argc, char **argv, int *i, lg_kube_flags *f) {
+  const struct {
+    const char *name;
+    const char **dst;
+  } flags[] = {{"--kubeconfig", &f->kubeconfig}, {"--context", &f->context},
+               {"--server", &f->server},         {"--token-file", &f->token_file},
+               {"--certificate-authority", &f->ca_file}};
+  for (size_t k = 0; k < sizeof flags / sizeof *flags; k++) {
+    const char *v;
+    int m = lg_cli_flag(argc, argv, i, flags[k].name, &v);
+    if (m > 0 && !*v) {
+      lg_cli_usage_error(argv[0], "%s must not be empty", flags[k].name);
+      return -1;
+    }
+    if (m > 0)
+      *flags[k].dst = v;
+    if (m != 0)
+      return m;
+  }
+  return 0;
+}
+
+lg_rc lg_cli_api_config(const char *cmd, const lg_kube_flags *f, bool log, lg_kube_config *out,
+                        char *err, size_t errlen) {
+  /* Flags and environment become a config here, once; nothing below reads getenv. */
+  const lg_kube_env env = {.kubeconfig = getenv("KUBECONFIG"),
+                           .home = getenv("HOME"),
+                           .service_host = getenv("KUBERNETES_SERVICE_HOST"),
+                           .service_port = getenv("KUBERNETES_SERVICE_PORT")};
+  lg_rc rc = lg_kube_config_resolve(f, &env, out, err, errlen);
+  if (rc)
+    return rc;
+  if (log)
+    lg_log_json(LG_LOG_INFO, "API access", "{s:s, s:s, s:s?, s:b}", "source",
+                out->source ? out->source : "", "server", out->server, "namespace",
+                out->namespace, "execPlugin", out->exec != NULL);
+  if (out->insecure && log)
+    lg_log_json(LG_LOG_WARNING, "the API server's certificate is not verified "
+                                "(insecure-skip-tls-verify): anyone on the path can read "
+                                "and change this traffic",
+                "{s:s, s:s}", "source", out->source ? out->source : "", "server", out->server);
+  else if (out->insecure)
+    fprintf(stderr, "leaseguard %s: warning: the API server's certificate is not verified "
+                    "(insecure-skip-tls-verify in %s)\n",
+            cmd, out->source ? out->source : "the kubeconfig");
+  return LG_OK;
 }

@@ -56,10 +56,7 @@ static const char usage[] =
     "  --http=ADDR:PORT       plain HTTP: GET /metrics, /healthz, /readyz (listed once)\n"
     "  --watch-timeout=5m     how long one WATCH request lasts before it is renewed\n"
     "  --log-level=info       logs (JSON lines on stderr): debug, info, warning, error\n"
-    "  --kubeconfig=PATH      API access from a kubeconfig (current context)\n"
-    "  --server=URL --token-file=PATH --certificate-authority=PATH\n"
-    "                         API access from explicit flags\n"
-    "                         (default: in-cluster service account)\n"
+    "\n" LG_CLI_API_HELP
     "\n"
     "Limits: the requester of a write is not in the history, so holder-identity is never\n"
     "judged and exemptions by username never apply. A history can miss versions (a watch\n"
@@ -75,7 +72,8 @@ static const char usage[] =
 
 typedef struct {
   const char *policy_file, *mode_s, *output, *input, *ns, *http, *watch_timeout;
-  const char *kubeconfig, *server, *token_file, *ca, *log_level;
+  const char *log_level;
+  lg_kube_flags api;
   bool watch, json;
   lg_mode mode;
   long watch_timeout_s;
@@ -91,8 +89,6 @@ static int parse(int argc, char **argv, options *o) {
   } strs[] = {{"--policy-file", &o->policy_file}, {"--mode", &o->mode_s},
               {"--output", &o->output},           {"--namespace", &o->ns},
               {"--http", &o->http},               {"--watch-timeout", &o->watch_timeout},
-              {"--kubeconfig", &o->kubeconfig},   {"--server", &o->server},
-              {"--token-file", &o->token_file},   {"--certificate-authority", &o->ca},
               {"--log-level", &o->log_level}};
   o->mode = LG_MODE_INHERIT;
   for (int i = 1; i < argc; i++) {
@@ -108,57 +104,41 @@ static int parse(int argc, char **argv, options *o) {
     for (size_t k = 0; k < sizeof strs / sizeof strs[0] && m == 0; k++)
       if ((m = lg_cli_flag(argc, argv, &i, strs[k].flag, &v)) > 0)
         *strs[k].dst = v;
+    if (m == 0)
+      m = lg_cli_api_flag(argc, argv, &i, &o->api);
     if (m < 0)
       return 2;
     if (m > 0)
       continue;
-    if (argv[i][0] == '-' && strcmp(argv[i], "-") != 0) {
-      fprintf(stderr, "leaseguard audit: unknown flag %s (see --help)\n", argv[i]);
-      return 2;
-    }
-    if (o->input) {
-      fprintf(stderr, "leaseguard audit: give one input file\n");
-      return 2;
-    }
+    if (argv[i][0] == '-' && strcmp(argv[i], "-") != 0)
+      return lg_cli_usage_error("audit", "unknown flag %s", argv[i]);
+    if (o->input)
+      return lg_cli_usage_error("audit", "give one input file");
     o->input = argv[i];
   }
   if (o->mode_s &&
-      ((o->mode = lg_rules_parse_mode(o->mode_s)) == LG_MODE_INHERIT || o->mode == LG_MODE_OFF)) {
-    fprintf(stderr, "leaseguard audit: --mode must be enforce, warn or audit, got \"%s\"\n",
-            o->mode_s);
-    return 2;
-  }
-  if (o->output && strcmp(o->output, "table") != 0 && strcmp(o->output, "json") != 0) {
-    fprintf(stderr, "leaseguard audit: --output must be table or json, got \"%s\"\n", o->output);
-    return 2;
-  }
+      ((o->mode = lg_rules_parse_mode(o->mode_s)) == LG_MODE_INHERIT || o->mode == LG_MODE_OFF))
+    return lg_cli_usage_error("audit", "--mode must be enforce, warn or audit, got \"%s\"",
+                              o->mode_s);
+  if (o->output && strcmp(o->output, "table") != 0 && strcmp(o->output, "json") != 0)
+    return lg_cli_usage_error("audit", "--output must be table or json, got \"%s\"", o->output);
   o->json = o->output && strcmp(o->output, "json") == 0;
-  if (o->watch && (o->input || o->output)) {
-    fprintf(stderr, "leaseguard audit: --watch reads no file and prints JSON lines; drop %s\n",
-            o->input ? o->input : "--output");
-    return 2;
-  }
-  if (!o->watch && (o->ns || o->http || o->watch_timeout || o->kubeconfig || o->server ||
-                    o->token_file || o->ca || o->log_level)) {
-    fprintf(stderr, "leaseguard audit: --namespace, --http, --watch-timeout, --log-level and the "
-                    "API flags need --watch\n");
-    return 2;
-  }
-  if (o->log_level && lg_log_parse_level(o->log_level) < 0) {
-    fprintf(stderr, "leaseguard audit: --log-level must be debug, info, warning or error, got "
-                    "\"%s\"\n", o->log_level);
-    return 2;
-  }
-  if (o->ns && !lg_k8sname_is_label(o->ns)) { /* it goes into the API path */
-    fprintf(stderr, "leaseguard audit: --namespace \"%s\" is not a namespace name\n", o->ns);
-    return 2;
-  }
+  if (o->watch && (o->input || o->output))
+    return lg_cli_usage_error("audit", "--watch reads no file and prints JSON lines; drop %s",
+                              o->input ? o->input : "--output");
+  if (!o->watch && (o->ns || o->http || o->watch_timeout || o->api.kubeconfig || o->api.context ||
+                    o->api.server || o->api.token_file || o->api.ca_file || o->log_level))
+    return lg_cli_usage_error("audit", "--namespace, --http, --watch-timeout, --log-level and "
+                                       "the API flags need --watch");
+  if (o->log_level && lg_log_parse_level(o->log_level) < 0)
+    return lg_cli_usage_error("audit", "--log-level must be debug, info, warning or error, got "
+                                       "\"%s\"", o->log_level);
+  if (o->ns && !lg_k8sname_is_label(o->ns)) /* it goes into the API path */
+    return lg_cli_usage_error("audit", "--namespace \"%s\" is not a namespace name", o->ns);
   t = lg_cli_duration(o->watch_timeout ? o->watch_timeout : "5m");
-  if (t < LG_USEC_PER_SEC || t > 24 * 3600 * LG_USEC_PER_SEC) {
-    fprintf(stderr, "leaseguard audit: --watch-timeout must be 1s..24h, got \"%s\"\n",
-            o->watch_timeout);
-    return 2;
-  }
+  if (t < LG_USEC_PER_SEC || t > 24 * 3600 * LG_USEC_PER_SEC)
+    return lg_cli_usage_error("audit", "--watch-timeout must be 1s..24h, got \"%s\"",
+                              o->watch_timeout);
   o->watch_timeout_s = (long)(t / LG_USEC_PER_SEC);
   return 0;
 }
@@ -344,6 +324,9 @@ static int run_offline(const options *opt, const lg_policy *policy) {
   if (st.identity_unjudged)
     fprintf(stderr, "leaseguard audit: note: holder-identity is enabled by the policy but "
                     "cannot be judged: the history does not say who wrote each version\n");
+  fprintf(stderr, "leaseguard audit: note: a recording has no times but the writers' own: "
+                  "holder-renew and delete-held judged each term from renewTime, within the "
+                  "policy's clock skew, not from when versions were seen (audit --watch does)\n");
   if (st.error_events)
     fprintf(stderr, "leaseguard audit: note: the history has %zu watch ERROR event(s): versions "
                     "may be missing after them\n", st.error_events);
@@ -485,10 +468,9 @@ static lg_rc list_all(watcher *w, json_t **items, char *rv, size_t rvlen) {
     if (!rc && (res.status != 200 || !json_is_array(json_object_get(res.body, "items"))))
       rc = LG_EIO;
     if (rc) {
-      char status[16];
-      snprintf(status, sizeof status, "%ld", res.status);
-      lg_log(LG_LOG_WARNING, "cannot list leases", "path", w->list_path, "status", status,
-             "error", res.message[0] ? res.message : "not a LeaseList", NULL);
+      lg_log_json(LG_LOG_WARNING, "cannot list leases", "{s:s, s:I, s:s}", "path", w->list_path,
+                  "status", (json_int_t)res.status, "error",
+                  res.message[0] ? res.message : "not a LeaseList");
       lg_kube_result_free(&res);
       break;
     }
@@ -538,13 +520,9 @@ static lg_rc relist(watcher *w, bool baseline) {
   }
   forgotten = lg_audit_forget_absent(w->audit, items, on_forget, w->metrics);
   set_rv(w, rv);
-  {
-    char n[32], gone[32];
-    snprintf(n, sizeof n, "%zu", json_array_size(items));
-    snprintf(gone, sizeof gone, "%zu", forgotten);
-    lg_log(LG_LOG_INFO, baseline ? "listed leases" : "re-listed leases", "leases", n,
-           "forgotten", gone, "resourceVersion", w->rv, NULL);
-  }
+  lg_log_json(LG_LOG_INFO, baseline ? "listed leases" : "re-listed leases", "{s:I, s:I, s:s}",
+              "leases", (json_int_t)json_array_size(items), "forgotten", (json_int_t)forgotten,
+              "resourceVersion", w->rv);
   json_decref(items);
   return LG_OK;
 }
@@ -563,7 +541,7 @@ static int on_line(void *ud, const char *line, size_t len) {
     return 1;
   if (!line)
     return 0;
-  if (!(ev = json_loadb(line, len, 0, &jerr))) {
+  if (!(ev = json_loadb(line, len, JSON_ALLOW_NUL, &jerr))) {
     lg_log(LG_LOG_WARNING, "malformed watch event", "error", jerr.text, NULL);
     w->broken = true;
     return 1;
@@ -598,7 +576,7 @@ static int on_line(void *ud, const char *line, size_t len) {
 }
 
 static watch_end watch_once(watcher *w) {
-  char path[512], status[16];
+  char path[512];
   lg_kube_result res;
   watch_end end = W_ENDED;
   lg_rc rc;
@@ -610,14 +588,13 @@ static watch_end watch_once(watcher *w) {
   w->events = 0;
   lg_log(LG_LOG_DEBUG, "watching leases", "resourceVersion", w->rv, NULL);
   rc = lg_kube_stream(w->kube, path, w->timeout_s * 1000 + 30000, on_line, w, &res);
-  snprintf(status, sizeof status, "%ld", res.status);
   if (w->stop)
     end = W_STOP;
   else if (w->gone || res.status == 410)
     end = W_GONE;
   else if (rc || w->broken || res.status != 200) {
-    lg_log(LG_LOG_WARNING, "watch failed", "status", status, "error",
-           res.message[0] ? res.message : "unusable event", NULL);
+    lg_log_json(LG_LOG_WARNING, "watch failed", "{s:I, s:s}", "status", (json_int_t)res.status,
+                "error", res.message[0] ? res.message : "unusable event");
     end = W_FAILED;
   }
   lg_kube_result_free(&res);
@@ -691,24 +668,25 @@ static int run_watch(const options *o, const lg_policy *policy) {
                     o->ns, "leases", NULL);
   else
     snprintf(w.list_path, sizeof w.list_path, "/apis/coordination.k8s.io/v1/leases");
-  if (lg_kube_config_select(o->kubeconfig, o->server, o->token_file, o->ca, &kc, err, sizeof err) || lg_kube_new(&kc, &w.kube, err, sizeof err)) {
-    fprintf(stderr, "leaseguard audit: %s\n", err);
+  if (lg_cli_api_config("audit", &o->api, true, &kc, err, sizeof err) ||
+      lg_kube_new(&kc, &w.kube, err, sizeof err)) {
+    status = lg_cli_start_error("audit", err);
     goto out;
   }
   w.audit = lg_audit_new(policy, o->mode);
   w.metrics = hs.metrics = lg_metrics_new(false);
   if (!w.audit || !w.metrics) {
-    fprintf(stderr, "leaseguard audit: out of memory\n");
+    status = lg_cli_start_error("audit", "out of memory");
     goto out;
   }
   if (o->http && lg_httpd_start(o->http, answer, &hs, &http, err, sizeof err)) {
-    fprintf(stderr, "leaseguard audit: %s\n", err);
+    status = lg_cli_start_error("audit", err);
     goto out;
   }
   /* Findings (stdout) and logs (stderr) are queued: a stalled reader costs lines, not the
    * watch (whose lease-health metrics would go stale). */
   if (lg_log_start_queue(0, err, sizeof err)) {
-    fprintf(stderr, "leaseguard audit: %s\n", err);
+    status = lg_cli_start_error("audit", err);
     goto out;
   }
   lg_log(LG_LOG_INFO, "auditing leases", "namespace", o->ns ? o->ns : "", "http",
@@ -737,6 +715,8 @@ int lg_cmd_audit(int argc, char **argv) {
     return r == 1 ? 0 : 2;
   if ((o.policy_file ? lg_policy_load_file(o.policy_file, &policy, err, sizeof err)
                      : lg_policy_default(&policy, err, sizeof err)) != LG_OK) {
+    if (o.watch) /* a watcher's logs are JSON lines, and this is a failure to start */
+      return lg_cli_start_error("audit", err);
     fprintf(stderr, "leaseguard audit: %s\n", err);
     return 2;
   }

@@ -11,7 +11,7 @@
 #include "certs.h"
 
 static const char usage[] =
-    "usage: leaseguard certs --out-dir=DIR [--dns=NAME]... [--days=N]\n"
+    "Usage: leaseguard certs --out-dir=DIR [--dns=NAME]... [--days=N]\n"
     "\n"
     "Writes a throwaway CA (DIR/ca.crt) and a serving certificate and key signed by it\n"
     "(DIR/tls.crt, DIR/tls.key, EC P-256) for development. The CA key is not kept.\n"
@@ -84,16 +84,16 @@ int lg_cmd_certs(int argc, char **argv) {
       if (m < 0)
         goto out;
       if (parse_days(v, &opts.days) != 0) {
-        fprintf(stderr, "leaseguard certs: --days must be a positive whole number, not \"%s\"\n", v);
+        lg_cli_usage_error("certs", "--days must be a positive whole number, not \"%s\"", v);
         goto out;
       }
     } else {
-      fprintf(stderr, "leaseguard certs: unknown argument \"%s\" (see --help)\n", argv[i]);
+      lg_cli_usage_error("certs", "unknown argument \"%s\"", argv[i]);
       goto out;
     }
   }
   if (!opts.out_dir || !*opts.out_dir) {
-    fprintf(stderr, "leaseguard certs: --out-dir is required (see --help)\n");
+    lg_cli_usage_error("certs", "--out-dir is required");
     goto out;
   }
   opts.names = n ? names : default_names;

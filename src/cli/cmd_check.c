@@ -75,23 +75,17 @@ int lg_cmd_check(int argc, char **argv) {
       now_s = v;
     else if (m < 0)
       return 2;
-    else if (argv[i][0] == '-' && strcmp(argv[i], "-") != 0) {
-      fprintf(stderr, "leaseguard check: unknown flag %s (see --help)\n", argv[i]);
-      return 2;
-    } else if (input) {
-      fprintf(stderr, "leaseguard check: give one input file\n");
-      return 2;
-    } else
+    else if (argv[i][0] == '-' && strcmp(argv[i], "-") != 0)
+      return lg_cli_usage_error("check", "unknown flag %s", argv[i]);
+    else if (input)
+      return lg_cli_usage_error("check", "give one input file");
+    else
       input = argv[i];
   }
-  if (mode_s && ((mode = lg_rules_parse_mode(mode_s)) == LG_MODE_INHERIT || mode == LG_MODE_OFF)) {
-    fprintf(stderr, "leaseguard check: --mode must be enforce, warn or audit, got \"%s\"\n", mode_s);
-    return 2;
-  }
-  if (now_s && lg_time_parse(now_s, &now) != LG_OK) {
-    fprintf(stderr, "leaseguard check: --now must be an RFC 3339 time, got \"%s\"\n", now_s);
-    return 2;
-  }
+  if (mode_s && ((mode = lg_rules_parse_mode(mode_s)) == LG_MODE_INHERIT || mode == LG_MODE_OFF))
+    return lg_cli_usage_error("check", "--mode must be enforce, warn or audit, got \"%s\"", mode_s);
+  if (now_s && lg_time_parse(now_s, &now) != LG_OK)
+    return lg_cli_usage_error("check", "--now must be an RFC 3339 time, got \"%s\"", now_s);
   if ((policy_file ? lg_policy_load_file(policy_file, &policy, err, sizeof err)
                    : lg_policy_default(&policy, err, sizeof err)) != LG_OK) {
     fprintf(stderr, "leaseguard check: %s\n", err);
@@ -103,7 +97,7 @@ int lg_cmd_check(int argc, char **argv) {
             strerror(errno));
     goto out;
   }
-  if (lg_webhook_handle(body, len, policy, mode, now, &res) != LG_OK) {
+  if (lg_webhook_handle(body, len, &(lg_webhook_env){policy, mode, now, 0, NULL}, &res) != LG_OK) {
     fprintf(stderr, "leaseguard check: %s\n", res.error);
     goto out;
   }

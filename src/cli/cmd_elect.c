@@ -20,26 +20,30 @@
 #define CHILD_GRACE_SECONDS 5
 
 static const char usage[] =
-    "Usage: leaseguard elect --lock-namespace=NS --lock-name=NAME [--identity=ID] [flags]\n"
+    "Usage: leaseguard elect [--lock-namespace=NS] --lock-name=NAME [--identity=ID] [flags]\n"
     "                        [--run -- COMMAND [ARGS...]]\n"
     "\n"
     "Takes part in leader election on a Lease exactly as client-go's leaderelection does.\n"
     "NS must be a namespace name (DNS-1123 label) and NAME a lease name (DNS-1123 subdomain).\n"
     "\n"
+    "  --lock-namespace=NS                  the Lease's namespace (default: the kubeconfig\n"
+    "                                       context's, in-cluster the pod's; else required)\n"
+    "  --lock-name=NAME                     the Lease's name (required)\n"
     "  --identity=ID                        default: <hostname>_<uuid>, as kube components\n"
     "  --leader-elect-lease-duration=15s    how long a candidate waits on an unrenewed lease\n"
     "  --leader-elect-renew-deadline=10s    the leader steps down if it cannot renew by then\n"
     "  --leader-elect-retry-period=2s       time between attempts\n"
     "  --release-on-cancel                  on SIGTERM, give the lease up (holder \"\")\n"
-    "  --http=ADDR:PORT                     plain HTTP: GET / -> {\"name\":LEADER}, /metrics\n"
-    "  --kubeconfig=PATH                    API access from a kubeconfig (current context)\n"
-    "  --server=URL --token-file=PATH --certificate-authority=PATH\n"
-    "                                       API access from explicit flags\n"
-    "                                       (default: in-cluster service account)\n"
+    "  --http=ADDR:PORT                     plain HTTP: GET / -> {\"name\":LEADER} (and\n"
+    "                                       \"fencingToken\" while leading), /metrics\n"
     "  --misbehave=steal|skip-transition|backdate-renew|huge-duration|future-renew\n"
     "                                       write what leaseguard must stop (self-tests only)\n"
     "  --run -- COMMAND...                  run COMMAND only while leader; SIGTERM, then\n"
     "                                       SIGKILL after 5 s, when leadership is lost\n"
+    "                                       (LEASEGUARD_FENCING_TOKEN in its environment: the\n"
+    "                                       term's <ns>/<lease>/<identity>/<transitions>, for\n"
+    "                                       writes fenced by serve --fencing)\n"
+    "\n" LG_CLI_API_HELP
     "\n"
     "Logs (JSON lines on stderr): \"became leader\", \"lost leadership\", \"new leader is X\".\n"
     "Exit: 0 after SIGTERM/SIGINT, the command's status if it exits, 1 on errors, 2 on usage.\n";
@@ -48,6 +52,7 @@ static const char usage[] =
 typedef struct {
   pthread_mutex_t lock;
   char leader[256];
+  char token[1400]; /* the fencing token while leading, "" otherwise */
   bool leading;
   const char *lock_name;
 } status;
@@ -59,6 +64,8 @@ static void answer(void *ctx, const char *url, lg_httpd_answer *out) {
   pthread_mutex_lock(&st->lock);
   if (strcmp(url, "/") == 0) {
     json_t *o = json_pack("{s:s}", "name", st->leader);
+    if (o && st->token[0])
+      json_object_set_new(o, "fencingToken", json_string(st->token));
     char *js = o ? json_dumps(o, JSON_COMPACT) : NULL;
     snprintf(body, sizeof body, "%s\n", js ? js : "{}");
     free(js);
@@ -81,8 +88,9 @@ static void answer(void *ctx, const char *url, lg_httpd_answer *out) {
   pthread_mutex_unlock(&st->lock);
 }
 
-/* Starts argv as a child with the default signal mask; returns its pid or -1. */
-static pid_t start_child(char **argv) {
+/* Starts argv as a child with the default signal mask and LEASEGUARD_FENCING_TOKEN set to
+ * token (the epoch it leads in); returns its pid or -1. */
+static pid_t start_child(char **argv, const char *token) {
   sigset_t none;
   pid_t pid = fork();
   if (pid != 0)
@@ -90,6 +98,8 @@ static pid_t start_child(char **argv) {
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
   signal(SIGPIPE, SIG_DFL); /* ignored by leaseguard itself (main.c), not by what it runs */
+  if (setenv("LEASEGUARD_FENCING_TOKEN", token, 1) != 0)
+    _exit(127);
   execvp(argv[0], argv);
   fprintf(stderr, "leaseguard elect: cannot run %s: %s\n", argv[0], strerror(errno));
   _exit(127);
@@ -123,8 +133,28 @@ static void default_identity(char *buf, size_t len) {
   snprintf(buf, len, "%s_%s", host, uuid[0] ? uuid : "0");
 }
 
+/* Logs what a step saw: failed reads and writes, a new leader. */
+static void log_events(const lg_elector *e, unsigned ev, const char *lockname) {
+  /* As client-go's "error retrieving resource lock": bad credentials, RBAC, a plugin
+   * that fails, an API server away. */
+  if (ev & LG_ELECT_GET_FAILED)
+    lg_log_json(LG_LOG_WARNING, "error retrieving resource lock", "{s:s, s:I, s:s}", "lock",
+                lockname, "status", (json_int_t)lg_elector_last_status(e), "error",
+                lg_elector_last_error(e));
+  if (ev & LG_ELECT_WRITE_FAILED)
+    lg_log_json(LG_LOG_WARNING, "lease write failed", "{s:s, s:I, s:s}", "lock", lockname,
+                "status", (json_int_t)lg_elector_last_status(e), "error",
+                lg_elector_last_error(e));
+  if (ev & LG_ELECT_NEW_LEADER) {
+    char msg[300];
+    snprintf(msg, sizeof msg, "new leader is %s", lg_elector_leader(e));
+    lg_log(LG_LOG_INFO, msg, "lock", lockname, "leader", lg_elector_leader(e), NULL);
+  }
+}
+
 typedef struct {
-  const char *ns, *name, *identity, *http, *kubeconfig, *server, *token_file, *ca;
+  const char *ns, *name, *identity, *http;
+  lg_kube_flags api;
   int64_t lease, renew, retry;
   bool release;
   lg_misbehave misbehave;
@@ -140,8 +170,6 @@ static int parse(int argc, char **argv, options *o) {
     const char **dst;
   } strs[] = {{"--lock-namespace", &o->ns},  {"--lock-name", &o->name},
               {"--identity", &o->identity},  {"--http", &o->http},
-              {"--kubeconfig", &o->kubeconfig}, {"--server", &o->server},
-              {"--token-file", &o->token_file}, {"--certificate-authority", &o->ca},
               {"--leader-elect-lease-duration", &lease}, {"--leader-elect-renew-deadline", &renew},
               {"--leader-elect-retry-period", &retry}, {"--misbehave", &mis}};
   for (int i = 1; i < argc; i++) {
@@ -156,40 +184,34 @@ static int parse(int argc, char **argv, options *o) {
     }
     if (strcmp(argv[i], "--run") == 0) {
       i += i + 1 < argc && strcmp(argv[i + 1], "--") == 0;
-      if (i + 1 >= argc) {
-        fprintf(stderr, "leaseguard elect: --run needs a command\n");
-        return 2;
-      }
+      if (i + 1 >= argc)
+        return lg_cli_usage_error("elect", "--run needs a command");
       o->run = argv + i + 1;
       break;
     }
     for (size_t k = 0; k < sizeof strs / sizeof strs[0] && m == 0; k++)
       if ((m = lg_cli_flag(argc, argv, &i, strs[k].flag, &v)) > 0)
         *strs[k].dst = v;
+    if (m == 0)
+      m = lg_cli_api_flag(argc, argv, &i, &o->api);
     if (m < 0)
       return 2;
-    if (m == 0) {
-      fprintf(stderr, "leaseguard elect: unknown argument %s (see --help)\n", argv[i]);
-      return 2;
-    }
+    if (m == 0)
+      return lg_cli_usage_error("elect", "unknown argument %s", argv[i]);
   }
   o->lease = lg_cli_duration(lease);
   o->renew = lg_cli_duration(renew);
   o->retry = lg_cli_duration(retry);
-  if (o->lease <= 0 || o->renew <= 0 || o->retry <= 0) {
-    fprintf(stderr, "leaseguard elect: durations must be like 15s, 500ms or 1m\n");
-    return 2;
-  }
+  if (o->lease <= 0 || o->renew <= 0 || o->retry <= 0)
+    return lg_cli_usage_error("elect", "durations must be like 15s, 500ms or 1m");
   o->misbehave = mis ? lg_elector_parse_misbehave(mis) : LG_MISBEHAVE_NONE;
   o->misbehave_name = mis ? mis : "none";
-  if (o->misbehave == LG_MISBEHAVE_COUNT) {
-    fprintf(stderr, "leaseguard elect: unknown --misbehave \"%s\"\n", mis);
-    return 2;
-  }
-  if (!o->ns || !o->name) {
-    fprintf(stderr, "leaseguard elect: --lock-namespace and --lock-name are required\n");
-    return 2;
-  }
+  if (o->misbehave == LG_MISBEHAVE_COUNT)
+    return lg_cli_usage_error("elect", "unknown --misbehave \"%s\"", mis);
+  if (!o->name || !*o->name)
+    return lg_cli_usage_error("elect", "--lock-name is required");
+  if (o->ns && !*o->ns)
+    return lg_cli_usage_error("elect", "--lock-namespace must not be empty");
   return 0;
 }
 
@@ -220,25 +242,40 @@ int lg_cmd_elect(int argc, char **argv) {
     default_identity(identity, sizeof identity);
     o.identity = identity;
   }
+  /* The flags first (the namespace may come from the API access: checked with it, by
+   * lg_elector_new; a valid stand-in until then). */
+  lg_elector_config ec = {o.ns ? o.ns : "default", o.name, o.identity, o.lease, o.renew,
+                          o.retry, o.misbehave};
+  if (lg_elector_validate(&ec, err, sizeof err)) {
+    exit_code = lg_cli_usage_error("elect", "%s", err);
+    goto out;
+  }
+  if (lg_cli_api_config("elect", &o.api, true, &kc, err, sizeof err)) {
+    exit_code = lg_cli_start_error("elect", err);
+    goto out;
+  }
+  /* As controller-runtime: the lock's namespace defaults to the context's (or the pod's). */
+  if (!o.ns && !(o.ns = kc.namespace)) {
+    exit_code = lg_cli_usage_error("elect", "--lock-namespace is required: %s sets no namespace",
+                                   kc.source ? kc.source : "the API access");
+    goto out;
+  }
+  ec.namespace = o.ns;
   snprintf(lockname, sizeof lockname, "%s/%s", o.ns, o.name);
   st.lock_name = o.name;
-  lg_elector_config ec = {o.ns, o.name, o.identity, o.lease, o.renew, o.retry, o.misbehave};
-  if (lg_elector_validate(&ec, err, sizeof err) ||
-      lg_kube_config_select(o.kubeconfig, o.server, o.token_file, o.ca, &kc, err,
-                            sizeof err) ||
-      lg_kube_new(&kc, &kube, err, sizeof err)) {
-    fprintf(stderr, "leaseguard elect: %s\n", err);
+  if (lg_kube_new(&kc, &kube, err, sizeof err)) {
+    exit_code = lg_cli_start_error("elect", err);
     goto out;
   }
   lg_lease_api api = lg_leaselock_init(&lock, kube, o.ns, o.name, (long)(o.renew / 2000));
   if (lg_elector_new(&ec, &api, &e, err, sizeof err) ||
       (o.http && lg_httpd_start(o.http, answer, &st, &http, err, sizeof err))) {
-    fprintf(stderr, "leaseguard elect: %s\n", err);
+    exit_code = lg_cli_start_error("elect", err);
     goto out;
   }
   /* A stalled stderr reader must cost log lines, never a renewal. */
   if (lg_log_start_queue(0, err, sizeof err)) {
-    fprintf(stderr, "leaseguard elect: %s\n", err);
+    exit_code = lg_cli_start_error("elect", err);
     goto out;
   }
   srand48((long)(lg_time_mono() ^ getpid()));
@@ -249,21 +286,13 @@ int lg_cmd_elect(int argc, char **argv) {
     int64_t now = lg_time_mono();
     if (now >= next) {
       unsigned ev;
-      char status_s[16];
       next = lg_elector_step(e, now, lg_time_now(), drand48(), &ev);
       pthread_mutex_lock(&st.lock);
       snprintf(st.leader, sizeof st.leader, "%s", lg_elector_leader(e));
+      lg_elector_fencing_token(e, st.token, sizeof st.token);
       st.leading = lg_elector_is_leader(e);
       pthread_mutex_unlock(&st.lock);
-      snprintf(status_s, sizeof status_s, "%ld", lg_elector_last_status(e));
-      if (ev & LG_ELECT_WRITE_FAILED)
-        lg_log(LG_LOG_WARNING, "lease write failed", "lock", lockname, "status", status_s,
-               "error", lg_elector_last_error(e), NULL);
-      if (ev & LG_ELECT_NEW_LEADER) {
-        char msg[300];
-        snprintf(msg, sizeof msg, "new leader is %s", lg_elector_leader(e));
-        lg_log(LG_LOG_INFO, msg, "lock", lockname, "leader", lg_elector_leader(e), NULL);
-      }
+      log_events(e, ev, lockname);
       if (ev & LG_ELECT_LOST_LEADERSHIP) {
         lg_log(LG_LOG_WARNING, "lost leadership", "lock", lockname, "identity", o.identity, NULL);
         if (child > 0)
@@ -272,7 +301,7 @@ int lg_cmd_elect(int argc, char **argv) {
       }
       if (ev & LG_ELECT_BECAME_LEADER) {
         lg_log(LG_LOG_INFO, "became leader", "lock", lockname, "identity", o.identity, NULL);
-        if (o.run && (child = start_child(o.run)) < 0)
+        if (o.run && (child = start_child(o.run, st.token)) < 0)
           lg_log(LG_LOG_ERROR, "cannot start the command", "error", strerror(errno), NULL);
       }
       continue;

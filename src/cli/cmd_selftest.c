@@ -18,29 +18,30 @@ static const char usage[] =
     "backdate-renew, huge-duration, future-renew), which must be denied in enforce mode\n"
     "or let through in warn/audit mode. Prints a table; exits 1 on any mismatch.\n"
     "\n"
-    "  --namespace=NS                      where the scratch leases go (default: default)\n"
+    "  --namespace=NS                      where the scratch leases go (default: the\n"
+    "                                      kubeconfig context's namespace, else default)\n"
     "  --expect=MODE                       the webhook's mode for these leases (default enforce)\n"
     "  --leader-elect-lease-duration=15s   --leader-elect-renew-deadline=10s\n"
     "  --leader-elect-retry-period=2s      the electors' timing (client-go's defaults)\n"
     "  --failover-slack=1s                 time allowed past each failover's bound (lease\n"
     "                                      duration or retry period, plus jitter) for a slow\n"
     "                                      API server or webhook\n"
-    "  --kubeconfig=PATH | --server=URL --token-file=PATH --certificate-authority=PATH\n"
-    "                                      API access (default: in-cluster service account)\n";
+    "\n" LG_CLI_API_HELP
+    "\n"
+    "Exit status: 0 all as expected, 1 a mismatch or a failure, 2 usage.\n";
 
 static void progress(const char *line) {
   fprintf(stderr, "%s\n", line);
 }
 
 int lg_cmd_selftest(int argc, char **argv) {
-  const char *ns = "default", *expect = "enforce", *lease = "15s", *renew = "10s",
-             *retry = "2s", *slack = "1s", *kubeconfig = NULL, *server = NULL, *token = NULL, *ca = NULL, *v;
+  const char *ns = NULL, *expect = "enforce", *lease = "15s", *renew = "10s", *retry = "2s",
+             *slack = "1s", *v;
+  lg_kube_flags api = {0};
   struct {
     const char *flag;
     const char **dst;
   } flags[] = {{"--namespace", &ns},         {"--expect", &expect},
-               {"--kubeconfig", &kubeconfig}, {"--server", &server},
-               {"--token-file", &token},      {"--certificate-authority", &ca},
                {"--leader-elect-lease-duration", &lease},
                {"--leader-elect-renew-deadline", &renew},
                {"--leader-elect-retry-period", &retry},
@@ -60,28 +61,33 @@ int lg_cmd_selftest(int argc, char **argv) {
     for (size_t k = 0; k < sizeof flags / sizeof flags[0] && m == 0; k++)
       if ((m = lg_cli_flag(argc, argv, &i, flags[k].flag, &v)) > 0)
         *flags[k].dst = v;
+    if (m == 0)
+      m = lg_cli_api_flag(argc, argv, &i, &api);
     if (m < 0)
       return 2;
-    if (m == 0) {
-      fprintf(stderr, "leaseguard selftest: unknown argument %s (see --help)\n", argv[i]);
-      return 2;
-    }
+    if (m == 0)
+      return lg_cli_usage_error("selftest", "unknown argument %s", argv[i]);
   }
+  if (ns && !*ns)
+    return lg_cli_usage_error("selftest", "--namespace must not be empty");
   lg_selftest_config cfg = {&kc, ns, prefix, lg_cli_duration(lease), lg_cli_duration(renew),
                             lg_cli_duration(retry), lg_rules_parse_mode(expect), progress,
                             lg_cli_duration(slack)};
-  if (cfg.expect == LG_MODE_INHERIT || cfg.expect == LG_MODE_OFF) {
-    fprintf(stderr, "leaseguard selftest: --expect must be enforce, warn or audit\n");
-    return 2;
-  }
+  if (cfg.expect == LG_MODE_INHERIT || cfg.expect == LG_MODE_OFF)
+    return lg_cli_usage_error("selftest", "--expect must be enforce, warn or audit, not \"%s\"",
+                              expect);
   if (cfg.lease_duration <= 0 || cfg.renew_deadline <= 0 || cfg.retry_period <= 0 ||
-      cfg.failover_slack <= 0) {
-    fprintf(stderr, "leaseguard selftest: durations must be like 15s, 500ms or 1m\n");
-    return 2;
-  }
+      cfg.failover_slack <= 0)
+    return lg_cli_usage_error("selftest", "durations must be like 15s, 500ms or 1m");
   snprintf(prefix, sizeof prefix, "leaseguard-selftest-%lx", (unsigned long)time(NULL) & 0xfffff);
-  if (lg_kube_config_select(kubeconfig, server, token, ca, &kc, err, sizeof err) != LG_OK ||
-      lg_selftest_run(&cfg, rows, &n, err, sizeof err) != LG_OK) {
+  if (lg_cli_api_config("selftest", &api, false, &kc, err, sizeof err) != LG_OK) {
+    fprintf(stderr, "leaseguard selftest: %s\n", err);
+    goto out;
+  }
+  /* A kubeconfig context's namespace, as kubectl would use; not the pod's in a cluster,
+   * which is usually the webhook's own, excluded from it. */
+  cfg.namespace = ns ? ns : kc.namespace && !kc.in_cluster ? kc.namespace : "default";
+  if (lg_selftest_run(&cfg, rows, &n, err, sizeof err) != LG_OK) {
     fprintf(stderr, "leaseguard selftest: %s\n", err);
     goto out;
   }

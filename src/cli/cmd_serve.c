@@ -10,35 +10,57 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "logq.h"
 #include "rules.h"
 #include "events.h"
 #include "kube.h"
+#include "listen.h"
 #include "metrics.h"
 #include "server.h"
+#include "tlsopts.h"
 
 static const char usage[] =
-    "usage: leaseguard serve --tls-cert-file=PATH --tls-private-key-file=PATH [flags]\n"
+    "Usage: leaseguard serve --tls-cert-file=PATH --tls-private-key-file=PATH [flags]\n"
     "\n"
     "Serves the validating admission webhook over HTTPS: POST /validate (AdmissionReview v1),\n"
-    "GET /healthz, GET /readyz. Stops on SIGTERM or SIGINT after finishing requests in flight.\n"
-    "The policy file, and the certificate and key files, are reloaded when they change (a\n"
-    "Secret volume's ..data link swap counts) and on SIGHUP; new TLS connections get the new\n"
-    "certificate, open ones keep theirs. A certificate or key that fails to load, or a key\n"
-    "that does not match the certificate, is logged and the current pair kept. While the\n"
-    "certificate expires within 30 days, a warning is logged at start, after each reload and\n"
-    "daily (an error once it has expired). Audit lines (stdout) and logs (stderr) are queued\n"
-    "and written by threads of their own: a reader that stalls or goes away costs lines\n"
-    "(counted in leaseguard_log_lines_dropped_total, reported on stderr), never an answer.\n"
+    "GET /healthz, GET /readyz, GET /metrics. On SIGTERM or SIGINT /readyz fails at once, requests\n"
+    "are still answered for --shutdown-delay-duration (a second signal cuts it short), then it\n"
+    "stops accepting, finishes requests in flight and exits 0.\n"
+    "The policy file, the certificate and key files and the client CA file are reloaded when\n"
+    "they change (a Secret volume's ..data link swap counts) and on SIGHUP; new TLS connections\n"
+    "get the new certificate and CA, open ones keep theirs. A file that fails to load (or a key\n"
+    "that does not match the certificate) is logged, counted in leaseguard_file_reloads_total,\n"
+    "and the current one kept. While the certificate expires within 30 days, a warning is\n"
+    "logged at start, after each reload and daily (an error once it has expired). Connections\n"
+    "that fail before a request (TLS handshakes, --max-connections, client certificates) are\n"
+    "counted and summed up in one log line per 10 s. Audit lines (stdout) and logs (stderr)\n"
+    "are queued and written by threads of their own: a reader that stalls or goes away costs\n"
+    "lines (counted in leaseguard_log_lines_dropped_total, reported on stderr), never an\n"
+    "answer.\n"
     "\n"
     "  --secure-port N               HTTPS port (default 8443)\n"
-    "  --bind-address ADDR           numeric IPv4 or IPv6 address to listen on (default 0.0.0.0)\n"
+    "  --bind-address ADDR           numeric IPv4 or IPv6 address to listen on; :: is every address\n"
+    "                                of both families (IPv4 only on a host without IPv6)\n"
+    "                                (default 0.0.0.0)\n"
     "  --tls-cert-file PATH          PEM serving certificate, chain allowed (required)\n"
     "  --tls-private-key-file PATH   PEM private key (required)\n"
-    "  --client-ca-file PATH         PEM CA certificate(s): every request but GET /healthz and\n"
-    "                                /readyz (the kubelet's probes carry no certificate) needs a\n"
-    "                                client certificate issued by them for client\n"
-    "                                authentication, else 403 (default: none asked for)\n"
+    "  --client-ca-file PATH         PEM CA certificate(s): every request but GET /healthz,\n"
+    "                                /readyz and /metrics (the kubelet's probes carry no\n"
+    "                                certificate) needs a client certificate issued by them for\n"
+    "                                client authentication, else 403 (default: none asked for)\n"
+    "  --tls-min-version VERSION     VersionTLS12 or VersionTLS13 (default VersionTLS12)\n"
+    "  --tls-cipher-suites LIST      comma-separated TLS 1.2 suites, IANA names as Kubernetes\n"
+    "                                components take them (TLS 1.3 uses their AEAD ciphers);\n"
+    "                                insecure ones are refused (default: ECDHE with AES-GCM or\n"
+    "                                ChaCha20-Poly1305)\n"
+    "  --health-probe-bind-address HOST:PORT\n"
+    "                                plain-HTTP listener for GET /healthz and /readyz, with its\n"
+    "                                own small connection limit; [::]:PORT or :PORT is every\n"
+    "                                address (default: empty, off)\n"
+    "  --metrics-bind-address HOST:PORT\n"
+    "                                plain-HTTP listener for GET /metrics (default: empty, off)\n"
+    "  --shutdown-delay-duration D   after SIGTERM, keep answering this long (a Go duration,\n"
+    "                                e.g. 5s) while /readyz fails, so that endpoints stop\n"
+    "                                sending traffic first (default 0)\n"
     "  --policy-file PATH            LeasePolicy JSON (default: the built-in policy)\n"
     "  --mode enforce|warn|audit     replaces the policy's defaultMode\n"
     "  --log-level LEVEL             debug, info, warning or error (default info)\n"
@@ -49,18 +71,22 @@ static const char usage[] =
     "                                (default 30)\n"
     "  --threads N                   worker threads, 0 = one per usable CPU: the CPU\n"
     "                                quota of the cgroup rounded up (default 0)\n"
-    "  --policy-check-interval MS    how often the policy, certificate and key files are\n"
-    "                                checked, 0 = only on SIGHUP\n"
+    "  --policy-check-interval MS    how often the policy, certificate, key and client CA files\n"
+    "                                are checked, 0 = only on SIGHUP\n"
     "                                (default 1000)\n"
     "  --metrics-lease-label         add the lease name to violation metrics (cardinality)\n"
     "  --events                      post a Warning Event (reason LeaseViolation) on the Lease\n"
     "                                for each violation, asynchronously (not for dryRun)\n"
     "  --event-queue-size N          events waiting to be sent before new ones are dropped\n"
     "                                (default 1000)\n"
-    "  --kubeconfig PATH             API access for --events (default: in-cluster service\n"
-    "                                account)\n"
+    "  --lease-memory-size N         leases (and as many holder identities) whose writes are\n"
+    "                                remembered to judge expiry by observed time, least\n"
+    "                                recently written forgotten first (default 16384)\n"
     "\n"
-    "GET /metrics serves Prometheus metrics (no client certificate needed).\n";
+    "GET /metrics serves Prometheus metrics (no client certificate needed). Requests whose\n"
+    "Content-Length and Transfer-Encoding headers disagree get 400 and the connection closed.\n"
+    "\n"
+    "For --events. " LG_CLI_API_HELP;
 
 /* How long the log queues may take to flush at exit before the rest is given up. */
 #define LOG_FLUSH_MS 2000
@@ -81,12 +107,48 @@ static int parse_num(const char *s, unsigned long long min, unsigned long long m
   return 0;
 }
 
-/* What serve sets up around the server: metrics and events. */
+/* What serve sets up around the server: metrics, events and TLS settings. */
 typedef struct {
   bool events, lease_label;
-  unsigned long long queue;
-  const char *kubeconfig;
+  unsigned long long queue, memory;
+  lg_kube_flags api;
+  const char *tls_min_version, *tls_cipher_suites, *shutdown_delay;
+  lg_tlsopts tls;
 } extras;
+
+/* Checks the values of the flags that are not plain numbers; -1 after a message. */
+static int check_values(lg_server_config *cfg, extras *x) {
+  const char *addrs[2] = {cfg->health_probe_bind_address, cfg->metrics_bind_address};
+  const char *names[2] = {"--health-probe-bind-address", "--metrics-bind-address"};
+  char err[512];
+  lg_listen_addr a;
+
+  for (int i = 0; i < 2; i++)
+    if (addrs[i] && lg_listen_parse(names[i], addrs[i], true, &a, err, sizeof err) != LG_OK) {
+      fprintf(stderr, "leaseguard serve: %s\n", err);
+      return -1;
+    }
+  if (x->shutdown_delay) {
+    int64_t us = lg_cli_duration(x->shutdown_delay);
+    if (us < 0 || us > INT64_C(3600) * 1000000) {
+      fprintf(stderr, "leaseguard serve: --shutdown-delay-duration must be a duration from 0s to "
+                      "1h (e.g. 5s), not \"%s\"\n", x->shutdown_delay);
+      return -1;
+    }
+    cfg->shutdown_delay_ms = (unsigned)(us / 1000);
+  }
+  if (lg_tlsopts_build(x->tls_min_version, x->tls_cipher_suites, &x->tls, err, sizeof err)) {
+    fprintf(stderr, "leaseguard serve: %s\n", err);
+    return -1;
+  }
+  cfg->tls = &x->tls;
+  return 0;
+}
+
+/* The listener flags, off when empty. */
+static bool may_be_empty(const char **dst, const lg_server_config *cfg) {
+  return dst == &cfg->health_probe_bind_address || dst == &cfg->metrics_bind_address;
+}
 
 /* Turns the flags into cfg; returns -1 after a usage message on stderr, 1 after --help. */
 static int parse_flags(int argc, char **argv, lg_server_config *cfg, extras *x) {
@@ -104,6 +166,7 @@ static int parse_flags(int argc, char **argv, lg_server_config *cfg, extras *x) 
       {"--threads", 0, 1024, &threads},
       {"--policy-check-interval", 0, 86400000, &interval},
       {"--event-queue-size", 1, 1000000, &x->queue},
+      {"--lease-memory-size", 16, 10000000, &x->memory},
   };
   const struct {
     const char *name;
@@ -113,7 +176,12 @@ static int parse_flags(int argc, char **argv, lg_server_config *cfg, extras *x) 
       {"--tls-private-key-file", &cfg->tls_key_file}, {"--policy-file", &cfg->policy_file},
       {"--client-ca-file", &cfg->client_ca_file},
       {"--mode", &mode},                        {"--log-level", &level},
-      {"--kubeconfig", &x->kubeconfig},
+      {"--tls-min-version", &x->tls_min_version},
+      {"--tls-cipher-suites", &x->tls_cipher_suites},
+      {"--shutdown-delay-duration", &x->shutdown_delay},
+      /* Empty means off. */
+      {"--health-probe-bind-address", &cfg->health_probe_bind_address},
+      {"--metrics-bind-address", &cfg->metrics_bind_address},
   };
   const size_t n_nums = sizeof nums / sizeof nums[0], n_strs = sizeof strs / sizeof strs[0];
   int lvl = LG_LOG_INFO;
@@ -123,11 +191,19 @@ static int parse_flags(int argc, char **argv, lg_server_config *cfg, extras *x) 
     int m = 0;
     size_t k;
     if (lg_cli_is_help(argv[i])) {
+      /* The values given before --help are checked too (the chart's tests rely on it). */
+      if (check_values(cfg, x) != 0)
+        return -1;
       fputs(usage, stdout);
       return 1;
     }
     if (!strcmp(argv[i], "--events") || !strcmp(argv[i], "--metrics-lease-label")) {
       *(argv[i][2] == 'e' ? &x->events : &x->lease_label) = true;
+      continue;
+    }
+    if ((m = lg_cli_api_flag(argc, argv, &i, &x->api)) != 0) {
+      if (m < 0)
+        return -1;
       continue;
     }
     for (k = 0; k < n_nums; k++)
@@ -136,41 +212,47 @@ static int parse_flags(int argc, char **argv, lg_server_config *cfg, extras *x) 
     if (m > 0) {
       if (parse_num(v, nums[k].min, nums[k].max, nums[k].dst) == 0)
         continue;
-      fprintf(stderr, "leaseguard serve: %s must be a whole number in %llu..%llu, not \"%s\"\n",
-              nums[k].name, nums[k].min, nums[k].max, v);
+      lg_cli_usage_error("serve", "%s must be a whole number in %llu..%llu, not \"%s\"",
+                         nums[k].name, nums[k].min, nums[k].max, v);
       return -1;
     }
     for (k = 0; m == 0 && k < n_strs; k++)
       if ((m = lg_cli_flag(argc, argv, &i, strs[k].name, &v)) != 0)
         break;
-    if (m > 0 && *v) {
-      *strs[k].dst = v;
+    if (m > 0 && (*v || may_be_empty(strs[k].dst, cfg))) {
+      *strs[k].dst = *v ? v : NULL;
       continue;
     }
     if (m > 0)
-      fprintf(stderr, "leaseguard serve: %s must not be empty\n", strs[k].name);
+      lg_cli_usage_error("serve", "%s must not be empty", strs[k].name);
     else if (m == 0)
-      fprintf(stderr, "leaseguard serve: unknown argument \"%s\" (see --help)\n", argv[i]);
+      lg_cli_usage_error("serve", "unknown argument \"%s\"", argv[i]);
     return -1;
   }
   if (mode) {
     cfg->mode_override = lg_rules_parse_mode(mode);
     if (cfg->mode_override != LG_MODE_ENFORCE && cfg->mode_override != LG_MODE_WARN &&
         cfg->mode_override != LG_MODE_AUDIT) {
-      fprintf(stderr, "leaseguard serve: --mode must be enforce, warn or audit, not \"%s\"\n", mode);
+      lg_cli_usage_error("serve", "--mode must be enforce, warn or audit, not \"%s\"", mode);
       return -1;
     }
   }
   if (level && (lvl = lg_log_parse_level(level)) < 0) {
-    fprintf(stderr, "leaseguard serve: --log-level must be debug, info, warning or error, not \"%s\"\n",
-            level);
+    lg_cli_usage_error("serve", "--log-level must be debug, info, warning or error, not \"%s\"",
+                       level);
+    return -1;
+  }
+  if (!x->events && (x->api.kubeconfig || x->api.context || x->api.server ||
+                     x->api.token_file || x->api.ca_file)) {
+    lg_cli_usage_error("serve", "the API access flags are for --events, which is not given");
     return -1;
   }
   if (!cfg->tls_cert_file || !cfg->tls_key_file) {
-    fprintf(stderr, "leaseguard serve: --tls-cert-file and --tls-private-key-file are required "
-                    "(see --help)\n");
+    lg_cli_usage_error("serve", "--tls-cert-file and --tls-private-key-file are required");
     return -1;
   }
+  if (check_values(cfg, x) != 0)
+    return -1;
   lg_log_set_level((lg_log_level)lvl);
   cfg->secure_port = (int)port;
   cfg->max_request_bytes = (size_t)max_bytes;
@@ -183,7 +265,7 @@ static int parse_flags(int argc, char **argv, lg_server_config *cfg, extras *x) 
 
 int lg_cmd_serve(int argc, char **argv) {
   lg_server_config cfg;
-  extras x = {false, false, 1000, NULL};
+  extras x = {.queue = 1000, .memory = 16384};
   lg_kube_config kc = {0};
   char err[768] = "", host[256] = "";
   int status = 1, m;
@@ -203,25 +285,29 @@ int lg_cmd_serve(int argc, char **argv) {
     snprintf(err, sizeof err, "%s", lg_strerror(LG_ENOMEM));
     goto out;
   }
+  if (!(cfg.witness = lg_witness_new((size_t)x.memory, (size_t)x.memory))) {
+    snprintf(err, sizeof err, "%s", lg_strerror(LG_ENOMEM));
+    goto out;
+  }
   if (x.events) {
     /* The pod's hostname is its name: Events name it as their source. */
     gethostname(host, sizeof host - 1);
     lg_events_config ec = {.kube = &kc, .component = "leaseguard", .host = host,
                            .queue_limit = (size_t)x.queue};
-    if ((x.kubeconfig ? lg_kube_config_kubeconfig(x.kubeconfig, &kc, err, sizeof err)
-                      : lg_kube_config_in_cluster(NULL, &kc, err, sizeof err)) != LG_OK ||
+    if (lg_cli_api_config("serve", &x.api, true, &kc, err, sizeof err) != LG_OK ||
         lg_events_start(&ec, cfg.metrics, &cfg.events, err, sizeof err) != LG_OK)
       goto out;
   }
   if (lg_server_run(&cfg, err, sizeof err) == LG_OK)
     status = 0;
 out:
+  if (status)
+    lg_cli_start_error("serve", err); /* a log line: queued, flushed below */
   lg_events_stop(cfg.events);
   /* A stderr whose reader is stuck would block this exit too: the queue gives up on it. */
   lg_log_stop_queue(LOG_FLUSH_MS);
-  if (status && !lg_logq_broken(LG_LOGQ_STDERR))
-    fprintf(stderr, "leaseguard serve: %s\n", err[0] ? err : "cannot start");
   lg_metrics_free(cfg.metrics);
+  lg_witness_free(cfg.witness);
   lg_kube_config_free(&kc);
   return status;
 }

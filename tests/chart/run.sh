@@ -144,6 +144,7 @@ for major in 3 4; do
   render full guard kube-guard -- -f "$here/values/full.yaml"
   render monitoring "$release" "$ns" -- --set leaseHealth.enabled=true --set serviceMonitor.enabled=true \
     --set prometheusRule.enabled=true --set grafanaDashboard.enabled=true
+  render vap "$release" "$ns" -- --set vap.enabled=true
 
   echo "-- promtool: the rendered PrometheusRules (check rules; test rules: rules-test.yaml on case monitoring)"
   for case in monitoring full cert-manager secret; do
@@ -190,6 +191,15 @@ for major in 3 4; do
     --set 'webhook.excludedNamespaces={team-a}'
   refuse log-level logLevel --set logLevel=verbose
   refuse port-70000 securePort --set server.securePort=70000
+  refuse bind-address-name bindAddress --set server.bindAddress=localhost
+  refuse tls-min-version tlsMinVersion --set server.tlsMinVersion=VersionTLS10
+  refuse tls-suite-insecure tlsCipherSuites --set 'server.tlsCipherSuites={TLS_RSA_WITH_AES_128_GCM_SHA256}'
+  refuse tls-suite-openssl-name tlsCipherSuites --set 'server.tlsCipherSuites={ECDHE-RSA-AES128-GCM-SHA256}'
+  refuse shutdown-delay-negative shutdownDelaySeconds --set server.shutdownDelaySeconds=-1
+  refuse shutdown-delay-2h shutdownDelaySeconds --set server.shutdownDelaySeconds=7200
+  refuse probes-port-0 'probes[./]port' --set probes.port=0
+  refuse metrics-port-70000 'metrics[./]port' --set metrics.port=70000
+  refuse port-clash 'probes.port and metrics.port must differ' --set probes.port=8443
   refuse threads-string threads --set-string server.threads=many
   refuse unknown-key colour --set colour=blue
   refuse unknown-webhook-key failurPolicy --set webhook.failurPolicy=Fail
@@ -259,6 +269,69 @@ for major in 3 4; do
     n=$(grep -c '^ok:' "$out/validate.log" || true)
     f=$(grep -c '^FAIL:' "$out/validate.log" || true)
     passed=$((passed + n))
+    failed=$((failed + (f > 0 ? f : 1)))
+  fi
+
+  echo "-- helm package: the packaged chart and its metadata (package.sh)"
+  rc=0
+  bash "$here/package.sh" "$helm" "$out/package" "$tools/node_modules" >"$out/package-check.log" 2>&1 || rc=$?
+  sed 's/^/  /' "$out/package-check.log"
+  n=$(grep -c '^ok:' "$out/package-check.log" || true)
+  f=$(grep -c '^FAIL:' "$out/package-check.log" || true)
+  passed=$((passed + n))
+  failed=$((failed + (f > 0 ? f : (rc != 0 ? 1 : 0))))
+done
+
+echo
+echo "== vap.enabled: the ValidatingAdmissionPolicies, on Helm 3 and 4 (tests/chart/vap.mjs)"
+for major in 3 4; do
+  helm=$tools/helm$major/helm
+  out=$work/vap$major
+  mkdir -p "$out"
+  if run_helm lint "$helm" lint --strict "$chart" -n "$ns" --set vap.enabled=true; then
+    ok "helm $major: lint --strict with vap.enabled"
+  else
+    bad "helm $major: lint --strict with vap.enabled:"; sed 's/^/    /' "$out/lint.yaml" "$out/lint.err"
+  fi
+  # vapcase NAME RELEASE EXPECTED-MODE EXPECTED-FAILURE-POLICY ARGS...: rendered, for vap.mjs
+  vapcase() {
+    local name=$1 rel=$2
+    shift 4
+    if run_helm "case-$name" "$helm" template "$rel" "$chart" -n "$ns" --set vap.enabled=true "$@"; then
+      ok "helm $major: template vap case $name"
+    else
+      bad "helm $major: template vap case $name:"; sed 's/^/    /' "$out/case-$name.err"
+    fi
+  }
+  vapcase default "$release" enforce Fail
+  vapcase mode-warn "$release" warn Fail --set mode=warn
+  vapcase vap-mode-audit guard audit Ignore --set mode=warn --set vap.mode=audit \
+    --set vap.failurePolicy=Ignore --set fullnameOverride=lease-guard
+  vapcase off "$release" - - --set vap.enabled=false
+  vaprefuse() { # vaprefuse NAME WORD ARGS...
+    local name=$1 word=$2
+    shift 2
+    if run_helm "bad-$name" "$helm" template "$release" "$chart" -n "$ns" "$@"; then
+      bad "helm $major: vap $name accepted ($*)"
+    elif grep -qE -- "$word" "$out/bad-$name.err"; then
+      ok "helm $major: vap $name refused: $(grep -E -m1 -- "$word" "$out/bad-$name.err" | sed 's/^[- ]*//' | cut -c1-140)"
+    else
+      bad "helm $major: vap $name refused without naming $word:"; sed 's/^/    /' "$out/bad-$name.err"
+    fi
+  }
+  vaprefuse custom-policy 'vap.enabled' --set vap.enabled=true --set policy.apiVersion=leaseguard.io/v1alpha1 \
+    --set policy.kind=LeasePolicy --set policy.defaultMode=warn
+  vaprefuse kube-1.29 '1\.30' --set vap.enabled=true --kube-version 1.29.4
+  vaprefuse failure-policy 'failurePolicy' --set vap.enabled=true --set vap.failurePolicy=Never
+  vaprefuse mode 'vap[./]mode' --set vap.enabled=true --set vap.mode=block
+  if timeout 300 node "$here/vap.mjs" --modules "$tools/node_modules" --dir "$out" --helm "$major" \
+       --bin "${LEASEGUARD_BIN:-}" >"$out/vap.log" 2>&1; then
+    sed 's/^/  /' "$out/vap.log"
+    passed=$((passed + $(grep -c '^ok:' "$out/vap.log" || true)))
+  else
+    sed 's/^/  /' "$out/vap.log"
+    passed=$((passed + $(grep -c '^ok:' "$out/vap.log" || true)))
+    f=$(grep -c '^FAIL:' "$out/vap.log" || true)
     failed=$((failed + (f > 0 ? f : 1)))
   fi
 done

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# run.sh -- what can be checked of the container image without a container engine:
+# run.sh -- the quick check of the container image, in seconds and without building it:
 # the runtime stage installs the package of every library the binary needs, and the
-# binary serves as a non-root user from a read-only directory.
+# binary serves as a non-root user from a read-only directory. scripts/image.sh builds the
+# image for real and runs the same checks inside it (test.sh runs both).
 set -euo pipefail
 bin=${1:?usage: run.sh LEASEGUARD_BIN}
 here=$(cd "$(dirname "$0")" && pwd)

@@ -63,11 +63,11 @@ review takeover u-takeover "$(lease pod-a 15 -300 -100 3)" "$(lease pod-b 15 0 0
 review skip u-skip "$(lease pod-a 15 -300 -100 3)" "$(lease pod-b 15 0 0 3)"
 review release u-release "$(lease pod-a 900 -60 -2 3)" "$(lease '' 1 -60 0 3)"
 review huge u-huge "$(lease pod-a 900 -60 -2 3)" "$(lease pod-a 36000 -60 0 3)"
-review backdate u-backdate "$(lease pod-a 900 -60 -2 3)" "$(lease pod-a 900 -60 -30 3)"
+review backdate u-backdate "$(lease pod-a 900 -60 -2 3)" "$(lease pod-a 900 -60 -100 3)"
 review node u-node "$(lease node-1 40 - -10 0 kube-node-lease node-1)" \
   "$(lease node-1 40 - 0 0 kube-node-lease node-1)" kube-node-lease node-1 system:node:node-1
 review node-backdate u-node-bd "$(lease node-1 40 - 0 0 kube-node-lease node-1)" \
-  "$(lease node-1 40 - -30 0 kube-node-lease node-1)" kube-node-lease node-1 system:node:node-1
+  "$(lease node-1 40 - -100 0 kube-node-lease node-1)" kube-node-lease node-1 system:node:node-1
 review not-lease u-cm "$(lease pod-a 900 -60 0 3)" "$(lease pod-b 900 0 0 4)" team-a x u ConfigMap
 sed 's/"holderIdentity":"pod-b"/"holderIdentity":"pod-b","holderIdentity":"pod-a"/' \
   "$dir/steal.json" >"$dir/duplicate.json"

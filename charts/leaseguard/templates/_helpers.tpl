@@ -150,6 +150,19 @@ and the Deployment's checksum all see the same certificate.
 {{- $m }}
 {{- end }}
 
+{{/* HOST:PORT of a listener on server.bindAddress: IPv6 addresses in brackets. Takes
+     (list $ port). */}}
+{{- define "leaseguard.listenAddress" -}}
+{{- $addr := toString (index . 0).Values.server.bindAddress }}
+{{- if contains ":" $addr }}[{{ $addr }}]{{ else }}{{ $addr }}{{ end }}:{{ int (index . 1) }}
+{{- end }}
+
+{{/* The pod's grace period: the shutdown delay, the drain (bounded by the connection timeout)
+     and 5 s of margin. */}}
+{{- define "leaseguard.terminationGracePeriodSeconds" -}}
+{{- add (int .Values.server.shutdownDelaySeconds) (int .Values.server.connectionTimeout) 5 }}
+{{- end }}
+
 {{/* Checks that the schema cannot express (or that hold even with --skip-schema-validation). */}}
 {{- define "leaseguard.validate" -}}
 {{- $c := .Values.certificates }}
@@ -212,6 +225,10 @@ and the Deployment's checksum all see the same certificate.
 {{- if hasKey .Values.prometheusRule.alertLabels "severity" }}
 {{- fail "prometheusRule.alertLabels must not set severity: each alert's is prometheusRule.<alert>.severity" }}
 {{- end }}
+{{- end }}
+{{- $ports := list (int .Values.server.securePort) (int .Values.probes.port) (int .Values.metrics.port) }}
+{{- if ne (len ($ports | uniq)) 3 }}
+{{- fail (printf "server.securePort, probes.port and metrics.port must differ, not %v" $ports) }}
 {{- end }}
 {{- if lt (int .Values.replicaCount) 1 }}
 {{- fail "replicaCount must be at least 1" }}
