@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "log.h"
+#include "logq.h"
 #include "metrics.h"
 #include "models.h"
 #include "policy.h"
@@ -31,6 +32,10 @@ static const char usage[] =
     "  loop  --count N [--now T] [--serve-extras]  N reviews round-robin (for callgrind); with\n"
     "                                            --serve-extras also the metrics and the audit\n"
     "                                            lines (stdout) that serve adds to each review\n"
+    "  log [--runs N] [--seconds S] [--queue]   lg_log_review of the bodies' judged reviews\n"
+    "        (those with findings) round-robin, one thread: ns of this thread's CPU and of\n"
+    "        wall time per audit line, median of N runs; --queue queues the lines for a\n"
+    "        writer thread as serve does (else each is written at once); lines to stdout\n"
     "  check [--now T]                           each body's status, decision and rules\n"
     "  rebase [--from F] --to T|now --out DIR    shift every timestamp by T - F (F defaults\n"
     "                                            to " BENCH_T0 "); write compact into DIR\n"
@@ -60,7 +65,7 @@ typedef struct {
   lg_time now;
   const char *out, *to, *from;
   long bytes;
-  bool extras;
+  bool extras, queue;
   body bodies[MAX_BODIES];
   size_t n;
 } options;
@@ -102,8 +107,8 @@ static int parse_args(int argc, char **argv, options *o) {
     return -1;
   for (int i = 2; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (!strcmp(a, "--serve-extras")) {
-      o->extras = true;
+    if (!strcmp(a, "--serve-extras") || !strcmp(a, "--queue")) {
+      *(a[2] == 's' ? &o->extras : &o->queue) = true;
       continue;
     }
     if (a[0] == '-' && a[1] == '-' && !v) {
@@ -248,6 +253,59 @@ static int cmd_loop(const options *o, const lg_policy *p) {
       review(&o->bodies[(size_t)i % o->n], p, o->now);
   }
   lg_metrics_free(m);
+  return 0;
+}
+
+/* What an audit line costs the thread that answers: lg_log_review over the judged reviews
+ * with findings, for about `seconds`; ns of thread CPU and of wall time per line. */
+static long log_once(const lg_webhook_result *res, size_t n, lg_time now, double seconds,
+                     double *cpu_ns, double *wall_ns) {
+  long lines = 0;
+  double start = clock_s(CLOCK_MONOTONIC), cpu = clock_s(CLOCK_THREAD_CPUTIME_ID);
+  do {
+    for (int k = 0; k < 16; k++)
+      for (size_t i = 0; i < n; i++) {
+        lg_log_review(&res[i], now);
+        lines += (long)res[i].verdict.n;
+      }
+  } while (clock_s(CLOCK_MONOTONIC) - start < seconds && lines < 50000000L);
+  *cpu_ns = (clock_s(CLOCK_THREAD_CPUTIME_ID) - cpu) * 1e9 / (double)lines;
+  *wall_ns = (clock_s(CLOCK_MONOTONIC) - start) * 1e9 / (double)lines;
+  return lines;
+}
+
+static int cmd_log(const options *o, const lg_policy *p) {
+  lg_webhook_result res[MAX_BODIES];
+  double cpu[MAX_RUNS], wall[MAX_RUNS];
+  size_t n = 0;
+  uint64_t dropped;
+  long lines = 0;
+  char err[256];
+
+  for (size_t i = 0; i < o->n; i++) {
+    lg_webhook_handle(o->bodies[i].data, o->bodies[i].len,
+                      &(lg_webhook_env){p, LG_MODE_INHERIT, o->now, 0, NULL}, &res[n]);
+    if (res[n].rc == LG_OK && res[n].verdict.n)
+      n++;
+    else
+      lg_webhook_result_free(&res[n]);
+  }
+  if (!n)
+    return fprintf(stderr, "lg-bench log: no body has a finding\n"), 1;
+  if (o->queue && lg_log_start_queue(0, err, sizeof err))
+    return fprintf(stderr, "lg-bench log: %s\n", err), 1;
+  dropped = lg_logq_dropped(LG_LOGQ_STDOUT);
+  for (int r = 0; r < o->runs; r++)
+    lines += log_once(res, n, o->now, o->seconds, &cpu[r], &wall[r]);
+  /* A stalled reader: what is still queued after a second is given up (and counted). */
+  if (o->queue)
+    lg_log_stop_queue(1000);
+  dropped = lg_logq_dropped(LG_LOGQ_STDOUT) - dropped;
+  for (size_t i = 0; i < n; i++)
+    lg_webhook_result_free(&res[i]);
+  fprintf(stderr, "RESULT log_%s cpu_ns_per_line %.0f wall_ns_per_line %.0f lines %ld dropped %llu\n",
+          o->queue ? "queued" : "at_once", median(cpu, o->runs), median(wall, o->runs), lines,
+          (unsigned long long)dropped);
   return 0;
 }
 
@@ -406,6 +464,8 @@ int main(int argc, char **argv) {
     rc = cmd_time(&o, p);
   else if (!strcmp(argv[1], "loop"))
     rc = cmd_loop(&o, p);
+  else if (!strcmp(argv[1], "log"))
+    rc = cmd_log(&o, p);
   else if (!strcmp(argv[1], "check"))
     rc = cmd_check(&o, p);
   else if (!strcmp(argv[1], "rebase"))

@@ -8,7 +8,8 @@
 #   bash bench/run.sh            # about 5 minutes
 #   bash bench/run.sh --quick    # about 1 minute: single runs, shorter loads
 #
-# LG_BENCH_BUILD=DIR builds there instead of bench/.build.
+# LG_BENCH_BUILD=DIR builds there instead of bench/.build. LG_BENCH_BASELINE=BIN also serves
+# another leaseguard binary (e.g. main's) in the same interleaved rounds of section 2.
 # shellcheck disable=SC2154 # port_NAME and pid_NAME are set by start_* with printf -v
 set -euo pipefail
 
@@ -16,7 +17,7 @@ quick=0
 case "${1:-}" in
   --quick) quick=1 ;;
   "") ;;
-  -h | --help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) echo "usage: bash bench/run.sh [--quick]" >&2; exit 2 ;;
 esac
 
@@ -86,11 +87,12 @@ wait_ready() {
 }
 
 # start_serve NAME [serve flags...]: leaseguard serve on a free port; sets port_NAME, pid_NAME.
+# The binary is $serve_bin (default: the one built here).
 start_serve() {
   local name=$1 port pid
   shift
   port=$(free_port)
-  "$build/leaseguard" serve --secure-port "$port" --bind-address 127.0.0.1 \
+  "${serve_bin:-$build/leaseguard}" serve --secure-port "$port" --bind-address 127.0.0.1 \
     --tls-cert-file "$work/certs/tls.crt" --tls-private-key-file "$work/certs/tls.key" "$@" \
     >"$work/$name.out" 2>"$work/$name.err" &
   pid=$!
@@ -360,11 +362,38 @@ for kb in 1 2 8 32 128; do
   R[size$kb.ns]=$ns
 done
 
+# ---- 1b. logging ----
+
+section "1b. what an audit line costs the thread that answers: written at once, or queued (serve)"
+# lg_log_review over the 4 violation bodies (one audit line each); stdout to a file, as a
+# container runtime's log pipe that keeps up; then queued into a FIFO that nobody reads.
+log_bench() { # LABEL MODE-FLAGS... (stdout already redirected by the caller)
+  local label=$1
+  shift
+  "$lgb" log --runs "$runs" --seconds "$in_seconds" "$@" "${bodies[@]}" 2>&1 >&3 |
+    awk -v l="$label" '$1 == "RESULT" {printf "  %-34s %6d ns CPU %6d ns wall per line; %d lines, %d dropped\n", l, $4, $6, $8, $10}'
+}
+{
+  log_bench "at once, stdout a file (before)" 3>"$work/log-at-once.out"
+  log_bench "queued, stdout a file (serve now)" --queue 3>"$work/log-queued.out"
+  mkfifo "$work/stalled"
+  exec {hold}<>"$work/stalled" # a reader that never reads
+  log_bench "queued, stdout a stalled pipe" --queue 3>"$work/stalled"
+  exec {hold}>&-
+} | tee "$work/log.txt"
+say "  (an at-once write into the stalled pipe would block for good: not run)"
+
 # ---- 2./3. serve and nginx over TLS, keep-alive ----
 
 section "2-3. serve (default policy, --threads default) and nginx (fixed answer) over TLS"
 start_serve lg
 start_nginx
+# LG_BENCH_BASELINE=BIN: another leaseguard binary (say, main's Release build) served the same
+# way and loaded in the same interleaved rounds, so that a change is compared on equal terms.
+if [[ -n ${LG_BENCH_BASELINE:-} ]]; then
+  serve_bin=$LG_BENCH_BASELINE start_serve base
+  say "baseline: $LG_BENCH_BASELINE ($("$LG_BENCH_BASELINE" version))"
+fi
 # The floor of leaseguard's HTTP + TLS stack: libmicrohttpd + GnuTLS in serve's model (epoll,
 # one thread per CPU) answering nginx's fixed answer without reading the review.
 start_model floor epoll "$(nproc)" --answer fixed
@@ -392,9 +421,16 @@ say "(mhd-fixed = lg-bench serve-model --answer fixed: libmicrohttpd + GnuTLS, e
   "threads, nginx's fixed answer: the floor of serve's HTTP + TLS stack; +jansson / +cjson:"
 say " the same after parsing the body with jansson (as serve does) or cJSON and freeing it)"
 main_servers="leaseguard:$pid_lg:$port_lg nginx:$pid_nginx:$port_nginx mhd-fixed:$pid_floor:$port_floor"
+[[ -n ${LG_BENCH_BASELINE:-} ]] && main_servers="leaseguard:$pid_lg:$port_lg baseline:$pid_base:$port_base ${main_servers#* }"
 main_servers+=" +jansson:$pid_pjansson:$port_pjansson"
 ((have_cjson)) && main_servers+=" +cjson:$pid_pcjson:$port_pcjson"
 series main "$main_servers" 64 "$main_d" "${bodies[@]}"
+if [[ -n ${LG_BENCH_BASELINE:-} ]]; then
+  say "the 4 violation bodies only (an audit line per request), keep-alive:"
+  series viol "leaseguard:$pid_lg:$port_lg baseline:$pid_base:$port_base" 64 "$main_d" \
+    "$here"/bodies/violation-*.json
+  stop_pid "$pid_base"
+fi
 stop_pid "$pid_floor"
 stop_pid "$pid_pjansson"
 ((have_cjson)) && stop_pid "$pid_pcjson"
@@ -511,6 +547,14 @@ row "in-process review, 1.6 KB / 128 KB body" "${R[size1.ns]} / ${R[size128.ns]}
 row "serve, c=64: throughput" "${R[leaseguard.main.rps]} req/s" ""
 row "serve, c=64: p50 / p99 / p99.9" "${R[leaseguard.main.p50]} / ${R[leaseguard.main.p99]} / ${R[leaseguard.main.p999]} us" ""
 row "serve, c=64: CPU per request (serve's own)" "${R[leaseguard.main.cpu]} us" ""
+if [[ -n ${LG_BENCH_BASELINE:-} ]]; then
+  row "baseline serve, c=64: req/s, p99, CPU/req" \
+    "${R[baseline.main.rps]}, ${R[baseline.main.p99]} us, ${R[baseline.main.cpu]} us" ""
+  row "violations only, serve / baseline: CPU/req" \
+    "${R[leaseguard.viol.cpu]} / ${R[baseline.viol.cpu]} us" ""
+  row "violations only, serve / baseline: p99" \
+    "${R[leaseguard.viol.p99]} / ${R[baseline.viol.p99]} us" ""
+fi
 row "nginx fixed answer, c=64: throughput" "${R[nginx.main.rps]} req/s (${R[nginx.main.cpu]} us CPU/req)" ""
 row "serve / nginx throughput" "${R[ratio]}" ">= 0.8: $(verdict "${R[ratio]}" 0.8 '>=')"
 row "libmicrohttpd+GnuTLS fixed answer / nginx" "${R[ratio.floor]} (${R[mhd-fixed.main.cpu]} us CPU/req)" \

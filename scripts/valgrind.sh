@@ -4,8 +4,8 @@
 # `leaseguard` the tests spawn through the harness (LG_TEST_WRAPPER; the harness's waits
 # are stretched by LG_TEST_SLOW). Exits non-zero on a failed test or any valgrind error or
 # definite/indirect leak, and prints the valgrind reports that have one.
-# The tests that time things closely (e2e elections, kube timeouts, hostile connections) run
-# one at a time after the others, which run in parallel.
+# The tests that time things closely (e2e elections, kube timeouts, hostile connections,
+# stalled log readers) run one at a time after the others, which run in parallel.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || bash scripts/deps.sh
@@ -48,7 +48,7 @@ pass() {
 }
 
 # The shell-script tests (chart, container, soak, vap-cel) have no C of their own to check.
-timed='e2e|kube|hostile'
+timed='e2e|kube|hostile|robust'
 pass -E "$jobs" "^(chart|container|soak|vap-cel|$timed)\$"
 pass -R 1 "^($timed)\$"
 echo "valgrind.sh: $reports valgrind reports read, $bad with errors; $failed ctest runs failed"

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "k8sname.h"
 #include "lease.h"
 
 /* client-go's wait.JitterUntil factor for acquire retries. */
@@ -60,6 +61,15 @@ const char *lg_elector_misbehave_rule(lg_misbehave m) {
 lg_rc lg_elector_validate(const lg_elector_config *c, char *err, size_t errlen) {
   if (!c->namespace || !c->namespace[0] || !c->name || !c->name[0])
     return lg_fail(err, errlen, LG_EINVAL, "the lock namespace and name are required");
+  /* They go into API paths: only names Kubernetes accepts. */
+  if (!lg_k8sname_is_label(c->namespace))
+    return lg_fail(err, errlen, LG_EINVAL,
+                   "the lock namespace \"%.80s\" is not a namespace name (a DNS-1123 label: "
+                   "lower-case letters, digits and '-', at most 63)", c->namespace);
+  if (!lg_k8sname_is_subdomain(c->name))
+    return lg_fail(err, errlen, LG_EINVAL,
+                   "the lock name \"%.80s\" is not a lease name (a DNS-1123 subdomain: "
+                   "lower-case letters, digits, '-' and '.', at most 253)", c->name);
   if (!c->identity || !c->identity[0])
     return lg_fail(err, errlen, LG_EINVAL, "the identity must not be empty");
   if (c->retry_period <= 0)

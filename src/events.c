@@ -13,8 +13,10 @@
 
 #include <jansson.h>
 
+#include "k8sname.h"
 #include "log.h"
 #include "rules.h"
+#include "utf8.h"
 
 #define DEFAULT_COMPONENT "leaseguard"
 #define DEFAULT_QUEUE 1000
@@ -73,6 +75,10 @@ struct lg_events {
   struct timespec last_log;
   bool logged;
   unsigned long suppressed;
+  /* refused names, guarded by mu */
+  struct timespec last_invalid_log;
+  bool invalid_logged;
+  unsigned long invalid_suppressed;
 };
 
 /* ---- small helpers ---- */
@@ -237,14 +243,56 @@ static item *make_item(const lg_events *ev, const lg_webhook_result *res, const 
   return it;
 }
 
+/* True when at most one line per LOG_EVERY_MS is due (now is the time); counts the others. */
+static bool log_due(struct timespec *last, bool *logged, unsigned long *suppressed,
+                    const struct timespec *now) {
+  if (*logged && (now->tv_sec - last->tv_sec) * 1000 + (now->tv_nsec - last->tv_nsec) / 1000000 <
+                     LOG_EVERY_MS) {
+    (*suppressed)++;
+    return false;
+  }
+  *logged = true;
+  *last = *now;
+  return true;
+}
+
+/* A lease name that Kubernetes would not accept never goes into an API path (with our
+ * token): "../x" or "a?dryRun=All" would reach another resource. Logged (at most once a
+ * minute, with a count) and counted per finding. */
+static void refuse_names(lg_events *ev, const lg_review *rv) {
+  char lease[160], suppressed[24];
+  struct timespec now;
+  bool due;
+
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  pthread_mutex_lock(&ev->mu);
+  due = log_due(&ev->last_invalid_log, &ev->invalid_logged, &ev->invalid_suppressed, &now);
+  snprintf(suppressed, sizeof suppressed, "%lu", ev->invalid_suppressed);
+  if (due)
+    ev->invalid_suppressed = 0;
+  pthread_mutex_unlock(&ev->mu);
+  if (!due)
+    return;
+  snprintf(lease, sizeof lease, "%.60s/%.80s", rv->namespace, rv->name);
+  lg_utf8_trim(lease);
+  lg_log(LG_LOG_WARNING, "no event for a lease whose namespace or name is not a Kubernetes name",
+         "lease", lease, "refusedNotLogged", suppressed, NULL);
+}
+
 void lg_events_report(lg_events *ev, const lg_webhook_result *res, lg_time now) {
   item *items[LG_RULE_COUNT];
   size_t n = 0, dropped = 0, queued = 0;
 
   if (!ev || !res || res->rc != LG_OK || !res->review.is_lease || res->review.dry_run ||
       !res->review.namespace || !*res->review.namespace || !res->review.name ||
-      !*res->review.name)
+      !*res->review.name || !res->verdict.n)
     return;
+  if (!lg_k8sname_is_label(res->review.namespace) || !lg_k8sname_is_subdomain(res->review.name)) {
+    refuse_names(ev, &res->review);
+    for (size_t i = 0; i < res->verdict.n && i < LG_RULE_COUNT; i++)
+      lg_metrics_event(ev->metrics, "invalid");
+    return;
+  }
   for (size_t i = 0; i < res->verdict.n && i < LG_RULE_COUNT; i++) {
     if ((items[n] = make_item(ev, res, &res->verdict.findings[i], now)))
       n++;
@@ -359,11 +407,8 @@ static void log_failure(lg_events *ev, const item *it, const char *call, lg_rc r
 
   lg_metrics_event(ev->metrics, "failed");
   clock_gettime(CLOCK_MONOTONIC, &now);
-  if (ev->logged && (now.tv_sec - ev->last_log.tv_sec) * 1000 +
-                            (now.tv_nsec - ev->last_log.tv_nsec) / 1000000 < LOG_EVERY_MS) {
-    ev->suppressed++;
+  if (!log_due(&ev->last_log, &ev->logged, &ev->suppressed, &now))
     return;
-  }
   snprintf(lease, sizeof lease, "%s/%s", json_string_value(json_object_get(io, "namespace")),
            json_string_value(json_object_get(io, "name")));
   snprintf(status, sizeof status, "%ld", r->status);
@@ -371,8 +416,6 @@ static void log_failure(lg_events *ev, const item *it, const char *call, lg_rc r
   lg_log(LG_LOG_WARNING, "cannot record a Kubernetes event", "lease", lease, "call", call,
          "status", status, "error", r->message[0] ? r->message : lg_strerror(rc),
          "failuresNotLogged", suppressed, NULL);
-  ev->logged = true;
-  ev->last_log = now;
   ev->suppressed = 0;
 }
 
@@ -409,7 +452,11 @@ static bool post(lg_events *ev, const item *it, const char *name, lg_time first,
     json_decref(body);
     return false;
   }
-  snprintf(path, sizeof path, "/api/v1/namespaces/%s/events", ns);
+  /* The names were checked in lg_events_report; escaped all the same. */
+  if (body && !lg_k8sname_path(path, sizeof path, "/api/v1/namespaces", ns, "events", NULL)) {
+    json_decref(body);
+    body = NULL;
+  }
   if (body) {
     json_object_set_new(json_object_get(body, "metadata"), "name", json_string(name));
     json_object_set_new(body, "count", json_integer(count));
@@ -445,7 +492,11 @@ static long patch(lg_events *ev, const item *it, const entry *e) {
     json_decref(body);
     return -1;
   }
-  snprintf(path, sizeof path, "/api/v1/namespaces/%s/events/%s", ns, e->name);
+  if (body && !lg_k8sname_path(path, sizeof path, "/api/v1/namespaces", ns, "events", e->name,
+                               NULL)) {
+    json_decref(body);
+    body = NULL;
+  }
   if (body)
     rc = lg_kube_call(ev->kube, "PATCH", path, body, ms, &r);
   status = rc == LG_OK ? r.status : 0;

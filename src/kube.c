@@ -14,6 +14,9 @@
 #include <curl/curl.h>
 #include <openssl/crypto.h>
 
+#include "k8sname.h"
+#include "utf8.h"
+
 #define MAX_BODY (16L * 1024 * 1024) /* largest answer kept */
 
 /* Returns a new string a + b, or NULL when out of memory. */
@@ -456,6 +459,17 @@ out:
   return rc;
 }
 
+/* A path that curl would resolve ("..") or the API server would read otherwise than it
+ * was built is never sent with our token: a name that was not checked got into it. */
+static lg_rc refuse_path(const char *path, lg_kube_result *out) {
+  snprintf(out->message, sizeof out->message,
+           "refusing to send the API path \"%.120s\": a dot segment or a character that is "
+           "not allowed unescaped",
+           path);
+  lg_utf8_trim(out->message);
+  return LG_EINVAL;
+}
+
 lg_rc lg_kube_call(lg_kube *k, const char *method, const char *path, const json_t *body,
                    long timeout_ms, lg_kube_result *out) {
   char *payload = NULL;
@@ -470,6 +484,8 @@ lg_rc lg_kube_call(lg_kube *k, const char *method, const char *path, const json_
     snprintf(out->message, sizeof out->message, "invalid method, path or timeout");
     return LG_EINVAL;
   }
+  if (!lg_k8sname_path_ok(path))
+    return refuse_path(path, out);
   if (body && !(payload = json_dumps(body, JSON_COMPACT))) {
     snprintf(out->message, sizeof out->message, "cannot serialize the request body");
     return LG_EJSON;
@@ -613,6 +629,8 @@ lg_rc lg_kube_stream(lg_kube *k, const char *path, long timeout_ms,
     snprintf(out->message, sizeof out->message, "invalid path, callback or timeout");
     return LG_EINVAL;
   }
+  if (!lg_k8sname_path_ok(path))
+    return refuse_path(path, out);
   rc = stream_once(k, path, timeout_ms, on_line, ud, &cred, out);
   /* A 401 comes before any line: nothing was delivered, so trying again is safe. */
   if (!rc && retry_after_401(k, &cred, out->status)) {

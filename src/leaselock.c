@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "k8sname.h"
 #include "timefmt.h"
 
 /* The lock's timeout, shortened to end by deadline (lg_time_mono microseconds); 0 when the
@@ -64,11 +65,12 @@ lg_lease_api lg_leaselock_init(lg_leaselock *lock, lg_kube *kube, const char *ns
   lock->kube = kube;
   lock->timeout_ms = timeout_ms;
   lock->warnings[0] = '\0';
-  /* Kubernetes names are at most 63 (namespace) and 253 (lease) characters: they fit. */
-  if (snprintf(lock->collection, sizeof lock->collection,
-               "/apis/coordination.k8s.io/v1/namespaces/%s/leases", ns) < 0 ||
-      snprintf(lock->item, sizeof lock->item, "/apis/coordination.k8s.io/v1/namespaces/%s/leases/%s",
-               ns, name) < 0)
+  /* lg_elector_validate has checked the names (at most 63 and 253 bytes: they fit); they are
+   * escaped all the same. A path that does not fit stays empty, which kube.c refuses. */
+  if (!lg_k8sname_path(lock->collection, sizeof lock->collection,
+                       "/apis/coordination.k8s.io/v1/namespaces", ns, "leases", NULL) ||
+      !lg_k8sname_path(lock->item, sizeof lock->item, "/apis/coordination.k8s.io/v1/namespaces",
+                       ns, "leases", name, NULL))
     lock->item[0] = lock->collection[0] = '\0';
   return api;
 }

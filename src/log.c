@@ -1,7 +1,7 @@
-/* log.c -- JSON-line logs (stderr) and audit lines (stdout), one write per line. */
+/* log.c -- JSON-line logs (stderr) and audit lines (stdout), made here, written by logq.c. */
 #include "log.h"
 
-#include <pthread.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,10 +9,10 @@
 
 #include <jansson.h>
 
+#include "logq.h"
 #include "utf8.h"
 
 static lg_log_level min_level = LG_LOG_INFO;
-static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
 static const char *const level_names[] = {"debug", "info", "warning", "error"};
 
 void lg_log_set_level(lg_log_level level) { min_level = level; }
@@ -24,21 +24,19 @@ int lg_log_parse_level(const char *s) {
   return -1;
 }
 
-/* Serialises obj as one line on f. */
-static void emit_borrowed(FILE *f, const json_t *obj) {
+/* Serialises obj as one line on stream s. */
+static void emit_borrowed(lg_logq_stream s, const json_t *obj) {
   char *line = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
-  if (line) {
-    pthread_mutex_lock(&out_lock);
-    fprintf(f, "%s\n", line);
-    fflush(f);
-    pthread_mutex_unlock(&out_lock);
-  }
+  if (line)
+    lg_logq_write(s, line, strlen(line));
+  else
+    lg_logq_write(s, NULL, 0); /* counted as dropped */
   free(line);
 }
 
-/* Serialises obj (stolen) as one line on f. */
-static void emit(FILE *f, json_t *obj) {
-  emit_borrowed(f, obj);
+/* Serialises obj (stolen) as one line on stream s. */
+static void emit(lg_logq_stream s, json_t *obj) {
+  emit_borrowed(s, obj);
   json_decref(obj);
 }
 
@@ -74,7 +72,7 @@ void lg_log(lg_log_level level, const char *msg, ...) {
     json_object_set_new(obj, k, any_string(v ? v : ""));
   }
   va_end(ap);
-  emit(stderr, obj);
+  emit(LG_LOGQ_STDERR, obj);
 }
 
 void lg_log_json(lg_log_level level, const char *msg, const char *fmt, ...) {
@@ -92,7 +90,7 @@ void lg_log_json(lg_log_level level, const char *msg, const char *fmt, ...) {
   else if (obj) /* a field was not valid (e.g. not UTF-8): say so rather than lose the line */
     json_object_set_new(obj, "logError", any_string(jerr.text));
   json_decref(fields);
-  emit(stderr, obj);
+  emit(LG_LOGQ_STDERR, obj);
 }
 
 static void set_time(json_t *o, const char *key, bool has, lg_time t) {
@@ -137,7 +135,7 @@ void lg_log_review(const lg_webhook_result *res, lg_time now) {
       json_object_set_new(obj, "reason", json_string(res->ignored));
       json_object_set_new(obj, "kind", json_string(res->review.kind));
     }
-    emit(stderr, obj);
+    emit(LG_LOGQ_STDERR, obj);
     return;
   }
   /* The request's fields are built once; each finding replaces its own four. */
@@ -150,7 +148,27 @@ void lg_log_review(const lg_webhook_result *res, lg_time now) {
                                                      : f->mode == LG_MODE_WARN  ? "warn"
                                                                                 : "audit"));
     json_object_set_new(obj, "message", json_string(f->message));
-    emit_borrowed(stdout, obj);
+    emit_borrowed(LG_LOGQ_STDOUT, obj);
   }
   json_decref(obj);
 }
+
+/* Reports what a log stream dropped, on stderr (logq.c calls this on stderr's writer). */
+static void report(lg_logq_stream s, uint64_t dropped, lg_time since, bool broken) {
+  char n[24], ts[LG_TIME_BUFLEN];
+  if (broken) {
+    lg_log(LG_LOG_ERROR, "log stream closed by its reader; its lines are dropped from now on",
+           "stream", lg_logq_stream_name(s), NULL);
+    return;
+  }
+  snprintf(n, sizeof n, "%" PRIu64, dropped);
+  lg_log(LG_LOG_WARNING, "log lines dropped: the stream's reader is too slow or stalled",
+         "stream", lg_logq_stream_name(s), "dropped", n, "since", lg_time_format(since, ts), NULL);
+}
+
+lg_rc lg_log_start_queue(long report_ms, char *err, size_t errlen) {
+  lg_logq_config cfg = {.report_ms = report_ms, .report = report};
+  return lg_logq_start(&cfg, err, errlen);
+}
+
+bool lg_log_stop_queue(long flush_ms) { return lg_logq_stop(flush_ms); }

@@ -1,7 +1,11 @@
-/* log.h -- JSON-line logs on stderr and audit lines on stdout. */
+/* log.h -- JSON-line logs on stderr and audit lines on stdout; written at once, or (serve)
+ * queued so that a stalled reader never blocks the caller (logq.h). */
 #ifndef LG_LOG_H
 #define LG_LOG_H
 
+#include <stdbool.h>
+
+#include "status.h"
 #include "webhook.h"
 
 typedef enum { LG_LOG_DEBUG, LG_LOG_INFO, LG_LOG_WARNING, LG_LOG_ERROR } lg_log_level;
@@ -22,8 +26,16 @@ void lg_log(lg_log_level level, const char *msg, ...) __attribute__((sentinel));
  * Thread-safe. */
 void lg_log_json(lg_log_level level, const char *msg, const char *fmt, ...);
 
-/* Writes one audit line per finding of the result (and one for a request ignored
- * because it is not a Lease) to stdout. Thread-safe. */
+/* Writes one audit line per finding of the result to stdout (and, to stderr, one for a
+ * request ignored because it is not a Lease). Thread-safe. */
 void lg_log_review(const lg_webhook_result *r, lg_time now);
+
+/* From now on lines are queued, never blocking the caller (a full queue drops them); drops
+ * are reported on stderr at most every report_ms (0 = 10 s). For servers. */
+lg_rc lg_log_start_queue(long report_ms, char *err, size_t errlen);
+
+/* Writes what is queued within flush_ms, gives up on the rest, and goes back to writing at
+ * once; true when nothing was left behind. */
+bool lg_log_stop_queue(long flush_ms);
 
 #endif

@@ -1,4 +1,5 @@
 /* main.c -- leaseguard: argv -> the subcommand; nothing else. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -25,6 +26,9 @@ static const char usage[] =
 
 int main(int argc, char **argv) {
   const char *cmd = argc > 1 ? argv[1] : NULL;
+  /* A reader that goes away (a closed log pipe, a client) must cost a failed write, never
+   * the process: every write handles EPIPE instead. Children get SIGPIPE back (elect --run). */
+  signal(SIGPIPE, SIG_IGN);
   if (!cmd) {
     fputs(usage, stderr);
     return 2;

@@ -10,14 +10,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "k8sname.h"
+#include "logq.h"
+#include "utf8.h"
+
 #ifndef LG_VERSION
 #define LG_VERSION "unknown"
 #endif
 
-/* Label-keyed series are capped per table: a cluster with many namespaces (or the lease
- * label on) must not grow the registry, or the scrape, without bound. */
-#define SERIES_CAP 10000
+/* Label-keyed series are capped per table, and label values from requests or watches are
+ * bounded (names Kubernetes would accept, holders cut), so that neither the registry nor a
+ * scrape grows without bound: at most about VIOLATIONS_CAP * 450 bytes of violations text. */
+#define VIOLATIONS_CAP 2000
+#define LEASES_CAP 10000 /* audit --watch: a node lease per node, and then some */
+#define SMALL_CAP 64     /* tables whose labels are fixed sets */
 #define MAX_LABELS 4
+#define HOLDER_MAX 256
+/* Label values that no namespace or lease name can be (a name never starts with '_'). */
+#define LABEL_INVALID "_invalid"
+#define LABEL_OVERFLOW "_overflow"
 
 /* One series: its label values (one allocation at lv[0]) and what it measures. Counter
  * tables use count; the lease table also keeps the last holder, transitions and renewTime
@@ -38,6 +49,7 @@ typedef struct {
 typedef struct {
   const char *family; /* the family label of leaseguard_metrics_series_dropped_total */
   size_t nlabels;
+  size_t cap;         /* series beyond it: counted in dropped (and an overflow series) */
   series **v;
   size_t n, alloc;
   uint64_t dropped;
@@ -50,7 +62,8 @@ static const char *const bucket_les[N_BUCKETS] = {"0.00005", "0.0001", "0.00025"
                                                   "0.001",   "0.0025", "0.005",   "0.01",
                                                   "0.025",   "0.1"};
 
-static const char *const event_outcomes[] = {"aggregated", "dropped", "failed", "posted"};
+static const char *const event_outcomes[] = {"aggregated", "dropped", "failed", "invalid",
+                                             "posted"};
 
 /* Fixed label sets of the file reload and connection error counters (atomics: no lock). */
 static const char *const reload_files[] = {"client-ca", "policy", "tls-certificate"};
@@ -59,6 +72,7 @@ static const char *const conn_reasons[] = {"client-certificate", "http", "max-co
                                            "tls-handshake"};
 #define N_CONN_REASONS (sizeof conn_reasons / sizeof *conn_reasons)
 
+/* A scrape renders a copy made by snapshot(): a new field must be copied there too. */
 struct lg_metrics {
   pthread_mutex_t mu;
   bool lease_label;
@@ -144,14 +158,14 @@ static series *series_new(size_t nlabels, const char *const *lv) {
 }
 
 /* The series with labels lv, created when missing; NULL when the table is full (counted as
- * dropped) or on no memory. */
-static series *table_get(table *t, const char *const *lv) {
+ * dropped; past_cap lets it grow anyway, for overflow series) or on no memory. */
+static series *table_get_any(table *t, const char *const *lv, bool past_cap) {
   bool found;
   size_t i = table_find(t, lv, &found);
   series *s;
   if (found)
     return t->v[i];
-  if (t->n >= SERIES_CAP) {
+  if (t->n >= t->cap && !past_cap) {
     t->dropped++;
     return NULL;
   }
@@ -171,6 +185,8 @@ static series *table_get(table *t, const char *const *lv) {
   return s;
 }
 
+static series *table_get(table *t, const char *const *lv) { return table_get_any(t, lv, false); }
+
 static void table_remove(table *t, const char *const *lv) {
   bool found;
   size_t i = table_find(t, lv, &found);
@@ -183,6 +199,16 @@ static void table_remove(table *t, const char *const *lv) {
 
 static const char *or_empty(const char *s) { return s ? s : ""; }
 
+/* A namespace as a label value: itself when Kubernetes would accept it (or empty). */
+static const char *ns_label(const char *ns) {
+  return !ns || !*ns ? "" : lg_k8sname_is_label(ns) ? ns : LABEL_INVALID;
+}
+
+/* A lease name as a label value: itself when Kubernetes would accept it (or empty). */
+static const char *name_label(const char *name) {
+  return !name || !*name ? "" : lg_k8sname_is_subdomain(name) ? name : LABEL_INVALID;
+}
+
 /* ---- the registry ---- */
 
 lg_metrics *lg_metrics_new(bool lease_label) {
@@ -194,10 +220,11 @@ lg_metrics *lg_metrics_new(bool lease_label) {
     return NULL;
   }
   m->lease_label = lease_label;
-  m->requests = (table){.family = "admission_requests", .nlabels = 2};
-  m->violations = (table){.family = "lease_violations", .nlabels = lease_label ? 4 : 3};
-  m->events = (table){.family = "events", .nlabels = 1};
-  m->leases = (table){.family = "leases", .nlabels = 2};
+  m->requests = (table){.family = "admission_requests", .nlabels = 2, .cap = SMALL_CAP};
+  m->violations = (table){.family = "lease_violations", .nlabels = lease_label ? 4 : 3,
+                          .cap = VIOLATIONS_CAP};
+  m->events = (table){.family = "events", .nlabels = 1, .cap = SMALL_CAP};
+  m->leases = (table){.family = "leases", .nlabels = 2, .cap = LEASES_CAP};
   /* The known outcomes start at 0, so that rate() sees the first event. */
   for (size_t i = 0; i < sizeof event_outcomes / sizeof *event_outcomes; i++) {
     if (!table_get(&m->events, &event_outcomes[i])) {
@@ -228,9 +255,14 @@ static void count_violation(lg_metrics *m, lg_rule rule, lg_mode mode, const cha
     return;
   lv[0] = lg_rules_id(rule);
   lv[1] = lg_rules_mode_name(mode);
-  lv[2] = or_empty(ns);
-  lv[3] = or_empty(name);
-  if ((s = table_get(&m->violations, lv)))
+  lv[2] = ns_label(ns);
+  lv[3] = name_label(name);
+  if (!(s = table_get(&m->violations, lv))) {
+    /* Past the cap the count still adds up, under the rule and mode, in one series. */
+    lv[2] = lv[3] = LABEL_OVERFLOW;
+    s = table_get_any(&m->violations, lv, true);
+  }
+  if (s)
     s->count++;
 }
 
@@ -327,15 +359,32 @@ void lg_metrics_event(lg_metrics *m, const char *outcome) {
   pthread_mutex_unlock(&m->mu);
 }
 
+/* The holder as a label value: cut to HOLDER_MAX bytes on a UTF-8 boundary, in cut. */
+static const char *holder_label(const char *holder, char cut[HOLDER_MAX + 1]) {
+  if (!holder)
+    return "";
+  if (strnlen(holder, HOLDER_MAX + 1) <= HOLDER_MAX)
+    return holder;
+  memcpy(cut, holder, HOLDER_MAX);
+  cut[HOLDER_MAX] = '\0';
+  lg_utf8_trim(cut);
+  return cut;
+}
+
 void lg_metrics_lease(lg_metrics *m, const char *ns, const char *name, const char *holder,
                       int64_t transitions, bool has_renew, lg_time renew) {
   const char *lv[2] = {or_empty(ns), or_empty(name)};
-  char *h;
+  char *h, cut[HOLDER_MAX + 1];
   series *s;
   if (!m)
     return;
-  holder = or_empty(holder);
+  holder = holder_label(holder, cut);
   pthread_mutex_lock(&m->mu);
+  /* A lease the API server could not hold has no series of its own (and would share one). */
+  if (!lg_k8sname_is_label(lv[0]) || !lg_k8sname_is_subdomain(lv[1])) {
+    m->leases.dropped++;
+    goto out;
+  }
   if (!(s = table_get(&m->leases, lv)))
     goto out;
   if (!s->holder || strcmp(s->holder, holder) != 0) {
@@ -595,6 +644,7 @@ static void render_all(buf *b, const lg_metrics *m, lg_time now) {
   static const char *const viol[] = {"rule", "mode", "namespace", "lease"};
   static const char *const outcome[] = {"outcome"}, *const result[] = {"result"};
   static const char *const version[] = {"version"}, *const fam[] = {"family"};
+  static const char *const stream[] = {"stream"};
   const table *dropped[] = {&m->requests, &m->events, &m->violations, &m->leases};
   const char *v;
   char num[32];
@@ -620,22 +670,126 @@ static void render_all(buf *b, const lg_metrics *m, lg_time now) {
   }
   render_counter_table(b, &m->events, "leaseguard_events_total",
                        "Kubernetes Events, by outcome.", outcome);
+  family(b, "leaseguard_log_lines_dropped_total", "counter",
+         "Log lines dropped because the stream's reader was too slow, stalled or gone.");
+  for (int i = 0; i < LG_LOGQ_STREAMS; i++) {
+    v = lg_logq_stream_name((lg_logq_stream)i);
+    sample(b, "leaseguard_log_lines_dropped_total", stream, &v, 1,
+           fmt_u64(lg_logq_dropped((lg_logq_stream)i), num));
+  }
   render_server_counters(b, m);
   render_leases(b, &m->leases, now);
   family(b, "leaseguard_metrics_series_dropped_total", "counter",
-         "Updates not recorded because a family reached its series limit.");
+         "Updates that found their family at its series limit: counted in an _overflow "
+         "series, or (lease gauges) not recorded.");
   for (size_t i = 0; i < sizeof dropped / sizeof *dropped; i++)
     sample(b, "leaseguard_metrics_series_dropped_total", fam, &dropped[i]->family, 1,
            fmt_u64(dropped[i]->dropped, num));
 }
 
+/* ---- snapshots: a scrape formats a copy, outside the lock the request path takes ---- */
+
+static void snapshot_free(lg_metrics *c) {
+  if (!c)
+    return;
+  table *t[] = {&c->requests, &c->violations, &c->events, &c->leases};
+  for (size_t i = 0; i < sizeof t / sizeof *t; i++) {
+    free(t[i]->v ? t[i]->v[0] : NULL); /* the series and their strings: one block */
+    free(t[i]->v);
+  }
+  free(c);
+}
+
+/* dst = a copy of src's series in one block (series, then their strings); false on no
+ * memory (dst then owns nothing). */
+static bool table_copy(table *dst, const table *src) {
+  size_t bytes = src->n * sizeof(series);
+  char *block, *p;
+
+  dst->v = NULL;
+  dst->n = dst->alloc = 0;
+  if (!src->n)
+    return true;
+  for (size_t i = 0; i < src->n; i++) {
+    for (size_t k = 0; k < src->nlabels; k++)
+      bytes += strlen(src->v[i]->lv[k]) + 1;
+    bytes += src->v[i]->holder ? strlen(src->v[i]->holder) + 1 : 0;
+  }
+  if (!(dst->v = malloc(src->n * sizeof *dst->v)) || !(block = malloc(bytes))) {
+    free(dst->v);
+    dst->v = NULL;
+    return false;
+  }
+  p = block + src->n * sizeof(series);
+  for (size_t i = 0; i < src->n; i++) {
+    series *s = (series *)(void *)(block + i * sizeof(series));
+    *s = *src->v[i];
+    for (size_t k = 0; k < src->nlabels; k++) {
+      size_t len = strlen(src->v[i]->lv[k]) + 1;
+      s->lv[k] = memcpy(p, src->v[i]->lv[k], len);
+      p += len;
+    }
+    if (src->v[i]->holder) {
+      size_t len = strlen(src->v[i]->holder) + 1;
+      s->holder = memcpy(p, src->v[i]->holder, len);
+      p += len;
+    }
+    dst->v[i] = s;
+  }
+  dst->n = dst->alloc = src->n;
+  return true;
+}
+
+/* A copy of m to render from; the caller holds m->mu. NULL on no memory. */
+static lg_metrics *snapshot(const lg_metrics *m) {
+  lg_metrics *c = calloc(1, sizeof *c);
+  if (!c)
+    return NULL;
+  /* Field by field (its mutex is never used): the counters kept without the lock are read
+   * atomically. A new field of struct lg_metrics must be copied here too. */
+  c->lease_label = m->lease_label;
+  c->requests = m->requests;
+  c->violations = m->violations;
+  c->events = m->events;
+  c->leases = m->leases;
+  memcpy(c->buckets, m->buckets, sizeof c->buckets);
+  c->observations = m->observations;
+  c->sum = m->sum;
+  c->reloads_ok = m->reloads_ok;
+  c->reloads_failed = m->reloads_failed;
+  c->has_cert = m->has_cert;
+  c->cert_not_after = m->cert_not_after;
+  for (size_t i = 0; i < N_RELOAD_FILES; i++)
+    for (int ok = 0; ok < 2; ok++)
+      atomic_store(&c->file_reloads[i][ok], atomic_load(&m->file_reloads[i][ok]));
+  for (size_t i = 0; i < N_CONN_REASONS; i++)
+    atomic_store(&c->conn_errors[i], atomic_load(&m->conn_errors[i]));
+  table *dst[] = {&c->requests, &c->violations, &c->events, &c->leases};
+  const table *src[] = {&m->requests, &m->violations, &m->events, &m->leases};
+  bool ok = true;
+  for (size_t i = 0; i < sizeof dst / sizeof *dst; i++)
+    ok = table_copy(dst[i], src[i]) && ok;
+  if (!ok) {
+    snapshot_free(c);
+    return NULL;
+  }
+  return c;
+}
+
 char *lg_metrics_render(lg_metrics *m, lg_time now) {
+  lg_metrics *copy;
   buf b = {0};
   if (!m)
     return NULL;
+  /* Copying is a memcpy of the bounded label values; formatting, the slow part, is done
+   * without the lock, so a scrape never holds up lg_metrics_review for long. */
   pthread_mutex_lock(&m->mu);
-  render_all(&b, m, now);
+  copy = snapshot(m);
   pthread_mutex_unlock(&m->mu);
+  if (!copy)
+    return NULL;
+  render_all(&b, copy, now);
+  snapshot_free(copy);
   if (b.oom || !b.p) {
     free(b.p);
     return NULL;

@@ -800,8 +800,11 @@ static int findings(const char *rule, const char *name) {
   return n;
 }
 
-/* Fails unless audit printed n findings of rule on lease NS/name (and then shows them). */
+/* Fails unless audit printed n findings of rule on lease NS/name within 5 s (its output is
+ * queued, so a line may follow the metric it goes with); shows them when not. */
 static void expect_findings(const char *rule, const char *name, int n) {
+  for (int i = 0; i < 250 && findings(rule, name) != n; i++)
+    lgt_sleep_ms(20);
   if (findings(rule, name) != n) {
     char *text = lgt_slurp(audit_out), *err = lgt_slurp(audit_err);
     fprintf(stderr, "stdout:\n%s\nstderr:\n%s\n", text, err);
@@ -809,8 +812,10 @@ static void expect_findings(const char *rule, const char *name, int n) {
   }
 }
 
-/* Fails unless audit printed n lines (and then shows them). */
+/* Fails unless audit printed n lines within 5 s (and then shows them). */
 static void expect_lines(int n) {
+  for (int i = 0; i < 250 && lgt_count_text(audit_out, "\n") != n; i++)
+    lgt_sleep_ms(20);
   if (lgt_count_text(audit_out, "\n") != n) {
     char *text = lgt_slurp(audit_out);
     fprintf(stderr, "stdout:\n%s\n", text);

@@ -141,7 +141,13 @@ static void test_fresh_registry(void **state) {
       "leaseguard_events_total{outcome=\"aggregated\"} 0\n"
       "leaseguard_events_total{outcome=\"dropped\"} 0\n"
       "leaseguard_events_total{outcome=\"failed\"} 0\n"
+      "leaseguard_events_total{outcome=\"invalid\"} 0\n"
       "leaseguard_events_total{outcome=\"posted\"} 0\n"
+      "# HELP leaseguard_log_lines_dropped_total Log lines dropped because the stream's reader "
+      "was too slow, stalled or gone.\n"
+      "# TYPE leaseguard_log_lines_dropped_total counter\n"
+      "leaseguard_log_lines_dropped_total{stream=\"stdout\"} 0\n"
+      "leaseguard_log_lines_dropped_total{stream=\"stderr\"} 0\n"
       "# HELP leaseguard_file_reloads_total Reloads of the policy, serving certificate and client "
       "CA files, by file and result.\n"
       "# TYPE leaseguard_file_reloads_total counter\n"
@@ -158,8 +164,8 @@ static void test_fresh_registry(void **state) {
       "leaseguard_connection_errors_total{reason=\"http\"} 0\n"
       "leaseguard_connection_errors_total{reason=\"max-connections\"} 0\n"
       "leaseguard_connection_errors_total{reason=\"tls-handshake\"} 0\n"
-      "# HELP leaseguard_metrics_series_dropped_total Updates not recorded because a family "
-      "reached its series limit.\n"
+      "# HELP leaseguard_metrics_series_dropped_total Updates that found their family at its "
+      "series limit: counted in an _overflow series, or (lease gauges) not recorded.\n"
       "# TYPE leaseguard_metrics_series_dropped_total counter\n"
       "leaseguard_metrics_series_dropped_total{family=\"admission_requests\"} 0\n"
       "leaseguard_metrics_series_dropped_total{family=\"events\"} 0\n"
@@ -289,6 +295,8 @@ static void test_histogram(void **state) {
   lg_metrics_free(edge);
 }
 
+/* Holders are quoted as the text format wants; namespaces and names are Kubernetes names,
+ * so anything else in them is not a label value at all. */
 static void test_label_escaping(void **state) {
   (void)state;
   lg_metrics *m = lg_metrics_new(true);
@@ -299,8 +307,85 @@ static void test_label_escaping(void **state) {
   EXPECT_LINE(text, "leaseguard_lease_holder_info{namespace=\"ns\",name=\"l\","
                     "holder=\"a\\\"b\\\\c\\nd\"} 1");
   EXPECT_LINE(text, "leaseguard_lease_violations_total{rule=\"holder-identity\",mode=\"audit\","
-                    "namespace=\"q\\\"ns\",lease=\"back\\\\slash\\n\"} 1");
+                    "namespace=\"_invalid\",lease=\"_invalid\"} 1");
   free(text);
+  lg_metrics_free(m);
+}
+
+/* Label values from a request are bounded to what Kubernetes accepts: a namespace or name that
+ * is too long, upper-case, dotted wrongly or not ASCII becomes "_invalid"; every valid one
+ * is kept as it is, up to 63 and 253 bytes. Holders are cut at 256 bytes on a character. */
+static void test_label_bounds(void **state) {
+  static const struct {
+    const char *name, *ns, *lease, *want_ns, *want_lease;
+  } cases[] = {
+      {"plain", "kube-system", "kube-scheduler", "kube-system", "kube-scheduler"},
+      {"dotted name", "a", "x.example.com", "a", "x.example.com"},
+      {"63-byte namespace", "n23456789012345678901234567890123456789012345678901234567890123",
+       "l", "n23456789012345678901234567890123456789012345678901234567890123", "l"},
+      {"64-byte namespace", "n234567890123456789012345678901234567890123456789012345678901234",
+       "l", "_invalid", "l"},
+      {"upper case", "Kube", "Lease", "_invalid", "_invalid"},
+      {"dot segments", "..", "../x", "_invalid", "_invalid"},
+      {"query", "a?dryRun=All", "b?x=1", "_invalid", "_invalid"},
+      {"escapes", "%2e%2e", "%2fx", "_invalid", "_invalid"},
+      {"unicode", "n\xc3\xa9", "l\xe2\x9c\x93", "_invalid", "_invalid"},
+      {"dash at an end", "-a", "a-", "_invalid", "_invalid"},
+      {"empty label in name", "a", "x..y", "a", "_invalid"},
+      {"empty", "", "", "", ""},
+  };
+  char long_name[300], want[512], holder[400], *text;
+  lg_metrics *m;
+  (void)state;
+
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    m = lg_metrics_new(true);
+    assert_non_null(m);
+    lg_metrics_violation(m, LG_RULE_DURATION, LG_MODE_WARN, cases[i].ns, cases[i].lease);
+    text = render(m, 0);
+    snprintf(want, sizeof want, "leaseguard_lease_violations_total{rule=\"duration\",mode=\"warn\","
+             "namespace=\"%s\",lease=\"%s\"} 1", cases[i].want_ns, cases[i].want_lease);
+    if (!has_line(text, want))
+      fail_msg("%s: missing %s\n--- rendered ---\n%s", cases[i].name, want, text);
+    free(text);
+    lg_metrics_free(m);
+  }
+  /* 253 bytes of name are kept, 254 are not; a 1 MB namespace costs nothing. */
+  m = lg_metrics_new(true);
+  memset(long_name, 'a', 254);
+  long_name[254] = '\0';
+  lg_metrics_violation(m, LG_RULE_DURATION, LG_MODE_WARN, "ns", long_name);
+  long_name[253] = '\0';
+  lg_metrics_violation(m, LG_RULE_DURATION, LG_MODE_WARN, "ns", long_name);
+  char *huge = malloc(1 << 20);
+  assert_non_null(huge);
+  memset(huge, 'a', (1 << 20) - 1);
+  huge[(1 << 20) - 1] = '\0';
+  for (int i = 0; i < 40; i++)
+    lg_metrics_violation(m, LG_RULE_DURATION, LG_MODE_WARN, huge, huge);
+  /* A holder of 300 bytes ending in 2-byte characters is cut on a character. */
+  memset(holder, 'h', 255);
+  for (int i = 255; i < 299; i += 2)
+    memcpy(holder + i, "\xc3\xa9", 2);
+  holder[299] = '\0';
+  lg_metrics_lease(m, "ns", "l", holder, 1, false, 0);
+  lg_metrics_lease(m, "ns", huge, "x", 1, false, 0);
+  text = render(m, 0);
+  snprintf(want, sizeof want, "leaseguard_lease_violations_total{rule=\"duration\",mode=\"warn\","
+           "namespace=\"ns\",lease=\"%s\"} 1", long_name);
+  EXPECT_LINE(text, want);
+  EXPECT_LINE(text, "leaseguard_lease_violations_total{rule=\"duration\",mode=\"warn\","
+                    "namespace=\"ns\",lease=\"_invalid\"} 1");
+  EXPECT_LINE(text, "leaseguard_lease_violations_total{rule=\"duration\",mode=\"warn\","
+                    "namespace=\"_invalid\",lease=\"_invalid\"} 40");
+  holder[255] = '\0'; /* 255 'h' and no half of a character */
+  snprintf(want, sizeof want, "leaseguard_lease_holder_info{namespace=\"ns\",name=\"l\","
+           "holder=\"%s\"} 1", holder);
+  EXPECT_LINE(text, want);
+  EXPECT_LINE(text, "leaseguard_metrics_series_dropped_total{family=\"leases\"} 1");
+  assert_true(strlen(text) < 8192);
+  free(text);
+  free(huge);
   lg_metrics_free(m);
 }
 
@@ -435,31 +520,40 @@ static void test_lease_deleted(void **state) {
   lg_metrics_free(m);
 }
 
+/* Violations: 2,000 series, then one _overflow series per rule and mode that keeps the
+ * total; leases (audit --watch gauges): 10,000, then not recorded. Both counted. */
 static void test_series_cap(void **state) {
   (void)state;
   char ns[32], name[32];
   lg_metrics *m = lg_metrics_new(false);
   assert_non_null(m);
-  for (int i = 0; i < 10005; i++) {
+  for (int i = 0; i < 2005; i++) {
     snprintf(ns, sizeof ns, "ns-%05d", i);
     lg_metrics_violation(m, LG_RULE_DURATION, LG_MODE_WARN, ns, "l");
+  }
+  for (int i = 0; i < 10005; i++) {
     snprintf(name, sizeof name, "lease-%05d", i);
     lg_metrics_lease(m, "ns", name, "h", 0, true, 0);
   }
   lg_metrics_violation(m, LG_RULE_DURATION, LG_MODE_WARN, "ns-00000", "l"); /* still counted */
-  lg_metrics_violation(m, LG_RULE_DURATION, LG_MODE_WARN, "ns-99999", "l"); /* dropped */
+  lg_metrics_violation(m, LG_RULE_DURATION, LG_MODE_WARN, "ns-99999", "l"); /* overflow */
+  lg_metrics_violation(m, LG_RULE_TRANSITIONS, LG_MODE_ENFORCE, "ns-99999", "l"); /* overflow */
   lg_metrics_lease(m, "ns", "lease-00000", "h2", 0, true, 0);               /* still updated */
   char *text = render(m, 0);
-  assert_int_equal(count_lines_with(text, "leaseguard_lease_violations_total{"), 10000);
+  assert_int_equal(count_lines_with(text, "leaseguard_lease_violations_total{"), 2002);
   assert_int_equal(count_lines_with(text, "leaseguard_lease_holder_info{"), 10000);
   assert_int_equal(count_lines_with(text, "leaseguard_lease_transitions{"), 10000);
   EXPECT_LINE(text, "leaseguard_lease_violations_total{rule=\"duration\",mode=\"warn\","
                     "namespace=\"ns-00000\"} 2");
-  EXPECT_NO(text, "ns-10000");
+  EXPECT_LINE(text, "leaseguard_lease_violations_total{rule=\"duration\",mode=\"warn\","
+                    "namespace=\"_overflow\"} 6");
+  EXPECT_LINE(text, "leaseguard_lease_violations_total{rule=\"transitions\",mode=\"enforce\","
+                    "namespace=\"_overflow\"} 1");
+  EXPECT_NO(text, "ns-02000");
   EXPECT_NO(text, "lease-10000");
   EXPECT_LINE(text,
               "leaseguard_lease_leader_changes_total{namespace=\"ns\",name=\"lease-00000\"} 1");
-  EXPECT_LINE(text, "leaseguard_metrics_series_dropped_total{family=\"lease_violations\"} 6");
+  EXPECT_LINE(text, "leaseguard_metrics_series_dropped_total{family=\"lease_violations\"} 7");
   EXPECT_LINE(text, "leaseguard_metrics_series_dropped_total{family=\"leases\"} 5");
   free(text);
   /* a deletion makes room */
@@ -660,6 +754,11 @@ static void test_promtool(void **state) {
   review(m, "node-lease-backdate.json", "2026-11-25T10:00:10Z", 0.2);
   review(m, "malformed.json", "2026-11-25T10:00:12Z", 0.001);
   lg_metrics_violation(m, LG_RULE_DELETE_HELD, LG_MODE_WARN, "q\"ns", "back\\slash\n");
+  for (int i = 0; i < 2010; i++) { /* up to the cap, then the overflow series */
+    char ns[32];
+    snprintf(ns, sizeof ns, "team-%d", i);
+    lg_metrics_violation(m, LG_RULE_DURATION, LG_MODE_WARN, ns, "l");
+  }
   lg_metrics_policy_reload(m, true);
   lg_metrics_policy_reload(m, false);
   lg_metrics_cert_expiry(m, 1800000000);
@@ -685,6 +784,7 @@ int main(void) {
       cmocka_unit_test(test_lease_label),
       cmocka_unit_test(test_histogram),
       cmocka_unit_test(test_label_escaping),
+      cmocka_unit_test(test_label_bounds),
       cmocka_unit_test(test_leader_changes),
       cmocka_unit_test(test_renewals_and_failover),
       cmocka_unit_test(test_seconds_since_renewal),

@@ -14,7 +14,9 @@
 #include "cli.h"
 #include "httpd.h"
 #include "kube.h"
+#include "k8sname.h"
 #include "log.h"
+#include "logq.h"
 #include "metrics.h"
 #include "timefmt.h"
 
@@ -77,14 +79,6 @@ typedef struct {
   long watch_timeout_s;
 } options;
 
-/* Kubernetes namespace names are DNS labels; anything else would not be safe in a path. */
-static bool dns_label(const char *s) {
-  size_t n = strlen(s);
-  if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
-    return false;
-  return strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") == n;
-}
-
 /* Returns 0 to go on, 1 after --help, 2 on a usage error (reported). */
 static int parse(int argc, char **argv, options *o) {
   const char *v;
@@ -139,7 +133,7 @@ static int parse(int argc, char **argv, options *o) {
   if (o->log_level && lg_log_parse_level(o->log_level) < 0)
     return lg_cli_usage_error("audit", "--log-level must be debug, info, warning or error, got "
                                        "\"%s\"", o->log_level);
-  if (o->ns && !dns_label(o->ns))
+  if (o->ns && !lg_k8sname_is_label(o->ns)) /* it goes into the API path */
     return lg_cli_usage_error("audit", "--namespace \"%s\" is not a namespace name", o->ns);
   t = lg_cli_duration(o->watch_timeout ? o->watch_timeout : "5m");
   if (t < LG_USEC_PER_SEC || t > 24 * 3600 * LG_USEC_PER_SEC)
@@ -431,9 +425,7 @@ static void report(watcher *w, const lg_audit_change *c, bool judged) {
     const lg_finding *f = &c->verdict.findings[i];
     json_t *line = lg_audit_finding_json(c, f, "watch");
     char *s = line ? json_dumps(line, JSON_COMPACT) : NULL;
-    if (s)
-      printf("%s\n", s);
-    fflush(stdout);
+    lg_logq_write(LG_LOGQ_STDOUT, s, s ? strlen(s) : 0); /* queued: never stalls the watch */
     free(s);
     json_decref(line);
     lg_metrics_violation(w->metrics, f->rule, f->mode, c->namespace, c->name);
@@ -672,8 +664,8 @@ static int run_watch(const options *o, const lg_policy *policy) {
     lg_log_set_level((lg_log_level)lg_log_parse_level(o->log_level));
   w.timeout_s = o->watch_timeout_s;
   if (o->ns)
-    snprintf(w.list_path, sizeof w.list_path, "/apis/coordination.k8s.io/v1/namespaces/%s/leases",
-             o->ns);
+    lg_k8sname_path(w.list_path, sizeof w.list_path, "/apis/coordination.k8s.io/v1/namespaces",
+                    o->ns, "leases", NULL);
   else
     snprintf(w.list_path, sizeof w.list_path, "/apis/coordination.k8s.io/v1/leases");
   if (lg_cli_api_config("audit", &o->api, true, &kc, err, sizeof err) ||
@@ -691,12 +683,19 @@ static int run_watch(const options *o, const lg_policy *policy) {
     status = lg_cli_start_error("audit", err);
     goto out;
   }
+  /* Findings (stdout) and logs (stderr) are queued: a stalled reader costs lines, not the
+   * watch (whose lease-health metrics would go stale). */
+  if (lg_log_start_queue(0, err, sizeof err)) {
+    status = lg_cli_start_error("audit", err);
+    goto out;
+  }
   lg_log(LG_LOG_INFO, "auditing leases", "namespace", o->ns ? o->ns : "", "http",
          o->http ? o->http : "", NULL);
   watch_loop(&w, &hs);
   lg_log(LG_LOG_INFO, "stopped", NULL);
   status = 0;
 out:
+  lg_log_stop_queue(2000);
   lg_httpd_stop(http);
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   lg_audit_free(w.audit);

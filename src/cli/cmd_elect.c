@@ -24,6 +24,7 @@ static const char usage[] =
     "                        [--run -- COMMAND [ARGS...]]\n"
     "\n"
     "Takes part in leader election on a Lease exactly as client-go's leaderelection does.\n"
+    "NS must be a namespace name (DNS-1123 label) and NAME a lease name (DNS-1123 subdomain).\n"
     "\n"
     "  --lock-namespace=NS                  the Lease's namespace (default: the kubeconfig\n"
     "                                       context's, in-cluster the pod's; else required)\n"
@@ -96,6 +97,7 @@ static pid_t start_child(char **argv, const char *token) {
     return pid;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
+  signal(SIGPIPE, SIG_DFL); /* ignored by leaseguard itself (main.c), not by what it runs */
   if (setenv("LEASEGUARD_FENCING_TOKEN", token, 1) != 0)
     _exit(127);
   execvp(argv[0], argv);
@@ -240,9 +242,10 @@ int lg_cmd_elect(int argc, char **argv) {
     default_identity(identity, sizeof identity);
     o.identity = identity;
   }
-  /* The flags first (the namespace may come from the API access: checked there). */
-  lg_elector_config ec = {o.ns ? o.ns : "-", o.name, o.identity, o.lease, o.renew, o.retry,
-                          o.misbehave};
+  /* The flags first (the namespace may come from the API access: checked with it, by
+   * lg_elector_new; a valid stand-in until then). */
+  lg_elector_config ec = {o.ns ? o.ns : "default", o.name, o.identity, o.lease, o.renew,
+                          o.retry, o.misbehave};
   if (lg_elector_validate(&ec, err, sizeof err)) {
     exit_code = lg_cli_usage_error("elect", "%s", err);
     goto out;
@@ -267,6 +270,11 @@ int lg_cmd_elect(int argc, char **argv) {
   lg_lease_api api = lg_leaselock_init(&lock, kube, o.ns, o.name, (long)(o.renew / 2000));
   if (lg_elector_new(&ec, &api, &e, err, sizeof err) ||
       (o.http && lg_httpd_start(o.http, answer, &st, &http, err, sizeof err))) {
+    exit_code = lg_cli_start_error("elect", err);
+    goto out;
+  }
+  /* A stalled stderr reader must cost log lines, never a renewal. */
+  if (lg_log_start_queue(0, err, sizeof err)) {
     exit_code = lg_cli_start_error("elect", err);
     goto out;
   }
@@ -325,6 +333,7 @@ int lg_cmd_elect(int argc, char **argv) {
   }
   lg_log(LG_LOG_INFO, "stopped", "lock", lockname, NULL);
 out:
+  lg_log_stop_queue(2000);
   lg_httpd_stop(http);
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   lg_elector_free(e);

@@ -32,7 +32,10 @@ static const char usage[] =
     "and the current one kept. While the certificate expires within 30 days, a warning is\n"
     "logged at start, after each reload and daily (an error once it has expired). Connections\n"
     "that fail before a request (TLS handshakes, --max-connections, client certificates) are\n"
-    "counted and summed up in one log line per 10 s.\n"
+    "counted and summed up in one log line per 10 s. Audit lines (stdout) and logs (stderr)\n"
+    "are queued and written by threads of their own: a reader that stalls or goes away costs\n"
+    "lines (counted in leaseguard_log_lines_dropped_total, reported on stderr), never an\n"
+    "answer.\n"
     "\n"
     "  --secure-port N               HTTPS port (default 8443)\n"
     "  --bind-address ADDR           numeric IPv4 or IPv6 address to listen on; :: is every address\n"
@@ -84,6 +87,9 @@ static const char usage[] =
     "Content-Length and Transfer-Encoding headers disagree get 400 and the connection closed.\n"
     "\n"
     "For --events. " LG_CLI_API_HELP;
+
+/* How long the log queues may take to flush at exit before the rest is given up. */
+#define LOG_FLUSH_MS 2000
 
 /* Parses a whole decimal number in [min, max]. */
 static int parse_num(const char *s, unsigned long long min, unsigned long long max,
@@ -270,8 +276,11 @@ int lg_cmd_serve(int argc, char **argv) {
   m = parse_flags(argc, argv, &cfg, &x);
   if (m != 0)
     return m > 0 ? 0 : 2;
-  /* Audit lines go to stdout; keep them whole and timely when it is a pipe or a file. */
+  /* Audit lines go to stdout; keep them whole and timely when it is a pipe or a file. From
+   * here on, logs and audit lines are queued: a stalled reader costs lines, not answers. */
   setvbuf(stdout, NULL, _IOLBF, 0);
+  if (lg_log_start_queue(0, err, sizeof err) != LG_OK)
+    goto out;
   if (!(cfg.metrics = lg_metrics_new(x.lease_label))) {
     snprintf(err, sizeof err, "%s", lg_strerror(LG_ENOMEM));
     goto out;
@@ -293,8 +302,10 @@ int lg_cmd_serve(int argc, char **argv) {
     status = 0;
 out:
   if (status)
-    lg_cli_start_error("serve", err);
+    lg_cli_start_error("serve", err); /* a log line: queued, flushed below */
   lg_events_stop(cfg.events);
+  /* A stderr whose reader is stuck would block this exit too: the queue gives up on it. */
+  lg_log_stop_queue(LOG_FLUSH_MS);
   lg_metrics_free(cfg.metrics);
   lg_witness_free(cfg.witness);
   lg_kube_config_free(&kc);
