@@ -50,7 +50,9 @@ static void *run(void *arg) {
           snprintf(r->warning, sizeof r->warning, "%s", r->lock.warnings);
         pthread_mutex_unlock(&r->mu);
       }
-      if (ev & LG_ELECT_WRITE_FAILED) {
+      /* A 409 is a race with the holder's renewal, not an answer of the webhook: the
+       * elector re-reads and writes again at its next step, as client-go does. */
+      if ((ev & LG_ELECT_WRITE_FAILED) && lg_elector_last_status(r->e) != 409) {
         pthread_mutex_lock(&r->mu);
         if (atomic_fetch_add(&r->writes_failed, 1) == 0) {
           r->fail_status = lg_elector_last_status(r->e);
