@@ -72,6 +72,14 @@ static const char *const conn_reasons[] = {"client-certificate", "http", "max-co
                                            "tls-handshake"};
 #define N_CONN_REASONS (sizeof conn_reasons / sizeof *conn_reasons)
 
+/* Writer clock offsets, seconds: negative is a clock behind the webhook's. */
+#define N_OFFSET_BUCKETS 13
+static const double offset_bounds[N_OFFSET_BUCKETS] = {-60, -30, -10, -5, -1, -0.25, 0,
+                                                       0.25, 1,   5,   10, 30, 60};
+static const char *const offset_les[N_OFFSET_BUCKETS] = {"-60", "-30", "-10", "-5", "-1",
+                                                         "-0.25", "0", "0.25", "1", "5",
+                                                         "10", "30", "60"};
+
 /* A scrape renders a copy made by snapshot(): a new field must be copied there too. */
 struct lg_metrics {
   pthread_mutex_t mu;
@@ -88,6 +96,12 @@ struct lg_metrics {
   int64_t cert_not_after;
   _Atomic uint64_t file_reloads[N_RELOAD_FILES][2]; /* [file][ok] */
   _Atomic uint64_t conn_errors[N_CONN_REASONS];
+  _Atomic uint64_t offsets[N_OFFSET_BUCKETS + 1]; /* not cumulative; the last is +Inf only */
+  _Atomic uint64_t offsets_count;
+  _Atomic int64_t offsets_sum_us;
+  size_t witness_leases, witness_holders, median_n;
+  uint64_t witness_evictions;
+  double median;
 };
 
 /* ---- tables ---- */
@@ -332,6 +346,30 @@ void lg_metrics_file_reload(lg_metrics *m, const char *file, bool ok) {
   int i = label_index(reload_files, N_RELOAD_FILES, file);
   if (m && i >= 0)
     atomic_fetch_add(&m->file_reloads[i][ok], 1);
+}
+
+void lg_metrics_writer_offset(lg_metrics *m, double seconds) {
+  size_t i = 0;
+  if (!m || !isfinite(seconds))
+    return;
+  while (i < N_OFFSET_BUCKETS && seconds > offset_bounds[i])
+    i++;
+  atomic_fetch_add(&m->offsets[i], 1);
+  atomic_fetch_add(&m->offsets_count, 1);
+  atomic_fetch_add(&m->offsets_sum_us, (int64_t)(seconds * 1e6));
+}
+
+void lg_metrics_witness(lg_metrics *m, size_t leases, size_t holders, uint64_t evictions,
+                        double median, size_t n) {
+  if (!m)
+    return;
+  pthread_mutex_lock(&m->mu);
+  m->witness_leases = leases;
+  m->witness_holders = holders;
+  m->witness_evictions = evictions;
+  m->median = median;
+  m->median_n = n;
+  pthread_mutex_unlock(&m->mu);
 }
 
 void lg_metrics_connection_errors(lg_metrics *m, const char *reason, uint64_t n) {
@@ -639,6 +677,44 @@ static void render_server_counters(buf *b, const lg_metrics *m) {
            fmt_u64(atomic_load(&m->conn_errors[i]), num));
 }
 
+/* Writer clock offsets and the lease memory (serve). */
+static void render_clocks(buf *b, const lg_metrics *m) {
+  static const char *const le[] = {"le"}, *const tbl[] = {"table"};
+  static const char *const tables[] = {"leases", "holders"};
+  char num[32];
+  uint64_t cum = 0;
+  if (!atomic_load(&m->offsets_count) && !m->witness_leases && !m->witness_holders)
+    return;
+  family(b, "leaseguard_writer_clock_offset_seconds", "histogram",
+         "Each writer's renewTime minus this webhook's clock at admission, in seconds: writers "
+         "all off by the same amount mean this webhook's clock is off.");
+  for (size_t i = 0; i <= N_OFFSET_BUCKETS; i++) {
+    const char *bound = i < N_OFFSET_BUCKETS ? offset_les[i] : "+Inf";
+    cum += atomic_load(&m->offsets[i]);
+    sample(b, "leaseguard_writer_clock_offset_seconds_bucket", le, &bound, 1, fmt_u64(cum, num));
+  }
+  sample(b, "leaseguard_writer_clock_offset_seconds_sum", NULL, NULL, 0,
+         fmt_usec(atomic_load(&m->offsets_sum_us), num));
+  sample(b, "leaseguard_writer_clock_offset_seconds_count", NULL, NULL, 0,
+         fmt_u64(atomic_load(&m->offsets_count), num));
+  if (m->median_n) {
+    family(b, "leaseguard_writer_clock_offset_median_seconds", "gauge",
+           "The median clock offset of the writers measured in the last 10 minutes.");
+    sample(b, "leaseguard_writer_clock_offset_median_seconds", NULL, NULL, 0,
+           fmt_usec((int64_t)(m->median * 1e6), num));
+  }
+  family(b, "leaseguard_lease_memory_entries", "gauge",
+         "Leases and holder identities whose writes this replica remembers.");
+  sample(b, "leaseguard_lease_memory_entries", tbl, &tables[0], 1,
+         fmt_u64(m->witness_leases, num));
+  sample(b, "leaseguard_lease_memory_entries", tbl, &tables[1], 1,
+         fmt_u64(m->witness_holders, num));
+  family(b, "leaseguard_lease_memory_evictions_total", "counter",
+         "Entries forgotten to make room (--lease-memory-size too small when it grows fast).");
+  sample(b, "leaseguard_lease_memory_evictions_total", NULL, NULL, 0,
+         fmt_u64(m->witness_evictions, num));
+}
+
 static void render_all(buf *b, const lg_metrics *m, lg_time now) {
   static const char *const op_dec[] = {"operation", "decision"};
   static const char *const viol[] = {"rule", "mode", "namespace", "lease"};
@@ -678,6 +754,7 @@ static void render_all(buf *b, const lg_metrics *m, lg_time now) {
            fmt_u64(lg_logq_dropped((lg_logq_stream)i), num));
   }
   render_server_counters(b, m);
+  render_clocks(b, m);
   render_leases(b, &m->leases, now);
   family(b, "leaseguard_metrics_series_dropped_total", "counter",
          "Updates that found their family at its series limit: counted in an _overflow "
@@ -764,6 +841,15 @@ static lg_metrics *snapshot(const lg_metrics *m) {
       atomic_store(&c->file_reloads[i][ok], atomic_load(&m->file_reloads[i][ok]));
   for (size_t i = 0; i < N_CONN_REASONS; i++)
     atomic_store(&c->conn_errors[i], atomic_load(&m->conn_errors[i]));
+  for (size_t i = 0; i <= N_OFFSET_BUCKETS; i++)
+    atomic_store(&c->offsets[i], atomic_load(&m->offsets[i]));
+  atomic_store(&c->offsets_count, atomic_load(&m->offsets_count));
+  atomic_store(&c->offsets_sum_us, atomic_load(&m->offsets_sum_us));
+  c->witness_leases = m->witness_leases;
+  c->witness_holders = m->witness_holders;
+  c->witness_evictions = m->witness_evictions;
+  c->median = m->median;
+  c->median_n = m->median_n;
   table *dst[] = {&c->requests, &c->violations, &c->events, &c->leases};
   const table *src[] = {&m->requests, &m->violations, &m->events, &m->leases};
   bool ok = true;

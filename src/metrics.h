@@ -38,6 +38,14 @@ void lg_metrics_file_reload(lg_metrics *m, const char *file, bool ok);
  * "client-certificate" or "http"; other names are ignored. */
 void lg_metrics_connection_errors(lg_metrics *m, const char *reason, uint64_t n);
 
+/* Observes one writer's clock offset (its renewTime minus the webhook's clock, seconds). */
+void lg_metrics_writer_offset(lg_metrics *m, double seconds);
+
+/* What the lease memory holds (lg_witness) and the median offset of the writers measured
+ * lately (n of them; no median gauge when n is 0). */
+void lg_metrics_witness(lg_metrics *m, size_t leases, size_t holders, uint64_t evictions,
+                        double median, size_t n);
+
 /* Sets the serving certificate's notAfter (Unix seconds). */
 void lg_metrics_cert_expiry(lg_metrics *m, int64_t not_after);
 

@@ -256,6 +256,8 @@ static enum MHD_Result finish_review(lg_routes *s, struct MHD_Connection *c, req
     ret = reply_error(s, c, rq, MHD_HTTP_INTERNAL_SERVER_ERROR, "InternalError", NULL,
                       "cannot encode the response: %s", lg_strerror(LG_ENOMEM));
   lg_metrics_review(s->cfg->metrics, &res, mono_s() - start);
+  if (res.has_offset)
+    lg_metrics_writer_offset(s->cfg->metrics, (double)res.offset / LG_USEC_PER_SEC);
   lg_events_report(s->cfg->events, &res, now);
   lg_log_review(&res, now);
   if (res.rc != LG_OK)

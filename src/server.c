@@ -19,6 +19,7 @@
 
 #include <microhttpd.h>
 
+#include "clockcheck.h"
 #include "conns.h"
 #include "cpus.h"
 #include "httpd.h"
@@ -48,6 +49,7 @@ typedef struct {
   lg_httpd *probes, *metrics_http; /* the plain-HTTP listeners, or NULL */
   lg_listen_addr addr;
   atomic_bool stopping;     /* the daemon is closing every connection: not noise */
+  lg_clockcheck clock;      /* does this node's clock disagree with every writer's? */
 } server;
 
 /* Seconds on the monotonic clock, for deadlines. */
@@ -247,6 +249,17 @@ static lg_rc start_listeners(server *s, char *err, size_t errlen) {
 
 /* ---- running and stopping ---- */
 
+/* The writers' clock offsets against this node's clock, with the policy's skew budget. */
+static void check_clock(server *s) {
+  lg_policy_ref *ref;
+  lg_rule_config cfg;
+  if (!s->cfg->witness || !(ref = lg_policywatch_acquire(s->policies)))
+    return;
+  lg_policy_resolve(lg_policy_ref_get(ref), LG_MODE_INHERIT, "", "", "", &cfg);
+  lg_policy_ref_release(ref);
+  lg_clockcheck_tick(&s->clock, s->cfg->witness, s->cfg->metrics, cfg.skew, lg_time_mono());
+}
+
 /* Milliseconds from now until the monotonic time t (seconds), at least 0. */
 static int64_t ms_until(double t) {
   double d = (t - mono_s()) * 1000;
@@ -313,6 +326,7 @@ static void serve_until_signal(server *s, const sigset_t *set) {
       lg_tls_check_expiry(s->tls);
     if (mono_s() >= next_noise) {
       flush_noise(s);
+      check_clock(s);
       next_noise = mono_s() + NOISE_INTERVAL_S;
     }
     if (stop_at >= 0 && mono_s() >= stop_at) {

@@ -68,6 +68,14 @@ lg_rc lg_webhook_handle(const char *body, size_t len, const lg_webhook_env *env,
                           .wall = env->now,
                           .mono = env->mono,
                       });
+  /* A holder stamping renewTime anew shows how far its clock is from ours. */
+  if (out->verdict.allowed && !r->dry_run && in.new_lease && lg_lease_held(in.new_lease) &&
+      in.new_lease->has_renew &&
+      !(in.old_lease && in.old_lease->has_renew && in.old_lease->renew == in.new_lease->renew) &&
+      !lg_rules_is_controller(&out->config, r->requester.username)) {
+    out->has_offset = true;
+    out->offset = in.new_lease->renew - env->now;
+  }
   out->body = lg_admission_encode(r->uid, &out->verdict, NULL);
 out:
   if (!out->body) {

@@ -27,6 +27,8 @@ typedef struct {
   lg_review review;   /* the decoded request (owned; zeroed when decoding failed) */
   lg_rule_config config; /* the settings the rules ran with */
   lg_evidence evidence;  /* what the witness knew of the old version */
+  bool has_offset;       /* the write measured its writer's clock: */
+  lg_time offset;        /* new renewTime minus env->now */
   lg_verdict verdict; /* the decision */
   const char *ignored; /* non-NULL when the object is not a Lease and was let through */
 } lg_webhook_result;
