@@ -29,7 +29,17 @@ struct lg_routes {
   lg_noise *noise;     /* refused client certificates */
   atomic_bool serving; /* listening and not shutting down */
   atomic_uint active;  /* requests begun and not yet completed */
+  atomic_size_t buffered; /* bytes of body buffers allocated, all requests together */
 };
+
+/* Request bodies buffered at once, all connections together: a flood of huge bodies from
+ * strangers gets 503 instead of the pod's memory (the API server's reviews are far below). */
+#define BUFFERED_MIN (256u * 1024 * 1024)
+
+static size_t buffer_budget(const lg_routes *s) {
+  size_t twice = s->cfg->max_request_bytes > SIZE_MAX / 2 ? SIZE_MAX : 2 * s->cfg->max_request_bytes;
+  return twice > BUFFERED_MIN ? twice : BUFFERED_MIN;
+}
 
 /* Per-request state, made on the first call of the access handler. */
 typedef struct {
@@ -42,6 +52,7 @@ typedef struct {
   bool reviewing;  /* a POST /validate */
   bool forbidden;  /* no acceptable client certificate; answered 403 */
   bool too_large;  /* the body passed the limit; the rest is discarded */
+  bool busy;       /* too many bytes buffered by all requests; the rest is discarded */
   bool answered;
   bool close;      /* answer with Connection: close */
 } request;
@@ -185,7 +196,7 @@ static enum MHD_Result begin_review(lg_routes *s, struct MHD_Connection *c, requ
 static enum MHD_Result take_body(lg_routes *s, request *rq, const char *data, size_t n) {
   size_t max = s->cfg->max_request_bytes;
 
-  if (rq->too_large) {
+  if (rq->too_large || rq->busy) {
     rq->dropped += n < SIZE_MAX - rq->dropped ? n : SIZE_MAX - rq->dropped;
     if (rq->dropped <= (max > DISCARD_MIN ? max : DISCARD_MIN))
       return MHD_YES;
@@ -194,6 +205,7 @@ static enum MHD_Result take_body(lg_routes *s, request *rq, const char *data, si
   }
   if (n > max - rq->len) {
     rq->too_large = true;
+    atomic_fetch_sub(&s->buffered, rq->cap);
     free(rq->body);
     rq->body = NULL;
     rq->len = rq->cap = 0;
@@ -208,9 +220,19 @@ static enum MHD_Result take_body(lg_routes *s, request *rq, const char *data, si
       cap *= 2;
     if (cap > max + 1)
       cap = max + 1;
+    if (atomic_fetch_add(&s->buffered, cap - rq->cap) + (cap - rq->cap) > buffer_budget(s)) {
+      atomic_fetch_sub(&s->buffered, cap - rq->cap + rq->cap);
+      rq->busy = true;
+      free(rq->body);
+      rq->body = NULL;
+      rq->len = rq->cap = 0;
+      return MHD_YES;
+    }
     grown = realloc(rq->body, cap);
-    if (!grown)
+    if (!grown) {
+      atomic_fetch_sub(&s->buffered, cap - rq->cap);
       return MHD_NO;
+    }
     rq->body = grown;
     rq->cap = cap;
   }
@@ -239,6 +261,12 @@ static enum MHD_Result finish_review(lg_routes *s, struct MHD_Connection *c, req
   if (rq->too_large)
     return reply_error(s, c, rq, MHD_HTTP_CONTENT_TOO_LARGE, "RequestEntityTooLarge", NULL,
                        "request body is over the limit of %zu bytes", s->cfg->max_request_bytes);
+  if (rq->busy) {
+    lg_log(LG_LOG_WARNING, "too many request bytes buffered at once: answering 503", NULL);
+    return reply_error(s, c, rq, MHD_HTTP_SERVICE_UNAVAILABLE, "ServiceUnavailable", NULL,
+                       "too many request bytes in flight (over %zu); retry",
+                       buffer_budget(s));
+  }
   if (!rq->ref)
     return reply_error(s, c, rq, MHD_HTTP_SERVICE_UNAVAILABLE, "ServiceUnavailable", NULL,
                        "no policy is loaded");
@@ -386,6 +414,7 @@ void lg_routes_on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     return;
   lg_conns_touch(s->conns, rq->conn, mono_s());
   lg_policy_ref_release(rq->ref);
+  atomic_fetch_sub(&s->buffered, rq->cap);
   free(rq->body);
   free(rq);
   *con_cls = NULL;

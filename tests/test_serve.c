@@ -167,7 +167,8 @@ static void start_server(const char *mode, unsigned long limit) {
   snprintf(cert, sizeof cert, "--tls-cert-file=%s", env.tls.cert);
   snprintf(key, sizeof key, "--tls-private-key-file=%s", env.tls.key);
   snprintf(policy, sizeof policy, "--policy-file=%s", srv.policy);
-  snprintf(max, sizeof max, "--max-request-bytes=%lu", limit ? limit : 4194304UL);
+  /* 0: the binary's default limit */
+  snprintf(max, sizeof max, "--max-request-bytes=%lu", limit);
   argv[n++] = (char *)LEASEGUARD_BIN;
   argv[n++] = "serve";
   argv[n++] = "--bind-address=127.0.0.1";
@@ -175,7 +176,8 @@ static void start_server(const char *mode, unsigned long limit) {
   argv[n++] = cert;
   argv[n++] = key;
   argv[n++] = policy;
-  argv[n++] = max;
+  if (limit)
+    argv[n++] = max;
   argv[n++] = "--policy-check-interval=200";
   argv[n++] = "--threads=2";
   argv[n] = NULL;
@@ -347,6 +349,50 @@ static void test_observed_time(void **state) {
                            short_lease("pod-b", now, 4)));
   assert_true(post_update("uid-cold-takeover", short_lease("pod-a", now - 3 * LG_USEC_PER_SEC, 3),
                           short_lease("pod-b", now, 4)));
+}
+
+/* The largest Lease review the API server can send is judged, not refused with a 413 that
+ * failurePolicy Ignore would let through: a steal whose new holder is 1.4 MB of '<', which
+ * Go's encoder writes as \u003c (6 bytes each), with the default body limit. */
+static void test_huge_lease_is_judged(void **state) {
+  size_t n = 1400 * 1000;
+  char *holder = malloc(n + 1);
+  lg_time now;
+  (void)state;
+  assert_non_null(holder);
+  memset(holder, '<', n);
+  holder[n] = '\0';
+  start_server("enforce", 0);
+  now = lg_time_now();
+  json_t *old = short_lease("pod-a", now - 100000, 3), *obj = short_lease(holder, now, 4);
+  json_t *doc = json_pack("{s:s, s:s, s:{s:s, s:{s:s, s:s, s:s}, s:{s:s, s:s, s:s}, s:s, s:s,"
+                          " s:s, s:{s:s}, s:o, s:o}}",
+                          "apiVersion", "admission.k8s.io/v1", "kind", "AdmissionReview",
+                          "request", "uid", "uid-huge", "kind", "group", "coordination.k8s.io",
+                          "version", "v1", "kind", "Lease", "resource", "group",
+                          "coordination.k8s.io", "version", "v1", "resource", "leases",
+                          "namespace", NS, "name", NAME, "operation", "UPDATE", "userInfo",
+                          "username", USER, "object", obj, "oldObject", old);
+  char *body = json_dumps(doc, JSON_COMPACT | JSON_ESCAPE_SLASH);
+  /* as Go writes it */
+  size_t len = 0, cap = strlen(body) * 6 + 1;
+  char *go = malloc(cap);
+  for (const char *p = body; *p; p++)
+    len += *p == '<' ? (size_t)snprintf(go + len, cap - len, "\\u003c")
+                     : (size_t)snprintf(go + len, cap - len, "%c", *p);
+  assert_true(len > 8 * 1000 * 1000);
+  request q = {.path = "/validate", .ctype = "application/json", .body = go, .len = len};
+  lgt_reply r;
+  http(&q, &r);
+  assert_int_equal(r.rc, CURLE_OK);
+  assert_int_equal(r.status, 200);
+  assert_non_null(strstr(r.body, "\"allowed\":false"));
+  assert_non_null(strstr(r.body, "[holder-renew]"));
+  free(r.body);
+  free(go);
+  free(body);
+  json_decref(doc);
+  free(holder);
 }
 
 /* ---- cases ---- */
@@ -598,6 +644,7 @@ int main(void) {
       cmocka_unit_test_teardown(test_tls, stop_server),
       cmocka_unit_test_teardown(test_policy_reload, stop_server),
       cmocka_unit_test_teardown(test_observed_time, stop_server),
+      cmocka_unit_test_teardown(test_huge_lease_is_judged, stop_server),
   };
   return cmocka_run_group_tests(tests, setup_group, teardown_group);
 }

@@ -64,7 +64,8 @@ static const char usage[] =
     "  --policy-file PATH            LeasePolicy JSON (default: the built-in policy)\n"
     "  --mode enforce|warn|audit     replaces the policy's defaultMode\n"
     "  --log-level LEVEL             debug, info, warning or error (default info)\n"
-    "  --max-request-bytes N         larger request bodies get 413 (default 4194304)\n"
+    "  --max-request-bytes N         larger request bodies get 413 (default 33554432: more\n"
+    "                                than any Lease review the API server can send)\n"
     "  --max-connections N           concurrent connections; more are refused (default 1024)\n"
     "  --connection-timeout SECONDS  a connection that is idle, or has not sent a whole request,\n"
     "                                this long after opening or after its last reply is closed\n"
@@ -152,7 +153,7 @@ static bool may_be_empty(const char **dst, const lg_server_config *cfg) {
 
 /* Turns the flags into cfg; returns -1 after a usage message on stderr, 1 after --help. */
 static int parse_flags(int argc, char **argv, lg_server_config *cfg, extras *x) {
-  unsigned long long port = 8443, max_bytes = 4194304, max_conns = 1024, timeout = 30,
+  unsigned long long port = 8443, max_bytes = 33554432, max_conns = 1024, timeout = 30,
                      threads = 0, interval = 1000;
   const char *mode = NULL, *level = NULL;
   const struct {

@@ -838,7 +838,7 @@ const defaults = {
   priorityClassName: '', events: false, securePort: 8443, webhookName: 'leases.leaseguard.io',
   failurePolicy: 'Ignore', timeoutSeconds: 3, excluded: [], objectSelector: {}, matchConditions: [],
   certMode: 'generate', tlsSecret: `${opt.release}-tls`, policy: 'default', mode: '',
-  flags: { '--log-level': 'info', '--max-request-bytes': '4194304', '--max-connections': '1024',
+  flags: { '--log-level': 'info', '--max-request-bytes': '33554432', '--max-connections': '1024',
     '--connection-timeout': '30', '--threads': '0', '--policy-check-interval': '1000',
     '--lease-memory-size': '16384' },
   clientCA: null, serviceMonitor: false, selftestNamespace: 'default', expect: 'enforce',
