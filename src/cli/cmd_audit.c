@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "httpd.h"
 #include "kube.h"
+#include "leasewatch.h"
 #include "k8sname.h"
 #include "log.h"
 #include "logq.h"
@@ -22,9 +23,6 @@
 
 #define READ_CHUNK 65536
 #define VALUE_MAX (1024L * 1024 * 1024) /* one JSON value of a recorded history */
-#define LIST_TIMEOUT_MS 60000L
-#define LIST_PAGE 500
-#define BACKOFF_MAX_S 30
 
 static const char usage[] =
     "Usage: leaseguard audit [--policy-file=PATH] [--mode=enforce|warn|audit]\n"
@@ -361,24 +359,17 @@ static void answer(void *ctx, const char *url, lg_httpd_answer *out) {
 }
 
 typedef struct {
-  lg_kube *kube;
   lg_audit *audit;
   lg_metrics *metrics;
+  http_state *hs;
   const sigset_t *signals;
-  char list_path[160];
-  char rv[128];       /* the last resourceVersion seen: where the next watch starts */
-  long timeout_s;     /* of one watch */
-  bool stop;          /* SIGTERM or SIGINT arrived */
-  bool gone;          /* the watch said 410 Gone */
-  bool broken;        /* the watch sent something unusable or another ERROR */
-  size_t events;      /* events of the current watch */
+  bool stop; /* SIGTERM or SIGINT arrived */
   bool identity_noted;
 } watcher;
 
-typedef enum { W_STOP, W_ENDED, W_GONE, W_FAILED } watch_end;
-
 /* Notices SIGTERM/SIGINT (blocked in every thread) without waiting; consumes it. */
-static bool stop_requested(watcher *w) {
+static bool stop_requested(void *ud) {
+  watcher *w = ud;
   sigset_t pending;
   struct timespec zero = {0, 0};
   if (w->stop)
@@ -391,17 +382,14 @@ static bool stop_requested(watcher *w) {
   return w->stop;
 }
 
-/* Sleeps seconds unless a signal to stop comes first. */
-static void pause_for(watcher *w, long seconds) {
-  struct timespec ts = {seconds, 0};
+/* Sleeps usec unless a signal to stop comes first; true to stop. */
+static bool wait_for(void *ud, int64_t usec) {
+  watcher *w = ud;
+  struct timespec ts = {(time_t)(usec / 1000000), (long)(usec % 1000000) * 1000};
   int sig = sigtimedwait(w->signals, NULL, &ts);
   if (sig == SIGTERM || sig == SIGINT)
     w->stop = true;
-}
-
-static void set_rv(watcher *w, const char *rv) {
-  if (rv && rv[0] && strlen(rv) < sizeof w->rv)
-    memcpy(w->rv, rv, strlen(rv) + 1);
+  return w->stop;
 }
 
 /* Tells the metrics and stdout about one change. judged: report its findings. */
@@ -436,79 +424,13 @@ static void on_forget(void *ud, const char *ns, const char *name) {
   lg_metrics_lease_deleted(ud, ns, name);
 }
 
-static const char *or_empty(const char *s) { return s ? s : ""; }
-
-/* Appends s to buf percent-encoded (a continue token in a query). */
-static void query_escape(char *buf, size_t len, const char *s) {
-  size_t n = strlen(buf);
-  for (; *s && n + 4 < len; s++) {
-    unsigned char ch = (unsigned char)*s;
-    if (strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~", ch))
-      buf[n++] = (char)ch;
-    else
-      n += (size_t)snprintf(buf + n, len - n, "%%%02X", ch);
-  }
-  buf[n] = '\0';
-}
-
-/* LISTs the leases (page by page) into items (new); the list's resourceVersion into rv. */
-static lg_rc list_all(watcher *w, json_t **items, char *rv, size_t rvlen) {
-  char path[3 * 4096 + 256], cont[4096] = "";
-  lg_kube_result res;
-  lg_rc rc = LG_OK;
-
-  if (!(*items = json_array()))
-    return LG_ENOMEM;
-  do {
-    const json_t *meta;
-    snprintf(path, sizeof path, "%s?limit=%d%s", w->list_path, LIST_PAGE,
-             cont[0] ? "&continue=" : "");
-    query_escape(path, sizeof path, cont);
-    rc = lg_kube_call(w->kube, "GET", path, NULL, LIST_TIMEOUT_MS, &res);
-    if (!rc && (res.status != 200 || !json_is_array(json_object_get(res.body, "items"))))
-      rc = LG_EIO;
-    if (rc) {
-      lg_log_json(LG_LOG_WARNING, "cannot list leases", "{s:s, s:I, s:s}", "path", w->list_path,
-                  "status", (json_int_t)res.status, "error",
-                  res.message[0] ? res.message : "not a LeaseList");
-      lg_kube_result_free(&res);
-      break;
-    }
-    json_array_extend(*items, json_object_get(res.body, "items"));
-    meta = json_object_get(res.body, "metadata");
-    snprintf(rv, rvlen, "%s",
-             or_empty(json_string_value(json_object_get(meta, "resourceVersion"))));
-    if ((size_t)snprintf(cont, sizeof cont, "%s",
-                         or_empty(json_string_value(json_object_get(meta, "continue")))) >=
-        sizeof cont) {
-      lg_log(LG_LOG_WARNING, "cannot list leases", "path", w->list_path, "error",
-             "continue token too long", NULL);
-      rc = LG_EIO;
-    }
-    lg_kube_result_free(&res);
-  } while (!rc && cont[0]);
-  if (rc) {
-    json_decref(*items);
-    *items = NULL;
-  }
-  return rc;
-}
-
-/* Lists the leases and brings the tracker up to date. The first list is the baseline (not
- * judged); a re-list judges what changed while the watch was away, at the versions' time. */
-static lg_rc relist(watcher *w, bool baseline) {
-  json_t *items, *it;
-  char rv[sizeof w->rv], err[256];
+/* The first list is the baseline (not judged); a re-list judges what changed while the
+ * watch was away, at the versions' time. */
+static void on_list(void *ud, json_t *items, bool baseline) {
+  watcher *w = ud;
+  json_t *it;
+  char err[256];
   size_t i, forgotten;
-  lg_rc rc = list_all(w, &items, rv, sizeof rv);
-
-  if (rc)
-    return rc;
-  if (!rv[0]) {
-    lg_log(LG_LOG_WARNING, "the lease list has no resourceVersion", NULL);
-    json_decref(items);
-    return LG_EIO;
-  }
   json_array_foreach(items, i, it) {
     lg_audit_change c;
     if (lg_audit_observe(w->audit, it, false, NULL, &c, err, sizeof err) != LG_OK) {
@@ -519,134 +441,30 @@ static lg_rc relist(watcher *w, bool baseline) {
     lg_audit_change_clear(&c);
   }
   forgotten = lg_audit_forget_absent(w->audit, items, on_forget, w->metrics);
-  set_rv(w, rv);
-  lg_log_json(LG_LOG_INFO, baseline ? "listed leases" : "re-listed leases", "{s:I, s:I, s:s}",
-              "leases", (json_int_t)json_array_size(items), "forgotten", (json_int_t)forgotten,
-              "resourceVersion", w->rv);
-  json_decref(items);
-  return LG_OK;
+  if (forgotten)
+    lg_log_json(LG_LOG_INFO, "leases deleted while the watch was away", "{s:I}", "forgotten",
+                (json_int_t)forgotten);
+  atomic_store(&w->hs->ready, true);
 }
 
-/* One line of the watch stream (NULL: a tick). Non-zero ends the stream. */
-static int on_line(void *ud, const char *line, size_t len) {
+static void on_event(void *ud, lg_leasewatch_event type, json_t *obj) {
   watcher *w = ud;
-  json_t *ev, *obj;
-  json_error_t jerr;
-  lg_audit_event_type type;
   lg_audit_change c;
   char err[256];
-  long code;
-
-  if (stop_requested(w))
-    return 1;
-  if (!line)
-    return 0;
-  if (!(ev = json_loadb(line, len, JSON_ALLOW_NUL, &jerr))) {
-    lg_log(LG_LOG_WARNING, "malformed watch event", "error", jerr.text, NULL);
-    w->broken = true;
-    return 1;
+  lg_time now = lg_time_now();
+  if (lg_audit_observe(w->audit, obj, type == LG_LEASEWATCH_DELETED, &now, &c, err, sizeof err)) {
+    lg_log(LG_LOG_WARNING, "unusable lease in a watch event", "error", err, NULL);
+    return;
   }
-  if (lg_audit_event(ev, &type, &obj, &code, err, sizeof err) != LG_OK) {
-    lg_log(LG_LOG_WARNING, "unusable watch event", "error", err, NULL);
-    w->broken = true;
-  } else if (type == LG_AUDIT_EV_ERROR) {
-    const char *msg = json_string_value(json_object_get(obj, "message"));
-    w->gone = code == 410;
-    w->broken = !w->gone;
-    if (w->broken)
-      lg_log(LG_LOG_WARNING, "watch error", "error", msg ? msg : "", NULL);
-  } else if (type == LG_AUDIT_EV_BOOKMARK) {
-    set_rv(w, json_string_value(json_object_get(json_object_get(obj, "metadata"),
-                                                "resourceVersion")));
-  } else {
-    lg_time now = lg_time_now();
-    w->events++;
-    if (lg_audit_observe(w->audit, obj, type == LG_AUDIT_EV_DELETED, &now, &c, err, sizeof err)) {
-      lg_log(LG_LOG_WARNING, "unusable lease in a watch event", "error", err, NULL);
-    } else {
-      report(w, &c, true);
-      lg_audit_change_clear(&c);
-    }
-    /* Past it even when unusable: resuming must not replay it forever. */
-    set_rv(w, json_string_value(json_object_get(json_object_get(obj, "metadata"),
-                                                "resourceVersion")));
-  }
-  json_decref(ev);
-  return w->gone || w->broken;
-}
-
-static watch_end watch_once(watcher *w) {
-  char path[512];
-  lg_kube_result res;
-  watch_end end = W_ENDED;
-  lg_rc rc;
-
-  snprintf(path, sizeof path, "%s?watch=true&allowWatchBookmarks=true&timeoutSeconds=%ld"
-           "&resourceVersion=", w->list_path, w->timeout_s);
-  query_escape(path, sizeof path, w->rv);
-  w->gone = w->broken = false;
-  w->events = 0;
-  lg_log(LG_LOG_DEBUG, "watching leases", "resourceVersion", w->rv, NULL);
-  rc = lg_kube_stream(w->kube, path, w->timeout_s * 1000 + 30000, on_line, w, &res);
-  if (w->stop)
-    end = W_STOP;
-  else if (w->gone || res.status == 410)
-    end = W_GONE;
-  else if (rc || w->broken || res.status != 200) {
-    lg_log_json(LG_LOG_WARNING, "watch failed", "{s:I, s:s}", "status", (json_int_t)res.status,
-                "error", res.message[0] ? res.message : "unusable event");
-    end = W_FAILED;
-  }
-  lg_kube_result_free(&res);
-  return end;
-}
-
-/* List, then watch from the list's version; resume after a watch ends, re-list after
- * 410 Gone, back off (1 s doubling to 30 s) after failures; until a signal. */
-static void watch_loop(watcher *w, http_state *hs) {
-  long backoff = 1;
-  bool listed = false, ever = false;
-  int gone_in_a_row = 0;
-
-  while (!stop_requested(w)) {
-    watch_end end;
-    int64_t started;
-    if (!listed) {
-      if (relist(w, !ever) != LG_OK) {
-        pause_for(w, backoff);
-        backoff = backoff * 2 > BACKOFF_MAX_S ? BACKOFF_MAX_S : backoff * 2;
-        continue;
-      }
-      listed = ever = true;
-      atomic_store(&hs->ready, true);
-    }
-    started = lg_time_mono();
-    end = watch_once(w);
-    if (end == W_STOP)
-      break;
-    if (end == W_GONE) {
-      lg_log(LG_LOG_INFO, "resourceVersion too old (410 Gone): re-listing", "resourceVersion",
-             w->rv, NULL);
-      listed = false;
-      if (++gone_in_a_row > 1)
-        pause_for(w, backoff);
-      continue;
-    }
-    gone_in_a_row = 0;
-    /* A stream that ends at once (well before its timeout) without an event is a failure
-     * too: no busy loop. */
-    if (end == W_FAILED || (w->events == 0 && lg_time_mono() - started < 500000)) {
-      pause_for(w, backoff);
-      backoff = backoff * 2 > BACKOFF_MAX_S ? BACKOFF_MAX_S : backoff * 2;
-      continue;
-    }
-    backoff = 1;
-  }
+  report(w, &c, true);
+  lg_audit_change_clear(&c);
 }
 
 static int run_watch(const options *o, const lg_policy *policy) {
-  watcher w = {0};
   http_state hs = {.ready = false};
+  watcher w = {.hs = &hs};
+  lg_leasewatch lw = {0};
+  lg_kube *kube = NULL;
   lg_kube_config kc = {0};
   lg_httpd *http = NULL;
   sigset_t set, old;
@@ -662,14 +480,8 @@ static int run_watch(const options *o, const lg_policy *policy) {
   w.signals = &set;
   if (o->log_level)
     lg_log_set_level((lg_log_level)lg_log_parse_level(o->log_level));
-  w.timeout_s = o->watch_timeout_s;
-  if (o->ns)
-    lg_k8sname_path(w.list_path, sizeof w.list_path, "/apis/coordination.k8s.io/v1/namespaces",
-                    o->ns, "leases", NULL);
-  else
-    snprintf(w.list_path, sizeof w.list_path, "/apis/coordination.k8s.io/v1/leases");
   if (lg_cli_api_config("audit", &o->api, true, &kc, err, sizeof err) ||
-      lg_kube_new(&kc, &w.kube, err, sizeof err)) {
+      lg_kube_new(&kc, &kube, err, sizeof err)) {
     status = lg_cli_start_error("audit", err);
     goto out;
   }
@@ -691,7 +503,15 @@ static int run_watch(const options *o, const lg_policy *policy) {
   }
   lg_log(LG_LOG_INFO, "auditing leases", "namespace", o->ns ? o->ns : "", "http",
          o->http ? o->http : "", NULL);
-  watch_loop(&w, &hs);
+  lw = (lg_leasewatch){.kube = kube,
+                       .namespace = o->ns,
+                       .timeout_s = o->watch_timeout_s,
+                       .ud = &w,
+                       .on_list = on_list,
+                       .on_event = on_event,
+                       .wait = wait_for,
+                       .stopped = stop_requested};
+  lg_leasewatch_run(&lw);
   lg_log(LG_LOG_INFO, "stopped", NULL);
   status = 0;
 out:
@@ -700,7 +520,7 @@ out:
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   lg_audit_free(w.audit);
   lg_metrics_free(w.metrics);
-  lg_kube_free(w.kube);
+  lg_kube_free(kube);
   lg_kube_config_free(&kc);
   return status;
 }
