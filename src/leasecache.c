@@ -14,6 +14,7 @@ typedef struct node {
   bool has_committed, deleted, has_pending;
   lg_leasecache_entry committed, pending;
   int64_t committed_mono, pending_mono, updated;
+  uint64_t list_gen; /* the list (or later event) that last put it */
   struct node *chain, *prev, *next; /* bucket chain; LRU list (head = most recent) */
 } node;
 
@@ -25,6 +26,7 @@ struct lg_leasecache {
   int64_t pending_ttl;
   bool synced;
   int64_t synced_mono;
+  uint64_t gen; /* of the list under way */
 };
 
 static size_t hash(const char *s) {
@@ -143,7 +145,7 @@ static node *upsert(lg_leasecache *c, const char *key, int64_t mono) {
   return n;
 }
 
-static bool fill(lg_leasecache_entry *e, const lg_lease *l) {
+bool lg_leasecache_entry_from(lg_leasecache_entry *e, const lg_lease *l) {
   const char *h = lg_lease_holder_or_empty(l);
   size_t n = strlen(h);
   lg_leasecache_entry_clear(e);
@@ -186,7 +188,8 @@ void lg_leasecache_put(lg_leasecache *c, const char *ns, const char *name, const
   if (!c || !make_key(key, ns, name))
     return;
   pthread_mutex_lock(&c->mu);
-  if ((n = upsert(c, key, mono)) && fill(&n->committed, l)) {
+  if ((n = upsert(c, key, mono)) && lg_leasecache_entry_from(&n->committed, l)) {
+    n->list_gen = c->gen;
     n->has_committed = true;
     n->deleted = false;
     n->committed_mono = mono;
@@ -206,7 +209,7 @@ void lg_leasecache_admitted(lg_leasecache *c, const char *ns, const char *name,
   if (!c || !make_key(key, ns, name))
     return;
   pthread_mutex_lock(&c->mu);
-  if ((n = upsert(c, key, mono)) && fill(&n->pending, l)) {
+  if ((n = upsert(c, key, mono)) && lg_leasecache_entry_from(&n->pending, l)) {
     n->has_pending = true;
     n->pending_mono = mono;
   }
@@ -226,6 +229,28 @@ void lg_leasecache_delete(lg_leasecache *c, const char *ns, const char *name, in
     n->deleted = true;
     n->committed_mono = mono;
   }
+  pthread_mutex_unlock(&c->mu);
+}
+
+void lg_leasecache_list_begin(lg_leasecache *c) {
+  if (!c)
+    return;
+  pthread_mutex_lock(&c->mu);
+  c->gen++;
+  pthread_mutex_unlock(&c->mu);
+}
+
+void lg_leasecache_list_end(lg_leasecache *c, int64_t mono) {
+  if (!c)
+    return;
+  pthread_mutex_lock(&c->mu);
+  for (node *n = c->head; n; n = n->next)
+    if (n->has_committed && n->list_gen != c->gen) {
+      lg_leasecache_entry_clear(&n->committed);
+      n->has_committed = false;
+      n->deleted = true;
+      n->committed_mono = mono;
+    }
   pthread_mutex_unlock(&c->mu);
 }
 

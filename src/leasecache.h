@@ -54,6 +54,14 @@ typedef enum { LG_LEASECACHE_MISS, LG_LEASECACHE_ABSENT, LG_LEASECACHE_FOUND } l
 lg_leasecache_hit lg_leasecache_get(lg_leasecache *c, const char *ns, const char *name,
                                     int64_t mono, lg_leasecache_entry *out, int64_t *age);
 
+/* A list begins: lg_leasecache_list_end then forgets, as deleted, every lease the list did
+ * not put (deleted while the watch was away). */
+void lg_leasecache_list_begin(lg_leasecache *c);
+void lg_leasecache_list_end(lg_leasecache *c, int64_t mono);
+
+/* Fills e from l (copies; false on no memory). */
+bool lg_leasecache_entry_from(lg_leasecache_entry *e, const lg_lease *l);
+
 /* Releases what an entry copied. */
 void lg_leasecache_entry_clear(lg_leasecache_entry *e);
 

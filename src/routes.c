@@ -49,7 +49,8 @@ typedef struct {
   size_t len, cap;
   size_t expected; /* the Content-Length, when given and under the limit; else 0 */
   size_t dropped;  /* bytes discarded past the limit */
-  bool reviewing;  /* a POST /validate */
+  bool reviewing;  /* a POST /validate, or /fence */
+  bool fence;      /* a POST /fence */
   bool forbidden;  /* no acceptable client certificate; answered 403 */
   bool too_large;  /* the body passed the limit; the rest is discarded */
   bool busy;       /* too many bytes buffered by all requests; the rest is discarded */
@@ -273,10 +274,14 @@ static enum MHD_Result finish_review(lg_routes *s, struct MHD_Connection *c, req
   memset(&res, 0, sizeof res);
   now = lg_time_now();
   start = mono_s();
-  lg_webhook_handle(rq->body ? rq->body : "", rq->len,
-                    &(lg_webhook_env){lg_policy_ref_get(rq->ref), s->cfg->mode_override, now,
-                                      lg_time_mono(), s->cfg->witness},
-                    &res);
+  lg_webhook_env env = {lg_policy_ref_get(rq->ref), s->cfg->mode_override, now, lg_time_mono(),
+                        s->cfg->witness};
+  if (rq->fence) {
+    lg_fencehook_handle(rq->body ? rq->body : "", rq->len, &env, s->cfg->fence, &res);
+  } else {
+    lg_webhook_handle(rq->body ? rq->body : "", rq->len, &env, &res);
+    lg_fencehook_note_admitted(s->cfg->lease_cache, &res, env.mono);
+  }
   if (res.body)
     ret = reply(s, c, rq, (unsigned)res.http_status, res.body, MHD_RESPMEM_MUST_COPY,
                 "application/json", NULL);
@@ -286,7 +291,8 @@ static enum MHD_Result finish_review(lg_routes *s, struct MHD_Connection *c, req
   lg_metrics_review(s->cfg->metrics, &res, mono_s() - start);
   if (res.has_offset)
     lg_metrics_writer_offset(s->cfg->metrics, (double)res.offset / LG_USEC_PER_SEC);
-  lg_events_report(s->cfg->events, &res, now);
+  if (!rq->fence) /* Events are posted on Leases */
+    lg_events_report(s->cfg->events, &res, now);
   lg_log_review(&res, now);
   if (res.rc != LG_OK)
     lg_log(LG_LOG_WARNING, "unusable admission request", "error",
@@ -307,9 +313,9 @@ static enum MHD_Result route(lg_routes *s, struct MHD_Connection *c, request *rq
                              const char *method) {
   bool get = !strcmp(method, MHD_HTTP_METHOD_GET) || !strcmp(method, MHD_HTTP_METHOD_HEAD);
 
-  if (!strcmp(url, "/validate"))
+  if (!strcmp(url, "/validate") || (s->cfg->fence && !strcmp(url, "/fence")))
     return reply_error(s, c, rq, MHD_HTTP_METHOD_NOT_ALLOWED, "MethodNotAllowed", "POST",
-                       "method %.32s is not allowed on /validate; use POST", method);
+                       "method %.32s is not allowed on %s; use POST", method, url);
   if (!strcmp(url, "/metrics")) {
     if (!get)
       return reply_error(s, c, rq, MHD_HTTP_METHOD_NOT_ALLOWED, "MethodNotAllowed", "GET, HEAD",
@@ -364,7 +370,8 @@ static enum MHD_Result begin(lg_routes *s, struct MHD_Connection *c, request *rq
     rq->forbidden = true;
     return has_body(c) ? reply_forbidden(s, c, rq) : MHD_YES;
   }
-  rq->reviewing = !strcmp(url, "/validate") && !strcmp(method, MHD_HTTP_METHOD_POST);
+  rq->fence = s->cfg->fence && !strcmp(url, "/fence");
+  rq->reviewing = (!strcmp(url, "/validate") || rq->fence) && !strcmp(method, MHD_HTTP_METHOD_POST);
   if (rq->reviewing)
     return begin_review(s, c, rq);
   return has_body(c) ? route(s, c, rq, url, method) : MHD_YES;

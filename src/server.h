@@ -9,6 +9,8 @@
 #include "metrics.h"
 #include "rules.h"
 #include "status.h"
+#include "fencehook.h"
+#include "leasecache.h"
 #include "witness.h"
 #include "tlsopts.h"
 
@@ -39,6 +41,8 @@ typedef struct {
   lg_metrics *metrics;           /* borrowed, may be NULL: counted, and served on /metrics */
   lg_events *events;             /* borrowed, may be NULL: violations become Kubernetes Events */
   lg_witness *witness;           /* borrowed, may be NULL: the lease writes seen, for expiry */
+  lg_leasecache *lease_cache;    /* borrowed, may be NULL: told of admitted lease writes */
+  const lg_fencehook_env *fence; /* borrowed; non-NULL: POST /fence judges fenced objects */
 } lg_server_config;
 
 /* Serves until SIGTERM or SIGINT; then /readyz fails on every listener, requests are still

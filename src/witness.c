@@ -385,6 +385,32 @@ void lg_witness_record(lg_witness *w, const lg_witness_write *wr) {
   pthread_mutex_unlock(&w->mu);
 }
 
+#define REPLAY_GAP (10 * LG_USEC_PER_SEC)
+
+void lg_witness_sighted(lg_witness *w, const char *ns, const char *name, const lg_lease *l,
+                        lg_time wall, int64_t mono, int64_t slack) {
+  const holder_val *hv;
+  lease_val *lv;
+  int64_t seen = mono;
+  if (!w || !lg_lease_held(l))
+    return;
+  pthread_mutex_lock(&w->mu);
+  hv = lookup(&w->holders, holder_key(l->holder));
+  /* With the holder's offset known, its stamp says when it wrote; without, only a stamp far
+   * behind our clock is taken for a replay (a slow clock must not age live records). */
+  if (l->has_renew) {
+    bool known = hv && hv->has_offset;
+    lg_time written = l->renew - (known ? hv->offset : 0);
+    if (written < wall && (known || wall - written > REPLAY_GAP))
+      seen = mono - (wall - written);
+  }
+  lv = upsert(&w->leases, lease_key(ns, name));
+  lv->tomb = false;
+  record_sighting(lv, &(lg_witness_write){.namespace = ns, .name = name, .new_l = l,
+                                          .mono = seen, .slack = slack});
+  pthread_mutex_unlock(&w->mu);
+}
+
 void lg_witness_get_stats(lg_witness *w, lg_witness_stats *out) {
   memset(out, 0, sizeof *out);
   if (!w)

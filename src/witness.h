@@ -52,6 +52,12 @@ typedef struct {
  * a lease deleted while live. */
 void lg_witness_record(lg_witness *w, const lg_witness_write *wr);
 
+/* Remembers a committed version seen by a lease watch at (wall, mono), as a sighting that
+ * may be late by slack: no earlier than its writer's clock says it was written (events
+ * replayed after a reconnect arrive long after they happened). */
+void lg_witness_sighted(lg_witness *w, const char *ns, const char *name, const lg_lease *l,
+                        lg_time wall, int64_t mono, int64_t slack);
+
 typedef struct {
   size_t leases, holders;         /* entries in use */
   size_t max_leases, max_holders; /* capacities */

@@ -15,8 +15,12 @@
 #include "kube.h"
 #include "listen.h"
 #include "metrics.h"
+#include "leasefeed.h"
 #include "server.h"
 #include "tlsopts.h"
+
+/* How long a lease write admitted here counts for the fence before the watch confirms it. */
+#define FENCE_PENDING_TTL (5 * LG_USEC_PER_SEC)
 
 static const char usage[] =
     "Usage: leaseguard serve --tls-cert-file=PATH --tls-private-key-file=PATH [flags]\n"
@@ -83,11 +87,20 @@ static const char usage[] =
     "  --lease-memory-size N         leases (and as many holder identities) whose writes are\n"
     "                                remembered to judge expiry by observed time, least\n"
     "                                recently written forgotten first (default 16384)\n"
+    "  --watch-leases                list and watch every Lease (needs list/watch on leases):\n"
+    "                                writes other replicas admitted are judged by when this\n"
+    "                                one saw them too; never decides readiness\n"
+    "  --fencing                     POST /fence judges writes of objects labelled\n"
+    "                                leaseguard.io/fenced=true by their fencing token\n"
+    "                                (annotation leaseguard.io/fencing-token) against the lease\n"
+    "                                it names (implies --watch-leases; needs get on leases)\n"
+    "  --fencing-unknown deny|allow  when a token's lease cannot be known (cache cold, API\n"
+    "                                down): refuse (default) or let the write through\n"
     "\n"
     "GET /metrics serves Prometheus metrics (no client certificate needed). Requests whose\n"
     "Content-Length and Transfer-Encoding headers disagree get 400 and the connection closed.\n"
     "\n"
-    "For --events. " LG_CLI_API_HELP;
+    "For --events, --watch-leases and --fencing. " LG_CLI_API_HELP;
 
 /* How long the log queues may take to flush at exit before the rest is given up. */
 #define LOG_FLUSH_MS 2000
@@ -110,7 +123,8 @@ static int parse_num(const char *s, unsigned long long min, unsigned long long m
 
 /* What serve sets up around the server: metrics, events and TLS settings. */
 typedef struct {
-  bool events, lease_label;
+  bool events, lease_label, watch_leases, fencing;
+  const char *fencing_unknown;
   unsigned long long queue, memory;
   lg_kube_flags api;
   const char *tls_min_version, *tls_cipher_suites, *shutdown_delay;
@@ -178,6 +192,7 @@ static int parse_flags(int argc, char **argv, lg_server_config *cfg, extras *x) 
       {"--client-ca-file", &cfg->client_ca_file},
       {"--mode", &mode},                        {"--log-level", &level},
       {"--tls-min-version", &x->tls_min_version},
+      {"--fencing-unknown", &x->fencing_unknown},
       {"--tls-cipher-suites", &x->tls_cipher_suites},
       {"--shutdown-delay-duration", &x->shutdown_delay},
       /* Empty means off. */
@@ -200,6 +215,10 @@ static int parse_flags(int argc, char **argv, lg_server_config *cfg, extras *x) 
     }
     if (!strcmp(argv[i], "--events") || !strcmp(argv[i], "--metrics-lease-label")) {
       *(argv[i][2] == 'e' ? &x->events : &x->lease_label) = true;
+      continue;
+    }
+    if (!strcmp(argv[i], "--watch-leases") || !strcmp(argv[i], "--fencing")) {
+      *(argv[i][2] == 'w' ? &x->watch_leases : &x->fencing) = true;
       continue;
     }
     if ((m = lg_cli_api_flag(argc, argv, &i, &x->api)) != 0) {
@@ -243,9 +262,21 @@ static int parse_flags(int argc, char **argv, lg_server_config *cfg, extras *x) 
                        level);
     return -1;
   }
-  if (!x->events && (x->api.kubeconfig || x->api.context || x->api.server ||
-                     x->api.token_file || x->api.ca_file)) {
-    lg_cli_usage_error("serve", "the API access flags are for --events, which is not given");
+  if (x->fencing_unknown && strcmp(x->fencing_unknown, "deny") != 0 &&
+      strcmp(x->fencing_unknown, "allow") != 0) {
+    lg_cli_usage_error("serve", "--fencing-unknown must be deny or allow, not \"%s\"",
+                       x->fencing_unknown);
+    return -1;
+  }
+  if (x->fencing_unknown && !x->fencing) {
+    lg_cli_usage_error("serve", "--fencing-unknown is for --fencing, which is not given");
+    return -1;
+  }
+  if (!x->events && !x->watch_leases && !x->fencing &&
+      (x->api.kubeconfig || x->api.context || x->api.server || x->api.token_file ||
+       x->api.ca_file)) {
+    lg_cli_usage_error("serve", "the API access flags are for --events, --watch-leases or "
+                                "--fencing, none of which is given");
     return -1;
   }
   if (!cfg->tls_cert_file || !cfg->tls_key_file) {
@@ -268,6 +299,9 @@ int lg_cmd_serve(int argc, char **argv) {
   lg_server_config cfg;
   extras x = {.queue = 1000, .memory = 16384};
   lg_kube_config kc = {0};
+  lg_leasecache *cache = NULL;
+  lg_leasefeed *feed = NULL;
+  lg_fencehook_env fence;
   char err[768] = "", host[256] = "";
   int status = 1, m;
 
@@ -290,14 +324,36 @@ int lg_cmd_serve(int argc, char **argv) {
     snprintf(err, sizeof err, "%s", lg_strerror(LG_ENOMEM));
     goto out;
   }
+  if ((x.events || x.watch_leases || x.fencing) &&
+      lg_cli_api_config("serve", &x.api, true, &kc, err, sizeof err) != LG_OK)
+    goto out;
   if (x.events) {
     /* The pod's hostname is its name: Events name it as their source. */
     gethostname(host, sizeof host - 1);
     lg_events_config ec = {.kube = &kc, .component = "leaseguard", .host = host,
                            .queue_limit = (size_t)x.queue};
-    if (lg_cli_api_config("serve", &x.api, true, &kc, err, sizeof err) != LG_OK ||
-        lg_events_start(&ec, cfg.metrics, &cfg.events, err, sizeof err) != LG_OK)
+    if (lg_events_start(&ec, cfg.metrics, &cfg.events, err, sizeof err) != LG_OK)
       goto out;
+  }
+  if (x.fencing) {
+    if (!(cache = lg_leasecache_new((size_t)x.memory, FENCE_PENDING_TTL))) {
+      snprintf(err, sizeof err, "%s", lg_strerror(LG_ENOMEM));
+      goto out;
+    }
+    cfg.lease_cache = cache;
+  }
+  if (x.watch_leases || x.fencing) {
+    /* A watch never decides readiness: admission must not wait on the API server. */
+    lg_leasefeed_config fc = {.kube = &kc, .witness = cfg.witness, .cache = cache,
+                              .watch_timeout_s = 300};
+    if (lg_leasefeed_start(&fc, &feed, err, sizeof err) != LG_OK)
+      goto out;
+  }
+  if (x.fencing) {
+    fence = (lg_fencehook_env){.cache = cache, .get = lg_leasefeed_get, .get_ctx = feed,
+                               .unknown_allows = x.fencing_unknown &&
+                                                 !strcmp(x.fencing_unknown, "allow")};
+    cfg.fence = &fence;
   }
   if (lg_server_run(&cfg, err, sizeof err) == LG_OK)
     status = 0;
@@ -305,6 +361,8 @@ out:
   if (status)
     lg_cli_start_error("serve", err); /* a log line: queued, flushed below */
   lg_events_stop(cfg.events);
+  lg_leasefeed_stop(feed);
+  lg_leasecache_free(cache);
   /* A stderr whose reader is stuck would block this exit too: the queue gives up on it. */
   lg_log_stop_queue(LOG_FLUSH_MS);
   lg_metrics_free(cfg.metrics);
