@@ -72,6 +72,9 @@ static const char *const conn_reasons[] = {"client-certificate", "http", "max-co
                                            "tls-handshake"};
 #define N_CONN_REASONS (sizeof conn_reasons / sizeof *conn_reasons)
 
+static const char *const report_outcomes[] = {"deleted", "failed", "no-crd", "written"};
+#define N_REPORT_OUTCOMES (sizeof report_outcomes / sizeof *report_outcomes)
+
 /* Writer clock offsets, seconds: negative is a clock behind the webhook's. */
 #define N_OFFSET_BUCKETS 13
 static const double offset_bounds[N_OFFSET_BUCKETS] = {-60, -30, -10, -5, -1, -0.25, 0,
@@ -98,6 +101,8 @@ struct lg_metrics {
   _Atomic uint64_t conn_errors[N_CONN_REASONS];
   _Atomic uint64_t offsets[N_OFFSET_BUCKETS + 1]; /* not cumulative; the last is +Inf only */
   _Atomic uint64_t offsets_count;
+  _Atomic uint64_t reports[N_REPORT_OUTCOMES];
+  _Atomic bool reports_used;
   _Atomic int64_t offsets_sum_us;
   size_t witness_leases, witness_holders, median_n;
   uint64_t witness_evictions;
@@ -346,6 +351,16 @@ void lg_metrics_file_reload(lg_metrics *m, const char *file, bool ok) {
   int i = label_index(reload_files, N_RELOAD_FILES, file);
   if (m && i >= 0)
     atomic_fetch_add(&m->file_reloads[i][ok], 1);
+}
+
+void lg_metrics_policy_report(lg_metrics *m, const char *outcome) {
+  if (!m || !outcome)
+    return;
+  for (size_t i = 0; i < N_REPORT_OUTCOMES; i++)
+    if (!strcmp(outcome, report_outcomes[i])) {
+      atomic_fetch_add(&m->reports[i], 1);
+      atomic_store(&m->reports_used, true);
+    }
 }
 
 void lg_metrics_writer_offset(lg_metrics *m, double seconds) {
@@ -678,6 +693,18 @@ static void render_server_counters(buf *b, const lg_metrics *m) {
 }
 
 /* Writer clock offsets and the lease memory (serve). */
+static void render_reports(buf *b, const lg_metrics *m) {
+  static const char *const outcome[] = {"outcome"};
+  char num[32];
+  if (!atomic_load(&m->reports_used))
+    return;
+  family(b, "leaseguard_policy_reports_total", "counter",
+         "PolicyReport writes, by outcome (no-crd: the API has no PolicyReport resource).");
+  for (size_t i = 0; i < N_REPORT_OUTCOMES; i++)
+    sample(b, "leaseguard_policy_reports_total", outcome, &report_outcomes[i], 1,
+           fmt_u64(atomic_load(&m->reports[i]), num));
+}
+
 static void render_clocks(buf *b, const lg_metrics *m) {
   static const char *const le[] = {"le"}, *const tbl[] = {"table"};
   static const char *const tables[] = {"leases", "holders"};
@@ -755,6 +782,7 @@ static void render_all(buf *b, const lg_metrics *m, lg_time now) {
   }
   render_server_counters(b, m);
   render_clocks(b, m);
+  render_reports(b, m);
   render_leases(b, &m->leases, now);
   family(b, "leaseguard_metrics_series_dropped_total", "counter",
          "Updates that found their family at its series limit: counted in an _overflow "
@@ -844,6 +872,9 @@ static lg_metrics *snapshot(const lg_metrics *m) {
   for (size_t i = 0; i <= N_OFFSET_BUCKETS; i++)
     atomic_store(&c->offsets[i], atomic_load(&m->offsets[i]));
   atomic_store(&c->offsets_count, atomic_load(&m->offsets_count));
+  for (size_t i = 0; i < N_REPORT_OUTCOMES; i++)
+    atomic_store(&c->reports[i], atomic_load(&m->reports[i]));
+  atomic_store(&c->reports_used, atomic_load(&m->reports_used));
   atomic_store(&c->offsets_sum_us, atomic_load(&m->offsets_sum_us));
   c->witness_leases = m->witness_leases;
   c->witness_holders = m->witness_holders;

@@ -46,6 +46,9 @@ void lg_metrics_writer_offset(lg_metrics *m, double seconds);
 void lg_metrics_witness(lg_metrics *m, size_t leases, size_t holders, uint64_t evictions,
                         double median, size_t n);
 
+/* Counts a PolicyReport write: "written", "deleted", "failed" or "no-crd". */
+void lg_metrics_policy_report(lg_metrics *m, const char *outcome);
+
 /* Sets the serving certificate's notAfter (Unix seconds). */
 void lg_metrics_cert_expiry(lg_metrics *m, int64_t not_after);
 

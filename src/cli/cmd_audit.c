@@ -19,16 +19,21 @@
 #include "log.h"
 #include "logq.h"
 #include "metrics.h"
+#include "polreportsync.h"
 #include "timefmt.h"
 
 #define READ_CHUNK 65536
 #define VALUE_MAX (1024L * 1024 * 1024) /* one JSON value of a recorded history */
+/* PolicyReports: written every this many seconds; results kept per namespace. */
+#define REPORT_SYNC_S 5
+#define REPORT_MAX_RESULTS 1000
 
 static const char usage[] =
     "Usage: leaseguard audit [--policy-file=PATH] [--mode=enforce|warn|audit]\n"
     "                        [--output=table|json] [FILE|-]\n"
     "       leaseguard audit --watch [--namespace=NS] [--http=ADDR:PORT] [--policy-file=PATH]\n"
-    "                        [--mode=MODE] [--watch-timeout=5m] [--log-level=info] [API flags]\n"
+    "                        [--mode=MODE] [--watch-timeout=5m] [--log-level=info]\n"
+    "                        [--policy-reports [--policy-report-ttl=24h]] [API flags]\n"
     "\n"
     "Judges how Leases changed, after the fact, with the rules `serve` runs.\n"
     "\n"
@@ -53,6 +58,11 @@ static const char usage[] =
     "  --namespace=NS         only the leases of NS (default: all namespaces)\n"
     "  --http=ADDR:PORT       plain HTTP: GET /metrics, /healthz, /readyz (listed once)\n"
     "  --watch-timeout=5m     how long one WATCH request lasts before it is renewed\n"
+    "  --policy-reports       also keep a wgpolicyk8s.io/v1alpha2 PolicyReport per namespace\n"
+    "                         (leaseguard-leases): one result per lease and rule, the latest\n"
+    "                         finding, removed with the lease; needs the CRD and RBAC on\n"
+    "                         policyreports (without the CRD: logs and metrics only)\n"
+    "  --policy-report-ttl=24h  how long a result stays after its finding\n"
     "  --log-level=info       logs (JSON lines on stderr): debug, info, warning, error\n"
     "\n" LG_CLI_API_HELP
     "\n"
@@ -70,11 +80,12 @@ static const char usage[] =
 
 typedef struct {
   const char *policy_file, *mode_s, *output, *input, *ns, *http, *watch_timeout;
-  const char *log_level;
+  const char *log_level, *report_ttl;
   lg_kube_flags api;
-  bool watch, json;
+  bool watch, json, reports;
   lg_mode mode;
   long watch_timeout_s;
+  int64_t report_ttl_us;
 } options;
 
 /* Returns 0 to go on, 1 after --help, 2 on a usage error (reported). */
@@ -87,7 +98,7 @@ static int parse(int argc, char **argv, options *o) {
   } strs[] = {{"--policy-file", &o->policy_file}, {"--mode", &o->mode_s},
               {"--output", &o->output},           {"--namespace", &o->ns},
               {"--http", &o->http},               {"--watch-timeout", &o->watch_timeout},
-              {"--log-level", &o->log_level}};
+              {"--log-level", &o->log_level},    {"--policy-report-ttl", &o->report_ttl}};
   o->mode = LG_MODE_INHERIT;
   for (int i = 1; i < argc; i++) {
     int m = 0;
@@ -95,8 +106,8 @@ static int parse(int argc, char **argv, options *o) {
       fputs(usage, stdout);
       return 1;
     }
-    if (strcmp(argv[i], "--watch") == 0) {
-      o->watch = true;
+    if (strcmp(argv[i], "--watch") == 0 || strcmp(argv[i], "--policy-reports") == 0) {
+      *(argv[i][2] == 'w' ? &o->watch : &o->reports) = true;
       continue;
     }
     for (size_t k = 0; k < sizeof strs / sizeof strs[0] && m == 0; k++)
@@ -125,9 +136,16 @@ static int parse(int argc, char **argv, options *o) {
     return lg_cli_usage_error("audit", "--watch reads no file and prints JSON lines; drop %s",
                               o->input ? o->input : "--output");
   if (!o->watch && (o->ns || o->http || o->watch_timeout || o->api.kubeconfig || o->api.context ||
-                    o->api.server || o->api.token_file || o->api.ca_file || o->log_level))
-    return lg_cli_usage_error("audit", "--namespace, --http, --watch-timeout, --log-level and "
-                                       "the API flags need --watch");
+                    o->api.server || o->api.token_file || o->api.ca_file || o->log_level ||
+                    o->reports || o->report_ttl))
+    return lg_cli_usage_error("audit", "--namespace, --http, --watch-timeout, --log-level, "
+                                       "--policy-reports and the API flags need --watch");
+  if (o->report_ttl && !o->reports)
+    return lg_cli_usage_error("audit", "--policy-report-ttl is for --policy-reports");
+  o->report_ttl_us = lg_cli_duration(o->report_ttl ? o->report_ttl : "24h");
+  if (o->report_ttl_us < LG_USEC_PER_SEC || o->report_ttl_us > 90LL * 24 * 3600 * LG_USEC_PER_SEC)
+    return lg_cli_usage_error("audit", "--policy-report-ttl must be 1s..2160h, got \"%s\"",
+                              o->report_ttl);
   if (o->log_level && lg_log_parse_level(o->log_level) < 0)
     return lg_cli_usage_error("audit", "--log-level must be debug, info, warning or error, got "
                                        "\"%s\"", o->log_level);
@@ -362,15 +380,31 @@ typedef struct {
   lg_audit *audit;
   lg_metrics *metrics;
   http_state *hs;
+  lg_polreport *reports; /* NULL without --policy-reports */
+  lg_kube *report_kube;
+  int64_t next_sync;     /* monotonic */
+  bool no_crd;
   const sigset_t *signals;
   bool stop; /* SIGTERM or SIGINT arrived */
   bool identity_noted;
 } watcher;
 
+/* Writes the PolicyReports that changed, every few seconds (a minute while the CRD is
+ * missing), from the watch's own thread. */
+static void sync_reports(watcher *w, bool now) {
+  int64_t mono = lg_time_mono();
+  if (!w->reports || (!now && mono < w->next_sync))
+    return;
+  lg_polreport_expire(w->reports, lg_time_now());
+  lg_polreport_sync(w->reports, w->report_kube, w->metrics, &w->no_crd);
+  w->next_sync = mono + (w->no_crd ? 60 : REPORT_SYNC_S) * LG_USEC_PER_SEC;
+}
+
 /* Notices SIGTERM/SIGINT (blocked in every thread) without waiting; consumes it. */
 static bool stop_requested(void *ud) {
   watcher *w = ud;
   sigset_t pending;
+  sync_reports(w, false);
   struct timespec zero = {0, 0};
   if (w->stop)
     return true;
@@ -396,9 +430,10 @@ static bool wait_for(void *ud, int64_t usec) {
 static void report(watcher *w, const lg_audit_change *c, bool judged) {
   if (c->duplicate)
     return;
-  if (c->op == LG_OP_DELETE)
+  if (c->op == LG_OP_DELETE) {
     lg_metrics_lease_deleted(w->metrics, c->namespace, c->name);
-  else
+    lg_polreport_lease_deleted(w->reports, c->namespace, c->name);
+  } else
     lg_metrics_lease(w->metrics, c->namespace, c->name, c->new_lease.holder,
                      lg_lease_transitions(&c->new_lease), c->new_lease.has_renew,
                      c->new_lease.renew);
@@ -417,11 +452,18 @@ static void report(watcher *w, const lg_audit_change *c, bool judged) {
     free(s);
     json_decref(line);
     lg_metrics_violation(w->metrics, f->rule, f->mode, c->namespace, c->name);
+    if (w->reports) {
+      const json_t *o = c->new_object ? c->new_object : c->old_object;
+      const char *uid = json_string_value(json_object_get(json_object_get(o, "metadata"), "uid"));
+      lg_polreport_add(w->reports, c->namespace, c->name, uid ? uid : "", f, "", lg_time_now());
+    }
   }
 }
 
 static void on_forget(void *ud, const char *ns, const char *name) {
-  lg_metrics_lease_deleted(ud, ns, name);
+  watcher *w = ud;
+  lg_metrics_lease_deleted(w->metrics, ns, name);
+  lg_polreport_lease_deleted(w->reports, ns, name);
 }
 
 /* The first list is the baseline (not judged); a re-list judges what changed while the
@@ -440,7 +482,7 @@ static void on_list(void *ud, json_t *items, bool baseline) {
     report(w, &c, !baseline);
     lg_audit_change_clear(&c);
   }
-  forgotten = lg_audit_forget_absent(w->audit, items, on_forget, w->metrics);
+  forgotten = lg_audit_forget_absent(w->audit, items, on_forget, w);
   if (forgotten)
     lg_log_json(LG_LOG_INFO, "leases deleted while the watch was away", "{s:I}", "forgotten",
                 (json_int_t)forgotten);
@@ -511,7 +553,13 @@ static int run_watch(const options *o, const lg_policy *policy) {
                        .on_event = on_event,
                        .wait = wait_for,
                        .stopped = stop_requested};
+  if (o->reports && (!(w.reports = lg_polreport_new(REPORT_MAX_RESULTS, o->report_ttl_us)) ||
+                     lg_kube_new(&kc, &w.report_kube, err, sizeof err))) {
+    status = lg_cli_start_error("audit", w.reports ? err : "out of memory");
+    goto out;
+  }
   lg_leasewatch_run(&lw);
+  sync_reports(&w, true); /* what was found last */
   lg_log(LG_LOG_INFO, "stopped", NULL);
   status = 0;
 out:
@@ -521,6 +569,8 @@ out:
   lg_audit_free(w.audit);
   lg_metrics_free(w.metrics);
   lg_kube_free(kube);
+  lg_kube_free(w.report_kube);
+  lg_polreport_free(w.reports);
   lg_kube_config_free(&kc);
   return status;
 }
