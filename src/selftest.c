@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "elector.h"
+#include "electrun.h"
 #include "leaselock.h"
 
 #define SAMPLE_US 20000 /* how often the monitor looks at who leads */
@@ -34,36 +35,42 @@ typedef struct {
   char warning[512];    /* the first Warning the API server relayed (warn mode) */
 } runner;
 
+static void on_step(void *ud, lg_elector *e, unsigned ev) {
+  runner *r = ud;
+  atomic_store(&r->leading, lg_elector_is_leader(e));
+  if (r->lock.warnings[0] && strstr(r->lock.warnings, "[")) {
+    pthread_mutex_lock(&r->mu);
+    if (!r->warning[0])
+      snprintf(r->warning, sizeof r->warning, "%s", r->lock.warnings);
+    pthread_mutex_unlock(&r->mu);
+  }
+  /* A 409 is a race with the holder's renewal, not an answer of the webhook: the
+   * elector re-reads and writes again at its next step, as client-go does. */
+  if ((ev & LG_ELECT_WRITE_FAILED) && lg_elector_last_status(e) != 409) {
+    pthread_mutex_lock(&r->mu);
+    if (atomic_fetch_add(&r->writes_failed, 1) == 0) {
+      r->fail_status = lg_elector_last_status(e);
+      snprintf(r->fail_msg, sizeof r->fail_msg, "%s", lg_elector_last_error(e));
+    }
+    pthread_mutex_unlock(&r->mu);
+  }
+}
+
+/* Sleeps in short slices until deadline; stops when the runner is told to. */
+static bool wait_until(void *ud, int64_t deadline) {
+  runner *r = ud;
+  int64_t now = lg_time_mono();
+  if (atomic_load(&r->stop) != RUN)
+    return true;
+  usleep((useconds_t)(deadline - now < SAMPLE_US ? deadline - now : SAMPLE_US));
+  return atomic_load(&r->stop) != RUN;
+}
+
 static void *run(void *arg) {
   runner *r = arg;
-  unsigned seed = (unsigned)(uintptr_t)r ^ (unsigned)lg_time_mono();
-  int64_t next = lg_time_mono();
-  while (atomic_load(&r->stop) == RUN) {
-    int64_t now = lg_time_mono();
-    if (now >= next) {
-      unsigned ev;
-      next = lg_elector_step(r->e, now, lg_time_now(), (double)rand_r(&seed) / ((double)RAND_MAX + 1), &ev);
-      atomic_store(&r->leading, lg_elector_is_leader(r->e));
-      if (r->lock.warnings[0] && strstr(r->lock.warnings, "[")) {
-        pthread_mutex_lock(&r->mu);
-        if (!r->warning[0])
-          snprintf(r->warning, sizeof r->warning, "%s", r->lock.warnings);
-        pthread_mutex_unlock(&r->mu);
-      }
-      /* A 409 is a race with the holder's renewal, not an answer of the webhook: the
-       * elector re-reads and writes again at its next step, as client-go does. */
-      if ((ev & LG_ELECT_WRITE_FAILED) && lg_elector_last_status(r->e) != 409) {
-        pthread_mutex_lock(&r->mu);
-        if (atomic_fetch_add(&r->writes_failed, 1) == 0) {
-          r->fail_status = lg_elector_last_status(r->e);
-          snprintf(r->fail_msg, sizeof r->fail_msg, "%s", lg_elector_last_error(r->e));
-        }
-        pthread_mutex_unlock(&r->mu);
-      }
-      continue;
-    }
-    usleep((useconds_t)(next - now < SAMPLE_US ? next - now : SAMPLE_US));
-  }
+  lg_electrun loop = {r->e, r, on_step, wait_until,
+                      (unsigned)(uintptr_t)r ^ (unsigned)lg_time_mono()};
+  lg_electrun_loop(&loop);
   if (atomic_load(&r->stop) == STOP_RELEASE)
     lg_elector_release(r->e, lg_time_mono(), lg_time_now());
   atomic_store(&r->leading, false);

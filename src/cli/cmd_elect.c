@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "elector.h"
+#include "electrun.h"
 #include "httpd.h"
 #include "kube.h"
 #include "leaselock.h"
@@ -215,6 +216,58 @@ static int parse(int argc, char **argv, options *o) {
   return 0;
 }
 
+/* What the run loop shares with its callbacks. */
+typedef struct {
+  const options *o;
+  status *st;
+  const char *lockname;
+  const sigset_t *set;
+  pid_t child;
+  int exit_code;
+} loop_state;
+
+/* After each step: the status endpoint, the logs, and the command run only while leading. */
+static void on_step(void *ud, lg_elector *e, unsigned ev) {
+  loop_state *l = ud;
+  pthread_mutex_lock(&l->st->lock);
+  snprintf(l->st->leader, sizeof l->st->leader, "%s", lg_elector_leader(e));
+  lg_elector_fencing_token(e, l->st->token, sizeof l->st->token);
+  l->st->leading = lg_elector_is_leader(e);
+  pthread_mutex_unlock(&l->st->lock);
+  log_events(e, ev, l->lockname);
+  if (ev & LG_ELECT_LOST_LEADERSHIP) {
+    lg_log(LG_LOG_WARNING, "lost leadership", "lock", l->lockname, "identity", l->o->identity,
+           NULL);
+    if (l->child > 0)
+      stop_child(l->child);
+    l->child = -1;
+  }
+  if (ev & LG_ELECT_BECAME_LEADER) {
+    lg_log(LG_LOG_INFO, "became leader", "lock", l->lockname, "identity", l->o->identity, NULL);
+    if (l->o->run && (l->child = start_child(l->o->run, l->st->token)) < 0)
+      lg_log(LG_LOG_ERROR, "cannot start the command", "error", strerror(errno), NULL);
+  }
+}
+
+/* Waits for the next step, SIGTERM/SIGINT (stop) or the command's exit (stop with its
+ * status). */
+static bool wait_until(void *ud, int64_t deadline) {
+  loop_state *l = ud;
+  int64_t now = lg_time_mono(), d = deadline > now ? deadline - now : 0;
+  struct timespec ts = {(time_t)(d / LG_USEC_PER_SEC), (long)(d % LG_USEC_PER_SEC) * 1000};
+  siginfo_t info;
+  int sig = sigtimedwait(l->set, &info, &ts), ws;
+  if (sig == SIGTERM || sig == SIGINT)
+    return true;
+  if (sig == SIGCHLD && l->child > 0 && waitpid(l->child, &ws, WNOHANG) == l->child) {
+    l->exit_code = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+    lg_log(LG_LOG_WARNING, "the command exited; stopping", "lock", l->lockname, NULL);
+    l->child = -1;
+    return true;
+  }
+  return false;
+}
+
 int lg_cmd_elect(int argc, char **argv) {
   options o = {0};
   char err[512], identity[256], lockname[384];
@@ -225,9 +278,8 @@ int lg_cmd_elect(int argc, char **argv) {
   lg_httpd *http = NULL;
   status st = {.lock = PTHREAD_MUTEX_INITIALIZER};
   sigset_t set, old;
-  pid_t child = -1;
+  loop_state ls = {.child = -1};
   int exit_code = 1, r;
-  bool stop = false;
 
   if ((r = parse(argc, argv, &o)))
     return r == 1 ? 0 : 2;
@@ -278,52 +330,14 @@ int lg_cmd_elect(int argc, char **argv) {
     exit_code = lg_cli_start_error("elect", err);
     goto out;
   }
-  srand48((long)(lg_time_mono() ^ getpid()));
   lg_log(LG_LOG_INFO, "candidate started", "lock", lockname, "identity", o.identity,
          "misbehave", o.misbehave_name, NULL);
-  exit_code = 0;
-  for (int64_t next = lg_time_mono(); !stop;) {
-    int64_t now = lg_time_mono();
-    if (now >= next) {
-      unsigned ev;
-      next = lg_elector_step(e, now, lg_time_now(), drand48(), &ev);
-      pthread_mutex_lock(&st.lock);
-      snprintf(st.leader, sizeof st.leader, "%s", lg_elector_leader(e));
-      lg_elector_fencing_token(e, st.token, sizeof st.token);
-      st.leading = lg_elector_is_leader(e);
-      pthread_mutex_unlock(&st.lock);
-      log_events(e, ev, lockname);
-      if (ev & LG_ELECT_LOST_LEADERSHIP) {
-        lg_log(LG_LOG_WARNING, "lost leadership", "lock", lockname, "identity", o.identity, NULL);
-        if (child > 0)
-          stop_child(child);
-        child = -1;
-      }
-      if (ev & LG_ELECT_BECAME_LEADER) {
-        lg_log(LG_LOG_INFO, "became leader", "lock", lockname, "identity", o.identity, NULL);
-        if (o.run && (child = start_child(o.run, st.token)) < 0)
-          lg_log(LG_LOG_ERROR, "cannot start the command", "error", strerror(errno), NULL);
-      }
-      continue;
-    }
-    struct timespec ts = {(time_t)((next - now) / LG_USEC_PER_SEC),
-                          (long)((next - now) % LG_USEC_PER_SEC) * 1000};
-    siginfo_t info;
-    int sig = sigtimedwait(&set, &info, &ts);
-    if (sig == SIGTERM || sig == SIGINT) {
-      stop = true;
-    } else if (sig == SIGCHLD && child > 0) {
-      int ws;
-      if (waitpid(child, &ws, WNOHANG) == child) {
-        exit_code = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
-        lg_log(LG_LOG_WARNING, "the command exited; stopping", "lock", lockname, NULL);
-        child = -1;
-        stop = true;
-      }
-    }
-  }
-  if (child > 0)
-    stop_child(child);
+  ls = (loop_state){&o, &st, lockname, &set, -1, 0};
+  lg_electrun loop = {e, &ls, on_step, wait_until, (unsigned)(lg_time_mono() ^ getpid())};
+  lg_electrun_loop(&loop);
+  exit_code = ls.exit_code;
+  if (ls.child > 0)
+    stop_child(ls.child);
   if (o.release && lg_elector_is_leader(e)) {
     if (lg_elector_release(e, lg_time_mono(), lg_time_now()) == LG_OK)
       lg_log(LG_LOG_INFO, "released the lease", "lock", lockname, NULL);
