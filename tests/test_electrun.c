@@ -67,7 +67,7 @@ static void test_loop(void **state) {
   lg_electrun loop = {e, &o, on_step, wait_until, 42};
   lg_electrun_loop(&loop);
   assert_int_equal(o.became, 1);
-  assert_true(o.steps >= 4 && o.steps <= 12);
+  assert_true(o.steps >= 2 && o.steps <= 12); /* slower under valgrind */
   assert_true(o.waits >= o.steps - 1);
   assert_true(lg_elector_is_leader(e));
   assert_true(lg_time_mono() >= o.stop_at);
