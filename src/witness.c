@@ -311,16 +311,18 @@ static void record_holder(lg_witness *w, const lg_witness_write *wr) {
   lg_time off;
   if (!lg_lease_held(n) || wr->controller)
     return;
+  /* Only a write that stamps renewTime anew is the holder's own (a renewal, an acquire): it
+   * measures the writer's clock and says who writes for the holder. A metadata update, by
+   * anyone, rewrites the old stamp and says neither. */
+  if (!n->has_renew || (wr->old_l && wr->old_l->has_renew && wr->old_l->renew == n->renew))
+    return;
   hv = upsert(&w->holders, holder_key(n->holder));
-  /* Only a new stamp measures the writer's clock (a metadata update rewrites the old one). */
-  if (n->has_renew && !(wr->old_l && wr->old_l->has_renew && wr->old_l->renew == n->renew)) {
-    off = n->renew - wr->wall;
-    if (!hv->has_offset || off > hv->offset || off < hv->offset - OFFSET_JITTER ||
-        wr->mono - hv->offset_mono > 600 * LG_USEC_PER_SEC)
-      hv->offset = off;
-    hv->has_offset = true;
-    hv->offset_mono = wr->mono;
-  }
+  off = n->renew - wr->wall;
+  if (!hv->has_offset || off > hv->offset || off < hv->offset - OFFSET_JITTER ||
+      wr->mono - hv->offset_mono > 600 * LG_USEC_PER_SEC)
+    hv->offset = off;
+  hv->has_offset = true;
+  hv->offset_mono = wr->mono;
   if (wr->username && wr->username[0]) {
     hv->has_writer = true;
     hv->writer = user_key(wr->username);

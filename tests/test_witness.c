@@ -74,8 +74,9 @@ static void test_first_sighting_is_kept(void **state) {
   mkv(&a1, "a", 15, 2, 0);
   write_at(w, "lock", NULL, &a0, "u", 0);
   write_at(w, "lock", &a0, &a1, "u", 2);
-  /* the same record written again (no change): client-go keeps its first sighting */
-  write_at(w, "lock", &a1, &a1, "u", 5);
+  /* the same record written again (a metadata update, here by someone else): client-go keeps
+   * its first sighting, and it says nothing of who writes for the holder */
+  write_at(w, "lock", &a1, &a1, "annotator", 5);
   lg_evidence e = ask(w, "lock", &a1, "u", 6);
   assert_true(e.seen);
   assert_int_equal(e.seen_age, 4 * SEC);
