@@ -14,6 +14,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { checkFit, valueFlags } from './fit.mjs';
 
 const opt = {};
 for (let i = 2; i < process.argv.length; i += 2) opt[process.argv[i].replace(/^--/, '')] = process.argv[i + 1];
@@ -425,24 +426,13 @@ function checkCase(name, exp) {
   check(dep.spec.replicas === exp.replicas, `${tag} replicas ${exp.replicas}`, dep.spec.replicas);
   check(matches(dep.spec.selector.matchLabels, podLabels), `${tag} Deployment selector matches its pod labels`);
   check(c.image === exp.image, `${tag} image ${exp.image}`, c.image);
-  check((spec.priorityClassName || '') === exp.priorityClassName, `${tag} priorityClassName "${exp.priorityClassName}"`, spec.priorityClassName);
   check(c.resources?.requests?.cpu && c.resources?.requests?.memory && c.resources?.limits?.cpu && c.resources?.limits?.memory,
     `${tag} resources: requests and limits for cpu and memory`);
-  const tsc = spec.topologySpreadConstraints || [];
-  check(tsc.some((t) => t.topologyKey === 'kubernetes.io/hostname' && t.whenUnsatisfiable === 'ScheduleAnyway' && matches(t.labelSelector?.matchLabels, podLabels)),
-    `${tag} topologySpreadConstraints over kubernetes.io/hostname, ScheduleAnyway, selecting its own pods`);
-  const anti = spec.affinity?.podAntiAffinity?.preferredDuringSchedulingIgnoredDuringExecution || [];
-  check(anti.some((a) => a.podAffinityTerm.topologyKey === 'kubernetes.io/hostname' && matches(a.podAffinityTerm.labelSelector?.matchLabels, podLabels)),
-    `${tag} preferred podAntiAffinity on kubernetes.io/hostname`);
   check(dep.spec.strategy?.rollingUpdate?.maxUnavailable === 0, `${tag} rolling update keeps every pod until its successor is up (maxUnavailable 0)`);
 
-  // Security context.
-  const sc = c.securityContext || {};
-  check(sc.runAsNonRoot === true && sc.runAsUser === 65532 && sc.readOnlyRootFilesystem === true &&
-        sc.allowPrivilegeEscalation === false && eq(sc.capabilities?.drop, ['ALL']) && sc.seccompProfile?.type === 'RuntimeDefault',
-    `${tag} container securityContext: runAsNonRoot, runAsUser 65532, readOnlyRootFilesystem, no privilege escalation, drop ALL, seccomp RuntimeDefault`, show(sc));
-  check(spec.securityContext?.runAsNonRoot === true && spec.securityContext?.seccompProfile?.type === 'RuntimeDefault',
-    `${tag} pod securityContext: runAsNonRoot, seccomp RuntimeDefault`);
+  // Security contexts, placement, host network, extras, network policies, the webhook's
+  // opt-out label, matchConditions and annotations (fit.mjs).
+  checkFit({ name, tag, objs, exp, chartValues, dep, vwc, c, check, eq, show, matches, isComp, isHook });
   check(spec.automountServiceAccountToken === exp.events, `${tag} service account token mounted only with events (${exp.events})`, spec.automountServiceAccountToken);
 
   // Ports, listeners and probes.
@@ -503,7 +493,6 @@ function checkCase(name, exp) {
   check(notIn && eq([...notIn.values].sort(), [ns, ...exp.excluded].sort()),
     `${tag} namespaceSelector excludes ${[ns, ...exp.excluded].join(', ')}`, show(w.namespaceSelector));
   check(eq(w.objectSelector || {}, exp.objectSelector), `${tag} objectSelector ${show(exp.objectSelector)}`, show(w.objectSelector));
-  check(eq(w.matchConditions || [], exp.matchConditions), `${tag} matchConditions ${exp.matchConditions.length}`, show(w.matchConditions));
 
   // TLS: the mounted Secret, the flags, the caBundle.
   const vol = (n) => (spec.volumes || []).find((v) => v.name === n);
@@ -720,11 +709,8 @@ function checkCase(name, exp) {
     check(httpProbe(lc.readinessProbe, '/readyz') && httpProbe(lc.livenessProbe, '/healthz'),
       `${tag} lease-health: readinessProbe GET /readyz, livenessProbe GET /healthz, plain HTTP on http-metrics`,
       `${show(lc.readinessProbe)} ${show(lc.livenessProbe)}`);
-    const lsc = lc.securityContext || {};
-    check(lsc.runAsNonRoot === true && lsc.runAsUser === 65532 && lsc.readOnlyRootFilesystem === true &&
-          lsc.allowPrivilegeEscalation === false && eq(lsc.capabilities?.drop, ['ALL']) && lsc.seccompProfile?.type === 'RuntimeDefault' &&
-          lspec.securityContext?.runAsNonRoot === true && lspec.securityContext?.seccompProfile?.type === 'RuntimeDefault',
-      `${tag} lease-health: locked down like the webhook (non-root, read-only root fs, drop ALL, seccomp RuntimeDefault)`, show(lsc));
+    check(eq(lc.securityContext, c.securityContext) && eq(lspec.securityContext, spec.securityContext),
+      `${tag} lease-health: the webhook's pod and container securityContexts`, show(lc.securityContext));
     check(eq(lc.resources, lh.resources), `${tag} lease-health: resources are leaseHealth.resources`, show(lc.resources));
     check(eq(lspec.nodeSelector || {}, lh.nodeSelector) && eq(lspec.tolerations || [], lh.tolerations),
       `${tag} lease-health: nodeSelector and tolerations from leaseHealth`);
@@ -825,18 +811,21 @@ function checkCase(name, exp) {
 
 const fullValues = YAML.parse(fs.readFileSync(path.join(opt.repo, 'tests', 'chart', 'values', 'full.yaml'), 'utf8'));
 const chartValues = YAML.parse(fs.readFileSync(path.join(chartDir, 'values.yaml'), 'utf8'));
-// Helm's merge of a values file over values.yaml: maps merge, anything else replaces.
+// Helm's merge of a values file over values.yaml: maps merge, a null removes the key,
+// anything else replaces.
 const mergeValues = (base, over) => (isObj(base) && isObj(over)
   ? Object.fromEntries([...new Set([...Object.keys(base), ...Object.keys(over)])]
+    .filter((k) => !(k in over && over[k] === null))
     .map((k) => [k, k in over ? mergeValues(base[k], over[k]) : base[k]]))
   : over);
+const valuesFile = (f) => YAML.parse(fs.readFileSync(path.join(opt.repo, 'tests', 'chart', 'values', f), 'utf8'));
 const monitoringValues = { leaseHealth: { enabled: true }, serviceMonitor: { enabled: true },
   prometheusRule: { enabled: true }, grafanaDashboard: { enabled: true } };
 const chartYaml = YAML.parse(fs.readFileSync(path.join(chartDir, 'Chart.yaml'), 'utf8'));
 const defaults = {
   namespace: opt.namespace, replicas: 2, image: `ghcr.io/leaseguard/leaseguard:${chartYaml.appVersion}`,
-  priorityClassName: '', events: false, securePort: 8443, webhookName: 'leases.leaseguard.io',
-  failurePolicy: 'Ignore', timeoutSeconds: 3, excluded: [], objectSelector: {}, matchConditions: [],
+  events: false, securePort: 8443, webhookName: 'leases.leaseguard.io',
+  failurePolicy: 'Ignore', timeoutSeconds: 3, excluded: [], objectSelector: {},
   certMode: 'generate', tlsSecret: `${opt.release}-tls`, policy: 'default', mode: '',
   flags: { '--log-level': 'info', '--max-request-bytes': '4194304', '--max-connections': '1024',
     '--connection-timeout': '30', '--threads': '0', '--policy-check-interval': '1000',
@@ -855,9 +844,9 @@ const cases = {
   single: { replicas: 1, selftestNamespace: null },
   full: {
     namespace: 'kube-guard', replicas: 3, image: `${fullValues.image.repository}@${fullValues.image.digest}`,
-    priorityClassName: 'system-cluster-critical', events: true, securePort: 9443, webhookName: 'leases.guard.example.com',
+    events: true, securePort: 9443, webhookName: 'leases.guard.example.com',
     failurePolicy: 'Fail', timeoutSeconds: 2, excluded: ['kube-node-lease', 'sandbox'],
-    objectSelector: fullValues.webhook.objectSelector, matchConditions: fullValues.webhook.matchConditions,
+    objectSelector: fullValues.webhook.objectSelector,
     tlsSecret: 'lease-guard-tls', policy: fullValues.policy, mode: 'warn',
     flags: { '--log-level': 'debug', '--max-request-bytes': '1048576', '--max-connections': '256',
       '--connection-timeout': '10', '--threads': '4', '--policy-check-interval': '500',
@@ -869,6 +858,13 @@ const cases = {
   monitoring: { serviceMonitor: true, values: mergeValues(chartValues, monitoringValues) },
   // vap.enabled: the ValidatingAdmissionPolicies beside the webhook (tests/chart/vap.mjs checks them further).
   vap: { values: mergeValues(chartValues, { vap: { enabled: true } }) },
+  // Clusters the chart is fitted to: OpenShift's restricted-v2, EKS with a custom CNI (host
+  // network), the NetworkPolicies at their defaults, and the webhook's default skips turned off.
+  openshift: { values: mergeValues(chartValues, valuesFile('openshift.yaml')) },
+  eks: { securePort: 9443, values: mergeValues(chartValues, valuesFile('eks-hostnetwork.yaml')) },
+  netpol: { values: mergeValues(chartValues, { networkPolicy: { enabled: true }, leaseHealth: { enabled: true } }) },
+  'opt-in': { values: mergeValues(chartValues, { webhook: { nodeLeases: true, metadataOnlyUpdates: true },
+    priorityClassName: '', podSecurityContext: { runAsUser: null } }) },
 };
 try { selfCheck(); } catch (e) { fail(`unknown-field self-check: ${e.stack || e}`); }
 try { dashboard(); } catch (e) { fail(`dashboard: ${e.stack || e}`); }
@@ -891,6 +887,12 @@ if (bin && fs.existsSync(bin)) {
   // except those the chart leaves out on purpose.
   // In a pod, the in-cluster service account: the API access flags are not chart values.
   const NOT_EXPOSED = new Set(['--kubeconfig', '--context', '--server', '--token-file', '--certificate-authority']);
+  // extraArgs refuses exactly the flags that have a chart value (templates/_fit.tpl).
+  const refused = valueFlags(chartDir);
+  const valued = [...known].filter((f) => f !== '--help' && !NOT_EXPOSED.has(f));
+  check(valued.length === refused.size && valued.every((f) => refused.has(f)),
+    `extraArgs refuses the ${refused.size} serve flags that have a chart value (leaseguard.valueFlags), and only those`,
+    `not refused: ${valued.filter((f) => !refused.has(f)).join(' ') || '-'}; refused but no value: ${[...refused].filter((f) => !valued.includes(f)).join(' ') || '-'}`);
   const full = rendered.find((r) => r.name === 'full' && !r.audit);
   const fullFlags = new Set((full?.args || []).slice(1).map((a) => a.split('=')[0]));
   const unwired = [...known].filter((f) => f !== '--help' && !NOT_EXPOSED.has(f) && !fullFlags.has(f));
