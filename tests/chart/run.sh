@@ -4,7 +4,9 @@
 # sure bad values are refused with a message naming the field, check the rendered
 # PrometheusRules with promtool (check rules, and the unit tests of rules-test.yaml), then
 # check every rendered manifest against the Kubernetes schemas and the chart's wiring
-# (validate.mjs).
+# (validate.mjs, fit.mjs) and run the webhook's matchConditions with a CEL implementation
+# against the binary's verdicts (conditions.mjs). Lint must also fail where it should
+# (no -n: namespace default).
 #
 # Tools come from the npm registry only (package.json / package-lock.json beside this file)
 # and are kept in ${LG_TOOLS_DIR:-<repo>/.tools}/chart (outside git): Helm is the helm/helm
