@@ -111,13 +111,15 @@ for major in 3 4; do
                --set "certificates.secret.caBundle=$ca")
 
   echo "-- helm lint --strict"
-  for mode in default generate cert-manager secret full openshift eks; do
+  for mode in default generate cert-manager secret full openshift eks netpol opt-in; do
     case $mode in
       default) args=() ;;
       secret) args=("${secret_args[@]}") ;;
       full) args=(-f "$here/values/full.yaml") ;;
       openshift) args=(-f "$here/values/openshift.yaml") ;;
       eks) args=(-f "$here/values/eks-hostnetwork.yaml") ;;
+      netpol) args=(--set networkPolicy.enabled=true --set leaseHealth.enabled=true) ;;
+      opt-in) args=(--set webhook.nodeLeases=true --set webhook.metadataOnlyUpdates=true --set priorityClassName=) ;;
       *) args=(--set "certificates.mode=$mode") ;;
     esac
     if run_helm "lint-$mode" "$helm" lint --strict "$chart" -n "$ns" "${args[@]}"; then
@@ -281,6 +283,15 @@ for major in 3 4; do
   refuse netpol-peer-typo 'namespaceSelectr' --set networkPolicy.enabled=true \
     --set 'networkPolicy.webhookFrom[0].namespaceSelectr.matchLabels.a=b'
   refuse netpol-port-0 'apiServerPorts' --set networkPolicy.enabled=true --set 'networkPolicy.egress.apiServerPorts={0}'
+  refuse netpol-enabled-string 'networkPolicy[./]enabled' --set-string networkPolicy.enabled=yes
+  refuse netpol-extra-rules 'extraRules' --set networkPolicy.egress.extraRules=dns
+  refuse host-network-string hostNetwork --set-string hostNetwork=true
+  refuse quota-pods-0 'priorityQuota[./]pods' --set priorityQuota.pods=0
+  refuse extra-mount-relative 'mountPath' --set 'extraVolumes[0].name=x' --set 'extraVolumes[0].emptyDir.medium=Memory' \
+    --set 'extraVolumeMounts[0].name=x' --set 'extraVolumeMounts[0].mountPath=data'
+  refuse node-leases-string 'nodeLeases' --set-string webhook.nodeLeases=true
+  refuse metadata-only-string 'metadataOnlyUpdates' --set-string webhook.metadataOnlyUpdates=false
+  refuse webhook-annotation-number 'annotations' --set webhook.annotations.weight=1
   refuse condition-chart-name '"skip-node-heartbeats" is the name of one of the chart.s own conditions' \
     --set 'webhook.matchConditions[0].name=skip-node-heartbeats' --set-string 'webhook.matchConditions[0].expression=true'
   refuse condition-twice 'the name "a" is given twice' \
