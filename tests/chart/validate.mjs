@@ -1,8 +1,9 @@
 // validate.mjs -- checks the manifests that run.sh rendered from charts/leaseguard: every
 // object against its Kubernetes (or cert-manager, Prometheus Operator) schema from the npm
-// package kubernetes-models, with unknown fields refused; then the chart's wiring, case by
-// case (webhook -> Service -> container port, certificates, policy volume, flags, security
-// context, PDB, RBAC, helm test pod); with LEASEGUARD_BIN, the rendered flags and policies
+// package kubernetes-models, with unknown fields refused (schema.mjs); then the chart's
+// wiring, case by case (webhook -> Service -> container port, certificates, policy volume,
+// flags, PDB, RBAC, helm test pod; fit.mjs: security contexts, placement, host network,
+// extras, network policies, matchConditions); with LEASEGUARD_BIN, the rendered flags and policies
 // are also given to the real binary; and values.yaml, values.schema.json and README.md are
 // checked to document the same values.
 //
@@ -14,6 +15,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { checkFit, valueFlags } from './fit.mjs';
+import { schemaChecker } from './schema.mjs';
 
 const opt = {};
 for (let i = 2; i < process.argv.length; i += 2) opt[process.argv[i].replace(/^--/, '')] = process.argv[i + 1];
@@ -37,227 +40,9 @@ const eq = (a, b) => JSON.stringify(canon(a)) === JSON.stringify(canon(b));
 const show = (v) => JSON.stringify(v);
 
 // ---------------------------------------------------------------------------------------
-// Schemas: the classes of kubernetes-models validate types, enums and required fields;
-// their .d.ts files give the fields that exist, so that unknown (misspelt) fields fail too.
+// Schemas (schema.mjs): types, enums, required fields and unknown fields of every object.
 
-const packages = [
-  { pkg: 'kubernetes-models', match: (g) => !g.includes('.') || g.endsWith('.k8s.io') },
-  { pkg: '@kubernetes-models/cert-manager', match: (g) => g.endsWith('cert-manager.io') },
-  { pkg: '@kubernetes-models/prometheus-operator', match: (g) => g === 'monitoring.coreos.com' },
-];
-
-function modelFor(apiVersion, kind) {
-  const group = apiVersion.includes('/') ? apiVersion.split('/')[0] : '';
-  const p = packages.find((x) => x.match(group));
-  if (!p) return null;
-  const spec = `${p.pkg}/${apiVersion}`;
-  const cls = require(spec)[kind];
-  if (!cls) return null;
-  const js = require.resolve(`${spec}/${kind}`);
-  return { cls, dts: js.replace(/\.js$/, '.d.ts'), iface: `I${kind}` };
-}
-
-// A small parser for the subset of TypeScript declarations those .d.ts files use.
-const dtsCache = new Map();
-function tokenize(src) {
-  const toks = [];
-  const re = /\s+|"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|([A-Za-z_$][\w$]*)|(-?\d+(?:\.\d+)?)|([{}[\]<>();:?|&,.=])/gy;
-  let m;
-  while (re.lastIndex < src.length) {
-    const at = re.lastIndex;
-    if (!(m = re.exec(src))) throw new Error(`cannot tokenize at ${src.slice(at, at + 40)}`);
-    if (m[1] !== undefined || m[2] !== undefined) toks.push({ t: 'str', v: m[1] ?? m[2] });
-    else if (m[3]) toks.push({ t: 'id', v: m[3] });
-    else if (m[4]) toks.push({ t: 'num', v: m[4] });
-    else if (m[5]) toks.push({ t: 'p', v: m[5] });
-  }
-  return toks;
-}
-const BUILTIN = new Set(['string', 'number', 'boolean', 'any', 'unknown', 'null', 'undefined', 'object', 'true', 'false', 'never']);
-function parseTypeTokens(toks, pos) {
-  let i = pos;
-  const peek = (v) => toks[i] && toks[i].v === v && toks[i].t === 'p';
-  const expect = (v) => { if (!peek(v)) throw new Error(`expected ${v} at token ${i}: ${JSON.stringify(toks.slice(i, i + 5))}`); i++; };
-  function members() { // after '{'
-    const props = new Map();
-    let index = null;
-    while (!peek('}')) {
-      if (peek('[')) { // [key: string]: T
-        i++; i++; expect(':'); i++; expect(']'); expect(':');
-        index = type();
-      } else {
-        const key = toks[i++].v;
-        if (peek('?')) i++;
-        expect(':');
-        props.set(key, type());
-      }
-      if (peek(';') || peek(',')) i++;
-    }
-    expect('}');
-    return { k: 'obj', props, index };
-  }
-  function primary() {
-    const tk = toks[i];
-    if (tk.t === 'p' && tk.v === '{') { i++; return members(); }
-    if (tk.t === 'p' && tk.v === '(') { i++; const t = type(); expect(')'); return t; }
-    if (tk.t === 'str' || tk.t === 'num') { i++; return { k: 'leaf' }; }
-    if (tk.t === 'id') {
-      i++;
-      if (peek('<')) {
-        i++;
-        const args = [type()];
-        while (peek(',')) { i++; args.push(type()); }
-        expect('>');
-        if (tk.v === 'Array') return { k: 'array', of: args[0] };
-        if (tk.v === 'Record') return { k: 'obj', props: new Map(), index: args[1] };
-        return { k: 'any' };
-      }
-      if (tk.v === 'any' || tk.v === 'unknown' || tk.v === 'object') return { k: 'any' };
-      if (BUILTIN.has(tk.v)) return { k: 'leaf' };
-      let name = tk.v;
-      while (peek('.')) { i++; name += `.${toks[i++].v}`; }
-      return { k: 'ref', name };
-    }
-    throw new Error(`unexpected token ${JSON.stringify(tk)}`);
-  }
-  function postfix() {
-    let t = primary();
-    while (peek('[')) {
-      i++;
-      if (peek(']')) { i++; t = { k: 'array', of: t }; } else { i++; expect(']'); t = { k: 'leaf' }; }
-    }
-    return t;
-  }
-  function type() {
-    if (peek('|')) i++;
-    const alts = [postfix()];
-    while (peek('|') || peek('&')) { i++; alts.push(postfix()); }
-    return alts.length === 1 ? alts[0] : { k: 'union', alts };
-  }
-  const t = type();
-  return [t, i];
-}
-function resolveModule(fromFile, spec) {
-  const cands = [];
-  if (spec.startsWith('.')) cands.push(path.resolve(path.dirname(fromFile), spec));
-  else for (let d = path.dirname(fromFile); ; d = path.dirname(d)) {
-    cands.push(path.join(d, 'node_modules', spec));
-    if (d === path.dirname(d)) break;
-  }
-  for (const c of cands) for (const f of [`${c}.d.ts`, path.join(c, 'index.d.ts')]) if (fs.existsSync(f)) return f;
-  return null;
-}
-function loadDts(file) {
-  if (dtsCache.has(file)) return dtsCache.get(file);
-  const src = fs.readFileSync(file, 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');
-  const info = { file, imports: new Map(), aliases: new Map(), decls: new Map(), bases: new Map() };
-  for (const m of src.matchAll(/import\s*(?:type\s*)?\{([^}]*)\}\s*from\s*"([^"]+)"/g))
-    for (const s of m[1].split(',').map((x) => x.trim()).filter(Boolean)) {
-      const [orig, local] = s.split(/\s+as\s+/);
-      info.imports.set((local || orig).trim(), { from: m[2], name: orig.trim() });
-    }
-  for (const m of src.matchAll(/export\s*\{([^}]*)\}(?:\s*from\s*"([^"]+)")?/g))
-    for (const s of m[1].split(',').map((x) => x.trim()).filter(Boolean)) {
-      const [orig, exported] = s.split(/\s+as\s+/);
-      if (m[2]) info.imports.set((exported || orig).trim(), { from: m[2], name: orig.trim() });
-      else if (exported) info.aliases.set(exported.trim(), orig.trim());
-    }
-  for (const m of src.matchAll(/export\s+interface\s+(\w+)(?:\s+extends\s+([^{]+))?\s*\{/g)) {
-    const toks = tokenize(src.slice(m.index + m[0].length - 1, m.index + m[0].length - 1 + 400000));
-    const [t] = parseTypeTokens(toks, 0);
-    info.decls.set(m[1], t);
-    if (m[2]) info.bases.set(m[1], m[2].split(',').map((x) => x.trim().replace(/<.*$/, '')));
-  }
-  for (const m of src.matchAll(/export\s+declare\s+type\s+(\w+)(?:<[^=]*>)?\s*=/g)) {
-    const toks = tokenize(src.slice(m.index + m[0].length, src.indexOf(';\n', m.index) + 1 || undefined));
-    try { info.decls.set(m[1], parseTypeTokens(toks, 0)[0]); } catch { info.decls.set(m[1], { k: 'any' }); }
-  }
-  dtsCache.set(file, info);
-  return info;
-}
-// Returns {file, type} for a name seen in file, or null when it is not ours to check.
-function resolveName(file, name, depth = 0) {
-  if (depth > 20) return null;
-  const info = loadDts(file);
-  if (info.aliases.has(name)) return resolveName(file, info.aliases.get(name), depth + 1);
-  if (info.decls.has(name)) {
-    let t = info.decls.get(name);
-    for (const b of info.bases.get(name) || []) {
-      const r = resolveName(file, b, depth + 1);
-      if (r && r.type.k === 'obj') t = { ...t, props: new Map([...r.type.props, ...t.props]) };
-    }
-    return { file, type: t };
-  }
-  const imp = info.imports.get(name);
-  if (imp) {
-    const f = resolveModule(file, imp.from);
-    return f ? resolveName(f, imp.name, depth + 1) : null;
-  }
-  return null;
-}
-function unknownFields(value, type, file, where, out) {
-  if (!type) return;
-  switch (type.k) {
-    case 'ref': {
-      const r = resolveName(file, type.name);
-      if (!r && /^I/.test(type.name)) out.push(`${where}: cannot resolve type ${type.name}`);
-      if (r) unknownFields(value, r.type, r.file, where, out);
-      return;
-    }
-    case 'array':
-      if (Array.isArray(value)) value.forEach((v, i) => unknownFields(v, type.of, file, `${where}[${i}]`, out));
-      return;
-    case 'obj':
-      if (!isObj(value)) return;
-      for (const [k, v] of Object.entries(value)) {
-        if (type.props.has(k)) unknownFields(v, type.props.get(k), file, `${where}.${k}`, out);
-        else if (type.index) unknownFields(v, type.index, file, `${where}.${k}`, out);
-        else out.push(`${where}.${k}: unknown field`);
-      }
-      return;
-    case 'union': {
-      const structured = type.alts.filter((a) => a.k !== 'leaf' && a.k !== 'any');
-      if (structured.length === 0 || type.alts.some((a) => a.k === 'any')) return;
-      const tries = structured.map((a) => { const o = []; unknownFields(value, a, file, where, o); return o; });
-      if (!tries.some((o) => o.length === 0)) out.push(...tries[0]);
-      return;
-    }
-    default:
-  }
-}
-
-// The checker must see a misspelt field deep inside an object, in a core kind and in a CRD.
-function selfCheck() {
-  const probe = (obj, needle) => {
-    const model = modelFor(obj.apiVersion, obj.kind);
-    const r = resolveName(model.dts, model.iface);
-    const out = [];
-    unknownFields(obj, r.type, r.file, obj.kind, out);
-    return out.length === 1 && out[0].includes(needle);
-  };
-  const dep = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'x', labels: { a: 'b' } },
-    spec: { selector: {}, template: { spec: { containers: [{ name: 'c', readinesProbe: {} }] } } } };
-  const cert = { apiVersion: 'cert-manager.io/v1', kind: 'Certificate', metadata: { name: 'x' },
-    spec: { secretName: 's', issuerRef: { name: 'i', kindd: 'Issuer' } } };
-  check(probe(dep, 'spec.template.spec.containers[0].readinesProbe') && probe(cert, 'spec.issuerRef.kindd'),
-    'the unknown-field check finds misspelt fields (Deployment container, Certificate issuerRef)');
-}
-
-// Returns null when obj is valid and has no unknown field, else the reason.
-function validateObject(obj) {
-  const model = modelFor(obj.apiVersion, obj.kind);
-  if (!model) return `no schema for ${obj.apiVersion} ${obj.kind}`;
-  try {
-    new model.cls(obj).validate();
-  } catch (e) {
-    return `schema: ${String(e.message || e).split('\n').slice(0, 6).join(' | ')}`;
-  }
-  const r = resolveName(model.dts, model.iface);
-  if (!r) return `cannot read the fields of ${model.iface} from ${model.dts}`;
-  const unknown = [];
-  unknownFields(obj, r.type, r.file, obj.kind, unknown);
-  return unknown.length ? unknown.join('; ') : null;
-}
+const { validateObject, selfCheck } = schemaChecker(require);
 
 // ---------------------------------------------------------------------------------------
 // Metrics: the families src/metrics.c emits (every "leaseguard_…" string in it: family and
@@ -425,24 +210,13 @@ function checkCase(name, exp) {
   check(dep.spec.replicas === exp.replicas, `${tag} replicas ${exp.replicas}`, dep.spec.replicas);
   check(matches(dep.spec.selector.matchLabels, podLabels), `${tag} Deployment selector matches its pod labels`);
   check(c.image === exp.image, `${tag} image ${exp.image}`, c.image);
-  check((spec.priorityClassName || '') === exp.priorityClassName, `${tag} priorityClassName "${exp.priorityClassName}"`, spec.priorityClassName);
   check(c.resources?.requests?.cpu && c.resources?.requests?.memory && c.resources?.limits?.cpu && c.resources?.limits?.memory,
     `${tag} resources: requests and limits for cpu and memory`);
-  const tsc = spec.topologySpreadConstraints || [];
-  check(tsc.some((t) => t.topologyKey === 'kubernetes.io/hostname' && t.whenUnsatisfiable === 'ScheduleAnyway' && matches(t.labelSelector?.matchLabels, podLabels)),
-    `${tag} topologySpreadConstraints over kubernetes.io/hostname, ScheduleAnyway, selecting its own pods`);
-  const anti = spec.affinity?.podAntiAffinity?.preferredDuringSchedulingIgnoredDuringExecution || [];
-  check(anti.some((a) => a.podAffinityTerm.topologyKey === 'kubernetes.io/hostname' && matches(a.podAffinityTerm.labelSelector?.matchLabels, podLabels)),
-    `${tag} preferred podAntiAffinity on kubernetes.io/hostname`);
   check(dep.spec.strategy?.rollingUpdate?.maxUnavailable === 0, `${tag} rolling update keeps every pod until its successor is up (maxUnavailable 0)`);
 
-  // Security context.
-  const sc = c.securityContext || {};
-  check(sc.runAsNonRoot === true && sc.runAsUser === 65532 && sc.readOnlyRootFilesystem === true &&
-        sc.allowPrivilegeEscalation === false && eq(sc.capabilities?.drop, ['ALL']) && sc.seccompProfile?.type === 'RuntimeDefault',
-    `${tag} container securityContext: runAsNonRoot, runAsUser 65532, readOnlyRootFilesystem, no privilege escalation, drop ALL, seccomp RuntimeDefault`, show(sc));
-  check(spec.securityContext?.runAsNonRoot === true && spec.securityContext?.seccompProfile?.type === 'RuntimeDefault',
-    `${tag} pod securityContext: runAsNonRoot, seccomp RuntimeDefault`);
+  // Security contexts, placement, host network, extras, network policies, the webhook's
+  // opt-out label, matchConditions and annotations (fit.mjs).
+  checkFit({ name, tag, objs, exp, chartValues, dep, vwc, c, check, eq, show, matches, isComp, isHook });
   check(spec.automountServiceAccountToken === exp.events, `${tag} service account token mounted only with events (${exp.events})`, spec.automountServiceAccountToken);
 
   // Ports, listeners and probes.
@@ -503,7 +277,6 @@ function checkCase(name, exp) {
   check(notIn && eq([...notIn.values].sort(), [ns, ...exp.excluded].sort()),
     `${tag} namespaceSelector excludes ${[ns, ...exp.excluded].join(', ')}`, show(w.namespaceSelector));
   check(eq(w.objectSelector || {}, exp.objectSelector), `${tag} objectSelector ${show(exp.objectSelector)}`, show(w.objectSelector));
-  check(eq(w.matchConditions || [], exp.matchConditions), `${tag} matchConditions ${exp.matchConditions.length}`, show(w.matchConditions));
 
   // TLS: the mounted Secret, the flags, the caBundle.
   const vol = (n) => (spec.volumes || []).find((v) => v.name === n);
@@ -720,11 +493,8 @@ function checkCase(name, exp) {
     check(httpProbe(lc.readinessProbe, '/readyz') && httpProbe(lc.livenessProbe, '/healthz'),
       `${tag} lease-health: readinessProbe GET /readyz, livenessProbe GET /healthz, plain HTTP on http-metrics`,
       `${show(lc.readinessProbe)} ${show(lc.livenessProbe)}`);
-    const lsc = lc.securityContext || {};
-    check(lsc.runAsNonRoot === true && lsc.runAsUser === 65532 && lsc.readOnlyRootFilesystem === true &&
-          lsc.allowPrivilegeEscalation === false && eq(lsc.capabilities?.drop, ['ALL']) && lsc.seccompProfile?.type === 'RuntimeDefault' &&
-          lspec.securityContext?.runAsNonRoot === true && lspec.securityContext?.seccompProfile?.type === 'RuntimeDefault',
-      `${tag} lease-health: locked down like the webhook (non-root, read-only root fs, drop ALL, seccomp RuntimeDefault)`, show(lsc));
+    check(eq(lc.securityContext, c.securityContext) && eq(lspec.securityContext, spec.securityContext),
+      `${tag} lease-health: the webhook's pod and container securityContexts`, show(lc.securityContext));
     check(eq(lc.resources, lh.resources), `${tag} lease-health: resources are leaseHealth.resources`, show(lc.resources));
     check(eq(lspec.nodeSelector || {}, lh.nodeSelector) && eq(lspec.tolerations || [], lh.tolerations),
       `${tag} lease-health: nodeSelector and tolerations from leaseHealth`);
@@ -825,18 +595,21 @@ function checkCase(name, exp) {
 
 const fullValues = YAML.parse(fs.readFileSync(path.join(opt.repo, 'tests', 'chart', 'values', 'full.yaml'), 'utf8'));
 const chartValues = YAML.parse(fs.readFileSync(path.join(chartDir, 'values.yaml'), 'utf8'));
-// Helm's merge of a values file over values.yaml: maps merge, anything else replaces.
+// Helm's merge of a values file over values.yaml: maps merge, a null removes the key,
+// anything else replaces.
 const mergeValues = (base, over) => (isObj(base) && isObj(over)
   ? Object.fromEntries([...new Set([...Object.keys(base), ...Object.keys(over)])]
+    .filter((k) => !(k in over && over[k] === null))
     .map((k) => [k, k in over ? mergeValues(base[k], over[k]) : base[k]]))
   : over);
+const valuesFile = (f) => YAML.parse(fs.readFileSync(path.join(opt.repo, 'tests', 'chart', 'values', f), 'utf8'));
 const monitoringValues = { leaseHealth: { enabled: true }, serviceMonitor: { enabled: true },
   prometheusRule: { enabled: true }, grafanaDashboard: { enabled: true } };
 const chartYaml = YAML.parse(fs.readFileSync(path.join(chartDir, 'Chart.yaml'), 'utf8'));
 const defaults = {
   namespace: opt.namespace, replicas: 2, image: `ghcr.io/leaseguard/leaseguard:${chartYaml.appVersion}`,
-  priorityClassName: '', events: false, securePort: 8443, webhookName: 'leases.leaseguard.io',
-  failurePolicy: 'Ignore', timeoutSeconds: 3, excluded: [], objectSelector: {}, matchConditions: [],
+  events: false, securePort: 8443, webhookName: 'leases.leaseguard.io',
+  failurePolicy: 'Ignore', timeoutSeconds: 3, excluded: [], objectSelector: {},
   certMode: 'generate', tlsSecret: `${opt.release}-tls`, policy: 'default', mode: '',
   flags: { '--log-level': 'info', '--max-request-bytes': '33554432', '--max-connections': '1024',
     '--connection-timeout': '30', '--threads': '0', '--policy-check-interval': '1000',
@@ -855,9 +628,9 @@ const cases = {
   single: { replicas: 1, selftestNamespace: null },
   full: {
     namespace: 'kube-guard', replicas: 3, image: `${fullValues.image.repository}@${fullValues.image.digest}`,
-    priorityClassName: 'system-cluster-critical', events: true, securePort: 9443, webhookName: 'leases.guard.example.com',
+    events: true, securePort: 9443, webhookName: 'leases.guard.example.com',
     failurePolicy: 'Fail', timeoutSeconds: 2, excluded: ['kube-node-lease', 'sandbox'],
-    objectSelector: fullValues.webhook.objectSelector, matchConditions: fullValues.webhook.matchConditions,
+    objectSelector: fullValues.webhook.objectSelector,
     tlsSecret: 'lease-guard-tls', policy: fullValues.policy, mode: 'warn',
     flags: { '--log-level': 'debug', '--max-request-bytes': '1048576', '--max-connections': '256',
       '--connection-timeout': '10', '--threads': '4', '--policy-check-interval': '500',
@@ -869,8 +642,17 @@ const cases = {
   monitoring: { serviceMonitor: true, values: mergeValues(chartValues, monitoringValues) },
   // vap.enabled: the ValidatingAdmissionPolicies beside the webhook (tests/chart/vap.mjs checks them further).
   vap: { values: mergeValues(chartValues, { vap: { enabled: true } }) },
+  // Clusters the chart is fitted to: OpenShift's restricted-v2, EKS with a custom CNI (host
+  // network), the NetworkPolicies at their defaults, and the webhook's default skips turned off.
+  openshift: { values: mergeValues(chartValues, valuesFile('openshift.yaml')) },
+  eks: { securePort: 9443, values: mergeValues(chartValues, valuesFile('eks-hostnetwork.yaml')) },
+  netpol: { values: mergeValues(chartValues, { networkPolicy: { enabled: true }, leaseHealth: { enabled: true } }) },
+  'opt-in': { values: mergeValues(chartValues, { webhook: { nodeLeases: true, metadataOnlyUpdates: true },
+    priorityClassName: '', podSecurityContext: { runAsUser: null } }) },
 };
-try { selfCheck(); } catch (e) { fail(`unknown-field self-check: ${e.stack || e}`); }
+try {
+  check(selfCheck(), 'the unknown-field check finds misspelt fields (Deployment container, Certificate issuerRef)');
+} catch (e) { fail(`unknown-field self-check: ${e.stack || e}`); }
 try { dashboard(); } catch (e) { fail(`dashboard: ${e.stack || e}`); }
 for (const [name, over] of Object.entries(cases)) {
   try {
@@ -891,6 +673,12 @@ if (bin && fs.existsSync(bin)) {
   // except those the chart leaves out on purpose.
   // In a pod, the in-cluster service account: the API access flags are not chart values.
   const NOT_EXPOSED = new Set(['--kubeconfig', '--context', '--server', '--token-file', '--certificate-authority']);
+  // extraArgs refuses exactly the flags that have a chart value (templates/_fit.tpl).
+  const refused = valueFlags(chartDir);
+  const valued = [...known].filter((f) => f !== '--help' && !NOT_EXPOSED.has(f));
+  check(valued.length === refused.size && valued.every((f) => refused.has(f)),
+    `extraArgs refuses the ${refused.size} serve flags that have a chart value (leaseguard.valueFlags), and only those`,
+    `not refused: ${valued.filter((f) => !refused.has(f)).join(' ') || '-'}; refused but no value: ${[...refused].filter((f) => !valued.includes(f)).join(' ') || '-'}`);
   const full = rendered.find((r) => r.name === 'full' && !r.audit);
   const fullFlags = new Set((full?.args || []).slice(1).map((a) => a.split('=')[0]));
   const unwired = [...known].filter((f) => f !== '--help' && !NOT_EXPOSED.has(f) && !fullFlags.has(f));

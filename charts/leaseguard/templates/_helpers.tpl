@@ -163,43 +163,70 @@ and the Deployment's checksum all see the same certificate.
 {{- add (int .Values.server.shutdownDelaySeconds) (int .Values.server.connectionTimeout) 5 }}
 {{- end }}
 
+{{/*
+Stops the render with a message. `helm lint` only logs a fail and renders on, so what follows
+the fail is reached under lint alone: an object named by the message, which lint reports
+("object name does not conform …: \"<message>\"", a warning: `lint --strict` fails).
+*/}}
+{{- define "leaseguard.fail" -}}
+{{- fail . }}
+---
+# helm lint only: the render above failed with this message.
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ . | quote }}
+---
+{{ end }}
+
+{{/* The namespaces Kubernetes makes itself. The webhook never sees its release namespace, so
+     a release in one of them would leave that namespace's leases unguarded (kube-system:
+     kube-controller-manager's and kube-scheduler's). */}}
+{{- define "leaseguard.reservedNamespaces" -}}
+{{- list "default" "kube-system" "kube-public" "kube-node-lease" | toJson }}
+{{- end }}
+
 {{/* Checks that the schema cannot express (or that hold even with --skip-schema-validation). */}}
 {{- define "leaseguard.validate" -}}
+{{- $reserved := include "leaseguard.reservedNamespaces" . | fromJsonArray }}
+{{- if has .Release.Namespace $reserved }}
+{{- include "leaseguard.fail" (printf "leaseguard must be installed into its own namespace, not %q (the webhook never gates the leases of its own namespace): helm install leaseguard CHART -n leaseguard-system --create-namespace; helm lint and helm template need -n leaseguard-system too" .Release.Namespace) }}
+{{- end }}
 {{- $c := .Values.certificates }}
 {{- if not (has $c.mode (list "generate" "cert-manager" "secret")) }}
-{{- fail (printf "certificates.mode must be generate, cert-manager or secret, not %q" $c.mode) }}
+{{- include "leaseguard.fail" (printf "certificates.mode must be generate, cert-manager or secret, not %q" $c.mode) }}
 {{- end }}
 {{- if eq $c.mode "secret" }}
 {{- if not $c.secret.name }}
-{{- fail "certificates.secret.name is required when certificates.mode is \"secret\": the name of an existing kubernetes.io/tls Secret in the release namespace" }}
+{{- include "leaseguard.fail" "certificates.secret.name is required when certificates.mode is \"secret\": the name of an existing kubernetes.io/tls Secret in the release namespace" }}
 {{- end }}
 {{- if not $c.secret.caBundle }}
-{{- fail "certificates.secret.caBundle is required when certificates.mode is \"secret\": base64 of the PEM CA certificate that signed the serving certificate" }}
+{{- include "leaseguard.fail" "certificates.secret.caBundle is required when certificates.mode is \"secret\": base64 of the PEM CA certificate that signed the serving certificate" }}
 {{- end }}
 {{- if not (contains "-----BEGIN CERTIFICATE-----" ($c.secret.caBundle | nospace | b64dec)) }}
-{{- fail "certificates.secret.caBundle must be base64 of a PEM CA certificate (-----BEGIN CERTIFICATE-----)" }}
+{{- include "leaseguard.fail" "certificates.secret.caBundle must be base64 of a PEM CA certificate (-----BEGIN CERTIFICATE-----)" }}
 {{- end }}
 {{- end }}
 {{- if .Values.mtls.enabled }}
 {{- $ca := .Values.mtls.clientCA }}
 {{- if and $ca.secretName $ca.configMapName }}
-{{- fail "mtls.clientCA: give secretName or configMapName, not both" }}
+{{- include "leaseguard.fail" "mtls.clientCA: give secretName or configMapName, not both" }}
 {{- end }}
 {{- if not (or $ca.secretName $ca.configMapName) }}
-{{- fail "mtls.clientCA.secretName or mtls.clientCA.configMapName is required when mtls.enabled is true: where the CA of the API server's client certificate is" }}
+{{- include "leaseguard.fail" "mtls.clientCA.secretName or mtls.clientCA.configMapName is required when mtls.enabled is true: where the CA of the API server's client certificate is" }}
 {{- end }}
 {{- end }}
 {{- if not (has .Values.webhook.failurePolicy (list "Ignore" "Fail")) }}
-{{- fail (printf "webhook.failurePolicy must be Ignore or Fail, not %q" .Values.webhook.failurePolicy) }}
+{{- include "leaseguard.fail" (printf "webhook.failurePolicy must be Ignore or Fail, not %q" .Values.webhook.failurePolicy) }}
 {{- end }}
 {{- $t := int .Values.webhook.timeoutSeconds }}
 {{- if or (lt $t 1) (gt $t 30) }}
-{{- fail (printf "webhook.timeoutSeconds must be 1..30, not %d" $t) }}
+{{- include "leaseguard.fail" (printf "webhook.timeoutSeconds must be 1..30, not %d" $t) }}
 {{- end }}
 {{- if .Values.leaseHealth.enabled }}
 {{- $p := int .Values.leaseHealth.port }}
 {{- if or (lt $p 1) (gt $p 65535) }}
-{{- fail (printf "leaseHealth.port must be 1..65535, not %d" $p) }}
+{{- include "leaseguard.fail" (printf "leaseHealth.port must be 1..65535, not %d" $p) }}
 {{- end }}
 {{- $secs := 0 }}
 {{- range regexFindAll "[0-9]+[hms]" (toString .Values.leaseHealth.watchTimeout) -1 }}
@@ -207,38 +234,39 @@ and the Deployment's checksum all see the same certificate.
 {{- $secs = add $secs (mul $n (ternary 3600 (ternary 60 1 (hasSuffix "m" .)) (hasSuffix "h" .))) }}
 {{- end }}
 {{- if or (lt (int64 $secs) 1) (gt (int64 $secs) 86400) }}
-{{- fail (printf "leaseHealth.watchTimeout must be 1s..24h (h, m and s), not %q" (toString .Values.leaseHealth.watchTimeout)) }}
+{{- include "leaseguard.fail" (printf "leaseHealth.watchTimeout must be 1s..24h (h, m and s), not %q" (toString .Values.leaseHealth.watchTimeout)) }}
 {{- end }}
 {{- end }}
 {{- if .Values.grafanaDashboard.enabled }}
 {{- if not .Values.grafanaDashboard.labelKey }}
-{{- fail "grafanaDashboard.labelKey must not be empty: the Grafana sidecar finds the ConfigMap by that label" }}
+{{- include "leaseguard.fail" "grafanaDashboard.labelKey must not be empty: the Grafana sidecar finds the ConfigMap by that label" }}
 {{- end }}
 {{- end }}
 {{- if .Values.prometheusRule.enabled }}
 {{- $alerts := list "LeaseguardViolations" "LeaseguardDenials" "LeaseguardErrors" "LeaseFlappingLeader" "LeaseStuckLeader" "LeaseguardCertificateExpiry" "LeaseguardAbsent" "LeaseHealthAbsent" }}
 {{- range .Values.prometheusRule.disabled }}
 {{- if not (has . $alerts) }}
-{{- fail (printf "prometheusRule.disabled: no alert is named %q (the alerts: %s)" . (join ", " $alerts)) }}
+{{- include "leaseguard.fail" (printf "prometheusRule.disabled: no alert is named %q (the alerts: %s)" . (join ", " $alerts)) }}
 {{- end }}
 {{- end }}
 {{- if hasKey .Values.prometheusRule.alertLabels "severity" }}
-{{- fail "prometheusRule.alertLabels must not set severity: each alert's is prometheusRule.<alert>.severity" }}
+{{- include "leaseguard.fail" "prometheusRule.alertLabels must not set severity: each alert's is prometheusRule.<alert>.severity" }}
 {{- end }}
 {{- end }}
 {{- $ports := list (int .Values.server.securePort) (int .Values.probes.port) (int .Values.metrics.port) }}
 {{- if ne (len ($ports | uniq)) 3 }}
-{{- fail (printf "server.securePort, probes.port and metrics.port must differ, not %v" $ports) }}
+{{- include "leaseguard.fail" (printf "server.securePort, probes.port and metrics.port must differ, not %v" $ports) }}
 {{- end }}
 {{- if lt (int .Values.replicaCount) 1 }}
-{{- fail "replicaCount must be at least 1" }}
+{{- include "leaseguard.fail" "replicaCount must be at least 1" }}
 {{- end }}
-{{- if .Values.selftest.enabled }}
+{{- if and .Values.selftest.enabled (not (has .Release.Namespace $reserved)) }}
 {{- if eq .Values.selftest.namespace .Release.Namespace }}
-{{- fail (printf "selftest.namespace must not be the release namespace %q: the webhook never sees leases there, so the self-test would check nothing (use e.g. \"default\")" .Release.Namespace) }}
+{{- include "leaseguard.fail" (printf "selftest.namespace must not be the release namespace %q: the webhook never sees leases there, so the self-test would check nothing (use e.g. \"default\")" .Release.Namespace) }}
 {{- end }}
 {{- if has .Values.selftest.namespace .Values.webhook.excludedNamespaces }}
-{{- fail (printf "selftest.namespace %q is in webhook.excludedNamespaces: the webhook never sees leases there" .Values.selftest.namespace) }}
+{{- include "leaseguard.fail" (printf "selftest.namespace %q is in webhook.excludedNamespaces: the webhook never sees leases there" .Values.selftest.namespace) }}
 {{- end }}
 {{- end }}
+{{- include "leaseguard.validateFit" . }}
 {{- end }}
