@@ -76,6 +76,15 @@ static lg_rc check_name(const char *name, size_t idx, char *err, size_t errlen) 
   return LG_OK;
 }
 
+lg_rc lg_certs_check_names(const char *const *names, size_t n, char *err, size_t errlen) {
+  lg_rc rc = LG_OK;
+  if (n > 0 && !names)
+    return lg_fail(err, errlen, LG_EINVAL, "names is NULL");
+  for (size_t i = 0; i < n && !rc; i++)
+    rc = check_name(names[i], i, err, errlen);
+  return rc;
+}
+
 static lg_rc check_opts(const lg_certs_opts *o, char *err, size_t errlen) {
   lg_rc rc = LG_OK;
   if (!o || !o->out_dir || !*o->out_dir)
@@ -469,9 +478,8 @@ lg_rc lg_certs_make_serving(const lg_certs_pem *ca, const char *const *names, si
     return rc;
   if (!names || n == 0)
     return lg_fail(err, errlen, LG_EINVAL, "no DNS names for the serving certificate");
-  for (size_t i = 0; i < n; i++)
-    if ((rc = check_name(names[i], i, err, errlen)))
-      return rc;
+  if ((rc = lg_certs_check_names(names, n, err, errlen)))
+    return rc;
   if (!ca || !ca->cert || !ca->key)
     return lg_fail(err, errlen, LG_EINVAL, "no CA certificate and key");
   if (!(b = BIO_new_mem_buf(ca->cert, -1)) || !(ca_cert = PEM_read_bio_X509(b, NULL, NULL, NULL))) {

@@ -23,6 +23,11 @@ typedef struct {
  * All or nothing: on failure no file is left half-written. Detail goes into err. */
 lg_rc lg_certs_generate(const lg_certs_opts *opts, char *err, size_t errlen);
 
+/* LG_OK when every name may go into a serving certificate (as lg_certs_opts.names: DNS names,
+ * wildcards or IP addresses; the first at most 64 characters, being the CN); else LG_EINVAL
+ * naming the first that may not. */
+lg_rc lg_certs_check_names(const char *const *names, size_t n, char *err, size_t errlen);
+
 /* Reads the first PEM certificate of path and stores its notAfter (Unix seconds). */
 lg_rc lg_certs_not_after(const char *path, int64_t *not_after, char *err, size_t errlen);
 
