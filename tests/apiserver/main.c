@@ -30,6 +30,9 @@ static const char usage[] =
     "  --webhook-url URL               https URL of the validating webhook (default: none)\n"
     "  --webhook-ca-file PATH          CA bundle to verify the webhook with\n"
     "  --webhook-name NAME             the webhook's name (default leaseguard.example.com)\n"
+    "  --webhook-configuration NAME    call the webhook only while the stored\n"
+    "                                  ValidatingWebhookConfiguration NAME has a webhook of that\n"
+    "                                  name, trusting its caBundle (not --webhook-ca-file)\n"
     "  --webhook-timeout SECONDS       timeoutSeconds, 1..30 (default 10)\n"
     "  --webhook-failure-policy P      Fail or Ignore (default Fail)\n"
     "  --port-file PATH                write the port there once listening\n"
@@ -78,6 +81,7 @@ static int parse_flags(int argc, char **argv, as_config *cfg) {
       {"--webhook-url", &cfg->webhook_url},
       {"--webhook-ca-file", &cfg->webhook_ca_file},
       {"--webhook-name", &cfg->webhook_name},
+      {"--webhook-configuration", &cfg->webhook_configuration},
       {"--webhook-timeout", &timeout},
       {"--webhook-failure-policy", &policy},
       {"--port-file", &cfg->port_file},
@@ -125,9 +129,10 @@ static int parse_flags(int argc, char **argv, as_config *cfg) {
                     "--token-auth-file are required\n");
     return -1;
   }
-  if (cfg->webhook_url && (strncmp(cfg->webhook_url, "https://", 8) != 0 || !cfg->webhook_ca_file)) {
+  if (cfg->webhook_url && (strncmp(cfg->webhook_url, "https://", 8) != 0 ||
+                           (!cfg->webhook_ca_file && !cfg->webhook_configuration))) {
     fprintf(stderr, "lg-test-apiserver: --webhook-url must be https:// and needs "
-                    "--webhook-ca-file\n");
+                    "--webhook-ca-file or --webhook-configuration\n");
     return -1;
   }
   return 0;
