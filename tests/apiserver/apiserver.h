@@ -27,6 +27,8 @@ typedef struct {
   bool webhook_fail_open;        /* failurePolicy Ignore */
   const char *port_file;         /* NULL: no port file */
   size_t watch_history;          /* events kept for watches that resume */
+  long write_delay_ms;           /* Secrets and configurations: each write waits this long
+                                  * between its read and its store (widens races in tests) */
 } as_config;
 
 /* What every handler may use. */

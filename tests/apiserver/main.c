@@ -36,7 +36,9 @@ static const char usage[] =
     "  --webhook-timeout SECONDS       timeoutSeconds, 1..30 (default 10)\n"
     "  --webhook-failure-policy P      Fail or Ignore (default Fail)\n"
     "  --port-file PATH                write the port there once listening\n"
-    "  --watch-history N               changes kept for resuming watches (default 1000)\n";
+    "  --watch-history N               changes kept for resuming watches (default 1000)\n"
+    "  --write-delay MS                Secrets and webhook configurations: each write waits\n"
+    "                                  this long between reading and storing (default 0)\n";
 
 /* --name=value or --name value; returns 1 and *v on a match, -1 when the value is missing. */
 static int flag(int argc, char **argv, int *i, const char *name, const char **v) {
@@ -68,7 +70,7 @@ static int parse_long(const char *s, long min, long max, long *out) {
 
 /* Fills cfg from argv; returns 0, 1 after --help, -1 after a message on stderr. */
 static int parse_flags(int argc, char **argv, as_config *cfg) {
-  const char *port = "6443", *timeout = "10", *policy = "Fail", *history = "1000";
+  const char *port = "6443", *timeout = "10", *policy = "Fail", *history = "1000", *delay = "0";
   const struct {
     const char *name;
     const char **dst;
@@ -86,6 +88,7 @@ static int parse_flags(int argc, char **argv, as_config *cfg) {
       {"--webhook-failure-policy", &policy},
       {"--port-file", &cfg->port_file},
       {"--watch-history", &history},
+      {"--write-delay", &delay},
   };
   long v;
 
@@ -119,6 +122,10 @@ static int parse_flags(int argc, char **argv, as_config *cfg) {
     return -1;
   }
   cfg->watch_history = (size_t)v;
+  if (parse_long(delay, 0, 60000, &cfg->write_delay_ms)) {
+    fprintf(stderr, "lg-test-apiserver: --write-delay must be 0..60000 milliseconds\n");
+    return -1;
+  }
   if (strcmp(policy, "Fail") != 0 && strcmp(policy, "Ignore") != 0) {
     fprintf(stderr, "lg-test-apiserver: --webhook-failure-policy must be Fail or Ignore\n");
     return -1;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "apiserver.h"
 #include "b64.h"
@@ -27,6 +28,14 @@ typedef struct {
 
 static const kind_info secrets = {&as_res_secrets, AS_KIND_SECRET};
 static const kind_info vwcs = {&as_res_vwcs, AS_KIND_VWC};
+
+/* --write-delay: the time between a write's read of the store and its commit. */
+static void delay(const as_ctx *ctx) {
+  long ms = ctx->cfg->write_delay_ms;
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  if (ms > 0)
+    nanosleep(&ts, NULL);
+}
 
 static void reply_status(as_reply *out, json_t *st) {
   json_int_t code = json_integer_value(json_object_get(st, "code"));
@@ -152,6 +161,7 @@ static void create(const as_ctx *ctx, const kind_info *k, const as_request *rq, 
   }
   as_meta_set(obj, "resourceVersion", NULL);
   name = as_meta_str(obj, "name");
+  delay(ctx);
   switch (as_store_commit(ctx->store, k->kind, ns_of(rq), name, 0, obj, &new_rv)) {
   case AS_COMMIT_OK:
     as_reply_set(out, 201, obj);
@@ -195,6 +205,7 @@ static int update(const as_ctx *ctx, const kind_info *k, const as_request *rq, j
   as_meta_set(obj, "namespace", rq->ns);
   if ((st = validate(k, obj, cur)))
     goto out;
+  delay(ctx);
   switch (as_store_commit(ctx->store, k->kind, ns_of(rq), rq->name, cur_rv, obj, &new_rv)) {
   case AS_COMMIT_OK:
     as_reply_set(out, 200, obj);
