@@ -71,7 +71,8 @@ void lg_routes_free(lg_routes *r) { free(r); }
 void lg_routes_set_serving(lg_routes *r, bool serving) { atomic_store(&r->serving, serving); }
 
 bool lg_routes_ready(lg_routes *r) {
-  return atomic_load(&r->serving) && lg_policywatch_loaded(r->policies) && lg_tls_ready(r->tls);
+  return atomic_load(&r->serving) && lg_policywatch_loaded(r->policies) &&
+         (!r->tls || lg_tls_ready(r->tls));
 }
 
 unsigned lg_routes_active(lg_routes *r) { return atomic_load(&r->active); }
