@@ -274,6 +274,7 @@ for major in 3 4; do
     }
     notes default "failurePolicy   Ignore, timeout 3s" "$release" "$chart" -n "$ns"
     notes default-test "helm test $release -n $ns" "$release" "$chart" -n "$ns"
+    notes default-certs "kubectl -n $ns delete secret $release-certs" "$release" "$chart" -n "$ns"
     notes full "WARNING: failurePolicy is Fail" guard "$chart" -n kube-guard -f "$here/values/full.yaml"
     notes full-lease-health "lease-health    lease-guard-lease-health: audit --watch of the leases in kube-system" guard "$chart" -n kube-guard -f "$here/values/full.yaml"
     notes monitoring "alerts          PrometheusRule leaseguard" "$release" "$chart" -n "$ns" \
