@@ -42,8 +42,9 @@ static const char *why(const lg_certrot_view *v) {
 static bool check_pair(const lg_certrot_view *v, int64_t now, lg_certrot_plan *out) {
   char t[LG_TIME_BUFLEN];
 
+  /* A Secret without any CA (made empty beforehand) is filled, not counted as broken. */
   if (v->ca.state != LG_CERTROT_OK)
-    *out = plan(LG_CERTROT_REPAIR, true, "ca.crt and ca.key: %s",
+    *out = plan(LG_CERTROT_REPAIR, v->ca.state == LG_CERTROT_BAD, "ca.crt and ca.key: %s",
                 v->ca.state == LG_CERTROT_ABSENT ? "missing" : why(v));
   else if (now >= v->ca.not_after)
     *out = plan(LG_CERTROT_REPAIR, true, "the CA expired at %s", when(v->ca.not_after, t));
