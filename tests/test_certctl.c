@@ -605,7 +605,7 @@ static void break_secret(int port, char *rv, const char *key, ...) {
 }
 
 /* A broken Secret is counted, logged and rewritten (at once on SIGHUP, the sync period being
- * a minute): a bad serving pair gets a new one from the same CA (the caBundle stays), an
+ * 30 s): a bad serving pair gets a new one from the same CA (the caBundle stays), an
  * unusable or expired CA a new CA (the caBundle follows). The pair in use never stops serving. */
 static void test_broken_secret_repaired(void **state) {
   proc *as = start_apiserver(0, 0, 0), *sv;
@@ -616,7 +616,7 @@ static void test_broken_secret_repaired(void **state) {
   assert_int_equal(lg_certs_make_ca(now - 7200, 3600, &old_ca, NULL, 0), LG_OK);
   assert_int_equal(lg_certs_make_ca(now, 3600, &other, NULL, 0), LG_OK);
   create_vwc(as->port);
-  sv = start_serve(0, as->port, 0, 0, 0, 60000);
+  sv = start_serve(0, as->port, 0, 0, 0, 30000);
   wait_ready(sv, 10000);
   for (int i = 0; i < 3; i++) {
     json_t *secret = get_secret(as->port);
