@@ -112,15 +112,18 @@ static bool ensure_bundle(lg_certctl *c, const char *bundle) {
   webhooks = json_object_get(r.body, "webhooks");
   json_array_foreach(webhooks, i, w) {
     const char *name = json_string_value(json_object_get(w, "name"));
-    const char *cur = json_string_value(json_object_get(json_object_get(w, "clientConfig"), "caBundle"));
+    const json_t *cc = json_object_get(w, "clientConfig");
+    const char *cur = json_string_value(json_object_get(cc, "caBundle"));
     char at[64];
     if (cur && want && !strcmp(cur, want))
       continue;
     /* The test keeps a concurrent reordering of the webhooks from patching the wrong one. */
     snprintf(at, sizeof at, "/webhooks/%zu/name", i);
-    json_array_append_new(ops, json_pack("{s:s, s:s, s:s?}", "op", "test", "path", at, "value", name));
+    json_array_append_new(ops, json_pack("{s:s, s:s, s:s?}", "op", "test", "path", at, "value",
+                                         name));
     snprintf(at, sizeof at, "/webhooks/%zu/clientConfig/caBundle", i);
-    json_array_append_new(ops, json_pack("{s:s, s:s, s:s?}", "op", "add", "path", at, "value", want));
+    json_array_append_new(ops, json_pack("{s:s, s:s, s:s?}", "op", "add", "path", at, "value",
+                                         want));
     n++;
   }
   if (!want || json_array_size(ops) != 2 * n) {
@@ -332,7 +335,9 @@ static void *run(void *arg) {
     struct timespec until;
 
     lg_metrics_certctl_sync(c->metrics, ok);
-    retry = ok ? FIRST_RETRY_MS : retry * 2 < c->cfg.sync_period_ms ? retry * 2 : c->cfg.sync_period_ms;
+    retry = ok ? FIRST_RETRY_MS : retry * 2;
+    if (retry > c->cfg.sync_period_ms)
+      retry = c->cfg.sync_period_ms;
     if (wait > c->cfg.sync_period_ms)
       wait = c->cfg.sync_period_ms;
     until = deadline_in(wait);

@@ -379,6 +379,18 @@ static long metric(const proc *p, const char *series) {
   return v;
 }
 
+/* The sum over the replicas of a write counter of action and result. */
+static long writes_of(proc *const *sv, int n, const char *action, const char *result) {
+  char series[160];
+  long sum = 0;
+  snprintf(series, sizeof series,
+           "leaseguard_certificate_secret_writes_total{action=\"%s\",result=\"%s\"}", action,
+           result);
+  for (int i = 0; i < n; i++)
+    sum += metric(sv[i], series);
+  return sum;
+}
+
 /* ---- cases ---- */
 
 /* The first replica creates the Secret, patches every webhook's caBundle once and serves the
@@ -411,7 +423,7 @@ static void test_create_and_patch(void **state) {
   served = served_cert(sv);
   assert_string_equal(served, tls);
   assert_true(handshake(sv, ca, NULL));
-  assert_int_equal(metric(sv, "leaseguard_certificate_secret_writes_total{action=\"create\",result=\"success\"}"), 1);
+  assert_int_equal(writes_of(&sv, 1, "create", "success"), 1);
   assert_int_equal(metric(sv, "leaseguard_webhook_cabundle_patches_total{result=\"success\"}"), 1);
 
   /* Nothing is written again while nothing is due: several sync periods later the Secret and
@@ -515,9 +527,9 @@ static void test_rotation_overlap(void **state) {
   assert_null(json_object_get(json_object_get(secret, "data"), "ca-previous.crt"));
   assert_null(json_object_get(json_object_get(secret, "data"), "ca-next.crt"));
   json_decref(secret);
-  assert_int_equal(metric(sv, "leaseguard_certificate_secret_writes_total{action=\"announce\",result=\"success\"}"), 1);
-  assert_int_equal(metric(sv, "leaseguard_certificate_secret_writes_total{action=\"switch\",result=\"success\"}"), 1);
-  assert_int_equal(metric(sv, "leaseguard_certificate_secret_writes_total{action=\"drop\",result=\"success\"}"), 1);
+  assert_int_equal(writes_of(&sv, 1, "announce", "success"), 1);
+  assert_int_equal(writes_of(&sv, 1, "switch", "success"), 1);
+  assert_int_equal(writes_of(&sv, 1, "drop", "success"), 1);
   /* Every write went through the webhook, whose certificate the API server always trusted. */
   assert_int_equal(lgt_count_text(as->out, "\"kind\":\"webhook\""), writes);
   assert_int_equal(lgt_count_text(as->out, "\"allowed\":true"), writes);
@@ -526,18 +538,6 @@ static void test_rotation_overlap(void **state) {
   free(ca1);
   free(ca2);
   free(tls1);
-}
-
-/* The sum over the replicas of a write counter of action and result. */
-static long writes_of(proc *const *sv, int n, const char *action, const char *result) {
-  char series[160];
-  long sum = 0;
-  snprintf(series, sizeof series,
-           "leaseguard_certificate_secret_writes_total{action=\"%s\",result=\"%s\"}", action,
-           result);
-  for (int i = 0; i < n; i++)
-    sum += metric(sv[i], series);
-  return sum;
 }
 
 /* Three replicas start at once against an API server whose writes take 300 ms, so that they

@@ -231,7 +231,8 @@ static int check_cert_flags(const lg_server_config *cfg, extras *x) {
                               .webhook_configuration = f->webhook_configuration,
                               .dns_names = f->names, .n_dns_names = f->cc.n_dns_names,
                               .validity = validity / 1000000, .renew_before = renew / 1000000,
-                              .overlap = overlap / 1000000, .sync_period_ms = (long)(period / 1000)};
+                              .overlap = overlap / 1000000,
+                              .sync_period_ms = (long)(period / 1000)};
   return 0;
 }
 

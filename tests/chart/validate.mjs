@@ -523,7 +523,7 @@ function checkCase(name, exp) {
       `${tag} --cert-secret=${ns}/${exp.tlsSecret} --webhook-configuration=${vwc.metadata.name}`,
       `${flags.get('--cert-secret')} ${flags.get('--webhook-configuration')}`);
     check(eq((flags.get('--cert-dns-names') || '').split(','), [svc.metadata.name, `${svc.metadata.name}.${ns}`, host, `${host}.cluster.local`]),
-      `${tag} --cert-dns-names: the Service's names, ${host} first (the CN)`, flags.get('--cert-dns-names'));
+      `${tag} --cert-dns-names: the Service's names, ${svc.metadata.name} first (the CN: at most 63 characters, as a CN must)`, flags.get('--cert-dns-names'));
     check(flags.get('--cert-validity') === cv.validity && flags.get('--cert-renew-before') === cv.renewBefore &&
           flags.get('--cert-overlap') === cv.overlap && flags.get('--cert-sync-period') === cv.syncPeriod,
       `${tag} --cert-validity/renew-before/overlap/sync-period from certificates.controller (${cv.validity} ${cv.renewBefore} ${cv.overlap} ${cv.syncPeriod})`);

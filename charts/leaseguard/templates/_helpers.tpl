@@ -143,7 +143,8 @@ and the Deployment's checksum all see the same certificate.
 {{- end }}
 {{- end }}
 
-{{/* The DNS names of the Service, which the serving certificate must cover. */}}
+{{/* The DNS names of the Service, which the serving certificate must cover. The first becomes
+     the certificate's CN, which may not pass 64 characters: <fullname> (at most 63) is. */}}
 {{- define "leaseguard.serviceNames" -}}
 {{- $fullname := include "leaseguard.fullname" . }}
 {{- $ns := .Release.Namespace }}
