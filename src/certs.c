@@ -1,5 +1,8 @@
-/* certs.c -- OpenSSL: make a dev CA and a serving certificate; read a certificate's expiry. */
+/* certs.c -- OpenSSL: make a CA and a serving certificate (as files, or as PEM text for the
+ * certificate controller); read a certificate's expiry. */
 #include "certs.h"
+
+#include "certinfo.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -22,7 +25,7 @@
 #define MAX_DAYS 36500   /* 100 years; keeps notAfter well inside GeneralizedTime */
 #define MAX_NAME 253     /* longest DNS name */
 #define MAX_CN 64        /* ub-common-name (RFC 5280) */
-#define SKEW_SECONDS 300 /* notBefore is backdated by this much for clock skew */
+#define SKEW_SECONDS LG_CERTS_BACKDATE_S
 #define PATH_LEN 4096
 
 enum { F_CA, F_CRT, F_KEY, F_COUNT };
@@ -71,6 +74,15 @@ static lg_rc check_name(const char *name, size_t idx, char *err, size_t errlen) 
   if (strchr(name, ':') && !parse_ip(name, ip))
     return lg_fail(err, errlen, LG_EINVAL, "name \"%s\" has ':' but is not an IP address", name);
   return LG_OK;
+}
+
+lg_rc lg_certs_check_names(const char *const *names, size_t n, char *err, size_t errlen) {
+  lg_rc rc = LG_OK;
+  if (n > 0 && !names)
+    return lg_fail(err, errlen, LG_EINVAL, "names is NULL");
+  for (size_t i = 0; i < n && !rc; i++)
+    rc = check_name(names[i], i, err, errlen);
+  return rc;
 }
 
 static lg_rc check_opts(const lg_certs_opts *o, char *err, size_t errlen) {
@@ -139,16 +151,15 @@ static int set_serial(X509 *x) {
   return ok;
 }
 
-/* Returns a new v3 certificate with serial, subject CN, validity and public key set. */
-static X509 *new_cert(EVP_PKEY *key, const char *cn, int days, time_t now) {
+/* Returns a new v3 certificate with serial, subject CN, validity [from, until] and public key. */
+static X509 *new_cert(EVP_PKEY *key, const char *cn, time_t from, time_t until) {
   X509 *x = X509_new();
   X509_NAME *subj = x ? X509_get_subject_name(x) : NULL;
-  time_t from = now - SKEW_SECONDS;
   int ok = x && X509_set_version(x, X509_VERSION_3) && set_serial(x) &&
            X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1,
                                       -1, 0) &&
            X509_time_adj_ex(X509_getm_notBefore(x), 0, 0, &from) &&
-           X509_time_adj_ex(X509_getm_notAfter(x), days, 0, &now) && X509_set_pubkey(x, key);
+           X509_time_adj_ex(X509_getm_notAfter(x), 0, 0, &until) && X509_set_pubkey(x, key);
   if (!ok) {
     X509_free(x);
     x = NULL;
@@ -195,9 +206,9 @@ static int add_san(X509 *x, const char *const *names, size_t n) {
   return ok;
 }
 
-/* Returns a new self-signed CA certificate for key. */
-static X509 *make_ca(EVP_PKEY *key, int days, time_t now) {
-  X509 *x = new_cert(key, "leaseguard-ca", days, now);
+/* Returns a new self-signed CA certificate for key, named cn, valid until until. */
+static X509 *make_ca(EVP_PKEY *key, const char *cn, time_t now, time_t until) {
+  X509 *x = new_cert(key, cn, now - SKEW_SECONDS, until);
   int ok = x && X509_set_issuer_name(x, X509_get_subject_name(x)) &&
            add_ext(x, x, NID_basic_constraints, "critical,CA:TRUE") &&
            add_ext(x, x, NID_key_usage, "critical,keyCertSign,cRLSign") &&
@@ -210,10 +221,11 @@ static X509 *make_ca(EVP_PKEY *key, int days, time_t now) {
   return x;
 }
 
-/* Returns a new serving certificate for key, signed by ca / ca_key, CN = names[0]. */
+/* Returns a new serving certificate for key, signed by ca / ca_key, CN = names[0], valid
+ * until until. */
 static X509 *make_serving(EVP_PKEY *key, X509 *ca, EVP_PKEY *ca_key, const char *const *names,
-                          size_t n, int days, time_t now) {
-  X509 *x = new_cert(key, names[0], days, now);
+                          size_t n, time_t now, time_t until) {
+  X509 *x = new_cert(key, names[0], now - SKEW_SECONDS, until);
   int ok = x && X509_set_issuer_name(x, X509_get_subject_name(ca)) &&
            add_ext(x, ca, NID_basic_constraints, "CA:FALSE") &&
            add_ext(x, ca, NID_key_usage, "critical,digitalSignature,keyEncipherment") &&
@@ -294,12 +306,12 @@ lg_rc lg_certs_generate(const lg_certs_opts *opts, char *err, size_t errlen) {
     rc = ossl_fail(err, errlen, "generate EC P-256 key");
     goto out;
   }
-  ca = make_ca(ca_key, opts->days, now);
+  ca = make_ca(ca_key, "leaseguard-ca", now, now + (time_t)opts->days * 86400);
   if (!ca) {
     rc = ossl_fail(err, errlen, "build CA certificate");
     goto out;
   }
-  crt = make_serving(key, ca, ca_key, names, n, opts->days, now);
+  crt = make_serving(key, ca, ca_key, names, n, now, now + (time_t)opts->days * 86400);
   if (!crt) {
     rc = ossl_fail(err, errlen, "build serving certificate");
     goto out;
@@ -369,5 +381,143 @@ out:
   X509_free(x);
   if (fp)
     fclose(fp);
+  return rc;
+}
+
+/* ---- in memory: the certificate controller's CA and serving pairs ---- */
+
+/* A new NUL-terminated copy of what the memory BIO b holds, or NULL. */
+static char *bio_text(BIO *b) {
+  char *data = NULL, *s;
+  long n = BIO_get_mem_data(b, &data);
+  if (n <= 0 || !(s = malloc((size_t)n + 1)))
+    return NULL;
+  memcpy(s, data, (size_t)n);
+  s[n] = '\0';
+  return s;
+}
+
+/* Stores cert and key (unencrypted PKCS#8) as new PEM strings in out; 0 on failure. */
+static int to_pem(X509 *cert, EVP_PKEY *key, lg_certs_pem *out) {
+  BIO *c = BIO_new(BIO_s_mem()), *k = BIO_new(BIO_s_mem());
+  int ok = c && k && PEM_write_bio_X509(c, cert) &&
+           PEM_write_bio_PKCS8PrivateKey(k, key, NULL, NULL, 0, NULL, NULL) &&
+           (out->cert = bio_text(c)) && (out->key = bio_text(k));
+  if (k) {
+    char *data = NULL;
+    long n = BIO_get_mem_data(k, &data);
+    if (n > 0)
+      OPENSSL_cleanse(data, (size_t)n);
+  }
+  BIO_free(c);
+  BIO_free(k);
+  return ok;
+}
+
+void lg_certs_pem_free(lg_certs_pem *p) {
+  if (!p)
+    return;
+  free(p->cert);
+  if (p->key) {
+    OPENSSL_cleanse(p->key, strlen(p->key));
+    free(p->key);
+  }
+  p->cert = p->key = NULL;
+}
+
+static lg_rc check_validity(int64_t validity_s, char *err, size_t errlen) {
+  if (validity_s < 1 || validity_s > (int64_t)MAX_DAYS * 86400)
+    return lg_fail(err, errlen, LG_EINVAL, "validity must be 1 s..%d days, not %lld s", MAX_DAYS,
+                   (long long)validity_s);
+  return LG_OK;
+}
+
+lg_rc lg_certs_make_ca(int64_t now, int64_t validity_s, lg_certs_pem *out, char *err,
+                       size_t errlen) {
+  EVP_PKEY *key = NULL;
+  X509 *ca = NULL;
+  char cn[MAX_CN];
+  lg_rc rc;
+
+  memset(out, 0, sizeof *out);
+  if ((rc = check_validity(validity_s, err, errlen)))
+    return rc;
+  /* Each CA is named by its making time, as Kubernetes' self-signed CAs are: CAs trusted
+   * side by side during a rotation have different subjects. */
+  snprintf(cn, sizeof cn, "leaseguard-ca@%lld", (long long)now);
+  if (!(key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256"))) {
+    rc = ossl_fail(err, errlen, "generate EC P-256 key");
+    goto out;
+  }
+  if (!(ca = make_ca(key, cn, (time_t)now, (time_t)(now + validity_s)))) {
+    rc = ossl_fail(err, errlen, "build CA certificate");
+    goto out;
+  }
+  if (!to_pem(ca, key, out)) {
+    lg_certs_pem_free(out);
+    rc = ossl_fail(err, errlen, "encode CA certificate and key as PEM");
+  }
+out:
+  X509_free(ca);
+  EVP_PKEY_free(key);
+  return rc;
+}
+
+lg_rc lg_certs_make_serving(const lg_certs_pem *ca, const char *const *names, size_t n,
+                            int64_t now, int64_t validity_s, lg_certs_pem *out, char *err,
+                            size_t errlen) {
+  BIO *b = NULL;
+  X509 *ca_cert = NULL, *crt = NULL;
+  EVP_PKEY *ca_key = NULL, *key = NULL;
+  int64_t until = now + validity_s;
+  lg_certinfo info;
+  lg_rc rc;
+
+  memset(out, 0, sizeof *out);
+  if ((rc = check_validity(validity_s, err, errlen)))
+    return rc;
+  if (!names || n == 0)
+    return lg_fail(err, errlen, LG_EINVAL, "no DNS names for the serving certificate");
+  if ((rc = lg_certs_check_names(names, n, err, errlen)))
+    return rc;
+  if (!ca || !ca->cert || !ca->key)
+    return lg_fail(err, errlen, LG_EINVAL, "no CA certificate and key");
+  if (!(b = BIO_new_mem_buf(ca->cert, -1)) || !(ca_cert = PEM_read_bio_X509(b, NULL, NULL, NULL))) {
+    rc = ossl_fail(err, errlen, "read the CA certificate");
+    goto out;
+  }
+  BIO_free(b);
+  if (!(b = BIO_new_mem_buf(ca->key, -1)) ||
+      !(ca_key = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL))) {
+    rc = ossl_fail(err, errlen, "read the CA key");
+    goto out;
+  }
+  /* A serving certificate never outlives its CA: the chain would stop verifying first. */
+  if ((rc = lg_certinfo_read(ca->cert, &info, err, errlen)))
+    goto out;
+  if (info.not_after <= now) {
+    rc = lg_fail(err, errlen, LG_ETLS, "the CA has expired");
+    goto out;
+  }
+  if (until > info.not_after)
+    until = info.not_after;
+  if (!(key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256"))) {
+    rc = ossl_fail(err, errlen, "generate EC P-256 key");
+    goto out;
+  }
+  if (!(crt = make_serving(key, ca_cert, ca_key, names, n, (time_t)now, (time_t)until))) {
+    rc = ossl_fail(err, errlen, "build serving certificate");
+    goto out;
+  }
+  if (!to_pem(crt, key, out)) {
+    lg_certs_pem_free(out);
+    rc = ossl_fail(err, errlen, "encode serving certificate and key as PEM");
+  }
+out:
+  BIO_free(b);
+  X509_free(crt);
+  X509_free(ca_cert);
+  EVP_PKEY_free(key);
+  EVP_PKEY_free(ca_key);
   return rc;
 }

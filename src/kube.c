@@ -277,8 +277,9 @@ static void free_headers(struct curl_slist *h) {
   curl_slist_free_all(h);
 }
 
-/* Builds the request headers; the token must fit in one header line. */
-static lg_rc headers(const char *token, const char *host, bool has_body, bool merge_patch,
+/* Builds the request headers (ctype: the body's Content-Type, NULL without a body); the token
+ * must fit in one header line. */
+static lg_rc headers(const char *token, const char *host, const char *ctype,
                      struct curl_slist **out, lg_kube_result *res) {
   struct curl_slist *h = NULL;
   char *auth = NULL;
@@ -294,9 +295,11 @@ static lg_rc headers(const char *token, const char *host, bool has_body, bool me
   ok = !token || (auth = concat("Authorization: Bearer ", token)) != NULL;
   ok = ok && add_header(&h, "Accept: application/json");
   ok = ok && add_header(&h, "Expect:"); /* no 100-continue wait before large bodies */
-  /* A PATCH body is a JSON merge patch (RFC 7386): kube-apiserver refuses application/json. */
-  ok = ok && (!has_body || add_header(&h, merge_patch ? "Content-Type: application/merge-patch+json"
-                                                      : "Content-Type: application/json"));
+  if (ctype) {
+    char line[96];
+    snprintf(line, sizeof line, "Content-Type: %s", ctype);
+    ok = ok && add_header(&h, line);
+  }
   ok = ok && (!auth || add_header(&h, auth));
   ok = ok && (!host || add_header(&h, host));
   lg_kube_config_secret_free(auth);
@@ -405,19 +408,18 @@ static bool retry_after_401(lg_kube *k, const call_cred *cred, long status) {
 
 /* The URL and headers of a call with the credential. On failure the message is in out;
  * *url and *hdrs are the caller's to free either way. */
-static lg_rc prepare(lg_kube *k, const char *path, bool has_body, bool merge_patch,
-                     const call_cred *cred, char **url, struct curl_slist **hdrs,
-                     lg_kube_result *out) {
+static lg_rc prepare(lg_kube *k, const char *path, const char *ctype, const call_cred *cred,
+                     char **url, struct curl_slist **hdrs, lg_kube_result *out) {
   if (!(*url = concat(k->base, path))) {
     snprintf(out->message, sizeof out->message, "out of memory");
     return LG_ENOMEM;
   }
-  return headers(cred->token, k->host, has_body, merge_patch, hdrs, out);
+  return headers(cred->token, k->host, ctype, hdrs, out);
 }
 
 /* One try of a call with the credential of this moment. */
 static lg_rc call_once(lg_kube *k, const char *method, const char *path, const char *payload,
-                       long timeout_ms, call_cred *cred, lg_kube_result *out) {
+                       const char *ctype, long timeout_ms, call_cred *cred, lg_kube_result *out) {
   char *url = NULL;
   struct curl_slist *hdrs = NULL;
   buffer b = {0};
@@ -426,7 +428,7 @@ static lg_rc call_once(lg_kube *k, const char *method, const char *path, const c
 
   memset(out, 0, sizeof *out);
   if ((rc = credential(k, cred, out)) ||
-      (rc = prepare(k, path, payload != NULL, !strcmp(method, "PATCH"), cred, &url, &hdrs, out)))
+      (rc = prepare(k, path, payload ? ctype : NULL, cred, &url, &hdrs, out)))
     goto out;
   cc = setup_call(k, method, url, payload, hdrs, timeout_ms, &b, out);
   if (cc == CURLE_OK) {
@@ -470,8 +472,10 @@ static lg_rc refuse_path(const char *path, lg_kube_result *out) {
   return LG_EINVAL;
 }
 
-lg_rc lg_kube_call(lg_kube *k, const char *method, const char *path, const json_t *body,
-                   long timeout_ms, lg_kube_result *out) {
+/* One call with a body of Content-Type ctype, retried once after a 401 to a cached plugin
+ * credential. */
+static lg_rc call(lg_kube *k, const char *method, const char *path, const json_t *body,
+                  const char *ctype, long timeout_ms, lg_kube_result *out) {
   char *payload = NULL;
   call_cred cred = {0};
   lg_rc rc;
@@ -490,17 +494,30 @@ lg_rc lg_kube_call(lg_kube *k, const char *method, const char *path, const json_
     snprintf(out->message, sizeof out->message, "cannot serialize the request body");
     return LG_EJSON;
   }
-  rc = call_once(k, method, path, payload, timeout_ms, &cred, out);
+  rc = call_once(k, method, path, payload, ctype, timeout_ms, &cred, out);
   /* Authentication comes before anything else: a 401 changed nothing, so trying again is
    * safe for every method. */
   if (!rc && retry_after_401(k, &cred, out->status)) {
     lg_kube_result_free(out);
     cred_free(&cred);
-    rc = call_once(k, method, path, payload, timeout_ms, &cred, out);
+    rc = call_once(k, method, path, payload, ctype, timeout_ms, &cred, out);
   }
   cred_free(&cred);
   free(payload);
   return rc;
+}
+
+lg_rc lg_kube_call(lg_kube *k, const char *method, const char *path, const json_t *body,
+                   long timeout_ms, lg_kube_result *out) {
+  /* A PATCH body is a JSON merge patch (RFC 7386): kube-apiserver refuses application/json. */
+  const char *ctype = method && !strcmp(method, "PATCH") ? "application/merge-patch+json"
+                                                         : "application/json";
+  return call(k, method, path, body, ctype, timeout_ms, out);
+}
+
+lg_rc lg_kube_json_patch(lg_kube *k, const char *path, const json_t *ops, long timeout_ms,
+                         lg_kube_result *out) {
+  return call(k, "PATCH", path, ops, "application/json-patch+json", timeout_ms, out);
 }
 
 /* ---- streams (WATCH) ---- */
@@ -570,7 +587,7 @@ static lg_rc stream_once(lg_kube *k, const char *path, long timeout_ms,
 
   memset(out, 0, sizeof *out);
   if ((rc = credential(k, cred, out)) ||
-      (rc = prepare(k, path, false, false, cred, &url, &hdrs, out)))
+      (rc = prepare(k, path, NULL, cred, &url, &hdrs, out)))
     goto out;
   cc = setup_call(k, "GET", url, NULL, hdrs, timeout_ms, NULL, out);
   SETOPT(CURLOPT_WRITEFUNCTION, on_stream);

@@ -31,6 +31,11 @@ typedef struct {
 lg_rc lg_kube_call(lg_kube *k, const char *method, const char *path, const json_t *body,
                    long timeout_ms, lg_kube_result *out);
 
+/* PATCH path with a JSON patch (RFC 6902, application/json-patch+json): ops is the array of
+ * operations (borrowed). As lg_kube_call otherwise. */
+lg_rc lg_kube_json_patch(lg_kube *k, const char *path, const json_t *ops, long timeout_ms,
+                         lg_kube_result *out);
+
 /* Releases what the result owns. */
 void lg_kube_result_free(lg_kube_result *r);
 

@@ -71,6 +71,12 @@ static const char *const reload_files[] = {"client-ca", "policy", "tls-certifica
 static const char *const conn_reasons[] = {"client-certificate", "http", "max-connections",
                                            "tls-handshake"};
 #define N_CONN_REASONS (sizeof conn_reasons / sizeof *conn_reasons)
+/* The certificate controller's writes of its Secret: action and result. */
+static const char *const cert_actions[] = {"announce", "create", "drop", "reissue", "repair",
+                                           "switch"};
+#define N_CERT_ACTIONS (sizeof cert_actions / sizeof *cert_actions)
+static const char *const cert_results[] = {"conflict", "failure", "success"};
+#define N_CERT_RESULTS (sizeof cert_results / sizeof *cert_results)
 
 static const char *const report_outcomes[] = {"deleted", "failed", "no-crd", "written"};
 #define N_REPORT_OUTCOMES (sizeof report_outcomes / sizeof *report_outcomes)
@@ -107,6 +113,11 @@ struct lg_metrics {
   size_t witness_leases, witness_holders, median_n;
   uint64_t witness_evictions;
   double median;
+  atomic_bool certctl;                                    /* the certificate controller runs */
+  _Atomic uint64_t cert_syncs[2];                         /* [ok] */
+  _Atomic uint64_t cert_writes[N_CERT_ACTIONS][N_CERT_RESULTS];
+  _Atomic uint64_t cert_invalid;
+  _Atomic uint64_t cabundle_patches[2];                   /* [ok] */
 };
 
 /* ---- tables ---- */
@@ -391,6 +402,30 @@ void lg_metrics_connection_errors(lg_metrics *m, const char *reason, uint64_t n)
   int i = label_index(conn_reasons, N_CONN_REASONS, reason);
   if (m && i >= 0)
     atomic_fetch_add(&m->conn_errors[i], n);
+}
+
+void lg_metrics_certctl_sync(lg_metrics *m, bool ok) {
+  if (!m)
+    return;
+  atomic_store(&m->certctl, true);
+  atomic_fetch_add(&m->cert_syncs[ok], 1);
+}
+
+void lg_metrics_certctl_write(lg_metrics *m, const char *action, const char *result) {
+  int a = label_index(cert_actions, N_CERT_ACTIONS, action);
+  int r = label_index(cert_results, N_CERT_RESULTS, result);
+  if (m && a >= 0 && r >= 0)
+    atomic_fetch_add(&m->cert_writes[a][r], 1);
+}
+
+void lg_metrics_certctl_invalid(lg_metrics *m) {
+  if (m)
+    atomic_fetch_add(&m->cert_invalid, 1);
+}
+
+void lg_metrics_certctl_cabundle(lg_metrics *m, bool ok) {
+  if (m)
+    atomic_fetch_add(&m->cabundle_patches[ok], 1);
 }
 
 void lg_metrics_cert_expiry(lg_metrics *m, int64_t not_after) {
@@ -742,6 +777,40 @@ static void render_clocks(buf *b, const lg_metrics *m) {
          fmt_u64(m->witness_evictions, num));
 }
 
+/* The certificate controller's counters, every label value from 0, once it has run. */
+static void render_certctl(buf *b, const lg_metrics *m) {
+  static const char *const result[] = {"result"}, *const ar[] = {"action", "result"};
+  static const char *const ok_words[] = {"failure", "success"};
+  char num[32];
+  if (!atomic_load(&m->certctl))
+    return;
+  family(b, "leaseguard_certificate_secret_syncs_total", "counter",
+         "Rounds of the certificate controller (read the Secret, fix the caBundle, write what is "
+         "due), by result.");
+  for (int ok = 0; ok < 2; ok++)
+    sample(b, "leaseguard_certificate_secret_syncs_total", result, &ok_words[ok], 1,
+           fmt_u64(atomic_load(&m->cert_syncs[ok]), num));
+  family(b, "leaseguard_certificate_secret_writes_total", "counter",
+         "Writes of the certificate Secret, by action and result (conflict: another replica "
+         "wrote first).");
+  for (size_t a = 0; a < N_CERT_ACTIONS; a++)
+    for (size_t r = 0; r < N_CERT_RESULTS; r++) {
+      const char *v[2] = {cert_actions[a], cert_results[r]};
+      sample(b, "leaseguard_certificate_secret_writes_total", ar, v, 2,
+             fmt_u64(atomic_load(&m->cert_writes[a][r]), num));
+    }
+  family(b, "leaseguard_certificate_secret_invalid_total", "counter",
+         "Versions of the certificate Secret found unusable (bad PEM or base64, a key that does "
+         "not match, not issued by the CA, expired).");
+  sample(b, "leaseguard_certificate_secret_invalid_total", NULL, NULL, 0,
+         fmt_u64(atomic_load(&m->cert_invalid), num));
+  family(b, "leaseguard_webhook_cabundle_patches_total", "counter",
+         "Patches of the webhook configuration's caBundle, by result.");
+  for (int ok = 0; ok < 2; ok++)
+    sample(b, "leaseguard_webhook_cabundle_patches_total", result, &ok_words[ok], 1,
+           fmt_u64(atomic_load(&m->cabundle_patches[ok]), num));
+}
+
 static void render_all(buf *b, const lg_metrics *m, lg_time now) {
   static const char *const op_dec[] = {"operation", "decision"};
   static const char *const viol[] = {"rule", "mode", "namespace", "lease"};
@@ -783,6 +852,7 @@ static void render_all(buf *b, const lg_metrics *m, lg_time now) {
   render_server_counters(b, m);
   render_clocks(b, m);
   render_reports(b, m);
+  render_certctl(b, m);
   render_leases(b, &m->leases, now);
   family(b, "leaseguard_metrics_series_dropped_total", "counter",
          "Updates that found their family at its series limit: counted in an _overflow "

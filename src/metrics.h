@@ -49,6 +49,15 @@ void lg_metrics_witness(lg_metrics *m, size_t leases, size_t holders, uint64_t e
 /* Counts a PolicyReport write: "written", "deleted", "failed" or "no-crd". */
 void lg_metrics_policy_report(lg_metrics *m, const char *outcome);
 
+/* The certificate controller: a round ended (ok or not; its families are rendered from the
+ * first one on); a write of the Secret (action: announce, create, drop, reissue, repair or
+ * switch; result: success, conflict or failure; others ignored); a version of the Secret found
+ * unusable; a patch of the caBundle. */
+void lg_metrics_certctl_sync(lg_metrics *m, bool ok);
+void lg_metrics_certctl_write(lg_metrics *m, const char *action, const char *result);
+void lg_metrics_certctl_invalid(lg_metrics *m);
+void lg_metrics_certctl_cabundle(lg_metrics *m, bool ok);
+
 /* Sets the serving certificate's notAfter (Unix seconds). */
 void lg_metrics_cert_expiry(lg_metrics *m, int64_t not_after);
 

@@ -20,6 +20,8 @@
  * sent (libmicrohttpd answers only once the request is complete), before the
  * connection is closed instead. */
 #define DISCARD_MIN (16 * 1024 * 1024)
+/* What /readyz says when it fails. */
+#define NOT_READY "not ready: shutting down, no policy loaded or no serving certificate yet"
 
 struct lg_routes {
   const lg_server_config *cfg;
@@ -81,7 +83,8 @@ void lg_routes_free(lg_routes *r) { free(r); }
 void lg_routes_set_serving(lg_routes *r, bool serving) { atomic_store(&r->serving, serving); }
 
 bool lg_routes_ready(lg_routes *r) {
-  return atomic_load(&r->serving) && lg_policywatch_loaded(r->policies);
+  return atomic_load(&r->serving) && lg_policywatch_loaded(r->policies) &&
+         (!r->tls || lg_tls_ready(r->tls));
 }
 
 unsigned lg_routes_active(lg_routes *r) { return atomic_load(&r->active); }
@@ -328,7 +331,7 @@ static enum MHD_Result route(lg_routes *s, struct MHD_Connection *c, request *rq
                          "method %.32s is not allowed on %s; use GET", method, url);
     if (!strcmp(url, "/readyz") && !lg_routes_ready(s))
       return reply_error(s, c, rq, MHD_HTTP_SERVICE_UNAVAILABLE, "ServiceUnavailable", NULL,
-                         "not ready: shutting down or no policy loaded");
+                         "%s", NOT_READY);
     return reply_ok(s, c, rq);
   }
   return reply_error(s, c, rq, MHD_HTTP_NOT_FOUND, "NotFound", NULL,
@@ -437,7 +440,7 @@ void lg_routes_probe_answer(void *ctx, const char *url, lg_httpd_answer *out) {
   } else if (!strcmp(url, "/readyz")) {
     bool ready = lg_routes_ready(s);
     out->status = ready ? 200 : 503;
-    out->body = strdup(ready ? "ok\n" : "not ready: shutting down or no policy loaded\n");
+    out->body = strdup(ready ? "ok\n" : NOT_READY "\n");
   }
 }
 

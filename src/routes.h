@@ -30,7 +30,7 @@ void lg_routes_free(lg_routes *r);
  * Connection: close, so keep-alive clients reconnect elsewhere; requests are still answered). */
 void lg_routes_set_serving(lg_routes *r, bool serving);
 
-/* What /readyz says: a policy is loaded and the server is serving. */
+/* What /readyz says: a policy is loaded, a serving pair is in use and the server is serving. */
 bool lg_routes_ready(lg_routes *r);
 
 /* Requests begun and not yet completed. */

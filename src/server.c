@@ -42,6 +42,7 @@ typedef struct {
   pthread_mutex_t lock;     /* guards mhd_error */
   char mhd_error[256];      /* the last libmicrohttpd message, for start-up failures */
   lg_tls *tls;              /* the serving certificate and client CA */
+  lg_certctl *certctl;      /* the certificate controller, or NULL (files) */
   lg_policywatch *policies;
   lg_conns *conns;          /* open connections: the limit and the request deadline */
   lg_noise *noise;          /* connection failures, summed up per interval */
@@ -316,6 +317,7 @@ static void serve_until_signal(server *s, const sigset_t *set) {
     } else if (sig == SIGHUP) {
       lg_policywatch_check(s->policies, true);
       lg_tls_check_files(s->tls, true);
+      lg_certctl_kick(s->certctl);
     } else if (sig < 0 && errno == EAGAIN && ms && mono_s() >= next_check) {
       lg_policywatch_check(s->policies, false);
       lg_tls_check_files(s->tls, false);
@@ -376,10 +378,13 @@ static lg_rc prepare(server *s, char *err, size_t errlen) {
   const lg_server_config *cfg = s->cfg;
   lg_tls_config tls_cfg = {.cert_file = cfg->tls_cert_file,
                            .key_file = cfg->tls_key_file,
+                           .pair_source = "the certificate Secret",
                            .client_ca_file = cfg->client_ca_file,
                            .metrics = cfg->metrics};
   lg_rc rc;
 
+  if (cfg->certctl)
+    tls_cfg.cert_file = tls_cfg.key_file = NULL;
   rc = lg_listen_resolve("--bind-address", cfg->bind_address, cfg->secure_port,
                          lg_listen_ipv6_available(), &s->addr, err, errlen);
   if (rc)
@@ -391,6 +396,9 @@ static lg_rc prepare(server *s, char *err, size_t errlen) {
     return lg_fail(err, errlen, LG_ENOMEM, "out of memory");
   rc = lg_tls_new(&tls_cfg, &s->tls, err, errlen);
   if (rc)
+    return rc;
+  if (cfg->certctl &&
+      (rc = lg_certctl_start(cfg->certctl, s->tls, cfg->metrics, &s->certctl, err, errlen)))
     return rc;
   rc = lg_policywatch_new(cfg->policy_file, cfg->metrics, &s->policies, err, errlen);
   if (rc)
@@ -409,8 +417,11 @@ lg_rc lg_server_run(const lg_server_config *cfg_in, char *err, size_t errlen) {
   bool masked = false, locked = false;
   lg_rc rc;
 
-  if (!cfg_in || !cfg_in->bind_address || !cfg_in->tls_cert_file || !cfg_in->tls_key_file)
-    return lg_fail(err, errlen, LG_EINVAL, "bind address, TLS certificate and key are required");
+  if (!cfg_in || !cfg_in->bind_address ||
+      (!cfg_in->certctl && (!cfg_in->tls_cert_file || !cfg_in->tls_key_file)))
+    return lg_fail(err, errlen, LG_EINVAL,
+                   "bind address, and TLS certificate and key (or the certificate controller) "
+                   "are required");
   if (cfg_in->secure_port < 1 || cfg_in->secure_port > 65535 || !cfg_in->max_request_bytes ||
       !cfg_in->connection_limit)
     return lg_fail(err, errlen, LG_EINVAL, "port, request limit and connection limit must be > 0");
@@ -456,7 +467,8 @@ lg_rc lg_server_run(const lg_server_config *cfg_in, char *err, size_t errlen) {
          s.probes ? lg_httpd_address(s.probes) : "(off)", "metrics",
          s.metrics_http ? lg_httpd_address(s.metrics_http) : "(off)", "policy",
          cfg.policy_file ? cfg.policy_file : "(built-in)", "clientCA",
-         cfg.client_ca_file ? cfg.client_ca_file : "(none)", NULL);
+         cfg.client_ca_file ? cfg.client_ca_file : "(none)", "certificate",
+         cfg.certctl ? "certificate controller" : cfg.tls_cert_file, NULL);
   serve_until_signal(&s, &set);
   stop_daemon(&s, d);
   d = NULL;
@@ -475,6 +487,7 @@ out:
       ;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
   }
+  lg_certctl_stop(s.certctl);
   lg_routes_free(s.routes);
   lg_policywatch_free(s.policies);
   lg_tls_free(s.tls);

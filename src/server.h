@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 
+#include "certctl.h"
 #include "events.h"
 #include "metrics.h"
 #include "rules.h"
@@ -20,6 +21,9 @@ typedef struct {
   int secure_port;               /* 1..65535 */
   const char *tls_cert_file;     /* PEM serving certificate (chain); reloaded when it changes */
   const char *tls_key_file;      /* PEM private key; reloaded with the certificate */
+  const lg_certctl_config *certctl; /* instead of the files: the certificate controller keeps the
+                                     * pair in a Secret (borrowed); /readyz fails until it
+                                     * installs one */
   const char *client_ca_file;    /* NULL: no client certificate asked for; else every path but
                                   * /healthz, /readyz and /metrics needs one issued by these CAs
                                   * (403); reloaded with the certificate */
@@ -45,7 +49,8 @@ typedef struct {
   const lg_fencehook_env *fence; /* borrowed; non-NULL: POST /fence judges fenced objects */
 } lg_server_config;
 
-/* Serves until SIGTERM or SIGINT; then /readyz fails on every listener, requests are still
+/* Serves until SIGTERM or SIGINT (with certctl: its controller running from the start, kicked by
+ * SIGHUP); then /readyz fails on every listener, requests are still
  * answered for the shutdown delay (a second signal cuts it short), then it stops accepting,
  * finishes in-flight requests (bounded by the connection timeout) and returns LG_OK. Returns
  * an error (detail in err) when it cannot start. New TLS handshakes use the certificate, key

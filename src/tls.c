@@ -15,7 +15,7 @@
 #include <gnutls/x509.h>
 #include <microhttpd.h>
 
-#include "certs.h"
+#include "certinfo.h"
 #include "log.h"
 #include "timefmt.h"
 
@@ -56,7 +56,7 @@ struct lg_tls {
   bool stat_failed;
   struct stat ca_st;           /* the client CA watch; main thread only */
   bool ca_stat_failed;
-  int64_t next_expiry_check;   /* CLOCK_MONOTONIC ms */
+  _Atomic int64_t next_expiry_check; /* CLOCK_MONOTONIC ms; 0 after an install: due now */
 };
 
 /* Per-connection state (libmicrohttpd's socket context), made when the connection is
@@ -184,22 +184,18 @@ static bool key_matches(const gnutls_pcert_st *cert, gnutls_privkey_t key) {
   return same;
 }
 
-/* Loads the certificate and key files into a new pair (*out). All or nothing: fails, with
- * the reason in err, unless both parse and the key belongs to the first certificate. */
-static lg_rc load_pair(const lg_tls_config *cfg, tls_pair **out, char *err, size_t errlen) {
-  char *cert = NULL, *key = NULL;
+/* Parses a certificate chain and its key (PEM text, named cert_name and key_name in messages)
+ * into a new pair (*out). All or nothing: fails, with the reason in err, unless both parse and
+ * the key belongs to the first certificate. */
+static lg_rc parse_pair(const char *cert, const char *key, const char *cert_name,
+                        const char *key_name, tls_pair **out, char *err, size_t errlen) {
   tls_pair *p = NULL;
   gnutls_datum_t d;
+  lg_certinfo info;
   int g;
-  lg_rc rc;
+  lg_rc rc = LG_OK;
 
   *out = NULL;
-  rc = read_pem("TLS certificate file", cfg->cert_file, &cert, err, errlen);
-  if (rc)
-    goto out;
-  rc = read_pem("TLS private key file", cfg->key_file, &key, err, errlen);
-  if (rc)
-    goto out;
   p = calloc(1, sizeof *p);
   if (!p || !(p->chain = calloc(CHAIN_MAX, sizeof *p->chain))) {
     rc = lg_fail(err, errlen, LG_ENOMEM, "%s", lg_strerror(LG_ENOMEM));
@@ -213,35 +209,56 @@ static lg_rc load_pair(const lg_tls_config *cfg, tls_pair **out, char *err, size
                                         GNUTLS_X509_CRT_LIST_FAIL_IF_UNSORTED);
   if (g < 0 || p->n == 0) {
     p->n = 0;
-    rc = lg_fail(err, errlen, LG_ETLS, "%s: no usable PEM certificate chain: %s",
-                 cfg->cert_file, g < 0 ? gnutls_strerror(g) : "no certificate");
+    rc = lg_fail(err, errlen, LG_ETLS, "%s: no usable PEM certificate chain: %s", cert_name,
+                 g < 0 ? gnutls_strerror(g) : "no certificate");
     goto out;
   }
   d.data = (unsigned char *)key;
   d.size = (unsigned)strlen(key);
   if ((g = gnutls_privkey_init(&p->key)) < 0 ||
       (g = gnutls_privkey_import_x509_raw(p->key, &d, GNUTLS_X509_FMT_PEM, NULL, 0)) < 0) {
-    rc = lg_fail(err, errlen, LG_ETLS, "%s: no usable PEM private key: %s", cfg->key_file,
+    rc = lg_fail(err, errlen, LG_ETLS, "%s: no usable PEM private key: %s", key_name,
                  gnutls_strerror(g));
     goto out;
   }
   if (!key_matches(&p->chain[0], p->key)) {
     rc = lg_fail(err, errlen, LG_ETLS, "the private key in %s does not match the certificate in %s",
-                 cfg->key_file, cfg->cert_file);
+                 key_name, cert_name);
     goto out;
   }
-  rc = lg_certs_not_after(cfg->cert_file, &p->not_after, err, errlen);
-  if (rc)
+  if (lg_certinfo_read(cert, &info, NULL, 0) != LG_OK) {
+    rc = lg_fail(err, errlen, LG_ETLS, "%s: unreadable notAfter", cert_name);
     goto out;
+  }
+  p->not_after = info.not_after;
   atomic_init(&p->refs, 1);
   *out = p;
   p = NULL;
 
 out:
   pair_free(p);
+  return rc;
+}
+
+/* Loads the certificate and key files into a new pair (*out), as parse_pair. */
+static lg_rc load_pair(const lg_tls_config *cfg, tls_pair **out, char *err, size_t errlen) {
+  char *cert = NULL, *key = NULL;
+  lg_rc rc;
+
+  *out = NULL;
+  rc = read_pem("TLS certificate file", cfg->cert_file, &cert, err, errlen);
+  if (!rc)
+    rc = read_pem("TLS private key file", cfg->key_file, &key, err, errlen);
+  if (!rc)
+    rc = parse_pair(cert, key, cfg->cert_file, cfg->key_file, out, err, errlen);
   free_pem(key);
   free_pem(cert);
   return rc;
+}
+
+/* Where the pair comes from, for logs: the certificate file, or the configured source. */
+static const char *source(const lg_tls *t) {
+  return t->cfg.cert_file ? t->cfg.cert_file : t->cfg.pair_source ? t->cfg.pair_source : "memory";
 }
 
 void lg_tls_check_expiry(lg_tls *t) {
@@ -249,25 +266,25 @@ void lg_tls_check_expiry(lg_tls *t) {
   char when[LG_TIME_BUFLEN], days[24];
   int64_t left;
 
-  t->next_expiry_check = lg_time_mono() / 1000 + DAY_MS;
+  atomic_store(&t->next_expiry_check, lg_time_mono() / 1000 + DAY_MS);
   if (!p)
     return;
   left = p->not_after - (int64_t)time(NULL);
   lg_time_format_short(p->not_after * LG_USEC_PER_SEC, when);
   if (left <= 0) {
     snprintf(days, sizeof days, "%lld", (long long)(-left / 86400));
-    lg_log(LG_LOG_ERROR, "serving certificate has expired", "path", t->cfg.cert_file,
+    lg_log(LG_LOG_ERROR, "serving certificate has expired", "source", source(t),
            "notAfter", when, "daysAgo", days, NULL);
   } else if (left < EXPIRY_WARN_DAYS * 86400) {
     snprintf(days, sizeof days, "%lld", (long long)(left / 86400));
-    lg_log(LG_LOG_WARNING, "serving certificate expires soon", "path", t->cfg.cert_file,
+    lg_log(LG_LOG_WARNING, "serving certificate expires soon", "source", source(t),
            "notAfter", when, "daysLeft", days, NULL);
   }
   pair_release(p);
 }
 
 int64_t lg_tls_expiry_due_ms(const lg_tls *t) {
-  return t->next_expiry_check - lg_time_mono() / 1000;
+  return atomic_load(&t->next_expiry_check) - lg_time_mono() / 1000;
 }
 
 /* Reloads the certificate and key when either file changed (stat follows symlinks, so the
@@ -282,6 +299,8 @@ static void check_pair(lg_tls *t, bool force) {
   const char *missing = NULL;
   lg_rc rc;
 
+  if (!cfg->cert_file)
+    return; /* the certificate controller installs the pairs */
   if (stat(cfg->cert_file, &cst) != 0)
     missing = cfg->cert_file;
   else if (stat(cfg->key_file, &kst) != 0)
@@ -315,11 +334,13 @@ static void check_pair(lg_tls *t, bool force) {
   lg_tls_check_expiry(t);
 }
 
-/* Loads the pair the server starts with. */
+/* Loads the pair the server starts with; none without files (the controller installs one). */
 static lg_rc load_first_pair(lg_tls *t, char *err, size_t errlen) {
   tls_pair *p = NULL;
   lg_rc rc;
 
+  if (!t->cfg.cert_file)
+    return LG_OK;
   /* Watched from here on; when a file is missing, load_pair says so. */
   (void)stat(t->cfg.cert_file, &t->cert_st);
   (void)stat(t->cfg.key_file, &t->key_st);
@@ -431,6 +452,30 @@ static void check_client_ca(lg_tls *t, bool force) {
   lg_log(LG_LOG_INFO, "client CA reloaded", "path", path, NULL);
 }
 
+lg_rc lg_tls_install_pem(lg_tls *t, const char *cert, const char *key, char *err,
+                         size_t errlen) {
+  tls_pair *p = NULL;
+  lg_rc rc;
+
+  if (!cert || !key)
+    return lg_fail(err, errlen, LG_EINVAL, "no certificate or key");
+  rc = parse_pair(cert, key, "tls.crt", "tls.key", &p, err, errlen);
+  if (rc)
+    return rc;
+  install_pair(t, p);
+  /* The main thread logs the expiry of the new pair at its next turn. */
+  atomic_store(&t->next_expiry_check, 0);
+  return LG_OK;
+}
+
+bool lg_tls_ready(lg_tls *t) {
+  bool ready;
+  pthread_mutex_lock(&t->lock);
+  ready = t->pair != NULL;
+  pthread_mutex_unlock(&t->lock);
+  return ready;
+}
+
 void lg_tls_check_files(lg_tls *t, bool force) {
   check_pair(t, force);
   check_client_ca(t, force);
@@ -444,8 +489,8 @@ lg_rc lg_tls_new(const lg_tls_config *cfg, lg_tls **out, char *err, size_t errle
   lg_rc rc = LG_OK;
 
   *out = NULL;
-  if (!cfg || !cfg->cert_file || !cfg->key_file)
-    return lg_fail(err, errlen, LG_EINVAL, "TLS certificate and key are required");
+  if (!cfg || !cfg->cert_file != !cfg->key_file)
+    return lg_fail(err, errlen, LG_EINVAL, "TLS certificate and key files go together");
   t = calloc(1, sizeof *t);
   if (!t)
     return lg_fail(err, errlen, LG_ENOMEM, "%s", lg_strerror(LG_ENOMEM));

@@ -17,8 +17,10 @@
 struct MHD_Connection;
 
 typedef struct {
-  const char *cert_file;      /* PEM serving certificate (chain) */
+  const char *cert_file;      /* PEM serving certificate (chain); NULL with key_file NULL: no
+                               * files, the pair comes from lg_tls_install_pem */
   const char *key_file;       /* PEM private key of its first certificate */
+  const char *pair_source;    /* without files: where pairs come from, for logs */
   const char *client_ca_file; /* NULL: no client certificate asked for */
   lg_metrics *metrics;        /* may be NULL: told each installed certificate's notAfter and
                                * each reload */
@@ -29,8 +31,9 @@ typedef struct lg_tls lg_tls;
 /* One connection's TLS state: the pair its last handshake used, its client check. */
 typedef struct lg_tls_conn lg_tls_conn;
 
-/* Loads the pair (the key must match), warns about its expiry, reads the client CA. cfg is
- * copied (strings, metrics borrowed). All or nothing: on failure *out is NULL, err says why. */
+/* Loads the pair (the key must match; none without files), warns about its expiry, reads the
+ * client CA. cfg is copied (strings, metrics borrowed). All or nothing: on failure *out is
+ * NULL, err says why. */
 lg_rc lg_tls_new(const lg_tls_config *cfg, lg_tls **out, char *err, size_t errlen);
 
 /* Frees the store, dropping its reference to the pair (connections keep theirs); NULL: no-op. */
@@ -40,6 +43,15 @@ void lg_tls_free(lg_tls *t);
  * changed, or both always when force (SIGHUP); what fails to load leaves the current one in
  * force. Each attempt is counted (lg_metrics_file_reload). Main thread only. */
 void lg_tls_check_files(lg_tls *t, bool force);
+
+/* Makes the PEM certificate chain and key (copied) the pair of new handshakes, as a file
+ * reload does; fails, keeping the current pair, unless both parse and the key matches.
+ * Thread-safe. */
+lg_rc lg_tls_install_pem(lg_tls *t, const char *cert, const char *key, char *err,
+                         size_t errlen);
+
+/* True once a pair is in use (from the files at start, or installed). Thread-safe. */
+bool lg_tls_ready(lg_tls *t);
 
 /* Milliseconds until the next daily expiry check is due (<= 0: due now). */
 int64_t lg_tls_expiry_due_ms(const lg_tls *t);

@@ -1,4 +1,5 @@
-/* test_certs.c -- unit tests for src/certs.c: generated files chain, match and expire as asked. */
+/* test_certs.c -- unit tests for src/certs.c: generated files (and pairs in memory) chain, match
+ * and expire as asked. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -343,6 +344,98 @@ static void test_not_after_errors(void **state) {
   assert_int_equal(t, 42); /* untouched on failure */
 }
 
+/* ---- in memory ---- */
+
+static X509 *pem_cert(const char *pem) {
+  BIO *b = BIO_new_mem_buf(pem, -1);
+  X509 *x = PEM_read_bio_X509(b, NULL, NULL, NULL);
+  BIO_free(b);
+  assert_non_null(x);
+  return x;
+}
+
+static void test_memory_pairs(void **state) {
+  const char *names[] = {"leaseguard.lg.svc", "127.0.0.1"};
+  int64_t now = (int64_t)time(NULL);
+  lg_certs_pem ca = {0}, tls = {0}, other = {0};
+  char err[256] = "", cn[64];
+  X509 *ca_x, *tls_x, *other_x;
+  EVP_PKEY *key;
+  BIO *b;
+  (void)state;
+
+  assert_int_equal(lg_certs_make_ca(now, 7200, &ca, err, sizeof err), LG_OK);
+  assert_int_equal(lg_certs_make_ca(now, 7200, &other, err, sizeof err), LG_OK);
+  assert_int_equal(lg_certs_make_serving(&ca, names, 2, now, 600, &tls, err, sizeof err), LG_OK);
+  assert_non_null(strstr(tls.key, "-----BEGIN PRIVATE KEY-----"));
+  ca_x = pem_cert(ca.cert);
+  tls_x = pem_cert(tls.cert);
+  other_x = pem_cert(other.cert);
+  snprintf(cn, sizeof cn, "leaseguard-ca@%lld", (long long)now);
+  assert_cn(ca_x, cn);
+  assert_cn(tls_x, "leaseguard.lg.svc");
+  assert_true(X509_check_ca(ca_x) > 0);
+  assert_int_equal(verify_with(tls_x, ca_x), X509_V_OK);
+  assert_int_equal(verify_with(tls_x, other_x), X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY);
+  assert_int_equal(X509_check_ip_asc(tls_x, "127.0.0.1", 0), 1);
+  b = BIO_new_mem_buf(tls.key, -1);
+  key = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
+  BIO_free(b);
+  assert_int_equal(X509_check_private_key(tls_x, key), 1);
+  assert_in_range(seconds_from_now(X509_get0_notAfter(tls_x)), 600 - 60, 600 + 60);
+  assert_in_range(seconds_from_now(X509_get0_notBefore(ca_x)) + 300 + 60, 0, 120);
+  EVP_PKEY_free(key);
+  X509_free(tls_x);
+  lg_certs_pem_free(&tls);
+
+  /* A serving certificate never outlives its CA. */
+  assert_int_equal(lg_certs_make_serving(&ca, names, 2, now, 86400, &tls, err, sizeof err), LG_OK);
+  tls_x = pem_cert(tls.cert);
+  assert_int_equal(ASN1_TIME_compare(X509_get0_notAfter(tls_x), X509_get0_notAfter(ca_x)), 0);
+  X509_free(tls_x);
+  lg_certs_pem_free(&tls);
+  lg_certs_pem_free(&tls); /* twice is harmless */
+  X509_free(other_x);
+  X509_free(ca_x);
+  lg_certs_pem_free(&ca);
+  lg_certs_pem_free(&other);
+}
+
+static void test_memory_refusals(void **state) {
+  const char *names[] = {"ok.svc"}, *bad_names[] = {"bad_name"};
+  int64_t now = (int64_t)time(NULL);
+  lg_certs_pem ca = {0}, out = {0}, junk = {"not PEM", "not PEM"};
+  const struct {
+    const char *name;
+    const lg_certs_pem *ca;
+    const char *const *names;
+    size_t n;
+    int64_t now, validity;
+    lg_rc want;
+  } cases[] = {
+      {"no names", &ca, names, 0, now, 60, LG_EINVAL},
+      {"a bad name", &ca, bad_names, 1, now, 60, LG_EINVAL},
+      {"validity 0", &ca, names, 1, now, 0, LG_EINVAL},
+      {"validity past 100 years", &ca, names, 1, now, INT64_C(36501) * 86400, LG_EINVAL},
+      {"a CA that is not PEM", &junk, names, 1, now, 60, LG_ETLS},
+      {"an expired CA", &ca, names, 1, now + 4000, 60, LG_ETLS},
+  };
+  (void)state;
+  assert_int_equal(lg_certs_make_ca(now, 3600, &ca, NULL, 0), LG_OK);
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    char err[256] = "";
+    lg_rc rc = lg_certs_make_serving(cases[i].ca, cases[i].names, cases[i].n, cases[i].now,
+                                     cases[i].validity, &out, err, sizeof err);
+    if (rc != cases[i].want || !err[0] || out.cert || out.key)
+      fail_msg("case \"%s\": rc %d (\"%s\"), want %d and nothing made", cases[i].name, (int)rc,
+               err, (int)cases[i].want);
+  }
+  assert_int_equal(lg_certs_make_ca(now, 0, &out, NULL, 0), LG_EINVAL);
+  assert_null(out.cert);
+  lg_certs_pem_free(&ca);
+  lg_certs_pem_free(NULL);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
@@ -353,6 +446,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_out_dir_unusable, setup, teardown),
       cmocka_unit_test_setup_teardown(test_target_is_directory, setup, teardown),
       cmocka_unit_test_setup_teardown(test_not_after_errors, setup, teardown),
+      cmocka_unit_test(test_memory_pairs),
+      cmocka_unit_test(test_memory_refusals),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "certctl.h"
+#include "certs.h"
 #include "log.h"
 #include "rules.h"
 #include "events.h"
@@ -24,6 +26,8 @@
 
 static const char usage[] =
     "Usage: leaseguard serve --tls-cert-file=PATH --tls-private-key-file=PATH [flags]\n"
+    "       leaseguard serve --cert-secret=NAMESPACE/NAME --webhook-configuration=NAME\n"
+    "                        --cert-dns-names=NAME,... [flags]\n"
     "\n"
     "Serves the validating admission webhook over HTTPS: POST /validate (AdmissionReview v1),\n"
     "GET /healthz, GET /readyz, GET /metrics. On SIGTERM or SIGINT /readyz fails at once, requests\n"
@@ -97,10 +101,30 @@ static const char usage[] =
     "  --fencing-unknown deny|allow  when a token's lease cannot be known (cache cold, API\n"
     "                                down): refuse (default) or let the write through\n"
     "\n"
+    "The certificate controller (instead of the certificate and key files), as Gatekeeper's and\n"
+    "Kyverno's: each replica keeps a CA and a serving pair in the Secret (ca.crt, ca.key,\n"
+    "tls.crt, tls.key; ca-next.* and ca-previous.crt during a rotation), creates it when missing\n"
+    "(one replica wins, the others use its pair), sets the caBundle of every webhook of the\n"
+    "configuration when it differs, and renews before expiry with an overlap: a new CA is\n"
+    "trusted first, the serving pair switches to it an overlap later, the old CA is dropped an\n"
+    "overlap after that. A broken Secret (bad PEM, a key that does not match, expired) is logged,\n"
+    "counted and rewritten. Every replica installs the pair it finds without a restart; /readyz\n"
+    "fails until it has one. API access as below (in a pod: its service account).\n"
+    "  --cert-secret NS/NAME          the Secret that holds the certificates\n"
+    "  --webhook-configuration NAME   the ValidatingWebhookConfiguration whose caBundle is kept\n"
+    "  --cert-dns-names LIST          comma-separated names of the serving certificate (the first\n"
+    "                                 is its CN), e.g. leaseguard.leaseguard.svc\n"
+    "  --cert-validity D              lifetime of each new CA and serving certificate (a Go\n"
+    "                                 duration; default 8760h)\n"
+    "  --cert-renew-before D          rotate this long before notAfter (default 720h)\n"
+    "  --cert-overlap D               how long a new CA is trusted before it signs, and the old\n"
+    "                                 one after (default 5m)\n"
+    "  --cert-sync-period D           how often each replica reads the Secret (default 10s)\n"
+    "\n"
     "GET /metrics serves Prometheus metrics (no client certificate needed). Requests whose\n"
     "Content-Length and Transfer-Encoding headers disagree get 400 and the connection closed.\n"
     "\n"
-    "For --events, --watch-leases and --fencing. " LG_CLI_API_HELP;
+    "For --events, --cert-secret, --watch-leases and --fencing. " LG_CLI_API_HELP;
 
 /* How long the log queues may take to flush at exit before the rest is given up. */
 #define LOG_FLUSH_MS 2000
@@ -121,7 +145,17 @@ static int parse_num(const char *s, unsigned long long min, unsigned long long m
   return 0;
 }
 
-/* What serve sets up around the server: metrics, events and TLS settings. */
+/* The certificate controller's flags and the configuration made of them. */
+typedef struct {
+  const char *secret, *webhook_configuration, *dns_names;
+  const char *validity, *renew_before, *overlap, *sync_period;
+  char ns[64], name[254];
+  char *names_buf;         /* dns_names, split in place */
+  const char *names[64];
+  lg_certctl_config cc;
+} cert_flags;
+
+/* What serve sets up around the server: metrics, events, TLS settings, certificates. */
 typedef struct {
   bool events, lease_label, watch_leases, fencing;
   const char *fencing_unknown;
@@ -129,7 +163,99 @@ typedef struct {
   lg_kube_flags api;
   const char *tls_min_version, *tls_cipher_suites, *shutdown_delay;
   lg_tlsopts tls;
+  cert_flags cert;
 } extras;
+
+/* A DNS-1123 label (max 63) or subdomain (max 253): lower-case alphanumerics and '-' (and '.'
+ * in a subdomain), starting and ending alphanumeric. */
+static bool dns1123(const char *s, bool subdomain) {
+  size_t n = strlen(s);
+  if (n == 0 || n > (subdomain ? 253u : 63u))
+    return false;
+  for (size_t i = 0; i < n; i++) {
+    bool alnum = islower((unsigned char)s[i]) || isdigit((unsigned char)s[i]);
+    bool edge = i == 0 || i + 1 == n || (subdomain && (s[i - 1] == '.' || s[i + 1] == '.'));
+    if (!alnum && (edge || (s[i] != '-' && !(subdomain && s[i] == '.'))))
+      return false;
+  }
+  return true;
+}
+
+/* A duration flag of at least min_us into *out_us; -1 after a usage message. */
+static int cert_duration(const char *flag, const char *v, const char *dflt, int64_t min_us,
+                         int64_t *out_us) {
+  int64_t us = lg_cli_duration(v ? v : dflt);
+  if (us < min_us || us > INT64_C(36500) * 86400 * 1000000) {
+    lg_cli_usage_error("serve", "%s must be a duration from %llds to 36500 days (e.g. 720h), "
+                       "not \"%s\"", flag, (long long)(min_us / 1000000), v ? v : dflt);
+    return -1;
+  }
+  *out_us = us;
+  return 0;
+}
+
+/* Checks the certificate controller's flags and fills x->cert.cc; -1 after a usage message. */
+static int check_cert_flags(const lg_server_config *cfg, extras *x) {
+  cert_flags *f = &x->cert;
+  const char *slash = f->secret ? strchr(f->secret, '/') : NULL;
+  int64_t validity, renew, overlap, period;
+  char err[512];
+
+  if (!f->secret) {
+    if (f->webhook_configuration || f->dns_names || f->validity || f->renew_before ||
+        f->overlap || f->sync_period)
+      return lg_cli_usage_error("serve", "the --cert-* and --webhook-configuration flags need "
+                                         "--cert-secret"), -1;
+    return 0;
+  }
+  if (cfg->tls_cert_file || cfg->tls_key_file)
+    return lg_cli_usage_error("serve", "--cert-secret replaces --tls-cert-file and "
+                                       "--tls-private-key-file: give one or the other"), -1;
+  if (!slash || (size_t)(slash - f->secret) >= sizeof f->ns || strlen(slash + 1) >= sizeof f->name)
+    return lg_cli_usage_error("serve", "--cert-secret must be NAMESPACE/NAME, not \"%s\"",
+                              f->secret), -1;
+  memcpy(f->ns, f->secret, (size_t)(slash - f->secret));
+  f->ns[slash - f->secret] = '\0';
+  strcpy(f->name, slash + 1);
+  if (!dns1123(f->ns, false) || !dns1123(f->name, true))
+    return lg_cli_usage_error("serve", "--cert-secret \"%s\": the namespace must be a DNS-1123 "
+                              "label and the name a DNS-1123 subdomain", f->secret), -1;
+  if (!f->webhook_configuration || !dns1123(f->webhook_configuration, true))
+    return lg_cli_usage_error("serve", "--cert-secret needs --webhook-configuration, the name of "
+                                       "a ValidatingWebhookConfiguration"), -1;
+  if (!f->dns_names)
+    return lg_cli_usage_error("serve", "--cert-secret needs --cert-dns-names (e.g. "
+                                       "leaseguard.leaseguard.svc)"), -1;
+  if (!(f->names_buf = strdup(f->dns_names)))
+    return lg_cli_usage_error("serve", "out of memory"), -1;
+  for (char *p = f->names_buf, *save = NULL, *tok; (tok = strtok_r(p, ",", &save)); p = NULL) {
+    if (f->cc.n_dns_names == sizeof f->names / sizeof *f->names)
+      return lg_cli_usage_error("serve", "--cert-dns-names: at most 64 names"), -1;
+    f->names[f->cc.n_dns_names++] = tok;
+  }
+  if (!f->cc.n_dns_names ||
+      lg_certs_check_names(f->names, f->cc.n_dns_names, err, sizeof err) != LG_OK)
+    return lg_cli_usage_error("serve", "--cert-dns-names \"%s\": %s", f->dns_names,
+                              f->cc.n_dns_names ? err : "no name"), -1;
+  if (cert_duration("--cert-validity", f->validity, "8760h", INT64_C(10000000), &validity) ||
+      cert_duration("--cert-renew-before", f->renew_before, "720h", INT64_C(1000000), &renew) ||
+      cert_duration("--cert-overlap", f->overlap, "5m", INT64_C(1000000), &overlap) ||
+      cert_duration("--cert-sync-period", f->sync_period, "10s", INT64_C(100000), &period))
+    return -1;
+  /* The rotation must end before the old CA expires, and every replica must read the Secret
+   * (and every API server the caBundle) within each overlap. */
+  if (renew >= validity || 2 * overlap > renew || 2 * period > overlap)
+    return lg_cli_usage_error("serve", "the certificate durations must satisfy --cert-validity > "
+                              "--cert-renew-before >= 2 x --cert-overlap and --cert-overlap >= "
+                              "2 x --cert-sync-period"), -1;
+  f->cc = (lg_certctl_config){.ns = f->ns, .name = f->name,
+                              .webhook_configuration = f->webhook_configuration,
+                              .dns_names = f->names, .n_dns_names = f->cc.n_dns_names,
+                              .validity = validity / 1000000, .renew_before = renew / 1000000,
+                              .overlap = overlap / 1000000,
+                              .sync_period_ms = (long)(period / 1000)};
+  return 0;
+}
 
 /* Checks the values of the flags that are not plain numbers; -1 after a message. */
 static int check_values(lg_server_config *cfg, extras *x) {
@@ -195,6 +321,13 @@ static int parse_flags(int argc, char **argv, lg_server_config *cfg, extras *x) 
       {"--fencing-unknown", &x->fencing_unknown},
       {"--tls-cipher-suites", &x->tls_cipher_suites},
       {"--shutdown-delay-duration", &x->shutdown_delay},
+      {"--cert-secret", &x->cert.secret},
+      {"--webhook-configuration", &x->cert.webhook_configuration},
+      {"--cert-dns-names", &x->cert.dns_names},
+      {"--cert-validity", &x->cert.validity},
+      {"--cert-renew-before", &x->cert.renew_before},
+      {"--cert-overlap", &x->cert.overlap},
+      {"--cert-sync-period", &x->cert.sync_period},
       /* Empty means off. */
       {"--health-probe-bind-address", &cfg->health_probe_bind_address},
       {"--metrics-bind-address", &cfg->metrics_bind_address},
@@ -272,15 +405,18 @@ static int parse_flags(int argc, char **argv, lg_server_config *cfg, extras *x) 
     lg_cli_usage_error("serve", "--fencing-unknown is for --fencing, which is not given");
     return -1;
   }
-  if (!x->events && !x->watch_leases && !x->fencing &&
+  if (!x->events && !x->cert.secret && !x->watch_leases && !x->fencing &&
       (x->api.kubeconfig || x->api.context || x->api.server || x->api.token_file ||
        x->api.ca_file)) {
-    lg_cli_usage_error("serve", "the API access flags are for --events, --watch-leases or "
-                                "--fencing, none of which is given");
+    lg_cli_usage_error("serve", "the API access flags are for --events, --cert-secret, "
+                                "--watch-leases or --fencing, none of which is given");
     return -1;
   }
-  if (!cfg->tls_cert_file || !cfg->tls_key_file) {
-    lg_cli_usage_error("serve", "--tls-cert-file and --tls-private-key-file are required");
+  if (check_cert_flags(cfg, x) != 0)
+    return -1;
+  if (!x->cert.secret && (!cfg->tls_cert_file || !cfg->tls_key_file)) {
+    lg_cli_usage_error("serve", "--tls-cert-file and --tls-private-key-file are required "
+                                "(or --cert-secret)");
     return -1;
   }
   if (check_values(cfg, x) != 0)
@@ -309,8 +445,10 @@ int lg_cmd_serve(int argc, char **argv) {
   cfg.bind_address = "0.0.0.0";
   cfg.mode_override = LG_MODE_INHERIT;
   m = parse_flags(argc, argv, &cfg, &x);
-  if (m != 0)
+  if (m != 0) {
+    free(x.cert.names_buf);
     return m > 0 ? 0 : 2;
+  }
   /* Audit lines go to stdout; keep them whole and timely when it is a pipe or a file. From
    * here on, logs and audit lines are queued: a stalled reader costs lines, not answers. */
   setvbuf(stdout, NULL, _IOLBF, 0);
@@ -324,7 +462,7 @@ int lg_cmd_serve(int argc, char **argv) {
     snprintf(err, sizeof err, "%s", lg_strerror(LG_ENOMEM));
     goto out;
   }
-  if ((x.events || x.watch_leases || x.fencing) &&
+  if ((x.events || x.cert.secret || x.watch_leases || x.fencing) &&
       lg_cli_api_config("serve", &x.api, true, &kc, err, sizeof err) != LG_OK)
     goto out;
   if (x.events) {
@@ -334,6 +472,10 @@ int lg_cmd_serve(int argc, char **argv) {
                            .queue_limit = (size_t)x.queue};
     if (lg_events_start(&ec, cfg.metrics, &cfg.events, err, sizeof err) != LG_OK)
       goto out;
+  }
+  if (x.cert.secret) {
+    x.cert.cc.kube = &kc;
+    cfg.certctl = &x.cert.cc;
   }
   if (x.fencing) {
     if (!(cache = lg_leasecache_new((size_t)x.memory, FENCE_PENDING_TTL))) {
@@ -368,5 +510,6 @@ out:
   lg_metrics_free(cfg.metrics);
   lg_witness_free(cfg.witness);
   lg_kube_config_free(&kc);
+  free(x.cert.names_buf);
   return status;
 }

@@ -9,6 +9,7 @@
 #include <curl/curl.h>
 
 #include "aslog.h"
+#include "b64.h"
 #include "meta.h"
 #include "validate.h"
 
@@ -67,9 +68,11 @@ static size_t on_data(char *p, size_t size, size_t n, void *ud) {
   return len;
 }
 
-/* POSTs body; on a transport failure writes Go's "Post \"URL\": ..." into err. */
-static long post(const as_config *cfg, const char *url, const char *body, buffer *resp,
-                 char *err, size_t errlen) {
+/* POSTs body, trusting ca_pem (the configuration's caBundle) or, when NULL, the CA file;
+ * on a transport failure writes Go's "Post \"URL\": ..." into err. */
+static long post(const as_config *cfg, const char *ca_pem, const char *url, const char *body,
+                 buffer *resp, char *err, size_t errlen) {
+  struct curl_blob blob = {(void *)ca_pem, ca_pem ? strlen(ca_pem) : 0, CURL_BLOB_COPY};
   CURL *c = curl_easy_init();
   struct curl_slist *hdrs = NULL;
   char curl_err[CURL_ERROR_SIZE] = "";
@@ -85,7 +88,11 @@ static long post(const as_config *cfg, const char *url, const char *body, buffer
   curl_easy_setopt(c, CURLOPT_URL, url);
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
   curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-  curl_easy_setopt(c, CURLOPT_CAINFO, cfg->webhook_ca_file);
+  if (ca_pem && ca_pem[0])
+    curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &blob);
+  else if (!ca_pem)
+    curl_easy_setopt(c, CURLOPT_CAINFO, cfg->webhook_ca_file);
+  /* An empty caBundle: the system's roots, as kube-apiserver uses then. */
   curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
   curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
@@ -197,8 +204,8 @@ static void take_annotations(const char *webhook, const json_t *resp, json_t *lo
 }
 
 /* Calls the webhook: returns its response doc (new) or NULL with err set. */
-static json_t *call(const as_config *cfg, const char *uid, const as_admission *a, char *err,
-                    size_t errlen) {
+static json_t *call(const as_config *cfg, const char *ca_pem, const char *uid,
+                    const as_admission *a, char *err, size_t errlen) {
   char url[1024], *body = NULL;
   json_t *rev = review(uid, a), *doc = NULL;
   buffer resp = {NULL, 0};
@@ -211,7 +218,7 @@ static json_t *call(const as_config *cfg, const char *uid, const as_admission *a
     snprintf(err, errlen, "cannot encode the AdmissionReview");
     goto out;
   }
-  status = post(cfg, url, body, &resp, err, errlen);
+  status = post(cfg, ca_pem, url, body, &resp, err, errlen);
   if (!status)
     goto out;
   if (status < 200 || status > 206) {
@@ -228,20 +235,46 @@ out:
   return doc;
 }
 
-json_t *as_admit(const as_config *cfg, const as_admission *a, as_reply *out) {
-  char uid[AS_UID_LEN], err[1536] = "", msg[2048];
+/* With --webhook-configuration: the caBundle (PEM, new; "" when empty) of the stored
+ * configuration's webhook named --webhook-name; NULL when there is none (no call then, as
+ * kube-apiserver calls only the webhooks that exist). */
+static char *configured_ca(const as_ctx *ctx) {
+  const as_config *cfg = ctx->cfg;
+  json_t *vwc = as_store_get(ctx->store, AS_KIND_VWC, "", cfg->webhook_configuration, NULL);
+  const json_t *w;
+  char *pem = NULL;
+  size_t i;
+
+  json_array_foreach(json_object_get(vwc, "webhooks"), i, w) {
+    const char *name = json_string_value(json_object_get(w, "name"));
+    const char *ca = json_string_value(json_object_get(json_object_get(w, "clientConfig"),
+                                                      "caBundle"));
+    if (name && !strcmp(name, cfg->webhook_name)) {
+      pem = ca ? lg_b64_decode(ca, NULL) : strdup("");
+      break;
+    }
+  }
+  json_decref(vwc);
+  return pem;
+}
+
+json_t *as_admit(const as_ctx *ctx, const as_admission *a, as_reply *out) {
+  const as_config *cfg = ctx->cfg;
+  char uid[AS_UID_LEN], err[1536] = "", msg[2048], *ca_pem = NULL;
   json_t *doc = NULL, *result = NULL, *log;
   const json_t *resp = NULL;
   struct timespec t0, t1;
 
   if (!cfg->webhook_url)
     return NULL;
+  if (cfg->webhook_configuration && !(ca_pem = configured_ca(ctx)))
+    return NULL;
   as_new_uid(uid);
   log = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "kind", "webhook", "webhook",
                   cfg->webhook_name, "uid", uid, "operation", a->operation, "namespace", a->ns,
                   "name", a->name, "dryRun", a->dry_run);
   clock_gettime(CLOCK_MONOTONIC, &t0);
-  doc = call(cfg, uid, a, err, sizeof err);
+  doc = call(cfg, ca_pem, uid, a, err, sizeof err);
   if (doc && !(resp = verify(doc, uid, err, sizeof err))) {
     snprintf(msg, sizeof msg, "failed calling webhook \"%s\": %s", cfg->webhook_name, err);
   } else if (!doc) {
@@ -269,5 +302,6 @@ json_t *as_admit(const as_config *cfg, const as_admission *a, as_reply *out) {
 out:
   as_log(log);
   json_decref(doc);
+  free(ca_pem);
   return result;
 }

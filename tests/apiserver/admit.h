@@ -21,10 +21,11 @@ typedef struct {
   const as_user *user;
 } as_admission;
 
-/* Calls the configured webhook, if any, and logs the call. Returns NULL when the write
+/* Calls the configured webhook, if any (with --webhook-configuration: only while that stored
+ * configuration has it, trusting its caBundle), and logs the call. Returns NULL when the write
  * may go on (allowed, or failed under failurePolicy Ignore), or a new Status to answer
  * with: the denial, or a 500 under failurePolicy Fail. The webhook's warnings are added
  * to out either way. */
-json_t *as_admit(const as_config *cfg, const as_admission *a, as_reply *out);
+json_t *as_admit(const as_ctx *ctx, const as_admission *a, as_reply *out);
 
 #endif

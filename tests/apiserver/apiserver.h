@@ -19,10 +19,16 @@ typedef struct {
   const char *webhook_url;       /* NULL: no webhook is called */
   const char *webhook_ca_file;
   const char *webhook_name;
+  const char *webhook_configuration; /* NULL: the webhook is always called, with
+                                      * --webhook-ca-file; else only while this stored
+                                      * configuration has a webhook of that name, with its
+                                      * caBundle */
   long webhook_timeout_s;        /* 1..30 */
   bool webhook_fail_open;        /* failurePolicy Ignore */
   const char *port_file;         /* NULL: no port file */
   size_t watch_history;          /* events kept for watches that resume */
+  long write_delay_ms;           /* Secrets and configurations: each write waits this long
+                                  * between its read and its store (widens races in tests) */
 } as_config;
 
 /* What every handler may use. */
@@ -42,6 +48,7 @@ typedef struct {
   const as_user *user;
   const char *(*query)(void *cls, const char *key); /* a query parameter or NULL */
   void *query_cls;
+  const char *content_type; /* the request's Content-Type, or NULL */
 } as_request;
 
 #define AS_MAX_WARNINGS 32
@@ -70,8 +77,10 @@ void as_reply_warn(as_reply *r, const char *text);
 /* Frees what the reply owns. */
 void as_reply_free(as_reply *r);
 
-/* Handlers: leases.c and events.c. */
+/* Handlers: leases.c, events.c and objects.c (Secrets, ValidatingWebhookConfigurations). */
 void as_leases_handle(const as_ctx *ctx, const as_request *rq, as_reply *out);
 void as_events_handle(const as_ctx *ctx, const as_request *rq, as_reply *out);
+void as_secrets_handle(const as_ctx *ctx, const as_request *rq, as_reply *out);
+void as_vwcs_handle(const as_ctx *ctx, const as_request *rq, as_reply *out);
 
 #endif

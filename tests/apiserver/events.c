@@ -8,6 +8,7 @@
 #include "apiserver.h"
 #include "listwatch.h"
 #include "meta.h"
+#include "patch.h"
 #include "status.h"
 #include "validate.h"
 
@@ -92,36 +93,6 @@ out:
   json_decref(ev);
 }
 
-/* RFC 7386 JSON merge patch: returns the new target (target is stolen, patch borrowed);
- * NULL on no memory. */
-static json_t *merge_patch(json_t *target, const json_t *patch) {
-  const char *key;
-  json_t *value;
-
-  if (!json_is_object(patch)) {
-    json_decref(target);
-    return json_deep_copy(patch);
-  }
-  if (!json_is_object(target)) {
-    json_decref(target);
-    if (!(target = json_object()))
-      return NULL;
-  }
-  json_object_foreach((json_t *)patch, key, value) {
-    json_t *merged;
-    if (json_is_null(value)) {
-      json_object_del(target, key);
-      continue;
-    }
-    merged = merge_patch(json_incref(json_object_get(target, key)), value);
-    if (!merged || json_object_set_new(target, key, merged) != 0) {
-      json_decref(target);
-      return NULL;
-    }
-  }
-  return target;
-}
-
 /* One attempt of a patch; returns 1 to retry (the object changed meanwhile), else 0 with
  * out filled. */
 static int patch_once(const as_ctx *ctx, const as_request *rq, const json_t *patch, bool dry,
@@ -138,7 +109,7 @@ static int patch_once(const as_ctx *ctx, const as_request *rq, const json_t *pat
     st = as_status_not_found(&as_res_events, rq->name);
     goto out;
   }
-  if (!(obj = merge_patch(json_deep_copy(cur), patch)) || !(text = json_dumps(obj, 0))) {
+  if (!(obj = as_merge_patch(json_deep_copy(cur), patch)) || !(text = json_dumps(obj, 0))) {
     st = as_status_internal("out of memory");
     goto out;
   }

@@ -140,35 +140,50 @@ static int split(char *buf, const char *url, char *seg[8]) {
   return -1;
 }
 
-/* Fills rt for the lease and event paths; false for any other path. */
+/* The resources served: group-version path segments, resource, scope, handler. */
+static const struct {
+  const char *gv[3];
+  int n_gv;
+  const char *resource;
+  bool namespaced;
+  handler h;
+} resources[] = {
+    {{"apis", "coordination.k8s.io", "v1"}, 3, "leases", true, as_leases_handle},
+    {{"api", "v1"}, 2, "events", true, as_events_handle},
+    {{"api", "v1"}, 2, "secrets", true, as_secrets_handle},
+    {{"apis", "admissionregistration.k8s.io", "v1"}, 3, "validatingwebhookconfigurations", false,
+     as_vwcs_handle},
+};
+
+/* Fills rt for the paths of the resources served; false for any other path. */
 static bool parse_route(const char *url, route *rt) {
   char *s[8];
-  int n = split(rt->buf, url, s), base;
+  int n = split(rt->buf, url, s);
 
-  rt->ns = rt->name = NULL;
-  if (n >= 3 && !strcmp(s[0], "apis") && !strcmp(s[1], "coordination.k8s.io") &&
-      !strcmp(s[2], "v1")) {
-    rt->h = as_leases_handle;
-    base = 3;
-  } else if (n >= 2 && !strcmp(s[0], "api") && !strcmp(s[1], "v1")) {
-    rt->h = as_events_handle;
-    base = 2;
-  } else {
-    return false;
+  for (size_t r = 0; r < sizeof resources / sizeof *resources; r++) {
+    int base = resources[r].n_gv, k;
+    if (n < base)
+      continue;
+    for (k = 0; k < base && !strcmp(s[k], resources[r].gv[k]); k++)
+      ;
+    if (k < base)
+      continue;
+    rt->ns = rt->name = NULL;
+    if (resources[r].namespaced && n - base >= 3 && !strcmp(s[base], "namespaces")) {
+      rt->ns = s[base + 1];
+      base += 2;
+    }
+    if (n - base < 1 || n - base > 2 || strcmp(s[base], resources[r].resource) != 0)
+      continue;
+    if (n - base == 2) {
+      if (resources[r].namespaced && !rt->ns)
+        return false;
+      rt->name = s[base + 1];
+    }
+    rt->h = resources[r].h;
+    return true;
   }
-  if (n - base >= 3 && !strcmp(s[base], "namespaces")) {
-    rt->ns = s[base + 1];
-    base += 2;
-  }
-  if (n - base < 1 || n - base > 2 ||
-      strcmp(s[base], rt->h == as_leases_handle ? "leases" : "events") != 0)
-    return false;
-  if (n - base == 2) {
-    if (!rt->ns)
-      return false;
-    rt->name = s[base + 1];
-  }
-  return true;
+  return false;
 }
 
 static bool is_media_type(const char *ct, const char *type) {
@@ -217,7 +232,8 @@ static void serve(as_http *h, struct MHD_Connection *c, const char *url, const c
                                    "an unknown format - accepted media types include: "
                                    "application/json", NULL));
   } else {
-    rq = (as_request){method, rt.ns, rt.name, st->body ? st->body : "", st->len, user, query, c};
+    rq = (as_request){method, rt.ns, rt.name, st->body ? st->body : "", st->len, user, query, c,
+                      ct};
     rt.h(h->ctx, &rq, r);
   }
   if (!r->status && !r->watch)

@@ -30,10 +30,15 @@ static const char usage[] =
     "  --webhook-url URL               https URL of the validating webhook (default: none)\n"
     "  --webhook-ca-file PATH          CA bundle to verify the webhook with\n"
     "  --webhook-name NAME             the webhook's name (default leaseguard.example.com)\n"
+    "  --webhook-configuration NAME    call the webhook only while the stored\n"
+    "                                  ValidatingWebhookConfiguration NAME has a webhook of that\n"
+    "                                  name, trusting its caBundle (not --webhook-ca-file)\n"
     "  --webhook-timeout SECONDS       timeoutSeconds, 1..30 (default 10)\n"
     "  --webhook-failure-policy P      Fail or Ignore (default Fail)\n"
     "  --port-file PATH                write the port there once listening\n"
-    "  --watch-history N               changes kept for resuming watches (default 1000)\n";
+    "  --watch-history N               changes kept for resuming watches (default 1000)\n"
+    "  --write-delay MS                Secrets and webhook configurations: each write waits\n"
+    "                                  this long between reading and storing (default 0)\n";
 
 /* --name=value or --name value; returns 1 and *v on a match, -1 when the value is missing. */
 static int flag(int argc, char **argv, int *i, const char *name, const char **v) {
@@ -65,7 +70,7 @@ static int parse_long(const char *s, long min, long max, long *out) {
 
 /* Fills cfg from argv; returns 0, 1 after --help, -1 after a message on stderr. */
 static int parse_flags(int argc, char **argv, as_config *cfg) {
-  const char *port = "6443", *timeout = "10", *policy = "Fail", *history = "1000";
+  const char *port = "6443", *timeout = "10", *policy = "Fail", *history = "1000", *delay = "0";
   const struct {
     const char *name;
     const char **dst;
@@ -78,10 +83,12 @@ static int parse_flags(int argc, char **argv, as_config *cfg) {
       {"--webhook-url", &cfg->webhook_url},
       {"--webhook-ca-file", &cfg->webhook_ca_file},
       {"--webhook-name", &cfg->webhook_name},
+      {"--webhook-configuration", &cfg->webhook_configuration},
       {"--webhook-timeout", &timeout},
       {"--webhook-failure-policy", &policy},
       {"--port-file", &cfg->port_file},
       {"--watch-history", &history},
+      {"--write-delay", &delay},
   };
   long v;
 
@@ -115,6 +122,10 @@ static int parse_flags(int argc, char **argv, as_config *cfg) {
     return -1;
   }
   cfg->watch_history = (size_t)v;
+  if (parse_long(delay, 0, 60000, &cfg->write_delay_ms)) {
+    fprintf(stderr, "lg-test-apiserver: --write-delay must be 0..60000 milliseconds\n");
+    return -1;
+  }
   if (strcmp(policy, "Fail") != 0 && strcmp(policy, "Ignore") != 0) {
     fprintf(stderr, "lg-test-apiserver: --webhook-failure-policy must be Fail or Ignore\n");
     return -1;
@@ -125,9 +136,10 @@ static int parse_flags(int argc, char **argv, as_config *cfg) {
                     "--token-auth-file are required\n");
     return -1;
   }
-  if (cfg->webhook_url && (strncmp(cfg->webhook_url, "https://", 8) != 0 || !cfg->webhook_ca_file)) {
+  if (cfg->webhook_url && (strncmp(cfg->webhook_url, "https://", 8) != 0 ||
+                           (!cfg->webhook_ca_file && !cfg->webhook_configuration))) {
     fprintf(stderr, "lg-test-apiserver: --webhook-url must be https:// and needs "
-                    "--webhook-ca-file\n");
+                    "--webhook-ca-file or --webhook-configuration\n");
     return -1;
   }
   return 0;

@@ -8,6 +8,12 @@
 const as_resource as_res_leases = {"coordination.k8s.io", "v1", "leases", "Lease", "LeaseList",
                                    "coordination.k8s.io/v1"};
 const as_resource as_res_events = {"", "v1", "events", "Event", "EventList", "v1"};
+const as_resource as_res_secrets = {"", "v1", "secrets", "Secret", "SecretList", "v1"};
+const as_resource as_res_vwcs = {"admissionregistration.k8s.io", "v1",
+                                 "validatingwebhookconfigurations",
+                                 "ValidatingWebhookConfiguration",
+                                 "ValidatingWebhookConfigurationList",
+                                 "admissionregistration.k8s.io/v1"};
 
 static as_field_error *add(as_field_errors *l, const char *type, const char *field) {
   as_field_error *e;

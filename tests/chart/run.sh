@@ -74,9 +74,10 @@ flock -u 9
 export HELM_CACHE_HOME=$work/helm/cache HELM_CONFIG_HOME=$work/helm/config \
   HELM_DATA_HOME=$work/helm/data KUBECONFIG=$work/helm/no-kubeconfig
 
-# The secret-mode caBundle of the tests: the CA that Helm generates in the default mode.
+# The secret-mode caBundle of the tests: the CA that Helm generates in generate mode.
 ca_bundle() { # $1 = helm; prints base64 of a PEM CA certificate
-  "$1" template "$release" "$chart" -n "$ns" --show-only templates/certificates.yaml |
+  "$1" template "$release" "$chart" -n "$ns" --set certificates.mode=generate \
+    --show-only templates/certificates.yaml |
     sed -n 's/^  ca.crt: //p'
 }
 
@@ -111,7 +112,7 @@ for major in 3 4; do
                --set "certificates.secret.caBundle=$ca")
 
   echo "-- helm lint --strict"
-  for mode in default generate cert-manager secret full openshift eks netpol opt-in; do
+  for mode in default controller generate cert-manager secret full openshift eks netpol opt-in; do
     case $mode in
       default) args=() ;;
       secret) args=("${secret_args[@]}") ;;
@@ -160,6 +161,7 @@ for major in 3 4; do
     fi
   }
   render default "$release" "$ns" --
+  render generate "$release" "$ns" -- --set certificates.mode=generate
   render cert-manager "$release" "$ns" -- --set certificates.mode=cert-manager --set serviceMonitor.enabled=true \
     --set prometheusRule.enabled=true
   render cert-manager-issuer "$release" "$ns" -- --set certificates.mode=cert-manager \
@@ -176,6 +178,28 @@ for major in 3 4; do
   render netpol "$release" "$ns" -- --set networkPolicy.enabled=true --set leaseHealth.enabled=true
   render opt-in "$release" "$ns" -- --set webhook.nodeLeases=true --set webhook.metadataOnlyUpdates=true \
     --set priorityClassName= --set podSecurityContext.runAsUser=null
+
+  echo "-- byte-stable renders (GitOps: helm template twice must not differ)"
+  for case in default full; do
+    args=()
+    [ "$case" = full ] && args=(-f "$here/values/full.yaml")
+    if run_helm "again-$case" "$helm" template "$release" "$chart" -n "$ns" "${args[@]}" &&
+       run_helm "twice-$case" "$helm" template "$release" "$chart" -n "$ns" "${args[@]}" &&
+       cmp -s "$out/again-$case.yaml" "$out/twice-$case.yaml"; then
+      ok "$case (certificates.mode controller): two renders are identical ($(wc -c <"$out/again-$case.yaml") bytes)"
+    else
+      bad "$case: two renders differ:"; diff "$out/again-$case.yaml" "$out/twice-$case.yaml" | head -20 | sed 's/^/    /'
+    fi
+  done
+  # generate mode makes a new CA per render without a cluster to look up: the reason for the
+  # controller mode, shown rather than assumed.
+  if run_helm gen1 "$helm" template "$release" "$chart" -n "$ns" --set certificates.mode=generate &&
+     run_helm gen2 "$helm" template "$release" "$chart" -n "$ns" --set certificates.mode=generate &&
+     ! cmp -s "$out/gen1.yaml" "$out/gen2.yaml"; then
+    ok "generate mode: two renders differ (a new CA each time), as documented"
+  else
+    bad "generate mode renders the same twice: the README's reason for controller mode is wrong"
+  fi
 
   echo "-- promtool: the rendered PrometheusRules (check rules; test rules: rules-test.yaml on case monitoring)"
   for case in monitoring full cert-manager secret; do
@@ -213,6 +237,12 @@ for major in 3 4; do
   refuse replicas-0 replicaCount --set replicaCount=0
   refuse failure-policy failurePolicy --set webhook.failurePolicy=Never
   refuse cert-mode-vault certificates --set certificates.mode=vault
+  refuse controller-validity 'certificates.controller' --set certificates.controller.validity=1y
+  refuse controller-order 'renewBefore' --set certificates.controller.renewBefore=9000h
+  refuse controller-overlap 'overlap' --set certificates.controller.overlap=400h
+  refuse controller-sync 'syncPeriod' --set certificates.controller.syncPeriod=3m
+  refuse controller-secret-name 'secretName' --set certificates.controller.secretName=Bad_Name
+  refuse controller-unknown-key 'secretname' --set certificates.controller.secretname=x
   refuse secret-no-cabundle caBundle --set certificates.mode=secret --set certificates.secret.name=x
   refuse secret-no-name name --set certificates.mode=secret --set "certificates.secret.caBundle=$ca"
   refuse secret-not-pem caBundle --set certificates.mode=secret --set certificates.secret.name=x \
@@ -321,6 +351,7 @@ for major in 3 4; do
     }
     notes default "failurePolicy   Ignore, timeout 3s" "$release" "$chart" -n "$ns"
     notes default-test "helm test $release -n $ns" "$release" "$chart" -n "$ns"
+    notes default-certs "kubectl -n $ns delete secret $release-certs" "$release" "$chart" -n "$ns"
     notes full "WARNING: failurePolicy is Fail" guard "$chart" -n kube-guard -f "$here/values/full.yaml"
     notes full-lease-health "lease-health    lease-guard-lease-health: audit --watch of the leases in kube-system" guard "$chart" -n kube-guard -f "$here/values/full.yaml"
     notes monitoring "alerts          PrometheusRule leaseguard" "$release" "$chart" -n "$ns" \

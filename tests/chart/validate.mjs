@@ -217,7 +217,9 @@ function checkCase(name, exp) {
   // Security contexts, placement, host network, extras, network policies, the webhook's
   // opt-out label, matchConditions and annotations (fit.mjs).
   checkFit({ name, tag, objs, exp, chartValues, dep, vwc, c, check, eq, show, matches, isComp, isHook });
-  check(spec.automountServiceAccountToken === exp.events, `${tag} service account token mounted only with events (${exp.events})`, spec.automountServiceAccountToken);
+  const usesApi = exp.events || exp.certMode === 'controller';
+  check(spec.automountServiceAccountToken === usesApi,
+    `${tag} service account token mounted only with events or the certificate controller (${usesApi})`, spec.automountServiceAccountToken);
 
   // Ports, listeners and probes.
   const sv = exp.values.server;
@@ -284,9 +286,27 @@ function checkCase(name, exp) {
   check((c.volumeMounts || []).every((m) => !m.subPath && !m.subPathExpr), `${tag} no subPath mounts (they never see updates)`);
   const tlsVol = (spec.volumes || []).find((v) => v.secret && v.secret.secretName === exp.tlsSecret);
   const tlsMount = tlsVol && mountOf(tlsVol.name)[0];
-  check(tlsVol && tlsMount, `${tag} TLS Secret ${exp.tlsSecret} mounted`);
-  check(tlsMount && flags.get('--tls-cert-file') === `${tlsMount.mountPath}/tls.crt` && flags.get('--tls-private-key-file') === `${tlsMount.mountPath}/tls.key`,
-    `${tag} --tls-cert-file and --tls-private-key-file are tls.crt and tls.key in that mount`, `${flags.get('--tls-cert-file')} ${flags.get('--tls-private-key-file')}`);
+  if (exp.certMode === 'controller') {
+    // The pods keep the Secret themselves: nothing mounted, the controller's flags instead.
+    const cv = exp.values.certificates.controller;
+    const host = `${svc.metadata.name}.${ns}.svc`;
+    check(!tlsVol && !flags.has('--tls-cert-file') && !flags.has('--tls-private-key-file'),
+      `${tag} no TLS Secret mounted, no --tls-cert-file (the certificate controller)`);
+    check(flags.get('--cert-secret') === `${ns}/${exp.tlsSecret}` && flags.get('--webhook-configuration') === vwc.metadata.name,
+      `${tag} --cert-secret=${ns}/${exp.tlsSecret} --webhook-configuration=${vwc.metadata.name}`,
+      `${flags.get('--cert-secret')} ${flags.get('--webhook-configuration')}`);
+    check(eq((flags.get('--cert-dns-names') || '').split(','), [svc.metadata.name, `${svc.metadata.name}.${ns}`, host, `${host}.cluster.local`]),
+      `${tag} --cert-dns-names: the Service's names, ${svc.metadata.name} first (the CN: at most 63 characters, as a CN must)`, flags.get('--cert-dns-names'));
+    check(flags.get('--cert-validity') === cv.validity && flags.get('--cert-renew-before') === cv.renewBefore &&
+          flags.get('--cert-overlap') === cv.overlap && flags.get('--cert-sync-period') === cv.syncPeriod,
+      `${tag} --cert-validity/renew-before/overlap/sync-period from certificates.controller (${cv.validity} ${cv.renewBefore} ${cv.overlap} ${cv.syncPeriod})`);
+    check(!objs.some((o) => o.kind === 'Secret' && !isHook(o)), `${tag} no Secret rendered (the pods make theirs)`);
+  } else {
+    check(tlsVol && tlsMount, `${tag} TLS Secret ${exp.tlsSecret} mounted`);
+    check(tlsMount && flags.get('--tls-cert-file') === `${tlsMount.mountPath}/tls.crt` && flags.get('--tls-private-key-file') === `${tlsMount.mountPath}/tls.key`,
+      `${tag} --tls-cert-file and --tls-private-key-file are tls.crt and tls.key in that mount`, `${flags.get('--tls-cert-file')} ${flags.get('--tls-private-key-file')}`);
+    check(!flags.has('--cert-secret'), `${tag} no --cert-secret outside controller mode`);
+  }
   const checksum = dep.spec.template.metadata.annotations?.['checksum/tls'];
   check(Boolean(checksum) === (exp.certMode === 'generate'), `${tag} checksum/tls annotation only for generated certificates`, checksum);
   check(!Object.keys(dep.spec.template.metadata.annotations || {}).some((k) => /policy/.test(k)), `${tag} no policy checksum (the policy reloads live)`);
@@ -308,6 +328,9 @@ function checkCase(name, exp) {
       const host = `${svc.metadata.name}.${ns}.svc`;
       check(cert.checkHost(host) && cert.checkHost(`${host}.cluster.local`), `${tag} tls.crt is valid for ${host} and ${host}.cluster.local`, cert.subjectAltName);
     } catch (e) { fail(`${tag} generated certificates: ${e.message}`); }
+    check(!injectFrom, `${tag} no cert-manager annotation`);
+  } else if (exp.certMode === 'controller') {
+    check(!bundle, `${tag} no caBundle in the chart (the pods set it; an upgrade or sync never resets it)`);
     check(!injectFrom, `${tag} no cert-manager annotation`);
   } else if (exp.certMode === 'secret') {
     check(bundle === exp.caBundle && b64pem(bundle), `${tag} caBundle is the given base64 PEM CA`);
@@ -374,12 +397,33 @@ function checkCase(name, exp) {
     check(pdbs.length === 0, `${tag} no PodDisruptionBudget with one replica`);
   }
 
-  // RBAC: nothing but events, and only when enabled.
+  // RBAC: events when enabled; the certificate controller's Secret and webhook configuration,
+  // by name, in controller mode; nothing else.
   const saName = spec.serviceAccountName;
   const sa = all('ServiceAccount').find((s) => s.metadata.name === saName && !isHook(s));
   check(sa, `${tag} ServiceAccount ${saName} of the Deployment is rendered`);
-  const roles = objs.filter((o) => /Role$/.test(o.kind) && !isHook(o) && isComp('webhook')(o));
-  const bindings = objs.filter((o) => /RoleBinding$/.test(o.kind) && !isHook(o) && isComp('webhook')(o));
+  let roles = objs.filter((o) => /Role$/.test(o.kind) && !isHook(o) && isComp('webhook')(o));
+  let bindings = objs.filter((o) => /RoleBinding$/.test(o.kind) && !isHook(o) && isComp('webhook')(o));
+  const certRoles = roles.filter((r) => /-(certs|cabundle)$/.test(r.metadata.name));
+  const certBindings = bindings.filter((r) => /-(certs|cabundle)$/.test(r.metadata.name));
+  if (exp.certMode === 'controller') {
+    const role = certRoles.find((r) => r.kind === 'Role');
+    const cr = certRoles.find((r) => r.kind === 'ClusterRole');
+    check(certRoles.length === 2 && role?.metadata.namespace === ns &&
+          eq(role.rules, [{ apiGroups: [''], resources: ['secrets'], resourceNames: [exp.tlsSecret], verbs: ['get', 'update'] },
+            { apiGroups: [''], resources: ['secrets'], verbs: ['create'] }]),
+      `${tag} Role in ${ns}: get/update of Secret ${exp.tlsSecret} only, create of Secrets (not limitable by name)`, show(role?.rules));
+    check(cr && eq(cr.rules, [{ apiGroups: ['admissionregistration.k8s.io'], resources: ['validatingwebhookconfigurations'],
+      resourceNames: [vwc.metadata.name], verbs: ['get', 'patch'] }]),
+      `${tag} ClusterRole: get/patch of ValidatingWebhookConfiguration ${vwc.metadata.name} only`, show(cr?.rules));
+    check(certBindings.length === 2 && certBindings.every((b) => certRoles.some((r) => r.kind === b.roleRef.kind && r.metadata.name === b.roleRef.name) &&
+          eq(b.subjects, [{ kind: 'ServiceAccount', name: saName, namespace: ns }])),
+      `${tag} RoleBinding and ClusterRoleBinding give them to ${ns}/${saName} only`);
+  } else {
+    check(certRoles.length === 0 && certBindings.length === 0, `${tag} no certificate controller RBAC outside controller mode`);
+  }
+  roles = roles.filter((r) => !certRoles.includes(r));
+  bindings = bindings.filter((b) => !certBindings.includes(b));
   if (exp.events) {
     const cr = roles.filter((r) => r.kind === 'ClusterRole');
     check(roles.length === 1 && cr.length === 1 && eq(cr[0].rules, [{ apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] }]),
@@ -389,8 +433,8 @@ function checkCase(name, exp) {
       `${tag} ClusterRoleBinding gives it to ${ns}/${saName} only`);
     check(sa?.automountServiceAccountToken === true, `${tag} ServiceAccount token mounted (events need the API)`);
   } else {
-    check(roles.length === 0 && bindings.length === 0, `${tag} no RBAC for the webhook without events`);
-    check(sa?.automountServiceAccountToken === false, `${tag} ServiceAccount mounts no token`);
+    check(roles.length === 0 && bindings.length === 0, `${tag} no events RBAC without events`);
+    check(sa?.automountServiceAccountToken === usesApi, `${tag} ServiceAccount mounts a token only for the certificate controller (${usesApi})`);
   }
 
   // ServiceMonitor.
@@ -564,7 +608,8 @@ function checkCase(name, exp) {
           has('LeaseguardAbsent', `up{job="${pv.absent.job || svc.metadata.name}", namespace="${ns}"}`) &&
           has('LeaseHealthAbsent', `up{job="${pv.absent.job || svc.metadata.name}-lease-health", namespace="${ns}"}`),
       `${tag} PrometheusRule thresholds and windows are the values'; LeaseguardAbsent looks for job ${pv.absent.job || svc.metadata.name} in ${ns}`);
-    const certAdvice = { generate: `delete secret ${exp.tlsSecret}`, 'cert-manager': 'describe certificate', secret: `your Secret ${exp.tlsSecret}` }[exp.certMode];
+    const certAdvice = { generate: `delete secret ${exp.tlsSecret}`, 'cert-manager': 'describe certificate', secret: `your Secret ${exp.tlsSecret}`,
+      controller: 'leaseguard_certificate_secret_writes_total' }[exp.certMode];
     check(!rule('LeaseguardCertificateExpiry') || rule('LeaseguardCertificateExpiry').annotations.description.includes(certAdvice),
       `${tag} LeaseguardCertificateExpiry says how to renew in ${exp.certMode} mode ("${certAdvice}")`);
     const excl = pv.excludedNamespaces.length ? `namespace!~"${pv.excludedNamespaces.join('|')}"` : null;
@@ -610,7 +655,7 @@ const defaults = {
   namespace: opt.namespace, replicas: 2, image: `ghcr.io/leaseguard/leaseguard:${chartYaml.appVersion}`,
   events: false, securePort: 8443, webhookName: 'leases.leaseguard.io',
   failurePolicy: 'Ignore', timeoutSeconds: 3, excluded: [], objectSelector: {},
-  certMode: 'generate', tlsSecret: `${opt.release}-tls`, policy: 'default', mode: '',
+  certMode: 'controller', tlsSecret: `${opt.release}-certs`, policy: 'default', mode: '',
   flags: { '--log-level': 'info', '--max-request-bytes': '33554432', '--max-connections': '1024',
     '--connection-timeout': '30', '--threads': '0', '--policy-check-interval': '1000',
     '--lease-memory-size': '16384' },
@@ -620,9 +665,10 @@ const defaults = {
 const defaultCa = fs.readFileSync(path.join(opt.dir, 'secret-ca.b64'), 'utf8').trim();
 const cases = {
   default: {},
-  'cert-manager': { certMode: 'cert-manager', serviceMonitor: true,
+  generate: { certMode: 'generate', tlsSecret: `${opt.release}-tls` },
+  'cert-manager': { certMode: 'cert-manager', tlsSecret: `${opt.release}-tls`, serviceMonitor: true,
     values: mergeValues(chartValues, { serviceMonitor: { enabled: true }, prometheusRule: { enabled: true } }) },
-  'cert-manager-issuer': { certMode: 'cert-manager', issuerRef: { name: 'corp-ca', kind: 'ClusterIssuer', group: 'cert-manager.io' } },
+  'cert-manager-issuer': { certMode: 'cert-manager', tlsSecret: `${opt.release}-tls`, issuerRef: { name: 'corp-ca', kind: 'ClusterIssuer', group: 'cert-manager.io' } },
   secret: { certMode: 'secret', tlsSecret: 'my-webhook-tls', caBundle: defaultCa, clientCA: { name: 'apiserver-ca', key: 'ca.crt' },
     values: mergeValues(chartValues, { prometheusRule: { enabled: true } }) },
   single: { replicas: 1, selftestNamespace: null },
@@ -631,7 +677,7 @@ const cases = {
     events: true, securePort: 9443, webhookName: 'leases.guard.example.com',
     failurePolicy: 'Fail', timeoutSeconds: 2, excluded: ['kube-node-lease', 'sandbox'],
     objectSelector: fullValues.webhook.objectSelector,
-    tlsSecret: 'lease-guard-tls', policy: fullValues.policy, mode: 'warn',
+    tlsSecret: fullValues.certificates.controller.secretName, policy: fullValues.policy, mode: 'warn',
     flags: { '--log-level': 'debug', '--max-request-bytes': '1048576', '--max-connections': '256',
       '--connection-timeout': '10', '--threads': '4', '--policy-check-interval': '500',
       '--lease-memory-size': '4096' },
@@ -679,8 +725,9 @@ if (bin && fs.existsSync(bin)) {
   check(valued.length === refused.size && valued.every((f) => refused.has(f)),
     `extraArgs refuses the ${refused.size} serve flags that have a chart value (leaseguard.valueFlags), and only those`,
     `not refused: ${valued.filter((f) => !refused.has(f)).join(' ') || '-'}; refused but no value: ${[...refused].filter((f) => !valued.includes(f)).join(' ') || '-'}`);
-  const full = rendered.find((r) => r.name === 'full' && !r.audit);
-  const fullFlags = new Set((full?.args || []).slice(1).map((a) => a.split('=')[0]));
+  // The certificate modes exclude each other's flags: the full case and the file modes together.
+  const fullFlags = new Set(rendered.filter((r) => ['full', 'generate'].includes(r.name) && !r.audit)
+    .flatMap((r) => r.args.slice(1).map((a) => a.split('=')[0])));
   const unwired = [...known].filter((f) => f !== '--help' && !NOT_EXPOSED.has(f) && !fullFlags.has(f));
   check(unwired.length === 0, `every flag of leaseguard serve has a chart value (${known.size} flags; not exposed: ${[...NOT_EXPOSED].join(' ')})`,
     `no value renders ${unwired.join(' ')}`);

@@ -87,10 +87,13 @@ app.kubernetes.io/component: monitoring
 {{- printf "%s.%s.svc" (include "leaseguard.fullname" .) .Release.Namespace }}
 {{- end }}
 
-{{/* The Secret holding tls.crt and tls.key (and ca.crt, except perhaps in secret mode). */}}
+{{/* The Secret holding tls.crt and tls.key (and ca.crt, except perhaps in secret mode); in
+     controller mode the pods' own, with their CA key. */}}
 {{- define "leaseguard.tlsSecretName" -}}
 {{- if eq .Values.certificates.mode "secret" }}
 {{- .Values.certificates.secret.name }}
+{{- else if eq .Values.certificates.mode "controller" }}
+{{- .Values.certificates.controller.secretName | default (printf "%s-certs" (include "leaseguard.fullname" .)) }}
 {{- else }}
 {{- printf "%s-tls" (include "leaseguard.fullname" .) }}
 {{- end }}
@@ -130,13 +133,45 @@ and the Deployment's checksum all see the same certificate.
 {{- index .Values $memo | toJson }}
 {{- end }}
 
-{{/* The webhook's caBundle (base64 PEM), or nothing in cert-manager mode (cainjector fills it). */}}
+{{/* The webhook's caBundle (base64 PEM), or nothing in cert-manager mode (cainjector fills it)
+     and controller mode (the pods fill it). */}}
 {{- define "leaseguard.caBundle" -}}
 {{- if eq .Values.certificates.mode "generate" }}
 {{- index (include "leaseguard.generatedCerts" . | fromJson) "ca.crt" }}
 {{- else if eq .Values.certificates.mode "secret" }}
 {{- .Values.certificates.secret.caBundle | nospace }}
 {{- end }}
+{{- end }}
+
+{{/* The DNS names of the Service, which the serving certificate must cover. The first becomes
+     the certificate's CN, which may not pass 64 characters: <fullname> (at most 63) is. */}}
+{{- define "leaseguard.serviceNames" -}}
+{{- $fullname := include "leaseguard.fullname" . }}
+{{- $ns := .Release.Namespace }}
+{{- list $fullname (printf "%s.%s" $fullname $ns) (printf "%s.%s.svc" $fullname $ns) (printf "%s.%s.svc.cluster.local" $fullname $ns) | toJson }}
+{{- end }}
+
+{{/* controller mode: serve's certificate controller flags (a YAML list). */}}
+{{- define "leaseguard.controllerArgs" -}}
+{{- $c := .Values.certificates.controller }}
+- --cert-secret={{ .Release.Namespace }}/{{ include "leaseguard.tlsSecretName" . }}
+- --webhook-configuration={{ include "leaseguard.fullname" . }}
+- --cert-dns-names={{ include "leaseguard.serviceNames" . | fromJsonArray | join "," }}
+- --cert-validity={{ $c.validity }}
+- --cert-renew-before={{ $c.renewBefore }}
+- --cert-overlap={{ $c.overlap }}
+- --cert-sync-period={{ $c.syncPeriod }}
+{{- end }}
+
+{{/* A Go duration of h, m, s and ms parts ("1h30m", "500ms") in milliseconds. */}}
+{{- define "leaseguard.durationMs" -}}
+{{- $ms := 0 }}
+{{- range regexFindAll "[0-9]+(ms|h|m|s)" (toString .) -1 }}
+{{- $n := int64 (regexFind "^[0-9]+" .) }}
+{{- $unit := regexFind "(ms|h|m|s)$" . }}
+{{- $ms = add $ms (mul $n (get (dict "ms" 1 "s" 1000 "m" 60000 "h" 3600000) $unit)) }}
+{{- end }}
+{{- $ms }}
 {{- end }}
 
 {{/* The mode `helm test` expects: selftest.expect, else mode, else the policy's defaultMode. */}}
@@ -193,8 +228,21 @@ metadata:
 {{- include "leaseguard.fail" (printf "leaseguard must be installed into its own namespace, not %q (the webhook never gates the leases of its own namespace): helm install leaseguard CHART -n leaseguard-system --create-namespace; helm lint and helm template need -n leaseguard-system too" .Release.Namespace) }}
 {{- end }}
 {{- $c := .Values.certificates }}
-{{- if not (has $c.mode (list "generate" "cert-manager" "secret")) }}
-{{- include "leaseguard.fail" (printf "certificates.mode must be generate, cert-manager or secret, not %q" $c.mode) }}
+{{- if not (has $c.mode (list "controller" "generate" "cert-manager" "secret")) }}
+{{- include "leaseguard.fail" (printf "certificates.mode must be controller, generate, cert-manager or secret, not %q" $c.mode) }}
+{{- end }}
+{{- if eq $c.mode "controller" }}
+{{- $d := dict }}
+{{- range $k := list "validity" "renewBefore" "overlap" "syncPeriod" }}
+{{- $v := toString (get $c.controller $k) }}
+{{- if not (regexMatch "^([0-9]+(ms|h|m|s))+$" $v) }}
+{{- include "leaseguard.fail" (printf "certificates.controller.%s must be a duration of h, m, s and ms (e.g. 720h), not %q" $k $v) }}
+{{- end }}
+{{- $_ := set $d $k (int64 (include "leaseguard.durationMs" $v)) }}
+{{- end }}
+{{- if or (le $d.validity $d.renewBefore) (gt (mul 2 $d.overlap) $d.renewBefore) (gt (mul 2 $d.syncPeriod) $d.overlap) (lt $d.validity 10000) (lt $d.syncPeriod 100) }}
+{{- include "leaseguard.fail" (printf "certificates.controller: need validity (%s, at least 10s) > renewBefore (%s) >= 2 x overlap (%s), and overlap >= 2 x syncPeriod (%s, at least 100ms): a rotation must end before the CA expires, and every pod must see each step within an overlap" $c.controller.validity $c.controller.renewBefore $c.controller.overlap $c.controller.syncPeriod) }}
+{{- end }}
 {{- end }}
 {{- if eq $c.mode "secret" }}
 {{- if not $c.secret.name }}
