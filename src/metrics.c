@@ -945,6 +945,15 @@ static lg_metrics *snapshot(const lg_metrics *m) {
   for (size_t i = 0; i < N_REPORT_OUTCOMES; i++)
     atomic_store(&c->reports[i], atomic_load(&m->reports[i]));
   atomic_store(&c->reports_used, atomic_load(&m->reports_used));
+  atomic_store(&c->certctl, atomic_load(&m->certctl));
+  for (int ok = 0; ok < 2; ok++) {
+    atomic_store(&c->cert_syncs[ok], atomic_load(&m->cert_syncs[ok]));
+    atomic_store(&c->cabundle_patches[ok], atomic_load(&m->cabundle_patches[ok]));
+  }
+  for (size_t a = 0; a < N_CERT_ACTIONS; a++)
+    for (size_t r = 0; r < N_CERT_RESULTS; r++)
+      atomic_store(&c->cert_writes[a][r], atomic_load(&m->cert_writes[a][r]));
+  atomic_store(&c->cert_invalid, atomic_load(&m->cert_invalid));
   atomic_store(&c->offsets_sum_us, atomic_load(&m->offsets_sum_us));
   c->witness_leases = m->witness_leases;
   c->witness_holders = m->witness_holders;

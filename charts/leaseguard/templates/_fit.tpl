@@ -7,7 +7,9 @@
   "--tls-min-version" "--tls-cipher-suites" "--health-probe-bind-address" "--metrics-bind-address"
   "--shutdown-delay-duration" "--policy-file" "--mode" "--log-level" "--max-request-bytes"
   "--max-connections" "--connection-timeout" "--threads" "--policy-check-interval"
-  "--metrics-lease-label" "--events" "--event-queue-size" "--lease-memory-size" | toJson }}
+  "--metrics-lease-label" "--events" "--event-queue-size" "--lease-memory-size" "--cert-secret"
+  "--webhook-configuration" "--cert-dns-names" "--cert-validity" "--cert-renew-before"
+  "--cert-overlap" "--cert-sync-period" | toJson }}
 {{- end }}
 
 {{/* Ports of the node's own components, which a hostNetwork pod must not take, as
