@@ -49,14 +49,14 @@ static void check_config(const lg_rule_config *c) {
           lg_rules_id((lg_rule)r), c->mode[r]);
   CHECK(c->mode[LG_RULE_DURATION_RECOMMENDED] != LG_MODE_ENFORCE, "duration-recommended enforces");
   CHECK(c->skew >= 0 && c->skew <= 300 * LG_USEC_PER_SEC, "skew %lld", (long long)c->skew);
-  CHECK(c->duration_min >= 1 && c->duration_max <= INT32_MAX &&
-            (!ranges_checked[0] || c->duration_min <= c->duration_max),
-        "duration range %lld..%lld", (long long)c->duration_min, (long long)c->duration_max);
-  CHECK(c->recommended_min >= 1 && c->recommended_max <= INT32_MAX &&
-            (!ranges_checked[1] || c->recommended_min <= c->recommended_max),
-        "recommended range %lld..%lld", (long long)c->recommended_min,
-        (long long)c->recommended_max);
-  check_strings(c->allowed_usernames, c->n_allowed_usernames, "allowedUsernames");
+  CHECK(c->min[LG_RULE_DURATION] >= 1 && c->max[LG_RULE_DURATION] <= INT32_MAX &&
+            (!ranges_checked[0] || c->min[LG_RULE_DURATION] <= c->max[LG_RULE_DURATION]),
+        "duration range %lld..%lld", (long long)c->min[LG_RULE_DURATION], (long long)c->max[LG_RULE_DURATION]);
+  CHECK(c->min[LG_RULE_DURATION_RECOMMENDED] >= 1 && c->max[LG_RULE_DURATION_RECOMMENDED] <= INT32_MAX &&
+            (!ranges_checked[1] || c->min[LG_RULE_DURATION_RECOMMENDED] <= c->max[LG_RULE_DURATION_RECOMMENDED]),
+        "recommended range %lld..%lld", (long long)c->min[LG_RULE_DURATION_RECOMMENDED],
+        (long long)c->max[LG_RULE_DURATION_RECOMMENDED]);
+  check_strings(c->usernames[LG_RULE_HOLDER_IDENTITY], c->n_usernames[LG_RULE_HOLDER_IDENTITY], "allowedUsernames");
   /* An empty controllerUsernames is allowed: no one moves holders without counting. */
   CHECK(c->controller_usernames != NULL, "no controller usernames");
   check_strings(c->controller_usernames, c->n_controller_usernames, "controllerUsernames");

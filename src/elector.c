@@ -17,7 +17,7 @@ static const char *const misbehave_names[] = {
     LG_MISBEHAVE_MAP(LG_MISBEHAVE_NAME)
 #undef LG_MISBEHAVE_NAME
 };
-static const char *const misbehave_rules[] = {
+static const lg_rule misbehave_rules[] = {
 #define LG_MISBEHAVE_RULE(e, name, rule) rule,
     LG_MISBEHAVE_MAP(LG_MISBEHAVE_RULE)
 #undef LG_MISBEHAVE_RULE
@@ -55,7 +55,9 @@ lg_misbehave lg_elector_parse_misbehave(const char *s) {
 }
 
 const char *lg_elector_misbehave_rule(lg_misbehave m) {
-  return m < LG_MISBEHAVE_COUNT ? misbehave_rules[m] : "";
+  return m < LG_MISBEHAVE_COUNT && misbehave_rules[m] < LG_RULE_COUNT
+             ? lg_rules_id(misbehave_rules[m])
+             : "";
 }
 
 lg_rc lg_elector_validate(const lg_elector_config *c, char *err, size_t errlen) {

@@ -10,17 +10,19 @@
 
 #include <jansson.h>
 
+#include "rules.h"
 #include "status.h"
 #include "timefmt.h"
 
-/* Wrong writes on purpose, for self-tests only: each is what one webhook rule stops. */
+/* Wrong writes on purpose, for self-tests only: each is what one webhook rule stops
+ * (LG_RULE_COUNT: none). */
 #define LG_MISBEHAVE_MAP(X)                                                    \
-  X(LG_MISBEHAVE_NONE, "none", "")                                             \
-  X(LG_MISBEHAVE_STEAL, "steal", "holder-renew")                               \
-  X(LG_MISBEHAVE_SKIP_TRANSITION, "skip-transition", "transitions")            \
-  X(LG_MISBEHAVE_BACKDATE_RENEW, "backdate-renew", "renew-monotonic")          \
-  X(LG_MISBEHAVE_HUGE_DURATION, "huge-duration", "duration")                   \
-  X(LG_MISBEHAVE_FUTURE_RENEW, "future-renew", "timestamps")
+  X(LG_MISBEHAVE_NONE, "none", LG_RULE_COUNT)                                  \
+  X(LG_MISBEHAVE_STEAL, "steal", LG_RULE_HOLDER_RENEW)                         \
+  X(LG_MISBEHAVE_SKIP_TRANSITION, "skip-transition", LG_RULE_TRANSITIONS)      \
+  X(LG_MISBEHAVE_BACKDATE_RENEW, "backdate-renew", LG_RULE_RENEW_MONOTONIC)    \
+  X(LG_MISBEHAVE_HUGE_DURATION, "huge-duration", LG_RULE_DURATION)             \
+  X(LG_MISBEHAVE_FUTURE_RENEW, "future-renew", LG_RULE_TIMESTAMPS)
 
 typedef enum {
 #define LG_MISBEHAVE_ENUM(e, name, rule) e,

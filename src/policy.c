@@ -16,7 +16,7 @@
 typedef struct {
   lg_mode mode;
   int64_t min, max;
-  const char **usernames; /* holder-identity allowedUsernames; NULL when unset */
+  const char **usernames; /* allowedUsernames (LG_PARAM_USERNAMES); NULL when unset */
   size_t n_usernames;
 } rule_settings;
 
@@ -38,26 +38,10 @@ struct lg_policy {
   size_t n_exempt_users, n_exempt_namespaces, n_controllers;
 };
 
-/* Built-in values for anything the policy leaves unset (policy/README.md). */
+/* Built-in values for anything the policy leaves unset (policy/README.md); the rules' own
+ * defaults are in their table (LG_RULE_MAP). */
 #define DEFAULT_SKEW_S 30
-#define DEFAULT_DURATION_MIN 2
-#define DEFAULT_DURATION_MAX 3600
-#define DEFAULT_RECOMMENDED_MIN 5
-#define DEFAULT_RECOMMENDED_MAX 300
-static const lg_mode default_rule_mode[LG_RULE_COUNT] = {
-    [LG_RULE_HOLDER_RENEW] = LG_MODE_INHERIT,    [LG_RULE_TRANSITIONS] = LG_MODE_INHERIT,
-    [LG_RULE_DURATION] = LG_MODE_INHERIT,        [LG_RULE_DURATION_RECOMMENDED] = LG_MODE_WARN,
-    [LG_RULE_RENEW_MONOTONIC] = LG_MODE_INHERIT, [LG_RULE_TIMESTAMPS] = LG_MODE_INHERIT,
-    [LG_RULE_HOLDER_IDENTITY] = LG_MODE_OFF,     [LG_RULE_DELETE_HELD] = LG_MODE_INHERIT,
-    [LG_RULE_FENCING] = LG_MODE_INHERIT,
-};
 static const char *const default_controllers[] = {"system:apiserver"};
-/* Who deletes leases for Kubernetes itself: the garbage collector (owner gone), the
- * namespace controller (namespace deleted), both as kube-controller-manager's own user when
- * it runs without per-controller credentials. */
-static const char *const default_deleters[] = {
-    "system:serviceaccount:kube-system:generic-garbage-collector",
-    "system:serviceaccount:kube-system:namespace-controller", "system:kube-controller-manager"};
 
 /* Rejects keys of o not in allowed (NULL-terminated): a typo must not be ignored. */
 static lg_rc known_keys(const json_t *o, const char *where, const char *const *allowed, char *err,
@@ -125,26 +109,29 @@ static lg_rc parse_rule(const json_t *o, lg_rule r, const char *where, rule_sett
   static const char *const plain[] = {"mode", NULL};
   static const char *const ranged[] = {"mode", "minSeconds", "maxSeconds", NULL};
   static const char *const identity[] = {"mode", "allowedUsernames", NULL};
+  static const char *const ranged_users[] = {"mode", "minSeconds", "maxSeconds",
+                                             "allowedUsernames", NULL};
+  unsigned params = lg_rules_info(r)->params;
   char at[160];
   lg_rc rc;
-  bool has_range = r == LG_RULE_DURATION || r == LG_RULE_DURATION_RECOMMENDED;
 
   snprintf(at, sizeof at, "%s%s.", where, lg_rules_id(r));
   if (!json_is_object(o))
     return lg_fail(err, errlen, LG_EPOLICY, "%s%s: must be an object", where, lg_rules_id(r));
   if ((rc = known_keys(o, at,
-                       has_range                                                      ? ranged
-                       : r == LG_RULE_HOLDER_IDENTITY || r == LG_RULE_DELETE_HELD ? identity
-                                                                                      : plain,
+                       (params & LG_PARAM_RANGE) && (params & LG_PARAM_USERNAMES) ? ranged_users
+                       : params & LG_PARAM_RANGE                                  ? ranged
+                       : params & LG_PARAM_USERNAMES                              ? identity
+                                                                                  : plain,
                        err, errlen)) ||
       (rc = mode_field(o, "mode", at, &s->mode, err, errlen)) ||
       (rc = seconds_field(o, "minSeconds", at, 1, INT32_MAX, &s->min, err, errlen)) ||
       (rc = seconds_field(o, "maxSeconds", at, 1, INT32_MAX, &s->max, err, errlen)) ||
       (rc = strings(o, "allowedUsernames", at, &s->usernames, &s->n_usernames, err, errlen)))
     return rc;
-  if (r == LG_RULE_DURATION_RECOMMENDED && s->mode == LG_MODE_ENFORCE)
+  if ((params & LG_PARAM_ADVICE) && s->mode == LG_MODE_ENFORCE)
     return lg_fail(err, errlen, LG_EPOLICY,
-                   "%smode: the recommended band only advises; use off, audit or warn", at);
+                   "%smode: %s only advises; use off, audit or warn", at, lg_rules_id(r));
   if (s->min >= 0 && s->max >= 0 && s->min > s->max)
     return lg_fail(err, errlen, LG_EPOLICY, "%sminSeconds: %lld is above maxSeconds %lld", at,
                    (long long)s->min, (long long)s->max);
@@ -155,17 +142,15 @@ static lg_rc parse_rule(const json_t *o, lg_rule r, const char *where, rule_sett
  * empty: checking within one rule object alone lets minSeconds 4000 deny every held lease. */
 static lg_rc check_ranges(const layer *l, const layer *base, const char *where, char *err,
                           size_t errlen) {
-  static const lg_rule ranged[] = {LG_RULE_DURATION, LG_RULE_DURATION_RECOMMENDED};
-  static const int64_t dmin[] = {DEFAULT_DURATION_MIN, DEFAULT_RECOMMENDED_MIN};
-  static const int64_t dmax[] = {DEFAULT_DURATION_MAX, DEFAULT_RECOMMENDED_MAX};
-  for (size_t i = 0; i < 2; i++) {
-    const rule_settings *s = &l->rules[ranged[i]], *b = base ? &base->rules[ranged[i]] : NULL;
-    int64_t lo = s->min >= 0 ? s->min : b && b->min >= 0 ? b->min : dmin[i];
-    int64_t hi = s->max >= 0 ? s->max : b && b->max >= 0 ? b->max : dmax[i];
-    if (lo > hi)
+  for (int r = 0; r < LG_RULE_COUNT; r++) {
+    const lg_rule_info *info = lg_rules_info((lg_rule)r);
+    const rule_settings *s = &l->rules[r], *b = base ? &base->rules[r] : NULL;
+    int64_t lo = s->min >= 0 ? s->min : b && b->min >= 0 ? b->min : info->min;
+    int64_t hi = s->max >= 0 ? s->max : b && b->max >= 0 ? b->max : info->max;
+    if ((info->params & LG_PARAM_RANGE) && lo > hi)
       return lg_fail(err, errlen, LG_EPOLICY,
                      "%srules.%s: minSeconds %lld is above maxSeconds %lld (with inherited values)",
-                     where, lg_rules_id(ranged[i]), (long long)lo, (long long)hi);
+                     where, lg_rules_id((lg_rule)r), (long long)lo, (long long)hi);
   }
   return LG_OK;
 }
@@ -260,15 +245,14 @@ static bool may_share(const char *const *a, size_t na, const char *const *b, siz
  * both select (check_ranges sees each override only with the top level). Conservative:
  * globs on both sides are assumed to meet. */
 static lg_rc check_pairs(const lg_policy *p, char *err, size_t errlen) {
-  static const lg_rule ranged[] = {LG_RULE_DURATION, LG_RULE_DURATION_RECOMMENDED};
   for (size_t i = 0; i < p->n_overrides; i++)
     for (size_t j = 0; j < p->n_overrides; j++) {
       const layer *a = &p->overrides[i], *b = &p->overrides[j];
       if (i == j || !may_share(a->namespaces, a->n_namespaces, b->namespaces, b->n_namespaces) ||
           !may_share(a->names, a->n_names, b->names, b->n_names))
         continue;
-      for (size_t k = 0; k < 2; k++) {
-        const rule_settings *lo = &a->rules[ranged[k]], *hi = &b->rules[ranged[k]];
+      for (int k = 0; k < LG_RULE_COUNT; k++) {
+        const rule_settings *lo = &a->rules[k], *hi = &b->rules[k];
         /* a gives the minimum and b the maximum, unless the later of the two gives both
          * (its own range is checked already). */
         if (lo->min < 0 || hi->max < 0 || lo->min <= hi->max || (j > i && hi->min >= 0) ||
@@ -278,7 +262,7 @@ static lg_rc check_pairs(const lg_policy *p, char *err, size_t errlen) {
                        "overrides[%zu] and overrides[%zu] may select the same lease: "
                        "rules.%s minSeconds %lld (overrides[%zu]) is above maxSeconds %lld "
                        "(overrides[%zu]); make the ranges overlap or the matches disjoint",
-                       i < j ? i : j, i < j ? j : i, lg_rules_id(ranged[k]),
+                       i < j ? i : j, i < j ? j : i, lg_rules_id((lg_rule)k),
                        (long long)lo->min, i, (long long)hi->max, j);
       }
     }
@@ -449,21 +433,13 @@ static void apply(const layer *l, lg_mode layer_mode, lg_rule_config *c) {
     const rule_settings *s = &l->rules[r];
     if (s->mode != LG_MODE_INHERIT)
       c->mode[r] = s->mode;
-    if (r == LG_RULE_DURATION && s->min >= 0)
-      c->duration_min = s->min;
-    if (r == LG_RULE_DURATION && s->max >= 0)
-      c->duration_max = s->max;
-    if (r == LG_RULE_DURATION_RECOMMENDED && s->min >= 0)
-      c->recommended_min = s->min;
-    if (r == LG_RULE_DURATION_RECOMMENDED && s->max >= 0)
-      c->recommended_max = s->max;
-    if (r == LG_RULE_HOLDER_IDENTITY && s->usernames) {
-      c->allowed_usernames = s->usernames;
-      c->n_allowed_usernames = s->n_usernames;
-    }
-    if (r == LG_RULE_DELETE_HELD && s->usernames) {
-      c->delete_usernames = s->usernames;
-      c->n_delete_usernames = s->n_usernames;
+    if (s->min >= 0)
+      c->min[r] = s->min;
+    if (s->max >= 0)
+      c->max[r] = s->max;
+    if (s->usernames) {
+      c->usernames[r] = s->usernames;
+      c->n_usernames[r] = s->n_usernames;
     }
   }
 }
@@ -475,21 +451,23 @@ void lg_policy_resolve(const lg_policy *p, lg_mode mode_override, const char *ns
                                                         : LG_MODE_ENFORCE;
   memset(out, 0, sizeof *out);
   out->skew = DEFAULT_SKEW_S * LG_USEC_PER_SEC;
-  out->duration_min = DEFAULT_DURATION_MIN;
-  out->duration_max = DEFAULT_DURATION_MAX;
-  out->recommended_min = DEFAULT_RECOMMENDED_MIN;
-  out->recommended_max = DEFAULT_RECOMMENDED_MAX;
-  out->delete_usernames = default_deleters;
-  out->n_delete_usernames = sizeof default_deleters / sizeof *default_deleters;
-  for (int r = 0; r < LG_RULE_COUNT; r++)
-    out->mode[r] = default_rule_mode[r] == LG_MODE_INHERIT ? base_mode : default_rule_mode[r];
+  for (int r = 0; r < LG_RULE_COUNT; r++) {
+    const lg_rule_info *info = lg_rules_info((lg_rule)r);
+    out->mode[r] = info->default_mode == LG_MODE_INHERIT ? base_mode : info->default_mode;
+    out->min[r] = info->min;
+    out->max[r] = info->max;
+    out->usernames[r] = info->usernames;
+    for (size_t n = 0; info->usernames && info->usernames[n]; n++)
+      out->n_usernames[r] = n + 1;
+  }
   apply(&p->base, LG_MODE_INHERIT, out);
   for (size_t i = 0; i < p->n_overrides; i++)
     if (selects(&p->overrides[i], ns, name))
       apply(&p->overrides[i], p->overrides[i].mode, out);
-  /* The recommended band advises; it never denies. */
-  if (out->mode[LG_RULE_DURATION_RECOMMENDED] == LG_MODE_ENFORCE)
-    out->mode[LG_RULE_DURATION_RECOMMENDED] = LG_MODE_WARN;
+  /* Advice never denies. */
+  for (int r = 0; r < LG_RULE_COUNT; r++)
+    if ((lg_rules_info((lg_rule)r)->params & LG_PARAM_ADVICE) && out->mode[r] == LG_MODE_ENFORCE)
+      out->mode[r] = LG_MODE_WARN;
   if (p->controllers) {
     out->controller_usernames = p->controllers;
     out->n_controller_usernames = p->n_controllers;

@@ -8,19 +8,27 @@
 
 #include "utf8.h"
 
-static const char *const rule_ids[] = {
-#define LG_RULE_ID(e, id) id,
-    LG_RULE_MAP(LG_RULE_ID)
-#undef LG_RULE_ID
+const char *const lg_rules_default_deleters[] = {
+    "system:serviceaccount:kube-system:generic-garbage-collector",
+    "system:serviceaccount:kube-system:namespace-controller", "system:kube-controller-manager",
+    NULL};
+
+static const lg_rule_info infos[] = {
+#define LG_RULE_INFO(e, id, mode, ops, params, min, max, users, fn) \
+  {id, mode, ops, params, min, max, users},
+    LG_RULE_MAP(LG_RULE_INFO)
+#undef LG_RULE_INFO
 };
+
+const lg_rule_info *lg_rules_info(lg_rule r) { return &infos[r < LG_RULE_COUNT ? r : 0]; }
 
 static const char *const mode_names[] = {"off", "audit", "warn", "enforce"};
 
-const char *lg_rules_id(lg_rule r) { return r < LG_RULE_COUNT ? rule_ids[r] : "unknown"; }
+const char *lg_rules_id(lg_rule r) { return r < LG_RULE_COUNT ? infos[r].id : "unknown"; }
 
 lg_rule lg_rules_parse_id(const char *id) {
   for (int r = 0; r < LG_RULE_COUNT; r++)
-    if (id && strcmp(id, rule_ids[r]) == 0)
+    if (id && strcmp(id, infos[r].id) == 0)
       return (lg_rule)r;
   return LG_RULE_COUNT;
 }
@@ -228,7 +236,7 @@ static void rule_holder_renew(judge *j) {
   const lg_lease *o = j->old_l, *n = j->new_l;
   const lg_evidence *e = j->ev;
   char exp_s[LG_TIME_BUFLEN], now_s[LG_TIME_BUFLEN], brief[LG_WARNING_MAX + 1];
-  if (!enabled(j, LG_RULE_HOLDER_RENEW) || j->controller)
+  if (j->controller)
     return;
   if (!o) {
     /* CREATE: a lease deleted here while live, re-created by another holder before its
@@ -279,8 +287,6 @@ static void rule_holder_renew(judge *j) {
 static void rule_transitions(judge *j) {
   const lg_lease *o = j->old_l, *n = j->new_l;
   int64_t nt, ot, want;
-  if (!enabled(j, LG_RULE_TRANSITIONS))
-    return;
   nt = lg_lease_transitions(n);
   if (nt < 0) {
     report(j, LG_RULE_TRANSITIONS, "leaseTransitions is negative",
@@ -306,40 +312,44 @@ static void rule_transitions(judge *j) {
 }
 
 static void rule_duration(judge *j) {
-  const lg_lease *n = j->new_l, *o = j->old_l;
+  const lg_lease *n = j->new_l;
   const lg_rule_config *c = j->cfg;
   if (!lg_lease_held(n))
     return; /* a release may write any duration (client-go writes 1) */
   if (!n->has_duration) {
     /* client-go and the election controller read a missing duration as 0: expired, taken
      * over at once while the holder still leads. */
-    if (enabled(j, LG_RULE_DURATION))
-      report(j, LG_RULE_DURATION, "held lease has no leaseDurationSeconds",
-             "held lease has no leaseDurationSeconds (holder \"%s\"): candidates would read 0 "
-             "and take it over at once",
-             n->holder);
+    report(j, LG_RULE_DURATION, "held lease has no leaseDurationSeconds",
+           "held lease has no leaseDurationSeconds (holder \"%s\"): candidates would read 0 "
+           "and take it over at once",
+           n->holder);
     return;
   }
-  if (n->duration < c->duration_min || n->duration > c->duration_max) {
-    if (enabled(j, LG_RULE_DURATION))
-      report(j, LG_RULE_DURATION, "leaseDurationSeconds outside the allowed range",
-             "leaseDurationSeconds %lld is outside the allowed range %lld..%llds (holder \"%s\")",
-             (long long)n->duration, (long long)c->duration_min, (long long)c->duration_max,
-             n->holder);
-    return;
-  }
-  /* The band is advice: said when a duration is written anew (create, new holder or a
-   * changed value), not on every renewal, which client-go would log each time. */
-  if (!enabled(j, LG_RULE_DURATION_RECOMMENDED) ||
-      (n->duration >= c->recommended_min && n->duration <= c->recommended_max))
+  if (n->duration < c->min[LG_RULE_DURATION] || n->duration > c->max[LG_RULE_DURATION])
+    report(j, LG_RULE_DURATION, "leaseDurationSeconds outside the allowed range",
+           "leaseDurationSeconds %lld is outside the allowed range %lld..%llds (holder \"%s\")",
+           (long long)n->duration, (long long)c->min[LG_RULE_DURATION],
+           (long long)c->max[LG_RULE_DURATION], n->holder);
+}
+
+/* The band is advice: said when a duration inside the allowed range is written anew
+ * (create, new holder or a changed value), not on every renewal, which client-go would log
+ * each time. */
+static void rule_duration_recommended(judge *j) {
+  const lg_lease *n = j->new_l, *o = j->old_l;
+  const lg_rule_config *c = j->cfg;
+  if (!lg_lease_held(n) || !n->has_duration || n->duration < c->min[LG_RULE_DURATION] ||
+      n->duration > c->max[LG_RULE_DURATION] ||
+      (n->duration >= c->min[LG_RULE_DURATION_RECOMMENDED] &&
+       n->duration <= c->max[LG_RULE_DURATION_RECOMMENDED]))
     return;
   if (o && lg_lease_held(o) && same_str(o->holder, n->holder) && o->has_duration &&
       o->duration == n->duration)
     return;
   report(j, LG_RULE_DURATION_RECOMMENDED, "leaseDurationSeconds outside the recommended range",
          "leaseDurationSeconds %lld is outside the recommended %lld..%llds (holder \"%s\")",
-         (long long)n->duration, (long long)c->recommended_min, (long long)c->recommended_max,
-         n->holder);
+         (long long)n->duration, (long long)c->min[LG_RULE_DURATION_RECOMMENDED],
+         (long long)c->max[LG_RULE_DURATION_RECOMMENDED], n->holder);
 }
 
 /* renewTime going back by less than skew is a clock stepping back (NTP), not a lie; under
@@ -350,7 +360,7 @@ static void rule_renew_monotonic(judge *j) {
   char a[LG_TIME_BUFLEN], b[LG_TIME_BUFLEN], detail[LG_MESSAGE_MAX] = "";
   size_t len = 0;
   bool other_clock;
-  if (!enabled(j, LG_RULE_RENEW_MONOTONIC) || !lg_lease_held(n) ||
+  if (!lg_lease_held(n) ||
       !same_str(lg_lease_holder_or_empty(o), n->holder) || j->controller)
     return;
   other_clock = o->strategy && (!j->ev->seen || j->ev->seen_by_controller);
@@ -387,7 +397,7 @@ static void rule_timestamps(judge *j) {
   const lg_lease *n = j->new_l;
   char a[LG_TIME_BUFLEN], b[LG_TIME_BUFLEN], detail[LG_MESSAGE_MAX] = "";
   size_t len = 0;
-  if (!enabled(j, LG_RULE_TIMESTAMPS) || !lg_lease_held(n))
+  if (!lg_lease_held(n))
     return;
   if (!n->has_renew)
     len += (size_t)snprintf(detail, sizeof detail, "held lease has no renewTime");
@@ -429,10 +439,9 @@ static void rule_holder_identity(judge *j) {
   const char *user = user_of(j);
   const char *pod = who ? who->pod_name : NULL;
   const char *must = NULL, *what = NULL;
-  if (!enabled(j, LG_RULE_HOLDER_IDENTITY))
-    return;
-  if (j->cfg->n_allowed_usernames &&
-      !in_globs(user, j->cfg->allowed_usernames, j->cfg->n_allowed_usernames)) {
+  if (j->cfg->n_usernames[LG_RULE_HOLDER_IDENTITY] &&
+      !in_globs(user, j->cfg->usernames[LG_RULE_HOLDER_IDENTITY],
+                j->cfg->n_usernames[LG_RULE_HOLDER_IDENTITY])) {
     report(j, LG_RULE_HOLDER_IDENTITY, "writer is not allowed for this lease",
            "user \"%s\" is not allowed to write this lease", user);
     return;
@@ -462,9 +471,10 @@ static void rule_holder_identity(judge *j) {
 static void rule_delete_held(judge *j) {
   const lg_requester *who = j->in->requester;
   char exp_s[LG_TIME_BUFLEN];
-  if (!enabled(j, LG_RULE_DELETE_HELD) || !j->old_l || !j->old.live || j->controller ||
+  if (!j->old_l || !j->old.live || j->controller ||
       lg_rules_is_controller(j->cfg, user_of(j)) ||
-      in_globs(user_of(j), j->cfg->delete_usernames, j->cfg->n_delete_usernames) ||
+      in_globs(user_of(j), j->cfg->usernames[LG_RULE_DELETE_HELD],
+               j->cfg->n_usernames[LG_RULE_DELETE_HELD]) ||
       j->ev->writer == LG_WRITER_SAME ||
       (who && who->pod_name && identity_of_pod(j->old_l->holder, who->pod_name)))
     return;
@@ -472,6 +482,15 @@ static void rule_delete_held(judge *j) {
          "deleted by user \"%s\" while held by \"%s\" until %s (%s)", user_of(j),
          j->old_l->holder, lg_time_format_short(j->old.expiry, exp_s), j->old.basis);
 }
+
+/* Fencing is judged on the fence's own path (fence.c, POST /fence): no lease write. */
+static void rule_fencing(judge *j) { (void)j; }
+
+static void (*const rule_fns[])(judge *) = {
+#define LG_RULE_FN(e, id, mode, ops, params, min, max, users, fn) rule_##fn,
+    LG_RULE_MAP(LG_RULE_FN)
+#undef LG_RULE_FN
+};
 
 void lg_rules_evaluate(const lg_rules_input *in, const lg_rule_config *cfg, lg_time now,
                        lg_verdict *out) {
@@ -499,28 +518,19 @@ void lg_rules_evaluate(const lg_rules_input *in, const lg_rule_config *cfg, lg_t
       out->skipped = "only metadata changed";
       return;
     }
-    rule_holder_renew(&j);
-    rule_transitions(&j);
-    rule_duration(&j);
-    rule_renew_monotonic(&j);
-    rule_timestamps(&j);
-    rule_holder_identity(&j);
     break;
   case LG_OP_CREATE:
     if (!j.new_l)
       return;
     j.old_l = NULL;
-    rule_holder_renew(&j);
-    rule_transitions(&j);
-    rule_duration(&j);
-    rule_timestamps(&j);
-    rule_holder_identity(&j);
     break;
   case LG_OP_DELETE:
-    rule_delete_held(&j);
     break;
   case LG_OP_CONNECT:
     out->skipped = "CONNECT is not a write";
-    break;
+    return;
   }
+  for (int r = 0; r < LG_RULE_COUNT; r++)
+    if ((infos[r].ops & (1u << in->op)) && enabled(&j, (lg_rule)r))
+      rule_fns[r](&j);
 }

@@ -8,42 +8,79 @@
 #include "lease.h"
 #include "timefmt.h"
 
-/* X(enum, id): the stable ids used in messages, policy files and metrics. */
-#define LG_RULE_MAP(X)                                  \
-  X(LG_RULE_HOLDER_RENEW, "holder-renew")               \
-  X(LG_RULE_TRANSITIONS, "transitions")                 \
-  X(LG_RULE_DURATION, "duration")                       \
-  X(LG_RULE_DURATION_RECOMMENDED, "duration-recommended") \
-  X(LG_RULE_RENEW_MONOTONIC, "renew-monotonic")         \
-  X(LG_RULE_TIMESTAMPS, "timestamps")                   \
-  X(LG_RULE_HOLDER_IDENTITY, "holder-identity")         \
-  X(LG_RULE_DELETE_HELD, "delete-held")                 \
-  X(LG_RULE_FENCING, "fencing")
-
-typedef enum {
-#define LG_RULE_ENUM(e, id) e,
-  LG_RULE_MAP(LG_RULE_ENUM)
-#undef LG_RULE_ENUM
-  LG_RULE_COUNT
-} lg_rule;
-
 /* What a violation of a rule does. Ordered by severity. INHERIT only appears in policy
  * layers ("not set here"); a resolved lg_rule_config never holds it. */
 typedef enum { LG_MODE_INHERIT = -1, LG_MODE_OFF, LG_MODE_AUDIT, LG_MODE_WARN, LG_MODE_ENFORCE } lg_mode;
 
 typedef enum { LG_OP_CREATE, LG_OP_UPDATE, LG_OP_DELETE, LG_OP_CONNECT } lg_operation;
 
+/* The operations a rule judges (bits of 1 << lg_operation). */
+#define LG_ON_CREATE (1u << LG_OP_CREATE)
+#define LG_ON_UPDATE (1u << LG_OP_UPDATE)
+#define LG_ON_DELETE (1u << LG_OP_DELETE)
+
+/* A rule's parameters in the policy: minSeconds/maxSeconds, allowedUsernames; advice only
+ * (never enforce). */
+#define LG_PARAM_RANGE 1u
+#define LG_PARAM_USERNAMES 2u
+#define LG_PARAM_ADVICE 4u
+
+/* The rules, one entry each: X(enum, id, default mode (INHERIT: the policy's defaultMode),
+ * operations, parameters, default min and max seconds, default usernames (a NULL-ended
+ * list or NULL), function in rules.c (rule_<fn>)). The order is the order of findings.
+ * Adding a rule: one entry here, its function in rules.c, one row in tests/test_rules.c. */
+#define LG_RULE_MAP(X)                                                                         \
+  X(LG_RULE_HOLDER_RENEW, "holder-renew", LG_MODE_INHERIT, LG_ON_CREATE | LG_ON_UPDATE, 0, 0,  \
+    0, NULL, holder_renew)                                                                     \
+  X(LG_RULE_TRANSITIONS, "transitions", LG_MODE_INHERIT, LG_ON_CREATE | LG_ON_UPDATE, 0, 0, 0, \
+    NULL, transitions)                                                                         \
+  X(LG_RULE_DURATION, "duration", LG_MODE_INHERIT, LG_ON_CREATE | LG_ON_UPDATE,               \
+    LG_PARAM_RANGE, 2, 3600, NULL, duration)                                                   \
+  X(LG_RULE_DURATION_RECOMMENDED, "duration-recommended", LG_MODE_WARN,                        \
+    LG_ON_CREATE | LG_ON_UPDATE, LG_PARAM_RANGE | LG_PARAM_ADVICE, 5, 300, NULL,               \
+    duration_recommended)                                                                      \
+  X(LG_RULE_RENEW_MONOTONIC, "renew-monotonic", LG_MODE_INHERIT, LG_ON_UPDATE, 0, 0, 0, NULL,  \
+    renew_monotonic)                                                                           \
+  X(LG_RULE_TIMESTAMPS, "timestamps", LG_MODE_INHERIT, LG_ON_CREATE | LG_ON_UPDATE, 0, 0, 0,   \
+    NULL, timestamps)                                                                          \
+  X(LG_RULE_HOLDER_IDENTITY, "holder-identity", LG_MODE_OFF, LG_ON_CREATE | LG_ON_UPDATE,      \
+    LG_PARAM_USERNAMES, 0, 0, NULL, holder_identity)                                           \
+  X(LG_RULE_DELETE_HELD, "delete-held", LG_MODE_INHERIT, LG_ON_DELETE, LG_PARAM_USERNAMES, 0,  \
+    0, lg_rules_default_deleters, delete_held)                                                 \
+  X(LG_RULE_FENCING, "fencing", LG_MODE_INHERIT, 0, 0, 0, 0, NULL, fencing)
+
+typedef enum {
+#define LG_RULE_ENUM(e, id, mode, ops, params, min, max, users, fn) e,
+  LG_RULE_MAP(LG_RULE_ENUM)
+#undef LG_RULE_ENUM
+  LG_RULE_COUNT
+} lg_rule;
+
+/* Who deletes leases for Kubernetes itself: the garbage collector (owner gone), the
+ * namespace controller (namespace deleted), both as kube-controller-manager's own user when
+ * it runs without per-controller credentials. NULL-ended. */
+extern const char *const lg_rules_default_deleters[];
+
+/* What the table says of a rule (for the policy and the tools around it). */
+typedef struct {
+  const char *id;
+  lg_mode default_mode;
+  unsigned ops, params;
+  int64_t min, max;
+  const char *const *usernames; /* NULL-ended, or NULL */
+} lg_rule_info;
+
+/* The table entry of rule r (r < LG_RULE_COUNT). */
+const lg_rule_info *lg_rules_info(lg_rule r);
+
 /* The resolved settings for one lease and one requester (see lg_policy_resolve).
  * String arrays are borrowed from the policy. */
 typedef struct {
   lg_mode mode[LG_RULE_COUNT];
   lg_time skew;                          /* the writer clock error tolerated, microseconds */
-  int64_t duration_min, duration_max;    /* duration: allowed leaseDurationSeconds */
-  int64_t recommended_min, recommended_max; /* duration-recommended: the band */
-  const char *const *allowed_usernames;  /* holder-identity: globs; none = anyone */
-  size_t n_allowed_usernames;
-  const char *const *delete_usernames;   /* delete-held: globs that may delete a live lease */
-  size_t n_delete_usernames;
+  int64_t min[LG_RULE_COUNT], max[LG_RULE_COUNT]; /* LG_PARAM_RANGE: seconds */
+  const char *const *usernames[LG_RULE_COUNT];    /* LG_PARAM_USERNAMES: globs */
+  size_t n_usernames[LG_RULE_COUNT];
   const char *const *controller_usernames; /* coordinated election controller (system:apiserver) */
   size_t n_controller_usernames;
   const char *exempt_reason;             /* non-NULL: the request is exempt from every rule */

@@ -370,9 +370,9 @@ static lg_rc allowed_var(gen *g) {
   lg_cel_buf b = {0}, t = {0};
   char where[80];
   lg_rc rc = LG_OK;
-  if (g->base.n_allowed_usernames)
-    rc = add_globs(g, &b, "variables.user", NULL, g->base.allowed_usernames,
-                   g->base.n_allowed_usernames, "rules.holder-identity.allowedUsernames");
+  if (g->base.n_usernames[LG_RULE_HOLDER_IDENTITY])
+    rc = add_globs(g, &b, "variables.user", NULL, g->base.usernames[LG_RULE_HOLDER_IDENTITY],
+                   g->base.n_usernames[LG_RULE_HOLDER_IDENTITY], "rules.holder-identity.allowedUsernames");
   else
     lg_cel_add(&b, "true");
   for (size_t i = 0; i < n && !rc; i++) {
@@ -403,11 +403,11 @@ static lg_rc param_vars(gen *g) {
   lg_rc rc;
   if ((rc = int_param(g, "skewSeconds", (long long)(c->skew / LG_USEC_PER_SEC), LG_RULE_COUNT,
                       "clockSkewSeconds")) ||
-      (rc = int_param(g, "durationMin", c->duration_min, LG_RULE_DURATION, "minSeconds")) ||
-      (rc = int_param(g, "durationMax", c->duration_max, LG_RULE_DURATION, "maxSeconds")) ||
-      (rc = int_param(g, "recommendedMin", c->recommended_min, LG_RULE_DURATION_RECOMMENDED,
+      (rc = int_param(g, "durationMin", c->min[LG_RULE_DURATION], LG_RULE_DURATION, "minSeconds")) ||
+      (rc = int_param(g, "durationMax", c->max[LG_RULE_DURATION], LG_RULE_DURATION, "maxSeconds")) ||
+      (rc = int_param(g, "recommendedMin", c->min[LG_RULE_DURATION_RECOMMENDED], LG_RULE_DURATION_RECOMMENDED,
                       "minSeconds")) ||
-      (rc = int_param(g, "recommendedMax", c->recommended_max, LG_RULE_DURATION_RECOMMENDED,
+      (rc = int_param(g, "recommendedMax", c->max[LG_RULE_DURATION_RECOMMENDED], LG_RULE_DURATION_RECOMMENDED,
                       "maxSeconds")))
     return rc;
   return allowed_var(g);

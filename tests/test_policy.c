@@ -6,8 +6,10 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "harness.h"
 #include "policy.h"
 
 #define HEAD "\"apiVersion\":\"leaseguard.io/v1alpha1\",\"kind\":\"LeasePolicy\""
@@ -43,12 +45,12 @@ static void test_default_policy(void **state) {
   lg_policy_resolve(p, LG_MODE_INHERIT, "kube-system", "kube-scheduler", "system:kube-scheduler", &c);
   expect_modes(&c, LG_MODE_ENFORCE, LG_MODE_WARN, LG_MODE_OFF, LG_MODE_ENFORCE);
   assert_int_equal(c.skew, 30 * LG_USEC_PER_SEC);
-  assert_int_equal(c.duration_min, 2);
-  assert_int_equal(c.duration_max, 3600);
-  assert_int_equal(c.recommended_min, 5);
-  assert_int_equal(c.recommended_max, 300); /* OpenShift's library-go: 137 s, 270 s */
-  assert_int_equal(c.n_delete_usernames, 3);
-  assert_string_equal(c.delete_usernames[0],
+  assert_int_equal(c.min[LG_RULE_DURATION], 2);
+  assert_int_equal(c.max[LG_RULE_DURATION], 3600);
+  assert_int_equal(c.min[LG_RULE_DURATION_RECOMMENDED], 5);
+  assert_int_equal(c.max[LG_RULE_DURATION_RECOMMENDED], 300); /* OpenShift's library-go: 137 s, 270 s */
+  assert_int_equal(c.n_usernames[LG_RULE_DELETE_HELD], 3);
+  assert_string_equal(c.usernames[LG_RULE_DELETE_HELD][0],
                       "system:serviceaccount:kube-system:generic-garbage-collector");
   assert_int_equal(c.n_controller_usernames, 1);
   assert_string_equal(c.controller_usernames[0], "system:apiserver");
@@ -93,12 +95,44 @@ static void test_shipped_file_matches_builtin(void **state) {
     lg_policy_resolve(a, LG_MODE_INHERIT, where[i][0], where[i][1], "u", &ca);
     lg_policy_resolve(b, LG_MODE_INHERIT, where[i][0], where[i][1], "u", &cb);
     assert_memory_equal(ca.mode, cb.mode, sizeof ca.mode);
-    assert_int_equal(ca.recommended_max, cb.recommended_max);
+    assert_int_equal(ca.max[LG_RULE_DURATION_RECOMMENDED], cb.max[LG_RULE_DURATION_RECOMMENDED]);
     assert_int_equal(ca.skew, cb.skew);
-    assert_int_equal(ca.n_delete_usernames, cb.n_delete_usernames);
+    assert_int_equal(ca.n_usernames[LG_RULE_DELETE_HELD], cb.n_usernames[LG_RULE_DELETE_HELD]);
   }
   lg_policy_free(a);
   lg_policy_free(b);
+}
+
+/* policy/default.json states every rule of the table with the table's defaults: the file
+ * people copy and the built-in values cannot drift apart. */
+static void test_shipped_file_matches_table(void **state) {
+  (void)state;
+  char *text = lgt_read_file(LG_SOURCE_DIR "/policy/default.json", NULL);
+  json_t *doc = json_loads(text, 0, NULL), *rules = json_object_get(doc, "rules");
+  assert_non_null(rules);
+  assert_int_equal(json_object_size(rules), LG_RULE_COUNT);
+  for (int r = 0; r < LG_RULE_COUNT; r++) {
+    const lg_rule_info *info = lg_rules_info((lg_rule)r);
+    json_t *o = json_object_get(rules, info->id), *v;
+    if (!o)
+      fail_msg("policy/default.json has no rules.%s", info->id);
+    v = json_object_get(o, "mode");
+    if (info->default_mode != LG_MODE_INHERIT)
+      assert_string_equal(json_string_value(v), lg_rules_mode_name(info->default_mode));
+    else
+      assert_null(v);
+    if (info->params & LG_PARAM_RANGE) {
+      assert_int_equal(json_integer_value(json_object_get(o, "minSeconds")), info->min);
+      assert_int_equal(json_integer_value(json_object_get(o, "maxSeconds")), info->max);
+    }
+    v = json_object_get(o, "allowedUsernames");
+    size_t n = 0;
+    for (; info->usernames && info->usernames[n]; n++)
+      assert_string_equal(json_string_value(json_array_get(v, n)), info->usernames[n]);
+    assert_int_equal(json_array_size(v), n);
+  }
+  json_decref(doc);
+  free(text);
 }
 
 static void test_minimal_policy(void **state) {
@@ -107,20 +141,20 @@ static void test_minimal_policy(void **state) {
   lg_rule_config c;
   lg_policy_resolve(p, LG_MODE_INHERIT, "ns", "l", "u", &c);
   expect_modes(&c, LG_MODE_WARN, LG_MODE_WARN, LG_MODE_OFF, LG_MODE_WARN);
-  assert_int_equal(c.duration_max, 3600);
+  assert_int_equal(c.max[LG_RULE_DURATION], 3600);
   lg_policy_free(p);
   /* built-in values for what a policy leaves out are the shipped ones */
   p = parse_ok("{" HEAD "}");
   lg_policy_resolve(p, LG_MODE_INHERIT, "ns", "l", "u", &c);
   expect_modes(&c, LG_MODE_ENFORCE, LG_MODE_WARN, LG_MODE_OFF, LG_MODE_ENFORCE);
   assert_int_equal(c.skew, 30 * LG_USEC_PER_SEC);
-  assert_int_equal(c.n_delete_usernames, 3);
+  assert_int_equal(c.n_usernames[LG_RULE_DELETE_HELD], 3);
   lg_policy_free(p);
   p = parse_ok("{" HEAD ",\"rules\":{\"delete-held\":{\"mode\":\"warn\",\"allowedUsernames\":[\"ops:*\"]}}}");
   lg_policy_resolve(p, LG_MODE_INHERIT, "ns", "l", "u", &c);
   assert_int_equal(c.mode[LG_RULE_DELETE_HELD], LG_MODE_WARN);
-  assert_int_equal(c.n_delete_usernames, 1);
-  assert_string_equal(c.delete_usernames[0], "ops:*");
+  assert_int_equal(c.n_usernames[LG_RULE_DELETE_HELD], 1);
+  assert_string_equal(c.usernames[LG_RULE_DELETE_HELD][0], "ops:*");
   lg_policy_free(p);
 }
 
@@ -140,7 +174,7 @@ static void test_overrides_and_exemptions(void **state) {
   lg_policy_resolve(p, LG_MODE_INHERIT, "other", "x", "u", &c);
   expect_modes(&c, LG_MODE_ENFORCE, LG_MODE_WARN, LG_MODE_OFF, LG_MODE_ENFORCE);
   assert_int_equal(c.skew, 2 * LG_USEC_PER_SEC);
-  assert_int_equal(c.duration_max, 600);
+  assert_int_equal(c.max[LG_RULE_DURATION], 600);
 
   /* first override: a layer mode moves every rule that is on, and never turns one on */
   lg_policy_resolve(p, LG_MODE_INHERIT, "team-b", "x", "u", &c);
@@ -150,10 +184,10 @@ static void test_overrides_and_exemptions(void **state) {
   /* both overrides match; the later one's rule settings apply on top */
   lg_policy_resolve(p, LG_MODE_INHERIT, "team-a", "db-main", "u", &c);
   expect_modes(&c, LG_MODE_WARN, LG_MODE_WARN, LG_MODE_ENFORCE, LG_MODE_WARN);
-  assert_int_equal(c.duration_min, 10);
-  assert_int_equal(c.duration_max, 600);
-  assert_int_equal(c.n_allowed_usernames, 1);
-  assert_string_equal(c.allowed_usernames[0], "system:serviceaccount:team-a:db");
+  assert_int_equal(c.min[LG_RULE_DURATION], 10);
+  assert_int_equal(c.max[LG_RULE_DURATION], 600);
+  assert_int_equal(c.n_usernames[LG_RULE_HOLDER_IDENTITY], 1);
+  assert_string_equal(c.usernames[LG_RULE_HOLDER_IDENTITY][0], "system:serviceaccount:team-a:db");
   lg_policy_resolve(p, LG_MODE_INHERIT, "team-a", "cache", "u", &c);
   assert_int_equal(c.mode[LG_RULE_HOLDER_IDENTITY], LG_MODE_OFF);
 
@@ -233,8 +267,8 @@ static void expect_duration(const lg_policy *p, const char *ns, const char *name
                             int64_t max) {
   lg_rule_config c;
   lg_policy_resolve(p, LG_MODE_INHERIT, ns, name, "u", &c);
-  assert_int_equal(c.duration_min, min);
-  assert_int_equal(c.duration_max, max);
+  assert_int_equal(c.min[LG_RULE_DURATION], min);
+  assert_int_equal(c.max[LG_RULE_DURATION], max);
 }
 
 /* Overrides whose ranges would be empty together are fine when no lease can be selected
@@ -283,6 +317,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_default_policy),
       cmocka_unit_test(test_shipped_file_matches_builtin),
+      cmocka_unit_test(test_shipped_file_matches_table),
       cmocka_unit_test(test_minimal_policy),
       cmocka_unit_test(test_overrides_and_exemptions),
       cmocka_unit_test(test_invalid_policies),

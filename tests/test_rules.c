@@ -236,16 +236,16 @@ static void base_config(int flags, lg_rule_config *c) {
   c->mode[LG_RULE_DURATION_RECOMMENDED] = LG_MODE_WARN;
   c->mode[LG_RULE_HOLDER_IDENTITY] = flags & IDENTITY ? LG_MODE_ENFORCE : LG_MODE_OFF;
   c->skew = 30 * LG_USEC_PER_SEC;
-  c->duration_min = 2;
-  c->duration_max = 3600;
-  c->recommended_min = 5;
-  c->recommended_max = 300;
+  c->min[LG_RULE_DURATION] = 2;
+  c->max[LG_RULE_DURATION] = 3600;
+  c->min[LG_RULE_DURATION_RECOMMENDED] = 5;
+  c->max[LG_RULE_DURATION_RECOMMENDED] = 300;
   static const char *const controllers[] = {"system:apiserver"};
   c->controller_usernames = controllers;
   c->n_controller_usernames = 1;
   if (flags & ALLOWED_USERS) {
-    c->allowed_usernames = allowed_users;
-    c->n_allowed_usernames = 1;
+    c->usernames[LG_RULE_HOLDER_IDENTITY] = allowed_users;
+    c->n_usernames[LG_RULE_HOLDER_IDENTITY] = 1;
   }
   if (flags & EXEMPT)
     c->exempt_reason = "exempt";
