@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "utf8.h"
+
 struct lg_audit {
   const lg_policy *policy;
   lg_mode mode;
@@ -71,18 +73,6 @@ static const char *resource_version(const json_t *obj) {
   const char *rv = json_string_value(json_object_get(json_object_get(obj, "metadata"),
                                                      "resourceVersion"));
   return rv ? rv : "";
-}
-
-/* Copies s into dst (size n), cut if need be at a character boundary: it goes into JSON. */
-static void copy_utf8(char *dst, size_t n, const char *s) {
-  size_t len = strlen(s);
-  if (len >= n) {
-    len = n - 1;
-    while (len > 0 && ((unsigned char)s[len] & 0xC0) == 0x80)
-      len--;
-  }
-  memcpy(dst, s, len);
-  dst[len] = '\0';
 }
 
 /* Decodes obj as a Lease with a name, the key "namespace/name" into key. */
@@ -158,7 +148,7 @@ lg_rc lg_audit_observe(lg_audit *a, json_t *obj, bool deleted, const lg_time *ob
   out->namespace = l.namespace;
   out->name = l.name;
   out->resource_version = resource_version(obj);
-  copy_utf8(out->old_resource_version, sizeof out->old_resource_version,
+  lg_utf8_copy(out->old_resource_version, sizeof out->old_resource_version,
             prev ? resource_version(prev) : "");
   if (prev && !deleted && out->resource_version[0] &&
       strcmp(out->resource_version, resource_version(prev)) == 0) {

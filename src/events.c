@@ -96,20 +96,6 @@ static long ms_until(const struct timespec *t) {
   return (long)((t->tv_sec - now.tv_sec) * 1000 + (t->tv_nsec - now.tv_nsec) / 1000000);
 }
 
-/* Cuts s (NUL-terminated) so that it does not end inside a UTF-8 sequence. */
-static void trim_utf8(char *s) {
-  size_t n = strlen(s), start = n;
-  if (!n)
-    return;
-  while (start > 0 && ((unsigned char)s[start - 1] & 0xC0) == 0x80)
-    start--;
-  if (start == 0)
-    return;
-  unsigned char lead = (unsigned char)s[start - 1];
-  size_t want = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
-  if (n - (start - 1) < want)
-    s[start - 1] = '\0';
-}
 
 static bool digits(const char *p, size_t n) {
   for (size_t i = 0; i < n; i++)
@@ -216,7 +202,7 @@ static item *make_item(const lg_events *ev, const lg_webhook_result *res, const 
     n = snprintf(msg, sizeof msg, "%s (by user %s)", f->message, *user ? user : "<unknown>");
   if (n < 0)
     msg[0] = '\0';
-  trim_utf8(msg);
+  lg_utf8_trim(msg);
   io = json_pack("{s:s, s:s, s:s, s:s, s:s*, s:s*}", "apiVersion", "coordination.k8s.io/v1",
                  "kind", "Lease", "namespace", rv->namespace, "name", rv->name, "uid",
                  object_meta(rv->root, "uid"), "resourceVersion",

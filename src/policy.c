@@ -1,13 +1,13 @@
 /* policy.c -- parse and validate the policy document; resolve it for one lease. */
 #include "policy.h"
 
-#include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
 
 #include "default_policy.h"
+#include "glob.h"
 
 #define POLICY_API_VERSION "leaseguard.io/v1alpha1"
 #define POLICY_KIND "LeasePolicy"
@@ -409,10 +409,7 @@ lg_rc lg_policy_default(lg_policy **out, char *err, size_t errlen) {
 }
 
 static bool matches(const char *const *globs, size_t n, const char *s) {
-  for (size_t i = 0; i < n; i++)
-    if (fnmatch(globs[i], s ? s : "", 0) == 0)
-      return true;
-  return false;
+  return lg_glob_any(globs, n, s);
 }
 
 static bool selects(const layer *l, const char *ns, const char *name) {

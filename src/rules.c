@@ -1,11 +1,11 @@
 /* rules.c -- the election rules. Pure: every input, including the clock, is an argument. */
 #include "rules.h"
 
-#include <fnmatch.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "glob.h"
 #include "utf8.h"
 
 const char *const lg_rules_default_deleters[] = {
@@ -71,22 +71,6 @@ typedef struct {
   lg_verdict *out;
 } judge;
 
-/* Cuts s to at most max bytes without splitting a UTF-8 sequence, marking the cut. */
-static void clip(char *dst, size_t dstlen, const char *s, size_t max) {
-  size_t n = strlen(s);
-  if (max >= dstlen)
-    max = dstlen - 1;
-  if (n <= max) {
-    memcpy(dst, s, n + 1);
-    return;
-  }
-  n = max - 3;
-  while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-    n--;
-  memcpy(dst, s, n);
-  memcpy(dst + n, "...", 4);
-}
-
 /* Records a finding of rule r: the message "[rule] ns/name: detail" for denials, logs and
  * audit annotations, and the warning "[rule] ns/name: brief" cut to 120 bytes. */
 static void report(judge *j, lg_rule r, const char *brief, const char *fmt, ...)
@@ -109,7 +93,7 @@ static void report(judge *j, lg_rule r, const char *brief, const char *fmt, ...)
   if (snprintf(warning, sizeof warning, "[%s] %s/%s: %s", lg_rules_id(r), j->in->namespace,
                j->in->name, brief) < 0)
     warning[0] = '\0';
-  clip(f->warning, sizeof f->warning, warning, LG_WARNING_MAX);
+  lg_utf8_clip(f->warning, sizeof f->warning, warning, LG_WARNING_MAX);
   if (f->mode == LG_MODE_ENFORCE)
     j->out->allowed = false;
 }
@@ -119,10 +103,7 @@ static bool enabled(const judge *j, lg_rule r) { return j->cfg->mode[r] > LG_MOD
 static bool same_str(const char *a, const char *b) { return strcmp(a ? a : "", b ? b : "") == 0; }
 
 static bool in_globs(const char *s, const char *const *globs, size_t n) {
-  for (size_t i = 0; i < n; i++)
-    if (fnmatch(globs[i], s ? s : "", 0) == 0)
-      return true;
-  return false;
+  return lg_glob_any(globs, n, s);
 }
 
 bool lg_rules_is_controller(const lg_rule_config *cfg, const char *username) {

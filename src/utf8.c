@@ -96,3 +96,30 @@ const char *lg_utf8_json_text(json_t *v) {
   free(esc);
   return json_string_value(v);
 }
+
+size_t lg_utf8_copy(char *dst, size_t dstlen, const char *s) {
+  size_t len = strlen(s);
+  if (len >= dstlen) {
+    len = dstlen - 1;
+    while (len > 0 && ((unsigned char)s[len] & 0xC0) == 0x80)
+      len--;
+  }
+  memcpy(dst, s, len);
+  dst[len] = '\0';
+  return len;
+}
+
+void lg_utf8_clip(char *dst, size_t dstlen, const char *s, size_t max) {
+  size_t n = strlen(s);
+  if (max >= dstlen)
+    max = dstlen - 1;
+  if (n <= max) {
+    memcpy(dst, s, n + 1);
+    return;
+  }
+  n = max - 3;
+  while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+    n--;
+  memcpy(dst, s, n);
+  memcpy(dst + n, "...", 4);
+}

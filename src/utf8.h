@@ -15,6 +15,14 @@ size_t lg_utf8_seq(const unsigned char *s, size_t n);
  * leaves them). */
 size_t lg_utf8_trimmed_len(const char *s);
 
+/* Copies s into dst (dstlen bytes, at least 1), cut if need be at a character boundary;
+ * returns the bytes copied. */
+size_t lg_utf8_copy(char *dst, size_t dstlen, const char *s);
+
+/* Copies s into dst, cut to at most max bytes (and dstlen - 1) at a character boundary, the
+ * cut marked with "..." (for warnings of a fixed size). */
+void lg_utf8_clip(char *dst, size_t dstlen, const char *s, size_t max);
+
 /* Cuts such an incomplete sequence off s. */
 void lg_utf8_trim(char *s);
 

@@ -74,8 +74,26 @@ static void test_repair(void **state) {
   }
 }
 
+static void test_copy_and_clip(void **state) {
+  (void)state;
+  char buf[8];
+  assert_int_equal(lg_utf8_copy(buf, sizeof buf, "abc"), 3);
+  assert_string_equal(buf, "abc");
+  /* "abcdef" + e-acute (2 bytes) does not fit in 7 bytes: cut before it */
+  assert_int_equal(lg_utf8_copy(buf, sizeof buf, "abcdef\xc3\xa9"), 6);
+  assert_string_equal(buf, "abcdef");
+  char w[16];
+  lg_utf8_clip(w, sizeof w, "short", 10);
+  assert_string_equal(w, "short");
+  lg_utf8_clip(w, sizeof w, "abcdefg\xc3\xa9xyz", 10); /* 7 + 3 marker: the 2-byte char goes */
+  assert_string_equal(w, "abcdefg...");
+  lg_utf8_clip(w, sizeof w, "abcdef\xc3\xa9xyzxyz", 10);
+  assert_string_equal(w, "abcdef...");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_copy_and_clip),
       cmocka_unit_test(test_seq),
       cmocka_unit_test(test_trim),
       cmocka_unit_test(test_repair),
