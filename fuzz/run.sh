@@ -35,10 +35,11 @@ deps() {
 sources() {
   case "$1" in
   time) echo src/status.c src/utf8.c src/timefmt.c ;;
-  policy) echo src/status.c src/utf8.c src/timefmt.c src/lease.c src/rules.c src/policy.c ;;
-  review) echo src/status.c src/utf8.c src/timefmt.c src/lease.c src/rules.c src/policy.c src/admission.c \
-    src/webhook.c ;;
-  audit) echo src/status.c src/utf8.c src/timefmt.c src/lease.c src/rules.c src/policy.c src/audit.c ;;
+  policy) echo src/status.c src/utf8.c src/timefmt.c src/glob.c src/lease.c src/rules.c src/policy.c ;;
+  review) echo src/status.c src/utf8.c src/timefmt.c src/glob.c src/lease.c src/rules.c src/policy.c \
+    src/witness.c src/admission.c src/webhook.c ;;
+  audit) echo src/status.c src/utf8.c src/timefmt.c src/glob.c src/lease.c src/rules.c src/policy.c \
+    src/witness.c src/audit.c ;;
   esac
 }
 
@@ -55,7 +56,7 @@ build() {
   for t in "$@"; do
     # shellcheck disable=SC2046  # word splitting of the lists is wanted
     "$cc" "${flags[@]}" $(pkg-config --cflags jansson) -o "$out/fuzz_$t" "fuzz/fuzz_$t.c" \
-      $(sources "$t") $(pkg-config --libs jansson)
+      $(sources "$t") $(pkg-config --libs jansson libcrypto) -lpthread
   done
 }
 

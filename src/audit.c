@@ -16,7 +16,7 @@ struct lg_audit {
 };
 
 /* Leases and holders a watcher remembers the sightings of. */
-#define WATCH_MEMORY 65536
+#define WATCH_MEMORY 16384
 
 lg_audit *lg_audit_new(const lg_policy *policy, lg_mode mode_override) {
   lg_audit *a = calloc(1, sizeof *a);
@@ -26,8 +26,7 @@ lg_audit *lg_audit_new(const lg_policy *policy, lg_mode mode_override) {
   a->mode = mode_override;
   a->last = json_object();
   a->seen = json_object();
-  a->witness = lg_witness_new(WATCH_MEMORY, WATCH_MEMORY);
-  if (!a->last || !a->seen || !a->witness) {
+  if (!a->last || !a->seen) {
     lg_audit_free(a);
     return NULL;
   }
@@ -142,6 +141,9 @@ lg_rc lg_audit_observe(lg_audit *a, json_t *obj, bool deleted, const lg_time *ob
   lg_rc rc;
 
   memset(out, 0, sizeof *out);
+  /* Made on the first watched version: a recording needs no memory of sightings. */
+  if (observed && !a->witness && !(a->witness = lg_witness_new(WATCH_MEMORY, WATCH_MEMORY)))
+    return lg_fail(err, errlen, LG_ENOMEM, "out of memory");
   if ((rc = decode(obj, &l, key, sizeof key, err, errlen)))
     return rc;
   prev = json_object_get(a->last, key);
@@ -188,6 +190,7 @@ lg_rc lg_audit_observe(lg_audit *a, json_t *obj, bool deleted, const lg_time *ob
    * Recorded, there is no time but the writers' own. */
   memset(&ev, 0, sizeof ev);
   out->observed = observed != NULL;
+
   if (observed)
     lg_witness_evidence(a->witness, l.namespace, l.name, out->has_old ? &out->old_lease : NULL,
                         out->has_new ? &out->new_lease : NULL, "", *observed, &ev);
