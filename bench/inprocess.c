@@ -17,6 +17,7 @@
 #include "policy.h"
 #include "timefmt.h"
 #include "webhook.h"
+#include "witness.h"
 
 /* Every body in bench/bodies/ is written so that this is the instant it is judged at. */
 #define BENCH_T0 "2026-11-25T10:01:00Z"
@@ -164,10 +165,14 @@ static double median(double *v, int n) {
   return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+/* serve's lease memory at its default size: every review consults it and records in it. */
+static lg_witness *witness;
+
 /* One review end to end, as serve does it (less the HTTP and the log lines). */
 static void review(const body *b, const lg_policy *p, lg_time now) {
   lg_webhook_result res;
-  lg_webhook_handle(b->data, b->len, &(lg_webhook_env){p, LG_MODE_INHERIT, now, 0, NULL}, &res);
+  lg_webhook_handle(b->data, b->len,
+                    &(lg_webhook_env){p, LG_MODE_INHERIT, now, lg_time_mono(), witness}, &res);
   lg_webhook_result_free(&res);
 }
 
@@ -236,7 +241,8 @@ static int cmd_time(const options *o, const lg_policy *p) {
  * metrics and write the audit lines. */
 static void review_with_extras(const body *b, const lg_policy *p, lg_time now, lg_metrics *m) {
   lg_webhook_result res;
-  lg_webhook_handle(b->data, b->len, &(lg_webhook_env){p, LG_MODE_INHERIT, now, 0, NULL}, &res);
+  lg_webhook_handle(b->data, b->len,
+                    &(lg_webhook_env){p, LG_MODE_INHERIT, now, lg_time_mono(), witness}, &res);
   lg_metrics_review(m, &res, 0.0001);
   lg_log_review(&res, now);
   lg_webhook_result_free(&res);
@@ -460,6 +466,10 @@ int main(int argc, char **argv) {
     fprintf(stderr, "lg-bench: default policy: %s\n", err);
     goto out;
   }
+  if (!(witness = lg_witness_new(16384, 16384))) {
+    fprintf(stderr, "lg-bench: out of memory\n");
+    goto out;
+  }
   if (!strcmp(argv[1], "time"))
     rc = cmd_time(&o, p);
   else if (!strcmp(argv[1], "loop"))
@@ -478,5 +488,6 @@ out:
   for (size_t i = 0; i < o.n; i++)
     free(o.bodies[i].data);
   lg_policy_free(p);
+  lg_witness_free(witness);
   return rc;
 }

@@ -310,26 +310,23 @@ cg_fn() { # FILE FUNCTION -> inclusive Ir (0 when absent)
     END {print found ? v : 0}'
 }
 cg_split() { # FILE COUNT LABEL
-  local f=$1 n=$2 total parse decode policy rules encode dumps free metrics log
+  local f=$1 n=$2 total parse decode policy witness rules encode free metrics log
   total=$(cg_fn "$f" TOTAL) parse=$(cg_fn "$f" json_loadb) decode=$(cg_fn "$f" lg_admission_decode)
   policy=$(cg_fn "$f" lg_policy_resolve) rules=$(cg_fn "$f" lg_rules_evaluate)
+  witness=$(($(cg_fn "$f" lg_witness_evidence) + $(cg_fn "$f" lg_witness_record)))
   encode=$(cg_fn "$f" lg_admission_encode) free=$(cg_fn "$f" lg_webhook_result_free)
   metrics=$(cg_fn "$f" lg_metrics_review) log=$(cg_fn "$f" lg_log_review)
-  # json_dumps inside the encoder: the audit lines call it too.
-  dumps=$(callgrind_annotate --tree=calling --inclusive=yes --threshold=100 "$f" 2>/dev/null |
-    awk '/lg_admission_encode/ && /\* / {x = 1}
-      x && !v && /json_dumps / {gsub(",", "", $1); v = $1} END {print v + 0}')
   awk -v n="$n" -v label="$3" -v t="$total" -v p="$parse" -v d="$decode" -v po="$policy" \
-    -v r="$rules" -v e="$encode" -v du="${dumps:-0}" -v fr="$free" -v m="$metrics" -v l="$log" 'BEGIN {
-    other = t - d - po - r - e - fr - m - l
-    printf "  %-19s %8.0f %8.0f %7.0f %6.0f %6.0f %7.0f %7.0f %7.0f %7.0f %7.0f %6.0f  %3.0f%%\n",
-      label, t / n, p / n, (d - p) / n, po / n, r / n, (e - du) / n, du / n, fr / n, m / n,
+    -v w="$witness" -v r="$rules" -v e="$encode" -v fr="$free" -v m="$metrics" -v l="$log" 'BEGIN {
+    other = t - d - po - w - r - e - fr - m - l
+    printf "  %-19s %8.0f %8.0f %7.0f %6.0f %7.0f %6.0f %7.0f %7.0f %7.0f %7.0f %6.0f  %3.0f%%\n",
+      label, t / n, p / n, (d - p) / n, po / n, w / n, r / n, e / n, fr / n, m / n,
       l / n, other / n, 100 * p / t }'
 }
 say ""
 say "instructions per review (callgrind; stable under load), by step:"
-printf '  %-19s %8s %8s %7s %6s %6s %7s %7s %7s %7s %7s %6s  %4s\n' "bodies" total json_loadb \
-  decode policy rules build dumps free metrics "audit" other parse
+printf '  %-19s %8s %8s %7s %6s %7s %6s %7s %7s %7s %7s %6s  %4s\n' "bodies" total json_loadb \
+  decode policy witness rules encode free metrics "audit" other parse
 cg_run "$work/cg.mix" "$cg_count" "${bodies[@]}"
 cg_split "$work/cg.mix" "$cg_count" "mix of ${#bodies[@]}" | tee "$work/cg.mix.txt"
 R[in.ir]=$(awk '{print $4}' "$work/cg.mix.txt")
@@ -338,10 +335,11 @@ for b in renew-kcm violation-steal; do
   cg_run "$work/cg.$b" $((cg_count / 4)) "$here/bodies/$b.json"
   cg_split "$work/cg.$b" $((cg_count / 4)) "$b"
 done
-say "  (decode = the walk over the parsed tree and the lease fields; build = the response tree;"
-say "   dumps = json_dumps of it; free = json_decref of the request tree; metrics ="
-say "   lg_metrics_review; audit = lg_log_review's audit lines (one per violation; the write"
-say "   itself is a system call, not counted); other = lg_webhook_handle's own work)"
+say "  (decode = the walk over the parsed tree and the lease fields; witness = the lease memory"
+say "   (serve's, 16384 entries: its digests, lookups and records); encode = the response body;"
+say "   free = json_decref of the request tree; metrics = lg_metrics_review; audit ="
+say "   lg_log_review's audit lines (one per violation; the write itself is a system call, not"
+say "   counted); other = lg_webhook_handle's own work)"
 
 say ""
 say "cost against body size (renew-kcm with its managedFields stripped, or padded with"
