@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 
+#include "../tests/harness/domref.h"
 #include "check.h"
 #include "webhook.h"
 
@@ -147,6 +148,13 @@ static unsigned check_reply(const lg_webhook_result *r, lg_rc rc, const json_t *
     return 0;
   }
   CHECK(r->http_status == 200, "rc OK with HTTP %d", r->http_status);
+  if (!r->ignored) {
+    /* The text the encoder writes is what the jansson tree it replaced gave, byte for byte. */
+    char *tree = domref_encode(r->review.uid, &r->verdict, NULL);
+    CHECK(tree && strcmp(tree, r->body) == 0, "the encoder wrote\n%s\nthe tree gives\n%s", r->body,
+          tree ? tree : "NULL");
+    free(tree);
+  }
   CHECK(strcmp(json_string_value(json_object_get(doc, "kind")), "AdmissionReview") == 0 &&
             strcmp(json_string_value(json_object_get(doc, "apiVersion")),
                    "admission.k8s.io/v1") == 0,

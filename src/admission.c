@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonw.h"
 #include "utf8.h"
 
 #define POD_NAME_KEY "authentication.kubernetes.io/pod-name"
@@ -167,78 +168,93 @@ void lg_admission_free(lg_review *r) {
   memset(r, 0, sizeof *r);
 }
 
-/* A JSON string of s. A finding's message is cut at its buffer size by snprintf, which
- * may split a UTF-8 sequence that jansson would refuse: drop such a partial tail. */
-static json_t *text(const char *s) {
-  return s ? json_stringn(s, lg_utf8_trimmed_len(s)) : NULL;
-}
+/* Appends s as a JSON string. A finding's message is cut at its buffer size by snprintf,
+ * which may split a UTF-8 sequence that jansson would refuse: such a partial tail is dropped. */
+static void text(lg_jsonw *w, const char *s) { lg_jsonw_string(w, s, lg_utf8_trimmed_len(s)); }
 
-/* Joins the messages of enforce findings: what the API server shows the client. */
-static json_t *deny_status(const lg_verdict *v) {
-  char msg[LG_RULE_COUNT * LG_MESSAGE_MAX + 16];
-  size_t len = 0;
-  msg[0] = '\0';
+/* The enforce findings' messages joined by "; " as the characters of one string: what the
+ * API server shows the client. */
+static void deny_message(lg_jsonw *w, const lg_verdict *v) {
+  size_t start = w->len;
   for (size_t i = 0; i < v->n; i++) {
-    json_t *m = v->findings[i].mode == LG_MODE_ENFORCE ? text(v->findings[i].message) : NULL;
-    if (m)
-      len += (size_t)snprintf(msg + len, sizeof msg - len, "%s%s", len ? "; " : "",
-                              json_string_value(m));
-    json_decref(m);
+    const lg_finding *f = &v->findings[i];
+    if (f->mode != LG_MODE_ENFORCE)
+      continue;
+    if (w->len > start)
+      LG_JSONW_LIT(w, "; ");
+    lg_jsonw_chars(w, f->message, lg_utf8_trimmed_len(f->message));
   }
-  return json_pack("{s:i, s:s, s:s, s:o}", "code", 403, "reason", "Forbidden", "status",
-                   "Failure", "message", text(msg));
 }
 
+/* The response is written as text, in the order jansson gave its keys when it was built as
+ * a tree: apiVersion, kind, response {uid, allowed, status, warnings, auditAnnotations}. */
 char *lg_admission_encode(const char *uid, const lg_verdict *v, const char *extra_warning) {
-  json_t *doc = NULL, *resp, *warnings = json_array(), *annotations = json_object();
-  char *out = NULL;
-  int bad = !warnings || !annotations;
+  lg_jsonw w;
+  size_t i, n;
 
-  for (size_t i = 0; i < v->n && !bad; i++) {
-    const lg_finding *f = &v->findings[i];
-    /* Keys are rule ids: no "/", under 63 characters; the API server adds the webhook's name. */
-    bad |= json_object_set_new(annotations, lg_rules_id(f->rule), text(f->message));
-    if (f->mode == LG_MODE_WARN)
-      bad |= json_array_append_new(warnings, text(f->warning));
+  if (!uid)
+    return NULL;
+  lg_jsonw_init(&w);
+  LG_JSONW_LIT(&w, "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\","
+                   "\"response\":{\"uid\":");
+  lg_jsonw_cstr(&w, uid);
+  if (v->allowed) {
+    LG_JSONW_LIT(&w, ",\"allowed\":true");
+  } else {
+    LG_JSONW_LIT(&w, ",\"allowed\":false,\"status\":{\"code\":403,\"reason\":\"Forbidden\","
+                     "\"status\":\"Failure\",\"message\":\"");
+    deny_message(&w, v);
+    LG_JSONW_LIT(&w, "\"}");
   }
-  if (extra_warning && !bad)
-    bad |= json_array_append_new(warnings, text(extra_warning));
-  if (bad)
-    goto out;
-  resp = json_pack("{s:s, s:b}", "uid", uid, "allowed", v->allowed);
-  doc = json_pack("{s:s, s:s, s:o}", "apiVersion", "admission.k8s.io/v1", "kind",
-                  "AdmissionReview", "response", resp);
-  if (!doc)
-    goto out;
-  if (!v->allowed && json_object_set_new(resp, "status", deny_status(v)))
-    goto out;
-  if (json_array_size(warnings) && json_object_set(resp, "warnings", warnings))
-    goto out;
-  if (json_object_size(annotations) && json_object_set(resp, "auditAnnotations", annotations))
-    goto out;
-  out = json_dumps(doc, JSON_COMPACT);
-out:
-  json_decref(doc);
-  json_decref(warnings);
-  json_decref(annotations);
-  return out;
+  for (i = 0, n = 0; i <= v->n; i++) {
+    const char *warning = i < v->n ? (v->findings[i].mode == LG_MODE_WARN ? v->findings[i].warning
+                                                                          : NULL)
+                                   : extra_warning;
+    if (!warning)
+      continue;
+    if (n++)
+      LG_JSONW_LIT(&w, ",");
+    else
+      LG_JSONW_LIT(&w, ",\"warnings\":[");
+    text(&w, warning);
+  }
+  if (n)
+    LG_JSONW_LIT(&w, "]");
+  /* Keys are rule ids: no "/", under 63 characters; the API server adds the webhook's name. */
+  for (i = 0; i < v->n; i++) {
+    const char *id = lg_rules_id(v->findings[i].rule);
+    if (i)
+      LG_JSONW_LIT(&w, ",\"");
+    else
+      LG_JSONW_LIT(&w, ",\"auditAnnotations\":{\"");
+    lg_jsonw_raw(&w, id, strlen(id));
+    LG_JSONW_LIT(&w, "\":");
+    text(&w, v->findings[i].message);
+  }
+  if (v->n)
+    LG_JSONW_LIT(&w, "}");
+  LG_JSONW_LIT(&w, "}}");
+  return lg_jsonw_take(&w);
 }
 
 char *lg_admission_encode_error(int http_status, const char *reason, const char *message) {
   /* The message may quote what a client sent (a header, a kind): never let it make the
    * answer impossible to encode. */
-  char *safe = strdup(message ? message : "");
-  json_t *doc = NULL;
-  char *out = NULL;
+  char *safe = reason ? strdup(message ? message : "") : NULL;
+  lg_jsonw w;
 
   if (!safe)
     return NULL;
   lg_utf8_repair(safe);
-  doc = json_pack("{s:s, s:s, s:{}, s:s, s:s, s:s, s:i}", "apiVersion", "v1", "kind", "Status",
-                  "metadata", "status", "Failure", "reason", reason, "message", safe, "code",
-                  http_status);
-  out = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-  json_decref(doc);
+  lg_jsonw_init(&w);
+  LG_JSONW_LIT(&w, "{\"apiVersion\":\"v1\",\"kind\":\"Status\",\"metadata\":{},"
+                   "\"status\":\"Failure\",\"reason\":");
+  lg_jsonw_cstr(&w, reason);
+  LG_JSONW_LIT(&w, ",\"message\":");
+  lg_jsonw_cstr(&w, safe);
+  LG_JSONW_LIT(&w, ",\"code\":");
+  lg_jsonw_int(&w, http_status);
+  LG_JSONW_LIT(&w, "}");
   free(safe);
-  return out;
+  return lg_jsonw_take(&w);
 }
