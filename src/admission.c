@@ -106,6 +106,69 @@ static lg_rc decode_request(const json_t *req, lg_review *r, char *err, size_t e
   return LG_OK;
 }
 
+/* jansson refuses U+0000 in an object key even with JSON_ALLOW_NUL, but Go writes it and the
+ * API server accepts it in any key (an annotation's, managedFields'): refusing it would turn
+ * the write into a 400, which failurePolicy Ignore lets through. Such a body is read again
+ * with each \u0000 inside a key written as the six characters \u0000 (what values get from
+ * lg_utf8_json_text). This pass only tells keys from values; jansson checks the rest. Returns
+ * a new buffer (its length in *n) or NULL on no memory. */
+static char *nul_keys_escaped(const char *body, size_t len, size_t *n) {
+  unsigned char objects[JSON_PARSER_MAX_DEPTH / 8 + 1] = {0}; /* a bit per level: an object */
+  size_t depth = 0, j = 0;
+  char *out = malloc(len + len / 6 + 1), last = 0;
+  bool in_string = false, key = false;
+
+  if (!out)
+    return NULL;
+  for (size_t i = 0; i < len; i++) {
+    char c = body[i];
+    if (in_string) {
+      if (c == '\\' && i + 1 < len) {
+        if (key && len - i >= 6 && memcmp(body + i, "\\u0000", 6) == 0)
+          out[j++] = '\\'; /* "\\u0000": a backslash, then u0000 */
+        out[j++] = c;
+        out[j++] = body[++i];
+        continue;
+      }
+      in_string = c != '"';
+      last = c;
+      out[j++] = c;
+      continue;
+    }
+    out[j++] = c;
+    switch (c) {
+    case '"':
+      in_string = true;
+      key = depth > 0 && depth <= JSON_PARSER_MAX_DEPTH &&
+            (objects[(depth - 1) / 8] >> ((depth - 1) % 8) & 1) && (last == '{' || last == ',');
+      break;
+    case '{':
+    case '[':
+      if (++depth <= JSON_PARSER_MAX_DEPTH) {
+        unsigned char bit = (unsigned char)(1u << ((depth - 1) % 8));
+        objects[(depth - 1) / 8] = (unsigned char)(c == '{' ? objects[(depth - 1) / 8] | bit
+                                                            : objects[(depth - 1) / 8] & ~bit);
+      }
+      last = c;
+      break;
+    case '}':
+    case ']':
+      depth -= depth > 0;
+      last = c;
+      break;
+    case ' ':
+    case '\t':
+    case '\n':
+    case '\r':
+      break;
+    default:
+      last = c;
+    }
+  }
+  *n = j;
+  return out;
+}
+
 lg_rc lg_admission_decode(const char *body, size_t len, lg_review *out, char *uid_out,
                           size_t uid_len, char *err, size_t errlen) {
   json_error_t jerr;
@@ -120,6 +183,13 @@ lg_rc lg_admission_decode(const char *body, size_t len, lg_review *out, char *ui
   /* U+0000 is allowed (Go writes it as \u0000 and Kubernetes stores it): refusing it would
    * turn a write into a 400, which failurePolicy Ignore lets through. */
   out->root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+  if (!out->root && json_error_code(&jerr) == json_error_null_byte_in_key) {
+    size_t n;
+    char *again = nul_keys_escaped(body, len, &n);
+    if (again)
+      out->root = json_loadb(again, n, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+    free(again);
+  }
   if (!out->root) {
     rc = lg_fail(err, errlen, LG_EJSON, "malformed JSON: %s (line %d, column %d)", jerr.text,
                  jerr.line, jerr.column);

@@ -418,6 +418,40 @@ static void test_decode_buffers(void **state) {
   lg_admission_free(NULL);
 }
 
+/* U+0000 in object keys (jansson refuses them): read as the six characters \u0000, at any
+ * depth, while values, array elements and escaped backslashes keep what they are. */
+static void test_decode_nul_in_keys(void **state) {
+  const char *body = REVIEW(
+      "\"uid\":\"u-nul\"," LEASE_KIND "," WHERE ",\"operation\":\"CREATE\","
+      "\"object\":{\"apiVersion\":\"coordination.k8s.io/v1\",\"kind\":\"Lease\","
+      "\"metadata\":{\"name\":\"my-lock\",\"annotations\":{\"a\\u0000\":\"v\\u0000\","
+      "\"a\\\\u0000b\":\"backslash\", \"a\" : \"plain\"},"
+      "\"managedFields\":[{\"fieldsV1\":{\"f:spec\":{\"f:holder\\u0000Identity\":{}}}},"
+      "[\"\\u0000 in an array\"]]},"
+      "\"spec\":{\"holderIdentity\\u0000\":\"eve\",\"holderIdentity\":\"web-7\"}}");
+  const json_t *obj, *ann, *mf;
+  lg_review r;
+  char err[256];
+  (void)state;
+  assert_int_equal(lg_admission_decode(body, strlen(body), &r, NULL, 0, err, sizeof err), LG_OK);
+  assert_string_equal(r.uid, "u-nul");
+  /* The holder is the real key's, not the one with U+0000 after it. */
+  assert_string_equal(r.object.holder, "web-7");
+  obj = json_object_get(json_object_get(r.root, "request"), "object");
+  ann = json_object_get(json_object_get(obj, "metadata"), "annotations");
+  assert_int_equal(json_object_size(ann), 3);
+  assert_int_equal(json_string_length(json_object_get(ann, "a\\u0000")), 2); /* "v", NUL */
+  assert_string_equal(json_string_value(json_object_get(ann, "a\\u0000b")), "backslash");
+  assert_string_equal(json_string_value(json_object_get(ann, "a")), "plain");
+  mf = json_object_get(json_object_get(obj, "metadata"), "managedFields");
+  assert_non_null(json_object_get(
+      json_object_get(json_object_get(json_array_get(mf, 0), "fieldsV1"), "f:spec"),
+      "f:holder\\u0000Identity"));
+  assert_int_equal(json_string_length(json_array_get(json_array_get(mf, 1), 0)), 13);
+  assert_non_null(json_object_get(json_object_get(obj, "spec"), "holderIdentity\\u0000"));
+  lg_admission_free(&r);
+}
+
 /* --- lg_admission_encode -------------------------------------------------------------- */
 
 typedef struct {
@@ -800,6 +834,7 @@ static void test_encode_random_same_as_tree(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_decode_nul_in_keys),
       cmocka_unit_test(test_encode_same_as_tree),
       cmocka_unit_test(test_encode_random_same_as_tree),
       cmocka_unit_test(test_decode_ok),       cmocka_unit_test(test_decode_bad),
