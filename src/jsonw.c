@@ -18,13 +18,13 @@ static bool reserve(lg_jsonw *w, size_t n) {
   if (n < w->cap - w->len) /* w->cap > w->len whenever p is set */
     return true;
   if (n > SIZE_MAX / 2 - w->len) {
-    w->failed = true;
+    w->failed = w->oom = true;
     return false;
   }
   for (cap = w->cap ? w->cap : 256; cap - w->len <= n;)
     cap *= 2;
   if (!(grown = realloc(w->p, cap))) {
-    w->failed = true;
+    w->failed = w->oom = true;
     return false;
   }
   w->p = grown;
@@ -134,6 +134,15 @@ void lg_jsonw_value(lg_jsonw *w, const json_t *v) {
   }
   w->len += n;
   w->p[w->len] = '\0';
+}
+
+void lg_jsonw_rewind(lg_jsonw *w, size_t len) {
+  if (w->oom || len > w->len)
+    return;
+  w->failed = false;
+  w->len = len;
+  if (w->p)
+    w->p[len] = '\0';
 }
 
 char *lg_jsonw_take(lg_jsonw *w) {

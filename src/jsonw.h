@@ -14,6 +14,7 @@ typedef struct {
   char *p;         /* the text so far, NUL-terminated once anything was written */
   size_t len, cap;
   bool failed;     /* out of memory, or a string that jansson would refuse: no usable text */
+  bool oom;        /* failed for want of memory */
 } lg_jsonw;
 
 /* Zeroes *w (an empty writer; nothing allocated until the first write). */
@@ -41,6 +42,10 @@ void lg_jsonw_int(lg_jsonw *w, int64_t v);
 
 /* Appends v (borrowed; any JSON value) as json_dumps(JSON_COMPACT) writes it. */
 void lg_jsonw_value(lg_jsonw *w, const json_t *v);
+
+/* Cuts the text back to its first len bytes and forgets a string refused after them (not a
+ * lack of memory): for a field left out when its value cannot be written. */
+void lg_jsonw_rewind(lg_jsonw *w, size_t len);
 
 /* The text (new, free() it), or NULL when the writer failed; w is empty again either way. */
 char *lg_jsonw_take(lg_jsonw *w);

@@ -12,6 +12,7 @@
 
 #include "rules.h"
 #include "utf8.h"
+#include "webhook.h"
 
 static json_t *domref_text(const char *s) {
   return s ? json_stringn(s, lg_utf8_trimmed_len(s)) : NULL;
@@ -83,6 +84,87 @@ static inline char *domref_encode_error(int http_status, const char *reason, con
   json_decref(doc);
   free(safe);
   return out;
+}
+
+/* ---- audit lines, as src/log.c built them as jansson objects ---- */
+
+static void domref_set_time(json_t *o, const char *key, bool has, lg_time t) {
+  char ts[LG_TIME_BUFLEN];
+  json_object_set_new(o, key, has ? json_string(lg_time_format(t, ts)) : json_null());
+}
+
+static json_t *domref_review_fields(const lg_webhook_result *res, lg_time now, const char *msg) {
+  const lg_review *r = &res->review;
+  const lg_lease *o = r->has_old_object ? &r->old_object : NULL;
+  const lg_lease *n = r->has_object ? &r->object : NULL;
+  char lease[512], ts[LG_TIME_BUFLEN];
+  json_t *obj = json_pack("{s:s, s:s, s:s}", "time", lg_time_format(now, ts), "level", "warning",
+                          "msg", msg);
+  if (!obj)
+    return NULL;
+  snprintf(lease, sizeof lease, "%s/%s", r->namespace, r->name);
+  json_object_set_new(obj, "lease", json_string(lease));
+  json_object_set_new(obj, "operation", json_string(r->operation));
+  json_object_set_new(obj, "oldHolder", o && o->holder ? json_string(o->holder) : json_null());
+  json_object_set_new(obj, "newHolder", n && n->holder ? json_string(n->holder) : json_null());
+  domref_set_time(obj, "oldRenewTime", o && o->has_renew, o ? o->renew : 0);
+  domref_set_time(obj, "oldExpiry", o && o->has_renew && o->has_duration,
+                  o ? o->renew + o->duration * LG_USEC_PER_SEC : 0);
+  domref_set_time(obj, "newRenewTime", n && n->has_renew, n ? n->renew : 0);
+  json_object_set_new(obj, "user", json_string(r->requester.username));
+  json_object_set_new(obj, "groups", r->groups ? json_deep_copy(r->groups) : json_array());
+  json_object_set_new(obj, "pod", r->requester.pod_name ? json_string(r->requester.pod_name)
+                                                        : json_null());
+  json_object_set_new(obj, "uid", json_string(r->uid));
+  json_object_set_new(obj, "dryRun", json_boolean(r->dry_run));
+  json_object_set_new(obj, "allowed", json_boolean(res->verdict.allowed));
+  return obj;
+}
+
+/* Appends line and a newline to *text (new string; NULL line: nothing). */
+static void domref_append(char **text, char *line) {
+  size_t a = *text ? strlen(*text) : 0, b = line ? strlen(line) : 0;
+  char *grown;
+  if (!line)
+    return;
+  grown = realloc(*text, a + b + 2);
+  if (grown) {
+    memcpy(grown + a, line, b);
+    grown[a + b] = '\n';
+    grown[a + b + 1] = '\0';
+    *text = grown;
+  }
+  free(line);
+}
+
+/* What lg_log_review writes for res: the lines of stdout and of stderr (new strings, NULL
+ * when none). */
+static inline void domref_audit(const lg_webhook_result *res, lg_time now, char **out,
+                                char **err) {
+  json_t *obj;
+  *out = *err = NULL;
+  if (res->rc != LG_OK)
+    return;
+  if (res->ignored) {
+    obj = domref_review_fields(res, now, "request ignored");
+    json_object_set_new(obj, "reason", json_string(res->ignored));
+    json_object_set_new(obj, "kind", json_string(res->review.kind));
+    domref_append(err, json_dumps(obj, JSON_COMPACT));
+    json_decref(obj);
+    return;
+  }
+  obj = res->verdict.n ? domref_review_fields(res, now, "lease violation") : NULL;
+  for (size_t i = 0; obj && i < res->verdict.n; i++) {
+    const lg_finding *f = &res->verdict.findings[i];
+    json_object_set_new(obj, "rule", json_string(lg_rules_id(f->rule)));
+    json_object_set_new(obj, "mode", json_string(lg_rules_mode_name(f->mode)));
+    json_object_set_new(obj, "decision", json_string(f->mode == LG_MODE_ENFORCE ? "deny"
+                                                     : f->mode == LG_MODE_WARN  ? "warn"
+                                                                                : "audit"));
+    json_object_set_new(obj, "message", json_string(f->message));
+    domref_append(out, json_dumps(obj, JSON_COMPACT));
+  }
+  json_decref(obj);
 }
 
 #endif
