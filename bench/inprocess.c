@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "jarena.h"
 #include "log.h"
 #include "logq.h"
 #include "metrics.h"
@@ -454,6 +455,7 @@ int main(int argc, char **argv) {
   char err[512];
   int rc = 2;
 
+  lg_jarena_install(); /* as leaseguard's main does */
   if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
     fputs(usage, argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;

@@ -37,7 +37,7 @@ sources() {
   time) echo src/status.c src/utf8.c src/timefmt.c ;;
   policy) echo src/status.c src/utf8.c src/timefmt.c src/lease.c src/rules.c src/policy.c ;;
   review) echo src/status.c src/utf8.c src/timefmt.c src/lease.c src/rules.c src/policy.c src/admission.c \
-    src/webhook.c src/witness.c src/siphash.c src/jsonw.c ;;
+    src/webhook.c src/witness.c src/siphash.c src/jsonw.c src/jarena.c ;;
   audit) echo src/status.c src/utf8.c src/timefmt.c src/lease.c src/rules.c src/policy.c src/audit.c ;;
   esac
 }

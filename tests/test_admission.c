@@ -14,6 +14,7 @@
 
 #include "admission.h"
 #include "domref.h"
+#include "jarena.h"
 
 #define SEC(s) ((lg_time)(s) * LG_USEC_PER_SEC)
 #define T_2026_11_25_10 SEC(INT64_C(1795600800)) /* 2026-11-25T10:00:00Z */
@@ -841,5 +842,8 @@ int main(void) {
       cmocka_unit_test(test_decode_buffers),  cmocka_unit_test(test_encode),
       cmocka_unit_test(test_encode_cut_utf8), cmocka_unit_test(test_encode_error),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  /* Every case with jansson on malloc, then with each review's tree in an arena (serve). */
+  int failed = cmocka_run_group_tests_name("malloc", tests, NULL, NULL);
+  lg_jarena_install();
+  return failed + cmocka_run_group_tests_name("arenas", tests, NULL, NULL);
 }

@@ -14,6 +14,7 @@
 #include "harness.h"
 #include "policy.h"
 #include "timefmt.h"
+#include "jarena.h"
 #include "webhook.h"
 
 /* Runs `leaseguard check ARGS`; returns its exit status and its stdout (new string). */
@@ -193,6 +194,7 @@ static void test_check_usage(void **state) {
 }
 
 int main(void) {
+  lg_jarena_install(); /* reviews in arenas, as in serve */
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_fixtures),
       cmocka_unit_test(test_long_non_ascii_values),
