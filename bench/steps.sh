@@ -27,9 +27,9 @@ cache=${LG_BENCH_BUILD:-$here/.build}/steps
 work=$(mktemp -d /tmp/lg-steps.XXXXXX)
 pids=()
 if ((quick)); then
-  runs=1 cg_count=72 main_d=4
+  runs=1 cg_count=72 main_d=4 cg_serve_d=4
 else
-  runs=5 cg_count=240 main_d=8
+  runs=5 cg_count=240 main_d=8 cg_serve_d=10
 fi
 
 # shellcheck source=bench/lib.sh
@@ -91,6 +91,44 @@ for i in "${!names[@]}"; do
   cg_split "$work/cg.$i" "$cg_count" "${names[$i]}"
 done
 
+# cg_serve BIN: serve under callgrind, warmed with 3 s of the mix, then counted over
+# ${cg_serve_d}s of the mix at c=8 (callgrind_control zeroes and dumps): user-space
+# instructions per request of the whole process (libmicrohttpd, GnuTLS, libc, jansson, ours),
+# and of jansson's parse alone.
+cg_serve() {
+  local bin=$1 port pid n i total parse
+  port=$(free_port)
+  valgrind --tool=callgrind --callgrind-out-file="$work/cgs.out" "$bin" serve --secure-port "$port" \
+    --bind-address 127.0.0.1 --tls-cert-file "$work/certs/tls.crt" \
+    --tls-private-key-file "$work/certs/tls.key" >/dev/null 2>&1 &
+  pid=$!
+  pids+=("$pid")
+  for ((i = 0; i < 200; i++)); do
+    curl -fs -o /dev/null --max-time 2 --cacert "$work/certs/ca.crt" "https://127.0.0.1:$port/readyz" && break
+    sleep 0.2
+  done
+  "$build/bench/lg-bench" rebase --to now --out "$work/live" "${bodies[@]}"
+  timeout 60 wrk -t1 -c8 -d3s -s "$here/wrk.lua" "https://127.0.0.1:$port/validate" -- "$work"/live/*.json >/dev/null 2>&1 || true
+  callgrind_control -z "$pid" >/dev/null 2>&1
+  timeout 120 wrk -t1 -c8 -d"${cg_serve_d}s" -s "$here/wrk.lua" "https://127.0.0.1:$port/validate" -- "$work"/live/*.json >"$work/cgs.wrk" 2>&1 || true
+  callgrind_control -d "$pid" >/dev/null 2>&1
+  n=$(field "$(grep '^RESULT' "$work/cgs.wrk" || true)" requests)
+  stop_pid "$pid"
+  total=$(cg_fn "$work/cgs.out.1" TOTAL) parse=$(cg_fn "$work/cgs.out.1" json_loadb)
+  rm -f "$work"/cgs.out*
+  awk -v t="$total" -v p="$parse" -v n="${n:-0}" 'BEGIN {
+    if (n > 0) printf "%d %.0f %.0f\n", n, t / n, p / n; else print "0 n/a n/a" }'
+}
+
+section "1b. serve's instructions per request (callgrind on serve, the mix at c=8, ${cg_serve_d}s)"
+printf '  %-19s %8s %12s %12s %12s\n' revision requests "Ir/request" "json_loadb" "the rest"
+for i in "${!names[@]}"; do
+  read -r n ir parse < <(cg_serve "${dirs[$i]}/leaseguard")
+  R[${names[$i]}.serve.ir]=$ir
+  printf '  %-19s %8s %12s %12s %12s\n' "${names[$i]}" "$n" "$ir" "$parse" \
+    "$(awk -v a="$ir" -v b="$parse" 'BEGIN {if (a + 0 > 0) printf "%.0f", a - b; else print "n/a"}')"
+done
+
 section "2. serve over TLS, keep-alive, wrk -t2 -c64 -d${main_d}s, $runs interleaved rounds"
 servers=""
 for i in "${!names[@]}"; do
@@ -105,10 +143,11 @@ servers+=" nginx:$pid_nginx:$port_nginx mhd-fixed:$pid_floor:$port_floor +jansso
 series steps "$servers" 64 "$main_d" "${bodies[@]}"
 
 section "summary: median of $runs rounds; ratio = req/s / nginx's req/s in the same rounds"
-printf '  %-12s %10s %10s %10s %9s\n' server "CPU/req us" "req/s" "/ nginx" "RSS KiB"
+printf '  %-12s %12s %10s %10s %10s %9s\n' server "serve Ir/req" "CPU/req us" "req/s" "/ nginx" "RSS KiB"
 for s in $servers; do
   IFS=: read -r name _ _ <<<"$s"
-  printf '  %-12s %10s %10s %10s %9s\n' "$name" "${R[$name.steps.cpu]}" "${R[$name.steps.rps]}" \
+  printf '  %-12s %12s %10s %10s %10s %9s\n' "$name" "${R[$name.serve.ir]:--}" "${R[$name.steps.cpu]}" \
+    "${R[$name.steps.rps]}" \
     "$(awk -v a="${R[$name.steps.rps]}" -v b="${R[nginx.steps.rps]}" 'BEGIN {printf "%.2f", (b > 0) ? a / b : 0}')" \
     "$([[ $name == nginx ]] && echo - || echo "${R[$name.steps.rss]}")"
 done
