@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "jarena.h"
 #include "log.h"
 #include "logq.h"
 #include "metrics.h"
@@ -17,6 +18,7 @@
 #include "policy.h"
 #include "timefmt.h"
 #include "webhook.h"
+#include "witness.h"
 
 /* Every body in bench/bodies/ is written so that this is the instant it is judged at. */
 #define BENCH_T0 "2026-11-25T10:01:00Z"
@@ -164,16 +166,29 @@ static double median(double *v, int n) {
   return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+/* serve's lease memory at its default size: every review consults it and records in it. */
+static lg_witness *witness;
+
 /* One review end to end, as serve does it (less the HTTP and the log lines). */
 static void review(const body *b, const lg_policy *p, lg_time now) {
   lg_webhook_result res;
-  lg_webhook_handle(b->data, b->len, &(lg_webhook_env){p, LG_MODE_INHERIT, now, 0, NULL}, &res);
+  lg_webhook_handle(b->data, b->len,
+                    &(lg_webhook_env){p, LG_MODE_INHERIT, now, lg_time_mono(), witness}, &res);
   lg_webhook_result_free(&res);
 }
 
+/* json_loadb as the decoder calls it: its flags, the tree in an arena dropped whole. */
 static void parse_only(const body *b) {
   json_error_t jerr;
-  json_decref(json_loadb(b->data, b->len, JSON_REJECT_DUPLICATES, &jerr));
+  lg_jarena *a = lg_jarena_new();
+  json_t *doc;
+  lg_jarena_enter(a);
+  doc = json_loadb(b->data, b->len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+  lg_jarena_leave(a);
+  if (a)
+    lg_jarena_free(a);
+  else
+    json_decref(doc);
 }
 
 /* ns per review over bodies[0..n) round-robin for about `seconds` of wall time; parse
@@ -236,7 +251,8 @@ static int cmd_time(const options *o, const lg_policy *p) {
  * metrics and write the audit lines. */
 static void review_with_extras(const body *b, const lg_policy *p, lg_time now, lg_metrics *m) {
   lg_webhook_result res;
-  lg_webhook_handle(b->data, b->len, &(lg_webhook_env){p, LG_MODE_INHERIT, now, 0, NULL}, &res);
+  lg_webhook_handle(b->data, b->len,
+                    &(lg_webhook_env){p, LG_MODE_INHERIT, now, lg_time_mono(), witness}, &res);
   lg_metrics_review(m, &res, 0.0001);
   lg_log_review(&res, now);
   lg_webhook_result_free(&res);
@@ -448,6 +464,7 @@ int main(int argc, char **argv) {
   char err[512];
   int rc = 2;
 
+  lg_jarena_install(); /* as leaseguard's main does */
   if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
     fputs(usage, argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;
@@ -458,6 +475,10 @@ int main(int argc, char **argv) {
     goto out;
   if (lg_policy_default(&p, err, sizeof err)) {
     fprintf(stderr, "lg-bench: default policy: %s\n", err);
+    goto out;
+  }
+  if (!(witness = lg_witness_new(16384, 16384))) {
+    fprintf(stderr, "lg-bench: out of memory\n");
     goto out;
   }
   if (!strcmp(argv[1], "time"))
@@ -478,5 +499,6 @@ out:
   for (size_t i = 0; i < o.n; i++)
     free(o.bodies[i].data);
   lg_policy_free(p);
+  lg_witness_free(witness);
   return rc;
 }

@@ -2,7 +2,8 @@
  * metrics) behind libmicrohttpd's threading models, so that only the model differs. Other
  * answers measure the stack without the review: --answer fixed is nginx's fixed answer
  * (the floor of HTTP + TLS); parse-jansson and parse-cjson parse the body (and free it)
- * before that answer: the ceiling of a webhook built on either parser. */
+ * before that answer: the ceiling of a webhook built on either parser (jansson as serve uses
+ * it: its tree in an arena). */
 #include "models.h"
 
 #include <arpa/inet.h>
@@ -21,6 +22,7 @@
 #include <cjson/cJSON.h>
 #endif
 
+#include "jarena.h"
 #include "policy.h"
 #include "timefmt.h"
 #include "webhook.h"
@@ -63,9 +65,18 @@ typedef struct {
 static bool parse_only(answer_kind answer, const request *r) {
   bool ok = false;
   if (answer == ANSWER_JANSSON) {
-    json_t *doc = json_loadb(r->body ? r->body : "", r->len, JSON_REJECT_DUPLICATES, NULL);
+    /* As serve parses: with its flags, the tree in an arena dropped whole (jarena.h). */
+    lg_jarena *a = lg_jarena_new();
+    json_t *doc;
+    lg_jarena_enter(a);
+    doc = json_loadb(r->body ? r->body : "", r->len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
+                     NULL);
+    lg_jarena_leave(a);
     ok = doc != NULL;
-    json_decref(doc);
+    if (a)
+      lg_jarena_free(a);
+    else
+      json_decref(doc);
   }
 #ifdef LG_BENCH_CJSON
   if (answer == ANSWER_CJSON) {

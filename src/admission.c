@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonw.h"
 #include "utf8.h"
 
 #define POD_NAME_KEY "authentication.kubernetes.io/pod-name"
@@ -105,6 +106,69 @@ static lg_rc decode_request(const json_t *req, lg_review *r, char *err, size_t e
   return LG_OK;
 }
 
+/* jansson refuses U+0000 in an object key even with JSON_ALLOW_NUL, but Go writes it and the
+ * API server accepts it in any key (an annotation's, managedFields'): refusing it would turn
+ * the write into a 400, which failurePolicy Ignore lets through. Such a body is read again
+ * with each \u0000 inside a key written as the six characters \u0000 (what values get from
+ * lg_utf8_json_text). This pass only tells keys from values; jansson checks the rest. Returns
+ * a new buffer (its length in *n) or NULL on no memory. */
+static char *nul_keys_escaped(const char *body, size_t len, size_t *n) {
+  unsigned char objects[JSON_PARSER_MAX_DEPTH / 8 + 1] = {0}; /* a bit per level: an object */
+  size_t depth = 0, j = 0;
+  char *out = malloc(len + len / 6 + 1), last = 0;
+  bool in_string = false, key = false;
+
+  if (!out)
+    return NULL;
+  for (size_t i = 0; i < len; i++) {
+    char c = body[i];
+    if (in_string) {
+      if (c == '\\' && i + 1 < len) {
+        if (key && len - i >= 6 && memcmp(body + i, "\\u0000", 6) == 0)
+          out[j++] = '\\'; /* "\\u0000": a backslash, then u0000 */
+        out[j++] = c;
+        out[j++] = body[++i];
+        continue;
+      }
+      in_string = c != '"';
+      last = c;
+      out[j++] = c;
+      continue;
+    }
+    out[j++] = c;
+    switch (c) {
+    case '"':
+      in_string = true;
+      key = depth > 0 && depth <= JSON_PARSER_MAX_DEPTH &&
+            (objects[(depth - 1) / 8] >> ((depth - 1) % 8) & 1) && (last == '{' || last == ',');
+      break;
+    case '{':
+    case '[':
+      if (++depth <= JSON_PARSER_MAX_DEPTH) {
+        unsigned char bit = (unsigned char)(1u << ((depth - 1) % 8));
+        objects[(depth - 1) / 8] = (unsigned char)(c == '{' ? objects[(depth - 1) / 8] | bit
+                                                            : objects[(depth - 1) / 8] & ~bit);
+      }
+      last = c;
+      break;
+    case '}':
+    case ']':
+      depth -= depth > 0;
+      last = c;
+      break;
+    case ' ':
+    case '\t':
+    case '\n':
+    case '\r':
+      break;
+    default:
+      last = c;
+    }
+  }
+  *n = j;
+  return out;
+}
+
 lg_rc lg_admission_decode(const char *body, size_t len, lg_review *out, char *uid_out,
                           size_t uid_len, char *err, size_t errlen) {
   json_error_t jerr;
@@ -115,10 +179,21 @@ lg_rc lg_admission_decode(const char *body, size_t len, lg_review *out, char *ui
   memset(out, 0, sizeof *out);
   if (uid_out && uid_len)
     uid_out[0] = '\0';
+  /* The tree and what decoding rewrites in it (strings with U+0000) go into one arena when
+   * arenas are installed: one release instead of a free per node. */
+  out->arena = lg_jarena_new();
+  lg_jarena_enter(out->arena);
   /* Duplicate keys are refused: two readers could disagree on which one counts. */
   /* U+0000 is allowed (Go writes it as \u0000 and Kubernetes stores it): refusing it would
    * turn a write into a 400, which failurePolicy Ignore lets through. */
   out->root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+  if (!out->root && json_error_code(&jerr) == json_error_null_byte_in_key) {
+    size_t n;
+    char *again = nul_keys_escaped(body, len, &n);
+    if (again)
+      out->root = json_loadb(again, n, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+    free(again);
+  }
   if (!out->root) {
     rc = lg_fail(err, errlen, LG_EJSON, "malformed JSON: %s (line %d, column %d)", jerr.text,
                  jerr.line, jerr.column);
@@ -155,6 +230,7 @@ lg_rc lg_admission_decode(const char *body, size_t len, lg_review *out, char *ui
   }
   rc = decode_request(req, out, err, errlen);
 out:
+  lg_jarena_leave(out->arena);
   if (rc)
     lg_admission_free(out);
   return rc;
@@ -163,82 +239,104 @@ out:
 void lg_admission_free(lg_review *r) {
   if (!r)
     return;
-  json_decref(r->root);
+  if (r->arena)
+    lg_jarena_free(r->arena); /* the whole tree: no walk over its nodes */
+  else
+    json_decref(r->root);
   memset(r, 0, sizeof *r);
 }
 
-/* A JSON string of s. A finding's message is cut at its buffer size by snprintf, which
- * may split a UTF-8 sequence that jansson would refuse: drop such a partial tail. */
-static json_t *text(const char *s) {
-  return s ? json_stringn(s, lg_utf8_trimmed_len(s)) : NULL;
-}
+void lg_admission_enter(lg_review *r) { lg_jarena_enter(r ? r->arena : NULL); }
 
-/* Joins the messages of enforce findings: what the API server shows the client. */
-static json_t *deny_status(const lg_verdict *v) {
-  char msg[LG_RULE_COUNT * LG_MESSAGE_MAX + 16];
-  size_t len = 0;
-  msg[0] = '\0';
+void lg_admission_leave(lg_review *r) { lg_jarena_leave(r ? r->arena : NULL); }
+
+/* Appends s as a JSON string. A finding's message is cut at its buffer size by snprintf,
+ * which may split a UTF-8 sequence that jansson would refuse: such a partial tail is dropped. */
+static void text(lg_jsonw *w, const char *s) { lg_jsonw_string(w, s, lg_utf8_trimmed_len(s)); }
+
+/* The enforce findings' messages joined by "; " as the characters of one string: what the
+ * API server shows the client. */
+static void deny_message(lg_jsonw *w, const lg_verdict *v) {
+  size_t start = w->len;
   for (size_t i = 0; i < v->n; i++) {
-    json_t *m = v->findings[i].mode == LG_MODE_ENFORCE ? text(v->findings[i].message) : NULL;
-    if (m)
-      len += (size_t)snprintf(msg + len, sizeof msg - len, "%s%s", len ? "; " : "",
-                              json_string_value(m));
-    json_decref(m);
+    const lg_finding *f = &v->findings[i];
+    if (f->mode != LG_MODE_ENFORCE)
+      continue;
+    if (w->len > start)
+      LG_JSONW_LIT(w, "; ");
+    lg_jsonw_chars(w, f->message, lg_utf8_trimmed_len(f->message));
   }
-  return json_pack("{s:i, s:s, s:s, s:o}", "code", 403, "reason", "Forbidden", "status",
-                   "Failure", "message", text(msg));
 }
 
+/* The response is written as text, in the order jansson gave its keys when it was built as
+ * a tree: apiVersion, kind, response {uid, allowed, status, warnings, auditAnnotations}. */
 char *lg_admission_encode(const char *uid, const lg_verdict *v, const char *extra_warning) {
-  json_t *doc = NULL, *resp, *warnings = json_array(), *annotations = json_object();
-  char *out = NULL;
-  int bad = !warnings || !annotations;
+  lg_jsonw w;
+  size_t i, n;
 
-  for (size_t i = 0; i < v->n && !bad; i++) {
-    const lg_finding *f = &v->findings[i];
-    /* Keys are rule ids: no "/", under 63 characters; the API server adds the webhook's name. */
-    bad |= json_object_set_new(annotations, lg_rules_id(f->rule), text(f->message));
-    if (f->mode == LG_MODE_WARN)
-      bad |= json_array_append_new(warnings, text(f->warning));
+  if (!uid)
+    return NULL;
+  lg_jsonw_init(&w);
+  LG_JSONW_LIT(&w, "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\","
+                   "\"response\":{\"uid\":");
+  lg_jsonw_cstr(&w, uid);
+  if (v->allowed) {
+    LG_JSONW_LIT(&w, ",\"allowed\":true");
+  } else {
+    LG_JSONW_LIT(&w, ",\"allowed\":false,\"status\":{\"code\":403,\"reason\":\"Forbidden\","
+                     "\"status\":\"Failure\",\"message\":\"");
+    deny_message(&w, v);
+    LG_JSONW_LIT(&w, "\"}");
   }
-  if (extra_warning && !bad)
-    bad |= json_array_append_new(warnings, text(extra_warning));
-  if (bad)
-    goto out;
-  resp = json_pack("{s:s, s:b}", "uid", uid, "allowed", v->allowed);
-  doc = json_pack("{s:s, s:s, s:o}", "apiVersion", "admission.k8s.io/v1", "kind",
-                  "AdmissionReview", "response", resp);
-  if (!doc)
-    goto out;
-  if (!v->allowed && json_object_set_new(resp, "status", deny_status(v)))
-    goto out;
-  if (json_array_size(warnings) && json_object_set(resp, "warnings", warnings))
-    goto out;
-  if (json_object_size(annotations) && json_object_set(resp, "auditAnnotations", annotations))
-    goto out;
-  out = json_dumps(doc, JSON_COMPACT);
-out:
-  json_decref(doc);
-  json_decref(warnings);
-  json_decref(annotations);
-  return out;
+  for (i = 0, n = 0; i <= v->n; i++) {
+    const char *warning = i < v->n ? (v->findings[i].mode == LG_MODE_WARN ? v->findings[i].warning
+                                                                          : NULL)
+                                   : extra_warning;
+    if (!warning)
+      continue;
+    if (n++)
+      LG_JSONW_LIT(&w, ",");
+    else
+      LG_JSONW_LIT(&w, ",\"warnings\":[");
+    text(&w, warning);
+  }
+  if (n)
+    LG_JSONW_LIT(&w, "]");
+  /* Keys are rule ids: no "/", under 63 characters; the API server adds the webhook's name. */
+  for (i = 0; i < v->n; i++) {
+    const char *id = lg_rules_id(v->findings[i].rule);
+    if (i)
+      LG_JSONW_LIT(&w, ",\"");
+    else
+      LG_JSONW_LIT(&w, ",\"auditAnnotations\":{\"");
+    lg_jsonw_raw(&w, id, strlen(id));
+    LG_JSONW_LIT(&w, "\":");
+    text(&w, v->findings[i].message);
+  }
+  if (v->n)
+    LG_JSONW_LIT(&w, "}");
+  LG_JSONW_LIT(&w, "}}");
+  return lg_jsonw_take(&w);
 }
 
 char *lg_admission_encode_error(int http_status, const char *reason, const char *message) {
   /* The message may quote what a client sent (a header, a kind): never let it make the
    * answer impossible to encode. */
-  char *safe = strdup(message ? message : "");
-  json_t *doc = NULL;
-  char *out = NULL;
+  char *safe = reason ? strdup(message ? message : "") : NULL;
+  lg_jsonw w;
 
   if (!safe)
     return NULL;
   lg_utf8_repair(safe);
-  doc = json_pack("{s:s, s:s, s:{}, s:s, s:s, s:s, s:i}", "apiVersion", "v1", "kind", "Status",
-                  "metadata", "status", "Failure", "reason", reason, "message", safe, "code",
-                  http_status);
-  out = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-  json_decref(doc);
+  lg_jsonw_init(&w);
+  LG_JSONW_LIT(&w, "{\"apiVersion\":\"v1\",\"kind\":\"Status\",\"metadata\":{},"
+                   "\"status\":\"Failure\",\"reason\":");
+  lg_jsonw_cstr(&w, reason);
+  LG_JSONW_LIT(&w, ",\"message\":");
+  lg_jsonw_cstr(&w, safe);
+  LG_JSONW_LIT(&w, ",\"code\":");
+  lg_jsonw_int(&w, http_status);
+  LG_JSONW_LIT(&w, "}");
   free(safe);
-  return out;
+  return lg_jsonw_take(&w);
 }

@@ -7,13 +7,15 @@
 
 #include <jansson.h>
 
+#include "jarena.h"
 #include "lease.h"
 #include "rules.h"
 #include "status.h"
 
 /* A decoded request. Every string is borrowed from root, which the review owns. */
 typedef struct {
-  json_t *root;            /* owned */
+  json_t *root;            /* owned; in arena when there is one */
+  lg_jarena *arena;        /* owned: the tree's memory (jarena.h), or NULL (malloc) */
   const char *uid;
   const char *group, *version, *kind; /* request.kind */
   const char *namespace, *name;
@@ -35,6 +37,12 @@ lg_rc lg_admission_decode(const char *body, size_t len, lg_review *out, char *ui
 
 /* Releases what the review owns; a zeroed review is a no-op. */
 void lg_admission_free(lg_review *r);
+
+/* Code that reads the tree after decoding with lg_utf8_json_text (which may rewrite a string)
+ * does so between enter and leave, on the decoding thread: the rewrite is then in the
+ * review's arena and released with it. */
+void lg_admission_enter(lg_review *r);
+void lg_admission_leave(lg_review *r);
 
 /* Encodes the AdmissionReview response for the verdict: allowed, status (403 with the
  * enforce findings' messages on denial), warnings, auditAnnotations. Extra warnings

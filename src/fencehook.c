@@ -60,6 +60,7 @@ lg_rc lg_fencehook_handle(const char *body, size_t len, const lg_webhook_env *en
   lg_fence_lease lease = {0};
   lg_leasecache_entry keep = {0};
   lg_fence_verdict v;
+  bool is_fenced;
 
   memset(out, 0, sizeof *out);
   out->rc = lg_admission_decode(body, len, r, uid, sizeof uid, out->error, sizeof out->error);
@@ -76,13 +77,19 @@ lg_rc lg_fencehook_handle(const char *body, size_t len, const lg_webhook_env *en
   obj = json_object_get(req, "object");
   old = json_object_get(req, "oldObject");
   /* Fenced when either version says so: removing the label is a write like any other. */
-  if (!fenced(obj) && !fenced(old)) {
+  lg_admission_enter(r); /* meta_string may rewrite a string of the tree */
+  is_fenced = fenced(obj) || fenced(old);
+  if (is_fenced) {
+    token = meta_string(r->op == LG_OP_DELETE ? old : obj, "annotations", LG_FENCE_ANNOTATION);
+    old_token =
+        r->op == LG_OP_UPDATE ? meta_string(old, "annotations", LG_FENCE_ANNOTATION) : NULL;
+  }
+  lg_admission_leave(r);
+  if (!is_fenced) {
     out->verdict.skipped = "not a fenced object";
     out->body = lg_admission_encode(r->uid, &out->verdict, NULL);
     goto out;
   }
-  token = meta_string(r->op == LG_OP_DELETE ? old : obj, "annotations", LG_FENCE_ANNOTATION);
-  old_token = r->op == LG_OP_UPDATE ? meta_string(old, "annotations", LG_FENCE_ANNOTATION) : NULL;
   in = (lg_fence_input){.op = r->op,
                         .kind = r->kind,
                         .namespace = r->namespace,

@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 
+#include "jsonw.h"
 #include "logq.h"
 #include "utf8.h"
 
@@ -24,19 +25,14 @@ int lg_log_parse_level(const char *s) {
   return -1;
 }
 
-/* Serialises obj as one line on stream s. */
-static void emit_borrowed(lg_logq_stream s, const json_t *obj) {
+/* Serialises obj (stolen) as one line on stream s. */
+static void emit(lg_logq_stream s, json_t *obj) {
   char *line = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
   if (line)
     lg_logq_write(s, line, strlen(line));
   else
     lg_logq_write(s, NULL, 0); /* counted as dropped */
   free(line);
-}
-
-/* Serialises obj (stolen) as one line on stream s. */
-static void emit(lg_logq_stream s, json_t *obj) {
-  emit_borrowed(s, obj);
   json_decref(obj);
 }
 
@@ -93,64 +89,100 @@ void lg_log_json(lg_log_level level, const char *msg, const char *fmt, ...) {
   emit(LG_LOGQ_STDERR, obj);
 }
 
-static void set_time(json_t *o, const char *key, bool has, lg_time t) {
-  char ts[LG_TIME_BUFLEN];
-  json_object_set_new(o, key, has ? json_string(lg_time_format(t, ts)) : json_null());
+/* Appends the field key_frag (",\"key\":") with the string s, or null when s is NULL; a
+ * value jansson would refuse leaves the field out, as json_object_set_new did. */
+static void field(lg_jsonw *w, const char *key_frag, const char *s) {
+  size_t mark = w->len;
+  lg_jsonw_raw(w, key_frag, strlen(key_frag));
+  if (!lg_jsonw_cstr(w, s))
+    lg_jsonw_rewind(w, mark);
 }
 
-/* The fields every audit line of a request carries. */
-static json_t *review_fields(const lg_webhook_result *res, lg_time now, const char *msg) {
+static void field_time(lg_jsonw *w, const char *key_frag, bool has, lg_time t) {
+  char ts[LG_TIME_BUFLEN];
+  field(w, key_frag, has ? lg_time_format(t, ts) : NULL);
+}
+
+/* The fields every audit line of a request carries, as the text of an object left open:
+ * time, level, msg, then the request's. Written as text in the order they had as a jansson
+ * object (and as the same bytes json_dumps gave). */
+static void review_fields(lg_jsonw *w, const lg_webhook_result *res, lg_time now,
+                          const char *msg) {
   const lg_review *r = &res->review;
   const lg_lease *o = r->has_old_object ? &r->old_object : NULL;
   const lg_lease *n = r->has_object ? &r->object : NULL;
   char lease[512];
-  json_t *obj = line_start(now, "warning", msg);
-  if (!obj)
-    return NULL;
+
   snprintf(lease, sizeof lease, "%s/%s", r->namespace, r->name);
-  json_object_set_new(obj, "lease", json_string(lease));
-  json_object_set_new(obj, "operation", json_string(r->operation));
-  json_object_set_new(obj, "oldHolder", o && o->holder ? json_string(o->holder) : json_null());
-  json_object_set_new(obj, "newHolder", n && n->holder ? json_string(n->holder) : json_null());
-  set_time(obj, "oldRenewTime", o && o->has_renew, o ? o->renew : 0);
-  set_time(obj, "oldExpiry", o && o->has_renew && o->has_duration,
-           o ? o->renew + o->duration * LG_USEC_PER_SEC : 0);
-  set_time(obj, "newRenewTime", n && n->has_renew, n ? n->renew : 0);
-  json_object_set_new(obj, "user", json_string(r->requester.username));
-  json_object_set_new(obj, "groups", r->groups ? json_deep_copy(r->groups) : json_array());
-  json_object_set_new(obj, "pod", r->requester.pod_name ? json_string(r->requester.pod_name)
-                                                        : json_null());
-  json_object_set_new(obj, "uid", json_string(r->uid));
-  json_object_set_new(obj, "dryRun", json_boolean(r->dry_run));
-  json_object_set_new(obj, "allowed", json_boolean(res->verdict.allowed));
-  return obj;
+  LG_JSONW_LIT(w, "{");
+  field_time(w, "\"time\":", true, now);
+  LG_JSONW_LIT(w, ",\"level\":\"warning\"");
+  field(w, ",\"msg\":", msg);
+  field(w, ",\"lease\":", lease);
+  field(w, ",\"operation\":", r->operation);
+  field(w, ",\"oldHolder\":", o ? o->holder : NULL);
+  field(w, ",\"newHolder\":", n ? n->holder : NULL);
+  field_time(w, ",\"oldRenewTime\":", o && o->has_renew, o ? o->renew : 0);
+  field_time(w, ",\"oldExpiry\":", o && o->has_renew && o->has_duration,
+             o ? o->renew + o->duration * LG_USEC_PER_SEC : 0);
+  field_time(w, ",\"newRenewTime\":", n && n->has_renew, n ? n->renew : 0);
+  field(w, ",\"user\":", r->requester.username);
+  LG_JSONW_LIT(w, ",\"groups\":");
+  if (r->groups)
+    lg_jsonw_value(w, r->groups);
+  else
+    LG_JSONW_LIT(w, "[]");
+  field(w, ",\"pod\":", r->requester.pod_name);
+  field(w, ",\"uid\":", r->uid);
+  if (r->dry_run)
+    LG_JSONW_LIT(w, ",\"dryRun\":true");
+  else
+    LG_JSONW_LIT(w, ",\"dryRun\":false");
+  if (res->verdict.allowed)
+    LG_JSONW_LIT(w, ",\"allowed\":true");
+  else
+    LG_JSONW_LIT(w, ",\"allowed\":false");
+}
+
+/* Closes the object and queues the line on stream s (a failed text counts as dropped). */
+static void emit_text(lg_logq_stream s, lg_jsonw *w) {
+  LG_JSONW_LIT(w, "}");
+  if (w->failed)
+    lg_logq_write(s, NULL, 0);
+  else
+    lg_logq_write(s, w->p, w->len);
 }
 
 void lg_log_review(const lg_webhook_result *res, lg_time now) {
-  if (res->rc != LG_OK)
-    return;
+  lg_jsonw w;
+  size_t common;
+
+  if (res->rc != LG_OK || (!res->ignored && !res->verdict.n))
+    return; /* an allowed request with nothing to say writes nothing, and formats nothing */
+  lg_jsonw_init(&w);
   if (res->ignored) {
-    json_t *obj = review_fields(res, now, "request ignored");
-    if (obj) {
-      json_object_set_new(obj, "reason", json_string(res->ignored));
-      json_object_set_new(obj, "kind", json_string(res->review.kind));
-    }
-    emit(LG_LOGQ_STDERR, obj);
+    review_fields(&w, res, now, "request ignored");
+    field(&w, ",\"reason\":", res->ignored);
+    field(&w, ",\"kind\":", res->review.kind);
+    emit_text(LG_LOGQ_STDERR, &w);
+    lg_jsonw_free(&w);
     return;
   }
-  /* The request's fields are built once; each finding replaces its own four. */
-  json_t *obj = res->verdict.n ? review_fields(res, now, "lease violation") : NULL;
-  for (size_t i = 0; obj && i < res->verdict.n; i++) {
+  /* The request's fields are written once; each finding adds its own four. */
+  review_fields(&w, res, now, "lease violation");
+  common = w.len;
+  for (size_t i = 0; i < res->verdict.n; i++) {
     const lg_finding *f = &res->verdict.findings[i];
-    json_object_set_new(obj, "rule", json_string(lg_rules_id(f->rule)));
-    json_object_set_new(obj, "mode", json_string(lg_rules_mode_name(f->mode)));
-    json_object_set_new(obj, "decision", json_string(f->mode == LG_MODE_ENFORCE ? "deny"
-                                                     : f->mode == LG_MODE_WARN  ? "warn"
-                                                                                : "audit"));
-    json_object_set_new(obj, "message", json_string(f->message));
-    emit_borrowed(LG_LOGQ_STDOUT, obj);
+    lg_jsonw_rewind(&w, common);
+    field(&w, ",\"rule\":", lg_rules_id(f->rule));
+    field(&w, ",\"mode\":", lg_rules_mode_name(f->mode));
+    field(&w, ",\"decision\":", f->mode == LG_MODE_ENFORCE ? "deny"
+                                 : f->mode == LG_MODE_WARN  ? "warn"
+                                                            : "audit");
+    field(&w, ",\"message\":", f->message);
+    emit_text(LG_LOGQ_STDOUT, &w);
   }
-  json_decref(obj);
+  lg_jsonw_free(&w);
 }
 
 /* Reports what a log stream dropped, on stderr (logq.c calls this on stderr's writer). */

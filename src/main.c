@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "jarena.h"
 
 static const char usage[] =
     "Usage: leaseguard COMMAND [FLAGS]\n"
@@ -29,6 +30,8 @@ int main(int argc, char **argv) {
   /* A reader that goes away (a closed log pipe, a client) must cost a failed write, never
    * the process: every write handles EPIPE instead. Children get SIGPIPE back (elect --run). */
   signal(SIGPIPE, SIG_IGN);
+  /* A review's JSON tree is made in an arena and dropped whole (jarena.h). */
+  lg_jarena_install();
   if (!cmd) {
     fputs(usage, stderr);
     return 2;

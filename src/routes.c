@@ -58,6 +58,9 @@ typedef struct {
   bool busy;       /* too many bytes buffered by all requests; the rest is discarded */
   bool answered;
   bool close;      /* answer with Connection: close */
+  bool judged;     /* the review is done: answer holds its response */
+  unsigned status; /* and its HTTP status */
+  char *answer;    /* owned until handed to libmicrohttpd */
 } request;
 
 /* Seconds on the monotonic clock, for latency and deadlines. */
@@ -255,12 +258,42 @@ static enum MHD_Result reply_metrics(lg_routes *s, struct MHD_Connection *c, req
                "text/plain; version=0.0.4; charset=utf-8", NULL);
 }
 
-/* Last call of POST /validate: the whole body is in; decide and answer. */
-static enum MHD_Result finish_review(lg_routes *s, struct MHD_Connection *c, request *rq) {
+/* Judges the whole body (body, len) of a POST /validate or /fence, tells the metrics, events
+ * and audit lines, and keeps the response in rq for the last call to send. rq->ref is held. */
+static void judge(lg_routes *s, request *rq, const char *body, size_t len) {
   lg_webhook_result res;
-  lg_time now;
-  double start;
-  enum MHD_Result ret;
+  lg_time now = lg_time_now();
+  double start = mono_s();
+  lg_webhook_env env = {lg_policy_ref_get(rq->ref), s->cfg->mode_override, now, lg_time_mono(),
+                        s->cfg->witness};
+
+  memset(&res, 0, sizeof res);
+  if (rq->fence) {
+    lg_fencehook_handle(body, len, &env, s->cfg->fence, &res);
+  } else {
+    lg_webhook_handle(body, len, &env, &res);
+    lg_fencehook_note_admitted(s->cfg->lease_cache, &res, env.mono);
+  }
+  rq->judged = true;
+  rq->status = (unsigned)res.http_status;
+  rq->answer = res.body; /* handed to libmicrohttpd as it is: no copy */
+  res.body = NULL;
+  lg_metrics_review(s->cfg->metrics, &res, mono_s() - start);
+  if (res.has_offset)
+    lg_metrics_writer_offset(s->cfg->metrics, (double)res.offset / LG_USEC_PER_SEC);
+  if (!rq->fence) /* Events are posted on Leases */
+    lg_events_report(s->cfg->events, &res, now);
+  lg_log_review(&res, now);
+  if (res.rc != LG_OK)
+    lg_log(LG_LOG_WARNING, "unusable admission request", "error",
+           res.error[0] ? res.error : lg_strerror(res.rc), NULL);
+  lg_webhook_result_free(&res);
+}
+
+/* Last call of POST /validate: the whole body is in (and judged if it came in one piece);
+ * answer. */
+static enum MHD_Result finish_review(lg_routes *s, struct MHD_Connection *c, request *rq) {
+  char *answer;
 
   if (rq->too_large)
     return reply_error(s, c, rq, MHD_HTTP_CONTENT_TOO_LARGE, "RequestEntityTooLarge", NULL,
@@ -274,34 +307,13 @@ static enum MHD_Result finish_review(lg_routes *s, struct MHD_Connection *c, req
   if (!rq->ref)
     return reply_error(s, c, rq, MHD_HTTP_SERVICE_UNAVAILABLE, "ServiceUnavailable", NULL,
                        "no policy is loaded");
-  memset(&res, 0, sizeof res);
-  now = lg_time_now();
-  start = mono_s();
-  lg_webhook_env env = {lg_policy_ref_get(rq->ref), s->cfg->mode_override, now, lg_time_mono(),
-                        s->cfg->witness};
-  if (rq->fence) {
-    lg_fencehook_handle(rq->body ? rq->body : "", rq->len, &env, s->cfg->fence, &res);
-  } else {
-    lg_webhook_handle(rq->body ? rq->body : "", rq->len, &env, &res);
-    lg_fencehook_note_admitted(s->cfg->lease_cache, &res, env.mono);
-  }
-  if (res.body)
-    ret = reply(s, c, rq, (unsigned)res.http_status, res.body, MHD_RESPMEM_MUST_COPY,
-                "application/json", NULL);
-  else
-    ret = reply_error(s, c, rq, MHD_HTTP_INTERNAL_SERVER_ERROR, "InternalError", NULL,
-                      "cannot encode the response: %s", lg_strerror(LG_ENOMEM));
-  lg_metrics_review(s->cfg->metrics, &res, mono_s() - start);
-  if (res.has_offset)
-    lg_metrics_writer_offset(s->cfg->metrics, (double)res.offset / LG_USEC_PER_SEC);
-  if (!rq->fence) /* Events are posted on Leases */
-    lg_events_report(s->cfg->events, &res, now);
-  lg_log_review(&res, now);
-  if (res.rc != LG_OK)
-    lg_log(LG_LOG_WARNING, "unusable admission request", "error",
-           res.error[0] ? res.error : lg_strerror(res.rc), NULL);
-  lg_webhook_result_free(&res);
-  return ret;
+  if (!rq->judged)
+    judge(s, rq, rq->body ? rq->body : "", rq->len);
+  if (!(answer = rq->answer))
+    return reply_error(s, c, rq, MHD_HTTP_INTERNAL_SERVER_ERROR, "InternalError", NULL,
+                       "cannot encode the response: %s", lg_strerror(LG_ENOMEM));
+  rq->answer = NULL; /* reply frees it */
+  return reply(s, c, rq, rq->status, answer, MHD_RESPMEM_MUST_FREE, "application/json", NULL);
 }
 
 /* The kubelet's probes cannot present a client certificate; nor, usually, can a
@@ -401,7 +413,12 @@ enum MHD_Result lg_routes_on_request(void *cls, struct MHD_Connection *c, const 
     return begin(s, c, rq, url, method);
   }
   if (*upload_size) {
-    if (rq->reviewing && !rq->answered)
+    /* A body that comes whole in one piece (its Content-Length at once, as the API server's
+     * small reviews do) is judged where libmicrohttpd holds it, without a copy. */
+    if (rq->reviewing && !rq->answered && rq->ref && !rq->judged && !rq->cap && !rq->too_large &&
+        !rq->busy && rq->expected && *upload_size == rq->expected)
+      judge(s, rq, upload, *upload_size);
+    else if (rq->reviewing && !rq->answered && !rq->judged)
       ret = take_body(s, rq, upload, *upload_size);
     *upload_size = 0;
     return ret;
@@ -426,6 +443,7 @@ void lg_routes_on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
   lg_policy_ref_release(rq->ref);
   atomic_fetch_sub(&s->buffered, rq->cap);
   free(rq->body);
+  free(rq->answer); /* judged, but the connection went before the answer */
   free(rq);
   *con_cls = NULL;
   atomic_fetch_sub(&s->active, 1);

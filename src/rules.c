@@ -52,11 +52,24 @@ int lg_rules_parse_operation(const char *s) {
   return -1;
 }
 
+/* How a term was judged, for messages: written out (basis()) only when a message needs it. */
+typedef enum {
+  BASIS_NONE,        /* not held */
+  BASIS_NO_DURATION, /* no leaseDurationSeconds */
+  BASIS_SEEN,        /* this record was seen here */
+  BASIS_NO_RENEW,    /* no renewTime */
+  BASIS_OFFSET,      /* renewTime less the holder's measured clock offset */
+  BASIS_UNKNOWN,     /* renewTime less a tolerance for an unknown clock */
+  BASIS_FUTURE,      /* renewTime implausibly far in the future */
+} basis_kind;
+
 /* What the rules conclude about the old version's term (see live() below). */
 typedef struct {
   bool live;
-  lg_time expiry;  /* the webhook's clock */
-  char basis[200]; /* how it was judged, for messages */
+  lg_time expiry;   /* the webhook's clock */
+  basis_kind basis; /* how it was judged */
+  int64_t tol;      /* BASIS_UNKNOWN: the tolerance */
+  bool term_seen;   /* and a later write of the term seen here moved the expiry */
 } liveness;
 
 /* The judgement of one request, shared by the rule functions below. */
@@ -133,11 +146,9 @@ static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
  * without renewTime or leaseDurationSeconds, which client-go also takes over at once. */
 /* A later record of a term seen here renews it at least as late as that sighting (the
  * holder's clock may have jumped back, or this replica missed the last writes). */
-static liveness at_least_term(const judge *j, const lg_lease *l, int64_t d, liveness v) {
+static liveness at_least_term(const judge *j, int64_t d, liveness v) {
   const lg_evidence *e = j->ev;
   lg_time floor;
-  size_t len;
-  (void)l;
   if (!e->term_seen)
     return v;
   floor = j->now - e->term_seen_age + d - e->term_seen_slack;
@@ -147,59 +158,90 @@ static liveness at_least_term(const judge *j, const lg_lease *l, int64_t d, live
     return v;
   v.expiry = v.live && v.expiry > floor ? v.expiry : floor;
   v.live = j->now < v.expiry;
-  len = strlen(v.basis);
-  snprintf(v.basis + len, sizeof v.basis - len, "%sa write of this term seen here %.1fs ago",
-           len ? "; " : "", (double)e->term_seen_age / LG_USEC_PER_SEC);
+  v.term_seen = true;
   return v;
 }
 
 static liveness live(const judge *j, const lg_lease *l) {
   const lg_evidence *e = j->ev;
   liveness v = {0};
-  char a[LG_TIME_BUFLEN];
-  int64_t d, tol = 0;
+  int64_t d;
   lg_time est;
 
   if (!lg_lease_held(l))
     return v;
   if (!l->has_duration || l->duration <= 0) {
-    snprintf(v.basis, sizeof v.basis, "no leaseDurationSeconds");
+    v.basis = BASIS_NO_DURATION;
     return v;
   }
   d = l->duration * LG_USEC_PER_SEC;
   if (e->seen) {
     v.expiry = j->now - e->seen_age + d - e->seen_slack;
     v.live = j->now < v.expiry;
-    snprintf(v.basis, sizeof v.basis, "renewed %.1fs ago as seen here; lease %llds",
-             (double)e->seen_age / LG_USEC_PER_SEC, (long long)l->duration);
+    v.basis = BASIS_SEEN;
     return v;
   }
   if (!l->has_renew) {
-    snprintf(v.basis, sizeof v.basis, "no renewTime");
-    return at_least_term(j, l, d, v);
+    v.basis = BASIS_NO_RENEW;
+    return at_least_term(j, d, v);
   }
   est = l->renew;
   if (e->has_offset) {
     est -= e->offset;
-    snprintf(v.basis, sizeof v.basis,
-             "renewTime %s less the holder's clock offset %+.1fs; lease %llds",
-             lg_time_format_short(l->renew, a), (double)e->offset / LG_USEC_PER_SEC,
-             (long long)l->duration);
+    v.basis = BASIS_OFFSET;
   } else {
-    tol = min64(j->cfg->skew, d / 4);
-    snprintf(v.basis, sizeof v.basis,
-             "renewTime %s + %llds - %gs for an unknown clock; not seen renewed here",
-             lg_time_format_short(l->renew, a), (long long)l->duration,
-             (double)tol / LG_USEC_PER_SEC);
+    v.tol = min64(j->cfg->skew, d / 4);
+    v.basis = BASIS_UNKNOWN;
   }
   if (est > j->now + j->cfg->skew) {
-    snprintf(v.basis, sizeof v.basis, "renewTime %s is implausibly far in the future",
-             lg_time_format_short(l->renew, a));
-    return at_least_term(j, l, d, v);
+    v.basis = BASIS_FUTURE;
+    return at_least_term(j, d, v);
   }
-  v.expiry = est + d - tol;
+  v.expiry = est + d - v.tol;
   v.live = j->now < v.expiry;
-  return at_least_term(j, l, d, v);
+  return at_least_term(j, d, v);
+}
+
+/* How the term of l was judged (v = live(j, l)), in words, into out. */
+static const char *basis(const judge *j, const lg_lease *l, const liveness *v, char out[200]) {
+  const lg_evidence *e = j->ev;
+  char a[LG_TIME_BUFLEN];
+  size_t len;
+  out[0] = '\0';
+  switch (v->basis) {
+  case BASIS_NONE:
+    break;
+  case BASIS_NO_DURATION:
+    snprintf(out, 200, "no leaseDurationSeconds");
+    break;
+  case BASIS_SEEN:
+    snprintf(out, 200, "renewed %.1fs ago as seen here; lease %llds",
+             (double)e->seen_age / LG_USEC_PER_SEC, (long long)l->duration);
+    break;
+  case BASIS_NO_RENEW:
+    snprintf(out, 200, "no renewTime");
+    break;
+  case BASIS_OFFSET:
+    snprintf(out, 200, "renewTime %s less the holder's clock offset %+.1fs; lease %llds",
+             lg_time_format_short(l->renew, a), (double)e->offset / LG_USEC_PER_SEC,
+             (long long)l->duration);
+    break;
+  case BASIS_UNKNOWN:
+    snprintf(out, 200, "renewTime %s + %llds - %gs for an unknown clock; not seen renewed here",
+             lg_time_format_short(l->renew, a), (long long)l->duration,
+             (double)v->tol / LG_USEC_PER_SEC);
+    break;
+  case BASIS_FUTURE:
+    snprintf(out, 200, "renewTime %s is implausibly far in the future",
+             lg_time_format_short(l->renew, a));
+    break;
+  }
+  if (v->term_seen) {
+    len = strlen(out);
+    snprintf(out + len, 200 - len, "%sa write of this term seen here %.1fs ago",
+             len ? "; " : "", (double)e->term_seen_age / LG_USEC_PER_SEC);
+  }
+  return out;
 }
 
 bool lg_rules_live(const lg_lease *l, const lg_evidence *e, const lg_rule_config *cfg,
@@ -216,7 +258,7 @@ bool lg_rules_live(const lg_lease *l, const lg_evidence *e, const lg_rule_config
 static void rule_holder_renew(judge *j) {
   const lg_lease *o = j->old_l, *n = j->new_l;
   const lg_evidence *e = j->ev;
-  char exp_s[LG_TIME_BUFLEN], now_s[LG_TIME_BUFLEN], brief[LG_WARNING_MAX + 1];
+  char exp_s[LG_TIME_BUFLEN], now_s[LG_TIME_BUFLEN], brief[LG_WARNING_MAX + 1], how[200];
   if (j->controller)
     return;
   if (!o) {
@@ -253,7 +295,7 @@ static void rule_holder_renew(judge *j) {
     report(j, LG_RULE_HOLDER_RENEW, brief,
            "takeover before expiry: holder \"%s\" -> \"%s\" while the lease is held until %s "
            "(%s; now %s)",
-           o->holder, n->holder, exp_s, j->old.basis, now_s);
+           o->holder, n->holder, exp_s, basis(j, o, &j->old, how), now_s);
   } else if (e->writer == LG_WRITER_OTHER) {
     /* A release by someone else, then an acquire from "" (allowed at once): a steal in two
      * writes. The holder's own writer is known from the writes seen here. */
@@ -261,7 +303,7 @@ static void rule_holder_renew(judge *j) {
     report(j, LG_RULE_HOLDER_RENEW, brief,
            "release of a live lease held by \"%s\" until %s by user \"%s\", who is not the one "
            "writing for that holder (%s; now %s)",
-           o->holder, exp_s, user_of(j), j->old.basis, now_s);
+           o->holder, exp_s, user_of(j), basis(j, o, &j->old, how), now_s);
   }
 }
 
@@ -451,7 +493,7 @@ static void rule_holder_identity(judge *j) {
  * the policy names (the garbage collector, the namespace controller). */
 static void rule_delete_held(judge *j) {
   const lg_requester *who = j->in->requester;
-  char exp_s[LG_TIME_BUFLEN];
+  char exp_s[LG_TIME_BUFLEN], how[200];
   if (!j->old_l || !j->old.live || j->controller ||
       lg_rules_is_controller(j->cfg, user_of(j)) ||
       in_globs(user_of(j), j->cfg->usernames[LG_RULE_DELETE_HELD],
@@ -461,7 +503,8 @@ static void rule_delete_held(judge *j) {
     return;
   report(j, LG_RULE_DELETE_HELD, "deleted while held",
          "deleted by user \"%s\" while held by \"%s\" until %s (%s)", user_of(j),
-         j->old_l->holder, lg_time_format_short(j->old.expiry, exp_s), j->old.basis);
+         j->old_l->holder, lg_time_format_short(j->old.expiry, exp_s),
+         basis(j, j->old_l, &j->old, how));
 }
 
 /* Fencing is judged on the fence's own path (fence.c, POST /fence): no lease write. */

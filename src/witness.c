@@ -6,29 +6,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
+#include "siphash.h"
 
-/* A digest of a string: the first 128 bits of its SHA-256. */
+/* A digest of a string: SipHash-2-4-128 under the memory's random key. */
 typedef struct {
   uint64_t a, b;
 } digest;
 
-static digest digest_of(const char *kind, const char *s1, const char *s2) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_MD_CTX *c = EVP_MD_CTX_new();
-  digest d = {0, 0};
+static digest digest_of(const lg_siphash_key *key, const char *kind, const char *s1,
+                        const char *s2) {
+  lg_siphash h;
+  uint64_t d[2];
+  lg_siphash_init(&h, key);
   /* The kind and the NUL after each part keep "ns/a" + "b" apart from "ns" + "a/b". */
-  if (c && EVP_DigestInit_ex(c, EVP_sha256(), NULL) &&
-      EVP_DigestUpdate(c, kind, strlen(kind) + 1) &&
-      EVP_DigestUpdate(c, s1 ? s1 : "", strlen(s1 ? s1 : "") + 1) &&
-      (!s2 || EVP_DigestUpdate(c, s2, strlen(s2) + 1)) && EVP_DigestFinal_ex(c, md, &len) &&
-      len >= 16) {
-    memcpy(&d.a, md, 8);
-    memcpy(&d.b, md + 8, 8);
-  }
-  EVP_MD_CTX_free(c);
-  return d;
+  lg_siphash_update(&h, kind, strlen(kind) + 1);
+  lg_siphash_update(&h, s1 ? s1 : "", strlen(s1 ? s1 : "") + 1);
+  if (s2)
+    lg_siphash_update(&h, s2, strlen(s2) + 1);
+  lg_siphash_final(&h, d);
+  return (digest){d[0], d[1]};
 }
 
 static bool same_digest(digest x, digest y) { return x.a == y.a && x.b == y.b; }
@@ -196,6 +192,7 @@ static void *lookup(table *t, digest k) {
 
 struct lg_witness {
   pthread_mutex_t mu;
+  lg_siphash_key key; /* random: no client can aim two strings at one entry */
   table leases, holders;
 };
 
@@ -207,7 +204,8 @@ lg_witness *lg_witness_new(size_t max_leases, size_t max_holders) {
     max_leases = 16;
   if (max_holders < 16)
     max_holders = 16;
-  if (max_leases > UINT32_MAX - 1 || max_holders > UINT32_MAX - 1 ||
+  if (!lg_siphash_key_random(&w->key) || max_leases > UINT32_MAX - 1 ||
+      max_holders > UINT32_MAX - 1 ||
       table_init(&w->leases, max_leases, sizeof(lease_val)) ||
       table_init(&w->holders, max_holders, sizeof(holder_val))) {
     table_free(&w->leases);
@@ -228,9 +226,15 @@ void lg_witness_free(lg_witness *w) {
   free(w);
 }
 
-static digest lease_key(const char *ns, const char *name) { return digest_of("lease", ns, name); }
-static digest holder_key(const char *holder) { return digest_of("holder", holder, NULL); }
-static digest user_key(const char *user) { return digest_of("user", user, NULL); }
+static digest lease_key(const lg_witness *w, const char *ns, const char *name) {
+  return digest_of(&w->key, "lease", ns, name);
+}
+static digest holder_key(const lg_witness *w, const char *holder) {
+  return digest_of(&w->key, "holder", holder, NULL);
+}
+static digest user_key(const lg_witness *w, const char *user) {
+  return digest_of(&w->key, "user", user, NULL);
+}
 
 /* The latest sighting of l's term: the same holder, acquireTime and leaseTransitions. */
 static const sighting *latest_of_term(const lease_val *lv, digest holder, const lg_lease *l) {
@@ -266,9 +270,9 @@ void lg_witness_evidence(lg_witness *w, const char *ns, const char *name, const 
   memset(out, 0, sizeof *out);
   if (!w)
     return;
-  lk = lease_key(ns, name);
+  lk = lease_key(w, ns, name);
   if (held)
-    hk = holder_key(old_l->holder);
+    hk = holder_key(w, old_l->holder);
   pthread_mutex_lock(&w->mu);
   lv = lookup(&w->leases, lk);
   if (lv && held) {
@@ -289,14 +293,14 @@ void lg_witness_evidence(lg_witness *w, const char *ns, const char *name, const 
     out->tombstone = true;
     out->tombstone_left = lv->tomb_until - mono;
     out->tombstone_same_holder =
-        lg_lease_held(new_l) && same_digest(lv->tomb_holder, holder_key(new_l->holder));
+        lg_lease_held(new_l) && same_digest(lv->tomb_holder, holder_key(w, new_l->holder));
   }
   hv = held ? lookup(&w->holders, hk) : NULL;
   if (hv) {
     out->has_offset = hv->has_offset;
     out->offset = hv->offset;
     if (hv->has_writer)
-      out->writer = same_digest(hv->writer, user_key(username)) ? LG_WRITER_SAME : LG_WRITER_OTHER;
+      out->writer = same_digest(hv->writer, user_key(w, username)) ? LG_WRITER_SAME : LG_WRITER_OTHER;
   }
   pthread_mutex_unlock(&w->mu);
 }
@@ -316,7 +320,7 @@ static void record_holder(lg_witness *w, const lg_witness_write *wr) {
    * anyone, rewrites the old stamp and says neither. */
   if (!n->has_renew || (wr->old_l && wr->old_l->has_renew && wr->old_l->renew == n->renew))
     return;
-  hv = upsert(&w->holders, holder_key(n->holder));
+  hv = upsert(&w->holders, holder_key(w, n->holder));
   off = n->renew - wr->wall;
   if (!hv->has_offset || off > hv->offset || off < hv->offset - OFFSET_JITTER ||
       wr->mono - hv->offset_mono > 600 * LG_USEC_PER_SEC)
@@ -325,13 +329,13 @@ static void record_holder(lg_witness *w, const lg_witness_write *wr) {
   hv->offset_mono = wr->mono;
   if (wr->username && wr->username[0]) {
     hv->has_writer = true;
-    hv->writer = user_key(wr->username);
+    hv->writer = user_key(w, wr->username);
   }
 }
 
-static void record_sighting(lease_val *lv, const lg_witness_write *wr) {
+static void record_sighting(const lg_witness *w, lease_val *lv, const lg_witness_write *wr) {
   const lg_lease *n = wr->new_l;
-  digest hk = holder_key(n->holder);
+  digest hk = holder_key(w, n->holder);
   sighting *s;
   if (find_sighting(lv, hk, n))
     return; /* the same record again: client-go keeps the time it first saw it */
@@ -354,7 +358,7 @@ void lg_witness_record(lg_witness *w, const lg_witness_write *wr) {
   digest lk;
   if (!w || !wr->allowed)
     return;
-  lk = lease_key(wr->namespace, wr->name);
+  lk = lease_key(w, wr->namespace, wr->name);
   pthread_mutex_lock(&w->mu);
   switch (wr->op) {
   case LG_OP_CREATE:
@@ -364,7 +368,7 @@ void lg_witness_record(lg_witness *w, const lg_witness_write *wr) {
     lv = upsert(&w->leases, lk);
     lv->tomb = false;
     if (lg_lease_held(wr->new_l))
-      record_sighting(lv, wr);
+      record_sighting(w, lv, wr);
     record_holder(w, wr);
     break;
   case LG_OP_DELETE:
@@ -375,7 +379,7 @@ void lg_witness_record(lg_witness *w, const lg_witness_write *wr) {
       lv = upsert(&w->leases, lk);
       memset(lv->seen, 0, sizeof lv->seen);
       lv->tomb = true;
-      lv->tomb_holder = holder_key(wr->old_l->holder);
+      lv->tomb_holder = holder_key(w, wr->old_l->holder);
       lv->tomb_until = wr->mono + (wr->verdict->old_expiry - wr->wall);
     } else if (lv) {
       drop_key(&w->leases, lk);
@@ -397,7 +401,7 @@ void lg_witness_sighted(lg_witness *w, const char *ns, const char *name, const l
   if (!w || !lg_lease_held(l))
     return;
   pthread_mutex_lock(&w->mu);
-  hv = lookup(&w->holders, holder_key(l->holder));
+  hv = lookup(&w->holders, holder_key(w, l->holder));
   /* With the holder's offset known, its stamp says when it wrote; without, only a stamp far
    * behind our clock is taken for a replay (a slow clock must not age live records). */
   if (l->has_renew) {
@@ -406,9 +410,9 @@ void lg_witness_sighted(lg_witness *w, const char *ns, const char *name, const l
     if (written < wall && (known || wall - written > REPLAY_GAP))
       seen = mono - (wall - written);
   }
-  lv = upsert(&w->leases, lease_key(ns, name));
+  lv = upsert(&w->leases, lease_key(w, ns, name));
   lv->tomb = false;
-  record_sighting(lv, &(lg_witness_write){.namespace = ns, .name = name, .new_l = l,
+  record_sighting(w, lv, &(lg_witness_write){.namespace = ns, .name = name, .new_l = l,
                                           .mono = seen, .slack = slack});
   pthread_mutex_unlock(&w->mu);
 }

@@ -3,9 +3,10 @@
  * and usual writer, and leases deleted while live. The rules judge expiry from it as
  * client-go does (by observed time), not from the writers' timestamps alone.
  *
- * Keys are SHA-256 digests (cut to 128 bits) of namespace/name, holder identities and
- * usernames: fixed-size entries whatever a client writes, and no collision a client can
- * aim for. Both tables are least-recently-used caches of fixed capacity. Thread-safe. */
+ * Keys are 128-bit SipHash-2-4 digests of namespace/name, holder identities and usernames
+ * under a random key per memory: fixed-size entries whatever a client writes, and no
+ * collision a client can aim for. Both tables are least-recently-used caches of fixed
+ * capacity. Thread-safe. */
 #ifndef LG_WITNESS_H
 #define LG_WITNESS_H
 
@@ -20,7 +21,7 @@
 typedef struct lg_witness lg_witness;
 
 /* A new memory for at most max_leases leases and max_holders holder identities (each at
- * least 16). NULL on no memory. */
+ * least 16). NULL on no memory (or when OpenSSL has no random bytes for its key). */
 lg_witness *lg_witness_new(size_t max_leases, size_t max_holders);
 
 /* Frees w; NULL is a no-op. */

@@ -13,6 +13,8 @@
 #include <jansson.h>
 
 #include "admission.h"
+#include "domref.h"
+#include "jarena.h"
 
 #define SEC(s) ((lg_time)(s) * LG_USEC_PER_SEC)
 #define T_2026_11_25_10 SEC(INT64_C(1795600800)) /* 2026-11-25T10:00:00Z */
@@ -417,6 +419,40 @@ static void test_decode_buffers(void **state) {
   lg_admission_free(NULL);
 }
 
+/* U+0000 in object keys (jansson refuses them): read as the six characters \u0000, at any
+ * depth, while values, array elements and escaped backslashes keep what they are. */
+static void test_decode_nul_in_keys(void **state) {
+  const char *body = REVIEW(
+      "\"uid\":\"u-nul\"," LEASE_KIND "," WHERE ",\"operation\":\"CREATE\","
+      "\"object\":{\"apiVersion\":\"coordination.k8s.io/v1\",\"kind\":\"Lease\","
+      "\"metadata\":{\"name\":\"my-lock\",\"annotations\":{\"a\\u0000\":\"v\\u0000\","
+      "\"a\\\\u0000b\":\"backslash\", \"a\" : \"plain\"},"
+      "\"managedFields\":[{\"fieldsV1\":{\"f:spec\":{\"f:holder\\u0000Identity\":{}}}},"
+      "[\"\\u0000 in an array\"]]},"
+      "\"spec\":{\"holderIdentity\\u0000\":\"eve\",\"holderIdentity\":\"web-7\"}}");
+  const json_t *obj, *ann, *mf;
+  lg_review r;
+  char err[256];
+  (void)state;
+  assert_int_equal(lg_admission_decode(body, strlen(body), &r, NULL, 0, err, sizeof err), LG_OK);
+  assert_string_equal(r.uid, "u-nul");
+  /* The holder is the real key's, not the one with U+0000 after it. */
+  assert_string_equal(r.object.holder, "web-7");
+  obj = json_object_get(json_object_get(r.root, "request"), "object");
+  ann = json_object_get(json_object_get(obj, "metadata"), "annotations");
+  assert_int_equal(json_object_size(ann), 3);
+  assert_int_equal(json_string_length(json_object_get(ann, "a\\u0000")), 2); /* "v", NUL */
+  assert_string_equal(json_string_value(json_object_get(ann, "a\\u0000b")), "backslash");
+  assert_string_equal(json_string_value(json_object_get(ann, "a")), "plain");
+  mf = json_object_get(json_object_get(obj, "metadata"), "managedFields");
+  assert_non_null(json_object_get(
+      json_object_get(json_object_get(json_array_get(mf, 0), "fieldsV1"), "f:spec"),
+      "f:holder\\u0000Identity"));
+  assert_int_equal(json_string_length(json_array_get(json_array_get(mf, 1), 0)), 13);
+  assert_non_null(json_object_get(json_object_get(obj, "spec"), "holderIdentity\\u0000"));
+  lg_admission_free(&r);
+}
+
 /* --- lg_admission_encode -------------------------------------------------------------- */
 
 typedef struct {
@@ -707,11 +743,107 @@ static void test_encode_error(void **state) {
   }
 }
 
+/* --- the text equals what the jansson tree gave ---------------------------------------- */
+
+/* Both NULL, or the same text; true when there was a text. */
+static bool same_text(const char *name, char *got, char *want) {
+  bool some = want != NULL;
+  if (!got != !want)
+    fail_msg("%s: the encoder gave %s, the tree %s", name, got ? got : "NULL",
+             want ? want : "NULL");
+  if (got && strcmp(got, want) != 0)
+    fail_msg("%s:\n  encoder %s\n  tree    %s", name, got, want);
+  free(got);
+  free(want);
+  return some;
+}
+
+static void test_encode_same_as_tree(void **state) {
+  (void)state;
+  for (size_t i = 0; i < sizeof encode_cases / sizeof encode_cases[0]; i++) {
+    const encode_case *c = &encode_cases[i];
+    lg_verdict v;
+    make_verdict(c, &v);
+    same_text(c->name, lg_admission_encode(c->uid, &v, c->extra_warning),
+              domref_encode(c->uid, &v, c->extra_warning));
+  }
+  for (size_t i = 0; i < sizeof error_cases / sizeof error_cases[0]; i++) {
+    const error_case *c = &error_cases[i];
+    same_text(c->name, lg_admission_encode_error(c->code, c->reason, c->message),
+              domref_encode_error(c->code, c->reason, c->message));
+  }
+  same_text("error message with control characters and bad UTF-8",
+            lg_admission_encode_error(415, "UnsupportedMediaType", "got \"a\x01\xff\tb\xc3\""),
+            domref_encode_error(415, "UnsupportedMediaType", "got \"a\x01\xff\tb\xc3\""));
+}
+
+/* Random text from bytes that matter to JSON and UTF-8 (sometimes ill-formed in the middle,
+ * which both must refuse), n bytes at most, into buf. */
+static void random_text(unsigned *seed, char *buf, size_t n) {
+  static const char *const parts[] = {"a", "[holder-renew] ", "ns/name: ", "\"", "\\", "/", "\n",
+                                      "\x01", "\x7f", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x94\x92",
+                                      "\\u0000", "; ", "\xc3", "\xe2\x82", "\xff"};
+  size_t len = 0, k = (size_t)(rand_r(seed) % 12);
+  buf[0] = '\0';
+  for (size_t i = 0; i < k; i++) {
+    /* Ill-formed parts (the last three) are rare: most texts are good. */
+    size_t np = sizeof parts / sizeof *parts - (rand_r(seed) % 8 ? 3 : 0);
+    const char *p = parts[rand_r(seed) % np];
+    if (len + strlen(p) + 1 > n)
+      break;
+    memcpy(buf + len, p, strlen(p) + 1);
+    len += strlen(p);
+  }
+  /* A cut sequence at the end, as snprintf leaves them (trimmed by both). */
+  if (rand_r(seed) % 4 == 0 && len + 2 <= n) {
+    buf[len++] = '\xe2';
+    buf[len] = '\0';
+  }
+}
+
+static void test_encode_random_same_as_tree(void **state) {
+  unsigned seed = 2026;
+  char uid[64], extra[LG_WARNING_MAX + 1], name[48];
+  lg_verdict v;
+  int texts = 0, refused = 0;
+  (void)state;
+  for (int k = 0; k < 20000; k++) {
+    memset(&v, 0, sizeof v);
+    for (int r = 0; r < LG_RULE_COUNT; r++) {
+      lg_finding *f;
+      if (rand_r(&seed) % 3)
+        continue;
+      f = &v.findings[v.n++];
+      f->rule = (lg_rule)r;
+      f->mode = (lg_mode)(LG_MODE_AUDIT + rand_r(&seed) % 3);
+      random_text(&seed, f->message, sizeof f->message);
+      random_text(&seed, f->warning, sizeof f->warning);
+    }
+    v.allowed = rand_r(&seed) % 2;
+    random_text(&seed, uid, sizeof uid);
+    random_text(&seed, extra, sizeof extra);
+    snprintf(name, sizeof name, "random verdict %d", k);
+    if (same_text(name, lg_admission_encode(uid, &v, k % 3 ? extra : NULL),
+                  domref_encode(uid, &v, k % 3 ? extra : NULL)))
+      texts++;
+    else
+      refused++;
+  }
+  /* Both outcomes were compared many times. */
+  assert_true(texts > 5000 && refused > 1000);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_decode_nul_in_keys),
+      cmocka_unit_test(test_encode_same_as_tree),
+      cmocka_unit_test(test_encode_random_same_as_tree),
       cmocka_unit_test(test_decode_ok),       cmocka_unit_test(test_decode_bad),
       cmocka_unit_test(test_decode_buffers),  cmocka_unit_test(test_encode),
       cmocka_unit_test(test_encode_cut_utf8), cmocka_unit_test(test_encode_error),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  /* Every case with jansson on malloc, then with each review's tree in an arena (serve). */
+  int failed = cmocka_run_group_tests_name("malloc", tests, NULL, NULL);
+  lg_jarena_install();
+  return failed + cmocka_run_group_tests_name("arenas", tests, NULL, NULL);
 }

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "conns.h"
@@ -113,8 +114,40 @@ static void test_threads(void **state) {
   lg_conns_free(set);
 }
 
+/* Thousands of connections (the index doubles several times): each found; the even ones
+ * removed in an order unlike insertion (7i mod N over even i: every even index, shuffled);
+ * the odd ones still found and their deadlines still their own. */
+static void test_many(void **state) {
+  enum { N = 3000 };
+  static char keys[N];
+  lg_conns *set = lg_conns_new();
+  cuts c = {0};
+  (void)state;
+  assert_non_null(set);
+  for (int i = 0; i < N; i++)
+    lg_conns_add(set, &keys[i], i, 0.0);
+  assert_int_equal(lg_conns_count(set), N);
+  for (int i = 0; i < N; i++)
+    assert_non_null(lg_conns_find(set, &keys[i]));
+  for (int i = 0; i < N; i += 2)
+    lg_conns_remove(set, &keys[(i * 7) % N]);
+  assert_int_equal(lg_conns_count(set), N / 2);
+  for (int i = 0; i < N; i++)
+    if (i % 2)
+      assert_non_null(lg_conns_find(set, &keys[i]));
+    else
+      assert_null(lg_conns_find(set, &keys[i]));
+  /* Touch every remaining one but fd 1: only it expires. */
+  for (int i = 3; i < N; i += 2)
+    lg_conns_touch(set, lg_conns_find(set, &keys[i]), 10.0);
+  assert_int_equal(lg_conns_expire(set, 10.5, 1.0, record, &c), 1);
+  assert_int_equal(c.fds[0], 1);
+  lg_conns_free(set); /* frees the rest */
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_many),
       cmocka_unit_test(test_count_find_remove),
       cmocka_unit_test(test_expire),
       cmocka_unit_test(test_threads),

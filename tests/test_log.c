@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 
+#include "domref.h"
 #include "harness.h"
 #include "log.h"
 #include "policy.h"
@@ -176,8 +177,64 @@ static void test_log_value_not_utf8(void **state) {
   json_decref(line);
 }
 
+/* Every review fixture, under the built-in policy and in warn and audit mode (more
+ * findings, other decisions), at two instants: the lines are the bytes the jansson objects
+ * they replaced gave, on stdout, and on stderr for what is not a Lease. */
+static void test_lines_same_as_tree(void **state) {
+  static const char *const names[] = {
+      "kcm-takeover.json", "kcm-huge-duration.json", "kcm-backdate-renew.json",
+      "kcm-steal-nul-holder.json", "kcm-steal-nul-annotation.json", "kcm-steal-nul-keys.json",
+      "kcm-steal-dry-run.json", "kcm-future-renew.json", "kcm-takeover-skip-transition.json",
+      "operator-delete-held.json", "operator-renew-from-other-pod.json", "node-lease-backdate.json",
+      "coordinated-client-handover.json", "configmap.json", "kcm-renew.json", "kcm-create.json"};
+  static const lg_mode modes[] = {LG_MODE_INHERIT, LG_MODE_WARN, LG_MODE_AUDIT};
+  static const char *const nows[] = {"2026-11-25T10:00:12Z", "2026-11-25T11:00:00.5Z"};
+  char err[256], path[512];
+  lg_policy *policy = NULL;
+  size_t lines = 0;
+  (void)state;
+  assert_int_equal(lg_policy_default(&policy, err, sizeof err), LG_OK);
+  for (size_t b = 0; b < sizeof names / sizeof *names; b++) {
+    size_t len;
+    char *body;
+    snprintf(path, sizeof path, "%s/reviews/%s", LG_FIXTURES, names[b]);
+    assert_non_null(body = lgt_read_file(path, &len));
+    for (size_t m = 0; m < sizeof modes / sizeof *modes; m++)
+      for (size_t t = 0; t < sizeof nows / sizeof *nows; t++) {
+        lg_webhook_result res;
+        lg_time now;
+        char *want_out, *want_err, *got_out, *got_err;
+        capture co, ce;
+        assert_int_equal(lg_time_parse(nows[t], &now), LG_OK);
+        lg_webhook_handle(body, len, &(lg_webhook_env){policy, modes[m], now, 0, NULL}, &res);
+        assert_int_equal(res.rc, LG_OK);
+        domref_audit(&res, now, &want_out, &want_err);
+        begin_capture(&co, stdout);
+        begin_capture(&ce, stderr);
+        lg_log_review(&res, now);
+        got_err = end_capture(&ce);
+        got_out = end_capture(&co);
+        if (strcmp(got_out, want_out ? want_out : "") || strcmp(got_err, want_err ? want_err : ""))
+          fail_msg("%s, mode %d, %s:\n  stdout %s\n  want   %s\n  stderr %s\n  want   %s",
+                   names[b], (int)modes[m], nows[t], got_out, want_out ? want_out : "",
+                   got_err, want_err ? want_err : "");
+        for (const char *p = got_out; (p = strchr(p, '\n')); p++)
+          lines++;
+        free(want_out);
+        free(want_err);
+        free(got_out);
+        free(got_err);
+        lg_webhook_result_free(&res);
+      }
+    free(body);
+  }
+  assert_true(lines >= 40); /* findings were compared, not only silence */
+  lg_policy_free(policy);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_lines_same_as_tree),
       cmocka_unit_test(test_one_line_per_finding),
       cmocka_unit_test(test_no_finding_no_line),
       cmocka_unit_test(test_log_value_not_utf8),

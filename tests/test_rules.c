@@ -162,7 +162,7 @@ static const rule_case cases[] = {
 };
 
 /* Cases that depend on what the webhook saw (lg_evidence): "seen=AGE slack=S ctl offset=O
- * writer=same|other tomb=LEFT tombsame", seconds. */
+ * writer=same|other tomb=LEFT tombsame term=AGE", seconds. */
 typedef struct {
   rule_case c;
   const char *ev;
@@ -222,6 +222,8 @@ static void parse_evidence(const char *desc, lg_evidence *e) {
       e->tombstone = true, e->tombstone_left = us;
     else if (strcmp(tok, "tombsame") == 0)
       e->tombstone_same_holder = true;
+    else if (strcmp(tok, "term") == 0)
+      e->term_seen = true, e->term_seen_age = us;
     else
       fail_msg("bad evidence key %s", tok);
   }
@@ -324,6 +326,37 @@ static void test_denial_message(void **state) {
   assert_int_equal(v.findings[0].mode, LG_MODE_ENFORCE);
 }
 
+/* How the old term was judged, in the denial's words, for each way of judging it (the text
+ * is written only when a finding needs it). */
+static void test_basis_in_messages(void **state) {
+  static const struct {
+    ev_case c;
+    const char *want;
+  } basis_cases[] = {
+      {{{"seen", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=-20 tr=0", "holder=b dur=15 acq=12 ren=12 tr=1", 12, "u", NULL, 0, false, "holder-renew"}, "seen=1"},
+       "(renewed 1.0s ago as seen here; lease 15s; now 2026-11-25T10:00:12Z)"},
+      {{{"offset", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=-10 tr=0", "holder=b dur=15 acq=20 ren=20 tr=1", 20, "u", NULL, 0, false, "holder-renew"}, "offset=-20"},
+       "(renewTime 2026-11-25T09:59:50Z less the holder's clock offset -20.0s; lease 15s; now "},
+      {{{"unknown clock", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0", "holder=b dur=15 acq=12 ren=12 tr=1", 12, "u", NULL, 0, false, "holder-renew"}, ""},
+       "(renewTime 2026-11-25T10:00:10Z + 15s - 3.75s for an unknown clock; not seen renewed here; now "},
+      {{{"future, a write of the term seen", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=100 tr=0", "holder=b dur=15 acq=20 ren=20 tr=1", 20, "u", NULL, 0, false, "holder-renew"}, "term=1"},
+       "(renewTime 2026-11-25T10:01:40Z is implausibly far in the future; a write of this term "
+       "seen here 1.0s ago; now "},
+      {{{"no renewTime, a write of the term seen", LG_OP_UPDATE, "holder=a dur=15 tr=0", "holder=b dur=15 acq=12 ren=12 tr=1", 12, "u", NULL, 0, false, "holder-renew"}, "term=2.5"},
+       "(no renewTime; a write of this term seen here 2.5s ago; now "},
+      {{{"delete, seen", LG_OP_DELETE, "holder=a dur=2 acq=0 ren=10 tr=0", NULL, 11, "u", NULL, 0, false, "delete-held"}, "seen=1"},
+       "while held by \"a\" until 2026-11-25T10:00:12Z (renewed 1.0s ago as seen here; lease 2s)"},
+  };
+  (void)state;
+  for (size_t i = 0; i < sizeof basis_cases / sizeof *basis_cases; i++) {
+    lg_verdict v;
+    run_ev(&basis_cases[i].c.c, basis_cases[i].c.ev, &v);
+    if (v.n != 1 || v.allowed || !strstr(v.findings[0].message, basis_cases[i].want))
+      fail_msg("case \"%s\": %zu findings, message %s\nwant it to hold %s", basis_cases[i].c.c.name, v.n,
+               v.n ? v.findings[0].message : "-", basis_cases[i].want);
+  }
+}
+
 static void test_modes_of_findings(void **state) {
   (void)state;
   lg_verdict v;
@@ -407,6 +440,7 @@ int main(void) {
     return 1;
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_table),          cmocka_unit_test(test_denial_message),
+      cmocka_unit_test(test_basis_in_messages),
       cmocka_unit_test(test_modes_of_findings), cmocka_unit_test(test_warning_length),
       cmocka_unit_test(test_message_cut_is_utf8), cmocka_unit_test(test_ids_and_modes),
   };

@@ -14,6 +14,7 @@
 #include "harness.h"
 #include "policy.h"
 #include "timefmt.h"
+#include "jarena.h"
 #include "webhook.h"
 
 /* Runs `leaseguard check ARGS`; returns its exit status and its stdout (new string). */
@@ -81,7 +82,11 @@ static int check_case(const json_t *tc) {
     bool allowed = json_is_true(json_object_get(tc, "allowed"));
     size_t i;
     resp = json_object_get(doc, "response");
-    EXPECT(json_equal(json_object_get(resp, "uid"), json_object_get(req, "uid")), "uid not echoed");
+    /* jansson alone cannot read a body with U+0000 in a key: then the uid decoded is used. */
+    EXPECT(reqdoc ? json_equal(json_object_get(resp, "uid"), json_object_get(req, "uid"))
+                  : json_is_string(json_object_get(resp, "uid")) && res.review.uid &&
+                        !strcmp(json_string_value(json_object_get(resp, "uid")), res.review.uid),
+           "uid not echoed");
     EXPECT(json_is_true(json_object_get(resp, "allowed")) == allowed, "allowed %d, want %d: %s",
            json_is_true(json_object_get(resp, "allowed")), allowed, res.body);
     if (!allowed)
@@ -189,6 +194,7 @@ static void test_check_usage(void **state) {
 }
 
 int main(void) {
+  lg_jarena_install(); /* reviews in arenas, as in serve */
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_fixtures),
       cmocka_unit_test(test_long_non_ascii_values),
