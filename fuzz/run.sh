@@ -34,12 +34,12 @@ deps() {
 # The src/ modules each target links: the pure ones only (no server, TLS, curl or YAML).
 sources() {
   case "$1" in
-  time) echo src/status.c src/utf8.c src/timefmt.c ;;
-  policy) echo src/status.c src/utf8.c src/timefmt.c src/glob.c src/lease.c src/rules.c src/policy.c ;;
-  review) echo src/status.c src/utf8.c src/timefmt.c src/glob.c src/lease.c src/rules.c src/policy.c \
-    src/admission.c src/webhook.c src/witness.c src/siphash.c src/jsonw.c src/jarena.c ;;
-  audit) echo src/status.c src/utf8.c src/timefmt.c src/glob.c src/lease.c src/rules.c src/policy.c \
-    src/witness.c src/siphash.c src/audit.c ;;
+  time) echo src/base/status.c src/base/utf8.c src/base/timefmt.c ;;
+  policy) echo src/base/status.c src/base/utf8.c src/base/timefmt.c src/base/glob.c src/codec/lease.c src/core/rules.c src/core/policy.c ;;
+  review) echo src/base/status.c src/base/utf8.c src/base/timefmt.c src/base/glob.c src/codec/lease.c src/core/rules.c src/core/policy.c \
+    src/core/admission.c src/core/webhook.c src/core/witness.c src/base/siphash.c src/base/jsonw.c src/base/jarena.c ;;
+  audit) echo src/base/status.c src/base/utf8.c src/base/timefmt.c src/base/glob.c src/codec/lease.c src/core/rules.c src/core/policy.c \
+    src/core/witness.c src/base/siphash.c src/core/audit.c ;;
   esac
 }
 
@@ -58,7 +58,7 @@ build() {
   cmake -DIN=policy/default.json -DOUT="$out/generated/default_policy.h" -P cmake/embed.cmake
   local san=fuzzer,address,undefined
   local flags=(-std=c11 -g -O1 -fno-omit-frame-pointer "-fsanitize=$san" -fno-sanitize-recover=all
-    -Wall -Wextra -D_POSIX_C_SOURCE=200809L -D_XOPEN_SOURCE=700 -D_DEFAULT_SOURCE -Isrc
+    -Wall -Wextra -D_POSIX_C_SOURCE=200809L -D_XOPEN_SOURCE=700 -D_DEFAULT_SOURCE -Isrc/base -Isrc/codec -Isrc/core
     -I"$out/generated")
   for t in "$@"; do
     # shellcheck disable=SC2046  # word splitting of the lists is wanted

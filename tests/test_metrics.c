@@ -1,4 +1,4 @@
-/* test_metrics.c -- the Prometheus registry (src/metrics.c): exact rendered lines, and
+/* test_metrics.c -- the Prometheus registry (src/obs/metrics.c): exact rendered lines, and
  * Prometheus's own linter (promtool check metrics) on the whole text. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -45,10 +45,10 @@ const show = (v) => JSON.stringify(v);
 const { validateObject, selfCheck } = schemaChecker(require);
 
 // ---------------------------------------------------------------------------------------
-// Metrics: the families src/metrics.c emits (every "leaseguard_…" string in it: family and
+// Metrics: the families src/obs/metrics.c emits (every "leaseguard_…" string in it: family and
 // sample names), and the metric names a PromQL expression reads.
 
-const EMITTED = new Set([...fs.readFileSync(path.join(opt.repo, 'src', 'metrics.c'), 'utf8')
+const EMITTED = new Set([...fs.readFileSync(path.join(opt.repo, 'src', 'obs', 'metrics.c'), 'utf8')
   .matchAll(/"(leaseguard_[a-z0-9_]+)"/g)].map((m) => m[1]));
 const PROMQL_WORDS = new Set(['and', 'or', 'unless', 'offset', 'bool', 'by', 'without', 'on', 'ignoring',
   'group_left', 'group_right', 'inf', 'nan']);
@@ -81,7 +81,7 @@ const DASHBOARD_TEXT = fs.readFileSync(path.join(chartDir, 'files', 'dashboard.j
 function dashboard() {
   const d = JSON.parse(DASHBOARD_TEXT);
   check(EMITTED.size >= 10 && EMITTED.has('leaseguard_lease_violations_total'),
-    `src/metrics.c emits ${EMITTED.size} metric names: ${[...EMITTED].join(' ')}`);
+    `src/obs/metrics.c emits ${EMITTED.size} metric names: ${[...EMITTED].join(' ')}`);
   const vars = d.templating?.list || [];
   const dsVar = vars.find((v) => v.type === 'datasource' && v.query === 'prometheus');
   check(dsVar, `dashboard: a datasource template variable ($${dsVar?.name}) of type prometheus`);
@@ -95,7 +95,7 @@ function dashboard() {
   check(new Set(ids).size === ids.length && d.uid && d.title, `dashboard: uid ${d.uid}, title "${d.title}", panel ids unique`);
   const bad = targets.flatMap(({ p, t }) => metricNames(t.expr).filter((m) => !EMITTED.has(m)).map((m) => `${p.title}: ${m}`));
   check(bad.length === 0 && targets.every(({ t }) => metricNames(t.expr).length > 0),
-    `dashboard: all ${targets.length} expressions read only metric families src/metrics.c emits`, bad.join('; '));
+    `dashboard: all ${targets.length} expressions read only metric families src/obs/metrics.c emits`, bad.join('; '));
   const exprs = targets.map(({ t }) => t.expr).join('\n');
   const want = {
     'violations by rule': /sum by \([^)]*\brule\b[^)]*\) \(rate\(leaseguard_lease_violations_total/,
@@ -595,7 +595,7 @@ function checkCase(name, exp) {
             (!lease || (ann.summary.includes(lease) && ann.description.includes(lease))),
         `${tag} ${r.alert}: summary and description${lease ? ` naming the lease as ${lease}` : ''}, saying what to do at 3 a.m.`);
       const unknown = metricNames(r.expr).filter((m) => !EMITTED.has(m) && m !== 'up');
-      check(unknown.length === 0, `${tag} ${r.alert}: its expression uses only metric families src/metrics.c emits (or up)`, unknown.join(' '));
+      check(unknown.length === 0, `${tag} ${r.alert}: its expression uses only metric families src/obs/metrics.c emits (or up)`, unknown.join(' '));
     }
     const rule = (n) => rules.find((r) => r.alert === n);
     const has = (n, ...parts) => !rule(n) || parts.every((p) => rule(n).expr.includes(p));
