@@ -16,7 +16,7 @@
 #include "metrics.h"
 #include "models.h"
 #include "policy.h"
-#include "timefmt.h"
+#include "times.h"
 #include "webhook.h"
 #include "witness.h"
 

@@ -24,7 +24,7 @@
 
 #include "jarena.h"
 #include "policy.h"
-#include "timefmt.h"
+#include "times.h"
 #include "webhook.h"
 
 typedef struct {

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "timefmt.h"
+#include "times.h"
 
 /* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar (H. Hinnant). */
 static int64_t days_from_civil(int64_t y, int64_t m, int64_t d) {

@@ -34,11 +34,11 @@ deps() {
 # The src/ modules each target links: the pure ones only (no server, TLS, curl or YAML).
 sources() {
   case "$1" in
-  time) echo src/base/status.c src/base/utf8.c src/base/timefmt.c ;;
-  policy) echo src/base/status.c src/base/utf8.c src/base/timefmt.c src/base/glob.c src/codec/lease.c src/core/rules.c src/core/policy.c ;;
-  review) echo src/base/status.c src/base/utf8.c src/base/timefmt.c src/base/glob.c src/codec/lease.c src/core/rules.c src/core/policy.c \
+  time) echo src/base/rc.c src/base/utf8.c src/base/times.c ;;
+  policy) echo src/base/rc.c src/base/utf8.c src/base/times.c src/base/glob.c src/codec/lease.c src/core/rules.c src/core/policy.c ;;
+  review) echo src/base/rc.c src/base/utf8.c src/base/times.c src/base/glob.c src/codec/lease.c src/core/rules.c src/core/policy.c \
     src/core/admission.c src/core/webhook.c src/core/witness.c src/base/siphash.c src/base/jsonw.c src/base/jarena.c ;;
-  audit) echo src/base/status.c src/base/utf8.c src/base/timefmt.c src/base/glob.c src/codec/lease.c src/core/rules.c src/core/policy.c \
+  audit) echo src/base/rc.c src/base/utf8.c src/base/times.c src/base/glob.c src/codec/lease.c src/core/rules.c src/core/policy.c \
     src/core/witness.c src/base/siphash.c src/core/audit.c ;;
   esac
 }

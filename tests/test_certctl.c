@@ -26,7 +26,7 @@
 #include "certinfo.h"
 #include "certs.h"
 #include "harness.h"
-#include "timefmt.h"
+#include "times.h"
 
 #define PATH_LEN LGT_PATH_LEN
 #define TOKEN "token-lg"   /* the controller's service account */

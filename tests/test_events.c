@@ -23,7 +23,7 @@
 #include "kube.h"
 #include "metrics.h"
 #include "policy.h"
-#include "timefmt.h"
+#include "times.h"
 #include "webhook.h"
 
 #define TOKEN "evt-token"

@@ -29,7 +29,7 @@
 #include <openssl/ssl.h>
 
 #include "harness.h"
-#include "timefmt.h"
+#include "times.h"
 
 #define NS "team-a"
 #define NAME "controller-leader"

@@ -28,7 +28,7 @@
 #include <jansson.h>
 
 #include "harness.h"
-#include "timefmt.h"
+#include "times.h"
 
 #define BIG 32768 /* bytes of a holder or username that makes each log line big */
 

@@ -17,7 +17,7 @@
 #include <jansson.h>
 
 #include "harness.h"
-#include "timefmt.h"
+#include "times.h"
 
 #define PATH_LEN LGT_PATH_LEN
 #define NS "team-a"

@@ -13,7 +13,7 @@
 
 #include "harness.h"
 #include "policy.h"
-#include "timefmt.h"
+#include "times.h"
 #include "jarena.h"
 #include "webhook.h"
 

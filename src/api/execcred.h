@@ -8,8 +8,8 @@
 
 #include <jansson.h>
 
-#include "status.h"
-#include "timefmt.h"
+#include "rc.h"
+#include "times.h"
 
 #define LG_EXECCRED_TIMEOUT_MS 30000L          /* default bound on one run of a plugin */
 #define LG_EXECCRED_MAX_OUTPUT (1024 * 1024)   /* default bound on its stdout */

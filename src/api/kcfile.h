@@ -7,7 +7,7 @@
 #include <stddef.h>
 
 #include "kubeconfig.h"
-#include "status.h"
+#include "rc.h"
 
 /* Reads paths[0..n) in order: a missing file is skipped (an error when required: an
  * explicit --kubeconfig), every other unreadable or malformed one is an error. The first

@@ -7,7 +7,7 @@
 #include <jansson.h>
 
 #include "kubeconfig.h"
-#include "status.h"
+#include "rc.h"
 
 typedef struct lg_kube lg_kube;
 

@@ -7,7 +7,7 @@
 #include <stddef.h>
 
 #include "execcred.h"
-#include "status.h"
+#include "rc.h"
 
 /* How to reach and authenticate to the API server. Every string is owned (malloc). */
 typedef struct {

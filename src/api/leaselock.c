@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "k8sname.h"
-#include "timefmt.h"
+#include "times.h"
 
 /* The lock's timeout, shortened to end by deadline (lg_time_mono microseconds); 0 when the
  * deadline has passed. */

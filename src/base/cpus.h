@@ -3,7 +3,7 @@
 #ifndef LG_CPUS_H
 #define LG_CPUS_H
 
-#include "status.h"
+#include "rc.h"
 
 /* Parses a cgroup v2 cpu.max ("max 100000" or "150000 100000"): *cpus is the quota in
  * CPUs rounded up, or 0 for no limit. LG_EINVAL when text is not that format. */

@@ -9,8 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "status.h"
-#include "timefmt.h"
+#include "rc.h"
+#include "times.h"
 
 typedef enum { LG_LOGQ_STDOUT, LG_LOGQ_STDERR, LG_LOGQ_STREAMS } lg_logq_stream;
 

@@ -20,7 +20,7 @@
 #include "logq.h"
 #include "metrics.h"
 #include "polreportsync.h"
-#include "timefmt.h"
+#include "times.h"
 
 #define READ_CHUNK 65536
 #define VALUE_MAX (1024L * 1024 * 1024) /* one JSON value of a recorded history */

@@ -5,7 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "status.h"
+#include "rc.h"
 
 /* A growable NUL-terminated string. Appending after an allocation failure does nothing and
  * leaves oom set; start from {0}, free s with free(). */

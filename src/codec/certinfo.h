@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "status.h"
+#include "rc.h"
 
 typedef struct {
   int64_t not_before, not_after; /* Unix seconds */

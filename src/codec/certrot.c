@@ -6,7 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-#include "timefmt.h"
+#include "times.h"
 
 static const char *const words[] = {
 #define LG_CERTROT_WORD(name, word) word,

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "status.h"
+#include "rc.h"
 
 /* Every certificate made here has notBefore this many seconds before its making (clock skew). */
 #define LG_CERTS_BACKDATE_S 300

@@ -11,7 +11,7 @@
 #include <jansson.h>
 
 #include "certrot.h"
-#include "status.h"
+#include "rc.h"
 
 /* X(name, data key) */
 #define LG_CERTSECRET_KEYS(X)                                                                \

@@ -8,8 +8,8 @@
 
 #include <jansson.h>
 
-#include "status.h"
-#include "timefmt.h"
+#include "rc.h"
+#include "times.h"
 
 /* Field presence matters (node leases carry no acquireTime and no leaseTransitions),
  * so every optional spec field has a has_* flag. Strings are borrowed from the JSON

@@ -10,7 +10,7 @@
 #include "jarena.h"
 #include "lease.h"
 #include "rules.h"
-#include "status.h"
+#include "rc.h"
 
 /* A decoded request. Every string is borrowed from root, which the review owns. */
 typedef struct {

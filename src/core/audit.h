@@ -19,8 +19,8 @@
 #include "lease.h"
 #include "policy.h"
 #include "rules.h"
-#include "status.h"
-#include "timefmt.h"
+#include "rc.h"
+#include "times.h"
 #include "witness.h"
 
 typedef struct lg_audit lg_audit;

@@ -11,8 +11,8 @@
 #include <jansson.h>
 
 #include "rules.h"
-#include "status.h"
-#include "timefmt.h"
+#include "rc.h"
+#include "times.h"
 
 /* Wrong writes on purpose, for self-tests only: each is what one webhook rule stops
  * (LG_RULE_COUNT: none). */

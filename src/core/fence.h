@@ -10,8 +10,8 @@
 #include <stdint.h>
 
 #include "rules.h"
-#include "status.h"
-#include "timefmt.h"
+#include "rc.h"
+#include "times.h"
 
 #define LG_FENCE_ANNOTATION "leaseguard.io/fencing-token"
 #define LG_FENCE_LABEL "leaseguard.io/fenced"

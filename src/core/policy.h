@@ -5,7 +5,7 @@
 #include <stddef.h>
 
 #include "rules.h"
-#include "status.h"
+#include "rc.h"
 
 typedef struct lg_policy lg_policy;
 

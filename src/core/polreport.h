@@ -12,7 +12,7 @@
 #include <jansson.h>
 
 #include "rules.h"
-#include "timefmt.h"
+#include "times.h"
 
 #define LG_POLREPORT_NAME "leaseguard-leases"
 

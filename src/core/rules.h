@@ -6,7 +6,7 @@
 #include <stddef.h>
 
 #include "lease.h"
-#include "timefmt.h"
+#include "times.h"
 
 /* What a violation of a rule does. Ordered by severity. INHERIT only appears in policy
  * layers ("not set here"); a resolved lg_rule_config never holds it. */

@@ -8,7 +8,7 @@
 #include <jansson.h>
 
 #include "policy.h"
-#include "status.h"
+#include "rc.h"
 
 typedef enum {
   LG_VAP_YAML, /* `---` separated YAML documents, for kubectl apply -f */

@@ -16,7 +16,7 @@
 
 #include "lease.h"
 #include "rules.h"
-#include "timefmt.h"
+#include "times.h"
 
 typedef struct lg_witness lg_witness;
 

@@ -21,7 +21,7 @@
 #include "certsecret.h"
 #include "kube.h"
 #include "log.h"
-#include "timefmt.h"
+#include "times.h"
 
 #define DEFAULT_CALL_MS 5000
 #define FIRST_RETRY_MS 500

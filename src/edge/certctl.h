@@ -10,7 +10,7 @@
 
 #include "kubeconfig.h"
 #include "metrics.h"
-#include "status.h"
+#include "rc.h"
 #include "tls.h"
 
 typedef struct {

@@ -14,7 +14,7 @@
 #include "conns.h"
 #include "framing.h"
 #include "listen.h"
-#include "timefmt.h"
+#include "times.h"
 
 #define DEFAULT_LIMIT 64
 #define DEFAULT_TIMEOUT_S 10

@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "status.h"
+#include "rc.h"
 
 struct MHD_Connection;
 

@@ -9,7 +9,7 @@
 
 #include "kube.h"
 #include "leasecache.h"
-#include "status.h"
+#include "rc.h"
 #include "witness.h"
 
 typedef struct lg_leasefeed lg_leasefeed;

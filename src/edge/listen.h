@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
-#include "status.h"
+#include "rc.h"
 
 typedef struct {
   struct sockaddr_storage ss; /* the address to bind */

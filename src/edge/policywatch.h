@@ -9,7 +9,7 @@
 
 #include "metrics.h"
 #include "policy.h"
-#include "status.h"
+#include "rc.h"
 
 typedef struct lg_policywatch lg_policywatch;
 /* One loaded policy, held by the watch while current and by each request using it. */

@@ -13,7 +13,7 @@
 
 #include "admission.h"
 #include "log.h"
-#include "timefmt.h"
+#include "times.h"
 #include "webhook.h"
 
 /* How much of a body past the limit is read and dropped, so that a 413 can still be

@@ -9,7 +9,7 @@
 
 #include "kube.h"
 #include "rules.h"
-#include "status.h"
+#include "rc.h"
 
 typedef struct {
   const lg_kube_config *kube;  /* API access (borrowed) */

@@ -28,7 +28,7 @@
 #include "noise.h"
 #include "policywatch.h"
 #include "routes.h"
-#include "timefmt.h"
+#include "times.h"
 #include "tls.h"
 
 /* Connection noise is summed up in one log line per this many seconds. */

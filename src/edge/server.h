@@ -9,7 +9,7 @@
 #include "events.h"
 #include "metrics.h"
 #include "rules.h"
-#include "status.h"
+#include "rc.h"
 #include "fencehook.h"
 #include "leasecache.h"
 #include "witness.h"

@@ -17,7 +17,7 @@
 
 #include "certinfo.h"
 #include "log.h"
-#include "timefmt.h"
+#include "times.h"
 
 /* Certificate and key files are small; anything larger is a wrong path. */
 #define PEM_MAX (1024 * 1024)

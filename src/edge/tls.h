@@ -12,7 +12,7 @@
 #include <gnutls/gnutls.h>
 
 #include "metrics.h"
-#include "status.h"
+#include "rc.h"
 
 struct MHD_Connection;
 

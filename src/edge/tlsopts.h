@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 
-#include "status.h"
+#include "rc.h"
 
 typedef struct {
   char priority[512]; /* the GnuTLS priority string for libmicrohttpd */

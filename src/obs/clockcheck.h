@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "metrics.h"
-#include "timefmt.h"
+#include "times.h"
 #include "witness.h"
 
 /* At least this many writers measured in the window before the median says anything. */

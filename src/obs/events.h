@@ -8,8 +8,8 @@
 
 #include "kube.h"
 #include "metrics.h"
-#include "status.h"
-#include "timefmt.h"
+#include "rc.h"
+#include "times.h"
 #include "webhook.h"
 
 typedef struct {

@@ -5,7 +5,7 @@
 
 #include <stdbool.h>
 
-#include "status.h"
+#include "rc.h"
 #include "webhook.h"
 
 typedef enum { LG_LOG_DEBUG, LG_LOG_INFO, LG_LOG_WARNING, LG_LOG_ERROR } lg_log_level;

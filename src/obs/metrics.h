@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #include "rules.h"
-#include "timefmt.h"
+#include "times.h"
 #include "webhook.h"
 
 typedef struct lg_metrics lg_metrics;

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "meta.h"
-#include "timefmt.h"
+#include "times.h"
 
 #define MICRO_LAYOUT "2006-01-02T15:04:05.000000Z07:00"
 #define SUBDOMAIN_MSG                                                                             \

@@ -1,4 +1,4 @@
-/* test_timefmt.c -- RFC 3339 parsing and MicroTime formatting, as tables of cases. */
+/* test_times.c -- RFC 3339 parsing and MicroTime formatting, as tables of cases. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "timefmt.h"
+#include "times.h"
 
 /* Expected values are `date -u -d <time> +%s` times 10^6 plus the fraction. */
 #define SEC(s) ((lg_time)(s) * LG_USEC_PER_SEC)

@@ -1,5 +1,5 @@
-/* status.c -- messages for lg_rc and the error-detail helper. */
-#include "status.h"
+/* rc.c -- messages for lg_rc and the error-detail helper. */
+#include "rc.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
-/* timefmt.c -- RFC 3339 parsing (strptime + timegm) and MicroTime formatting. */
-#include "timefmt.h"
+/* times.c -- RFC 3339 parsing (strptime + timegm), MicroTime formatting, the clocks. */
+#include "times.h"
 
 #include <ctype.h>
 #include <stdio.h>

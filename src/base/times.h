@@ -1,11 +1,12 @@
-/* timefmt.h -- RFC 3339 times as Kubernetes writes them, held as Unix microseconds. */
-#ifndef LG_TIMEFMT_H
-#define LG_TIMEFMT_H
+/* times.h -- RFC 3339 times as Kubernetes writes them, held as Unix microseconds, and the
+ * wall and monotonic clocks. */
+#ifndef LG_TIMES_H
+#define LG_TIMES_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "status.h"
+#include "rc.h"
 
 /* Microseconds since the Unix epoch (UTC). */
 typedef int64_t lg_time;

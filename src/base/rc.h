@@ -1,6 +1,6 @@
-/* status.h -- the one status type of leaseguard (lg_rc) and its messages. */
-#ifndef LG_STATUS_H
-#define LG_STATUS_H
+/* rc.h -- the one return code type of leaseguard (lg_rc) and its messages. */
+#ifndef LG_RC_H
+#define LG_RC_H
 
 #include <stddef.h>
 
