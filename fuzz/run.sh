@@ -112,7 +112,7 @@ for t in "${targets[@]}"; do
   mkdir -p "$work/$t" "$out/artifacts/$t"
   cp fuzz/corpus/"$t"/* "$work/$t/" 2>/dev/null || true
   # The review fixtures of the tests are seeds too (one set, not copies).
-  [ "$t" = review ] && cp tests/fixtures/reviews/*.json "$work/$t/"
+  if [ "$t" = review ]; then cp tests/fixtures/reviews/*.json "$work/$t/"; fi
   dict=()
   [ -f "$(dict_of "$t")" ] && dict=(-dict="$(dict_of "$t")")
   echo "fuzz/run.sh: $t for ${seconds}s (log $log)"
