@@ -23,10 +23,10 @@
 #define VWCS "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations"
 #define CMS "/api/v1/namespaces/lg/configmaps"
 #define POLR "/apis/wgpolicyk8s.io/v1alpha2/namespaces/lg/policyreports"
-#define REPORT(result, severity)                                                              \
-  "{\"metadata\":{\"name\":\"r\"},\"summary\":{\"pass\":0,\"fail\":1},\"results\":[{\"policy\":"    \
-  "\"leaseguard\",\"rule\":\"transitions\",\"result\":\"" result "\",\"severity\":\"" severity        \
-  "\",\"timestamp\":{\"seconds\":1,\"nanos\":0}}]}"
+#define REPORT(result, severity)                                                          \
+  "{\"metadata\":{\"name\":\"r\"},\"summary\":{\"pass\":0,\"fail\":1},"                    \
+  "\"results\":[{\"policy\":\"leaseguard\",\"rule\":\"transitions\",\"result\":\"" result     \
+  "\",\"severity\":\"" severity "\",\"timestamp\":{\"seconds\":1,\"nanos\":0}}]}"
 #define MERGE "application/merge-patch+json"
 #define JSONP "application/json-patch+json"
 

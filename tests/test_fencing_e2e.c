@@ -307,11 +307,12 @@ static int setup(void **state) {
   if (lgt_tls_setup(&env.tls, "fencing") != 0)
     return -1;
   lgt_path(env.tokens, env.tls.dir, "tokens.csv");
-  lgt_write_file(env.tokens,
-                 "elector-token,system:serviceaccount:" NS ":elector,uid-e,\"system:serviceaccounts\"\n"
-                 "serve-token,system:serviceaccount:leaseguard:leaseguard,uid-s,"
-                 "\"system:serviceaccounts\"\n"
-                 "writer-token,system:serviceaccount:" NS ":writer,uid-w,\"system:serviceaccounts\"\n");
+  lgt_write_file(env.tokens, "elector-token,system:serviceaccount:" NS ":elector,uid-e,"
+                             "\"system:serviceaccounts\"\n"
+                             "serve-token,system:serviceaccount:leaseguard:leaseguard,uid-s,"
+                             "\"system:serviceaccounts\"\n"
+                             "writer-token,system:serviceaccount:" NS ":writer,uid-w,"
+                             "\"system:serviceaccounts\"\n");
   lgt_path(path, env.tls.dir, "elector.token");
   lgt_write_file(path, "elector-token\n");
   lgt_path(path, env.tls.dir, "serve.token");
@@ -574,7 +575,8 @@ static void test_takeover_known_through_watch(void **state) {
   free(msg);
   cm_body(body, sizeof body, "watched", NS "/watch-lock/x_1/0", true);
   st = api_call("PUT", CMS "/watched", body, &msg);
-  assert_refused(st, msg, "the released holder's write", "the lease is now held by \"y_1\" epoch 1");
+  assert_refused(st, msg, "the released holder's write",
+                 "the lease is now held by \"y_1\" epoch 1");
   free(msg);
 }
 
