@@ -373,6 +373,10 @@ for major in 3 4; do
     notes default-certs "kubectl -n $ns delete secret $release-certs" "$release" "$chart" -n "$ns"
     notes full "WARNING: failurePolicy is Fail" guard "$chart" -n kube-guard -f "$here/values/full.yaml"
     notes full-lease-health "lease-health    lease-guard-lease-health: audit --watch of the leases in kube-system" guard "$chart" -n kube-guard -f "$here/values/full.yaml"
+    notes fencing "fencing         fence.leaseguard.io: writes of objects labelled leaseguard.io/fenced=true" \
+      "$release" "$chart" -n "$ns" --set fencing.enabled=true
+    notes policy-reports "policy reports  one PolicyReport leaseguard-leases per namespace" "$release" "$chart" \
+      -n "$ns" --set leaseHealth.enabled=true --set leaseHealth.policyReports.enabled=true
     notes monitoring "alerts          PrometheusRule leaseguard" "$release" "$chart" -n "$ns" \
       --set leaseHealth.enabled=true --set prometheusRule.enabled=true --set grafanaDashboard.enabled=true
     if run_helm install-bad "$helm" install "$release" "$chart" -n "$ns" --dry-run=client \
