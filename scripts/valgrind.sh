@@ -48,7 +48,7 @@ pass() {
 }
 
 # The shell-script tests (chart, container, soak, vap-cel) have no C of their own to check.
-timed='e2e|kube|hostile|robust|certctl'
+timed='e2e|fencing_e2e|polreportsync|kube|hostile|robust|certctl'
 pass -E "$jobs" "^(chart|container|soak|vap-cel|$timed)\$"
 pass -R 1 "^($timed)\$"
 echo "valgrind.sh: $reports valgrind reports read, $bad with errors; $failed ctest runs failed"

@@ -1,6 +1,7 @@
-/* test_apiobjects.c -- lg-test-apiserver's Secrets and ValidatingWebhookConfigurations
- * (tests/apiserver/objects.c, patch.c): one conversation as a table of requests, each with the
- * status and a part of the answer kube-apiserver would give. */
+/* test_apiobjects.c -- lg-test-apiserver's Secrets, ConfigMaps, PolicyReports and
+ * ValidatingWebhookConfigurations (tests/apiserver/objects.c, patch.c): one conversation as a
+ * table of requests, each with the status and a part of the answer kube-apiserver would give;
+ * and a server without the PolicyReport CRD. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -20,6 +21,12 @@
 
 #define SECRETS "/api/v1/namespaces/lg/secrets"
 #define VWCS "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations"
+#define CMS "/api/v1/namespaces/lg/configmaps"
+#define POLR "/apis/wgpolicyk8s.io/v1alpha2/namespaces/lg/policyreports"
+#define REPORT(result, severity)                                                          \
+  "{\"metadata\":{\"name\":\"r\"},\"summary\":{\"pass\":0,\"fail\":1},"                    \
+  "\"results\":[{\"policy\":\"leaseguard\",\"rule\":\"transitions\",\"result\":\"" result     \
+  "\",\"severity\":\"" severity "\",\"timestamp\":{\"seconds\":1,\"nanos\":0}}]}"
 #define MERGE "application/merge-patch+json"
 #define JSONP "application/json-patch+json"
 
@@ -107,14 +114,55 @@ static const step steps[] = {
      "illegal base64 data"},
     {"strategic merge patch", "PATCH", VWCS "/w", "application/strategic-merge-patch+json", "{}",
      415, "application/json-patch+json"},
+    {"a ConfigMap", "POST", CMS, NULL,
+     "{\"metadata\":{\"name\":\"c\",\"labels\":{\"app\":\"x\"}},\"data\":{\"k\":\"v\"}}", 201,
+     "\"kind\":\"ConfigMap\""},
+    {"a ConfigMap value that is not a string", "POST", CMS, NULL,
+     "{\"metadata\":{\"name\":\"d\"},\"data\":{\"k\":1}}", 400, "ConfigMap.data of type string"},
+    {"list ConfigMaps by label", "GET", CMS "?labelSelector=app%3Dx", NULL, NULL, 200,
+     "\"kind\":\"ConfigMapList\""},
+    {"... none with another label", "GET", CMS "?labelSelector=app%3Dy", NULL, NULL, 200,
+     "\"items\":[]"},
+    {"a ConfigMap updated", "PUT", CMS "/c", NULL,
+     "{\"metadata\":{\"name\":\"c\",\"resourceVersion\":\"RV\"},\"data\":{\"k\":\"w\"}}", 200,
+     "\"k\":\"w\""},
+    {"a PolicyReport", "POST", POLR, NULL, REPORT("fail", "high"), 201,
+     "\"apiVersion\":\"wgpolicyk8s.io/v1alpha2\""},
+    {"a result outside the enum", "PUT", POLR "/r", NULL, REPORT("bad", "high"), 422,
+     "PolicyReport.wgpolicyk8s.io \\\"r\\\" is invalid: results[0].result: Unsupported value: "
+     "\\\"bad\\\""},
+    {"a severity outside the enum", "PUT", POLR "/r", NULL, REPORT("warn", "severe"), 422,
+     "results[0].severity: Unsupported value"},
+    {"PolicyReports of every namespace", "GET", "/apis/wgpolicyk8s.io/v1alpha2/policyreports",
+     NULL, NULL, 200, "\"kind\":\"PolicyReportList\""},
+    {"no create on the all-namespaces path", "POST", "/apis/wgpolicyk8s.io/v1alpha2/policyreports",
+     NULL, REPORT("fail", "high"), 405, "MethodNotAllowed"},
+    {"a PolicyReport that is not there", "GET", POLR "/nothere", NULL, NULL, 404,
+     "policyreports.wgpolicyk8s.io \\\"nothere\\\" not found"},
+    {"delete the report", "DELETE", POLR "/r", NULL, NULL, 200, "\"status\":\"Success\""},
     {"delete", "DELETE", VWCS "/w", NULL, NULL, 200, "\"status\":\"Success\""},
     {"gone", "GET", VWCS "/w", NULL, NULL, 404,
      "validatingwebhookconfigurations.admissionregistration.k8s.io \\\"w\\\" not found"},
 };
 
-static int setup(void **state) {
+/* Starts lg-test-apiserver (with extra, may be NULL) logging to out and err; its port. */
+static int start_server(const char *extra, const char *out, const char *err, pid_t *pid) {
   char portfile[LGT_PATH_LEN], pf[LGT_PATH_LEN + 16], cert[LGT_PATH_LEN + 32],
       key[LGT_PATH_LEN + 32], tok[LGT_PATH_LEN + 32];
+  lgt_path(portfile, env.tls.dir, extra ? "port-2" : "port");
+  snprintf(pf, sizeof pf, "--port-file=%s", portfile);
+  snprintf(cert, sizeof cert, "--tls-cert-file=%s", env.tls.cert);
+  snprintf(key, sizeof key, "--tls-private-key-file=%s", env.tls.key);
+  snprintf(tok, sizeof tok, "--token-auth-file=%s", env.tokens);
+  {
+    char *argv[] = {(char *)LG_TEST_APISERVER_BIN, "--secure-port=0", pf, cert, key, tok,
+                    (char *)extra, NULL};
+    *pid = lgt_spawn(argv, out, err);
+  }
+  return lgt_wait_port_file(portfile, lgt_slow(10000));
+}
+
+static int setup(void **state) {
   (void)state;
   if (lgt_tls_setup(&env.tls, "apiobjects") != 0)
     return -1;
@@ -122,16 +170,7 @@ static int setup(void **state) {
   lgt_write_file(env.tokens, "t,admin,u1,\"system:masters\"\n");
   lgt_path(env.out, env.tls.dir, "apiserver.out");
   lgt_path(env.err, env.tls.dir, "apiserver.err");
-  lgt_path(portfile, env.tls.dir, "port");
-  snprintf(pf, sizeof pf, "--port-file=%s", portfile);
-  snprintf(cert, sizeof cert, "--tls-cert-file=%s", env.tls.cert);
-  snprintf(key, sizeof key, "--tls-private-key-file=%s", env.tls.key);
-  snprintf(tok, sizeof tok, "--token-auth-file=%s", env.tokens);
-  {
-    char *argv[] = {(char *)LG_TEST_APISERVER_BIN, "--secure-port=0", pf, cert, key, tok, NULL};
-    env.pid = lgt_spawn(argv, env.out, env.err);
-  }
-  env.port = lgt_wait_port_file(portfile, lgt_slow(10000));
+  env.port = start_server(NULL, env.out, env.err, &env.pid);
   return env.port > 0 ? 0 : -1;
 }
 
@@ -180,9 +219,46 @@ static void test_conversation(void **state) {
   }
 }
 
+/* A cluster without the PolicyReport CRD: its paths are unknown (the Status of an unknown
+ * resource, naming no object, which is how a client tells it from a missing report). */
+static void test_without_policy_report_crd(void **state) {
+  static const char *const calls[][3] = {
+      {"GET", POLR "/leaseguard-leases", NULL},
+      {"POST", POLR, REPORT("fail", "high")},
+      {"PUT", POLR "/r", REPORT("fail", "high")},
+      {"GET", "/apis/wgpolicyk8s.io/v1alpha2/policyreports", NULL},
+  };
+  char out[LGT_PATH_LEN], err[LGT_PATH_LEN];
+  pid_t pid;
+  int port;
+  (void)state;
+  lgt_path(out, env.tls.dir, "nocrd.out");
+  lgt_path(err, env.tls.dir, "nocrd.err");
+  port = start_server("--no-policy-reports", out, err, &pid);
+  assert_true(port > 0);
+  for (size_t i = 0; i < sizeof calls / sizeof *calls; i++) {
+    lgt_reply r;
+    lgt_http(env.tls.ca, calls[i][0], port, "t", calls[i][1], calls[i][2], &r);
+    if (r.status != 404 || !r.body ||
+        !strstr(r.body, "the server could not find the requested resource") ||
+        !strstr(r.body, "\"details\":{}"))
+      fail_msg("%s %s without the CRD: HTTP %ld %s", calls[i][0], calls[i][1], r.status,
+               r.body ? r.body : "");
+    free(r.body);
+  }
+  {
+    lgt_reply r; /* the rest of the API is there */
+    lgt_http(env.tls.ca, "GET", port, "t", CMS, NULL, &r);
+    assert_int_equal(r.status, 200);
+    free(r.body);
+  }
+  assert_int_equal(lgt_stop(pid, SIGTERM, lgt_slow(10000)), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_conversation),
+      cmocka_unit_test(test_without_policy_report_crd),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -91,7 +91,37 @@ static void test_reports(void **state) {
   lg_polreport_free(r);
 }
 
+/* The document, whole, is tests/fixtures/policyreport.json: the chart test validates that
+ * file against the PolicyReport CRD the chart installs, so the two cannot drift apart. */
+static void test_document_fixture(void **state) {
+  (void)state;
+  lg_polreport *r = lg_polreport_new(10, 3600 * SEC);
+  lg_finding steal = finding(LG_RULE_HOLDER_RENEW, LG_MODE_ENFORCE, "team-a", "payments-lock",
+                             "takeover before expiry: holder \"pod-a_1\" -> \"pod-b_2\"");
+  lg_finding band = finding(LG_RULE_DURATION_RECOMMENDED, LG_MODE_WARN, "team-a", "payments-lock",
+                            "leaseDurationSeconds 600 is outside the recommended 5..300");
+  json_error_t err;
+  json_t *want = json_load_file(LG_FIXTURES "/policyreport.json", 0, &err), *doc;
+  char *got;
+
+  if (!want)
+    fail_msg("%s line %d: %s", LG_FIXTURES "/policyreport.json", err.line, err.text);
+  lg_polreport_add(r, "team-a", "payments-lock", "9f1b6c2e-4d7a-4c1e-8b0f-2a5d3e6f7a81", &steal,
+                   "system:serviceaccount:team-a:payments", T0);
+  lg_polreport_add(r, "team-a", "payments-lock", "9f1b6c2e-4d7a-4c1e-8b0f-2a5d3e6f7a81", &band, "",
+                   T0 + SEC / 2);
+  doc = lg_polreport_document(r, "team-a");
+  got = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
+  if (!json_equal(doc, want))
+    fail_msg("the document differs from tests/fixtures/policyreport.json:\n%s", got);
+  free(got);
+  json_decref(doc);
+  json_decref(want);
+  lg_polreport_free(r);
+}
+
 int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_reports)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_reports),
+                                     cmocka_unit_test(test_document_fixture)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -452,7 +452,9 @@ static void report(watcher *w, const lg_audit_change *c, bool judged) {
     free(s);
     json_decref(line);
     lg_metrics_violation(w->metrics, f->rule, f->mode, c->namespace, c->name);
-    if (w->reports) {
+    /* A report lists leases that exist: a deletion's finding (delete-held) is logged and
+     * counted, but its lease's results went with it. */
+    if (w->reports && c->op != LG_OP_DELETE) {
       const json_t *o = c->new_object ? c->new_object : c->old_object;
       const char *uid = json_string_value(json_object_get(json_object_get(o, "metadata"), "uid"));
       lg_polreport_add(w->reports, c->namespace, c->name, uid ? uid : "", f, "", lg_time_now());

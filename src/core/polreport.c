@@ -101,7 +101,8 @@ void lg_polreport_add(lg_polreport *r, const char *ns, const char *name, const c
     return;
   if (!(s = ns_state(r, ns, true)))
     return;
-  /* The message without its "[rule] ns/name: " prefix: the result says both. */
+  /* The message without its "[rule] ns/name: " prefix: the result says both. A warning is not
+   * scored, as the v1alpha2 "warn" result is defined. */
   if (msg[0] == '[' && strstr(msg, ": "))
     msg = strstr(msg, ": ") + 2;
   resource = json_pack("{s:s, s:s, s:s, s:s}", "apiVersion", "coordination.k8s.io/v1", "kind",
@@ -112,7 +113,7 @@ void lg_polreport_add(lg_polreport *r, const char *ns, const char *name, const c
                   "policy", "leaseguard", "rule", lg_rules_id(f->rule), "result",
                   lg_polreport_result(f->mode), "severity", lg_polreport_severity(f->rule),
                   "category", "Leader election", "message", msg, "source", "leaseguard",
-                  "scored", 1, "timestamp", "seconds", (json_int_t)(when / LG_USEC_PER_SEC),
+                  "scored", f->mode != LG_MODE_WARN, "timestamp", "seconds", (json_int_t)(when / LG_USEC_PER_SEC),
                   "nanos", (int)(when % LG_USEC_PER_SEC) * 1000, "resources", resource,
                   "properties", "mode", lg_rules_mode_name(f->mode), "writer",
                   writer && writer[0] ? writer : "unknown");

@@ -93,8 +93,15 @@ void lg_polreport_sync(lg_polreport *r, lg_kube *k, lg_metrics *m, bool *no_crd)
     json_t *doc = lg_polreport_document(r, ns);
     const char *outcome = doc ? put_report(k, ns, doc, no_crd) : delete_report(k, ns);
     lg_metrics_policy_report(m, outcome);
-    if (strcmp(outcome, "failed") != 0 && strcmp(outcome, "no-crd") != 0)
+    if (strcmp(outcome, "failed") != 0 && strcmp(outcome, "no-crd") != 0) {
       lg_polreport_written(r, ns);
+      /* A report stored: the CRD was installed since (a DELETE's 404 says nothing). Back to
+       * the usual pace, and say so again if it goes. */
+      if (*no_crd && !strcmp(outcome, "written")) {
+        lg_log(LG_LOG_INFO, "the API has the PolicyReport resource now", NULL);
+        *no_crd = false;
+      }
+    }
     json_decref(doc);
   }
   json_decref(dirty);

@@ -11,7 +11,8 @@
 #include "polreport.h"
 
 /* Writes every report that changed. *no_crd (in/out) is set when the API has no
- * PolicyReport resource (logged once; the reports stay dirty and are tried again later).
+ * PolicyReport resource (logged once; the reports stay dirty and are tried again later) and
+ * cleared once a write goes through.
  * Counts outcomes in m (written, deleted, failed, no-crd). */
 void lg_polreport_sync(lg_polreport *r, lg_kube *k, lg_metrics *m, bool *no_crd);
 

@@ -42,10 +42,11 @@ static json_t *user_info(const as_user *u) {
   return info;
 }
 
-/* The AdmissionReview of CreateV1AdmissionReview: absent objects are null. */
+/* The AdmissionReview of CreateV1AdmissionReview: absent objects are null, the namespace of a
+ * cluster-scoped object is left out (omitempty). */
 static json_t *review(const char *uid, const as_admission *a) {
   json_t *req = json_pack(
-      "{s:s, s:o, s:o, s:o, s:o, s:s, s:s, s:s, s:o, s:O, s:O, s:b, s:O}", "uid", uid, "kind",
+      "{s:s, s:o, s:o, s:o, s:o, s:s, s:s*, s:s, s:o, s:O, s:O, s:b, s:O}", "uid", uid, "kind",
       gvk(a->res), "resource", gvr(a->res), "requestKind", gvk(a->res), "requestResource",
       gvr(a->res), "name", a->name, "namespace", a->ns, "operation", a->operation, "userInfo",
       user_info(a->user), "object", a->object ? a->object : json_null(), "oldObject",
@@ -70,7 +71,7 @@ static size_t on_data(char *p, size_t size, size_t n, void *ud) {
 
 /* POSTs body, trusting ca_pem (the configuration's caBundle) or, when NULL, the CA file;
  * on a transport failure writes Go's "Post \"URL\": ..." into err. */
-static long post(const as_config *cfg, const char *ca_pem, const char *url, const char *body,
+static long post(const as_webhook *hook, const char *ca_pem, const char *url, const char *body,
                  buffer *resp, char *err, size_t errlen) {
   struct curl_blob blob = {(void *)ca_pem, ca_pem ? strlen(ca_pem) : 0, CURL_BLOB_COPY};
   CURL *c = curl_easy_init();
@@ -91,12 +92,12 @@ static long post(const as_config *cfg, const char *ca_pem, const char *url, cons
   if (ca_pem && ca_pem[0])
     curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &blob);
   else if (!ca_pem)
-    curl_easy_setopt(c, CURLOPT_CAINFO, cfg->webhook_ca_file);
+    curl_easy_setopt(c, CURLOPT_CAINFO, hook->ca_file);
   /* An empty caBundle: the system's roots, as kube-apiserver uses then. */
   curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
   curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, cfg->webhook_timeout_s * 1000L);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, hook->timeout_s * 1000L);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, curl_err);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
@@ -204,7 +205,7 @@ static void take_annotations(const char *webhook, const json_t *resp, json_t *lo
 }
 
 /* Calls the webhook: returns its response doc (new) or NULL with err set. */
-static json_t *call(const as_config *cfg, const char *ca_pem, const char *uid,
+static json_t *call(const as_webhook *hook, const char *ca_pem, const char *uid,
                     const as_admission *a, char *err, size_t errlen) {
   char url[1024], *body = NULL;
   json_t *rev = review(uid, a), *doc = NULL;
@@ -212,13 +213,13 @@ static json_t *call(const as_config *cfg, const char *ca_pem, const char *uid,
   json_error_t je;
   long status;
 
-  snprintf(url, sizeof url, "%s%ctimeout=%lds", cfg->webhook_url,
-           strchr(cfg->webhook_url, '?') ? '&' : '?', cfg->webhook_timeout_s);
+  snprintf(url, sizeof url, "%s%ctimeout=%lds", hook->url, strchr(hook->url, '?') ? '&' : '?',
+           hook->timeout_s);
   if (!rev || !(body = json_dumps(rev, JSON_COMPACT))) {
     snprintf(err, errlen, "cannot encode the AdmissionReview");
     goto out;
   }
-  status = post(cfg, ca_pem, url, body, &resp, err, errlen);
+  status = post(hook, ca_pem, url, body, &resp, err, errlen);
   if (!status)
     goto out;
   if (status < 200 || status > 206) {
@@ -236,11 +237,10 @@ out:
 }
 
 /* With --webhook-configuration: the caBundle (PEM, new; "" when empty) of the stored
- * configuration's webhook named --webhook-name; NULL when there is none (no call then, as
+ * configuration's webhook named as hook; NULL when there is none (no call then, as
  * kube-apiserver calls only the webhooks that exist). */
-static char *configured_ca(const as_ctx *ctx) {
-  const as_config *cfg = ctx->cfg;
-  json_t *vwc = as_store_get(ctx->store, AS_KIND_VWC, "", cfg->webhook_configuration, NULL);
+static char *configured_ca(const as_ctx *ctx, const as_webhook *hook) {
+  json_t *vwc = as_store_get(ctx->store, AS_KIND_VWC, "", ctx->cfg->webhook_configuration, NULL);
   const json_t *w;
   char *pem = NULL;
   size_t i;
@@ -249,7 +249,7 @@ static char *configured_ca(const as_ctx *ctx) {
     const char *name = json_string_value(json_object_get(w, "name"));
     const char *ca = json_string_value(json_object_get(json_object_get(w, "clientConfig"),
                                                       "caBundle"));
-    if (name && !strcmp(name, cfg->webhook_name)) {
+    if (name && !strcmp(name, hook->name)) {
       pem = ca ? lg_b64_decode(ca, NULL) : strdup("");
       break;
     }
@@ -258,44 +258,45 @@ static char *configured_ca(const as_ctx *ctx) {
   return pem;
 }
 
-json_t *as_admit(const as_ctx *ctx, const as_admission *a, as_reply *out) {
-  const as_config *cfg = ctx->cfg;
+json_t *as_admit(const as_ctx *ctx, const as_webhook *hook, const as_admission *a,
+                 as_reply *out) {
   char uid[AS_UID_LEN], err[1536] = "", msg[2048], *ca_pem = NULL;
   json_t *doc = NULL, *result = NULL, *log;
   const json_t *resp = NULL;
   struct timespec t0, t1;
 
-  if (!cfg->webhook_url)
+  if (!hook->url)
     return NULL;
-  if (cfg->webhook_configuration && !(ca_pem = configured_ca(ctx)))
+  if (ctx->cfg->webhook_configuration && !(ca_pem = configured_ca(ctx, hook)))
     return NULL;
   as_new_uid(uid);
-  log = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "kind", "webhook", "webhook",
-                  cfg->webhook_name, "uid", uid, "operation", a->operation, "namespace", a->ns,
-                  "name", a->name, "dryRun", a->dry_run);
+  log = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "kind", "webhook", "webhook",
+                  hook->name, "uid", uid, "operation", a->operation, "resource",
+                  a->res->resource, "namespace", a->ns ? a->ns : "", "name", a->name,
+                  "dryRun", a->dry_run);
   clock_gettime(CLOCK_MONOTONIC, &t0);
-  doc = call(cfg, ca_pem, uid, a, err, sizeof err);
+  doc = call(hook, ca_pem, uid, a, err, sizeof err);
   if (doc && !(resp = verify(doc, uid, err, sizeof err))) {
-    snprintf(msg, sizeof msg, "failed calling webhook \"%s\": %s", cfg->webhook_name, err);
+    snprintf(msg, sizeof msg, "failed calling webhook \"%s\": %s", hook->name, err);
   } else if (!doc) {
     snprintf(msg, sizeof msg, "failed calling webhook \"%s\": failed to call webhook: %s",
-             cfg->webhook_name, err);
+             hook->name, err);
   }
   clock_gettime(CLOCK_MONOTONIC, &t1);
   json_object_set_new(log, "durationMs", json_integer((t1.tv_sec - t0.tv_sec) * 1000 +
                                                      (t1.tv_nsec - t0.tv_nsec) / 1000000));
   if (!resp) {
     json_object_set_new(log, "error", json_string(msg));
-    json_object_set_new(log, "ignored", json_boolean(cfg->webhook_fail_open));
-    if (!cfg->webhook_fail_open)
+    json_object_set_new(log, "ignored", json_boolean(hook->fail_open));
+    if (!hook->fail_open)
       result = as_status_internal(msg);
     goto out;
   }
   take_warnings(resp, out, log);
-  take_annotations(cfg->webhook_name, resp, log);
+  take_annotations(hook->name, resp, log);
   json_object_set_new(log, "allowed", json_boolean(json_is_true(json_object_get(resp, "allowed"))));
   if (!json_is_true(json_object_get(resp, "allowed"))) {
-    result = denial(cfg->webhook_name, resp);
+    result = denial(hook->name, resp);
     json_object_set(log, "code", json_object_get(result, "code"));
     json_object_set(log, "message", json_object_get(result, "message"));
   }
@@ -304,4 +305,20 @@ out:
   json_decref(doc);
   free(ca_pem);
   return result;
+}
+
+static bool labelled(const json_t *obj) {
+  const json_t *labels = json_object_get(json_object_get(obj, "metadata"), "labels");
+  const char *v = json_string_value(json_object_get(labels, AS_FENCE_LABEL));
+  return v && !strcmp(v, "true");
+}
+
+bool as_fence_selected(const json_t *obj, const json_t *old) {
+  return labelled(obj) || labelled(old);
+}
+
+json_t *as_admit_fenced(const as_ctx *ctx, const as_admission *a, as_reply *out) {
+  if (!ctx->cfg->fence.url || !as_fence_selected(a->object, a->old_object))
+    return NULL;
+  return as_admit(ctx, &ctx->cfg->fence, a, out);
 }

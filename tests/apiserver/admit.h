@@ -21,11 +21,20 @@ typedef struct {
   const as_user *user;
 } as_admission;
 
-/* Calls the configured webhook, if any (with --webhook-configuration: only while that stored
- * configuration has it, trusting its caBundle), and logs the call. Returns NULL when the write
- * may go on (allowed, or failed under failurePolicy Ignore), or a new Status to answer
- * with: the denial, or a 500 under failurePolicy Fail. The webhook's warnings are added
- * to out either way. */
-json_t *as_admit(const as_ctx *ctx, const as_admission *a, as_reply *out);
+/* Calls webhook hook (one of ctx->cfg's) if it has a URL (with --webhook-configuration: only
+ * while that stored configuration has a webhook of its name, trusting its caBundle), and logs
+ * the call. Returns NULL when the write may go on (allowed, or failed under failurePolicy
+ * Ignore), or a new Status to answer with: the denial, or a 500 under failurePolicy Fail.
+ * The webhook's warnings are added to out either way. */
+json_t *as_admit(const as_ctx *ctx, const as_webhook *hook, const as_admission *a,
+                 as_reply *out);
+
+/* objectSelector AS_FENCE_LABEL=true, as kube-apiserver applies it: true when either the new
+ * or the old object (each may be NULL) carries the label with that value. */
+bool as_fence_selected(const json_t *obj, const json_t *old);
+
+/* The fence webhook for one write of a stored object: as_admit with ctx->cfg->fence when
+ * the write is selected, else NULL at once. */
+json_t *as_admit_fenced(const as_ctx *ctx, const as_admission *a, as_reply *out);
 
 #endif

@@ -10,25 +10,34 @@
 #include "store.h"
 #include "tokens.h"
 
+/* One validating webhook as a ValidatingWebhookConfiguration entry describes it. */
+typedef struct {
+  const char *url;               /* NULL: this webhook is not called */
+  const char *ca_file;
+  const char *name;
+  long timeout_s;                /* 1..30 */
+  bool fail_open;                /* failurePolicy Ignore */
+} as_webhook;
+
+/* The label (objectSelector) of the objects sent to the fence webhook. */
+#define AS_FENCE_LABEL "leaseguard.io/fenced"
+
 /* Flags, parsed once at start-up; every string is borrowed from argv. */
 typedef struct {
   const char *bind_address;
   int secure_port;               /* 0 = any free port */
   const char *tls_cert_file, *tls_key_file;
   const char *token_auth_file;
-  const char *webhook_url;       /* NULL: no webhook is called */
-  const char *webhook_ca_file;
-  const char *webhook_name;
-  const char *webhook_configuration; /* NULL: the webhook is always called, with
-                                      * --webhook-ca-file; else only while this stored
-                                      * configuration has a webhook of that name, with its
-                                      * caBundle */
-  long webhook_timeout_s;        /* 1..30 */
-  bool webhook_fail_open;        /* failurePolicy Ignore */
+  as_webhook webhook;            /* every lease write */
+  as_webhook fence;              /* writes of stored objects labelled AS_FENCE_LABEL=true */
+  const char *webhook_configuration; /* NULL: the webhooks are always called, with their CA
+                                      * files; else each only while this stored configuration
+                                      * has a webhook of its name, with its caBundle */
   const char *port_file;         /* NULL: no port file */
   size_t watch_history;          /* events kept for watches that resume */
-  long write_delay_ms;           /* Secrets and configurations: each write waits this long
-                                  * between its read and its store (widens races in tests) */
+  long write_delay_ms;           /* stored objects (not leases or events): each write waits
+                                  * this long between its read and its store (widens races) */
+  bool no_policy_reports;        /* as a cluster without the PolicyReport CRD: 404 */
 } as_config;
 
 /* What every handler may use. */
@@ -77,10 +86,13 @@ void as_reply_warn(as_reply *r, const char *text);
 /* Frees what the reply owns. */
 void as_reply_free(as_reply *r);
 
-/* Handlers: leases.c, events.c and objects.c (Secrets, ValidatingWebhookConfigurations). */
+/* Handlers: leases.c, events.c and objects.c (Secrets, ConfigMaps, PolicyReports,
+ * ValidatingWebhookConfigurations). */
 void as_leases_handle(const as_ctx *ctx, const as_request *rq, as_reply *out);
 void as_events_handle(const as_ctx *ctx, const as_request *rq, as_reply *out);
 void as_secrets_handle(const as_ctx *ctx, const as_request *rq, as_reply *out);
+void as_configmaps_handle(const as_ctx *ctx, const as_request *rq, as_reply *out);
+void as_policyreports_handle(const as_ctx *ctx, const as_request *rq, as_reply *out);
 void as_vwcs_handle(const as_ctx *ctx, const as_request *rq, as_reply *out);
 
 #endif

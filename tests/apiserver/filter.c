@@ -61,7 +61,9 @@ static int split_terms(char *buf, bool labels, as_term *out, size_t *n, const ch
 
 json_t *as_filter_parse(const as_resource *r, const char *field_sel, const char *label_sel,
                         as_filter *f) {
-  const char *const *fields = r == &as_res_leases ? lease_fields : event_fields;
+  /* Every resource has metadata.name and metadata.namespace; events have more. */
+  bool generic = r != &as_res_events;
+  const char *const *fields = generic ? lease_fields : event_fields;
   const char *bad = "";
   char msg[512];
 
@@ -76,7 +78,7 @@ json_t *as_filter_parse(const as_resource *r, const char *field_sel, const char 
     const char *key = f->fields[i].key;
     if (allowed(fields, key))
       continue;
-    if (r == &as_res_leases)
+    if (generic)
       snprintf(msg, sizeof msg, "\"%.100s\" is not a known field selector: only "
                "\"metadata.name\", \"metadata.namespace\"", key);
     else

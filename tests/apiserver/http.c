@@ -151,18 +151,21 @@ static const struct {
     {{"apis", "coordination.k8s.io", "v1"}, 3, "leases", true, as_leases_handle},
     {{"api", "v1"}, 2, "events", true, as_events_handle},
     {{"api", "v1"}, 2, "secrets", true, as_secrets_handle},
+    {{"api", "v1"}, 2, "configmaps", true, as_configmaps_handle},
+    {{"apis", "wgpolicyk8s.io", "v1alpha2"}, 3, "policyreports", true, as_policyreports_handle},
     {{"apis", "admissionregistration.k8s.io", "v1"}, 3, "validatingwebhookconfigurations", false,
      as_vwcs_handle},
 };
 
-/* Fills rt for the paths of the resources served; false for any other path. */
-static bool parse_route(const char *url, route *rt) {
+/* Fills rt for the paths of the resources served; false for any other path (PolicyReports
+ * with --no-policy-reports: a cluster without the CRD). */
+static bool parse_route(const as_config *cfg, const char *url, route *rt) {
   char *s[8];
   int n = split(rt->buf, url, s);
 
   for (size_t r = 0; r < sizeof resources / sizeof *resources; r++) {
     int base = resources[r].n_gv, k;
-    if (n < base)
+    if (n < base || (cfg->no_policy_reports && resources[r].h == as_policyreports_handle))
       continue;
     for (k = 0; k < base && !strcmp(s[k], resources[r].gv[k]); k++)
       ;
@@ -218,7 +221,7 @@ static void serve(as_http *h, struct MHD_Connection *c, const char *url, const c
   } else if (st->too_large) {
     snprintf(msg, sizeof msg, "Request entity too large: limit is %d", MAX_BODY);
     as_reply_set(r, 413, as_status(413, "RequestEntityTooLarge", msg, NULL));
-  } else if (!parse_route(url, &rt)) {
+  } else if (!parse_route(h->ctx->cfg, url, &rt)) {
     as_reply_set(r, 404, as_status(404, "NotFound", "the server could not find the requested "
                                    "resource", json_object()));
   } else if (!strcmp(method, "PATCH") && rt.h == as_events_handle && rt.name &&

@@ -77,7 +77,7 @@ static json_t *admit(const as_ctx *ctx, const as_request *rq, const char *op, co
                      as_reply *out) {
   json_t *opts = options(rq, opt_kind, dry), *st;
   as_admission a = {op, &as_res_leases, rq->ns, name, obj, old, dry, opts, rq->user};
-  st = as_admit(ctx, &a, out);
+  st = as_admit(ctx, &ctx->cfg->webhook, &a, out);
   json_decref(opts);
   return st;
 }
@@ -330,7 +330,8 @@ static void delete_lease(const as_ctx *ctx, const as_request *rq, as_reply *out)
       goto out;
     }
     a.old_object = cur;
-    if ((st = check_delete_preconditions(rq->name, opts, cur, rv)) || (st = as_admit(ctx, &a, out)))
+    if ((st = check_delete_preconditions(rq->name, opts, cur, rv)) ||
+        (st = as_admit(ctx, &ctx->cfg->webhook, &a, out)))
       goto out;
     if (dry || as_store_commit(ctx->store, AS_KIND_LEASE, rq->ns, rq->name, rv, NULL, &new_rv) ==
                    AS_COMMIT_OK) {

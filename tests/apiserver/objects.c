@@ -1,13 +1,15 @@
-/* objects.c -- core/v1 Secrets and admissionregistration.k8s.io/v1
- * ValidatingWebhookConfigurations as stored objects: GET, LIST, POST, PUT, PATCH (JSON merge
- * patch and JSON patch), DELETE, with resourceVersion preconditions and the validation of
- * their registries that a certificate controller meets. No admission webhook is called. */
+/* objects.c -- core/v1 Secrets and ConfigMaps, wgpolicyk8s.io/v1alpha2 PolicyReports and
+ * admissionregistration.k8s.io/v1 ValidatingWebhookConfigurations as stored objects: GET,
+ * LIST/WATCH, POST, PUT, PATCH (JSON merge patch and JSON patch), DELETE, with resourceVersion
+ * preconditions, the validation their registries (or the CRD's schema) apply that our clients
+ * meet, and the fence webhook for the writes of objects labelled leaseguard.io/fenced=true. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "admit.h"
 #include "apiserver.h"
 #include "b64.h"
 #include "listwatch.h"
@@ -24,10 +26,13 @@
 typedef struct {
   const as_resource *res;
   as_kind kind;
+  bool namespaced;
 } kind_info;
 
-static const kind_info secrets = {&as_res_secrets, AS_KIND_SECRET};
-static const kind_info vwcs = {&as_res_vwcs, AS_KIND_VWC};
+static const kind_info secrets = {&as_res_secrets, AS_KIND_SECRET, true};
+static const kind_info configmaps = {&as_res_configmaps, AS_KIND_CONFIGMAP, true};
+static const kind_info policyreports = {&as_res_policyreports, AS_KIND_POLICYREPORT, true};
+static const kind_info vwcs = {&as_res_vwcs, AS_KIND_VWC, false};
 
 /* --write-delay: the time between a write's read of the store and its commit. */
 static void delay(const as_ctx *ctx) {
@@ -35,6 +40,20 @@ static void delay(const as_ctx *ctx) {
   struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
   if (ms > 0)
     nanosleep(&ts, NULL);
+}
+
+/* The fence webhook for a write (op) of object name: NULL, or the Status to answer with. */
+static json_t *fence(const as_ctx *ctx, const kind_info *k, const as_request *rq, const char *op,
+                     const char *name, const json_t *obj, const json_t *old, as_reply *out) {
+  const char *opts_kind = !strcmp(op, "CREATE")   ? "CreateOptions"
+                          : !strcmp(op, "UPDATE") ? "UpdateOptions"
+                                                  : "DeleteOptions";
+  json_t *opts = json_pack("{s:s, s:s}", "kind", opts_kind, "apiVersion", "meta.k8s.io/v1"), *st;
+  as_admission a = {op, k->res, k->namespaced ? rq->ns : NULL, name, obj, old, false, opts,
+                    rq->user};
+  st = as_admit_fenced(ctx, &a, out);
+  json_decref(opts);
+  return st;
 }
 
 static void reply_status(as_reply *out, json_t *st) {
@@ -70,18 +89,27 @@ static json_t *decode(const kind_info *k, const char *body, size_t len, json_t *
 
   if (!obj || (*st = as_meta_decode_check(obj, k->res->kind)))
     goto bad;
-  if (k->kind == AS_KIND_SECRET) {
+  if (k->kind == AS_KIND_SECRET || k->kind == AS_KIND_CONFIGMAP) {
     const json_t *data = json_object_get(obj, "data");
     if (data && !json_is_object(data)) {
-      *st = as_status_bad_request("Secret in version \"v1\" cannot be handled as a Secret: data "
-                                  "must be an object");
+      *st = as_status_bad_request(k->kind == AS_KIND_SECRET
+                                      ? "Secret in version \"v1\" cannot be handled as a Secret: "
+                                        "data must be an object"
+                                      : "ConfigMap in version \"v1\" cannot be handled as a "
+                                        "ConfigMap: data must be an object");
       goto bad;
     }
     json_object_foreach((json_t *)data, key, v) {
-      if ((*st = check_b64(k, v, key)))
+      if (k->kind == AS_KIND_SECRET && (*st = check_b64(k, v, key)))
         goto bad;
+      if (k->kind == AS_KIND_CONFIGMAP && !json_is_string(v)) {
+        *st = as_status_bad_request("ConfigMap in version \"v1\" cannot be handled as a "
+                                    "ConfigMap: json: cannot unmarshal into Go struct field "
+                                    "ConfigMap.data of type string");
+        goto bad;
+      }
     }
-  } else {
+  } else if (k->kind == AS_KIND_VWC) {
     json_array_foreach(json_object_get(obj, "webhooks"), i, v) {
       const json_t *ca = json_object_get(json_object_get(v, "clientConfig"), "caBundle");
       if ((*st = check_b64(k, ca, "caBundle")))
@@ -92,6 +120,55 @@ static json_t *decode(const kind_info *k, const char *body, size_t len, json_t *
 bad:
   json_decref(obj);
   return NULL;
+}
+
+/* True when s is one of the NULL-terminated list. */
+static bool one_of(const char *s, const char *const *list) {
+  for (; s && *list; list++)
+    if (!strcmp(s, *list))
+      return true;
+  return false;
+}
+
+/* What the PolicyReport CRD's structural schema (v1alpha2) refuses among what a writer may
+ * get wrong: a result without its policy, values outside the enums, a summary count that is
+ * not an integer, a timestamp without its integer seconds. */
+static void validate_report(const json_t *obj, as_field_errors *errs) {
+  static const char *const results[] = {"pass", "fail", "warn", "error", "skip", NULL};
+  static const char *const severities[] = {"critical", "high", "low", "medium", "info", NULL};
+  static const char *const counts[] = {"pass", "fail", "warn", "error", "skip", NULL};
+  const json_t *summary = json_object_get(obj, "summary"), *r;
+  char field[96], q[300];
+  size_t i;
+
+  for (const char *const *c = counts; *c; c++) {
+    const json_t *n = json_object_get(summary, *c);
+    snprintf(field, sizeof field, "summary.%s", *c);
+    if (n && !json_is_integer(n))
+      as_ferr_invalid(errs, field, "\"\"", "must be of type integer");
+  }
+  json_array_foreach(json_object_get(obj, "results"), i, r) {
+    const char *res = json_string_value(json_object_get(r, "result"));
+    const char *sev = json_string_value(json_object_get(r, "severity"));
+    const json_t *ts = json_object_get(r, "timestamp");
+    snprintf(field, sizeof field, "results[%zu].policy", i);
+    if (!json_is_string(json_object_get(r, "policy")))
+      as_ferr_required(errs, field, "");
+    snprintf(field, sizeof field, "results[%zu].result", i);
+    if (json_object_get(r, "result") && !one_of(res, results)) {
+      as_go_quote(res ? res : "", q, sizeof q);
+      as_ferr_not_supported(errs, field, q, "\"pass\", \"fail\", \"warn\", \"error\", \"skip\"");
+    }
+    snprintf(field, sizeof field, "results[%zu].severity", i);
+    if (json_object_get(r, "severity") && !one_of(sev, severities)) {
+      as_go_quote(sev ? sev : "", q, sizeof q);
+      as_ferr_not_supported(errs, field, q,
+                            "\"critical\", \"high\", \"low\", \"medium\", \"info\"");
+    }
+    snprintf(field, sizeof field, "results[%zu].timestamp.seconds", i);
+    if (ts && !json_is_integer(json_object_get(ts, "seconds")))
+      as_ferr_required(errs, field, "");
+  }
 }
 
 /* The registry's validation that matters here; old is the stored object on an update. */
@@ -118,7 +195,9 @@ static json_t *validate(const kind_info *k, const json_t *obj, const json_t *old
       as_go_quote(type ? type : "", q, sizeof q);
       as_ferr_invalid(&errs, "type", q, "field is immutable");
     }
-  } else {
+  } else if (k->kind == AS_KIND_POLICYREPORT) {
+    validate_report(obj, &errs);
+  } else if (k->kind == AS_KIND_VWC) {
     json_array_foreach(json_object_get(obj, "webhooks"), i, v) {
       const char *wname = json_string_value(json_object_get(v, "name"));
       snprintf(field, sizeof field, "webhooks[%zu].name", i);
@@ -161,6 +240,8 @@ static void create(const as_ctx *ctx, const kind_info *k, const as_request *rq, 
   }
   as_meta_set(obj, "resourceVersion", NULL);
   name = as_meta_str(obj, "name");
+  if ((st = fence(ctx, k, rq, "CREATE", name, obj, NULL, out)))
+    goto out;
   delay(ctx);
   switch (as_store_commit(ctx->store, k->kind, ns_of(rq), name, 0, obj, &new_rv)) {
   case AS_COMMIT_OK:
@@ -203,7 +284,7 @@ static int update(const as_ctx *ctx, const kind_info *k, const as_request *rq, j
   as_meta_set(obj, "uid", as_meta_str(cur, "uid"));
   as_meta_set(obj, "creationTimestamp", as_meta_str(cur, "creationTimestamp"));
   as_meta_set(obj, "namespace", rq->ns);
-  if ((st = validate(k, obj, cur)))
+  if ((st = validate(k, obj, cur)) || (st = fence(ctx, k, rq, "UPDATE", rq->name, obj, cur, out)))
     goto out;
   delay(ctx);
   switch (as_store_commit(ctx->store, k->kind, ns_of(rq), rq->name, cur_rv, obj, &new_rv)) {
@@ -291,12 +372,15 @@ static void write(const as_ctx *ctx, const kind_info *k, const as_request *rq, a
 static void remove_object(const as_ctx *ctx, const kind_info *k, const as_request *rq,
                           as_reply *out) {
   uint64_t rv = 0, new_rv;
-  json_t *cur = as_store_get(ctx->store, k->kind, ns_of(rq), rq->name, &rv);
+  json_t *cur = as_store_get(ctx->store, k->kind, ns_of(rq), rq->name, &rv), *st;
   if (!cur) {
     reply_status(out, as_status_not_found(k->res, rq->name));
     return;
   }
-  if (as_store_commit(ctx->store, k->kind, ns_of(rq), rq->name, rv, NULL, &new_rv) != AS_COMMIT_OK)
+  if ((st = fence(ctx, k, rq, "DELETE", rq->name, NULL, cur, out)))
+    reply_status(out, st);
+  else if (as_store_commit(ctx->store, k->kind, ns_of(rq), rq->name, rv, NULL, &new_rv) !=
+           AS_COMMIT_OK)
     reply_status(out, as_status_conflict(k->res, rq->name, OPTIMISTIC_LOCK_MSG));
   else
     as_reply_set(out, 200, json_pack("{s:s, s:s, s:{}, s:s, s:o}", "kind", "Status", "apiVersion",
@@ -310,11 +394,8 @@ static void handle(const as_ctx *ctx, const kind_info *k, const as_request *rq, 
   json_t *cur;
 
   if (!rq->name && !strcmp(m, "GET")) {
-    uint64_t rv;
-    json_t *items = as_store_list(ctx->store, k->kind, rq->ns, &rv);
-    json_t *list = items ? as_list(k->res, items, rv) : NULL;
-    as_reply_set(out, list ? 200 : 500, list ? list : as_status_internal("out of memory"));
-  } else if (!rq->name && !strcmp(m, "POST")) {
+    as_list_watch(ctx, rq, k->res, k->kind, out);
+  } else if (!rq->name && !strcmp(m, "POST") && (rq->ns || !k->namespaced)) {
     create(ctx, k, rq, out);
   } else if (rq->name && !strcmp(m, "GET")) {
     cur = as_store_get(ctx->store, k->kind, ns_of(rq), rq->name, NULL);
@@ -335,6 +416,14 @@ static void handle(const as_ctx *ctx, const kind_info *k, const as_request *rq, 
 
 void as_secrets_handle(const as_ctx *ctx, const as_request *rq, as_reply *out) {
   handle(ctx, &secrets, rq, out);
+}
+
+void as_configmaps_handle(const as_ctx *ctx, const as_request *rq, as_reply *out) {
+  handle(ctx, &configmaps, rq, out);
+}
+
+void as_policyreports_handle(const as_ctx *ctx, const as_request *rq, as_reply *out) {
+  handle(ctx, &policyreports, rq, out);
 }
 
 void as_vwcs_handle(const as_ctx *ctx, const as_request *rq, as_reply *out) {

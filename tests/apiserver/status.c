@@ -9,6 +9,10 @@ const as_resource as_res_leases = {"coordination.k8s.io", "v1", "leases", "Lease
                                    "coordination.k8s.io/v1"};
 const as_resource as_res_events = {"", "v1", "events", "Event", "EventList", "v1"};
 const as_resource as_res_secrets = {"", "v1", "secrets", "Secret", "SecretList", "v1"};
+const as_resource as_res_configmaps = {"", "v1", "configmaps", "ConfigMap", "ConfigMapList", "v1"};
+const as_resource as_res_policyreports = {"wgpolicyk8s.io", "v1alpha2", "policyreports",
+                                          "PolicyReport", "PolicyReportList",
+                                          "wgpolicyk8s.io/v1alpha2"};
 const as_resource as_res_vwcs = {"admissionregistration.k8s.io", "v1",
                                  "validatingwebhookconfigurations",
                                  "ValidatingWebhookConfiguration",

@@ -16,7 +16,8 @@ typedef struct {
   const char *api_version; /* "coordination.k8s.io/v1" */
 } as_resource;
 
-extern const as_resource as_res_leases, as_res_events, as_res_secrets, as_res_vwcs;
+extern const as_resource as_res_leases, as_res_events, as_res_secrets, as_res_configmaps,
+    as_res_policyreports, as_res_vwcs;
 
 /* One field.Error: type ("FieldValueInvalid"), field path and the rendered body. */
 typedef struct {

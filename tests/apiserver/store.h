@@ -8,7 +8,14 @@
 
 #include <jansson.h>
 
-typedef enum { AS_KIND_LEASE, AS_KIND_EVENT, AS_KIND_SECRET, AS_KIND_VWC } as_kind;
+typedef enum {
+  AS_KIND_LEASE,
+  AS_KIND_EVENT,
+  AS_KIND_SECRET,
+  AS_KIND_CONFIGMAP,
+  AS_KIND_POLICYREPORT,
+  AS_KIND_VWC
+} as_kind;
 
 typedef struct as_store as_store;
 

@@ -142,5 +142,43 @@ for (const caseName of ['default', 'full', 'opt-in']) {
     console.log(`  ${tag} skipped node heartbeats whose audit findings are given up (the shipped policy only audits kube-node-lease): ${[...lostAudit].join(', ') || 'none'}`);
 }
 
+// The fence's conditions (case full has fencing.enabled): total on every operation, and sending
+// exactly what is not a lease, an event or a webhook configuration (what leaseguard and the
+// control plane need: gatekeeper#3829), subresources included.
+{
+  const vwc = YAML.parseAllDocuments(fs.readFileSync(path.join(opt.dir, 'full.yaml'), 'utf8')).map((d) => d.toJS())
+    .find((o) => o?.kind === 'ValidatingWebhookConfiguration');
+  const f = vwc.webhooks.find((w) => w.clientConfig?.service?.path === '/fence');
+  const resources = [
+    ['coordination.k8s.io', 'leases', '', false], ['', 'events', '', false], ['events.k8s.io', 'events', '', false],
+    ['admissionregistration.k8s.io', 'validatingwebhookconfigurations', '', false],
+    ['admissionregistration.k8s.io', 'mutatingwebhookconfigurations', '', false],
+    ['admissionregistration.k8s.io', 'validatingadmissionpolicies', 'status', false],
+    ['', 'configmaps', '', true], ['', 'secrets', '', true], ['apps', 'deployments', '', true],
+    ['apps', 'deployments', 'status', true], ['', 'pods', 'status', true], ['example.com', 'widgets', '', true],
+    ['coordination.k8s.io', 'leasecandidates', '', true], ['', 'namespaces', '', true],
+  ];
+  const object = { metadata: { name: 'x', namespace: 'team-a', labels: { 'leaseguard.io/fenced': 'true' } } };
+  const errors = [];
+  const wrong = [];
+  let n = 0;
+  for (const [group, resource, sub, send] of resources) {
+    for (const op of ['CREATE', 'UPDATE', 'DELETE']) {
+      const req = { uid: 'u', kind: { group, version: 'v1', kind: 'X' }, resource: { group, version: 'v1', resource },
+        subResource: sub || undefined, name: 'x', namespace: 'team-a', operation: op, userInfo: { username: 'u' },
+        object: op === 'DELETE' ? null : object, oldObject: op === 'CREATE' ? null : object };
+      const r = (f?.matchConditions || []).map((c) => ({ c, ...evaluate(c.expression, req) }));
+      r.filter((x) => x.error).forEach((x) => errors.push(`${x.c.name} on ${op} ${group}/${resource}: ${x.error}`));
+      if (r.every((x) => x.value === true) !== send) wrong.push(`${op} ${group || 'core'}/${resource}${sub ? `/${sub}` : ''}`);
+      n++;
+    }
+  }
+  check(f && f.matchConditions.length === 3 && errors.length === 0,
+    `[full] the fence's ${f?.matchConditions.length} matchConditions evaluate to a bool on all ${n} requests`, errors.slice(0, 4).join('; '));
+  check(f && wrong.length === 0,
+    '[full] the fence is sent every resource and subresource but leases, events (core and events.k8s.io) and admissionregistration.k8s.io',
+    `wrong on ${wrong.join(', ')}`);
+}
+
 console.log(failures ? `conditions.mjs: ${failures} failed` : 'conditions.mjs: all passed');
 process.exit(failures ? 1 : 0);

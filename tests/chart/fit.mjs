@@ -160,7 +160,7 @@ function podExtras(t) {
 }
 
 // The NetworkPolicies: ingress to the pods' own ports from the configured peers (anywhere when
-// none), egress to the API server only when asked.
+// none), egress to the API server only when asked (and only when the pods call it).
 function networkPolicies(t) {
   const { tag, check, eq, show, exp, objs, matches, isComp, podLabels, c } = t;
   const np = exp.values.networkPolicy;
@@ -185,9 +185,9 @@ function networkPolicies(t) {
     `${tag} webhook ingress: https from ${np.webhookFrom.length ? 'the given peers' : 'anywhere'}, probes from ${np.probesFrom.length ? 'the given peers' : 'anywhere'}, http-metrics from ${np.metricsFrom.length ? 'the given peers' : 'anywhere'}; each a container port`,
     show(ingress));
   if (np.egress.enabled) {
-    const wantEgress = [...(exp.events ? [apiRule] : []), ...np.egress.extraRules];
+    const wantEgress = [...(exp.usesApi ? [apiRule] : []), ...np.egress.extraRules];
     check(eq(w?.spec.egress, wantEgress),
-      `${tag} webhook egress: ${exp.events ? `the API server (${np.egress.apiServer.length ? 'given peers' : 'any address'}, ports ${np.egress.apiServerPorts.join(', ')})` : 'nothing (no events)'}${np.egress.extraRules.length ? ' and extraRules' : ''}`,
+      `${tag} webhook egress: ${exp.usesApi ? `the API server (${np.egress.apiServer.length ? 'given peers' : 'any address'}, ports ${np.egress.apiServerPorts.join(', ')})` : 'nothing (no API calls)'}${np.egress.extraRules.length ? ' and extraRules' : ''}`,
       show(w?.spec.egress));
   } else {
     check(w && !('egress' in w.spec), `${tag} webhook egress unrestricted (egress.enabled false)`);

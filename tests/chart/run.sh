@@ -178,6 +178,12 @@ for major in 3 4; do
   render netpol "$release" "$ns" -- --set networkPolicy.enabled=true --set leaseHealth.enabled=true
   render opt-in "$release" "$ns" -- --set webhook.nodeLeases=true --set webhook.metadataOnlyUpdates=true \
     --set priorityClassName= --set podSecurityContext.runAsUser=null
+  # The fence in a mode where the chart renders the caBundle (it must be the first webhook's),
+  # with the API egress it then needs and no Events; the lease watch alone.
+  render fencing "$release" "$ns" -- --set fencing.enabled=true --set certificates.mode=generate \
+    --set networkPolicy.enabled=true --set networkPolicy.egress.enabled=true
+  render lease-watch "$release" "$ns" -- --set leaseWatch.enabled=true --set leaseHealth.enabled=true \
+    --set leaseHealth.policyReports.enabled=true --set leaseHealth.namespace=team-a
 
   echo "-- byte-stable renders (GitOps: helm template twice must not differ)"
   for case in default full; do
@@ -232,6 +238,19 @@ for major in 3 4; do
     fi
   }
   refuse timeout-60 timeoutSeconds --set webhook.timeoutSeconds=60
+  refuse fencing-unknown 'unknown' --set fencing.enabled=true --set fencing.unknown=maybe
+  refuse fencing-name-short 'fencing[./]name' --set fencing.enabled=true --set fencing.name=fence
+  refuse fencing-name-same 'fencing.name "leases.leaseguard.io" is webhook.name' --set fencing.enabled=true \
+    --set fencing.name=leases.leaseguard.io
+  refuse fencing-string 'fencing[./]enabled' --set-string fencing.enabled=true
+  refuse lease-watch-string 'leaseWatch[./]enabled' --set-string leaseWatch.enabled=true
+  refuse report-ttl-3000h 'leaseHealth.policyReports.ttl must be 1s..2160h' --set leaseHealth.enabled=true \
+    --set leaseHealth.policyReports.enabled=true --set leaseHealth.policyReports.ttl=3000h
+  refuse report-ttl-days 'ttl' --set leaseHealth.enabled=true --set leaseHealth.policyReports.enabled=true \
+    --set leaseHealth.policyReports.ttl=1d
+  refuse reports-without-observer 'leaseHealth.policyReports.enabled needs leaseHealth.enabled' \
+    --set leaseHealth.policyReports.enabled=true
+  refuse install-crd-string 'installCRD' --set-string policyReports.installCRD=yes
   refuse timeout-0 timeoutSeconds --set webhook.timeoutSeconds=0
   refuse mode-block mode --set mode=block
   refuse replicas-0 replicaCount --set replicaCount=0
@@ -354,6 +373,10 @@ for major in 3 4; do
     notes default-certs "kubectl -n $ns delete secret $release-certs" "$release" "$chart" -n "$ns"
     notes full "WARNING: failurePolicy is Fail" guard "$chart" -n kube-guard -f "$here/values/full.yaml"
     notes full-lease-health "lease-health    lease-guard-lease-health: audit --watch of the leases in kube-system" guard "$chart" -n kube-guard -f "$here/values/full.yaml"
+    notes fencing "fencing         fence.leaseguard.io: writes of objects labelled leaseguard.io/fenced=true" \
+      "$release" "$chart" -n "$ns" --set fencing.enabled=true
+    notes policy-reports "policy reports  one PolicyReport leaseguard-leases per namespace" "$release" "$chart" \
+      -n "$ns" --set leaseHealth.enabled=true --set leaseHealth.policyReports.enabled=true
     notes monitoring "alerts          PrometheusRule leaseguard" "$release" "$chart" -n "$ns" \
       --set leaseHealth.enabled=true --set prometheusRule.enabled=true --set grafanaDashboard.enabled=true
     if run_helm install-bad "$helm" install "$release" "$chart" -n "$ns" --dry-run=client \

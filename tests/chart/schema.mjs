@@ -172,6 +172,15 @@ export function schemaChecker(require) {
       case 'ref': {
         const r = resolveName(file, type.name);
         if (!r && /^I/.test(type.name)) out.push(`${where}: cannot resolve type ${type.name}`);
+        // A CRD schema's items and additionalProperties: JSONSchemaProps (or an array of them,
+        // or a bool), which kubernetes-models declares as an empty interface.
+        const or = r && /JSONSchemaPropsOr(Array|Bool)$/.test(type.name) &&
+          resolveName(path.join(path.dirname(r.file), 'JSONSchemaProps.d.ts'), 'IJSONSchemaProps');
+        if (or) {
+          if (Array.isArray(value)) value.forEach((v, i) => unknownFields(v, or.type, or.file, `${where}[${i}]`, out));
+          else if (typeof value !== 'boolean') unknownFields(value, or.type, or.file, where, out);
+          return;
+        }
         if (r) unknownFields(value, r.type, r.file, where, out);
         return;
       }
@@ -211,7 +220,11 @@ export function schemaChecker(require) {
       spec: { selector: {}, template: { spec: { containers: [{ name: 'c', readinesProbe: {} }] } } } };
     const cert = { apiVersion: 'cert-manager.io/v1', kind: 'Certificate', metadata: { name: 'x' },
       spec: { secretName: 's', issuerRef: { name: 'i', kindd: 'Issuer' } } };
-    return probe(dep, 'spec.template.spec.containers[0].readinesProbe') && probe(cert, 'spec.issuerRef.kindd');
+    const crd = { apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', metadata: { name: 'x' },
+      spec: { group: 'g', names: { kind: 'K', plural: 'ks' }, scope: 'Namespaced', versions: [{ name: 'v1', served: true,
+        storage: true, schema: { openAPIV3Schema: { type: 'object', properties: { a: { type: 'array', items: { type: 'string', formt: 'x' } } } } } }] } };
+    return probe(dep, 'spec.template.spec.containers[0].readinesProbe') && probe(cert, 'spec.issuerRef.kindd') &&
+      probe(crd, 'properties.a.items.formt');
   }
 
   // Returns null when obj is valid and has no unknown field, else the reason.

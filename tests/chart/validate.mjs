@@ -140,13 +140,13 @@ function loadCase(name) {
   return objs;
 }
 const CLUSTER_KINDS = new Set(['ValidatingWebhookConfiguration', 'ClusterRole', 'ClusterRoleBinding',
-  'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']);
+  'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding', 'CustomResourceDefinition']);
 const isHook = (o) => Boolean(o.metadata?.annotations?.['helm.sh/hook']);
 // The chart's components: webhook, lease-health (the observer), monitoring (rules, dashboard).
 const isComp = (c) => (o) => o.metadata?.labels?.['app.kubernetes.io/component'] === c;
 const matches = (selector, labels) => Object.entries(selector || {}).every(([k, v]) => (labels || {})[k] === v);
 // serve's flags that take no value.
-const SWITCHES = new Set(['--events', '--metrics-lease-label']);
+const SWITCHES = new Set(['--events', '--metrics-lease-label', '--watch-leases', '--fencing']);
 function flagsOf(args) {
   const m = new Map();
   const dup = [];
@@ -166,6 +166,102 @@ function b64pem(b64) {
 }
 
 const rendered = []; // {case, deployment args, policy} for the binary checks
+
+// The lease watch and the fence (leaseWatch, fencing): the flags, and the fence's webhook: the
+// first one's Service, caBundle, failurePolicy, timeout and namespaces, path /fence, every
+// resource (and subresource) selected by the label, but never what leaseguard itself and the
+// control plane need (its matchConditions; conditions.mjs runs them).
+function fence(tag, exp, vwc, flags) {
+  const fv = exp.values.fencing;
+  check(flags.has('--watch-leases') === exp.values.leaseWatch.enabled,
+    `${tag} --watch-leases ${exp.values.leaseWatch.enabled ? 'given' : 'absent'} (leaseWatch.enabled)`);
+  check(fv.enabled ? flags.get('--fencing') === 'true' && flags.get('--fencing-unknown') === fv.unknown
+    : !flags.has('--fencing') && !flags.has('--fencing-unknown'),
+  `${tag} ${fv.enabled ? `--fencing --fencing-unknown=${fv.unknown}` : 'no --fencing'}`, `${flags.get('--fencing')} ${flags.get('--fencing-unknown')}`);
+  if (!fv.enabled)
+    return;
+  const [w, f] = vwc.webhooks;
+  check(f?.name === fv.name && f.name !== w.name, `${tag} fence webhook named ${fv.name}`, f?.name);
+  check(eq(f?.clientConfig, { ...w.clientConfig, service: { ...w.clientConfig.service, path: '/fence' } }),
+    `${tag} fence: the first webhook's clientConfig (Service, port, caBundle) with path /fence`, show(f?.clientConfig));
+  check(eq(f?.rules, [{ apiGroups: ['*'], apiVersions: ['*'], operations: ['CREATE', 'UPDATE', 'DELETE'], resources: ['*/*'], scope: '*' }]),
+    `${tag} fence rules: every group, version, resource and subresource, CREATE UPDATE DELETE`, show(f?.rules));
+  check(f?.failurePolicy === w.failurePolicy && f.timeoutSeconds === w.timeoutSeconds && f.matchPolicy === 'Equivalent' &&
+        f.sideEffects === 'None' && eq(f.admissionReviewVersions, ['v1']),
+  `${tag} fence: failurePolicy ${w.failurePolicy} and timeout ${w.timeoutSeconds}s as the first webhook, sideEffects None, v1`,
+  show([f?.failurePolicy, f?.timeoutSeconds, f?.sideEffects]));
+  check(eq(f?.namespaceSelector, w.namespaceSelector), `${tag} fence: the first webhook's namespaceSelector (release namespace excluded)`,
+    show(f?.namespaceSelector));
+  check(eq(f?.objectSelector, { matchLabels: { 'leaseguard.io/fenced': 'true' } }),
+    `${tag} fence objectSelector leaseguard.io/fenced=true`, show(f?.objectSelector));
+  check(eq((f?.matchConditions || []).map((c) => c.name), ['not-leases', 'not-events', 'not-webhook-configurations']),
+    `${tag} fence matchConditions: not leases, events or webhook configurations (gatekeeper#3829)`, show(f?.matchConditions));
+}
+
+// The errors of value against an OpenAPI v3 schema, for the keywords a structural CRD schema
+// uses here (type, format, properties, required, enum, items, additionalProperties), as
+// kube-apiserver applies them to a custom resource.
+function openapiErrors(sch, v, at = '') {
+  const errs = [];
+  const typeOk = { object: isObj(v), array: Array.isArray(v), string: typeof v === 'string',
+    integer: Number.isInteger(v), number: typeof v === 'number', boolean: typeof v === 'boolean' }[sch.type];
+  if (!typeOk) return [`${at || '.'}: not ${sch.type}`];
+  if (sch.enum && !sch.enum.includes(v)) errs.push(`${at}: ${JSON.stringify(v)} not in ${sch.enum.join(', ')}`);
+  if (sch.type === 'object') {
+    for (const r of sch.required || []) if (!(r in v)) errs.push(`${at}.${r}: required`);
+    for (const [k, x] of Object.entries(v)) {
+      const ps = sch.properties?.[k] || (isObj(sch.additionalProperties) ? sch.additionalProperties : null);
+      if (ps) errs.push(...openapiErrors(ps, x, `${at}.${k}`));
+      else if (sch.properties && k !== 'metadata') errs.push(`${at}.${k}: unknown field (pruned)`);
+    }
+  }
+  if (sch.type === 'array') v.forEach((x, i) => errs.push(...openapiErrors(sch.items, x, `${at}[${i}]`)));
+  return errs;
+}
+
+// What makes a schema structural (Kubernetes' rules, the parts that apply): a type on every
+// node, items on arrays, properties or additionalProperties (not both), metadata untouched.
+function structuralErrors(sch, at = '') {
+  const errs = [];
+  if (!sch.type) errs.push(`${at || '.'}: no type`);
+  if (sch.$ref || sch.allOf || sch.oneOf || sch.anyOf) errs.push(`${at}: references or combinators`);
+  if (sch.type === 'array') {
+    if (!sch.items) errs.push(`${at}: an array without items`);
+    else errs.push(...structuralErrors(sch.items, `${at}[]`));
+  }
+  if (sch.properties && sch.additionalProperties) errs.push(`${at}: properties and additionalProperties`);
+  for (const [k, x] of Object.entries(sch.properties || {})) errs.push(...structuralErrors(x, `${at}.${k}`));
+  if (isObj(sch.additionalProperties)) errs.push(...structuralErrors(sch.additionalProperties, `${at}.*`));
+  return errs;
+}
+
+// policyReports.installCRD: the PolicyReport CRD, structural, kept on uninstall, and the report
+// leaseguard writes (tests/fixtures/policyreport.json, which test_polreport checks against
+// src/polreport.c) valid against it; a report with a result outside the enum is not.
+function crd(tag, objs, exp) {
+  const crds = objs.filter((o) => o.kind === 'CustomResourceDefinition');
+  if (!exp.values.policyReports.installCRD) {
+    check(crds.length === 0, `${tag} no CustomResourceDefinition`);
+    return;
+  }
+  const c = crds[0];
+  check(crds.length === 1 && c.metadata.name === 'policyreports.wgpolicyk8s.io' && c.spec.group === 'wgpolicyk8s.io' &&
+        c.spec.scope === 'Namespaced' && c.spec.names.kind === 'PolicyReport' && c.spec.names.plural === 'policyreports' &&
+        c.metadata.annotations?.['helm.sh/resource-policy'] === 'keep',
+  `${tag} CRD policyreports.wgpolicyk8s.io: Namespaced, kind PolicyReport, kept on uninstall`, show(c?.metadata));
+  const v = c.spec.versions || [];
+  check(v.length === 1 && v[0].name === 'v1alpha2' && v[0].served && v[0].storage, `${tag} CRD serves and stores v1alpha2`, show(v.map((x) => x.name)));
+  const schema = v[0]?.schema?.openAPIV3Schema || {};
+  const se = structuralErrors(schema);
+  check(se.length === 0, `${tag} CRD schema is structural (a type on every node, items on arrays)`, se.join('; '));
+  const doc = JSON.parse(fs.readFileSync(path.join(opt.repo, 'tests', 'fixtures', 'policyreport.json'), 'utf8'));
+  const de = openapiErrors(schema, doc);
+  check(de.length === 0 && doc.results.length > 1, `${tag} the PolicyReport leaseguard writes is valid against the CRD`, de.join('; '));
+  const bad = JSON.parse(JSON.stringify(doc));
+  bad.results[0].result = 'failed';
+  delete bad.results[1].policy;
+  check(openapiErrors(schema, bad).length === 2, `${tag} ... and a result outside the enum or without its policy is not`);
+}
 
 function checkCase(name, exp) {
   const objs = loadCase(name);
@@ -216,10 +312,13 @@ function checkCase(name, exp) {
 
   // Security contexts, placement, host network, extras, network policies, the webhook's
   // opt-out label, matchConditions and annotations (fit.mjs).
+  exp.fencing = exp.values.fencing.enabled;
+  exp.watchLeases = exp.fencing || exp.values.leaseWatch.enabled;
+  exp.usesApi = exp.events || exp.certMode === 'controller' || exp.watchLeases;
   checkFit({ name, tag, objs, exp, chartValues, dep, vwc, c, check, eq, show, matches, isComp, isHook });
-  const usesApi = exp.events || exp.certMode === 'controller';
+  const usesApi = exp.usesApi;
   check(spec.automountServiceAccountToken === usesApi,
-    `${tag} service account token mounted only with events or the certificate controller (${usesApi})`, spec.automountServiceAccountToken);
+    `${tag} service account token mounted only with events, the certificate controller or the lease watch (${usesApi})`, spec.automountServiceAccountToken);
 
   // Ports, listeners and probes.
   const sv = exp.values.server;
@@ -261,7 +360,7 @@ function checkCase(name, exp) {
   const mp = svc.spec.ports.find((p) => p.name === 'http-metrics');
   check(svc.spec.ports.length === 2 && mp?.port === exp.values.metrics.port && mp.targetPort === 'http-metrics',
     `${tag} Service port http-metrics (${exp.values.metrics.port}) targets the container's metrics listener; no probe port`, show(svc.spec.ports));
-  check(vwc.webhooks.length === 1, `${tag} one webhook`);
+  check(vwc.webhooks.length === (exp.fencing ? 2 : 1), `${tag} ${exp.fencing ? 'two webhooks (leases, the fence)' : 'one webhook'}`);
   const w = vwc.webhooks[0];
   const cs = w.clientConfig.service || {};
   check(cs.name === svc.metadata.name && cs.namespace === svc.metadata.namespace && cs.namespace === ns && cs.port === 443 && sp?.port === cs.port,
@@ -279,6 +378,8 @@ function checkCase(name, exp) {
   check(notIn && eq([...notIn.values].sort(), [ns, ...exp.excluded].sort()),
     `${tag} namespaceSelector excludes ${[ns, ...exp.excluded].join(', ')}`, show(w.namespaceSelector));
   check(eq(w.objectSelector || {}, exp.objectSelector), `${tag} objectSelector ${show(exp.objectSelector)}`, show(w.objectSelector));
+  fence(tag, exp, vwc, flags);
+  crd(tag, objs, exp);
 
   // TLS: the mounted Secret, the flags, the caBundle.
   const vol = (n) => (spec.volumes || []).find((v) => v.name === n);
@@ -424,6 +525,21 @@ function checkCase(name, exp) {
   }
   roles = roles.filter((r) => !certRoles.includes(r));
   bindings = bindings.filter((b) => !certBindings.includes(b));
+  // The lease watch (leaseWatch, fencing): get/list/watch on leases, cluster-wide.
+  const leaseRoles = roles.filter((r) => /-leases$/.test(r.metadata.name));
+  const leaseBindings = bindings.filter((b) => /-leases$/.test(b.metadata.name));
+  if (exp.watchLeases) {
+    check(leaseRoles.length === 1 && leaseRoles[0].kind === 'ClusterRole' &&
+          eq(leaseRoles[0].rules, [{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'list', 'watch'] }]),
+      `${tag} ClusterRole ${leaseRoles[0]?.metadata.name}: get/list/watch on leases, nothing else (the lease watch)`, show(leaseRoles.map((r) => r.rules)));
+    check(leaseBindings.length === 1 && leaseBindings[0].kind === 'ClusterRoleBinding' && leaseBindings[0].roleRef.name === leaseRoles[0]?.metadata.name &&
+          eq(leaseBindings[0].subjects, [{ kind: 'ServiceAccount', name: saName, namespace: ns }]),
+      `${tag} ClusterRoleBinding gives it to ${ns}/${saName} only`);
+  } else {
+    check(leaseRoles.length === 0 && leaseBindings.length === 0, `${tag} no lease RBAC for the webhook without leaseWatch or fencing`);
+  }
+  roles = roles.filter((r) => !leaseRoles.includes(r));
+  bindings = bindings.filter((b) => !leaseBindings.includes(b));
   if (exp.events) {
     const cr = roles.filter((r) => r.kind === 'ClusterRole');
     check(roles.length === 1 && cr.length === 1 && eq(cr[0].rules, [{ apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] }]),
@@ -434,7 +550,7 @@ function checkCase(name, exp) {
     check(sa?.automountServiceAccountToken === true, `${tag} ServiceAccount token mounted (events need the API)`);
   } else {
     check(roles.length === 0 && bindings.length === 0, `${tag} no events RBAC without events`);
-    check(sa?.automountServiceAccountToken === usesApi, `${tag} ServiceAccount mounts a token only for the certificate controller (${usesApi})`);
+    check(sa?.automountServiceAccountToken === usesApi, `${tag} ServiceAccount mounts a token only for the certificate controller or the lease watch (${usesApi})`);
   }
 
   // ServiceMonitor.
@@ -507,12 +623,17 @@ function checkCase(name, exp) {
     const lf = new Map();
     const lbad = [];
     for (const a of la.slice(2)) {
-      const mm = /^(--[a-z-]+)=(.*)$/.exec(a);
+      const mm = a === '--policy-reports' ? [a, a, 'true'] : /^(--[a-z-]+)=(.*)$/.exec(a);
       if (!mm || lf.has(mm[1])) lbad.push(a);
       else lf.set(mm[1], mm[2]);
     }
     check(la[0] === 'audit' && la[1] === '--watch' && lbad.length === 0,
-      `${tag} lease-health: args are "audit --watch" then --flag=value, each once`, lbad.join(' '));
+      `${tag} lease-health: args are "audit --watch" then --flag=value (or --policy-reports), each once`, lbad.join(' '));
+    const pr = lh.policyReports;
+    check(pr.enabled ? lf.get('--policy-reports') === 'true' && lf.get('--policy-report-ttl') === pr.ttl
+      : !lf.has('--policy-reports') && !lf.has('--policy-report-ttl'),
+    `${tag} lease-health: ${pr.enabled ? `--policy-reports --policy-report-ttl=${pr.ttl}` : 'no --policy-reports'}`,
+    `${lf.get('--policy-reports')} ${lf.get('--policy-report-ttl')}`);
     const lport = (lc.ports || []).find((p) => p.name === 'http-metrics');
     check(lport?.containerPort === lh.port && lf.get('--http') === hostPort(lh.port),
       `${tag} lease-health: --http=${hostPort(lh.port)} (server.bindAddress) is the container port http-metrics`, `${lf.get('--http')} ${show(lc.ports)}`);
@@ -548,9 +669,12 @@ function checkCase(name, exp) {
     const lroles = lhObjs.filter((o) => /^(Cluster)?Role$/.test(o.kind));
     const lbind = lhObjs.filter((o) => /RoleBinding$/.test(o.kind));
     const kind = lh.namespace ? 'Role' : 'ClusterRole';
+    const reportRule = { apiGroups: ['wgpolicyk8s.io'], resources: ['policyreports'], verbs: ['get', 'create', 'update', 'delete'] };
     check(lroles.length === 1 && lroles[0].kind === kind &&
-          eq(lroles[0].rules, [{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'list', 'watch'] }]),
-      `${tag} lease-health: one ${kind}${lh.namespace ? ` in ${lh.namespace}` : ''}: get/list/watch on coordination.k8s.io leases, nothing else`,
+          eq(lroles[0].rules, [{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'list', 'watch'] },
+            ...(lh.policyReports.enabled ? [reportRule] : [])]),
+      `${tag} lease-health: one ${kind}${lh.namespace ? ` in ${lh.namespace}` : ''}: get/list/watch on coordination.k8s.io leases` +
+      `${lh.policyReports.enabled ? ', get/create/update/delete on policyreports' : ''}, nothing else`,
       show(lroles.map((r) => [r.kind, r.rules])));
     check(lbind.length === 1 && lbind[0].kind === `${kind}Binding` && lbind[0].roleRef.kind === kind &&
           lbind[0].roleRef.name === lroles[0]?.metadata.name && (lbind[0].metadata.namespace || '') === lh.namespace &&
@@ -695,9 +819,15 @@ const cases = {
   netpol: { values: mergeValues(chartValues, { networkPolicy: { enabled: true }, leaseHealth: { enabled: true } }) },
   'opt-in': { values: mergeValues(chartValues, { webhook: { nodeLeases: true, metadataOnlyUpdates: true },
     priorityClassName: '', podSecurityContext: { runAsUser: null } }) },
+  // The fence where the chart renders the caBundle, with API egress and no Events; the lease
+  // watch alone, beside PolicyReports of one namespace.
+  fencing: { certMode: 'generate', tlsSecret: `${opt.release}-tls`, values: mergeValues(chartValues,
+    { fencing: { enabled: true }, certificates: { mode: 'generate' }, networkPolicy: { enabled: true, egress: { enabled: true } } }) },
+  'lease-watch': { values: mergeValues(chartValues, { leaseWatch: { enabled: true },
+    leaseHealth: { enabled: true, namespace: 'team-a', policyReports: { enabled: true } } }) },
 };
 try {
-  check(selfCheck(), 'the unknown-field check finds misspelt fields (Deployment container, Certificate issuerRef)');
+  check(selfCheck(), 'the unknown-field check finds misspelt fields (Deployment container, Certificate issuerRef, a CRD schema\'s items)');
 } catch (e) { fail(`unknown-field self-check: ${e.stack || e}`); }
 try { dashboard(); } catch (e) { fail(`dashboard: ${e.stack || e}`); }
 for (const [name, over] of Object.entries(cases)) {

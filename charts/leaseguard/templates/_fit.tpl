@@ -9,7 +9,7 @@
   "--max-connections" "--connection-timeout" "--threads" "--policy-check-interval"
   "--metrics-lease-label" "--events" "--event-queue-size" "--lease-memory-size" "--cert-secret"
   "--webhook-configuration" "--cert-dns-names" "--cert-validity" "--cert-renew-before"
-  "--cert-overlap" "--cert-sync-period" | toJson }}
+  "--cert-overlap" "--cert-sync-period" "--watch-leases" "--fencing" "--fencing-unknown" | toJson }}
 {{- end }}
 
 {{/* Ports of the node's own components, which a hostNetwork pod must not take, as

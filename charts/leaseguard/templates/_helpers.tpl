@@ -151,6 +151,33 @@ and the Deployment's checksum all see the same certificate.
 {{- list $fullname (printf "%s.%s" $fullname $ns) (printf "%s.%s.svc" $fullname $ns) (printf "%s.%s.svc.cluster.local" $fullname $ns) | toJson }}
 {{- end }}
 
+{{/* "true" when the webhook pods call the Kubernetes API: the certificate controller (its
+     Secret and webhook configuration), Events, and the lease watch of leaseWatch and fencing. */}}
+{{- define "leaseguard.usesApi" -}}
+{{- if or (eq .Values.certificates.mode "controller") .Values.events.enabled .Values.fencing.enabled .Values.leaseWatch.enabled }}true{{ end }}
+{{- end }}
+
+{{/* "true" when the webhook pods list and watch every Lease (leaseWatch, or fencing, which
+     implies it). */}}
+{{- define "leaseguard.watchesLeases" -}}
+{{- if or .Values.fencing.enabled .Values.leaseWatch.enabled }}true{{ end }}
+{{- end }}
+
+{{/* The fence's matchConditions: never what the webhook itself needs (gatekeeper#3829: a
+     webhook on "all resources" that matched the leases its own cluster needed deadlocked it).
+     Total: request.resource is always set. */}}
+{{- define "leaseguard.fenceConditions" -}}
+- name: not-leases
+  expression: >-
+    !(request.resource.group == 'coordination.k8s.io' && request.resource.resource == 'leases')
+- name: not-events
+  expression: >-
+    !(request.resource.resource == 'events' &&
+    (request.resource.group == '' || request.resource.group == 'events.k8s.io'))
+- name: not-webhook-configurations
+  expression: request.resource.group != 'admissionregistration.k8s.io'
+{{- end }}
+
 {{/* controller mode: serve's certificate controller flags (a YAML list). */}}
 {{- define "leaseguard.controllerArgs" -}}
 {{- $c := .Values.certificates.controller }}
@@ -283,6 +310,19 @@ metadata:
 {{- end }}
 {{- if or (lt (int64 $secs) 1) (gt (int64 $secs) 86400) }}
 {{- include "leaseguard.fail" (printf "leaseHealth.watchTimeout must be 1s..24h (h, m and s), not %q" (toString .Values.leaseHealth.watchTimeout)) }}
+{{- end }}
+{{- end }}
+{{- if and .Values.fencing.enabled (eq .Values.fencing.name .Values.webhook.name) }}
+{{- include "leaseguard.fail" (printf "fencing.name %q is webhook.name: the two webhooks of one configuration need names of their own" .Values.fencing.name) }}
+{{- end }}
+{{- if .Values.leaseHealth.policyReports.enabled }}
+{{- $ttl := toString .Values.leaseHealth.policyReports.ttl }}
+{{- $ms := int64 (include "leaseguard.durationMs" $ttl) }}
+{{- if or (not (regexMatch "^([0-9]+(h|m|s))+$" $ttl)) (lt $ms 1000) (gt $ms 7776000000) }}
+{{- include "leaseguard.fail" (printf "leaseHealth.policyReports.ttl must be 1s..2160h (h, m and s), not %q" $ttl) }}
+{{- end }}
+{{- if not .Values.leaseHealth.enabled }}
+{{- include "leaseguard.fail" "leaseHealth.policyReports.enabled needs leaseHealth.enabled: the lease-health observer writes the reports" }}
 {{- end }}
 {{- end }}
 {{- if .Values.grafanaDashboard.enabled }}
