@@ -152,7 +152,7 @@ static int parse_set(const char **p, glob_parse *g, const char *glob, char *err,
   const char *s = *p;
   lg_cel_buf cls = {0};
   bool neg = false, first = true, is_class;
-  unsigned char lo, hi;
+  unsigned char lo = 0, hi = 0; /* set by set_char; zeroed for gcc -O3 */
   int rc = 0;
   if (*s == '!' || *s == '^') {
     neg = true;
