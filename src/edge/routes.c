@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "admission.h"
+#include "httpd_mhd.h"
 #include "log.h"
 #include "times.h"
 #include "tls_mhd.h"

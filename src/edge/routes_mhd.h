@@ -1,6 +1,6 @@
 /* routes_mhd.h -- private to the .c files of src/edge: libmicrohttpd's access handler and completion
  * callback for serve's HTTPS port (routes.c), given to it by server.c. Public headers never
- * include this one (tests/edge_headers.cmake checks). */
+ * include this one (tests/edgeheaders checks). */
 #ifndef LG_ROUTES_MHD_H
 #define LG_ROUTES_MHD_H
 

@@ -1,6 +1,6 @@
 /* tls_mhd.h -- private to the .c files of src/edge: the parts of tls.h that speak GnuTLS and
  * libmicrohttpd (each connection's handshake, the certificate callback, the client check).
- * Public headers never include this one (tests/edge_headers.cmake checks). */
+ * Public headers never include this one (tests/edgeheaders checks). */
 #ifndef LG_TLS_MHD_H
 #define LG_TLS_MHD_H
 
