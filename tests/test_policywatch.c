@@ -58,7 +58,7 @@ static void test_builtin(void **state) {
   assert_true(lg_policywatch_loaded(w));
   r = lg_policywatch_acquire(w);
   assert_int_equal(mode_of(r), LG_MODE_ENFORCE);
-  lg_policywatch_check(w, true); /* nothing to reload: logged, kept */
+  lg_policywatch_reload_if_changed(w, true); /* nothing to reload: logged, kept */
   lg_policy_ref_release(r);
   lg_policywatch_free(w);
   lg_policywatch_free(NULL);
@@ -92,14 +92,14 @@ static void test_reloads(void **state) {
   assert_int_equal(mode_of(held), LG_MODE_WARN);
 
   /* Unchanged: no reload, unless forced. */
-  lg_policywatch_check(w, false);
+  lg_policywatch_reload_if_changed(w, false);
   expect_counts(m, 0, 0);
-  lg_policywatch_check(w, true);
+  lg_policywatch_reload_if_changed(w, true);
   expect_counts(m, 1, 0);
 
   /* Changed: the new policy for new holders; the held one stays valid. */
   write_policy(POLICY("audit"));
-  lg_policywatch_check(w, false);
+  lg_policywatch_reload_if_changed(w, false);
   expect_counts(m, 2, 0);
   now = lg_policywatch_acquire(w);
   assert_int_equal(mode_of(now), LG_MODE_AUDIT);
@@ -109,7 +109,7 @@ static void test_reloads(void **state) {
 
   /* Broken: refused and counted; the current one stays. */
   write_policy("{not json");
-  lg_policywatch_check(w, false);
+  lg_policywatch_reload_if_changed(w, false);
   expect_counts(m, 2, 1);
   now = lg_policywatch_acquire(w);
   assert_int_equal(mode_of(now), LG_MODE_AUDIT);
@@ -117,16 +117,16 @@ static void test_reloads(void **state) {
 
   /* Gone: counted once while it stays gone, again when forced. */
   assert_int_equal(unlink(path), 0);
-  lg_policywatch_check(w, false);
-  lg_policywatch_check(w, false);
+  lg_policywatch_reload_if_changed(w, false);
+  lg_policywatch_reload_if_changed(w, false);
   expect_counts(m, 2, 2);
-  lg_policywatch_check(w, true);
+  lg_policywatch_reload_if_changed(w, true);
   expect_counts(m, 2, 3);
   assert_true(lg_policywatch_loaded(w));
 
   /* Back and valid. */
   write_policy(POLICY("enforce"));
-  lg_policywatch_check(w, false);
+  lg_policywatch_reload_if_changed(w, false);
   expect_counts(m, 3, 3);
   now = lg_policywatch_acquire(w);
   assert_int_equal(mode_of(now), LG_MODE_ENFORCE);

@@ -1,5 +1,5 @@
 /* httpd.c -- plain-HTTP GET endpoints on libmicrohttpd, for probes, status and metrics. */
-#include "httpd.h"
+#include "httpd_mhd.h"
 
 #include <errno.h>
 #include <stdint.h>

@@ -1,5 +1,6 @@
-/* httpd.h -- small plain-HTTP GET endpoints on libmicrohttpd: the status and metrics of
- * `elect` and `audit --watch`, serve's probe and metrics listeners. */
+/* httpd.h -- the plain HTTP status listener (not the HTTPS webhook server: server.h): small
+ * GET endpoints for the status and metrics of `elect` and `audit --watch`, and serve's probe
+ * and metrics listeners. */
 #ifndef LG_HTTPD_H
 #define LG_HTTPD_H
 
@@ -7,8 +8,6 @@
 #include <stddef.h>
 
 #include "rc.h"
-
-struct MHD_Connection;
 
 typedef struct {
   unsigned status;   /* HTTP status; 200 unless the handler says otherwise */
@@ -50,9 +49,5 @@ size_t lg_httpd_reap(lg_httpd *h);
 
 /* Stops and frees; NULL is a no-op. */
 void lg_httpd_stop(lg_httpd *h);
-
-/* Checks the framing headers of c's request (lg_framing_check): 0, or the status to answer
- * (400, 501) with the reason in msg. */
-unsigned lg_httpd_framing(struct MHD_Connection *c, char *msg, size_t len);
 
 #endif

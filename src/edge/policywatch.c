@@ -1,74 +1,27 @@
 /* policywatch.c -- the policy in force: refcounted, reloaded when its file changes. */
 #include "policywatch.h"
 
-#include <errno.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "log.h"
 
-struct lg_policy_ref {
-  lg_policy *policy;
-  atomic_uint refs;
-};
-
 struct lg_policywatch {
-  const char *path;       /* NULL: the built-in policy */
+  const char *path;          /* NULL: the built-in policy */
   lg_metrics *metrics;
-  pthread_mutex_t lock;   /* guards current */
-  lg_policy_ref *current;
-  bool have_stat;         /* the file watch; main thread only */
-  bool stat_failed;
-  struct stat st;
+  lg_hotfile_holder current; /* the policy new requests get */
+  lg_hotfile_watch file;     /* main thread only */
 };
 
-void lg_policy_ref_release(lg_policy_ref *r) {
-  if (r && atomic_fetch_sub(&r->refs, 1) == 1) {
-    lg_policy_free(r->policy);
-    free(r);
-  }
-}
+static void free_policy(void *p) { lg_policy_free(p); }
 
-const lg_policy *lg_policy_ref_get(const lg_policy_ref *r) { return r ? r->policy : NULL; }
+void lg_policy_ref_release(lg_policy_ref *r) { lg_hotfile_release(r); }
 
-lg_policy_ref *lg_policywatch_acquire(lg_policywatch *w) {
-  lg_policy_ref *r;
-  pthread_mutex_lock(&w->lock);
-  r = w->current;
-  if (r)
-    atomic_fetch_add(&r->refs, 1);
-  pthread_mutex_unlock(&w->lock);
-  return r;
-}
+const lg_policy *lg_policy_ref_get(const lg_policy_ref *r) { return lg_hotfile_get(r); }
 
-bool lg_policywatch_loaded(lg_policywatch *w) {
-  bool loaded;
-  pthread_mutex_lock(&w->lock);
-  loaded = w->current != NULL;
-  pthread_mutex_unlock(&w->lock);
-  return loaded;
-}
+lg_policy_ref *lg_policywatch_acquire(lg_policywatch *w) { return lg_hotfile_acquire(&w->current); }
 
-/* Makes p (owned, freed on failure) the current policy; requests already running keep the
- * one they started with. */
-static lg_rc install(lg_policywatch *w, lg_policy *p) {
-  lg_policy_ref *r = malloc(sizeof *r), *old;
-  if (!r) {
-    lg_policy_free(p);
-    return LG_ENOMEM;
-  }
-  r->policy = p;
-  atomic_init(&r->refs, 1);
-  pthread_mutex_lock(&w->lock);
-  old = w->current;
-  w->current = r;
-  pthread_mutex_unlock(&w->lock);
-  lg_policy_ref_release(old);
-  return LG_OK;
-}
+bool lg_policywatch_loaded(lg_policywatch *w) { return lg_hotfile_loaded(&w->current); }
 
 lg_rc lg_policywatch_new(const char *path, lg_metrics *m, lg_policywatch **out, char *err,
                          size_t errlen) {
@@ -79,20 +32,20 @@ lg_rc lg_policywatch_new(const char *path, lg_metrics *m, lg_policywatch **out, 
   *out = NULL;
   if (!w)
     return lg_fail(err, errlen, LG_ENOMEM, "%s", lg_strerror(LG_ENOMEM));
-  if (pthread_mutex_init(&w->lock, NULL) != 0) {
+  if (lg_hotfile_holder_init(&w->current, free_policy) != LG_OK) {
     free(w);
     return lg_fail(err, errlen, LG_ESERVER, "cannot create a mutex");
   }
   w->path = path;
   w->metrics = m;
   if (path) {
-    w->have_stat = stat(path, &w->st) == 0;
+    lg_hotfile_watch_init(&w->file, &path, 1);
     rc = lg_policy_load_file(path, &p, err, errlen);
   } else {
     rc = lg_policy_default(&p, err, errlen);
   }
   if (rc == LG_OK)
-    rc = install(w, p);
+    rc = lg_hotfile_swap(&w->current, p);
   if (rc) {
     lg_policywatch_free(w);
     return rc;
@@ -104,16 +57,8 @@ lg_rc lg_policywatch_new(const char *path, lg_metrics *m, lg_policywatch **out, 
 void lg_policywatch_free(lg_policywatch *w) {
   if (!w)
     return;
-  lg_policy_ref_release(w->current);
-  pthread_mutex_destroy(&w->lock);
+  lg_hotfile_holder_destroy(&w->current);
   free(w);
-}
-
-/* stat follows symlinks, so a ConfigMap mount swapping its ..data link is seen as a
- * new inode. */
-static bool same_file(const struct stat *a, const struct stat *b) {
-  return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
-         a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
 }
 
 static void count(lg_policywatch *w, bool ok) {
@@ -121,8 +66,7 @@ static void count(lg_policywatch *w, bool ok) {
   lg_metrics_file_reload(w->metrics, "policy", ok);
 }
 
-void lg_policywatch_check(lg_policywatch *w, bool force) {
-  struct stat st;
+void lg_policywatch_reload_if_changed(lg_policywatch *w, bool force) {
   lg_policy *p = NULL;
   char detail[512] = "";
   lg_rc rc;
@@ -132,23 +76,21 @@ void lg_policywatch_check(lg_policywatch *w, bool force) {
       lg_log(LG_LOG_INFO, "no policy file to reload; keeping the built-in policy", NULL);
     return;
   }
-  if (stat(w->path, &st) != 0) {
-    if (force || !w->stat_failed) {
-      lg_log(LG_LOG_ERROR, "cannot read the policy file; keeping the current policy", "path",
-             w->path, "error", strerror(errno), NULL);
-      count(w, false);
-    }
-    w->stat_failed = true;
+  switch (lg_hotfile_watch_check(&w->file, force)) {
+  case LG_HOTFILE_SAME:
+  case LG_HOTFILE_STILL_GONE:
     return;
+  case LG_HOTFILE_GONE:
+    lg_log(LG_LOG_ERROR, "cannot read the policy file; keeping the current policy", "path",
+           w->path, "error", strerror(w->file.error), NULL);
+    count(w, false);
+    return;
+  case LG_HOTFILE_CHANGED:
+    break;
   }
-  w->stat_failed = false;
-  if (!force && w->have_stat && same_file(&st, &w->st))
-    return;
-  w->st = st;
-  w->have_stat = true;
   rc = lg_policy_load_file(w->path, &p, detail, sizeof detail);
   if (rc == LG_OK)
-    rc = install(w, p);
+    rc = lg_hotfile_swap(&w->current, p);
   count(w, rc == LG_OK);
   if (rc) {
     lg_log(LG_LOG_ERROR, "policy reload failed; keeping the previous policy", "path", w->path,

@@ -1,19 +1,20 @@
 /* policywatch.h -- serve's policy in force: loaded at start, reloaded when its file changes
  * (or on demand), and held by each request that started under it. Thread-safe but for
- * lg_policywatch_check. */
+ * lg_policywatch_reload_if_changed. */
 #ifndef LG_POLICYWATCH_H
 #define LG_POLICYWATCH_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "hotfile.h"
 #include "metrics.h"
 #include "policy.h"
 #include "rc.h"
 
 typedef struct lg_policywatch lg_policywatch;
 /* One loaded policy, held by the watch while current and by each request using it. */
-typedef struct lg_policy_ref lg_policy_ref;
+typedef lg_hotfile_ref lg_policy_ref;
 
 /* Loads path (NULL: the built-in default policy); m (borrowed, may be NULL) counts reloads.
  * On failure *out is NULL and err names the file and the problem. */
@@ -38,6 +39,6 @@ bool lg_policywatch_loaded(lg_policywatch *w);
 /* Reloads the file when it changed (a ConfigMap's ..data link swap counts), or always when
  * force (SIGHUP). An invalid file is logged, counted, and the current policy stays in force.
  * Main thread only. */
-void lg_policywatch_check(lg_policywatch *w, bool force);
+void lg_policywatch_reload_if_changed(lg_policywatch *w, bool force);
 
 #endif

@@ -1,6 +1,6 @@
 /* routes.c -- serve's HTTPS requests (POST /validate, probes, metrics) and the answers of its
  * plain-HTTP probe and metrics listeners. */
-#include "routes.h"
+#include "routes_mhd.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -12,8 +12,10 @@
 #include <strings.h>
 
 #include "admission.h"
+#include "httpd_mhd.h"
 #include "log.h"
 #include "times.h"
+#include "tls_mhd.h"
 #include "webhook.h"
 
 /* How much of a body past the limit is read and dropped, so that a 413 can still be

@@ -1,13 +1,11 @@
 /* routes.h -- serve's requests: POST /validate and the probe and metrics endpoints beside it
- * on the HTTPS port (libmicrohttpd's access and completion callbacks), and the answers of
+ * on the HTTPS port (libmicrohttpd's callbacks: routes_mhd.h, private), and the answers of
  * the plain-HTTP probe and metrics listeners. Framing, client certificate and body checks. */
 #ifndef LG_ROUTES_H
 #define LG_ROUTES_H
 
 #include <stdbool.h>
 #include <stddef.h>
-
-#include <microhttpd.h>
 
 #include "conns.h"
 #include "httpd.h"
@@ -35,13 +33,6 @@ bool lg_routes_ready(lg_routes *r);
 
 /* Requests begun and not yet completed. */
 unsigned lg_routes_active(lg_routes *r);
-
-/* libmicrohttpd's access handler and completion callback (cls: the lg_routes). */
-enum MHD_Result lg_routes_on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                     const char *method, const char *version, const char *upload,
-                                     size_t *upload_size, void **con_cls);
-void lg_routes_on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
-                            enum MHD_RequestTerminationCode toe);
 
 /* lg_httpd handlers (ctx: the lg_routes): GET /healthz and /readyz for the probe listener,
  * GET /metrics for the metrics listener. */

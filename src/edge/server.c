@@ -27,9 +27,9 @@
 #include "log.h"
 #include "noise.h"
 #include "policywatch.h"
-#include "routes.h"
+#include "routes_mhd.h"
 #include "times.h"
-#include "tls.h"
+#include "tls_mhd.h"
 
 /* Connection noise is summed up in one log line per this many seconds. */
 #define NOISE_INTERVAL_S 10
@@ -320,12 +320,12 @@ static void serve_until_signal(server *s, const sigset_t *set) {
              "signal", name, "shutdownDelay", delay, NULL);
       stop_at = mono_s() + s->cfg->shutdown_delay_ms / 1000.0;
     } else if (sig == SIGHUP) {
-      lg_policywatch_check(s->policies, true);
-      lg_tls_check_files(s->tls, true);
+      lg_policywatch_reload_if_changed(s->policies, true);
+      lg_tls_reload_if_changed(s->tls, true);
       lg_certctl_kick(s->certctl);
     } else if (sig < 0 && errno == EAGAIN && ms && mono_s() >= next_check) {
-      lg_policywatch_check(s->policies, false);
-      lg_tls_check_files(s->tls, false);
+      lg_policywatch_reload_if_changed(s->policies, false);
+      lg_tls_reload_if_changed(s->tls, false);
       next_check = mono_s() + ms / 1000.0;
     }
     reap_slow(s);

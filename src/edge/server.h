@@ -1,5 +1,6 @@
-/* server.h -- the HTTPS webhook server and its plain-HTTP probe and metrics listeners:
- * start, limits, reloads, connection noise, signals and the graceful shutdown. */
+/* server.h -- the HTTPS webhook server (the plain HTTP status listener is httpd.h), with its
+ * probe and metrics listeners: start, limits, reloads, connection noise, signals and the
+ * graceful shutdown. */
 #ifndef LG_SERVER_H
 #define LG_SERVER_H
 

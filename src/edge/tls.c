@@ -4,20 +4,19 @@
 #include "tls.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include <gnutls/x509.h>
-#include <microhttpd.h>
 
 #include "certinfo.h"
+#include "hotfile.h"
 #include "log.h"
 #include "times.h"
+#include "tls_mhd.h"
 
 /* Certificate and key files are small; anything larger is a wrong path. */
 #define PEM_MAX (1024 * 1024)
@@ -28,34 +27,29 @@
 #define EXPIRY_WARN_DAYS 30
 #define DAY_MS (INT64_C(86400) * 1000)
 
-/* A serving certificate chain and its key. Held by the store while current and by each
- * connection whose handshake used it; the last release frees it. GnuTLS is given the
- * chain and key without taking ownership (no GNUTLS_CERT_RETR_DEINIT_ALL), so a
+/* A serving certificate chain and its key. Held (lg_hotfile_ref) by the store while current
+ * and by each connection whose handshake used it; the last release frees it. GnuTLS is given
+ * the chain and key without taking ownership (no GNUTLS_CERT_RETR_DEINIT_ALL), so a
  * connection's reference keeps them valid for as long as its session may use them. */
 typedef struct {
   gnutls_pcert_st *chain;
   unsigned n;
   gnutls_privkey_t key;
   int64_t not_after; /* of the first certificate, Unix seconds */
-  atomic_uint refs;
 } tls_pair;
 
 /* The trusted client CAs. Held by the store while current and by each client check while
  * it runs; the last release frees it. */
 typedef struct {
   gnutls_x509_trust_list_t list;
-  atomic_uint refs;
 } ca_set;
 
 struct lg_tls {
   lg_tls_config cfg;
-  pthread_mutex_t lock;        /* guards pair and ca */
-  tls_pair *pair;              /* the pair new handshakes get */
-  ca_set *ca;                  /* the client CAs new checks use; NULL without --client-ca-file */
-  struct stat cert_st, key_st; /* the certificate and key watch; main thread only */
-  bool stat_failed;
-  struct stat ca_st;           /* the client CA watch; main thread only */
-  bool ca_stat_failed;
+  lg_hotfile_holder pair;      /* the tls_pair new handshakes get */
+  lg_hotfile_holder ca;        /* the ca_set new checks use; none without --client-ca-file */
+  lg_hotfile_watch pair_file;  /* the certificate and key watch; main thread only */
+  lg_hotfile_watch ca_file;    /* the client CA watch; main thread only */
   _Atomic int64_t next_expiry_check; /* CLOCK_MONOTONIC ms; 0 after an install: due now */
 };
 
@@ -63,7 +57,7 @@ struct lg_tls {
  * accepted and freed when it closes. Touched only by the connection's thread. */
 struct lg_tls_conn {
   lg_tls *store;
-  tls_pair *pair;      /* what its last handshake presented */
+  lg_hotfile_ref *pair; /* the tls_pair its last handshake presented */
   bool client_checked; /* client certificate verified (once per handshake) */
   bool client_ok;
   bool hello;          /* a ClientHello arrived */
@@ -121,13 +115,6 @@ static void free_pem(char *pem) {
   }
 }
 
-/* stat follows symlinks, so the kubelet swapping a Secret volume's ..data link is seen as
- * a new inode. */
-static bool same_file(const struct stat *a, const struct stat *b) {
-  return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
-         a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
-}
-
 /* ---- serving certificate ---- */
 
 static void pair_free(tls_pair *p) {
@@ -141,30 +128,16 @@ static void pair_free(tls_pair *p) {
   free(p);
 }
 
-static void pair_release(tls_pair *p) {
-  if (p && atomic_fetch_sub(&p->refs, 1) == 1)
-    pair_free(p);
-}
+static void pair_free_value(void *p) { pair_free(p); }
 
-static tls_pair *pair_acquire(lg_tls *t) {
-  tls_pair *p;
-  pthread_mutex_lock(&t->lock);
-  p = t->pair;
-  if (p)
-    atomic_fetch_add(&p->refs, 1);
-  pthread_mutex_unlock(&t->lock);
-  return p;
-}
-
-/* Makes p (owned) the pair of new handshakes; connections keep the one they got. */
-static void install_pair(lg_tls *t, tls_pair *p) {
-  tls_pair *old;
-  lg_metrics_cert_expiry(t->cfg.metrics, p->not_after);
-  pthread_mutex_lock(&t->lock);
-  old = t->pair;
-  t->pair = p;
-  pthread_mutex_unlock(&t->lock);
-  pair_release(old);
+/* Makes p (owned, freed on failure) the pair of new handshakes; connections keep the one
+ * they got. */
+static lg_rc install_pair(lg_tls *t, tls_pair *p) {
+  int64_t not_after = p->not_after;
+  lg_rc rc = lg_hotfile_swap(&t->pair, p);
+  if (rc == LG_OK)
+    lg_metrics_cert_expiry(t->cfg.metrics, not_after);
+  return rc;
 }
 
 /* True when the private key is the one whose public half the certificate carries. */
@@ -231,7 +204,6 @@ static lg_rc parse_pair(const char *cert, const char *key, const char *cert_name
     goto out;
   }
   p->not_after = info.not_after;
-  atomic_init(&p->refs, 1);
   *out = p;
   p = NULL;
 
@@ -262,7 +234,8 @@ static const char *source(const lg_tls *t) {
 }
 
 void lg_tls_check_expiry(lg_tls *t) {
-  tls_pair *p = pair_acquire(t);
+  lg_hotfile_ref *held = lg_hotfile_acquire(&t->pair);
+  const tls_pair *p = lg_hotfile_get(held);
   char when[LG_TIME_BUFLEN], days[24];
   int64_t left;
 
@@ -280,7 +253,7 @@ void lg_tls_check_expiry(lg_tls *t) {
     lg_log(LG_LOG_WARNING, "serving certificate expires soon", "source", source(t),
            "notAfter", when, "daysLeft", days, NULL);
   }
-  pair_release(p);
+  lg_hotfile_release(held);
 }
 
 int64_t lg_tls_expiry_due_ms(const lg_tls *t) {
@@ -293,42 +266,35 @@ int64_t lg_tls_expiry_due_ms(const lg_tls *t) {
  * force. Main thread only. */
 static void check_pair(lg_tls *t, bool force) {
   const lg_tls_config *cfg = &t->cfg;
-  struct stat cst, kst;
   tls_pair *p = NULL;
   char detail[768] = "", when[LG_TIME_BUFLEN];
-  const char *missing = NULL;
   lg_rc rc;
 
   if (!cfg->cert_file)
     return; /* the certificate controller installs the pairs */
-  if (stat(cfg->cert_file, &cst) != 0)
-    missing = cfg->cert_file;
-  else if (stat(cfg->key_file, &kst) != 0)
-    missing = cfg->key_file;
-  if (missing) {
-    if (force || !t->stat_failed) {
-      lg_log(LG_LOG_ERROR, "cannot read the serving certificate or key; keeping the current pair",
-             "path", missing, "error", strerror(errno), NULL);
-      lg_metrics_file_reload(cfg->metrics, "tls-certificate", false);
-    }
-    t->stat_failed = true;
+  switch (lg_hotfile_watch_check(&t->pair_file, force)) {
+  case LG_HOTFILE_SAME:
+  case LG_HOTFILE_STILL_GONE:
     return;
+  case LG_HOTFILE_GONE:
+    lg_log(LG_LOG_ERROR, "cannot read the serving certificate or key; keeping the current pair",
+           "path", t->pair_file.missing, "error", strerror(t->pair_file.error), NULL);
+    lg_metrics_file_reload(cfg->metrics, "tls-certificate", false);
+    return;
+  case LG_HOTFILE_CHANGED:
+    break;
   }
-  t->stat_failed = false;
-  if (!force && same_file(&cst, &t->cert_st) && same_file(&kst, &t->key_st))
-    return;
-  /* Recorded before reading: a change while reading is seen at the next check. */
-  t->cert_st = cst;
-  t->key_st = kst;
   rc = load_pair(cfg, &p, detail, sizeof detail);
+  if (rc == LG_OK) {
+    lg_time_format_short(p->not_after * LG_USEC_PER_SEC, when);
+    rc = install_pair(t, p);
+  }
   lg_metrics_file_reload(cfg->metrics, "tls-certificate", rc == LG_OK);
   if (rc) {
     lg_log(LG_LOG_ERROR, "serving certificate reload failed; keeping the current certificate",
            "error", detail[0] ? detail : lg_strerror(rc), NULL);
     return;
   }
-  lg_time_format_short(p->not_after * LG_USEC_PER_SEC, when);
-  install_pair(t, p);
   lg_log(LG_LOG_INFO, "serving certificate reloaded", "path", cfg->cert_file, "notAfter",
          when, NULL);
   lg_tls_check_expiry(t);
@@ -336,48 +302,31 @@ static void check_pair(lg_tls *t, bool force) {
 
 /* Loads the pair the server starts with; none without files (the controller installs one). */
 static lg_rc load_first_pair(lg_tls *t, char *err, size_t errlen) {
+  const char *files[2] = {t->cfg.cert_file, t->cfg.key_file};
   tls_pair *p = NULL;
   lg_rc rc;
 
   if (!t->cfg.cert_file)
     return LG_OK;
   /* Watched from here on; when a file is missing, load_pair says so. */
-  (void)stat(t->cfg.cert_file, &t->cert_st);
-  (void)stat(t->cfg.key_file, &t->key_st);
+  lg_hotfile_watch_init(&t->pair_file, files, 2);
   rc = load_pair(&t->cfg, &p, err, errlen);
   if (rc)
     return rc;
-  install_pair(t, p);
+  rc = install_pair(t, p);
+  if (rc)
+    return lg_fail(err, errlen, rc, "%s", lg_strerror(rc));
   return LG_OK;
 }
 
 /* ---- client CA ---- */
 
-static void ca_release(ca_set *c) {
-  if (c && atomic_fetch_sub(&c->refs, 1) == 1) {
+static void ca_free(void *v) {
+  ca_set *c = v;
+  if (c) {
     gnutls_x509_trust_list_deinit(c->list, 1);
     free(c);
   }
-}
-
-static ca_set *ca_acquire(lg_tls *t) {
-  ca_set *c;
-  pthread_mutex_lock(&t->lock);
-  c = t->ca;
-  if (c)
-    atomic_fetch_add(&c->refs, 1);
-  pthread_mutex_unlock(&t->lock);
-  return c;
-}
-
-/* Makes c (owned) the CAs of new client checks; checks already running keep theirs. */
-static void install_ca(lg_tls *t, ca_set *c) {
-  ca_set *old;
-  pthread_mutex_lock(&t->lock);
-  old = t->ca;
-  t->ca = c;
-  pthread_mutex_unlock(&t->lock);
-  ca_release(old);
 }
 
 /* Reads the client CA file into a new trust list (*out). All or nothing: fails unless it
@@ -399,7 +348,6 @@ static lg_rc load_client_ca(const char *path, ca_set **out, char *err, size_t er
     rc = lg_fail(err, errlen, LG_ENOMEM, "%s", lg_strerror(LG_ENOMEM));
     goto out;
   }
-  atomic_init(&c->refs, 1);
   d.data = (unsigned char *)pem;
   d.size = (unsigned)strlen(pem);
   g = gnutls_x509_trust_list_add_trust_mem(c->list, &d, NULL, GNUTLS_X509_FMT_PEM, 0, 0);
@@ -412,7 +360,7 @@ static lg_rc load_client_ca(const char *path, ca_set **out, char *err, size_t er
   c = NULL;
 
 out:
-  ca_release(c);
+  ca_free(c);
   free_pem(pem);
   return rc;
 }
@@ -421,34 +369,33 @@ out:
  * load leaves the current CAs in force. Main thread only. */
 static void check_client_ca(lg_tls *t, bool force) {
   const char *path = t->cfg.client_ca_file;
-  struct stat st;
   ca_set *c = NULL;
   char detail[768] = "";
   lg_rc rc;
 
   if (!path)
     return;
-  if (stat(path, &st) != 0) {
-    if (force || !t->ca_stat_failed) {
-      lg_log(LG_LOG_ERROR, "cannot read the client CA file; keeping the current client CA", "path",
-             path, "error", strerror(errno), NULL);
-      lg_metrics_file_reload(t->cfg.metrics, "client-ca", false);
-    }
-    t->ca_stat_failed = true;
+  switch (lg_hotfile_watch_check(&t->ca_file, force)) {
+  case LG_HOTFILE_SAME:
+  case LG_HOTFILE_STILL_GONE:
     return;
+  case LG_HOTFILE_GONE:
+    lg_log(LG_LOG_ERROR, "cannot read the client CA file; keeping the current client CA", "path",
+           path, "error", strerror(t->ca_file.error), NULL);
+    lg_metrics_file_reload(t->cfg.metrics, "client-ca", false);
+    return;
+  case LG_HOTFILE_CHANGED:
+    break;
   }
-  t->ca_stat_failed = false;
-  if (!force && same_file(&st, &t->ca_st))
-    return;
-  t->ca_st = st;
   rc = load_client_ca(path, &c, detail, sizeof detail);
+  if (rc == LG_OK)
+    rc = lg_hotfile_swap(&t->ca, c); /* checks already running keep theirs */
   lg_metrics_file_reload(t->cfg.metrics, "client-ca", rc == LG_OK);
   if (rc) {
     lg_log(LG_LOG_ERROR, "client CA reload failed; keeping the current client CA", "error",
            detail[0] ? detail : lg_strerror(rc), NULL);
     return;
   }
-  install_ca(t, c);
   lg_log(LG_LOG_INFO, "client CA reloaded", "path", path, NULL);
 }
 
@@ -460,23 +407,18 @@ lg_rc lg_tls_install_pem(lg_tls *t, const char *cert, const char *key, char *err
   if (!cert || !key)
     return lg_fail(err, errlen, LG_EINVAL, "no certificate or key");
   rc = parse_pair(cert, key, "tls.crt", "tls.key", &p, err, errlen);
+  if (rc == LG_OK && (rc = install_pair(t, p)) != LG_OK)
+    lg_fail(err, errlen, rc, "%s", lg_strerror(rc));
   if (rc)
     return rc;
-  install_pair(t, p);
   /* The main thread logs the expiry of the new pair at its next turn. */
   atomic_store(&t->next_expiry_check, 0);
   return LG_OK;
 }
 
-bool lg_tls_ready(lg_tls *t) {
-  bool ready;
-  pthread_mutex_lock(&t->lock);
-  ready = t->pair != NULL;
-  pthread_mutex_unlock(&t->lock);
-  return ready;
-}
+bool lg_tls_ready(lg_tls *t) { return lg_hotfile_loaded(&t->pair); }
 
-void lg_tls_check_files(lg_tls *t, bool force) {
+void lg_tls_reload_if_changed(lg_tls *t, bool force) {
   check_pair(t, force);
   check_client_ca(t, force);
 }
@@ -485,7 +427,8 @@ void lg_tls_check_files(lg_tls *t, bool force) {
 
 lg_rc lg_tls_new(const lg_tls_config *cfg, lg_tls **out, char *err, size_t errlen) {
   lg_tls *t = NULL;
-  bool locked = false;
+  int held = 0; /* holders made */
+  ca_set *c = NULL;
   lg_rc rc = LG_OK;
 
   *out = NULL;
@@ -495,18 +438,23 @@ lg_rc lg_tls_new(const lg_tls_config *cfg, lg_tls **out, char *err, size_t errle
   if (!t)
     return lg_fail(err, errlen, LG_ENOMEM, "%s", lg_strerror(LG_ENOMEM));
   t->cfg = *cfg;
-  if (pthread_mutex_init(&t->lock, NULL) != 0) {
+  if (lg_hotfile_holder_init(&t->pair, pair_free_value) == LG_OK)
+    held = 1;
+  if (held == 1 && lg_hotfile_holder_init(&t->ca, ca_free) == LG_OK)
+    held = 2;
+  if (held < 2) {
     rc = lg_fail(err, errlen, LG_ESERVER, "cannot create a mutex");
     goto out;
   }
-  locked = true;
   rc = load_first_pair(t, err, errlen);
   if (rc)
     goto out;
   lg_tls_check_expiry(t);
   if (cfg->client_ca_file) {
-    (void)stat(cfg->client_ca_file, &t->ca_st);
-    rc = load_client_ca(cfg->client_ca_file, &t->ca, err, errlen);
+    lg_hotfile_watch_init(&t->ca_file, &cfg->client_ca_file, 1);
+    rc = load_client_ca(cfg->client_ca_file, &c, err, errlen);
+    if (rc == LG_OK && (rc = lg_hotfile_swap(&t->ca, c)) != LG_OK)
+      lg_fail(err, errlen, rc, "%s", lg_strerror(rc));
     if (rc)
       goto out;
   }
@@ -515,10 +463,10 @@ lg_rc lg_tls_new(const lg_tls_config *cfg, lg_tls **out, char *err, size_t errle
 
 out:
   if (t) {
-    pair_release(t->pair);
-    ca_release(t->ca);
-    if (locked)
-      pthread_mutex_destroy(&t->lock);
+    if (held >= 1)
+      lg_hotfile_holder_destroy(&t->pair);
+    if (held >= 2)
+      lg_hotfile_holder_destroy(&t->ca);
     free(t);
   }
   return rc;
@@ -527,9 +475,8 @@ out:
 void lg_tls_free(lg_tls *t) {
   if (!t)
     return;
-  pair_release(t->pair);
-  ca_release(t->ca);
-  pthread_mutex_destroy(&t->lock);
+  lg_hotfile_holder_destroy(&t->pair);
+  lg_hotfile_holder_destroy(&t->ca);
   free(t);
 }
 
@@ -581,7 +528,7 @@ lg_tls_conn *lg_tls_conn_new(lg_tls *t, struct MHD_Connection *c) {
 void lg_tls_conn_free(lg_tls_conn *tc) {
   if (!tc)
     return;
-  pair_release(tc->pair);
+  lg_hotfile_release(tc->pair);
   free(tc);
 }
 
@@ -607,13 +554,15 @@ int lg_tls_on_cert(gnutls_session_t session, const struct gnutls_cert_retr_st *i
                    gnutls_pcert_st **chain, unsigned int *n, gnutls_ocsp_data_st **ocsp,
                    unsigned int *n_ocsp, gnutls_privkey_t *key, unsigned int *flags) {
   lg_tls_conn *tc = conn_of(gnutls_session_get_ptr(session));
-  tls_pair *p;
+  lg_hotfile_ref *held;
+  const tls_pair *p;
 
   (void)info;
-  if (!tc || !(p = pair_acquire(tc->store)))
+  if (!tc || !(held = lg_hotfile_acquire(&tc->store->pair)))
     return -1;
-  pair_release(tc->pair);
-  tc->pair = p;
+  lg_hotfile_release(tc->pair);
+  tc->pair = held;
+  p = lg_hotfile_get(held);
   tc->client_checked = false;
   *chain = p->chain;
   *n = p->n;
@@ -681,7 +630,7 @@ static bool verify_client(lg_tls *t, struct MHD_Connection *c, char *reason, siz
   gnutls_session_t session = ci ? ci->tls_session : NULL;
   const gnutls_datum_t *raw;
   unsigned n = 0;
-  ca_set *ca;
+  lg_hotfile_ref *ca;
   bool ok;
 
   if (!session) {
@@ -693,12 +642,12 @@ static bool verify_client(lg_tls *t, struct MHD_Connection *c, char *reason, siz
     snprintf(reason, len, "no client certificate presented");
     return false;
   }
-  if (!(ca = ca_acquire(t))) {
+  if (!(ca = lg_hotfile_acquire(&t->ca))) {
     snprintf(reason, len, "no client CA loaded");
     return false;
   }
-  ok = verify_chain(ca, raw, n, reason, len);
-  ca_release(ca);
+  ok = verify_chain(lg_hotfile_get(ca), raw, n, reason, len);
+  lg_hotfile_release(ca);
   return ok;
 }
 
