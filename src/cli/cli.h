@@ -77,9 +77,4 @@ int lg_cli_start_error(const char *cmd, const char *err);
 lg_rc lg_cli_api_config(const char *cmd, const lg_kube_flags *f, bool log, lg_kube_config *out,
                         char *err, size_t errlen);
 
-/* OLD-PARSER */
-int lg_cli_flag(int argc, char **argv, int *i, const char *name, const char **value);
-int64_t lg_cli_duration(const char *s);
-int lg_cli_api_flag(int argc, char **argv, int *i, lg_kube_flags *f);
-
 #endif

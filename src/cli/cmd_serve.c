@@ -237,7 +237,7 @@ static int check_values(lg_server_config *cfg, extras *x) {
       return -1;
     }
   if (x->shutdown_delay) {
-    int64_t us = lg_cli_duration(x->shutdown_delay);
+    int64_t us = lg_flags_duration(x->shutdown_delay);
     if (us < 0 || us > INT64_C(3600) * 1000000) {
       fprintf(stderr, "leaseguard serve: --shutdown-delay-duration must be a duration from 0s to "
                       "1h (e.g. 5s), not \"%s\"\n", x->shutdown_delay);
