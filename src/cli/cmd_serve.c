@@ -253,6 +253,29 @@ static int check_values(lg_server_config *cfg, extras *x) {
   return 0;
 }
 
+/* The rules between flags; -1 after a usage message. */
+static int check_rules(lg_server_config *cfg, extras *x) {
+  if (x->fencing_unknown && !x->fencing) {
+    lg_cli_usage_error("serve", "--fencing-unknown is for --fencing, which is not given");
+    return -1;
+  }
+  if (!x->events && !x->cert.secret && !x->watch_leases && !x->fencing &&
+      (x->api.kubeconfig || x->api.context || x->api.server || x->api.token_file ||
+       x->api.ca_file)) {
+    lg_cli_usage_error("serve", "the API access flags are for --events, --cert-secret, "
+                                "--watch-leases or --fencing, none of which is given");
+    return -1;
+  }
+  if (check_cert_flags(cfg, x) != 0)
+    return -1;
+  if (!x->cert.secret && (!cfg->tls_cert_file || !cfg->tls_key_file)) {
+    lg_cli_usage_error("serve", "--tls-cert-file and --tls-private-key-file are required "
+                                "(or --cert-secret)");
+    return -1;
+  }
+  return 0;
+}
+
 /* The certificate durations: from min to 36500 days. */
 #define CERT_DURATION(flag, field, dflt, min_us, min_text)                                   \
   {.name = flag, .kind = LG_FLAG_DURATION, .dst = &x->cert.field, .def = dflt,             \
@@ -338,24 +361,8 @@ static int parse_flags(int argc, char **argv, lg_server_config *cfg, extras *x) 
     return -1;
   if (mode)
     cfg->mode_override = lg_rules_parse_mode(mode);
-  if (x->fencing_unknown && !x->fencing) {
-    lg_cli_usage_error("serve", "--fencing-unknown is for --fencing, which is not given");
+  if (check_rules(cfg, x) != 0)
     return -1;
-  }
-  if (!x->events && !x->cert.secret && !x->watch_leases && !x->fencing &&
-      (x->api.kubeconfig || x->api.context || x->api.server || x->api.token_file ||
-       x->api.ca_file)) {
-    lg_cli_usage_error("serve", "the API access flags are for --events, --cert-secret, "
-                                "--watch-leases or --fencing, none of which is given");
-    return -1;
-  }
-  if (check_cert_flags(cfg, x) != 0)
-    return -1;
-  if (!x->cert.secret && (!cfg->tls_cert_file || !cfg->tls_key_file)) {
-    lg_cli_usage_error("serve", "--tls-cert-file and --tls-private-key-file are required "
-                                "(or --cert-secret)");
-    return -1;
-  }
   if (check_values(cfg, x) != 0)
     return -1;
   lg_log_set_level(level ? (lg_log_level)lg_log_parse_level(level) : LG_LOG_INFO);
