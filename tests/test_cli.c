@@ -107,6 +107,14 @@ static void test_usage_errors(void **state) {
       {"audit", {"--context=x", "-"}, "the API flags need --watch"},
       {"audit", {"--watch", "--token-file"}, "flag --token-file needs a value"},
       {"version", {"--bogus"}, "unknown argument --bogus"},
+      {"serve", {"--fencing-unknown=maybe", "--tls-cert-file=a", "--tls-private-key-file=b"},
+       "--fencing-unknown must be deny or allow, not \"maybe\""},
+      {"serve", {"--threads", "1025"}, "--threads must be a whole number in 0..1024"},
+      {"check", {"a", "b"}, "give one input file"},
+      {"certs", {"--out-dir=x", "--dns"}, "flag --dns needs a value"},
+      {"audit", {"--watch", "--policy-reports", "--policy-report-ttl=0s"},
+       "--policy-report-ttl must be 1s..2160h, got \"0s\""},
+      {"audit", {"--watch", "--watch-timeout", "25h"}, "--watch-timeout must be 1s..24h"},
   };
   (void)state;
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {

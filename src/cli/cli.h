@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "flags.h"
 #include "kubeconfig.h"
 
 /* Each subcommand gets argv with argv[0] = the subcommand name and returns the exit status. */
@@ -24,17 +25,17 @@ int lg_cmd_vap(int argc, char **argv);
 #define LG_EXIT_RUNTIME 1
 #define LG_EXIT_USAGE 2
 
-/* Matches argv[*i] against flag `name` ("--secure-port") in the forms --name=VALUE and
- * --name VALUE (then *i advances). Returns 1 and sets *value on a match, 0 when argv[*i]
- * is another flag, -1 when the flag is given without a value (message on stderr). */
-int lg_cli_flag(int argc, char **argv, int *i, const char *name, const char **value);
-
-/* Parses a Go duration ("15s", "1m30s", "500ms", "1.5h") into microseconds; -1 when
- * malformed or negative. */
-int64_t lg_cli_duration(const char *s);
+/* The values of --mode (a policy's modes but off) and --log-level, for ENUM rows. */
+extern const char *const lg_cli_modes[];
+extern const char *const lg_cli_log_levels[];
 
 /* Returns 1 when argv[i] is --help or -h. */
 int lg_cli_is_help(const char *arg);
+
+/* Parses argv with spec (flags.h) by the convention: returns 0 to go on; 1 after --help, the
+ * usage printed on stdout (only when usage is not NULL); 2 after a usage error, reported. */
+int lg_cli_parse(const char *cmd, const lg_flags_spec *spec, int argc, char **argv,
+                 const char *usage);
 
 /* Prints "leaseguard CMD: MESSAGE" and where the usage is on stderr; returns LG_EXIT_USAGE. */
 int lg_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -43,10 +44,19 @@ int lg_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((for
  * LG_EXIT_RUNTIME. */
 int lg_cli_start_error(const char *cmd, const char *err);
 
-/* Matches argv[*i] against the API-access flags (--kubeconfig, --context, --server,
- * --token-file, --certificate-authority) as lg_cli_flag does, storing a match in *f; an
- * empty value is a usage error (-1, reported). */
-int lg_cli_api_flag(int argc, char **argv, int *i, lg_kube_flags *f);
+/* The rows of the API-access flags (--kubeconfig, --context, --server, --token-file,
+ * --certificate-authority) into the lg_kube_flags *f; none may be empty. */
+#define LG_CLI_API_FLAGS(f)                                                                  \
+  {.name = "--kubeconfig", .kind = LG_FLAG_STRING, .dst = &(f)->kubeconfig,                 \
+   .opts = LG_FLAG_NONEMPTY},                                                               \
+      {.name = "--context", .kind = LG_FLAG_STRING, .dst = &(f)->context,                   \
+       .opts = LG_FLAG_NONEMPTY},                                                           \
+      {.name = "--server", .kind = LG_FLAG_STRING, .dst = &(f)->server,                     \
+       .opts = LG_FLAG_NONEMPTY},                                                           \
+      {.name = "--token-file", .kind = LG_FLAG_STRING, .dst = &(f)->token_file,             \
+       .opts = LG_FLAG_NONEMPTY},                                                           \
+      {.name = "--certificate-authority", .kind = LG_FLAG_STRING, .dst = &(f)->ca_file,     \
+       .opts = LG_FLAG_NONEMPTY}
 
 /* Help lines of the API-access flags. */
 #define LG_CLI_API_HELP                                                                      \

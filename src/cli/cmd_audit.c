@@ -79,83 +79,61 @@ static const char usage[] =
     "--watch: 0 after SIGTERM/SIGINT, 1 when it cannot start, 2 on usage.\n";
 
 typedef struct {
-  const char *policy_file, *mode_s, *output, *input, *ns, *http, *watch_timeout;
-  const char *log_level, *report_ttl;
+  const char *policy_file, *mode_s, *output, *input, *ns, *http, *log_level;
   lg_kube_flags api;
-  bool watch, json, reports;
+  bool watch, json, reports, watch_timeout_given, report_ttl_given;
   lg_mode mode;
   long watch_timeout_s;
-  int64_t report_ttl_us;
+  int64_t watch_timeout_us, report_ttl_us;
 } options;
 
 /* Returns 0 to go on, 1 after --help, 2 on a usage error (reported). */
 static int parse(int argc, char **argv, options *o) {
-  const char *v;
-  int64_t t;
-  struct {
-    const char *flag;
-    const char **dst;
-  } strs[] = {{"--policy-file", &o->policy_file}, {"--mode", &o->mode_s},
-              {"--output", &o->output},           {"--namespace", &o->ns},
-              {"--http", &o->http},               {"--watch-timeout", &o->watch_timeout},
-              {"--log-level", &o->log_level},    {"--policy-report-ttl", &o->report_ttl}};
+  static const char *const outputs[] = {"table", "json", NULL};
+  static const char got[] = "{flag} must be {values}, got \"{value}\"";
+  const lg_flag flags[] = {
+      {.name = "--policy-file", .kind = LG_FLAG_STRING, .dst = &o->policy_file},
+      {.name = "--mode", .kind = LG_FLAG_ENUM, .dst = &o->mode_s, .values = lg_cli_modes,
+       .bad = got},
+      {.name = "--output", .kind = LG_FLAG_ENUM, .dst = &o->output, .values = outputs,
+       .bad = got},
+      {.name = "--watch", .kind = LG_FLAG_BOOL, .dst = &o->watch},
+      {.name = "--namespace", .kind = LG_FLAG_STRING, .dst = &o->ns},
+      {.name = "--http", .kind = LG_FLAG_STRING, .dst = &o->http},
+      {.name = "--watch-timeout", .kind = LG_FLAG_DURATION, .dst = &o->watch_timeout_us,
+       .def = "5m", .min = LG_USEC_PER_SEC, .max = 24 * 3600 * LG_USEC_PER_SEC,
+       .bad = "{flag} must be 1s..24h, got \"{value}\"", .given = &o->watch_timeout_given},
+      {.name = "--policy-reports", .kind = LG_FLAG_BOOL, .dst = &o->reports},
+      {.name = "--policy-report-ttl", .kind = LG_FLAG_DURATION, .dst = &o->report_ttl_us,
+       .def = "24h", .min = LG_USEC_PER_SEC, .max = 90LL * 24 * 3600 * LG_USEC_PER_SEC,
+       .bad = "{flag} must be 1s..2160h, got \"{value}\"", .given = &o->report_ttl_given},
+      {.name = "--log-level", .kind = LG_FLAG_ENUM, .dst = &o->log_level,
+       .values = lg_cli_log_levels, .bad = got},
+      LG_CLI_API_FLAGS(&o->api),
+  };
+  const lg_flags_spec spec = {flags, sizeof flags / sizeof *flags, "unknown flag {arg}",
+                              &o->input, "give one input file"};
+  int r;
+
   o->mode = LG_MODE_INHERIT;
-  for (int i = 1; i < argc; i++) {
-    int m = 0;
-    if (lg_cli_is_help(argv[i])) {
-      fputs(usage, stdout);
-      return 1;
-    }
-    if (strcmp(argv[i], "--watch") == 0 || strcmp(argv[i], "--policy-reports") == 0) {
-      *(argv[i][2] == 'w' ? &o->watch : &o->reports) = true;
-      continue;
-    }
-    for (size_t k = 0; k < sizeof strs / sizeof strs[0] && m == 0; k++)
-      if ((m = lg_cli_flag(argc, argv, &i, strs[k].flag, &v)) > 0)
-        *strs[k].dst = v;
-    if (m == 0)
-      m = lg_cli_api_flag(argc, argv, &i, &o->api);
-    if (m < 0)
-      return 2;
-    if (m > 0)
-      continue;
-    if (argv[i][0] == '-' && strcmp(argv[i], "-") != 0)
-      return lg_cli_usage_error("audit", "unknown flag %s", argv[i]);
-    if (o->input)
-      return lg_cli_usage_error("audit", "give one input file");
-    o->input = argv[i];
-  }
-  if (o->mode_s &&
-      ((o->mode = lg_rules_parse_mode(o->mode_s)) == LG_MODE_INHERIT || o->mode == LG_MODE_OFF))
-    return lg_cli_usage_error("audit", "--mode must be enforce, warn or audit, got \"%s\"",
-                              o->mode_s);
-  if (o->output && strcmp(o->output, "table") != 0 && strcmp(o->output, "json") != 0)
-    return lg_cli_usage_error("audit", "--output must be table or json, got \"%s\"", o->output);
+  if ((r = lg_cli_parse("audit", &spec, argc, argv, usage)) != 0)
+    return r;
+  if (o->mode_s)
+    o->mode = lg_rules_parse_mode(o->mode_s);
   o->json = o->output && strcmp(o->output, "json") == 0;
   if (o->watch && (o->input || o->output))
     return lg_cli_usage_error("audit", "--watch reads no file and prints JSON lines; drop %s",
                               o->input ? o->input : "--output");
-  if (!o->watch && (o->ns || o->http || o->watch_timeout || o->api.kubeconfig || o->api.context ||
-                    o->api.server || o->api.token_file || o->api.ca_file || o->log_level ||
-                    o->reports || o->report_ttl))
+  if (!o->watch && (o->ns || o->http || o->watch_timeout_given || o->api.kubeconfig ||
+                    o->api.context || o->api.server || o->api.token_file || o->api.ca_file ||
+                    o->log_level || o->reports || o->report_ttl_given))
     return lg_cli_usage_error("audit", "--namespace, --http, --watch-timeout, --log-level, "
                                        "--policy-reports and the API flags need --watch");
-  if (o->report_ttl && !o->reports)
+  if (o->report_ttl_given && !o->reports)
     return lg_cli_usage_error("audit", "--policy-report-ttl is for --policy-reports");
-  o->report_ttl_us = lg_cli_duration(o->report_ttl ? o->report_ttl : "24h");
-  if (o->report_ttl_us < LG_USEC_PER_SEC || o->report_ttl_us > 90LL * 24 * 3600 * LG_USEC_PER_SEC)
-    return lg_cli_usage_error("audit", "--policy-report-ttl must be 1s..2160h, got \"%s\"",
-                              o->report_ttl);
-  if (o->log_level && lg_log_parse_level(o->log_level) < 0)
-    return lg_cli_usage_error("audit", "--log-level must be debug, info, warning or error, got "
-                                       "\"%s\"", o->log_level);
   if (o->ns && !lg_k8sname_is_label(o->ns)) /* it goes into the API path */
     return lg_cli_usage_error("audit", "--namespace \"%s\" is not a namespace name", o->ns);
-  t = lg_cli_duration(o->watch_timeout ? o->watch_timeout : "5m");
-  if (t < LG_USEC_PER_SEC || t > 24 * 3600 * LG_USEC_PER_SEC)
-    return lg_cli_usage_error("audit", "--watch-timeout must be 1s..24h, got \"%s\"",
-                              o->watch_timeout);
-  o->watch_timeout_s = (long)(t / LG_USEC_PER_SEC);
+  o->watch_timeout_s = (long)(o->watch_timeout_us / LG_USEC_PER_SEC);
   return 0;
 }
 

@@ -24,17 +24,6 @@ static const char usage[] =
 /* Same as the library's default, passed explicitly so the summary shows what was written. */
 static const char *const default_names[] = {"localhost", "127.0.0.1"};
 
-static int parse_days(const char *s, int *days) {
-  char *end;
-  long v;
-  errno = 0;
-  v = strtol(s, &end, 10);
-  if (errno || end == s || *end || v <= 0 || v > INT_MAX)
-    return -1;
-  *days = (int)v;
-  return 0;
-}
-
 static int is_ip(const char *name) {
   unsigned char buf[16];
   return inet_pton(AF_INET, name, buf) == 1 || inet_pton(AF_INET6, name, buf) == 1;
@@ -52,52 +41,30 @@ static void print_summary(const lg_certs_opts *o) {
 
 int lg_cmd_certs(int argc, char **argv) {
   lg_certs_opts opts = {.out_dir = NULL, .names = NULL, .n_names = 0, .days = 365};
-  const char **names = NULL;
-  size_t n = 0;
+  lg_flags_list names = {0};
+  long long days = 365;
+  const lg_flag flags[] = {
+      {.name = "--out-dir", .kind = LG_FLAG_STRING, .dst = &opts.out_dir},
+      {.name = "--dns", .kind = LG_FLAG_LIST, .dst = &names},
+      {.name = "--days", .kind = LG_FLAG_INT, .dst = &days, .def = "365", .min = 1,
+       .max = INT_MAX, .bad = "{flag} must be a positive whole number, not \"{value}\""},
+  };
+  const lg_flags_spec spec = {flags, sizeof flags / sizeof *flags, NULL, NULL, NULL};
   char err[512] = "";
-  int status = 2;
+  int status = 2, r;
   lg_rc rc;
 
-  names = calloc(argc > 0 ? (size_t)argc : 1, sizeof *names);
-  if (!names) {
-    fprintf(stderr, "leaseguard certs: out of memory\n");
-    status = 1;
+  if ((r = lg_cli_parse("certs", &spec, argc, argv, usage)) != 0) {
+    status = r == 1 ? 0 : 2;
     goto out;
-  }
-  for (int i = 1; i < argc; i++) {
-    const char *v = NULL;
-    int m;
-    if (lg_cli_is_help(argv[i])) {
-      fputs(usage, stdout);
-      status = 0;
-      goto out;
-    }
-    if ((m = lg_cli_flag(argc, argv, &i, "--out-dir", &v)) != 0) {
-      if (m < 0)
-        goto out;
-      opts.out_dir = v;
-    } else if ((m = lg_cli_flag(argc, argv, &i, "--dns", &v)) != 0) {
-      if (m < 0)
-        goto out;
-      names[n++] = v;
-    } else if ((m = lg_cli_flag(argc, argv, &i, "--days", &v)) != 0) {
-      if (m < 0)
-        goto out;
-      if (parse_days(v, &opts.days) != 0) {
-        lg_cli_usage_error("certs", "--days must be a positive whole number, not \"%s\"", v);
-        goto out;
-      }
-    } else {
-      lg_cli_usage_error("certs", "unknown argument \"%s\"", argv[i]);
-      goto out;
-    }
   }
   if (!opts.out_dir || !*opts.out_dir) {
     lg_cli_usage_error("certs", "--out-dir is required");
     goto out;
   }
-  opts.names = n ? names : default_names;
-  opts.n_names = n ? n : sizeof default_names / sizeof default_names[0];
+  opts.days = (int)days;
+  opts.names = names.n ? names.v : default_names;
+  opts.n_names = names.n ? names.n : sizeof default_names / sizeof default_names[0];
 
   rc = lg_certs_generate(&opts, err, sizeof err);
   if (rc) {
@@ -110,6 +77,6 @@ int lg_cmd_certs(int argc, char **argv) {
   status = 0;
 
 out:
-  free(names);
+  lg_flags_list_free(&names);
   return status;
 }

@@ -51,7 +51,7 @@ static char *slurp(FILE *f, size_t *len) {
 }
 
 int lg_cmd_check(int argc, char **argv) {
-  const char *policy_file = NULL, *mode_s = NULL, *now_s = NULL, *input = NULL, *v;
+  const char *policy_file = NULL, *mode_s = NULL, *now_s = NULL, *input = NULL;
   lg_mode mode = LG_MODE_INHERIT;
   lg_time now = lg_time_now();
   lg_policy *policy = NULL;
@@ -62,28 +62,19 @@ int lg_cmd_check(int argc, char **argv) {
   FILE *f = NULL;
   int status = 2, m;
 
-  for (int i = 1; i < argc; i++) {
-    if (lg_cli_is_help(argv[i])) {
-      fputs(usage, stdout);
-      return 0;
-    }
-    if ((m = lg_cli_flag(argc, argv, &i, "--policy-file", &v)) > 0)
-      policy_file = v;
-    else if (m == 0 && (m = lg_cli_flag(argc, argv, &i, "--mode", &v)) > 0)
-      mode_s = v;
-    else if (m == 0 && (m = lg_cli_flag(argc, argv, &i, "--now", &v)) > 0)
-      now_s = v;
-    else if (m < 0)
-      return 2;
-    else if (argv[i][0] == '-' && strcmp(argv[i], "-") != 0)
-      return lg_cli_usage_error("check", "unknown flag %s", argv[i]);
-    else if (input)
-      return lg_cli_usage_error("check", "give one input file");
-    else
-      input = argv[i];
-  }
-  if (mode_s && ((mode = lg_rules_parse_mode(mode_s)) == LG_MODE_INHERIT || mode == LG_MODE_OFF))
-    return lg_cli_usage_error("check", "--mode must be enforce, warn or audit, got \"%s\"", mode_s);
+  const lg_flag flags[] = {
+      {.name = "--policy-file", .kind = LG_FLAG_STRING, .dst = &policy_file},
+      {.name = "--mode", .kind = LG_FLAG_ENUM, .dst = &mode_s, .values = lg_cli_modes,
+       .bad = "{flag} must be {values}, got \"{value}\""},
+      {.name = "--now", .kind = LG_FLAG_STRING, .dst = &now_s},
+  };
+  const lg_flags_spec spec = {flags, sizeof flags / sizeof *flags, "unknown flag {arg}", &input,
+                              "give one input file"};
+
+  if ((m = lg_cli_parse("check", &spec, argc, argv, usage)) != 0)
+    return m == 1 ? 0 : 2;
+  if (mode_s)
+    mode = lg_rules_parse_mode(mode_s);
   if (now_s && lg_time_parse(now_s, &now) != LG_OK)
     return lg_cli_usage_error("check", "--now must be an RFC 3339 time, got \"%s\"", now_s);
   if ((policy_file ? lg_policy_load_file(policy_file, &policy, err, sizeof err)

@@ -165,46 +165,31 @@ typedef struct {
 
 /* Returns 0 to go on, 1 after --help, 2 on a usage error (reported). */
 static int parse(int argc, char **argv, options *o) {
-  const char *lease = "15s", *renew = "10s", *retry = "2s", *mis = NULL, *v;
-  struct {
-    const char *flag;
-    const char **dst;
-  } strs[] = {{"--lock-namespace", &o->ns},  {"--lock-name", &o->name},
-              {"--identity", &o->identity},  {"--http", &o->http},
-              {"--leader-elect-lease-duration", &lease}, {"--leader-elect-renew-deadline", &renew},
-              {"--leader-elect-retry-period", &retry}, {"--misbehave", &mis}};
-  for (int i = 1; i < argc; i++) {
-    int m = 0;
-    if (lg_cli_is_help(argv[i])) {
-      fputs(usage, stdout);
-      return 1;
-    }
-    if (strcmp(argv[i], "--release-on-cancel") == 0) {
-      o->release = true;
-      continue;
-    }
-    if (strcmp(argv[i], "--run") == 0) {
-      i += i + 1 < argc && strcmp(argv[i + 1], "--") == 0;
-      if (i + 1 >= argc)
-        return lg_cli_usage_error("elect", "--run needs a command");
-      o->run = argv + i + 1;
-      break;
-    }
-    for (size_t k = 0; k < sizeof strs / sizeof strs[0] && m == 0; k++)
-      if ((m = lg_cli_flag(argc, argv, &i, strs[k].flag, &v)) > 0)
-        *strs[k].dst = v;
-    if (m == 0)
-      m = lg_cli_api_flag(argc, argv, &i, &o->api);
-    if (m < 0)
-      return 2;
-    if (m == 0)
-      return lg_cli_usage_error("elect", "unknown argument %s", argv[i]);
-  }
-  o->lease = lg_cli_duration(lease);
-  o->renew = lg_cli_duration(renew);
-  o->retry = lg_cli_duration(retry);
-  if (o->lease <= 0 || o->renew <= 0 || o->retry <= 0)
-    return lg_cli_usage_error("elect", "durations must be like 15s, 500ms or 1m");
+  const char *mis = NULL;
+  int r;
+  /* One message for every duration, as before the table. */
+  static const char bad_duration[] = "durations must be like 15s, 500ms or 1m";
+  const lg_flag flags[] = {
+      {.name = "--lock-namespace", .kind = LG_FLAG_STRING, .dst = &o->ns},
+      {.name = "--lock-name", .kind = LG_FLAG_STRING, .dst = &o->name},
+      {.name = "--identity", .kind = LG_FLAG_STRING, .dst = &o->identity},
+      {.name = "--http", .kind = LG_FLAG_STRING, .dst = &o->http},
+      {.name = "--leader-elect-lease-duration", .kind = LG_FLAG_DURATION, .dst = &o->lease,
+       .def = "15s", .min = 1, .bad = bad_duration},
+      {.name = "--leader-elect-renew-deadline", .kind = LG_FLAG_DURATION, .dst = &o->renew,
+       .def = "10s", .min = 1, .bad = bad_duration},
+      {.name = "--leader-elect-retry-period", .kind = LG_FLAG_DURATION, .dst = &o->retry,
+       .def = "2s", .min = 1, .bad = bad_duration},
+      {.name = "--misbehave", .kind = LG_FLAG_STRING, .dst = &mis},
+      {.name = "--release-on-cancel", .kind = LG_FLAG_BOOL, .dst = &o->release},
+      {.name = "--run", .kind = LG_FLAG_REST, .dst = &o->run},
+      LG_CLI_API_FLAGS(&o->api),
+  };
+  const lg_flags_spec spec = {flags, sizeof flags / sizeof *flags, "unknown argument {arg}",
+                              NULL, NULL};
+
+  if ((r = lg_cli_parse("elect", &spec, argc, argv, usage)) != 0)
+    return r;
   o->misbehave = mis ? lg_elector_parse_misbehave(mis) : LG_MISBEHAVE_NONE;
   o->misbehave_name = mis ? mis : "none";
   if (o->misbehave == LG_MISBEHAVE_COUNT)

@@ -35,50 +35,38 @@ static void progress(const char *line) {
 }
 
 int lg_cmd_selftest(int argc, char **argv) {
-  const char *ns = NULL, *expect = "enforce", *lease = "15s", *renew = "10s", *retry = "2s",
-             *slack = "1s", *v;
+  const char *ns = NULL, *expect = NULL;
+  int64_t lease = 0, renew = 0, retry = 0, slack = 0;
   lg_kube_flags api = {0};
-  struct {
-    const char *flag;
-    const char **dst;
-  } flags[] = {{"--namespace", &ns},         {"--expect", &expect},
-               {"--leader-elect-lease-duration", &lease},
-               {"--leader-elect-renew-deadline", &renew},
-               {"--leader-elect-retry-period", &retry},
-               {"--failover-slack", &slack}};
+  /* One message for every duration, as before the table. */
+  static const char bad_duration[] = "durations must be like 15s, 500ms or 1m";
+  const lg_flag flags[] = {
+      {.name = "--namespace", .kind = LG_FLAG_STRING, .dst = &ns,
+       .opts = LG_FLAG_NONEMPTY},
+      {.name = "--expect", .kind = LG_FLAG_ENUM, .dst = &expect, .def = "enforce",
+       .values = lg_cli_modes, .bad = "{flag} must be {values}, not \"{value}\""},
+      {.name = "--leader-elect-lease-duration", .kind = LG_FLAG_DURATION, .dst = &lease,
+       .def = "15s", .min = 1, .bad = bad_duration},
+      {.name = "--leader-elect-renew-deadline", .kind = LG_FLAG_DURATION, .dst = &renew,
+       .def = "10s", .min = 1, .bad = bad_duration},
+      {.name = "--leader-elect-retry-period", .kind = LG_FLAG_DURATION, .dst = &retry,
+       .def = "2s", .min = 1, .bad = bad_duration},
+      {.name = "--failover-slack", .kind = LG_FLAG_DURATION, .dst = &slack, .def = "1s",
+       .min = 1, .bad = bad_duration},
+      LG_CLI_API_FLAGS(&api),
+  };
+  const lg_flags_spec spec = {flags, sizeof flags / sizeof *flags, "unknown argument {arg}",
+                              NULL, NULL};
   lg_selftest_row rows[LG_SELFTEST_MAX_ROWS];
   lg_kube_config kc = {0};
   char err[512], prefix[64];
   size_t n = 0;
-  int status = 1, failed = 0;
+  int status = 1, failed = 0, r;
 
-  for (int i = 1; i < argc; i++) {
-    int m = 0;
-    if (lg_cli_is_help(argv[i])) {
-      fputs(usage, stdout);
-      return 0;
-    }
-    for (size_t k = 0; k < sizeof flags / sizeof flags[0] && m == 0; k++)
-      if ((m = lg_cli_flag(argc, argv, &i, flags[k].flag, &v)) > 0)
-        *flags[k].dst = v;
-    if (m == 0)
-      m = lg_cli_api_flag(argc, argv, &i, &api);
-    if (m < 0)
-      return 2;
-    if (m == 0)
-      return lg_cli_usage_error("selftest", "unknown argument %s", argv[i]);
-  }
-  if (ns && !*ns)
-    return lg_cli_usage_error("selftest", "--namespace must not be empty");
-  lg_selftest_config cfg = {&kc, ns, prefix, lg_cli_duration(lease), lg_cli_duration(renew),
-                            lg_cli_duration(retry), lg_rules_parse_mode(expect), progress,
-                            lg_cli_duration(slack)};
-  if (cfg.expect == LG_MODE_INHERIT || cfg.expect == LG_MODE_OFF)
-    return lg_cli_usage_error("selftest", "--expect must be enforce, warn or audit, not \"%s\"",
-                              expect);
-  if (cfg.lease_duration <= 0 || cfg.renew_deadline <= 0 || cfg.retry_period <= 0 ||
-      cfg.failover_slack <= 0)
-    return lg_cli_usage_error("selftest", "durations must be like 15s, 500ms or 1m");
+  if ((r = lg_cli_parse("selftest", &spec, argc, argv, usage)) != 0)
+    return r == 1 ? 0 : 2;
+  lg_selftest_config cfg = {&kc, ns, prefix, lease, renew, retry, lg_rules_parse_mode(expect),
+                            progress, slack};
   snprintf(prefix, sizeof prefix, "leaseguard-selftest-%lx", (unsigned long)time(NULL) & 0xfffff);
   if (lg_cli_api_config("selftest", &api, false, &kc, err, sizeof err) != LG_OK) {
     fprintf(stderr, "leaseguard selftest: %s\n", err);

@@ -129,26 +129,11 @@ static const char usage[] =
 /* How long the log queues may take to flush at exit before the rest is given up. */
 #define LOG_FLUSH_MS 2000
 
-/* Parses a whole decimal number in [min, max]. */
-static int parse_num(const char *s, unsigned long long min, unsigned long long max,
-                     unsigned long long *out) {
-  char *end;
-  unsigned long long v;
-
-  if (!isdigit((unsigned char)s[0]))
-    return -1;
-  errno = 0;
-  v = strtoull(s, &end, 10);
-  if (errno || *end || v < min || v > max)
-    return -1;
-  *out = v;
-  return 0;
-}
-
 /* The certificate controller's flags and the configuration made of them. */
 typedef struct {
   const char *secret, *webhook_configuration, *dns_names;
-  const char *validity, *renew_before, *overlap, *sync_period;
+  int64_t validity, renew_before, overlap, sync_period; /* microseconds */
+  bool durations_given;
   char ns[64], name[254];
   char *names_buf;         /* dns_names, split in place */
   const char *names[64];
@@ -159,7 +144,7 @@ typedef struct {
 typedef struct {
   bool events, lease_label, watch_leases, fencing;
   const char *fencing_unknown;
-  unsigned long long queue, memory;
+  long long queue, memory;
   lg_kube_flags api;
   const char *tls_min_version, *tls_cipher_suites, *shutdown_delay;
   lg_tlsopts tls;
@@ -181,29 +166,16 @@ static bool dns1123(const char *s, bool subdomain) {
   return true;
 }
 
-/* A duration flag of at least min_us into *out_us; -1 after a usage message. */
-static int cert_duration(const char *flag, const char *v, const char *dflt, int64_t min_us,
-                         int64_t *out_us) {
-  int64_t us = lg_cli_duration(v ? v : dflt);
-  if (us < min_us || us > INT64_C(36500) * 86400 * 1000000) {
-    lg_cli_usage_error("serve", "%s must be a duration from %llds to 36500 days (e.g. 720h), "
-                       "not \"%s\"", flag, (long long)(min_us / 1000000), v ? v : dflt);
-    return -1;
-  }
-  *out_us = us;
-  return 0;
-}
-
 /* Checks the certificate controller's flags and fills x->cert.cc; -1 after a usage message. */
 static int check_cert_flags(const lg_server_config *cfg, extras *x) {
   cert_flags *f = &x->cert;
   const char *slash = f->secret ? strchr(f->secret, '/') : NULL;
-  int64_t validity, renew, overlap, period;
+  int64_t validity = f->validity, renew = f->renew_before, overlap = f->overlap,
+          period = f->sync_period;
   char err[512];
 
   if (!f->secret) {
-    if (f->webhook_configuration || f->dns_names || f->validity || f->renew_before ||
-        f->overlap || f->sync_period)
+    if (f->webhook_configuration || f->dns_names || f->durations_given)
       return lg_cli_usage_error("serve", "the --cert-* and --webhook-configuration flags need "
                                          "--cert-secret"), -1;
     return 0;
@@ -237,11 +209,6 @@ static int check_cert_flags(const lg_server_config *cfg, extras *x) {
       lg_certs_check_names(f->names, f->cc.n_dns_names, err, sizeof err) != LG_OK)
     return lg_cli_usage_error("serve", "--cert-dns-names \"%s\": %s", f->dns_names,
                               f->cc.n_dns_names ? err : "no name"), -1;
-  if (cert_duration("--cert-validity", f->validity, "8760h", INT64_C(10000000), &validity) ||
-      cert_duration("--cert-renew-before", f->renew_before, "720h", INT64_C(1000000), &renew) ||
-      cert_duration("--cert-overlap", f->overlap, "5m", INT64_C(1000000), &overlap) ||
-      cert_duration("--cert-sync-period", f->sync_period, "10s", INT64_C(100000), &period))
-    return -1;
   /* The rotation must end before the old CA expires, and every replica must read the Secret
    * (and every API server the caBundle) within each overlap. */
   if (renew >= validity || 2 * overlap > renew || 2 * period > overlap)
@@ -270,7 +237,7 @@ static int check_values(lg_server_config *cfg, extras *x) {
       return -1;
     }
   if (x->shutdown_delay) {
-    int64_t us = lg_cli_duration(x->shutdown_delay);
+    int64_t us = lg_flags_duration(x->shutdown_delay);
     if (us < 0 || us > INT64_C(3600) * 1000000) {
       fprintf(stderr, "leaseguard serve: --shutdown-delay-duration must be a duration from 0s to "
                       "1h (e.g. 5s), not \"%s\"\n", x->shutdown_delay);
@@ -286,121 +253,8 @@ static int check_values(lg_server_config *cfg, extras *x) {
   return 0;
 }
 
-/* The listener flags, off when empty. */
-static bool may_be_empty(const char **dst, const lg_server_config *cfg) {
-  return dst == &cfg->health_probe_bind_address || dst == &cfg->metrics_bind_address;
-}
-
-/* Turns the flags into cfg; returns -1 after a usage message on stderr, 1 after --help. */
-static int parse_flags(int argc, char **argv, lg_server_config *cfg, extras *x) {
-  unsigned long long port = 8443, max_bytes = 33554432, max_conns = 1024, timeout = 30,
-                     threads = 0, interval = 1000;
-  const char *mode = NULL, *level = NULL;
-  const struct {
-    const char *name;
-    unsigned long long min, max, *dst;
-  } nums[] = {
-      {"--secure-port", 1, 65535, &port},
-      {"--max-request-bytes", 1, 1ULL << 30, &max_bytes},
-      {"--max-connections", 1, 1000000, &max_conns},
-      {"--connection-timeout", 1, 86400, &timeout},
-      {"--threads", 0, 1024, &threads},
-      {"--policy-check-interval", 0, 86400000, &interval},
-      {"--event-queue-size", 1, 1000000, &x->queue},
-      {"--lease-memory-size", 16, 10000000, &x->memory},
-  };
-  const struct {
-    const char *name;
-    const char **dst;
-  } strs[] = {
-      {"--bind-address", &cfg->bind_address},   {"--tls-cert-file", &cfg->tls_cert_file},
-      {"--tls-private-key-file", &cfg->tls_key_file}, {"--policy-file", &cfg->policy_file},
-      {"--client-ca-file", &cfg->client_ca_file},
-      {"--mode", &mode},                        {"--log-level", &level},
-      {"--tls-min-version", &x->tls_min_version},
-      {"--fencing-unknown", &x->fencing_unknown},
-      {"--tls-cipher-suites", &x->tls_cipher_suites},
-      {"--shutdown-delay-duration", &x->shutdown_delay},
-      {"--cert-secret", &x->cert.secret},
-      {"--webhook-configuration", &x->cert.webhook_configuration},
-      {"--cert-dns-names", &x->cert.dns_names},
-      {"--cert-validity", &x->cert.validity},
-      {"--cert-renew-before", &x->cert.renew_before},
-      {"--cert-overlap", &x->cert.overlap},
-      {"--cert-sync-period", &x->cert.sync_period},
-      /* Empty means off. */
-      {"--health-probe-bind-address", &cfg->health_probe_bind_address},
-      {"--metrics-bind-address", &cfg->metrics_bind_address},
-  };
-  const size_t n_nums = sizeof nums / sizeof nums[0], n_strs = sizeof strs / sizeof strs[0];
-  int lvl = LG_LOG_INFO;
-
-  for (int i = 1; i < argc; i++) {
-    const char *v = NULL;
-    int m = 0;
-    size_t k;
-    if (lg_cli_is_help(argv[i])) {
-      /* The values given before --help are checked too (the chart's tests rely on it). */
-      if (check_values(cfg, x) != 0)
-        return -1;
-      fputs(usage, stdout);
-      return 1;
-    }
-    if (!strcmp(argv[i], "--events") || !strcmp(argv[i], "--metrics-lease-label")) {
-      *(argv[i][2] == 'e' ? &x->events : &x->lease_label) = true;
-      continue;
-    }
-    if (!strcmp(argv[i], "--watch-leases") || !strcmp(argv[i], "--fencing")) {
-      *(argv[i][2] == 'w' ? &x->watch_leases : &x->fencing) = true;
-      continue;
-    }
-    if ((m = lg_cli_api_flag(argc, argv, &i, &x->api)) != 0) {
-      if (m < 0)
-        return -1;
-      continue;
-    }
-    for (k = 0; k < n_nums; k++)
-      if ((m = lg_cli_flag(argc, argv, &i, nums[k].name, &v)) != 0)
-        break;
-    if (m > 0) {
-      if (parse_num(v, nums[k].min, nums[k].max, nums[k].dst) == 0)
-        continue;
-      lg_cli_usage_error("serve", "%s must be a whole number in %llu..%llu, not \"%s\"",
-                         nums[k].name, nums[k].min, nums[k].max, v);
-      return -1;
-    }
-    for (k = 0; m == 0 && k < n_strs; k++)
-      if ((m = lg_cli_flag(argc, argv, &i, strs[k].name, &v)) != 0)
-        break;
-    if (m > 0 && (*v || may_be_empty(strs[k].dst, cfg))) {
-      *strs[k].dst = *v ? v : NULL;
-      continue;
-    }
-    if (m > 0)
-      lg_cli_usage_error("serve", "%s must not be empty", strs[k].name);
-    else if (m == 0)
-      lg_cli_usage_error("serve", "unknown argument \"%s\"", argv[i]);
-    return -1;
-  }
-  if (mode) {
-    cfg->mode_override = lg_rules_parse_mode(mode);
-    if (cfg->mode_override != LG_MODE_ENFORCE && cfg->mode_override != LG_MODE_WARN &&
-        cfg->mode_override != LG_MODE_AUDIT) {
-      lg_cli_usage_error("serve", "--mode must be enforce, warn or audit, not \"%s\"", mode);
-      return -1;
-    }
-  }
-  if (level && (lvl = lg_log_parse_level(level)) < 0) {
-    lg_cli_usage_error("serve", "--log-level must be debug, info, warning or error, not \"%s\"",
-                       level);
-    return -1;
-  }
-  if (x->fencing_unknown && strcmp(x->fencing_unknown, "deny") != 0 &&
-      strcmp(x->fencing_unknown, "allow") != 0) {
-    lg_cli_usage_error("serve", "--fencing-unknown must be deny or allow, not \"%s\"",
-                       x->fencing_unknown);
-    return -1;
-  }
+/* The rules between flags; -1 after a usage message. */
+static int check_rules(lg_server_config *cfg, extras *x) {
   if (x->fencing_unknown && !x->fencing) {
     lg_cli_usage_error("serve", "--fencing-unknown is for --fencing, which is not given");
     return -1;
@@ -419,9 +273,99 @@ static int parse_flags(int argc, char **argv, lg_server_config *cfg, extras *x) 
                                 "(or --cert-secret)");
     return -1;
   }
+  return 0;
+}
+
+/* The certificate durations: from min to 36500 days. */
+#define CERT_DURATION(flag, field, dflt, min_us, min_text)                                   \
+  {.name = flag, .kind = LG_FLAG_DURATION, .dst = &x->cert.field, .def = dflt,             \
+   .min = min_us, .max = 36500LL * 86400 * 1000000, .given = &x->cert.durations_given,      \
+   .bad = "{flag} must be a duration from " min_text " to 36500 days (e.g. 720h), not "     \
+          "\"{value}\""}
+
+/* Turns the flags into cfg; returns -1 after a usage message on stderr, 1 after --help. */
+static int parse_flags(int argc, char **argv, lg_server_config *cfg, extras *x) {
+  long long port, max_bytes, max_conns, timeout, threads, interval;
+  const char *mode = NULL, *level = NULL;
+  static const char *const deny_allow[] = {"deny", "allow", NULL};
+  const lg_flag flags[] = {
+      {.name = "--secure-port", .kind = LG_FLAG_INT, .dst = &port, .def = "8443", .min = 1,
+       .max = 65535},
+      {.name = "--bind-address", .kind = LG_FLAG_STRING, .dst = &cfg->bind_address,
+       .opts = LG_FLAG_NONEMPTY},
+      {.name = "--tls-cert-file", .kind = LG_FLAG_STRING, .dst = &cfg->tls_cert_file,
+       .opts = LG_FLAG_NONEMPTY},
+      {.name = "--tls-private-key-file", .kind = LG_FLAG_STRING, .dst = &cfg->tls_key_file,
+       .opts = LG_FLAG_NONEMPTY},
+      {.name = "--client-ca-file", .kind = LG_FLAG_STRING, .dst = &cfg->client_ca_file,
+       .opts = LG_FLAG_NONEMPTY},
+      {.name = "--tls-min-version", .kind = LG_FLAG_STRING, .dst = &x->tls_min_version,
+       .opts = LG_FLAG_NONEMPTY},
+      {.name = "--tls-cipher-suites", .kind = LG_FLAG_STRING, .dst = &x->tls_cipher_suites,
+       .opts = LG_FLAG_NONEMPTY},
+      /* Empty means off. */
+      {.name = "--health-probe-bind-address", .kind = LG_FLAG_STRING,
+       .dst = &cfg->health_probe_bind_address, .opts = LG_FLAG_EMPTY_OFF},
+      {.name = "--metrics-bind-address", .kind = LG_FLAG_STRING,
+       .dst = &cfg->metrics_bind_address, .opts = LG_FLAG_EMPTY_OFF},
+      /* Checked with the listeners, also before --help (check_values). */
+      {.name = "--shutdown-delay-duration", .kind = LG_FLAG_STRING, .dst = &x->shutdown_delay,
+       .opts = LG_FLAG_NONEMPTY},
+      {.name = "--policy-file", .kind = LG_FLAG_STRING, .dst = &cfg->policy_file,
+       .opts = LG_FLAG_NONEMPTY},
+      {.name = "--mode", .kind = LG_FLAG_ENUM, .dst = &mode, .values = lg_cli_modes},
+      {.name = "--log-level", .kind = LG_FLAG_ENUM, .dst = &level, .values = lg_cli_log_levels},
+      {.name = "--max-request-bytes", .kind = LG_FLAG_INT, .dst = &max_bytes, .def = "33554432",
+       .min = 1, .max = 1LL << 30},
+      {.name = "--max-connections", .kind = LG_FLAG_INT, .dst = &max_conns, .def = "1024",
+       .min = 1, .max = 1000000},
+      {.name = "--connection-timeout", .kind = LG_FLAG_INT, .dst = &timeout, .def = "30",
+       .min = 1, .max = 86400},
+      {.name = "--threads", .kind = LG_FLAG_INT, .dst = &threads, .def = "0", .min = 0,
+       .max = 1024},
+      {.name = "--policy-check-interval", .kind = LG_FLAG_INT, .dst = &interval, .def = "1000",
+       .min = 0, .max = 86400000},
+      {.name = "--metrics-lease-label", .kind = LG_FLAG_BOOL, .dst = &x->lease_label},
+      {.name = "--events", .kind = LG_FLAG_BOOL, .dst = &x->events},
+      {.name = "--event-queue-size", .kind = LG_FLAG_INT, .dst = &x->queue, .def = "1000",
+       .min = 1, .max = 1000000},
+      {.name = "--lease-memory-size", .kind = LG_FLAG_INT, .dst = &x->memory, .def = "16384",
+       .min = 16, .max = 10000000},
+      {.name = "--watch-leases", .kind = LG_FLAG_BOOL, .dst = &x->watch_leases},
+      {.name = "--fencing", .kind = LG_FLAG_BOOL, .dst = &x->fencing},
+      {.name = "--fencing-unknown", .kind = LG_FLAG_ENUM, .dst = &x->fencing_unknown,
+       .values = deny_allow},
+      {.name = "--cert-secret", .kind = LG_FLAG_STRING, .dst = &x->cert.secret,
+       .opts = LG_FLAG_NONEMPTY},
+      {.name = "--webhook-configuration", .kind = LG_FLAG_STRING,
+       .dst = &x->cert.webhook_configuration, .opts = LG_FLAG_NONEMPTY},
+      {.name = "--cert-dns-names", .kind = LG_FLAG_STRING, .dst = &x->cert.dns_names,
+       .opts = LG_FLAG_NONEMPTY},
+      CERT_DURATION("--cert-validity", validity, "8760h", 10000000, "10s"),
+      CERT_DURATION("--cert-renew-before", renew_before, "720h", 1000000, "1s"),
+      CERT_DURATION("--cert-overlap", overlap, "5m", 1000000, "1s"),
+      CERT_DURATION("--cert-sync-period", sync_period, "10s", 100000, "100ms"),
+      LG_CLI_API_FLAGS(&x->api),
+  };
+  const lg_flags_spec spec = {flags, sizeof flags / sizeof *flags, NULL, NULL, NULL};
+  int r;
+
+  if ((r = lg_cli_parse("serve", &spec, argc, argv, NULL)) == 1) {
+    /* The values given before --help are checked too (the chart's tests rely on it). */
+    if (check_values(cfg, x) != 0)
+      return -1;
+    fputs(usage, stdout);
+    return 1;
+  }
+  if (r != 0)
+    return -1;
+  if (mode)
+    cfg->mode_override = lg_rules_parse_mode(mode);
+  if (check_rules(cfg, x) != 0)
+    return -1;
   if (check_values(cfg, x) != 0)
     return -1;
-  lg_log_set_level((lg_log_level)lvl);
+  lg_log_set_level(level ? (lg_log_level)lg_log_parse_level(level) : LG_LOG_INFO);
   cfg->secure_port = (int)port;
   cfg->max_request_bytes = (size_t)max_bytes;
   cfg->connection_limit = (unsigned)max_conns;

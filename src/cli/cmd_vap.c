@@ -32,49 +32,44 @@ static const char usage[] =
     "stderr), 2 usage.\n";
 
 int lg_cmd_vap(int argc, char **argv) {
-  const char *policy_file = NULL, *mode_s = NULL, *v;
+  const char *policy_file = NULL, *mode_s = NULL;
   lg_vap_options opt = {"leaseguard", LG_MODE_INHERIT, "Fail", LG_VAP_YAML};
   lg_policy *policy = NULL;
   char err[512], *text = NULL;
-  int status = 1, m;
+  int status = 1;
 
-  for (int i = 1; i < argc; i++) {
-    if (lg_cli_is_help(argv[i])) {
-      fputs(usage, stdout);
-      return 0;
-    }
-    if ((m = lg_cli_flag(argc, argv, &i, "--policy-file", &v)) > 0)
-      policy_file = v;
-    else if (m == 0 && (m = lg_cli_flag(argc, argv, &i, "--mode", &v)) > 0)
-      mode_s = v;
-    else if (m == 0 && (m = lg_cli_flag(argc, argv, &i, "--name", &v)) > 0)
-      opt.name = v;
-    else if (m == 0 && (m = lg_cli_flag(argc, argv, &i, "--failure-policy", &v)) > 0)
-      opt.failure_policy = v;
-    else if (m == 0 && (m = lg_cli_flag(argc, argv, &i, "--output", &v)) > 0) {
-      if (strcmp(v, "yaml") && strcmp(v, "json") && strcmp(v, "helm")) {
-        fprintf(stderr, "leaseguard vap: --output must be yaml, json or helm, got \"%s\"\n", v);
-        return 2;
-      }
-      opt.format = !strcmp(v, "json") ? LG_VAP_JSON : !strcmp(v, "helm") ? LG_VAP_HELM : LG_VAP_YAML;
-    } else if (m < 0)
-      return 2;
-    else {
-      fprintf(stderr, "leaseguard vap: unknown %s %s (see --help)\n",
-              argv[i][0] == '-' ? "flag" : "argument", argv[i]);
-      return 2;
-    }
-  }
-  if (mode_s && ((opt.mode_override = lg_rules_parse_mode(mode_s)) == LG_MODE_INHERIT ||
-                 opt.mode_override == LG_MODE_OFF)) {
-    fprintf(stderr, "leaseguard vap: --mode must be enforce, warn or audit, got \"%s\"\n", mode_s);
+  static const char *const formats[] = {"yaml", "json", "helm", NULL};
+  static const char *const failure_policies[] = {"Fail", "Ignore", NULL};
+  const char *format = NULL;
+  const lg_flag flags[] = {
+      {.name = "--policy-file", .kind = LG_FLAG_STRING, .dst = &policy_file},
+      {.name = "--mode", .kind = LG_FLAG_ENUM, .dst = &mode_s, .values = lg_cli_modes,
+       .bad = "{flag} must be {values}, got \"{value}\""},
+      {.name = "--name", .kind = LG_FLAG_STRING, .dst = &opt.name},
+      {.name = "--failure-policy", .kind = LG_FLAG_ENUM, .dst = &opt.failure_policy,
+       .values = failure_policies, .bad = "{flag} must be {values}, got \"{value}\""},
+      {.name = "--output", .kind = LG_FLAG_ENUM, .dst = &format, .values = formats,
+       .bad = "{flag} must be {values}, got \"{value}\""},
+  };
+  /* vap's usage errors carry no "Run ... --help" line. */
+  const lg_flags_spec spec = {flags, sizeof flags / sizeof *flags,
+                              "unknown {what} {arg} (see --help)", NULL, NULL};
+
+  switch (lg_flags_parse(&spec, argc, argv, err, sizeof err)) {
+  case LG_FLAGS_HELP:
+    fputs(usage, stdout);
+    return 0;
+  case LG_FLAGS_USAGE:
+    fprintf(stderr, "leaseguard vap: %s\n", err);
     return 2;
+  default:
+    break;
   }
-  if (strcmp(opt.failure_policy, "Fail") && strcmp(opt.failure_policy, "Ignore")) {
-    fprintf(stderr, "leaseguard vap: --failure-policy must be Fail or Ignore, got \"%s\"\n",
-            opt.failure_policy);
-    return 2;
-  }
+  if (format)
+    opt.format = !strcmp(format, "json") ? LG_VAP_JSON : !strcmp(format, "helm") ? LG_VAP_HELM
+                                                                                 : LG_VAP_YAML;
+  if (mode_s)
+    opt.mode_override = lg_rules_parse_mode(mode_s);
   if (!lg_vap_name_ok(opt.name)) {
     fprintf(stderr, "leaseguard vap: --name must be a DNS subdomain (lowercase letters, digits, "
                     "'-' and '.') of at most 245 characters, got \"%s\"\n", opt.name);
