@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "decision.h"
 #include "jarena.h"
 #include "log.h"
 #include "logq.h"
@@ -34,7 +35,7 @@ static const char usage[] =
     "  loop  --count N [--now T] [--serve-extras]  N reviews round-robin (for callgrind); with\n"
     "                                            --serve-extras also the metrics and the audit\n"
     "                                            lines (stdout) that serve adds to each review\n"
-    "  log [--runs N] [--seconds S] [--queue]   lg_log_review of the bodies' judged reviews\n"
+    "  log [--runs N] [--seconds S] [--queue]   lg_log_decision of the bodies' judged reviews\n"
     "        (those with findings) round-robin, one thread: ns of this thread's CPU and of\n"
     "        wall time per audit line, median of N runs; --queue queues the lines for a\n"
     "        writer thread as serve does (else each is written at once); lines to stdout\n"
@@ -253,8 +254,11 @@ static void review_with_extras(const body *b, const lg_policy *p, lg_time now, l
   lg_webhook_result res;
   lg_webhook_handle(b->data, b->len,
                     &(lg_webhook_env){p, LG_MODE_INHERIT, now, lg_time_mono(), witness}, &res);
-  lg_metrics_review(m, &res, 0.0001);
-  lg_log_review(&res, now);
+  lg_decision d;
+  lg_decision_from_webhook(&res, LG_DECISION_SERVE, now, &d);
+  d.latency = 0.0001;
+  lg_metrics_decision(m, &d);
+  lg_log_decision(&d);
   lg_webhook_result_free(&res);
 }
 
@@ -272,8 +276,9 @@ static int cmd_loop(const options *o, const lg_policy *p) {
   return 0;
 }
 
-/* What an audit line costs the thread that answers: lg_log_review over the judged reviews
- * with findings, for about `seconds`; ns of thread CPU and of wall time per line. */
+/* What an audit line costs the thread that answers: the decision record and lg_log_decision
+ * over the judged reviews with findings, for about `seconds`; ns of thread CPU and of wall
+ * time per line. */
 static long log_once(const lg_webhook_result *res, size_t n, lg_time now, double seconds,
                      double *cpu_ns, double *wall_ns) {
   long lines = 0;
@@ -281,7 +286,9 @@ static long log_once(const lg_webhook_result *res, size_t n, lg_time now, double
   do {
     for (int k = 0; k < 16; k++)
       for (size_t i = 0; i < n; i++) {
-        lg_log_review(&res[i], now);
+        lg_decision d;
+        lg_decision_from_webhook(&res[i], LG_DECISION_SERVE, now, &d);
+        lg_log_decision(&d);
         lines += (long)res[i].verdict.n;
       }
   } while (clock_s(CLOCK_MONOTONIC) - start < seconds && lines < 50000000L);

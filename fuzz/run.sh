@@ -31,7 +31,8 @@ deps() {
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# The src/ modules each target links: the pure ones only (no server, TLS, curl or YAML).
+# The src/ modules each target links: the pure ones only (no server, TLS, curl or YAML; audit
+# takes log.c's audit-line encoder).
 sources() {
   case "$1" in
   time) echo src/base/rc.c src/base/utf8.c src/base/times.c ;;
@@ -39,7 +40,8 @@ sources() {
   review) echo src/base/rc.c src/base/utf8.c src/base/times.c src/base/glob.c src/codec/lease.c src/core/rules.c src/core/policy.c \
     src/core/admission.c src/core/webhook.c src/core/witness.c src/base/siphash.c src/base/jsonw.c src/base/jarena.c ;;
   audit) echo src/base/rc.c src/base/utf8.c src/base/times.c src/base/glob.c src/codec/lease.c src/core/rules.c src/core/policy.c \
-    src/core/witness.c src/base/siphash.c src/core/audit.c ;;
+    src/core/witness.c src/base/siphash.c src/core/audit.c src/core/decision.c src/obs/log.c src/base/logq.c \
+    src/base/jsonw.c ;;
   esac
 }
 
@@ -58,7 +60,7 @@ build() {
   cmake -DIN=policy/default.json -DOUT="$out/generated/default_policy.h" -P cmake/embed.cmake
   local san=fuzzer,address,undefined
   local flags=(-std=c11 -g -O1 -fno-omit-frame-pointer "-fsanitize=$san" -fno-sanitize-recover=all
-    -Wall -Wextra -D_POSIX_C_SOURCE=200809L -D_XOPEN_SOURCE=700 -D_DEFAULT_SOURCE -Isrc/base -Isrc/codec -Isrc/core
+    -Wall -Wextra -D_POSIX_C_SOURCE=200809L -D_XOPEN_SOURCE=700 -D_DEFAULT_SOURCE -Isrc/base -Isrc/codec -Isrc/core -Isrc/obs
     -I"$out/generated")
   for t in "$@"; do
     # shellcheck disable=SC2046  # word splitting of the lists is wanted

@@ -24,12 +24,21 @@
 #include "kube.h"
 #include "metrics.h"
 #include "policy.h"
+#include "decision.h"
 #include "webhook.h"
 
 #define TOKEN "paths-token"
 #define T0 "2026-11-25T10:00:12Z"
 
 /* ---- names and paths, as tables ---- */
+
+
+/* Tells ev of res as serve does: through the decision record, stamped now. */
+static void report_result(lg_events *ev, const lg_webhook_result *res, lg_time now) {
+  lg_decision d;
+  lg_decision_from_webhook(res, LG_DECISION_SERVE, now, &d);
+  lg_events_report(ev, &d);
+}
 
 static void test_names(void **state) {
   static const struct {
@@ -302,18 +311,18 @@ static void test_events_hostile_names(void **state) {
   for (size_t i = 0; i < sizeof hostile / sizeof *hostile; i++, n++) {
     res.review.namespace = hostile[i][0];
     res.review.name = hostile[i][1];
-    lg_events_report(ev, &res, now);
+    report_result(ev, &res, now);
   }
   res.review.namespace = long_ns;
   res.review.name = name;
-  lg_events_report(ev, &res, now);
+  report_result(ev, &res, now);
   res.review.namespace = ns;
   res.review.name = long_name;
-  lg_events_report(ev, &res, now);
+  report_result(ev, &res, now);
   n += 2;
   res.review.namespace = ns; /* the control */
   res.review.name = name;
-  lg_events_report(ev, &res, now);
+  report_result(ev, &res, now);
   lg_events_stop(ev);
   capture_end(saved);
 

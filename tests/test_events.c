@@ -24,6 +24,7 @@
 #include "metrics.h"
 #include "policy.h"
 #include "times.h"
+#include "decision.h"
 #include "webhook.h"
 
 #define TOKEN "evt-token"
@@ -34,6 +35,14 @@
   "/api/v1/namespaces/" LEASE_NS "/events?fieldSelector=involvedObject.name=" LEASE_NAME
 #define HOST "leaseguard-6c9d7-x2x4q"
 #define T0 "2026-11-25T10:00:12Z"
+
+
+/* Tells ev of res as serve does: through the decision record, stamped now. */
+static void report_result(lg_events *ev, const lg_webhook_result *res, lg_time now) {
+  lg_decision d;
+  lg_decision_from_webhook(res, LG_DECISION_SERVE, now, &d);
+  lg_events_report(ev, &d);
+}
 
 static char dir[LGT_PATH_LEN], ca[LGT_PATH_LEN], cert[LGT_PATH_LEN], key[LGT_PATH_LEN],
     tokens[LGT_PATH_LEN], token_file[LGT_PATH_LEN], api_out[LGT_PATH_LEN];
@@ -165,7 +174,7 @@ static void report_takeover(lg_events *ev, int judge_s, int report_s, const char
   lg_webhook_result res;
   judge("kcm-steal-future.json", T0, judge_s, user, pod, &res);
   assert_int_equal(res.verdict.n, 2);
-  lg_events_report(ev, &res, at(T0, report_s));
+  report_result(ev, &res, at(T0, report_s));
   lg_webhook_result_free(&res);
 }
 
@@ -311,9 +320,9 @@ static void test_report_post_and_aggregate(void **state) {
   assert_int_equal(clean.verdict.n, 0);
 
   ev = start(a, m, 0, 0, 0, 5000, 2000);
-  lg_events_report(ev, &dry, at(T0, 0));
+  report_result(ev, &dry, at(T0, 0));
   report_takeover(ev, 0, 0, NULL, NULL);
-  lg_events_report(ev, &clean, at(T0, 0));
+  report_result(ev, &clean, at(T0, 0));
 
   /* One event per rule, none for the dry run or the clean renewal. */
   first = wait_events(a, 2);
@@ -476,7 +485,7 @@ static void test_full_queue_and_silent_server(void **state) {
   saved = capture_start("silent.log", log_path);
   clock_gettime(CLOCK_MONOTONIC, &t0);
   for (int i = 0; i < 5; i++) /* 10 violations */
-    lg_events_report(ev, &res, lg_time_now());
+    report_result(ev, &res, lg_time_now());
   report_ms = lgt_elapsed_ms(&t0);
   dropped_at_once = metric(m, "dropped");
   clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -549,12 +558,12 @@ static void test_ignored_results(void **state) {
     text = lgt_read_file(path, NULL);
     assert_non_null(text);
     lg_webhook_handle(text, strlen(text), &(lg_webhook_env){policy, LG_MODE_INHERIT, at(T0, 0), 0, NULL}, &res);
-    lg_events_report(ev, &res, at(T0, 0));
+    report_result(ev, &res, at(T0, 0));
     lg_webhook_result_free(&res);
     free(text);
   }
-  lg_events_report(ev, NULL, at(T0, 0));
-  lg_events_report(NULL, NULL, at(T0, 0));
+  lg_events_report(ev, NULL);
+  lg_events_report(NULL, NULL);
   report_takeover(ev, 0, 0, NULL, NULL); /* the control: this one is posted */
   lg_events_stop(ev);
   items = list_events(a);

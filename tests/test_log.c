@@ -18,6 +18,7 @@
 #include "harness.h"
 #include "log.h"
 #include "policy.h"
+#include "decision.h"
 #include "webhook.h"
 
 /* Sends what the stream (stdout or stderr) gets from here to a file of a new temporary
@@ -52,8 +53,15 @@ static char *end_capture(capture *c) {
   return text;
 }
 
+/* Writes the audit lines of res as serve does: through the decision record. */
+static void log_result(const lg_webhook_result *res, lg_time now) {
+  lg_decision d;
+  lg_decision_from_webhook(res, LG_DECISION_SERVE, now, &d);
+  lg_log_decision(&d);
+}
+
 /* Reviews body with the default policy at 2026-11-25T10:00:12Z and returns what
- * lg_log_review wrote to stdout as an array of parsed lines (new reference). */
+ * the audit lines wrote to stdout as an array of parsed lines (new reference). */
 static json_t *audit_lines(const char *body, lg_webhook_result *res) {
   char err[256], *text, *line, *save = NULL;
   lg_policy *policy = NULL;
@@ -67,7 +75,7 @@ static json_t *audit_lines(const char *body, lg_webhook_result *res) {
   assert_int_equal(res->rc, LG_OK);
 
   begin_capture(&c, stdout);
-  lg_log_review(res, now);
+  log_result(res, now);
   text = end_capture(&c);
   for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
     json_t *obj = json_loads(line, 0, NULL);
@@ -211,7 +219,7 @@ static void test_lines_same_as_tree(void **state) {
         domref_audit(&res, now, &want_out, &want_err);
         begin_capture(&co, stdout);
         begin_capture(&ce, stderr);
-        lg_log_review(&res, now);
+        log_result(&res, now);
         got_err = end_capture(&ce);
         got_out = end_capture(&co);
         if (strcmp(got_out, want_out ? want_out : "") || strcmp(got_err, want_err ? want_err : ""))

@@ -40,6 +40,14 @@ static lg_time at(const char *rfc3339) {
   return t;
 }
 
+/* Counts res as serve does: through the decision record, with latency seconds. */
+static void count_result(lg_metrics *m, const lg_webhook_result *res, double seconds) {
+  lg_decision d;
+  lg_decision_from_webhook(res, LG_DECISION_SERVE, 0, &d);
+  d.latency = seconds;
+  lg_metrics_decision(m, &d);
+}
+
 /* Judges the fixture review at time now (default policy) and counts it with latency seconds. */
 static void review(lg_metrics *m, const char *fixture, const char *now, double seconds) {
   char path[512];
@@ -49,7 +57,7 @@ static void review(lg_metrics *m, const char *fixture, const char *now, double s
   body = lgt_read_file(path, NULL);
   assert_non_null(body);
   lg_webhook_handle(body, strlen(body), &(lg_webhook_env){policy, LG_MODE_INHERIT, at(now), 0, NULL}, &res);
-  lg_metrics_review(m, &res, seconds);
+  count_result(m, &res, seconds);
   lg_webhook_result_free(&res);
   free(body);
 }
@@ -63,7 +71,7 @@ static void fake_review(lg_metrics *m, lg_rc rc, int status, const char *op, boo
   res.http_status = status;
   res.review.operation = op;
   res.verdict.allowed = allowed;
-  lg_metrics_review(m, &res, seconds);
+  count_result(m, &res, seconds);
 }
 
 static bool has_line(const char *text, const char *line) {
@@ -640,7 +648,7 @@ static void test_null_registry(void **state) {
   (void)state;
   lg_webhook_result res;
   memset(&res, 0, sizeof res);
-  lg_metrics_review(NULL, &res, 0.1);
+  count_result(NULL, &res, 0.1);
   lg_metrics_violation(NULL, LG_RULE_DURATION, LG_MODE_WARN, "a", "b");
   lg_metrics_policy_reload(NULL, true);
   lg_metrics_cert_expiry(NULL, 1);
@@ -651,7 +659,7 @@ static void test_null_registry(void **state) {
   lg_metrics_free(NULL);
   lg_metrics *m = lg_metrics_new(false);
   assert_non_null(m);
-  lg_metrics_review(m, NULL, 0.1);
+  lg_metrics_decision(m, NULL);
   char *text = render(m, 0);
   EXPECT_LINE(text, "leaseguard_admission_duration_seconds_count 0");
   free(text);

@@ -12,6 +12,7 @@
 
 #include "audit.h"
 #include "cli.h"
+#include "decision.h"
 #include "httpd.h"
 #include "kube.h"
 #include "leasewatch.h"
@@ -144,43 +145,42 @@ typedef struct {
   json_t *rows; /* table: one array of cells per finding, printed at the end */
 } offline;
 
-static const char *holder_cell(bool has, const lg_lease *l) {
-  if (!has)
+static const char *holder_cell(const lg_lease *l) {
+  if (!l)
     return "-";
   return l->holder && l->holder[0] ? l->holder : "\"\"";
 }
 
 /* The message without its "[rule] ns/name: " prefix, which the table has in columns. */
-static const char *message_cell(const lg_audit_change *c, const lg_finding *f) {
+static const char *message_cell(const lg_decision *d, const lg_decision_finding *f) {
   char prefix[LG_MESSAGE_MAX];
   size_t n = (size_t)snprintf(prefix, sizeof prefix, "[%s] %s/%s: ", lg_rules_id(f->rule),
-                              c->namespace, c->name);
+                              d->namespace, d->name);
   return n < sizeof prefix && strncmp(f->message, prefix, n) == 0 ? f->message + n : f->message;
+}
+
+/* The table's sink: one row per finding, printed at the end (ctx: the rows array). */
+static void add_rows(void *ctx, const lg_decision *d) {
+  json_t *rows = ctx;
+  for (size_t i = 0; i < d->n; i++) {
+    const lg_decision_finding *f = &d->findings[i];
+    char lease[600], when[LG_TIME_BUFLEN], holders[1024];
+    snprintf(lease, sizeof lease, "%s/%s", d->namespace, d->name);
+    snprintf(holders, sizeof holders, "%s -> %s", holder_cell(d->old_lease),
+             holder_cell(d->new_lease));
+    json_array_append_new(rows, json_pack("[s,s,s,s,s,s]", lease, lg_rules_id(f->rule),
+                                          lg_rules_mode_name(f->mode),
+                                          lg_time_format_short(d->when, when), holders,
+                                          message_cell(d, f)));
+  }
 }
 
 static void on_change(void *ud, const lg_audit_change *c) {
   offline *o = ud;
-  for (size_t i = 0; i < c->verdict.n; i++) {
-    const lg_finding *f = &c->verdict.findings[i];
-    char lease[600], when[LG_TIME_BUFLEN], holders[1024];
-    if (o->json) {
-      json_t *line = lg_audit_finding_json(c, f, "file");
-      char *s = line ? json_dumps(line, JSON_COMPACT) : NULL;
-      if (s)
-        printf("%s\n", s);
-      fflush(stdout);
-      free(s);
-      json_decref(line);
-      continue;
-    }
-    snprintf(lease, sizeof lease, "%s/%s", c->namespace, c->name);
-    snprintf(holders, sizeof holders, "%s -> %s", holder_cell(c->has_old, &c->old_lease),
-             holder_cell(c->has_new, &c->new_lease));
-    json_array_append_new(o->rows, json_pack("[s,s,s,s,s,s]", lease, lg_rules_id(f->rule),
-                                             lg_rules_mode_name(f->mode),
-                                             lg_time_format_short(c->when, when), holders,
-                                             message_cell(c, f)));
-  }
+  lg_decision d;
+  lg_sink sink = o->json ? lg_log_sink() : (lg_sink){add_rows, o->rows};
+  lg_decision_from_audit(c, LG_DECISION_FILE, &d);
+  lg_decision_emit(&d, &sink, 1);
 }
 
 static void print_table(const json_t *rows) {
@@ -404,8 +404,22 @@ static bool wait_for(void *ud, int64_t usec) {
   return w->stop;
 }
 
+/* The PolicyReports' sink (ctx: the lg_polreport). A report lists leases that exist: a
+ * deletion's finding (delete-held) is logged and counted, but its lease's results went with
+ * it. */
+static void report_findings(void *ctx, const lg_decision *d) {
+  if (d->old_lease && !d->new_lease)
+    return;
+  for (size_t i = 0; i < d->n; i++)
+    lg_polreport_add(ctx, d->namespace, d->name, d->object_uid ? d->object_uid : "",
+                     d->findings[i].finding, "", lg_time_now());
+}
+
 /* Tells the metrics and stdout about one change. judged: report its findings. */
 static void report(watcher *w, const lg_audit_change *c, bool judged) {
+  lg_decision d;
+  lg_sink sinks[3];
+  size_t n = 0;
   if (c->duplicate)
     return;
   if (c->op == LG_OP_DELETE) {
@@ -422,22 +436,13 @@ static void report(watcher *w, const lg_audit_change *c, bool judged) {
     lg_log(LG_LOG_WARNING, "holder-identity is enabled by the policy but cannot be judged from "
                            "a watch (the writer is unknown)", NULL);
   }
-  for (size_t i = 0; i < c->verdict.n; i++) {
-    const lg_finding *f = &c->verdict.findings[i];
-    json_t *line = lg_audit_finding_json(c, f, "watch");
-    char *s = line ? json_dumps(line, JSON_COMPACT) : NULL;
-    lg_logq_write(LG_LOGQ_STDOUT, s, s ? strlen(s) : 0); /* queued: never stalls the watch */
-    free(s);
-    json_decref(line);
-    lg_metrics_violation(w->metrics, f->rule, f->mode, c->namespace, c->name);
-    /* A report lists leases that exist: a deletion's finding (delete-held) is logged and
-     * counted, but its lease's results went with it. */
-    if (w->reports && c->op != LG_OP_DELETE) {
-      const json_t *o = c->new_object ? c->new_object : c->old_object;
-      const char *uid = json_string_value(json_object_get(json_object_get(o, "metadata"), "uid"));
-      lg_polreport_add(w->reports, c->namespace, c->name, uid ? uid : "", f, "", lg_time_now());
-    }
-  }
+  lg_decision_from_audit(c, LG_DECISION_WATCH, &d);
+  /* Audit lines are queued: they never stall the watch. */
+  sinks[n++] = lg_log_sink();
+  sinks[n++] = lg_metrics_sink(w->metrics);
+  if (w->reports)
+    sinks[n++] = (lg_sink){report_findings, w->reports};
+  lg_decision_emit(&d, sinks, n);
 }
 
 static void on_forget(void *ud, const char *ns, const char *name) {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "decision.h"
 #include "policy.h"
 #include "webhook.h"
 
@@ -22,6 +23,13 @@ static const char usage[] =
     "  --now=RFC3339       the clock to judge with (default: now)\n"
     "\n"
     "Exit status: 0 allowed, 1 denied, 2 unusable input or usage (reason on stderr).\n";
+
+/* check's sink: prints the answer and sets the exit status (ctx: an int). */
+static void print_answer(void *ctx, const lg_decision *d) {
+  int *status = ctx;
+  printf("%s\n", d->response);
+  *status = d->allowed ? 0 : 1;
+}
 
 /* Reads all of f into a new buffer; NULL with errno set on failure or when too large. */
 static char *slurp(FILE *f, size_t *len) {
@@ -56,6 +64,7 @@ int lg_cmd_check(int argc, char **argv) {
   lg_time now = lg_time_now();
   lg_policy *policy = NULL;
   lg_webhook_result res = {0};
+  lg_decision d;
   char err[512];
   char *body = NULL;
   size_t len = 0;
@@ -92,8 +101,8 @@ int lg_cmd_check(int argc, char **argv) {
     fprintf(stderr, "leaseguard check: %s\n", res.error);
     goto out;
   }
-  printf("%s\n", res.body);
-  status = res.verdict.allowed ? 0 : 1;
+  lg_decision_from_webhook(&res, LG_DECISION_CHECK, now, &d);
+  lg_decision_emit(&d, &(lg_sink){print_answer, &status}, 1);
 out:
   lg_webhook_result_free(&res);
   if (f && f != stdin)

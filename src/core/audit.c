@@ -320,49 +320,6 @@ lg_rc lg_audit_feed(lg_audit *a, json_t *value,
 
 void lg_audit_get_stats(const lg_audit *a, lg_audit_stats *out) { *out = a->stats; }
 
-static json_t *time_or_null(bool has, lg_time t) {
-  char buf[LG_TIME_BUFLEN];
-  return has ? json_string(lg_time_format(t, buf)) : json_null();
-}
-
-static json_t *holder_or_null(bool has, const lg_lease *l) {
-  return has && l->holder ? json_string(l->holder) : json_null();
-}
-
-json_t *lg_audit_finding_json(const lg_audit_change *c, const lg_finding *f, const char *source) {
-  static const char *const ops[] = {"CREATE", "UPDATE", "DELETE", "CONNECT"};
-  const lg_lease *o = &c->old_lease, *n = &c->new_lease;
-  char ts[LG_TIME_BUFLEN], lease[KEY_MAX];
-  json_t *obj;
-
-  snprintf(lease, sizeof lease, "%s/%s", c->namespace, c->name);
-  obj = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "time", lg_time_format(c->when, ts),
-                  "level", "warning", "msg", "lease violation", "rule", lg_rules_id(f->rule),
-                  "mode", lg_rules_mode_name(f->mode), "lease", lease, "operation",
-                  ops[c->op]);
-  if (!obj)
-    return NULL;
-  if (json_object_set_new(obj, "oldHolder", holder_or_null(c->has_old, o)) ||
-      json_object_set_new(obj, "newHolder", holder_or_null(c->has_new, n)) ||
-      json_object_set_new(obj, "oldRenewTime",
-                          time_or_null(c->has_old && o->has_renew, o->renew)) ||
-      json_object_set_new(obj, "oldExpiry",
-                          time_or_null(c->has_old && o->has_renew && o->has_duration,
-                                       o->renew + o->duration * LG_USEC_PER_SEC)) ||
-      json_object_set_new(obj, "newRenewTime",
-                          time_or_null(c->has_new && n->has_renew, n->renew)) ||
-      json_object_set_new(obj, "resourceVersion", json_string(c->resource_version)) ||
-      json_object_set_new(obj, "oldResourceVersion", c->old_resource_version[0]
-                                                         ? json_string(c->old_resource_version)
-                                                         : json_null()) ||
-      json_object_set_new(obj, "message", json_string(f->message)) ||
-      json_object_set_new(obj, "source", json_string(source))) {
-    json_decref(obj);
-    return NULL;
-  }
-  return obj;
-}
-
 lg_rc lg_audit_next_value(const char *buf, size_t len, bool eof, size_t first_line, json_t **out,
                           size_t *used, char *err, size_t errlen) {
   size_t ws = 0, line = first_line;

@@ -114,12 +114,6 @@ typedef struct {
 /* Copies the counters so far. */
 void lg_audit_get_stats(const lg_audit *a, lg_audit_stats *out);
 
-/* One finding as an audit line (new object): time (the judged clock), level, msg, rule,
- * mode, lease, operation, oldHolder, newHolder, oldRenewTime, oldExpiry, newRenewTime,
- * resourceVersion, oldResourceVersion, message and source ("file", "watch"). NULL on no
- * memory. */
-json_t *lg_audit_finding_json(const lg_audit_change *c, const lg_finding *f, const char *source);
-
 /* The next JSON object or array in buf[0..len), skipping whitespace before it. LG_OK with
  * *out a new value and *used the bytes it took (whitespace included); LG_OK with *out NULL
  * when buf holds only whitespace or an unfinished value (more input needed; *used is 0);

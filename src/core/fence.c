@@ -114,11 +114,12 @@ void lg_fence_target_of(const lg_fence_input *in, lg_fence_target *t) {
           lg_fence_token_parse(in->token, in->token_len, &t->token, NULL, 0) == LG_OK;
 }
 
-/* Records the decision: a violation in mode, with the message and a short warning. */
-static void verdict(const lg_fence_input *in, lg_fence_verdict *out, const char *brief,
-                    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static void verdict(const lg_fence_input *in, lg_fence_verdict *out, const char *brief,
-                    const char *fmt, ...) {
+/* Records the decision: a violation in mode, with its reason (a static code), the message and
+ * a short warning. */
+static void verdict(const lg_fence_input *in, lg_fence_verdict *out, const char *reason,
+                    const char *brief, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void verdict(const lg_fence_input *in, lg_fence_verdict *out, const char *reason,
+                    const char *brief, const char *fmt, ...) {
   char who[400];
   int n;
   va_list ap;
@@ -127,6 +128,7 @@ static void verdict(const lg_fence_input *in, lg_fence_verdict *out, const char 
            in->name ? in->name : "");
   out->violation = true;
   out->mode = in->mode;
+  out->reason = reason;
   out->allowed = in->mode != LG_MODE_ENFORCE;
   n = snprintf(out->message, sizeof out->message, "[fencing] %s: ", who);
   if (n > 0 && (size_t)n < sizeof out->message) {
@@ -150,7 +152,7 @@ void lg_fence_decide(const lg_fence_input *in, const lg_fence_target *t, lg_time
   if (in->mode == LG_MODE_OFF || in->op == LG_OP_CONNECT)
     return;
   if (!in->token) {
-    verdict(in, out, "no fencing token",
+    verdict(in, out, "no-token", "no fencing token",
             "a fenced object (label %s=true) must carry the annotation %s "
             "(<namespace>/<lease>/<holderIdentity>/<leaseTransitions>)",
             LG_FENCE_LABEL, LG_FENCE_ANNOTATION);
@@ -158,7 +160,7 @@ void lg_fence_decide(const lg_fence_input *in, const lg_fence_target *t, lg_time
   }
   if (!t->ok) {
     lg_fence_token_parse(in->token, in->token_len, &old, why, sizeof why);
-    verdict(in, out, "malformed fencing token", "%s: %s", LG_FENCE_ANNOTATION, why);
+    verdict(in, out, "malformed-token", "malformed fencing token", "%s: %s", LG_FENCE_ANNOTATION, why);
     return;
   }
   /* An object stays fenced by the lease it was written under: a writer cannot name another
@@ -166,7 +168,7 @@ void lg_fence_decide(const lg_fence_input *in, const lg_fence_target *t, lg_time
   if (in->op == LG_OP_UPDATE && in->old_token &&
       lg_fence_token_parse(in->old_token, in->old_token_len, &old, NULL, 0) == LG_OK &&
       (strcmp(old.namespace, t->token.namespace) || strcmp(old.name, t->token.name))) {
-    verdict(in, out, "fencing token names another lease",
+    verdict(in, out, "other-lease", "fencing token names another lease",
             "the object is fenced by lease %s/%s; the write names lease %s/%s", old.namespace,
             old.name, t->token.namespace, t->token.name);
     return;
@@ -174,20 +176,20 @@ void lg_fence_decide(const lg_fence_input *in, const lg_fence_target *t, lg_time
   if (!l || l->state == LG_FENCE_LEASE_UNKNOWN) {
     if (in->unknown_allows)
       return;
-    verdict(in, out, "lease state unknown",
+    verdict(in, out, "state-unknown", "lease state unknown",
             "the state of lease %s/%s is unknown (cache cold and the API unreachable); the fence "
             "fails closed (serve --fencing-unknown=deny)",
             t->token.namespace, t->token.name);
     return;
   }
   if (l->state == LG_FENCE_LEASE_ABSENT) {
-    verdict(in, out, "lease not found", "lease %s/%s does not exist (token epoch %s/%lld)",
+    verdict(in, out, "lease-not-found", "lease not found", "lease %s/%s does not exist (token epoch %s/%lld)",
             t->token.namespace, t->token.name, t->token.holder, (long long)t->token.transitions);
     return;
   }
   if (strcmp(l->holder ? l->holder : "", t->token.holder) != 0 ||
       l->transitions != t->token.transitions) {
-    verdict(in, out, "stale fencing token",
+    verdict(in, out, "stale-token", "stale fencing token",
             "stale epoch for lease %s/%s: the write carries holder \"%s\" epoch %lld, the lease "
             "is now held by \"%s\" epoch %lld",
             t->token.namespace, t->token.name, t->token.holder, (long long)t->token.transitions,
@@ -195,7 +197,7 @@ void lg_fence_decide(const lg_fence_input *in, const lg_fence_target *t, lg_time
     return;
   }
   if (!l->live) {
-    verdict(in, out, "lease expired",
+    verdict(in, out, "lease-expired", "lease expired",
             "lease %s/%s of holder \"%s\" epoch %lld is not live (its term ended %s; now %s): the "
             "holder may have been deposed",
             t->token.namespace, t->token.name, t->token.holder, (long long)t->token.transitions,

@@ -71,6 +71,7 @@ typedef struct {
   bool allowed;
   bool violation;                      /* a finding (in mode) */
   lg_mode mode;
+  const char *reason;                  /* static code of the case ("stale-token") */
   char message[LG_MESSAGE_MAX];        /* "[fencing] ns/Kind/name: ..." */
   char warning[LG_WARNING_MAX + 1];
 } lg_fence_verdict;

@@ -117,6 +117,7 @@ lg_rc lg_fencehook_handle(const char *body, size_t len, const lg_webhook_env *en
     lg_finding *f = &out->verdict.findings[out->verdict.n++];
     f->rule = LG_RULE_FENCING;
     f->mode = v.mode;
+    f->reason = v.reason;
     memcpy(f->message, v.message, sizeof f->message);
     memcpy(f->warning, v.warning, sizeof f->warning);
   }

@@ -84,17 +84,20 @@ typedef struct {
   lg_verdict *out;
 } judge;
 
-/* Records a finding of rule r: the message "[rule] ns/name: detail" for denials, logs and
- * audit annotations, and the warning "[rule] ns/name: brief" cut to 120 bytes. */
-static void report(judge *j, lg_rule r, const char *brief, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void report(judge *j, lg_rule r, const char *brief, const char *fmt, ...) {
+/* Records a finding of rule r: its reason (a static code, the same for every repeat of the
+ * violation), the message "[rule] ns/name: detail" for denials, logs and audit annotations,
+ * and the warning "[rule] ns/name: brief" cut to 120 bytes. */
+static void report(judge *j, lg_rule r, const char *reason, const char *brief, const char *fmt,
+                   ...) __attribute__((format(printf, 5, 6)));
+static void report(judge *j, lg_rule r, const char *reason, const char *brief, const char *fmt,
+                   ...) {
   lg_finding *f = &j->out->findings[j->out->n++];
   char warning[LG_MESSAGE_MAX];
   int n;
   va_list ap;
   f->rule = r;
   f->mode = j->cfg->mode[r];
+  f->reason = reason;
   n = snprintf(f->message, sizeof f->message, "[%s] %s/%s: ", lg_rules_id(r), j->in->namespace,
                j->in->name);
   if (n > 0 && (size_t)n < sizeof f->message) {
@@ -267,7 +270,7 @@ static void rule_holder_renew(judge *j) {
     if (!e->tombstone || !lg_lease_held(n) || e->tombstone_same_holder)
       return;
     snprintf(brief, sizeof brief, "re-created by %s before the deleted lease expired", n->holder);
-    report(j, LG_RULE_HOLDER_RENEW, brief,
+    report(j, LG_RULE_HOLDER_RENEW, "recreated-before-expiry", brief,
            "re-created with holder \"%s\" while the lease deleted here %.1fs before its term "
            "ended was held by another identity",
            n->holder, (double)e->tombstone_left / LG_USEC_PER_SEC);
@@ -280,7 +283,7 @@ static void rule_holder_renew(judge *j) {
    * falling back to plain election writes no strategy and is judged as below). */
   if (o->strategy && n && n->strategy && lg_lease_held(n) && !j->ev->anonymous) {
     snprintf(brief, sizeof brief, "coordinated lease moved to %s by %s", n->holder, user_of(j));
-    report(j, LG_RULE_HOLDER_RENEW, brief,
+    report(j, LG_RULE_HOLDER_RENEW, "coordinated-move", brief,
            "holder \"%s\" -> \"%s\" by user \"%s\": under coordinated leader election "
            "(strategy %s) only the election controller moves the holder",
            o->holder, n->holder, user_of(j), n->strategy);
@@ -292,7 +295,7 @@ static void rule_holder_renew(judge *j) {
   lg_time_format_short(j->now, now_s);
   if (lg_lease_held(n)) {
     snprintf(brief, sizeof brief, "taken before expiry %s by %s", exp_s, n->holder);
-    report(j, LG_RULE_HOLDER_RENEW, brief,
+    report(j, LG_RULE_HOLDER_RENEW, "taken-before-expiry", brief,
            "takeover before expiry: holder \"%s\" -> \"%s\" while the lease is held until %s "
            "(%s; now %s)",
            o->holder, n->holder, exp_s, basis(j, o, &j->old, how), now_s);
@@ -300,7 +303,7 @@ static void rule_holder_renew(judge *j) {
     /* A release by someone else, then an acquire from "" (allowed at once): a steal in two
      * writes. The holder's own writer is known from the writes seen here. */
     snprintf(brief, sizeof brief, "released by %s, not the holder's writer", user_of(j));
-    report(j, LG_RULE_HOLDER_RENEW, brief,
+    report(j, LG_RULE_HOLDER_RENEW, "released-by-other", brief,
            "release of a live lease held by \"%s\" until %s by user \"%s\", who is not the one "
            "writing for that holder (%s; now %s)",
            o->holder, exp_s, user_of(j), basis(j, o, &j->old, how), now_s);
@@ -312,7 +315,7 @@ static void rule_transitions(judge *j) {
   int64_t nt, ot, want;
   nt = lg_lease_transitions(n);
   if (nt < 0) {
-    report(j, LG_RULE_TRANSITIONS, "leaseTransitions is negative",
+    report(j, LG_RULE_TRANSITIONS, "negative", "leaseTransitions is negative",
            "leaseTransitions is negative (%lld)", (long long)nt);
     return;
   }
@@ -324,11 +327,11 @@ static void rule_transitions(judge *j) {
     /* Only the coordinated-election controller moves the holder without counting. */
     if (nt == want || (j->controller && nt == ot))
       return;
-    report(j, LG_RULE_TRANSITIONS, "new holder must add exactly 1 to leaseTransitions",
+    report(j, LG_RULE_TRANSITIONS, "not-incremented", "new holder must add exactly 1 to leaseTransitions",
            "holder \"%s\" -> \"%s\" must set leaseTransitions to %lld (old + 1), got %lld",
            lg_lease_holder_or_empty(o), n->holder, (long long)want, (long long)nt);
   } else if (nt != ot) {
-    report(j, LG_RULE_TRANSITIONS, "leaseTransitions changed without a new holder",
+    report(j, LG_RULE_TRANSITIONS, "changed-without-new-holder", "leaseTransitions changed without a new holder",
            "leaseTransitions changed %lld -> %lld without a new holder (holder \"%s\" -> \"%s\")",
            (long long)ot, (long long)nt, lg_lease_holder_or_empty(o), lg_lease_holder_or_empty(n));
   }
@@ -342,14 +345,14 @@ static void rule_duration(judge *j) {
   if (!n->has_duration) {
     /* client-go and the election controller read a missing duration as 0: expired, taken
      * over at once while the holder still leads. */
-    report(j, LG_RULE_DURATION, "held lease has no leaseDurationSeconds",
+    report(j, LG_RULE_DURATION, "missing", "held lease has no leaseDurationSeconds",
            "held lease has no leaseDurationSeconds (holder \"%s\"): candidates would read 0 "
            "and take it over at once",
            n->holder);
     return;
   }
   if (n->duration < c->min[LG_RULE_DURATION] || n->duration > c->max[LG_RULE_DURATION])
-    report(j, LG_RULE_DURATION, "leaseDurationSeconds outside the allowed range",
+    report(j, LG_RULE_DURATION, "out-of-range", "leaseDurationSeconds outside the allowed range",
            "leaseDurationSeconds %lld is outside the allowed range %lld..%llds (holder \"%s\")",
            (long long)n->duration, (long long)c->min[LG_RULE_DURATION],
            (long long)c->max[LG_RULE_DURATION], n->holder);
@@ -369,7 +372,7 @@ static void rule_duration_recommended(judge *j) {
   if (o && lg_lease_held(o) && same_str(o->holder, n->holder) && o->has_duration &&
       o->duration == n->duration)
     return;
-  report(j, LG_RULE_DURATION_RECOMMENDED, "leaseDurationSeconds outside the recommended range",
+  report(j, LG_RULE_DURATION_RECOMMENDED, "not-recommended", "leaseDurationSeconds outside the recommended range",
          "leaseDurationSeconds %lld is outside the recommended %lld..%llds (holder \"%s\")",
          (long long)n->duration, (long long)c->min[LG_RULE_DURATION_RECOMMENDED],
          (long long)c->max[LG_RULE_DURATION_RECOMMENDED], n->holder);
@@ -399,7 +402,7 @@ static void rule_renew_monotonic(judge *j) {
              len ? "; " : "", lg_time_format(o->acquire, a),
              n->has_acquire ? lg_time_format(n->acquire, b) : "null");
   if (detail[0])
-    report(j, LG_RULE_RENEW_MONOTONIC, "renewTime went backwards or acquireTime changed",
+    report(j, LG_RULE_RENEW_MONOTONIC, "not-monotonic", "renewTime went backwards or acquireTime changed",
            "holder \"%s\": %s", n->holder, detail);
 }
 
@@ -433,7 +436,7 @@ static void rule_timestamps(judge *j) {
   if (n->has_acquire)
     len = future(j, "acquireTime", n->acquire, detail, len, sizeof detail);
   if (detail[0])
-    report(j, LG_RULE_TIMESTAMPS, "renewTime/acquireTime missing, out of order or in the future",
+    report(j, LG_RULE_TIMESTAMPS, "inconsistent", "renewTime/acquireTime missing, out of order or in the future",
            "holder \"%s\": %s", n->holder, detail);
 }
 
@@ -465,7 +468,7 @@ static void rule_holder_identity(judge *j) {
   if (j->cfg->n_usernames[LG_RULE_HOLDER_IDENTITY] &&
       !in_globs(user, j->cfg->usernames[LG_RULE_HOLDER_IDENTITY],
                 j->cfg->n_usernames[LG_RULE_HOLDER_IDENTITY])) {
-    report(j, LG_RULE_HOLDER_IDENTITY, "writer is not allowed for this lease",
+    report(j, LG_RULE_HOLDER_IDENTITY, "writer-not-allowed", "writer is not allowed for this lease",
            "user \"%s\" is not allowed to write this lease", user);
     return;
   }
@@ -479,12 +482,12 @@ static void rule_holder_identity(judge *j) {
   if (!must || j->controller)
     return;
   if (!pod)
-    report(j, LG_RULE_HOLDER_IDENTITY, "writer is not the holder's pod",
+    report(j, LG_RULE_HOLDER_IDENTITY, "no-pod-name", "writer is not the holder's pod",
            "%s for holder \"%s\" by user \"%s\" carries no pod name (not a bound service-account "
            "token)",
            what, must, user);
   else if (!identity_of_pod(must, pod))
-    report(j, LG_RULE_HOLDER_IDENTITY, "writer is not the holder's pod",
+    report(j, LG_RULE_HOLDER_IDENTITY, "wrong-pod", "writer is not the holder's pod",
            "%s for holder \"%s\" came from pod \"%s\" (user \"%s\")", what, must, pod, user);
 }
 
@@ -501,7 +504,7 @@ static void rule_delete_held(judge *j) {
       j->ev->writer == LG_WRITER_SAME ||
       (who && who->pod_name && identity_of_pod(j->old_l->holder, who->pod_name)))
     return;
-  report(j, LG_RULE_DELETE_HELD, "deleted while held",
+  report(j, LG_RULE_DELETE_HELD, "deleted-while-held", "deleted while held",
          "deleted by user \"%s\" while held by \"%s\" until %s (%s)", user_of(j),
          j->old_l->holder, lg_time_format_short(j->old.expiry, exp_s),
          basis(j, j->old_l, &j->old, how));

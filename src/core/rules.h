@@ -131,6 +131,8 @@ typedef struct {
 typedef struct {
   lg_rule rule;
   lg_mode mode;                       /* AUDIT, WARN or ENFORCE */
+  const char *reason;                 /* static code of the case ("taken-before-expiry"): what
+                                       * makes repeats the same finding, whatever their times */
   char message[LG_MESSAGE_MAX];       /* "[rule] ns/name: detail": denials, logs, audit annotations */
   char warning[LG_WARNING_MAX + 1];   /* the same, at most 120 bytes, for `warnings` */
 } lg_finding;

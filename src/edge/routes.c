@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "admission.h"
+#include "decision.h"
 #include "httpd_mhd.h"
 #include "log.h"
 #include "times.h"
@@ -264,6 +265,9 @@ static enum MHD_Result reply_metrics(lg_routes *s, struct MHD_Connection *c, req
  * and audit lines, and keeps the response in rq for the last call to send. rq->ref is held. */
 static void judge(lg_routes *s, request *rq, const char *body, size_t len) {
   lg_webhook_result res;
+  lg_decision d;
+  lg_sink sinks[3];
+  size_t n_sinks = 0;
   lg_time now = lg_time_now();
   double start = mono_s();
   lg_webhook_env env = {lg_policy_ref_get(rq->ref), s->cfg->mode_override, now, lg_time_mono(),
@@ -280,12 +284,15 @@ static void judge(lg_routes *s, request *rq, const char *body, size_t len) {
   rq->status = (unsigned)res.http_status;
   rq->answer = res.body; /* handed to libmicrohttpd as it is: no copy */
   res.body = NULL;
-  lg_metrics_review(s->cfg->metrics, &res, mono_s() - start);
-  if (res.has_offset)
-    lg_metrics_writer_offset(s->cfg->metrics, (double)res.offset / LG_USEC_PER_SEC);
-  if (!rq->fence) /* Events are posted on Leases */
-    lg_events_report(s->cfg->events, &res, now);
-  lg_log_review(&res, now);
+  lg_decision_from_webhook(&res, LG_DECISION_SERVE, now, &d);
+  d.response = rq->answer;
+  d.latency = mono_s() - start;
+  /* Events are posted on Leases, not on the objects of /fence. */
+  sinks[n_sinks++] = lg_metrics_sink(s->cfg->metrics);
+  if (!rq->fence)
+    sinks[n_sinks++] = lg_events_sink(s->cfg->events);
+  sinks[n_sinks++] = lg_log_sink();
+  lg_decision_emit(&d, sinks, n_sinks);
   if (res.rc != LG_OK)
     lg_log(LG_LOG_WARNING, "unusable admission request", "error",
            res.error[0] ? res.error : lg_strerror(res.rc), NULL);

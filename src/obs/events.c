@@ -97,76 +97,6 @@ static long ms_until(const struct timespec *t) {
 }
 
 
-static bool digits(const char *p, size_t n) {
-  for (size_t i = 0; i < n; i++)
-    if (p[i] < '0' || p[i] > '9')
-      return false;
-  return true;
-}
-
-/* Length of an RFC 3339 date-time at p ("2026-11-25T10:00:12.5Z"), or 0. */
-static size_t time_len(const char *p) {
-  size_t n = 19;
-  if (strnlen(p, 19) < 19 || !digits(p, 4) || p[4] != '-' || !digits(p + 5, 2) || p[7] != '-' ||
-      !digits(p + 8, 2) || p[10] != 'T' || !digits(p + 11, 2) || p[13] != ':' ||
-      !digits(p + 14, 2) || p[16] != ':' || !digits(p + 17, 2))
-    return 0;
-  if (p[n] == '.' && p[n + 1] >= '0' && p[n + 1] <= '9')
-    for (n++; p[n] >= '0' && p[n] <= '9'; n++)
-      ;
-  if (p[n] == 'Z')
-    n++;
-  else if ((p[n] == '+' || p[n] == '-') && strnlen(p + n, 6) == 6 && digits(p + n + 1, 2) &&
-           p[n + 3] == ':' && digits(p + n + 4, 2))
-    n += 6;
-  return n;
-}
-
-/* Length of a fractional number of seconds at p ("3.250s"), or 0. */
-static size_t seconds_len(const char *p) {
-  size_t n = 0;
-  bool dot = false;
-  while ((p[n] >= '0' && p[n] <= '9') || (p[n] == '.' && !dot && n > 0)) {
-    dot = dot || p[n] == '.';
-    n++;
-  }
-  return dot && n > 0 && p[n - 1] != '.' && p[n] == 's' ? n + 1 : 0;
-}
-
-/* The message with its times and measured durations replaced, so that repeats of one
- * violation (judged at other moments) compare equal. New string or NULL. */
-static char *without_times(const char *msg) {
-  size_t n = strlen(msg), o = 0, len;
-  char *out = malloc(n + 1);
-  if (!out)
-    return NULL;
-  for (size_t i = 0; i < n;) {
-    bool boundary = i == 0 || !(msg[i - 1] >= '0' && msg[i - 1] <= '9');
-    if (boundary && (len = time_len(msg + i)) > 0) {
-      out[o++] = 'T';
-      i += len;
-    } else if (boundary && (len = seconds_len(msg + i)) > 0) {
-      out[o++] = 'D';
-      i += len;
-    } else {
-      out[o++] = msg[i++];
-    }
-  }
-  out[o] = '\0';
-  return out;
-}
-
-/* metadata.<field> of request.object, else of request.oldObject (borrowed), or NULL. */
-static const char *object_meta(const json_t *root, const char *field) {
-  const json_t *rq = json_object_get(root, "request");
-  const char *v = json_string_value(
-      json_object_get(json_object_get(json_object_get(rq, "object"), "metadata"), field));
-  if (!v || !*v)
-    v = json_string_value(
-        json_object_get(json_object_get(json_object_get(rq, "oldObject"), "metadata"), field));
-  return v && *v ? v : NULL;
-}
-
 /* RFC 3339 in whole seconds, as metav1.Time is written. */
 static const char *timestamp(lg_time t, char buf[LG_TIME_BUFLEN]) {
   t -= ((t % LG_USEC_PER_SEC) + LG_USEC_PER_SEC) % LG_USEC_PER_SEC;
@@ -183,13 +113,11 @@ static void item_free(item *it) {
   free(it);
 }
 
-/* The item for one finding; NULL on no memory. */
-static item *make_item(const lg_events *ev, const lg_webhook_result *res, const lg_finding *f,
-                       lg_time now) {
-  const lg_review *rv = &res->review;
-  const char *user = rv->requester.username ? rv->requester.username : "";
-  const char *pod = rv->requester.pod_name;
-  char msg[MESSAGE_MAX], *plain = NULL;
+/* The item for one finding of d; NULL on no memory. */
+static item *make_item(const lg_events *ev, const lg_decision *d, const lg_decision_finding *f) {
+  const char *user = d->username ? d->username : "";
+  const char *pod = d->pod;
+  char msg[MESSAGE_MAX];
   item *it = calloc(1, sizeof *it);
   json_t *io;
   int n;
@@ -204,28 +132,23 @@ static item *make_item(const lg_events *ev, const lg_webhook_result *res, const 
     msg[0] = '\0';
   lg_utf8_trim(msg);
   io = json_pack("{s:s, s:s, s:s, s:s, s:s*, s:s*}", "apiVersion", "coordination.k8s.io/v1",
-                 "kind", "Lease", "namespace", rv->namespace, "name", rv->name, "uid",
-                 object_meta(rv->root, "uid"), "resourceVersion",
-                 object_meta(rv->root, "resourceVersion"));
+                 "kind", "Lease", "namespace", d->namespace, "name", d->name, "uid",
+                 d->object_uid, "resourceVersion", d->resource_version);
   it->event = json_pack("{s:s, s:s, s:{s:s}, s:o, s:s, s:s, s:s, s:{s:s, s:s}, s:s, s:s, s:n}",
                         "apiVersion", "v1", "kind", "Event", "metadata", "namespace",
-                        rv->namespace, "involvedObject", io, "reason", "LeaseViolation",
+                        d->namespace, "involvedObject", io, "reason", "LeaseViolation",
                         "message", msg, "type", "Warning", "source", "component",
                         ev->component, "host", ev->host, "reportingComponent", ev->component,
                         "reportingInstance", ev->host, "eventTime");
-  plain = without_times(msg);
-  if (plain && (n = snprintf(NULL, 0, "%s\n%s\n%s\n%s\n%s", rv->namespace, rv->name,
-                             lg_rules_id(f->rule), user, plain)) >= 0 &&
-      (it->key = malloc((size_t)n + 1)))
-    snprintf(it->key, (size_t)n + 1, "%s\n%s\n%s\n%s\n%s", rv->namespace, rv->name,
-             lg_rules_id(f->rule), user, plain);
-  free(plain);
+  /* Repeats of one violation (judged at other moments, with other times in the message)
+   * share the finding's stable key. */
+  it->key = strdup(f->key);
   if (!it->event || !it->key) {
     item_free(it);
     return NULL;
   }
   it->hash = fnv1a(it->key);
-  it->when = now;
+  it->when = d->when;
   return it;
 }
 
@@ -245,7 +168,7 @@ static bool log_due(struct timespec *last, bool *logged, unsigned long *suppress
 /* A lease name that Kubernetes would not accept never goes into an API path (with our
  * token): "../x" or "a?dryRun=All" would reach another resource. Logged (at most once a
  * minute, with a count) and counted per finding. */
-static void refuse_names(lg_events *ev, const lg_review *rv) {
+static void refuse_names(lg_events *ev, const lg_decision *d) {
   char lease[160], suppressed[24];
   struct timespec now;
   bool due;
@@ -259,28 +182,27 @@ static void refuse_names(lg_events *ev, const lg_review *rv) {
   pthread_mutex_unlock(&ev->mu);
   if (!due)
     return;
-  snprintf(lease, sizeof lease, "%.60s/%.80s", rv->namespace, rv->name);
+  snprintf(lease, sizeof lease, "%.60s/%.80s", d->namespace, d->name);
   lg_utf8_trim(lease);
   lg_log(LG_LOG_WARNING, "no event for a lease whose namespace or name is not a Kubernetes name",
          "lease", lease, "refusedNotLogged", suppressed, NULL);
 }
 
-void lg_events_report(lg_events *ev, const lg_webhook_result *res, lg_time now) {
+void lg_events_report(lg_events *ev, const lg_decision *d) {
   item *items[LG_RULE_COUNT];
   size_t n = 0, dropped = 0, queued = 0;
 
-  if (!ev || !res || res->rc != LG_OK || !res->review.is_lease || res->review.dry_run ||
-      !res->review.namespace || !*res->review.namespace || !res->review.name ||
-      !*res->review.name || !res->verdict.n)
+  if (!ev || !d || !d->usable || d->ignored || d->dry_run || !d->namespace || !*d->namespace ||
+      !d->name || !*d->name || !d->n)
     return;
-  if (!lg_k8sname_is_label(res->review.namespace) || !lg_k8sname_is_subdomain(res->review.name)) {
-    refuse_names(ev, &res->review);
-    for (size_t i = 0; i < res->verdict.n && i < LG_RULE_COUNT; i++)
+  if (!lg_k8sname_is_label(d->namespace) || !lg_k8sname_is_subdomain(d->name)) {
+    refuse_names(ev, d);
+    for (size_t i = 0; i < d->n && i < LG_RULE_COUNT; i++)
       lg_metrics_event(ev->metrics, "invalid");
     return;
   }
-  for (size_t i = 0; i < res->verdict.n && i < LG_RULE_COUNT; i++) {
-    if ((items[n] = make_item(ev, res, &res->verdict.findings[i], now)))
+  for (size_t i = 0; i < d->n && i < LG_RULE_COUNT; i++) {
+    if ((items[n] = make_item(ev, d, &d->findings[i])))
       n++;
     else
       dropped++; /* no memory */
@@ -306,6 +228,10 @@ void lg_events_report(lg_events *ev, const lg_webhook_result *res, lg_time now) 
   for (size_t i = 0; i < dropped; i++)
     lg_metrics_event(ev->metrics, "dropped");
 }
+
+static void events_sink_emit(void *ctx, const lg_decision *d) { lg_events_report(ctx, d); }
+
+lg_sink lg_events_sink(lg_events *ev) { return (lg_sink){events_sink_emit, ev}; }
 
 /* ---- the aggregation cache (worker only) ---- */
 

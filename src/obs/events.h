@@ -6,11 +6,11 @@
 
 #include <stddef.h>
 
+#include "decision.h"
 #include "kube.h"
 #include "metrics.h"
 #include "rc.h"
 #include "times.h"
-#include "webhook.h"
 
 typedef struct {
   const lg_kube_config *kube; /* borrowed for the call only (the worker's client copies it) */
@@ -31,11 +31,15 @@ typedef struct lg_events lg_events;
 lg_rc lg_events_start(const lg_events_config *cfg, lg_metrics *m, lg_events **out, char *err,
                       size_t errlen);
 
-/* Queues one Warning "LeaseViolation" event per finding of res (borrowed; copied), stamped
- * with now. Skips dry-run requests, unusable input and objects that are not Leases. Never
- * blocks on the network: when the queue is full the event is dropped (and counted).
- * Thread-safe; ev NULL is a no-op. */
-void lg_events_report(lg_events *ev, const lg_webhook_result *res, lg_time now);
+/* Queues one Warning "LeaseViolation" event per finding of d (borrowed; copied), stamped
+ * with d->when; repeats of a finding (the same stable key) within the window are aggregated.
+ * Skips dry-run requests, unusable input and objects that are not Leases. Never blocks on
+ * the network: when the queue is full the event is dropped (and counted). Thread-safe; ev or
+ * d NULL is a no-op. */
+void lg_events_report(lg_events *ev, const lg_decision *d);
+
+/* lg_events_report into ev (borrowed; may be NULL) as a sink. */
+lg_sink lg_events_sink(lg_events *ev);
 
 /* Stops accepting events, lets the worker drain the queue for at most drain_timeout_ms
  * (calls made meanwhile are cut to the time left; one already in flight may take its own

@@ -1,4 +1,5 @@
-/* log.c -- JSON-line logs (stderr) and audit lines (stdout), made here, written by logq.c. */
+/* log.c -- JSON-line logs (stderr) and audit lines (stdout; the one encoder of a decision),
+ * made here, written by logq.c. */
 #include "log.h"
 
 #include <inttypes.h>
@@ -103,87 +104,125 @@ static void field_time(lg_jsonw *w, const char *key_frag, bool has, lg_time t) {
   field(w, key_frag, has ? lg_time_format(t, ts) : NULL);
 }
 
-/* The fields every audit line of a request carries, as the text of an object left open:
+/* The fields every audit line of a decision carries, as the text of an object left open:
  * time, level, msg, then the request's. Written as text in the order they had as a jansson
  * object (and as the same bytes json_dumps gave). */
-static void review_fields(lg_jsonw *w, const lg_webhook_result *res, lg_time now,
-                          const char *msg) {
-  const lg_review *r = &res->review;
-  const lg_lease *o = r->has_old_object ? &r->old_object : NULL;
-  const lg_lease *n = r->has_object ? &r->object : NULL;
+static void decision_fields(lg_jsonw *w, const lg_decision *d, const char *msg) {
+  const lg_lease *o = d->old_lease, *n = d->new_lease;
   char lease[512];
 
-  snprintf(lease, sizeof lease, "%s/%s", r->namespace, r->name);
+  snprintf(lease, sizeof lease, "%s/%s", d->namespace, d->name);
   LG_JSONW_LIT(w, "{");
-  field_time(w, "\"time\":", true, now);
+  field_time(w, "\"time\":", true, d->when);
   LG_JSONW_LIT(w, ",\"level\":\"warning\"");
   field(w, ",\"msg\":", msg);
   field(w, ",\"lease\":", lease);
-  field(w, ",\"operation\":", r->operation);
+  field(w, ",\"operation\":", d->operation);
   field(w, ",\"oldHolder\":", o ? o->holder : NULL);
   field(w, ",\"newHolder\":", n ? n->holder : NULL);
   field_time(w, ",\"oldRenewTime\":", o && o->has_renew, o ? o->renew : 0);
   field_time(w, ",\"oldExpiry\":", o && o->has_renew && o->has_duration,
              o ? o->renew + o->duration * LG_USEC_PER_SEC : 0);
   field_time(w, ",\"newRenewTime\":", n && n->has_renew, n ? n->renew : 0);
-  field(w, ",\"user\":", r->requester.username);
+  if (d->source == LG_DECISION_FILE || d->source == LG_DECISION_WATCH) {
+    /* A history has versions, not requests: no requester, no uid, no answer. */
+    field(w, ",\"resourceVersion\":", d->resource_version ? d->resource_version : "");
+    field(w, ",\"oldResourceVersion\":", d->old_resource_version);
+    return;
+  }
+  field(w, ",\"user\":", d->username);
   LG_JSONW_LIT(w, ",\"groups\":");
-  if (r->groups)
-    lg_jsonw_value(w, r->groups);
+  if (d->groups)
+    lg_jsonw_value(w, d->groups);
   else
     LG_JSONW_LIT(w, "[]");
-  field(w, ",\"pod\":", r->requester.pod_name);
-  field(w, ",\"uid\":", r->uid);
-  if (r->dry_run)
+  field(w, ",\"pod\":", d->pod);
+  field(w, ",\"uid\":", d->request_uid);
+  if (d->dry_run)
     LG_JSONW_LIT(w, ",\"dryRun\":true");
   else
     LG_JSONW_LIT(w, ",\"dryRun\":false");
-  if (res->verdict.allowed)
+  if (d->allowed)
     LG_JSONW_LIT(w, ",\"allowed\":true");
   else
     LG_JSONW_LIT(w, ",\"allowed\":false");
 }
 
-/* Closes the object and queues the line on stream s (a failed text counts as dropped). */
-static void emit_text(lg_logq_stream s, lg_jsonw *w) {
+/* The fields of finding f, closing the object. */
+static void finding_fields(lg_jsonw *w, const lg_decision *d, const lg_decision_finding *f) {
+  bool history = d->source == LG_DECISION_FILE || d->source == LG_DECISION_WATCH;
+  field(w, ",\"rule\":", lg_rules_id(f->rule));
+  field(w, ",\"mode\":", lg_rules_mode_name(f->mode));
+  if (!history)
+    field(w, ",\"decision\":", f->mode == LG_MODE_ENFORCE ? "deny"
+                                : f->mode == LG_MODE_WARN  ? "warn"
+                                                           : "audit");
+  field(w, ",\"message\":", f->message);
+  if (history)
+    field(w, ",\"source\":", lg_decision_source_name(d->source));
   LG_JSONW_LIT(w, "}");
+}
+
+/* The "request ignored" line of a request that is not a Lease, closed. */
+static void ignored_fields(lg_jsonw *w, const lg_decision *d) {
+  decision_fields(w, d, "request ignored");
+  field(w, ",\"reason\":", d->ignored);
+  field(w, ",\"kind\":", d->kind);
+  LG_JSONW_LIT(w, "}");
+}
+
+char *lg_log_audit_line(const lg_decision *d, size_t i) {
+  lg_jsonw w;
+  lg_jsonw_init(&w);
+  if (d->ignored && i == d->n) {
+    ignored_fields(&w, d);
+  } else if (i < d->n) {
+    decision_fields(&w, d, "lease violation");
+    finding_fields(&w, d, &d->findings[i]);
+  } else {
+    return NULL;
+  }
+  return lg_jsonw_take(&w);
+}
+
+/* Queues the text of w on stream s (a failed text counts as dropped). */
+static void emit_text(lg_logq_stream s, lg_jsonw *w) {
   if (w->failed)
     lg_logq_write(s, NULL, 0);
   else
     lg_logq_write(s, w->p, w->len);
 }
 
-void lg_log_review(const lg_webhook_result *res, lg_time now) {
+void lg_log_decision(const lg_decision *d) {
   lg_jsonw w;
   size_t common;
 
-  if (res->rc != LG_OK || (!res->ignored && !res->verdict.n))
+  if (!d->usable || (!d->ignored && !d->n))
     return; /* an allowed request with nothing to say writes nothing, and formats nothing */
   lg_jsonw_init(&w);
-  if (res->ignored) {
-    review_fields(&w, res, now, "request ignored");
-    field(&w, ",\"reason\":", res->ignored);
-    field(&w, ",\"kind\":", res->review.kind);
+  if (d->ignored) {
+    ignored_fields(&w, d);
     emit_text(LG_LOGQ_STDERR, &w);
     lg_jsonw_free(&w);
     return;
   }
-  /* The request's fields are written once; each finding adds its own four. */
-  review_fields(&w, res, now, "lease violation");
+  /* The request's fields are written once; each finding adds its own. */
+  decision_fields(&w, d, "lease violation");
   common = w.len;
-  for (size_t i = 0; i < res->verdict.n; i++) {
-    const lg_finding *f = &res->verdict.findings[i];
+  for (size_t i = 0; i < d->n; i++) {
     lg_jsonw_rewind(&w, common);
-    field(&w, ",\"rule\":", lg_rules_id(f->rule));
-    field(&w, ",\"mode\":", lg_rules_mode_name(f->mode));
-    field(&w, ",\"decision\":", f->mode == LG_MODE_ENFORCE ? "deny"
-                                 : f->mode == LG_MODE_WARN  ? "warn"
-                                                            : "audit");
-    field(&w, ",\"message\":", f->message);
+    finding_fields(&w, d, &d->findings[i]);
     emit_text(LG_LOGQ_STDOUT, &w);
   }
   lg_jsonw_free(&w);
 }
+
+static void log_sink_emit(void *ctx, const lg_decision *d) {
+  (void)ctx;
+  lg_log_decision(d);
+}
+
+lg_sink lg_log_sink(void) { return (lg_sink){log_sink_emit, NULL}; }
 
 /* Reports what a log stream dropped, on stderr (logq.c calls this on stderr's writer). */
 static void report(lg_logq_stream s, uint64_t dropped, lg_time since, bool broken) {

@@ -5,8 +5,8 @@
 
 #include <stdbool.h>
 
+#include "decision.h"
 #include "rc.h"
-#include "webhook.h"
 
 typedef enum { LG_LOG_DEBUG, LG_LOG_INFO, LG_LOG_WARNING, LG_LOG_ERROR } lg_log_level;
 
@@ -26,9 +26,20 @@ void lg_log(lg_log_level level, const char *msg, ...) __attribute__((sentinel));
  * Thread-safe. */
 void lg_log_json(lg_log_level level, const char *msg, const char *fmt, ...);
 
-/* Writes one audit line per finding of the result to stdout (and, to stderr, one for a
- * request ignored because it is not a Lease). Thread-safe. */
-void lg_log_review(const lg_webhook_result *r, lg_time now);
+/* The audit line of finding i of d (new string, NULL on no memory): time (d->when), level,
+ * msg, lease, operation, oldHolder, newHolder, oldRenewTime, oldExpiry, newRenewTime; then
+ * for serve and check user, groups, pod, uid, dryRun, allowed, and for file and watch
+ * resourceVersion, oldResourceVersion; then rule, mode, (serve, check) decision, message,
+ * (file, watch) source. i == d->n for an ignored request: the "request ignored" line; NULL
+ * when there is no line i. */
+char *lg_log_audit_line(const lg_decision *d, size_t i);
+
+/* Writes one audit line per finding of d to stdout (and, to stderr, one for a request ignored
+ * because it is not a Lease); nothing for unusable input. Thread-safe. */
+void lg_log_decision(const lg_decision *d);
+
+/* lg_log_decision as a sink. */
+lg_sink lg_log_sink(void);
 
 /* From now on lines are queued, never blocking the caller (a full queue drops them); drops
  * are reported on stderr at most every report_ms (0 = 10 s). For servers. */

@@ -308,27 +308,33 @@ static void observe(lg_metrics *m, double seconds) {
   m->sum += seconds;
 }
 
-void lg_metrics_review(lg_metrics *m, const lg_webhook_result *res, double seconds) {
+void lg_metrics_decision(lg_metrics *m, const lg_decision *d) {
   const char *lv[2];
   series *s;
-  if (!m || !res)
+  bool request = d && (d->source == LG_DECISION_SERVE || d->source == LG_DECISION_CHECK);
+  if (!m || !d)
     return;
   /* Only the four operations the decoder accepts, so the label stays bounded. */
-  lv[0] = lg_rules_parse_operation(res->review.operation) >= 0 ? res->review.operation
-                                                               : "unknown";
-  if (res->rc != LG_OK || res->http_status != 200)
+  lv[0] = lg_rules_parse_operation(d->operation) >= 0 ? d->operation : "unknown";
+  if (!d->usable || d->http_status != 200)
     lv[1] = "error";
   else
-    lv[1] = res->verdict.allowed ? "allowed" : "denied";
+    lv[1] = d->allowed ? "allowed" : "denied";
   pthread_mutex_lock(&m->mu);
-  if ((s = table_get(&m->requests, lv)))
+  if (request && (s = table_get(&m->requests, lv)))
     s->count++;
-  for (size_t i = 0; i < res->verdict.n && i < LG_RULE_COUNT; i++)
-    count_violation(m, res->verdict.findings[i].rule, res->verdict.findings[i].mode,
-                    res->review.namespace, res->review.name);
-  observe(m, seconds);
+  for (size_t i = 0; i < d->n && i < LG_RULE_COUNT; i++)
+    count_violation(m, d->findings[i].rule, d->findings[i].mode, d->namespace, d->name);
+  if (request)
+    observe(m, d->latency);
   pthread_mutex_unlock(&m->mu);
+  if (request && d->has_offset)
+    lg_metrics_writer_offset(m, (double)d->offset / LG_USEC_PER_SEC);
 }
+
+static void metrics_sink_emit(void *ctx, const lg_decision *d) { lg_metrics_decision(ctx, d); }
+
+lg_sink lg_metrics_sink(lg_metrics *m) { return (lg_sink){metrics_sink_emit, m}; }
 
 void lg_metrics_violation(lg_metrics *m, lg_rule rule, lg_mode mode, const char *ns,
                           const char *name) {

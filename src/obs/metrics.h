@@ -6,9 +6,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "decision.h"
 #include "rules.h"
 #include "times.h"
-#include "webhook.h"
 
 typedef struct lg_metrics lg_metrics;
 
@@ -19,9 +19,13 @@ lg_metrics *lg_metrics_new(bool lease_label);
 /* Frees m; NULL is a no-op. */
 void lg_metrics_free(lg_metrics *m);
 
-/* Counts one admission request (by operation and decision: allowed, denied, error) and its
- * violations (by rule, mode, namespace), and observes its latency in seconds. */
-void lg_metrics_review(lg_metrics *m, const lg_webhook_result *res, double seconds);
+/* Counts one decision's violations (by rule, mode, namespace); for serve and check also the
+ * admission request (by operation and decision: allowed, denied, error), its latency
+ * (d->latency, seconds) and the writer's clock offset when measured. */
+void lg_metrics_decision(lg_metrics *m, const lg_decision *d);
+
+/* lg_metrics_decision into m (borrowed; may be NULL) as a sink. */
+lg_sink lg_metrics_sink(lg_metrics *m);
 
 /* Counts a violation found outside admission (audit --watch). */
 void lg_metrics_violation(lg_metrics *m, lg_rule rule, lg_mode mode, const char *ns,
