@@ -15,6 +15,8 @@
 
 #include "harness.h"
 #include "metrics.h"
+#include "policy.h"
+#include "webhook.h"
 
 static lg_policy *policy;
 

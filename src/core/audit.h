@@ -44,7 +44,7 @@ lg_time lg_audit_clock(const lg_lease *old_l, const lg_lease *new_l, const lg_ti
 /* One change: a version of a lease compared with the last version seen. The strings and
  * leases borrow from objects the change holds references to: valid until
  * lg_audit_change_clear. */
-typedef struct {
+typedef struct lg_audit_change {
   lg_operation op;                /* CREATE (first version seen), UPDATE or DELETE */
   const char *namespace, *name;   /* of the lease */
   const char *resource_version;   /* of this version ("" when absent) */

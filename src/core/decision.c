@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "audit.h"
 #include "utf8.h"
+#include "webhook.h"
 
 static const char *const source_names[] = {"serve", "check", "file", "watch"};
 static const char *const op_names[] = {"CREATE", "UPDATE", "DELETE", "CONNECT"};

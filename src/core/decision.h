@@ -10,11 +10,13 @@
 
 #include <jansson.h>
 
-#include "audit.h"
 #include "lease.h"
 #include "rules.h"
 #include "times.h"
-#include "webhook.h"
+
+/* What a decision is built from (webhook.h, audit.h): observers need not see them. */
+typedef struct lg_webhook_result lg_webhook_result;
+typedef struct lg_audit_change lg_audit_change;
 
 typedef enum {
   LG_DECISION_SERVE, /* an admission request to the webhook */

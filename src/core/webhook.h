@@ -19,7 +19,7 @@ typedef struct {
   lg_witness *witness;   /* may be NULL: judge from the two versions alone */
 } lg_webhook_env;
 
-typedef struct {
+typedef struct lg_webhook_result {
   int http_status;    /* 200 with an AdmissionReview, or 400 with a Status for unusable input */
   char *body;         /* new: the response body (JSON) */
   lg_rc rc;           /* LG_OK, or why the input was unusable */
