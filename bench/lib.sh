@@ -222,7 +222,8 @@ cg_run() { # OUT COUNT FILES...
   shift 2
   timeout 600 valgrind --tool=callgrind --callgrind-out-file="$out" \
     --toggle-collect=lg_webhook_handle --toggle-collect=lg_webhook_result_free \
-    --toggle-collect=lg_metrics_review --toggle-collect=lg_log_review \
+    --toggle-collect=lg_decision_from_webhook --toggle-collect=lg_metrics_decision \
+    --toggle-collect=lg_log_decision \
     "$lgb" loop --serve-extras --count "$n" "$@" >/dev/null 2>&1
 }
 cg_fn() { # FILE FUNCTION -> inclusive Ir (0 when absent)
@@ -237,7 +238,8 @@ cg_split() { # FILE COUNT LABEL
   policy=$(cg_fn "$f" lg_policy_resolve) rules=$(cg_fn "$f" lg_rules_evaluate)
   witness=$(($(cg_fn "$f" lg_witness_evidence) + $(cg_fn "$f" lg_witness_record)))
   encode=$(cg_fn "$f" lg_admission_encode) free=$(cg_fn "$f" lg_webhook_result_free)
-  metrics=$(cg_fn "$f" lg_metrics_review) log=$(cg_fn "$f" lg_log_review)
+  metrics=$(cg_fn "$f" lg_metrics_decision)
+  log=$(($(cg_fn "$f" lg_log_decision) + $(cg_fn "$f" lg_decision_from_webhook)))
   awk -v n="$n" -v label="$3" -v t="$total" -v p="$parse" -v d="$decode" -v po="$policy" \
     -v w="$witness" -v r="$rules" -v e="$encode" -v fr="$free" -v m="$metrics" -v l="$log" 'BEGIN {
     other = t - d - po - w - r - e - fr - m - l

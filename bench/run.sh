@@ -82,8 +82,8 @@ R[in.ns]=$(awk '$2 == "mix_ns_per_review" {print $3}' "$work/time.txt")
 R[in.rps]=$(awk '$2 == "mix_reviews_per_s" {print $3}' "$work/time.txt")
 
 # Instruction counts of what serve does per request less HTTP and TLS: only
-# lg_webhook_handle, lg_metrics_review, lg_log_review (audit lines, to /dev/null here) and
-# lg_webhook_result_free are collected.
+# lg_webhook_handle, lg_decision_from_webhook, lg_metrics_decision, lg_log_decision (audit
+# lines, to /dev/null here) and lg_webhook_result_free are collected.
 say ""
 say "instructions per review (callgrind; stable under load), by step:"
 printf '  %-19s %8s %8s %7s %6s %7s %6s %7s %7s %7s %7s %6s  %4s\n' "bodies" total json_loadb \
@@ -98,9 +98,9 @@ for b in renew-kcm violation-steal; do
 done
 say "  (decode = the walk over the parsed tree and the lease fields; witness = the lease memory"
 say "   (serve's, 16384 entries: its digests, lookups and records); encode = the response body;"
-say "   free = json_decref of the request tree; metrics = lg_metrics_review; audit ="
-say "   lg_log_review's audit lines (one per violation; the write itself is a system call, not"
-say "   counted); other = lg_webhook_handle's own work)"
+say "   free = json_decref of the request tree; metrics = lg_metrics_decision; audit = the"
+say "   decision record and lg_log_decision's audit lines (one per violation; the write itself"
+say "   is a system call, not counted); other = lg_webhook_handle's own work)"
 
 say ""
 say "cost against body size (renew-kcm with its managedFields stripped, or padded with"
@@ -124,7 +124,7 @@ done
 # ---- 1b. logging ----
 
 section "1b. what an audit line costs the thread that answers: written at once, or queued (serve)"
-# lg_log_review over the 4 violation bodies (one audit line each); stdout to a file, as a
+# The decision record and lg_log_decision over the 4 violation bodies (one audit line each); stdout to a file, as a
 # container runtime's log pipe that keeps up; then queued into a FIFO that nobody reads.
 log_bench() { # LABEL MODE-FLAGS... (stdout already redirected by the caller)
   local label=$1

@@ -14,11 +14,12 @@
 
 #include <jansson.h>
 
+#include "audit.h"
+#include "decision.h"
 #include "domref.h"
 #include "harness.h"
 #include "log.h"
 #include "policy.h"
-#include "decision.h"
 #include "webhook.h"
 
 /* Sends what the stream (stdout or stderr) gets from here to a file of a new temporary
@@ -240,12 +241,97 @@ static void test_lines_same_as_tree(void **state) {
   lg_policy_free(policy);
 }
 
+/* The keys of a line, in order, joined by ','. */
+static void keys_of(const char *line, char *out, size_t len) {
+  json_t *obj = json_loads(line, 0, NULL);
+  const char *k;
+  json_t *v;
+  out[0] = '\0';
+  assert_true(json_is_object(obj));
+  json_object_foreach(obj, k, v) {
+    size_t n = strlen(out);
+    snprintf(out + n, len - n, "%s%s", n ? "," : "", k);
+  }
+  json_decref(obj);
+}
+
+/* One encoder, each source with the fields it always had: a history's lines have versions
+ * and a source, a request's a requester, an answer and a decision; an ignored request has
+ * its line at index n; there is no line past it. */
+static void test_audit_line_layouts(void **state) {
+  static const char *const common =
+      "time,level,msg,lease,operation,oldHolder,newHolder,oldRenewTime,oldExpiry,newRenewTime";
+  char err[256], keys[512], want[512], path[512];
+  lg_policy *policy = NULL;
+  lg_audit *a;
+  lg_audit_change c;
+  lg_decision d;
+  lg_webhook_result res;
+  lg_time now;
+  json_t *v1 = json_pack("{s:s, s:{s:s, s:s, s:s}, s:{s:s, s:i, s:s, s:i}}", "kind", "Lease",
+                         "metadata", "name", "l", "namespace", "ns", "resourceVersion", "1",
+                         "spec", "holderIdentity", "a", "leaseDurationSeconds", 15, "renewTime",
+                         "2025-11-25T10:00:00.000000Z", "leaseTransitions", 0);
+  json_t *v2 = json_deep_copy(v1);
+  char *line, *body;
+  (void)state;
+
+  assert_int_equal(lg_policy_default(&policy, err, sizeof err), LG_OK);
+  json_object_set_new(json_object_get(v2, "metadata"), "resourceVersion", json_string("2"));
+  json_object_set_new(json_object_get(v2, "spec"), "holderIdentity", json_string("b"));
+  json_object_set_new(json_object_get(v2, "spec"), "renewTime",
+                      json_string("2025-11-25T10:00:04.000000Z"));
+  json_object_set_new(json_object_get(v2, "spec"), "leaseTransitions", json_integer(1));
+  assert_non_null(a = lg_audit_new(policy, LG_MODE_INHERIT));
+  assert_int_equal(lg_audit_observe(a, v1, false, NULL, &c, err, sizeof err), LG_OK);
+  lg_audit_change_clear(&c);
+  assert_int_equal(lg_audit_observe(a, v2, false, NULL, &c, err, sizeof err), LG_OK);
+  for (lg_decision_source src = LG_DECISION_FILE; src <= LG_DECISION_WATCH; src++) {
+    lg_decision_from_audit(&c, src, &d);
+    assert_int_equal(d.n, 1);
+    assert_non_null(line = lg_log_audit_line(&d, 0));
+    keys_of(line, keys, sizeof keys);
+    snprintf(want, sizeof want, "%s,resourceVersion,oldResourceVersion,rule,mode,message,source",
+             common);
+    assert_string_equal(keys, want);
+    assert_non_null(strstr(line, src == LG_DECISION_FILE ? "\"source\":\"file\"}"
+                                                         : "\"source\":\"watch\"}"));
+    free(line);
+    assert_null(lg_log_audit_line(&d, 1));
+  }
+  lg_audit_change_clear(&c);
+  lg_audit_free(a);
+
+  assert_int_equal(lg_time_parse("2026-11-25T10:00:12Z", &now), LG_OK);
+  for (int k = 0; k < 2; k++) {
+    snprintf(path, sizeof path, "%s/reviews/%s", LG_FIXTURES,
+             k ? "configmap.json" : "kcm-steal-future.json");
+    assert_non_null(body = lgt_read_file(path, NULL));
+    lg_webhook_handle(body, strlen(body),
+                      &(lg_webhook_env){policy, LG_MODE_INHERIT, now, 0, NULL}, &res);
+    lg_decision_from_webhook(&res, LG_DECISION_SERVE, now, &d);
+    assert_non_null(line = lg_log_audit_line(&d, k ? d.n : 0));
+    keys_of(line, keys, sizeof keys);
+    snprintf(want, sizeof want, "%s,user,groups,pod,uid,dryRun,allowed,%s", common,
+             k ? "reason,kind" : "rule,mode,decision,message");
+    assert_string_equal(keys, want);
+    free(line);
+    assert_null(lg_log_audit_line(&d, d.n + 1));
+    lg_webhook_result_free(&res);
+    free(body);
+  }
+  json_decref(v1);
+  json_decref(v2);
+  lg_policy_free(policy);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_lines_same_as_tree),
       cmocka_unit_test(test_one_line_per_finding),
       cmocka_unit_test(test_no_finding_no_line),
       cmocka_unit_test(test_log_value_not_utf8),
+      cmocka_unit_test(test_audit_line_layouts),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -984,7 +984,7 @@ char *lg_metrics_render(lg_metrics *m, lg_time now) {
   if (!m)
     return NULL;
   /* Copying is a memcpy of the bounded label values; formatting, the slow part, is done
-   * without the lock, so a scrape never holds up lg_metrics_review for long. */
+   * without the lock, so a scrape never holds up lg_metrics_decision for long. */
   pthread_mutex_lock(&m->mu);
   copy = snapshot(m);
   pthread_mutex_unlock(&m->mu);
