@@ -65,11 +65,21 @@ static const char *meta(const json_t *obj, const char *field) {
   return v && *v ? v : NULL;
 }
 
-/* metadata.<field> of request.object, else of request.oldObject, or NULL. */
-static const char *object_meta(const json_t *root, const char *field) {
+/* metadata.uid and .resourceVersion of request.object, else of request.oldObject (NULL when
+ * neither has one); the tree is walked once per object (this runs on every request). */
+static void object_ids(const json_t *root, const char **uid, const char **rv) {
   const json_t *rq = json_object_get(root, "request");
-  const char *v = meta(json_object_get(rq, "object"), field);
-  return v ? v : meta(json_object_get(rq, "oldObject"), field);
+  const json_t *m = json_object_get(json_object_get(rq, "object"), "metadata");
+  const char *v;
+  *uid = (v = json_string_value(json_object_get(m, "uid"))) && *v ? v : NULL;
+  *rv = (v = json_string_value(json_object_get(m, "resourceVersion"))) && *v ? v : NULL;
+  if (*uid && *rv)
+    return;
+  m = json_object_get(json_object_get(rq, "oldObject"), "metadata");
+  if (!*uid)
+    *uid = (v = json_string_value(json_object_get(m, "uid"))) && *v ? v : NULL;
+  if (!*rv)
+    *rv = (v = json_string_value(json_object_get(m, "resourceVersion"))) && *v ? v : NULL;
 }
 
 void lg_decision_from_webhook(const lg_webhook_result *res, lg_decision_source source,
@@ -86,8 +96,7 @@ void lg_decision_from_webhook(const lg_webhook_result *res, lg_decision_source s
   d->namespace = r->namespace;
   d->name = r->name;
   d->request_uid = r->uid;
-  d->object_uid = object_meta(r->root, "uid");
-  d->resource_version = object_meta(r->root, "resourceVersion");
+  object_ids(r->root, &d->object_uid, &d->resource_version);
   d->dry_run = r->dry_run;
   d->kind = r->kind;
   d->ignored = res->ignored;
