@@ -1,6 +1,7 @@
 /* fuzz_audit.c -- libFuzzer target: a recorded history read as `leaseguard audit FILE` reads
- * it (lg_audit_next_value -> lg_audit_feed -> decision -> audit lines), the same values read in pieces
- * as from a pipe, and judged as `--watch` judges events, re-lists and their arrival time. */
+ * it (lg_audit_next_value -> lg_audit_feed -> decision -> audit lines), the same values read
+ * in pieces as from a pipe, and judged as `--watch` judges events, re-lists and their arrival
+ * time. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>

@@ -181,7 +181,8 @@ static void test_from_audit(void **state) {
   (void)state;
   for (size_t s = 0; s < 2; s++) {
     lg_audit *a = lg_audit_new(policy, LG_MODE_WARN);
-    json_t *v1 = lease("1", "a", "2025-11-25T10:00:00.000000Z", 0), *v2 = lease("2", "b", steals[s], 1);
+    json_t *v1 = lease("1", "a", "2025-11-25T10:00:00.000000Z", 0);
+    json_t *v2 = lease("2", "b", steals[s], 1);
     lg_audit_change c;
     lg_decision d;
     assert_non_null(a);

@@ -160,7 +160,8 @@ void lg_fence_decide(const lg_fence_input *in, const lg_fence_target *t, lg_time
   }
   if (!t->ok) {
     lg_fence_token_parse(in->token, in->token_len, &old, why, sizeof why);
-    verdict(in, out, "malformed-token", "malformed fencing token", "%s: %s", LG_FENCE_ANNOTATION, why);
+    verdict(in, out, "malformed-token",
+            "malformed fencing token", "%s: %s", LG_FENCE_ANNOTATION, why);
     return;
   }
   /* An object stays fenced by the lease it was written under: a writer cannot name another
@@ -183,7 +184,8 @@ void lg_fence_decide(const lg_fence_input *in, const lg_fence_target *t, lg_time
     return;
   }
   if (l->state == LG_FENCE_LEASE_ABSENT) {
-    verdict(in, out, "lease-not-found", "lease not found", "lease %s/%s does not exist (token epoch %s/%lld)",
+    verdict(in, out, "lease-not-found",
+            "lease not found", "lease %s/%s does not exist (token epoch %s/%lld)",
             t->token.namespace, t->token.name, t->token.holder, (long long)t->token.transitions);
     return;
   }

@@ -327,11 +327,13 @@ static void rule_transitions(judge *j) {
     /* Only the coordinated-election controller moves the holder without counting. */
     if (nt == want || (j->controller && nt == ot))
       return;
-    report(j, LG_RULE_TRANSITIONS, "not-incremented", "new holder must add exactly 1 to leaseTransitions",
+    report(j, LG_RULE_TRANSITIONS, "not-incremented",
+           "new holder must add exactly 1 to leaseTransitions",
            "holder \"%s\" -> \"%s\" must set leaseTransitions to %lld (old + 1), got %lld",
            lg_lease_holder_or_empty(o), n->holder, (long long)want, (long long)nt);
   } else if (nt != ot) {
-    report(j, LG_RULE_TRANSITIONS, "changed-without-new-holder", "leaseTransitions changed without a new holder",
+    report(j, LG_RULE_TRANSITIONS, "changed-without-new-holder",
+           "leaseTransitions changed without a new holder",
            "leaseTransitions changed %lld -> %lld without a new holder (holder \"%s\" -> \"%s\")",
            (long long)ot, (long long)nt, lg_lease_holder_or_empty(o), lg_lease_holder_or_empty(n));
   }
@@ -372,7 +374,8 @@ static void rule_duration_recommended(judge *j) {
   if (o && lg_lease_held(o) && same_str(o->holder, n->holder) && o->has_duration &&
       o->duration == n->duration)
     return;
-  report(j, LG_RULE_DURATION_RECOMMENDED, "not-recommended", "leaseDurationSeconds outside the recommended range",
+  report(j, LG_RULE_DURATION_RECOMMENDED, "not-recommended",
+         "leaseDurationSeconds outside the recommended range",
          "leaseDurationSeconds %lld is outside the recommended %lld..%llds (holder \"%s\")",
          (long long)n->duration, (long long)c->min[LG_RULE_DURATION_RECOMMENDED],
          (long long)c->max[LG_RULE_DURATION_RECOMMENDED], n->holder);
@@ -402,7 +405,8 @@ static void rule_renew_monotonic(judge *j) {
              len ? "; " : "", lg_time_format(o->acquire, a),
              n->has_acquire ? lg_time_format(n->acquire, b) : "null");
   if (detail[0])
-    report(j, LG_RULE_RENEW_MONOTONIC, "not-monotonic", "renewTime went backwards or acquireTime changed",
+    report(j, LG_RULE_RENEW_MONOTONIC, "not-monotonic",
+           "renewTime went backwards or acquireTime changed",
            "holder \"%s\": %s", n->holder, detail);
 }
 
@@ -436,7 +440,8 @@ static void rule_timestamps(judge *j) {
   if (n->has_acquire)
     len = future(j, "acquireTime", n->acquire, detail, len, sizeof detail);
   if (detail[0])
-    report(j, LG_RULE_TIMESTAMPS, "inconsistent", "renewTime/acquireTime missing, out of order or in the future",
+    report(j, LG_RULE_TIMESTAMPS, "inconsistent",
+           "renewTime/acquireTime missing, out of order or in the future",
            "holder \"%s\": %s", n->holder, detail);
 }
 

@@ -137,8 +137,8 @@ static void domref_append(char **text, char *line) {
   free(line);
 }
 
-/* What lg_log_decision writes for res (a serve decision): the lines of stdout and of stderr (new strings, NULL
- * when none). */
+/* What lg_log_decision writes for res (a serve decision): the lines of stdout and of stderr
+ * (new strings, NULL when none). */
 static inline void domref_audit(const lg_webhook_result *res, lg_time now, char **out,
                                 char **err) {
   json_t *obj;
