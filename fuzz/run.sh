@@ -38,7 +38,7 @@ sources() {
   time) echo src/base/rc.c src/base/utf8.c src/base/times.c ;;
   policy) echo src/base/rc.c src/base/utf8.c src/base/times.c src/base/glob.c src/codec/lease.c src/core/rules.c src/core/policy.c ;;
   review) echo src/base/rc.c src/base/utf8.c src/base/times.c src/base/glob.c src/codec/lease.c src/core/rules.c src/core/policy.c \
-    src/core/admission.c src/core/webhook.c src/core/witness.c src/base/siphash.c src/base/jsonw.c src/base/jarena.c ;;
+    src/core/admission.c src/codec/kstatus.c src/core/webhook.c src/core/witness.c src/base/siphash.c src/base/jsonw.c src/base/jarena.c ;;
   audit) echo src/base/rc.c src/base/utf8.c src/base/times.c src/base/glob.c src/codec/lease.c src/core/rules.c src/core/policy.c \
     src/core/witness.c src/base/siphash.c src/core/audit.c src/core/decision.c src/obs/log.c src/base/logq.c \
     src/base/jsonw.c ;;

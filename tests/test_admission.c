@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "admission.h"
+#include "kstatus.h"
 #include "domref.h"
 #include "jarena.h"
 
@@ -702,7 +703,7 @@ static void test_encode_cut_utf8(void **state) {
   json_decref(doc);
 }
 
-/* --- lg_admission_encode_error -------------------------------------------------------- */
+/* --- lg_kstatus_encode -------------------------------------------------------- */
 
 typedef struct {
   const char *name;
@@ -722,7 +723,7 @@ static void test_encode_error(void **state) {
   (void)state;
   for (size_t i = 0; i < sizeof error_cases / sizeof error_cases[0]; i++) {
     const error_case *c = &error_cases[i];
-    json_t *doc = parse_output(c->name, lg_admission_encode_error(c->code, c->reason, c->message));
+    json_t *doc = parse_output(c->name, lg_kstatus_encode(c->code, c->reason, c->message));
     const json_t *code = json_object_get(doc, "code");
     if (!str_eq(get_str(doc, "apiVersion"), "v1") || !str_eq(get_str(doc, "kind"), "Status") ||
         !str_eq(get_str(doc, "status"), "Failure") ||
@@ -769,11 +770,11 @@ static void test_encode_same_as_tree(void **state) {
   }
   for (size_t i = 0; i < sizeof error_cases / sizeof error_cases[0]; i++) {
     const error_case *c = &error_cases[i];
-    same_text(c->name, lg_admission_encode_error(c->code, c->reason, c->message),
+    same_text(c->name, lg_kstatus_encode(c->code, c->reason, c->message),
               domref_encode_error(c->code, c->reason, c->message));
   }
   same_text("error message with control characters and bad UTF-8",
-            lg_admission_encode_error(415, "UnsupportedMediaType", "got \"a\x01\xff\tb\xc3\""),
+            lg_kstatus_encode(415, "UnsupportedMediaType", "got \"a\x01\xff\tb\xc3\""),
             domref_encode_error(415, "UnsupportedMediaType", "got \"a\x01\xff\tb\xc3\""));
 }
 

@@ -212,8 +212,12 @@ lg_rc lg_admission_decode(const char *body, size_t len, lg_review *out, char *ui
     rc = lg_fail(err, errlen, LG_EREVIEW, "AdmissionReview has no request object");
     goto out;
   }
-  out->uid = str(req, "uid");
-  if (!out->uid || !out->uid[0]) {
+  /* The uid is echoed byte for byte, so it is not escaped as str() does. */
+  if (json_is_string(json_object_get(req, "uid"))) {
+    out->uid = json_string_value(json_object_get(req, "uid"));
+    out->uid_len = json_string_length(json_object_get(req, "uid"));
+  }
+  if (!out->uid || !out->uid_len) {
     rc = lg_fail(err, errlen, LG_EREVIEW, "request.uid must be a non-empty string");
     goto out;
   }
@@ -271,6 +275,11 @@ static void deny_message(lg_jsonw *w, const lg_verdict *v) {
 /* The response is written as text, in the order jansson gave its keys when it was built as
  * a tree: apiVersion, kind, response {uid, allowed, status, warnings, auditAnnotations}. */
 char *lg_admission_encode(const char *uid, const lg_verdict *v, const char *extra_warning) {
+  return uid ? lg_admission_encode_n(uid, strlen(uid), v, extra_warning) : NULL;
+}
+
+char *lg_admission_encode_n(const char *uid, size_t uid_len, const lg_verdict *v,
+                            const char *extra_warning) {
   lg_jsonw w;
   size_t i, n;
 
@@ -279,7 +288,7 @@ char *lg_admission_encode(const char *uid, const lg_verdict *v, const char *extr
   lg_jsonw_init(&w);
   LG_JSONW_LIT(&w, "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\","
                    "\"response\":{\"uid\":");
-  lg_jsonw_cstr(&w, uid);
+  lg_jsonw_string(&w, uid, uid_len);
   if (v->allowed) {
     LG_JSONW_LIT(&w, ",\"allowed\":true");
   } else {
@@ -316,27 +325,5 @@ char *lg_admission_encode(const char *uid, const lg_verdict *v, const char *extr
   if (v->n)
     LG_JSONW_LIT(&w, "}");
   LG_JSONW_LIT(&w, "}}");
-  return lg_jsonw_take(&w);
-}
-
-char *lg_admission_encode_error(int http_status, const char *reason, const char *message) {
-  /* The message may quote what a client sent (a header, a kind): never let it make the
-   * answer impossible to encode. */
-  char *safe = reason ? strdup(message ? message : "") : NULL;
-  lg_jsonw w;
-
-  if (!safe)
-    return NULL;
-  lg_utf8_repair(safe);
-  lg_jsonw_init(&w);
-  LG_JSONW_LIT(&w, "{\"apiVersion\":\"v1\",\"kind\":\"Status\",\"metadata\":{},"
-                   "\"status\":\"Failure\",\"reason\":");
-  lg_jsonw_cstr(&w, reason);
-  LG_JSONW_LIT(&w, ",\"message\":");
-  lg_jsonw_cstr(&w, safe);
-  LG_JSONW_LIT(&w, ",\"code\":");
-  lg_jsonw_int(&w, http_status);
-  LG_JSONW_LIT(&w, "}");
-  free(safe);
   return lg_jsonw_take(&w);
 }

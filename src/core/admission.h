@@ -16,7 +16,8 @@
 typedef struct {
   json_t *root;            /* owned; in arena when there is one */
   lg_jarena *arena;        /* owned: the tree's memory (jarena.h), or NULL (malloc) */
-  const char *uid;
+  const char *uid;         /* request.uid as sent (a U+0000 in it kept: uid_len bytes) */
+  size_t uid_len;
   const char *group, *version, *kind; /* request.kind */
   const char *namespace, *name;
   const char *operation;   /* as sent */
@@ -49,7 +50,9 @@ void lg_admission_leave(lg_review *r);
  * (may be NULL) are appended. Returns a new string (free()) or NULL on no memory. */
 char *lg_admission_encode(const char *uid, const lg_verdict *v, const char *extra_warning);
 
-/* Encodes a Kubernetes Status object for an HTTP error reply. Returns a new string or NULL. */
-char *lg_admission_encode_error(int http_status, const char *reason, const char *message);
+/* As lg_admission_encode with a uid of uid_len bytes (it may hold U+0000: the response echoes
+ * request.uid byte for byte). */
+char *lg_admission_encode_n(const char *uid, size_t uid_len, const lg_verdict *v,
+                            const char *extra_warning);
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kstatus.h"
 #include "utf8.h"
 #include "witness.h"
 
@@ -68,7 +69,7 @@ lg_rc lg_fencehook_handle(const char *body, size_t len, const lg_webhook_env *en
     snprintf(msg, sizeof msg, "leaseguard: %s%s%s%s", out->error, uid[0] ? " (request uid " : "",
              uid, uid[0] ? ")" : "");
     out->http_status = 400;
-    out->body = lg_admission_encode_error(400, "BadRequest", msg);
+    out->body = lg_kstatus_encode(400, "BadRequest", msg);
     goto out;
   }
   out->http_status = 200;
@@ -87,7 +88,7 @@ lg_rc lg_fencehook_handle(const char *body, size_t len, const lg_webhook_env *en
   lg_admission_leave(r);
   if (!is_fenced) {
     out->verdict.skipped = "not a fenced object";
-    out->body = lg_admission_encode(r->uid, &out->verdict, NULL);
+    out->body = lg_admission_encode_n(r->uid, r->uid_len, &out->verdict, NULL);
     goto out;
   }
   in = (lg_fence_input){.op = r->op,
@@ -105,7 +106,7 @@ lg_rc lg_fencehook_handle(const char *body, size_t len, const lg_webhook_env *en
                     t.ok ? t.token.name : r->name, r->requester.username, &out->config);
   if (out->config.exempt_reason) {
     out->verdict.skipped = out->config.exempt_reason;
-    out->body = lg_admission_encode(r->uid, &out->verdict, NULL);
+    out->body = lg_admission_encode_n(r->uid, r->uid_len, &out->verdict, NULL);
     goto out;
   }
   in.mode = out->config.mode[LG_RULE_FENCING];
@@ -122,7 +123,7 @@ lg_rc lg_fencehook_handle(const char *body, size_t len, const lg_webhook_env *en
     memcpy(f->warning, v.warning, sizeof f->warning);
   }
   out->verdict.allowed = v.allowed;
-  out->body = lg_admission_encode(r->uid, &out->verdict, NULL);
+  out->body = lg_admission_encode_n(r->uid, r->uid_len, &out->verdict, NULL);
 out:
   lg_leasecache_entry_clear(&keep);
   if (!out->body) {

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kstatus.h"
+
 lg_rc lg_webhook_handle(const char *body, size_t len, const lg_webhook_env *env,
                         lg_webhook_result *out) {
   char uid[128], msg[512], warning[LG_WARNING_MAX + 1];
@@ -19,7 +21,7 @@ lg_rc lg_webhook_handle(const char *body, size_t len, const lg_webhook_env *env,
     snprintf(msg, sizeof msg, "leaseguard: %s%s%s%s", out->error, uid[0] ? " (request uid " : "",
              uid, uid[0] ? ")" : "");
     out->http_status = 400;
-    out->body = lg_admission_encode_error(400, "BadRequest", msg);
+    out->body = lg_kstatus_encode(400, "BadRequest", msg);
     goto out;
   }
   out->http_status = 200;
@@ -31,7 +33,7 @@ lg_rc lg_webhook_handle(const char *body, size_t len, const lg_webhook_env *env,
     snprintf(warning, sizeof warning,
              "leaseguard: ignored %s/%s %s/%s: not a coordination.k8s.io Lease; check the webhook rules",
              r->group[0] ? r->group : "core", r->kind, r->namespace, r->name);
-    out->body = lg_admission_encode(r->uid, &out->verdict, warning);
+    out->body = lg_admission_encode_n(r->uid, r->uid_len, &out->verdict, warning);
     goto out;
   }
   lg_policy_resolve(env->policy, env->mode_override, r->namespace, r->name,
@@ -76,7 +78,7 @@ lg_rc lg_webhook_handle(const char *body, size_t len, const lg_webhook_env *env,
     out->has_offset = true;
     out->offset = in.new_lease->renew - env->now;
   }
-  out->body = lg_admission_encode(r->uid, &out->verdict, NULL);
+  out->body = lg_admission_encode_n(r->uid, r->uid_len, &out->verdict, NULL);
 out:
   if (!out->body) {
     out->rc = LG_ENOMEM;

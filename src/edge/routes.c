@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "admission.h"
+#include "kstatus.h"
 #include "decision.h"
 #include "httpd_mhd.h"
 #include "log.h"
@@ -141,7 +142,7 @@ reply_error(lg_routes *s, struct MHD_Connection *c, request *rq, unsigned status
   va_end(ap);
   snprintf(code, sizeof code, "%u", status);
   lg_log(LG_LOG_DEBUG, "request refused", "status", code, "reason", reason, "message", msg, NULL);
-  body = lg_admission_encode_error((int)status, reason, msg);
+  body = lg_kstatus_encode((int)status, reason, msg);
   if (!body) {
     rq->answered = true;
     return MHD_NO;

@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "kstatus.h"
 #include "rules.h"
 #include "utf8.h"
 #include "webhook.h"
@@ -68,7 +69,7 @@ out:
   return out;
 }
 
-/* New string or NULL, as lg_admission_encode_error. */
+/* New string or NULL, as lg_kstatus_encode. */
 static inline char *domref_encode_error(int http_status, const char *reason, const char *message) {
   char *safe = strdup(message ? message : "");
   json_t *doc = NULL;
