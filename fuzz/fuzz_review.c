@@ -142,7 +142,7 @@ static unsigned check_reply(const lg_webhook_result *r, lg_rc rc, const json_t *
 
   CHECK(rc == r->rc, "returned %d, result says %d", rc, r->rc);
   CHECK(r->body != NULL, "no body (HTTP %d, rc %d: %s)", r->http_status, r->rc, r->error);
-  doc = json_loads(r->body, JSON_REJECT_DUPLICATES, &e);
+  doc = json_loads(r->body, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &e); /* the uid echoes U+0000 */
   CHECK(json_is_object(doc), "body is not a JSON object (%s): %s", e.text, r->body);
   if (rc != LG_OK) {
     check_error_reply(r, doc);
@@ -152,7 +152,7 @@ static unsigned check_reply(const lg_webhook_result *r, lg_rc rc, const json_t *
   CHECK(r->http_status == 200, "rc OK with HTTP %d", r->http_status);
   if (!r->ignored) {
     /* The text the encoder writes is what the jansson tree it replaced gave, byte for byte. */
-    char *tree = domref_encode(r->review.uid, &r->verdict, NULL);
+    char *tree = domref_encode_n(r->review.uid, r->review.uid_len, &r->verdict, NULL);
     CHECK(tree && strcmp(tree, r->body) == 0, "the encoder wrote\n%s\nthe tree gives\n%s", r->body,
           tree ? tree : "NULL");
     free(tree);

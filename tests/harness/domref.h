@@ -35,7 +35,8 @@ static json_t *domref_deny_status(const lg_verdict *v) {
 }
 
 /* New string (free()) or NULL, as lg_admission_encode. */
-static inline char *domref_encode(const char *uid, const lg_verdict *v, const char *extra_warning) {
+static inline char *domref_encode_n(const char *uid, size_t uid_len, const lg_verdict *v,
+                                    const char *extra_warning) {
   json_t *doc = NULL, *resp, *warnings = json_array(), *annotations = json_object();
   char *out = NULL;
   int bad = !warnings || !annotations;
@@ -50,7 +51,7 @@ static inline char *domref_encode(const char *uid, const lg_verdict *v, const ch
     bad |= json_array_append_new(warnings, domref_text(extra_warning));
   if (bad)
     goto out;
-  resp = json_pack("{s:s, s:b}", "uid", uid, "allowed", v->allowed);
+  resp = json_pack("{s:s%, s:b}", "uid", uid, uid_len, "allowed", v->allowed);
   doc = json_pack("{s:s, s:s, s:o}", "apiVersion", "admission.k8s.io/v1", "kind",
                   "AdmissionReview", "response", resp);
   if (!doc)
@@ -70,6 +71,11 @@ out:
 }
 
 /* New string or NULL, as lg_kstatus_encode. */
+/* As domref_encode_n with a NUL-terminated uid. */
+static inline char *domref_encode(const char *uid, const lg_verdict *v, const char *extra_warning) {
+  return domref_encode_n(uid, strlen(uid), v, extra_warning);
+}
+
 static inline char *domref_encode_error(int http_status, const char *reason, const char *message) {
   char *safe = strdup(message ? message : "");
   json_t *doc = NULL;
