@@ -22,9 +22,9 @@
 #include "witness.h"
 
 /* Every body in bench/bodies/ is written so that this is the instant it is judged at. */
-#define BENCH_T0 "2026-11-25T10:01:00Z"
+#define BENCH_T0   "2026-11-25T10:01:00Z"
 #define MAX_BODIES 64
-#define MAX_RUNS 15
+#define MAX_RUNS   15
 
 static const char usage[] =
     "usage: lg-bench COMMAND [options] FILE...\n"
@@ -53,7 +53,8 @@ static const char usage[] =
 #endif
 
     "\n"
-    "T is RFC 3339; the default --now is " BENCH_T0 ", the instant bench/bodies/ are written for.\n";
+    "T is RFC 3339; the default --now is " BENCH_T0
+    ", the instant bench/bodies/ are written for.\n";
 
 typedef struct {
   const char *path;
@@ -232,7 +233,8 @@ static int cmd_time(const options *o, const lg_policy *p) {
   for (size_t i = 0; i < o->n; i++)
     bytes += o->bodies[i].len;
   printf("mix of %zu bodies (mean %zu bytes), %d runs of %.2f s, one thread, ns of thread CPU "
-         "time:\n", o->n, bytes / o->n, o->runs, o->seconds);
+         "time:\n",
+         o->n, bytes / o->n, o->runs, o->seconds);
   printf("  runs ns/review:");
   for (int r = 0; r < o->runs; r++)
     printf(" %.0f", runs[r]);
@@ -326,7 +328,8 @@ static int cmd_log(const options *o, const lg_policy *p) {
   dropped = lg_logq_dropped(LG_LOGQ_STDOUT) - dropped;
   for (size_t i = 0; i < n; i++)
     lg_webhook_result_free(&res[i]);
-  fprintf(stderr, "RESULT log_%s cpu_ns_per_line %.0f wall_ns_per_line %.0f lines %ld dropped %llu\n",
+  fprintf(stderr,
+          "RESULT log_%s cpu_ns_per_line %.0f wall_ns_per_line %.0f lines %ld dropped %llu\n",
           o->queue ? "queued" : "at_once", median(cpu, o->runs), median(wall, o->runs), lines,
           (unsigned long long)dropped);
   return 0;
@@ -335,7 +338,8 @@ static int cmd_log(const options *o, const lg_policy *p) {
 static int cmd_check(const options *o, const lg_policy *p) {
   for (size_t i = 0; i < o->n; i++) {
     lg_webhook_result res;
-    lg_webhook_handle(o->bodies[i].data, o->bodies[i].len, &(lg_webhook_env){p, LG_MODE_INHERIT, o->now, 0, NULL}, &res);
+    lg_webhook_handle(o->bodies[i].data, o->bodies[i].len,
+                      &(lg_webhook_env){p, LG_MODE_INHERIT, o->now, 0, NULL}, &res);
     printf("%-34s %6zu %d %s", base(o->bodies[i].path), o->bodies[i].len, res.http_status,
            res.verdict.allowed ? "allow" : "deny");
     for (size_t k = 0; k < res.verdict.n; k++)
@@ -422,9 +426,9 @@ static json_t *pad_entry(int k) {
   char label[64];
   snprintf(label, sizeof label, "f:example.com/owner-team-%04d", k);
   return json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:{s:{s:{}, s:{}}, s:{s:{}}}}}", "manager",
-                   "lease-labeller", "operation", "Update", "apiVersion",
-                   "coordination.k8s.io/v1", "time", "2026-11-25T09:59:58Z", "fieldsType",
-                   "FieldsV1", "fieldsV1", "f:metadata", "f:labels", ".", label, "f:annotations",
+                   "lease-labeller", "operation", "Update", "apiVersion", "coordination.k8s.io/v1",
+                   "time", "2026-11-25T09:59:58Z", "fieldsType", "FieldsV1", "fieldsV1",
+                   "f:metadata", "f:labels", ".", label, "f:annotations",
                    "f:example.com/last-audit");
 }
 

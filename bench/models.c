@@ -69,8 +69,7 @@ static bool parse_only(answer_kind answer, const request *r) {
     lg_jarena *a = lg_jarena_new();
     json_t *doc;
     lg_jarena_enter(a);
-    doc = json_loadb(r->body ? r->body : "", r->len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
-                     NULL);
+    doc = json_loadb(r->body ? r->body : "", r->len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, NULL);
     lg_jarena_leave(a);
     ok = doc != NULL;
     if (a)
@@ -110,8 +109,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return ret;
   }
   if (m->answer != ANSWER_REVIEW) {
-    unsigned status = m->answer == ANSWER_FIXED || parse_only(m->answer, r) ? MHD_HTTP_OK
-                                                                             : MHD_HTTP_BAD_REQUEST;
+    unsigned status =
+        m->answer == ANSWER_FIXED || parse_only(m->answer, r) ? MHD_HTTP_OK : MHD_HTTP_BAD_REQUEST;
     resp = MHD_create_response_from_buffer(sizeof fixed_answer - 1, (void *)fixed_answer,
                                            MHD_RESPMEM_PERSISTENT);
     if (resp && MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json"))
@@ -119,10 +118,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     MHD_destroy_response(resp);
     return ret;
   }
-  lg_webhook_handle(r->body ? r->body : "", r->len, &(lg_webhook_env){m->policy, LG_MODE_INHERIT, lg_time_now(), 0, NULL}, &res);
-  resp = res.body ? MHD_create_response_from_buffer(strlen(res.body), res.body,
-                                                    MHD_RESPMEM_MUST_COPY)
-                  : NULL;
+  lg_webhook_handle(r->body ? r->body : "", r->len,
+                    &(lg_webhook_env){m->policy, LG_MODE_INHERIT, lg_time_now(), 0, NULL}, &res);
+  resp = res.body
+             ? MHD_create_response_from_buffer(strlen(res.body), res.body, MHD_RESPMEM_MUST_COPY)
+             : NULL;
   if (resp && MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json"))
     ret = MHD_queue_response(c, (unsigned)res.http_status, resp);
   MHD_destroy_response(resp);
@@ -161,8 +161,8 @@ static char *slurp(const char *path) {
 
 int lg_bench_serve_model(int argc, char **argv) {
   const char *model = NULL, *cert_file = NULL, *key_file = NULL;
-  unsigned threads = 2, port = 0, flags = MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD |
-                                          MHD_USE_ERROR_LOG;
+  unsigned threads = 2, port = 0,
+           flags = MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
   char *cert = NULL, *key = NULL, err[256];
   lg_policy *policy = NULL;
   struct MHD_Daemon *d = NULL;

@@ -74,8 +74,8 @@ static void watch_observe(lg_audit *w, json_t *obj, bool deleted, lg_time observ
   CHECK(rc == LG_OK || (rc == LG_ELEASE && err[0]), "rc %d: %s", rc, err);
   if (rc)
     return;
-  CHECK(c.when <= observed, "judged at %lld, after the event arrived at %lld",
-        (long long)c.when, (long long)observed);
+  CHECK(c.when <= observed, "judged at %lld, after the event arrived at %lld", (long long)c.when,
+        (long long)observed);
   if (!c.duplicate)
     on_change(t, &c);
   lg_audit_change_clear(&c);
@@ -93,8 +93,7 @@ static void watch_value(lg_audit *w, json_t *v, lg_time observed, tally *t) {
     if (type == LG_AUDIT_EV_ADDED || type == LG_AUDIT_EV_MODIFIED || type == LG_AUDIT_EV_DELETED)
       watch_observe(w, obj, type == LG_AUDIT_EV_DELETED, observed, t);
   } else if (json_is_array(items)) {
-    json_array_foreach(items, i, it)
-      watch_observe(w, it, false, observed, t);
+    json_array_foreach(items, i, it) watch_observe(w, it, false, observed, t);
     CHECK(lg_audit_forget_absent(w, items, on_forget, &forgotten) == forgotten,
           "forgot a different number than reported");
   } else if (json_is_object(v)) {
@@ -112,8 +111,8 @@ static void check_pieces(const char *buf, size_t len, size_t line, const json_t 
   for (size_t i = 0; i < ncuts; i++) {
     if (cuts[i] >= used)
       continue;
-    CHECK(lg_audit_next_value(buf, cuts[i], false, line, &w, &u, err, sizeof err) == LG_OK &&
-              !w && u == 0,
+    CHECK(lg_audit_next_value(buf, cuts[i], false, line, &w, &u, err, sizeof err) == LG_OK && !w &&
+              u == 0,
           "the first %zu of %zu bytes: %s", cuts[i], used, w ? "another value" : err);
   }
   CHECK(lg_audit_next_value(buf, len, false, line, &w, &u, err, sizeof err) == LG_OK && w &&
@@ -167,8 +166,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   lg_audit_get_stats(a, &st);
   CHECK(st.versions == t.changes && st.findings == t.findings,
-        "stats %zu versions, %zu findings; reported %zu, %zu", st.versions, st.findings,
-        t.changes, t.findings);
+        "stats %zu versions, %zu findings; reported %zu, %zu", st.versions, st.findings, t.changes,
+        t.findings);
   CHECK(st.leases <= st.versions, "%zu leases in %zu versions", st.leases, st.versions);
   lg_audit_get_stats(w, &st);
   CHECK(st.versions == tw.changes && st.findings == tw.findings, "watch stats differ");

@@ -51,12 +51,16 @@ static void check_config(const lg_rule_config *c) {
   CHECK(c->skew >= 0 && c->skew <= 300 * LG_USEC_PER_SEC, "skew %lld", (long long)c->skew);
   CHECK(c->min[LG_RULE_DURATION] >= 1 && c->max[LG_RULE_DURATION] <= INT32_MAX &&
             (!ranges_checked[0] || c->min[LG_RULE_DURATION] <= c->max[LG_RULE_DURATION]),
-        "duration range %lld..%lld", (long long)c->min[LG_RULE_DURATION], (long long)c->max[LG_RULE_DURATION]);
-  CHECK(c->min[LG_RULE_DURATION_RECOMMENDED] >= 1 && c->max[LG_RULE_DURATION_RECOMMENDED] <= INT32_MAX &&
-            (!ranges_checked[1] || c->min[LG_RULE_DURATION_RECOMMENDED] <= c->max[LG_RULE_DURATION_RECOMMENDED]),
+        "duration range %lld..%lld", (long long)c->min[LG_RULE_DURATION],
+        (long long)c->max[LG_RULE_DURATION]);
+  CHECK(c->min[LG_RULE_DURATION_RECOMMENDED] >= 1 &&
+            c->max[LG_RULE_DURATION_RECOMMENDED] <= INT32_MAX &&
+            (!ranges_checked[1] ||
+             c->min[LG_RULE_DURATION_RECOMMENDED] <= c->max[LG_RULE_DURATION_RECOMMENDED]),
         "recommended range %lld..%lld", (long long)c->min[LG_RULE_DURATION_RECOMMENDED],
         (long long)c->max[LG_RULE_DURATION_RECOMMENDED]);
-  check_strings(c->usernames[LG_RULE_HOLDER_IDENTITY], c->n_usernames[LG_RULE_HOLDER_IDENTITY], "allowedUsernames");
+  check_strings(c->usernames[LG_RULE_HOLDER_IDENTITY], c->n_usernames[LG_RULE_HOLDER_IDENTITY],
+                "allowedUsernames");
   /* An empty controllerUsernames is allowed: no one moves holders without counting. */
   CHECK(c->controller_usernames != NULL, "no controller usernames");
   check_strings(c->controller_usernames, c->n_controller_usernames, "controllerUsernames");

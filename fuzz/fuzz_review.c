@@ -23,7 +23,8 @@ static const char strict_policy[] =
     "   [\"system:serviceaccount:*\", \"system:kube-*\", \"system:apiserver\"]},"
     "   \"duration\": {\"minSeconds\": 5, \"maxSeconds\": 600},"
     "   \"delete-held\": {\"mode\": \"enforce\"}},"
-    " \"coordinatedElection\": {\"controllerUsernames\": [\"system:apiserver\", \"system:kube-c*\"]},"
+    " \"coordinatedElection\": {\"controllerUsernames\": [\"system:apiserver\", "
+    "\"system:kube-c*\"]},"
     " \"exempt\": {\"usernames\": [\"system:serviceaccount:break-glass:*\"],"
     "   \"namespaces\": [\"sandbox-*\"]},"
     " \"overrides\": [{\"match\": {\"namespaces\": [\"payments\"]},"
@@ -40,8 +41,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   (void)argv;
   lg_jarena_install(); /* each review's tree in an arena, as in serve (ASan sees its bounds) */
   CHECK(lg_policy_default(&policies[0], err, sizeof err) == LG_OK, "built-in policy: %s", err);
-  CHECK(lg_policy_parse(strict_policy, sizeof strict_policy - 1, &policies[1], err,
-                        sizeof err) == LG_OK,
+  CHECK(lg_policy_parse(strict_policy, sizeof strict_policy - 1, &policies[1], err, sizeof err) ==
+            LG_OK,
         "strict policy: %s", err);
   /* The fixtures' leases were renewed a few seconds before this. */
   CHECK(lg_time_parse("2026-11-25T10:00:12Z", &now) == LG_OK, "now");
@@ -50,7 +51,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 
 /* request.uid as the input holds it (new reference, or NULL). */
 static json_t *request_uid(const uint8_t *data, size_t size) {
-  json_t *root = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, NULL);
+  json_t *root =
+      json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, NULL);
   json_t *uid = json_incref(json_object_get(json_object_get(root, "request"), "uid"));
   json_decref(root);
   return uid;
@@ -128,8 +130,8 @@ static unsigned check_verdict(const lg_webhook_result *r, const json_t *resp) {
   CHECK(json_array_size(warnings) == n_warn + (r->ignored ? 1 : 0), "%zu warnings, want %zu",
         json_array_size(warnings), n_warn + (r->ignored ? 1 : 0));
   json_array_foreach(warnings, i, w)
-    CHECK(json_is_string(w) && json_string_length(w) <= LG_WARNING_MAX,
-          "warning %zu longer than %d bytes: %s", i, LG_WARNING_MAX, json_string_value(w));
+      CHECK(json_is_string(w) && json_string_length(w) <= LG_WARNING_MAX,
+            "warning %zu longer than %d bytes: %s", i, LG_WARNING_MAX, json_string_value(w));
   return rules;
 }
 
@@ -142,7 +144,8 @@ static unsigned check_reply(const lg_webhook_result *r, lg_rc rc, const json_t *
 
   CHECK(rc == r->rc, "returned %d, result says %d", rc, r->rc);
   CHECK(r->body != NULL, "no body (HTTP %d, rc %d: %s)", r->http_status, r->rc, r->error);
-  doc = json_loads(r->body, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &e); /* the uid echoes U+0000 */
+  doc =
+      json_loads(r->body, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &e); /* the uid echoes U+0000 */
   CHECK(json_is_object(doc), "body is not a JSON object (%s): %s", e.text, r->body);
   if (rc != LG_OK) {
     check_error_reply(r, doc);
@@ -158,8 +161,8 @@ static unsigned check_reply(const lg_webhook_result *r, lg_rc rc, const json_t *
     free(tree);
   }
   CHECK(strcmp(json_string_value(json_object_get(doc, "kind")), "AdmissionReview") == 0 &&
-            strcmp(json_string_value(json_object_get(doc, "apiVersion")),
-                   "admission.k8s.io/v1") == 0,
+            strcmp(json_string_value(json_object_get(doc, "apiVersion")), "admission.k8s.io/v1") ==
+                0,
         "not an AdmissionReview v1: %s", r->body);
   resp = json_object_get(doc, "response");
   CHECK(json_is_object(resp), "no response: %s", r->body);

@@ -39,14 +39,13 @@ static bool reference_parse(const char *s, lg_time *out) {
   const char *p = s + 19;
   bool leap;
 
-  if (strlen(s) < 20 || !digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) ||
-      s[7] != '-' || !digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't') ||
-      !digits(s + 11, 2, &h) || s[13] != ':' || !digits(s + 14, 2, &mi) || s[16] != ':' ||
-      !digits(s + 17, 2, &sec))
+  if (strlen(s) < 20 || !digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) || s[7] != '-' ||
+      !digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't') || !digits(s + 11, 2, &h) ||
+      s[13] != ':' || !digits(s + 14, 2, &mi) || s[16] != ':' || !digits(s + 17, 2, &sec))
     return false;
   leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-  if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] + (mo == 2 && leap) || h > 23 ||
-      mi > 59 || sec > 59)
+  if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] + (mo == 2 && leap) || h > 23 || mi > 59 ||
+      sec > 59)
     return false;
   if (*p == '.') {
     if (!isdigit((unsigned char)*++p))
@@ -68,7 +67,9 @@ static bool reference_parse(const char *s, lg_time *out) {
   if (*p)
     return false;
   *out = ((days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec) -
-          sign * (oh * 3600 + om * 60)) * LG_USEC_PER_SEC + frac;
+          sign * (oh * 3600 + om * 60)) *
+             LG_USEC_PER_SEC +
+         frac;
   return true;
 }
 
@@ -87,8 +88,8 @@ static void check_round_trip(lg_time t) {
   CHECK(strlen(buf) == 27 && buf[19] == '.' && buf[26] == 'Z', "not a MicroTime: %s", buf);
   CHECK(lg_time_parse(buf, &back) == LG_OK && back == t,
         "%s does not parse back to %lld (got %lld)", buf, (long long)t, (long long)back);
-  CHECK(lg_time_parse(s, &back) == LG_OK && back == t,
-        "%s does not parse back to %lld (got %lld)", s, (long long)t, (long long)back);
+  CHECK(lg_time_parse(s, &back) == LG_OK && back == t, "%s does not parse back to %lld (got %lld)",
+        s, (long long)t, (long long)back);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

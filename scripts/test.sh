@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# test.sh -- build leaseguard with -Werror and run the whole test suite (ctest), build and
-# smoke-test the container image (scripts/image.sh), then the suite again under
+# test.sh -- check the C formatting (scripts/format.sh), build leaseguard with -Werror and
+# run the whole test suite (ctest), build and smoke-test the container image (scripts/image.sh), then the suite again under
 # AddressSanitizer + UndefinedBehaviorSanitizer, then under valgrind memcheck (the cmocka
 # tests and every server they start), then fuzzing. LG_IMAGE=0 skips the image,
 # LG_VALGRIND=0 valgrind.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
+# The C sources are in .clang-format's style (bash scripts/format.sh applies it).
+bash scripts/format.sh --check
 jobs=$(nproc)
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLG_WERROR=ON >/dev/null
 cmake --build build -j"$jobs"

@@ -64,7 +64,6 @@ int main(int argc, char **argv) {
     return lg_cmd_audit(argc - 1, argv + 1);
   if (strcmp(cmd, "vap") == 0)
     return lg_cmd_vap(argc - 1, argv + 1);
-  fprintf(stderr, "leaseguard: unknown command \"%s\"\nRun 'leaseguard --help' for usage.\n",
-          cmd);
+  fprintf(stderr, "leaseguard: unknown command \"%s\"\nRun 'leaseguard --help' for usage.\n", cmd);
   return 2;
 }

@@ -17,7 +17,7 @@
 #include "domref.h"
 #include "jarena.h"
 
-#define SEC(s) ((lg_time)(s) * LG_USEC_PER_SEC)
+#define SEC(s)          ((lg_time)(s)*LG_USEC_PER_SEC)
 #define T_2026_11_25_10 SEC(INT64_C(1795600800)) /* 2026-11-25T10:00:00Z */
 
 #define S(p) ((p) ? (p) : "(null)")
@@ -28,30 +28,29 @@ static int str_eq(const char *a, const char *b) {
 
 /* --- request bodies ------------------------------------------------------------------- */
 
-#define REVIEW(req)                                                                     \
-  "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{" req \
-  "}}"
+#define REVIEW(req) \
+  "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{" req "}}"
 #define LEASE_KIND                                                                      \
-  "\"kind\":{\"group\":\"coordination.k8s.io\",\"version\":\"v1\",\"kind\":\"Lease\"},"  \
+  "\"kind\":{\"group\":\"coordination.k8s.io\",\"version\":\"v1\",\"kind\":\"Lease\"}," \
   "\"resource\":{\"group\":\"coordination.k8s.io\",\"version\":\"v1\",\"resource\":\"leases\"}"
-#define CONFIGMAP_KIND                                                                  \
-  "\"kind\":{\"group\":\"\",\"version\":\"v1\",\"kind\":\"ConfigMap\"},"                \
+#define CONFIGMAP_KIND                                                   \
+  "\"kind\":{\"group\":\"\",\"version\":\"v1\",\"kind\":\"ConfigMap\"}," \
   "\"resource\":{\"group\":\"\",\"version\":\"v1\",\"resource\":\"configmaps\"}"
 #define WHERE "\"namespace\":\"team-a\",\"name\":\"my-lock\""
-#define USER_INFO                                                                       \
-  "\"userInfo\":{\"username\":\"system:serviceaccount:team-a:web\","                   \
-  "\"uid\":\"5a1c3e7e-0000-4000-8000-000000000001\","                                   \
-  "\"groups\":[\"system:serviceaccounts\",\"system:serviceaccounts:team-a\","            \
-  "\"system:authenticated\"],"                                                          \
-  "\"extra\":{\"authentication.kubernetes.io/credential-id\":[\"JTI=abc\"],"            \
-  "\"authentication.kubernetes.io/node-name\":[\"worker-3\"],"                          \
-  "\"authentication.kubernetes.io/pod-name\":[\"web-7\"],"                              \
+#define USER_INFO                                                             \
+  "\"userInfo\":{\"username\":\"system:serviceaccount:team-a:web\","          \
+  "\"uid\":\"5a1c3e7e-0000-4000-8000-000000000001\","                         \
+  "\"groups\":[\"system:serviceaccounts\",\"system:serviceaccounts:team-a\"," \
+  "\"system:authenticated\"],"                                                \
+  "\"extra\":{\"authentication.kubernetes.io/credential-id\":[\"JTI=abc\"],"  \
+  "\"authentication.kubernetes.io/node-name\":[\"worker-3\"],"                \
+  "\"authentication.kubernetes.io/pod-name\":[\"web-7\"],"                    \
   "\"authentication.kubernetes.io/pod-uid\":[\"0f0f0f0f-1111-4222-8333-444444444444\"]}}"
-#define LEASE(holder, renew)                                                            \
-  "{\"apiVersion\":\"coordination.k8s.io/v1\",\"kind\":\"Lease\","                     \
+#define LEASE(holder, renew)                                                                \
+  "{\"apiVersion\":\"coordination.k8s.io/v1\",\"kind\":\"Lease\","                          \
   "\"metadata\":{\"name\":\"my-lock\",\"namespace\":\"team-a\",\"resourceVersion\":\"9\"}," \
-  "\"spec\":{\"holderIdentity\":\"" holder "\",\"leaseDurationSeconds\":15,"           \
-  "\"acquireTime\":\"2026-11-25T09:00:00.000000Z\",\"renewTime\":\"" renew "\","       \
+  "\"spec\":{\"holderIdentity\":\"" holder "\",\"leaseDurationSeconds\":15,"                \
+  "\"acquireTime\":\"2026-11-25T09:00:00.000000Z\",\"renewTime\":\"" renew "\","            \
   "\"leaseTransitions\":2}}"
 #define NEW_LEASE LEASE("web-7", "2026-11-25T10:00:00.123456Z")
 #define OLD_LEASE LEASE("web-7", "2026-11-25T10:00:00.000000Z")
@@ -77,36 +76,117 @@ static const decode_ok_case decode_ok_cases[] = {
     {"UPDATE of a Lease by a pod's service account",
      REVIEW("\"uid\":\"705ab4f5-6393-11e8-b7cc-42010a800002\"," LEASE_KIND ","
             "\"requestKind\":{\"group\":\"coordination.k8s.io\",\"version\":\"v1\","
-            "\"kind\":\"Lease\"},"
-            WHERE ",\"operation\":\"UPDATE\"," USER_INFO ",\"object\":" NEW_LEASE
-            ",\"oldObject\":" OLD_LEASE ",\"dryRun\":false," OPTS),
-     LG_OP_UPDATE, "UPDATE", "705ab4f5-6393-11e8-b7cc-42010a800002", "coordination.k8s.io", "v1",
-     "Lease", "team-a", "my-lock", "system:serviceaccount:team-a:web", "web-7", 3, false, true,
-     true, true, "web-7", "web-7", T_2026_11_25_10 + 123456, T_2026_11_25_10},
+            "\"kind\":\"Lease\"}," WHERE ",\"operation\":\"UPDATE\"," USER_INFO
+            ",\"object\":" NEW_LEASE ",\"oldObject\":" OLD_LEASE ",\"dryRun\":false," OPTS),
+     LG_OP_UPDATE,
+     "UPDATE",
+     "705ab4f5-6393-11e8-b7cc-42010a800002",
+     "coordination.k8s.io",
+     "v1",
+     "Lease",
+     "team-a",
+     "my-lock",
+     "system:serviceaccount:team-a:web",
+     "web-7",
+     3,
+     false,
+     true,
+     true,
+     true,
+     "web-7",
+     "web-7",
+     T_2026_11_25_10 + 123456,
+     T_2026_11_25_10},
     {"dry-run UPDATE",
      REVIEW("\"uid\":\"u-dry\"," LEASE_KIND "," WHERE ",\"operation\":\"UPDATE\"," USER_INFO
             ",\"object\":" NEW_LEASE ",\"oldObject\":" OLD_LEASE ",\"dryRun\":true"),
-     LG_OP_UPDATE, "UPDATE", "u-dry", "coordination.k8s.io", "v1", "Lease", "team-a", "my-lock",
-     "system:serviceaccount:team-a:web", "web-7", 3, true, true, true, true, "web-7", "web-7",
-     T_2026_11_25_10 + 123456, T_2026_11_25_10},
+     LG_OP_UPDATE,
+     "UPDATE",
+     "u-dry",
+     "coordination.k8s.io",
+     "v1",
+     "Lease",
+     "team-a",
+     "my-lock",
+     "system:serviceaccount:team-a:web",
+     "web-7",
+     3,
+     true,
+     true,
+     true,
+     true,
+     "web-7",
+     "web-7",
+     T_2026_11_25_10 + 123456,
+     T_2026_11_25_10},
     {"CREATE without oldObject",
      REVIEW("\"uid\":\"u-create\"," LEASE_KIND "," WHERE ",\"operation\":\"CREATE\"," USER_INFO
             ",\"object\":" NEW_LEASE ",\"oldObject\":null"),
-     LG_OP_CREATE, "CREATE", "u-create", "coordination.k8s.io", "v1", "Lease", "team-a",
-     "my-lock", "system:serviceaccount:team-a:web", "web-7", 3, false, true, true, false, "web-7",
-     NULL, T_2026_11_25_10 + 123456, 0},
+     LG_OP_CREATE,
+     "CREATE",
+     "u-create",
+     "coordination.k8s.io",
+     "v1",
+     "Lease",
+     "team-a",
+     "my-lock",
+     "system:serviceaccount:team-a:web",
+     "web-7",
+     3,
+     false,
+     true,
+     true,
+     false,
+     "web-7",
+     NULL,
+     T_2026_11_25_10 + 123456,
+     0},
     {"CREATE without request.name takes the object's name",
      REVIEW("\"uid\":\"u-gen\"," LEASE_KIND ",\"namespace\":\"team-a\",\"operation\":\"CREATE\","
             "\"userInfo\":{\"username\":\"alice\"},\"object\":" NEW_LEASE),
-     LG_OP_CREATE, "CREATE", "u-gen", "coordination.k8s.io", "v1", "Lease", "team-a", "my-lock",
-     "alice", NULL, -1, false, true, true, false, "web-7", NULL, T_2026_11_25_10 + 123456, 0},
+     LG_OP_CREATE,
+     "CREATE",
+     "u-gen",
+     "coordination.k8s.io",
+     "v1",
+     "Lease",
+     "team-a",
+     "my-lock",
+     "alice",
+     NULL,
+     -1,
+     false,
+     true,
+     true,
+     false,
+     "web-7",
+     NULL,
+     T_2026_11_25_10 + 123456,
+     0},
     {"DELETE with only oldObject",
      REVIEW("\"uid\":\"u-del\"," LEASE_KIND "," WHERE ",\"operation\":\"DELETE\","
             "\"userInfo\":{\"username\":\"system:admin\",\"groups\":[\"system:masters\"]},"
             "\"object\":null,\"oldObject\":" OLD_LEASE ","
             "\"options\":{\"apiVersion\":\"meta.k8s.io/v1\",\"kind\":\"DeleteOptions\"}"),
-     LG_OP_DELETE, "DELETE", "u-del", "coordination.k8s.io", "v1", "Lease", "team-a", "my-lock",
-     "system:admin", NULL, 1, false, true, false, true, NULL, "web-7", 0, T_2026_11_25_10},
+     LG_OP_DELETE,
+     "DELETE",
+     "u-del",
+     "coordination.k8s.io",
+     "v1",
+     "Lease",
+     "team-a",
+     "my-lock",
+     "system:admin",
+     NULL,
+     1,
+     false,
+     true,
+     false,
+     true,
+     NULL,
+     "web-7",
+     0,
+     T_2026_11_25_10},
     {"UPDATE of a node lease by a kubelet",
      REVIEW("\"uid\":\"u-node\"," LEASE_KIND ",\"namespace\":\"kube-node-lease\","
             "\"name\":\"worker-3\",\"operation\":\"UPDATE\","
@@ -118,36 +198,136 @@ static const decode_ok_case decode_ok_cases[] = {
             "\"oldObject\":{\"metadata\":{\"name\":\"worker-3\",\"namespace\":\"kube-node-lease\"},"
             "\"spec\":{\"holderIdentity\":\"worker-3\",\"leaseDurationSeconds\":40,"
             "\"renewTime\":\"2026-11-25T10:00:00.000000Z\"}}"),
-     LG_OP_UPDATE, "UPDATE", "u-node", "coordination.k8s.io", "v1", "Lease", "kube-node-lease",
-     "worker-3", "system:node:worker-3", NULL, 2, false, true, true, true, "worker-3", "worker-3",
-     T_2026_11_25_10 + SEC(40), T_2026_11_25_10},
+     LG_OP_UPDATE,
+     "UPDATE",
+     "u-node",
+     "coordination.k8s.io",
+     "v1",
+     "Lease",
+     "kube-node-lease",
+     "worker-3",
+     "system:node:worker-3",
+     NULL,
+     2,
+     false,
+     true,
+     true,
+     true,
+     "worker-3",
+     "worker-3",
+     T_2026_11_25_10 + SEC(40),
+     T_2026_11_25_10},
     {"no userInfo",
-     REVIEW("\"uid\":\"u-anon\"," LEASE_KIND "," WHERE ",\"operation\":\"CREATE\",\"object\":"
-            NEW_LEASE),
-     LG_OP_CREATE, "CREATE", "u-anon", "coordination.k8s.io", "v1", "Lease", "team-a", "my-lock",
-     "", NULL, -1, false, true, true, false, "web-7", NULL, T_2026_11_25_10 + 123456, 0},
+     REVIEW("\"uid\":\"u-anon\"," LEASE_KIND "," WHERE
+            ",\"operation\":\"CREATE\",\"object\":" NEW_LEASE),
+     LG_OP_CREATE,
+     "CREATE",
+     "u-anon",
+     "coordination.k8s.io",
+     "v1",
+     "Lease",
+     "team-a",
+     "my-lock",
+     "",
+     NULL,
+     -1,
+     false,
+     true,
+     true,
+     false,
+     "web-7",
+     NULL,
+     T_2026_11_25_10 + 123456,
+     0},
     {"pod-name of the wrong shape is ignored",
      REVIEW("\"uid\":\"u-extra\"," LEASE_KIND "," WHERE ",\"operation\":\"CREATE\","
             "\"userInfo\":{\"username\":\"bob\",\"extra\":{"
             "\"authentication.kubernetes.io/pod-name\":\"web-7\"}},\"object\":" NEW_LEASE),
-     LG_OP_CREATE, "CREATE", "u-extra", "coordination.k8s.io", "v1", "Lease", "team-a",
-     "my-lock", "bob", NULL, -1, false, true, true, false, "web-7", NULL,
-     T_2026_11_25_10 + 123456, 0},
+     LG_OP_CREATE,
+     "CREATE",
+     "u-extra",
+     "coordination.k8s.io",
+     "v1",
+     "Lease",
+     "team-a",
+     "my-lock",
+     "bob",
+     NULL,
+     -1,
+     false,
+     true,
+     true,
+     false,
+     "web-7",
+     NULL,
+     T_2026_11_25_10 + 123456,
+     0},
     {"core v1 ConfigMap is not a lease",
      REVIEW("\"uid\":\"u-cm\"," CONFIGMAP_KIND ",\"namespace\":\"team-a\",\"name\":\"c\","
             "\"operation\":\"UPDATE\"," USER_INFO ",\"object\":" CONFIGMAP),
-     LG_OP_UPDATE, "UPDATE", "u-cm", "", "v1", "ConfigMap", "team-a", "c",
-     "system:serviceaccount:team-a:web", "web-7", 3, false, false, false, false, NULL, NULL, 0, 0},
+     LG_OP_UPDATE,
+     "UPDATE",
+     "u-cm",
+     "",
+     "v1",
+     "ConfigMap",
+     "team-a",
+     "c",
+     "system:serviceaccount:team-a:web",
+     "web-7",
+     3,
+     false,
+     false,
+     false,
+     false,
+     NULL,
+     NULL,
+     0,
+     0},
     {"a Lease kind in another group is not a lease",
      REVIEW("\"uid\":\"u-other\",\"kind\":{\"group\":\"example.com\",\"version\":\"v1\","
             "\"kind\":\"Lease\"},\"namespace\":\"n\",\"name\":\"x\",\"operation\":\"DELETE\""),
-     LG_OP_DELETE, "DELETE", "u-other", "example.com", "v1", "Lease", "n", "x", "", NULL, -1,
-     false, false, false, false, NULL, NULL, 0, 0},
+     LG_OP_DELETE,
+     "DELETE",
+     "u-other",
+     "example.com",
+     "v1",
+     "Lease",
+     "n",
+     "x",
+     "",
+     NULL,
+     -1,
+     false,
+     false,
+     false,
+     false,
+     NULL,
+     NULL,
+     0,
+     0},
     {"cluster-scoped request has namespace \"\"",
      REVIEW("\"uid\":\"u-ns\",\"kind\":{\"group\":\"\",\"version\":\"v1\",\"kind\":\"Namespace\"},"
             "\"name\":\"team-a\",\"operation\":\"CONNECT\""),
-     LG_OP_CONNECT, "CONNECT", "u-ns", "", "v1", "Namespace", "", "team-a", "", NULL, -1, false,
-     false, false, false, NULL, NULL, 0, 0},
+     LG_OP_CONNECT,
+     "CONNECT",
+     "u-ns",
+     "",
+     "v1",
+     "Namespace",
+     "",
+     "team-a",
+     "",
+     NULL,
+     -1,
+     false,
+     false,
+     false,
+     false,
+     NULL,
+     NULL,
+     0,
+     0},
 };
 
 static void check_review(const decode_ok_case *c, const lg_review *r) {
@@ -155,8 +335,8 @@ static void check_review(const decode_ok_case *c, const lg_review *r) {
     fail_msg("%s: root is NULL", c->name);
   if (r->op != c->op)
     fail_msg("%s: op = %d, want %d", c->name, (int)r->op, (int)c->op);
-#define CHECK_STR(field, want)                                                          \
-  if (!str_eq(field, want))                                                             \
+#define CHECK_STR(field, want) \
+  if (!str_eq(field, want))    \
   fail_msg("%s: " #field " = \"%s\", want \"%s\"", c->name, S(field), S(want))
   CHECK_STR(r->operation, c->operation);
   CHECK_STR(r->uid, c->uid);
@@ -167,13 +347,13 @@ static void check_review(const decode_ok_case *c, const lg_review *r) {
   CHECK_STR(r->name, c->obj_name);
   CHECK_STR(r->requester.username, c->username);
   CHECK_STR(r->requester.pod_name, c->pod_name);
-  if (c->n_groups < 0 ? r->groups != NULL
-                      : !json_is_array(r->groups) ||
-                            json_array_size(r->groups) != (size_t)c->n_groups)
+  if (c->n_groups < 0
+          ? r->groups != NULL
+          : !json_is_array(r->groups) || json_array_size(r->groups) != (size_t)c->n_groups)
     fail_msg("%s: groups has %d entries, want %d", c->name,
              r->groups ? (int)json_array_size(r->groups) : -1, c->n_groups);
-  if (r->dry_run != c->dry_run || r->is_lease != c->is_lease ||
-      r->has_object != c->has_object || r->has_old_object != c->has_old_object)
+  if (r->dry_run != c->dry_run || r->is_lease != c->is_lease || r->has_object != c->has_object ||
+      r->has_old_object != c->has_old_object)
     fail_msg("%s: dry_run/is_lease/has_object/has_old_object = %d/%d/%d/%d, want %d/%d/%d/%d",
              c->name, r->dry_run, r->is_lease, r->has_object, r->has_old_object, c->dry_run,
              c->is_lease, c->has_object, c->has_old_object);
@@ -181,8 +361,7 @@ static void check_review(const decode_ok_case *c, const lg_review *r) {
     CHECK_STR(r->object.holder, c->holder);
     CHECK_STR(r->object.name, c->obj_name);
     if (!r->object.has_renew || r->object.renew != c->renew)
-      fail_msg("%s: object renew = %" PRId64 ", want %" PRId64, c->name, r->object.renew,
-               c->renew);
+      fail_msg("%s: object renew = %" PRId64 ", want %" PRId64, c->name, r->object.renew, c->renew);
   }
   if (c->has_old_object) {
     CHECK_STR(r->old_object.holder, c->old_holder);
@@ -228,8 +407,8 @@ typedef struct {
 static const decode_bad_case decode_bad_cases[] = {
     {"empty body", "", LG_EJSON, "", "malformed JSON"},
     {"not JSON", "hello", LG_EJSON, "", "malformed JSON"},
-    {"truncated", "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\"",
-     LG_EJSON, "", "malformed JSON"},
+    {"truncated", "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\"", LG_EJSON,
+     "", "malformed JSON"},
     {"trailing garbage", REVIEW("\"uid\":\"u1\"") "x", LG_EJSON, "", "malformed JSON"},
     {"bare string", "\"AdmissionReview\"", LG_EJSON, "", "malformed JSON"},
     {"duplicate top-level key",
@@ -249,13 +428,13 @@ static const decode_bad_case decode_bad_cases[] = {
      "{\"apiVersion\":\"admission.k8s.io/v1beta1\",\"kind\":\"AdmissionReview\",\"request\":"
      "{\"uid\":\"u1\"}}",
      LG_EREVIEW, "", "apiVersion must be admission.k8s.io/v1"},
-    {"no apiVersion", "{\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u1\"}}", LG_EREVIEW,
-     "", "apiVersion"},
+    {"no apiVersion", "{\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u1\"}}", LG_EREVIEW, "",
+     "apiVersion"},
     {"wrong kind",
      "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"Status\",\"request\":{\"uid\":\"u1\"}}",
      LG_EREVIEW, "", "kind AdmissionReview"},
-    {"no kind", "{\"apiVersion\":\"admission.k8s.io/v1\",\"request\":{\"uid\":\"u1\"}}",
-     LG_EREVIEW, "", "kind AdmissionReview"},
+    {"no kind", "{\"apiVersion\":\"admission.k8s.io/v1\",\"request\":{\"uid\":\"u1\"}}", LG_EREVIEW,
+     "", "kind AdmissionReview"},
     {"no request", "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\"}",
      LG_EREVIEW, "", "no request"},
     {"request null",
@@ -274,44 +453,43 @@ static const decode_bad_case decode_bad_cases[] = {
      REVIEW("\"uid\":7," LEASE_KIND "," WHERE ",\"operation\":\"CREATE\",\"object\":" NEW_LEASE),
      LG_EREVIEW, "", "request.uid"},
     {"operation PATCH",
-     REVIEW("\"uid\":\"u-patch\"," LEASE_KIND "," WHERE ",\"operation\":\"PATCH\",\"object\":"
-            NEW_LEASE ",\"oldObject\":" OLD_LEASE),
+     REVIEW("\"uid\":\"u-patch\"," LEASE_KIND "," WHERE
+            ",\"operation\":\"PATCH\",\"object\":" NEW_LEASE ",\"oldObject\":" OLD_LEASE),
      LG_EREVIEW, "u-patch", "request.operation"},
     {"operation lowercase",
-     REVIEW("\"uid\":\"u-op\"," LEASE_KIND "," WHERE ",\"operation\":\"update\",\"object\":"
-            NEW_LEASE ",\"oldObject\":" OLD_LEASE),
+     REVIEW("\"uid\":\"u-op\"," LEASE_KIND "," WHERE
+            ",\"operation\":\"update\",\"object\":" NEW_LEASE ",\"oldObject\":" OLD_LEASE),
      LG_EREVIEW, "u-op", "request.operation"},
-    {"operation missing",
-     REVIEW("\"uid\":\"u-op\"," LEASE_KIND "," WHERE ",\"object\":" NEW_LEASE),
+    {"operation missing", REVIEW("\"uid\":\"u-op\"," LEASE_KIND "," WHERE ",\"object\":" NEW_LEASE),
      LG_EREVIEW, "u-op", "request.operation"},
     {"UPDATE without oldObject",
-     REVIEW("\"uid\":\"u-upd\"," LEASE_KIND "," WHERE ",\"operation\":\"UPDATE\",\"object\":"
-            NEW_LEASE),
+     REVIEW("\"uid\":\"u-upd\"," LEASE_KIND "," WHERE
+            ",\"operation\":\"UPDATE\",\"object\":" NEW_LEASE),
      LG_EREVIEW, "u-upd", "request.oldObject is missing for operation UPDATE"},
     {"UPDATE with null oldObject",
-     REVIEW("\"uid\":\"u-upd\"," LEASE_KIND "," WHERE ",\"operation\":\"UPDATE\",\"object\":"
-            NEW_LEASE ",\"oldObject\":null"),
+     REVIEW("\"uid\":\"u-upd\"," LEASE_KIND "," WHERE
+            ",\"operation\":\"UPDATE\",\"object\":" NEW_LEASE ",\"oldObject\":null"),
      LG_EREVIEW, "u-upd", "request.oldObject is missing for operation UPDATE"},
     {"UPDATE without object",
-     REVIEW("\"uid\":\"u-upd\"," LEASE_KIND "," WHERE ",\"operation\":\"UPDATE\",\"oldObject\":"
-            OLD_LEASE),
+     REVIEW("\"uid\":\"u-upd\"," LEASE_KIND "," WHERE
+            ",\"operation\":\"UPDATE\",\"oldObject\":" OLD_LEASE),
      LG_EREVIEW, "u-upd", "request.object is missing for operation UPDATE"},
     {"CREATE without object",
-     REVIEW("\"uid\":\"u-cre\"," LEASE_KIND "," WHERE ",\"operation\":\"CREATE\""),
-     LG_EREVIEW, "u-cre", "request.object is missing for operation CREATE"},
+     REVIEW("\"uid\":\"u-cre\"," LEASE_KIND "," WHERE ",\"operation\":\"CREATE\""), LG_EREVIEW,
+     "u-cre", "request.object is missing for operation CREATE"},
     {"no request.kind",
-     REVIEW("\"uid\":\"u-k\"," WHERE ",\"operation\":\"CREATE\",\"object\":" NEW_LEASE),
-     LG_EREVIEW, "u-k", "request.kind"},
+     REVIEW("\"uid\":\"u-k\"," WHERE ",\"operation\":\"CREATE\",\"object\":" NEW_LEASE), LG_EREVIEW,
+     "u-k", "request.kind"},
     {"request.kind without group",
      REVIEW("\"uid\":\"u-k\",\"kind\":{\"version\":\"v1\",\"kind\":\"Lease\"}," WHERE
             ",\"operation\":\"CREATE\",\"object\":" NEW_LEASE),
      LG_EREVIEW, "u-k", "request.kind"},
     {"request.kind a string",
-     REVIEW("\"uid\":\"u-k\",\"kind\":\"Lease\"," WHERE ",\"operation\":\"CREATE\""),
-     LG_EREVIEW, "u-k", "request.kind"},
+     REVIEW("\"uid\":\"u-k\",\"kind\":\"Lease\"," WHERE ",\"operation\":\"CREATE\""), LG_EREVIEW,
+     "u-k", "request.kind"},
     {"name not a string",
-     REVIEW("\"uid\":\"u-n\"," LEASE_KIND ",\"name\":5,\"operation\":\"CREATE\",\"object\":"
-            NEW_LEASE),
+     REVIEW("\"uid\":\"u-n\"," LEASE_KIND
+            ",\"name\":5,\"operation\":\"CREATE\",\"object\":" NEW_LEASE),
      LG_EREVIEW, "u-n", "request.name must be a string"},
     {"namespace not a string",
      REVIEW("\"uid\":\"u-n\"," LEASE_KIND ",\"namespace\":[],\"operation\":\"CREATE\","
@@ -344,8 +522,9 @@ static const decode_bad_case decode_bad_cases[] = {
             "{\"spec\":{\"holderIdentity\":42}},\"oldObject\":" OLD_LEASE),
      LG_ELEASE, "u-lease", "request.object: spec.holderIdentity"},
     {"oldObject renewTime not RFC 3339",
-     REVIEW("\"uid\":\"u-lease\"," LEASE_KIND "," WHERE ",\"operation\":\"UPDATE\",\"object\":"
-            NEW_LEASE ",\"oldObject\":{\"spec\":{\"renewTime\":\"2026-11-25 10:00:00\"}}"),
+     REVIEW("\"uid\":\"u-lease\"," LEASE_KIND "," WHERE
+            ",\"operation\":\"UPDATE\",\"object\":" NEW_LEASE
+            ",\"oldObject\":{\"spec\":{\"renewTime\":\"2026-11-25 10:00:00\"}}"),
      LG_ELEASE, "u-lease", "request.oldObject: spec.renewTime"},
     {"object leaseDurationSeconds real",
      REVIEW("\"uid\":\"u-lease\"," LEASE_KIND "," WHERE ",\"operation\":\"CREATE\",\"object\":"
@@ -423,14 +602,14 @@ static void test_decode_buffers(void **state) {
 /* U+0000 in object keys (jansson refuses them): read as the six characters \u0000, at any
  * depth, while values, array elements and escaped backslashes keep what they are. */
 static void test_decode_nul_in_keys(void **state) {
-  const char *body = REVIEW(
-      "\"uid\":\"u-nul\"," LEASE_KIND "," WHERE ",\"operation\":\"CREATE\","
-      "\"object\":{\"apiVersion\":\"coordination.k8s.io/v1\",\"kind\":\"Lease\","
-      "\"metadata\":{\"name\":\"my-lock\",\"annotations\":{\"a\\u0000\":\"v\\u0000\","
-      "\"a\\\\u0000b\":\"backslash\", \"a\" : \"plain\"},"
-      "\"managedFields\":[{\"fieldsV1\":{\"f:spec\":{\"f:holder\\u0000Identity\":{}}}},"
-      "[\"\\u0000 in an array\"]]},"
-      "\"spec\":{\"holderIdentity\\u0000\":\"eve\",\"holderIdentity\":\"web-7\"}}");
+  const char *body =
+      REVIEW("\"uid\":\"u-nul\"," LEASE_KIND "," WHERE ",\"operation\":\"CREATE\","
+             "\"object\":{\"apiVersion\":\"coordination.k8s.io/v1\",\"kind\":\"Lease\","
+             "\"metadata\":{\"name\":\"my-lock\",\"annotations\":{\"a\\u0000\":\"v\\u0000\","
+             "\"a\\\\u0000b\":\"backslash\", \"a\" : \"plain\"},"
+             "\"managedFields\":[{\"fieldsV1\":{\"f:spec\":{\"f:holder\\u0000Identity\":{}}}},"
+             "[\"\\u0000 in an array\"]]},"
+             "\"spec\":{\"holderIdentity\\u0000\":\"eve\",\"holderIdentity\":\"web-7\"}}");
   const json_t *obj, *ann, *mf;
   lg_review r;
   char err[256];
@@ -446,9 +625,9 @@ static void test_decode_nul_in_keys(void **state) {
   assert_string_equal(json_string_value(json_object_get(ann, "a\\u0000b")), "backslash");
   assert_string_equal(json_string_value(json_object_get(ann, "a")), "plain");
   mf = json_object_get(json_object_get(obj, "metadata"), "managedFields");
-  assert_non_null(json_object_get(
-      json_object_get(json_object_get(json_array_get(mf, 0), "fieldsV1"), "f:spec"),
-      "f:holder\\u0000Identity"));
+  assert_non_null(
+      json_object_get(json_object_get(json_object_get(json_array_get(mf, 0), "fieldsV1"), "f:spec"),
+                      "f:holder\\u0000Identity"));
   assert_int_equal(json_string_length(json_array_get(json_array_get(mf, 1), 0)), 13);
   assert_non_null(json_object_get(json_object_get(obj, "spec"), "holderIdentity\\u0000"));
   lg_admission_free(&r);
@@ -475,49 +654,92 @@ typedef struct {
   finding_spec findings[MAXF];
   size_t n;
   const char *extra_warning;
-  const char *deny_message; /* NULL: no status */
+  const char *deny_message;       /* NULL: no status */
   const char *warnings[MAXF + 2]; /* NULL-terminated; empty: no warnings key */
-  pair annotations[MAXF + 1];      /* {NULL}-terminated; empty: no auditAnnotations key */
+  pair annotations[MAXF + 1];     /* {NULL}-terminated; empty: no auditAnnotations key */
 } encode_case;
 
 #define M_RENEW "[holder-renew] team-a/my-lock: holder \"b\" wrote a lease held by \"a\""
 #define W_RENEW "[holder-renew] team-a/my-lock: holder \"b\" wrote a lease h..."
-#define M_DUR "[duration] team-a/my-lock: leaseDurationSeconds 0 is outside [1, 3600]"
-#define M_REC "[duration-recommended] team-a/my-lock: leaseDurationSeconds 300 is above 60"
-#define W_REC "[duration-recommended] team-a/my-lock: leaseDurationSeconds 300 is above 60"
-#define M_TS "[timestamps] team-a/my-lock: renewTime is 30s ahead of now"
-#define M_ID "[holder-identity] team-a/my-lock: user \"eve\" is not allowed to write this lease"
-#define W_ID "[holder-identity] team-a/my-lock: user \"eve\" is not allowed"
+#define M_DUR   "[duration] team-a/my-lock: leaseDurationSeconds 0 is outside [1, 3600]"
+#define M_REC   "[duration-recommended] team-a/my-lock: leaseDurationSeconds 300 is above 60"
+#define W_REC   "[duration-recommended] team-a/my-lock: leaseDurationSeconds 300 is above 60"
+#define M_TS    "[timestamps] team-a/my-lock: renewTime is 30s ahead of now"
+#define M_ID    "[holder-identity] team-a/my-lock: user \"eve\" is not allowed to write this lease"
+#define W_ID    "[holder-identity] team-a/my-lock: user \"eve\" is not allowed"
 
 static const encode_case encode_cases[] = {
     {"allowed, nothing to say", "u-1", true, {{0}}, 0, NULL, NULL, {NULL}, {{NULL, NULL}}},
-    {"one enforce finding", "u-2", false,
-     {{LG_RULE_HOLDER_RENEW, LG_MODE_ENFORCE, M_RENEW, W_RENEW}}, 1, NULL, M_RENEW, {NULL},
+    {"one enforce finding",
+     "u-2",
+     false,
+     {{LG_RULE_HOLDER_RENEW, LG_MODE_ENFORCE, M_RENEW, W_RENEW}},
+     1,
+     NULL,
+     M_RENEW,
+     {NULL},
      {{"holder-renew", M_RENEW}, {NULL, NULL}}},
-    {"warn and audit findings", "u-3", true,
+    {"warn and audit findings",
+     "u-3",
+     true,
      {{LG_RULE_DURATION_RECOMMENDED, LG_MODE_WARN, M_REC, W_REC},
       {LG_RULE_TIMESTAMPS, LG_MODE_AUDIT, M_TS, M_TS}},
-     2, NULL, NULL, {W_REC, NULL},
+     2,
+     NULL,
+     NULL,
+     {W_REC, NULL},
      {{"duration-recommended", M_REC}, {"timestamps", M_TS}, {NULL, NULL}}},
-    {"two enforce findings and a warning", "u-4", false,
+    {"two enforce findings and a warning",
+     "u-4",
+     false,
      {{LG_RULE_HOLDER_RENEW, LG_MODE_ENFORCE, M_RENEW, W_RENEW},
       {LG_RULE_DURATION, LG_MODE_ENFORCE, M_DUR, M_DUR},
       {LG_RULE_HOLDER_IDENTITY, LG_MODE_WARN, M_ID, W_ID}},
-     3, NULL, M_RENEW "; " M_DUR, {W_ID, NULL},
+     3,
+     NULL,
+     M_RENEW "; " M_DUR,
+     {W_ID, NULL},
      {{"holder-renew", M_RENEW}, {"duration", M_DUR}, {"holder-identity", M_ID}, {NULL, NULL}}},
-    {"extra warning alone", "u-5", true, {{0}}, 0, "policy reload failed; using the last good one",
-     NULL, {"policy reload failed; using the last good one", NULL}, {{NULL, NULL}}},
-    {"extra warning after the findings' warnings", "u-6", true,
+    {"extra warning alone",
+     "u-5",
+     true,
+     {{0}},
+     0,
+     "policy reload failed; using the last good one",
+     NULL,
+     {"policy reload failed; using the last good one", NULL},
+     {{NULL, NULL}}},
+    {"extra warning after the findings' warnings",
+     "u-6",
+     true,
      {{LG_RULE_DURATION_RECOMMENDED, LG_MODE_WARN, M_REC, W_REC},
       {LG_RULE_HOLDER_IDENTITY, LG_MODE_WARN, M_ID, W_ID}},
-     2, "dry run", NULL, {W_REC, W_ID, "dry run", NULL},
+     2,
+     "dry run",
+     NULL,
+     {W_REC, W_ID, "dry run", NULL},
      {{"duration-recommended", M_REC}, {"holder-identity", M_ID}, {NULL, NULL}}},
-    {"extra warning on a denial", "u-7", false,
-     {{LG_RULE_DURATION, LG_MODE_ENFORCE, M_DUR, M_DUR}}, 1, "exempt namespaces changed", M_DUR,
-     {"exempt namespaces changed", NULL}, {{"duration", M_DUR}, {NULL, NULL}}},
-    {"uid with characters JSON must escape", "a\"b\\c\n", true, {{0}}, 0, NULL, NULL, {NULL},
+    {"extra warning on a denial",
+     "u-7",
+     false,
+     {{LG_RULE_DURATION, LG_MODE_ENFORCE, M_DUR, M_DUR}},
+     1,
+     "exempt namespaces changed",
+     M_DUR,
+     {"exempt namespaces changed", NULL},
+     {{"duration", M_DUR}, {NULL, NULL}}},
+    {"uid with characters JSON must escape",
+     "a\"b\\c\n",
+     true,
+     {{0}},
+     0,
+     NULL,
+     NULL,
+     {NULL},
      {{NULL, NULL}}},
-    {"every rule", "u-8", false,
+    {"every rule",
+     "u-8",
+     false,
      {{LG_RULE_HOLDER_RENEW, LG_MODE_ENFORCE, "m0", "w0"},
       {LG_RULE_TRANSITIONS, LG_MODE_WARN, "m1", "w1"},
       {LG_RULE_DURATION, LG_MODE_AUDIT, "m2", "w2"},
@@ -526,7 +748,10 @@ static const encode_case encode_cases[] = {
       {LG_RULE_TIMESTAMPS, LG_MODE_AUDIT, "m5", "w5"},
       {LG_RULE_HOLDER_IDENTITY, LG_MODE_WARN, "m6", "w6"},
       {LG_RULE_DELETE_HELD, LG_MODE_ENFORCE, "m7", "w7"}},
-     8, NULL, "m0; m4; m7", {"w1", "w3", "w6", NULL},
+     8,
+     NULL,
+     "m0; m4; m7",
+     {"w1", "w3", "w6", NULL},
      {{"holder-renew", "m0"},
       {"transitions", "m1"},
       {"duration", "m2"},
@@ -584,15 +809,14 @@ static void check_response(const encode_case *c, const json_t *doc) {
   status = json_object_get(resp, "status");
   if (c->deny_message) {
     want_keys++;
-    if (!json_is_object(status) ||
-        json_integer_value(json_object_get(status, "code")) != 403 ||
+    if (!json_is_object(status) || json_integer_value(json_object_get(status, "code")) != 403 ||
         !json_is_integer(json_object_get(status, "code")) ||
         !str_eq(get_str(status, "reason"), "Forbidden") ||
         !str_eq(get_str(status, "status"), "Failure"))
       fail_msg("%s: response.status is not a 403 Forbidden Failure", c->name);
     if (!str_eq(get_str(status, "message"), c->deny_message))
-      fail_msg("%s: status.message = \"%s\", want \"%s\"", c->name,
-               S(get_str(status, "message")), c->deny_message);
+      fail_msg("%s: status.message = \"%s\", want \"%s\"", c->name, S(get_str(status, "message")),
+               c->deny_message);
   } else if (status) {
     fail_msg("%s: unexpected response.status", c->name);
   }
@@ -625,9 +849,8 @@ static void check_response(const encode_case *c, const json_t *doc) {
                ann ? (int)json_object_size(ann) : -1, (int)n);
     for (size_t i = 0; i < n; i++)
       if (!str_eq(get_str(ann, c->annotations[i].key), c->annotations[i].value))
-        fail_msg("%s: auditAnnotations[%s] = \"%s\", want \"%s\"", c->name,
-                 c->annotations[i].key, S(get_str(ann, c->annotations[i].key)),
-                 c->annotations[i].value);
+        fail_msg("%s: auditAnnotations[%s] = \"%s\", want \"%s\"", c->name, c->annotations[i].key,
+                 S(get_str(ann, c->annotations[i].key)), c->annotations[i].value);
     /* The API server prefixes "<webhook name>/": keys must be a bare name of <= 63 chars. */
     json_object_foreach((json_t *)ann, key, value) {
       if (strchr(key, '/') || strlen(key) == 0 || strlen(key) > 63 || !json_is_string(value))
@@ -694,8 +917,7 @@ static void test_encode_cut_utf8(void **state) {
   doc = parse_output("cut UTF-8", lg_admission_encode("u-utf8", &v, NULL));
   resp = json_object_get(doc, "response");
   assert_string_equal(get_str(json_object_get(resp, "auditAnnotations"), "delete-held"), whole);
-  assert_string_equal(get_str(json_object_get(resp, "auditAnnotations"), "holder-identity"),
-                      whole);
+  assert_string_equal(get_str(json_object_get(resp, "auditAnnotations"), "holder-identity"), whole);
   assert_string_equal(get_str(json_object_get(resp, "status"), "message"), whole);
   assert_int_equal(json_array_size(json_object_get(resp, "warnings")), 1);
   assert_int_equal(strlen(json_string_value(json_array_get(json_object_get(resp, "warnings"), 0))),
@@ -781,9 +1003,23 @@ static void test_encode_same_as_tree(void **state) {
 /* Random text from bytes that matter to JSON and UTF-8 (sometimes ill-formed in the middle,
  * which both must refuse), n bytes at most, into buf. */
 static void random_text(unsigned *seed, char *buf, size_t n) {
-  static const char *const parts[] = {"a", "[holder-renew] ", "ns/name: ", "\"", "\\", "/", "\n",
-                                      "\x01", "\x7f", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x94\x92",
-                                      "\\u0000", "; ", "\xc3", "\xe2\x82", "\xff"};
+  static const char *const parts[] = {"a",
+                                      "[holder-renew] ",
+                                      "ns/name: ",
+                                      "\"",
+                                      "\\",
+                                      "/",
+                                      "\n",
+                                      "\x01",
+                                      "\x7f",
+                                      "\xc3\xa9",
+                                      "\xe2\x82\xac",
+                                      "\xf0\x9f\x94\x92",
+                                      "\\u0000",
+                                      "; ",
+                                      "\xc3",
+                                      "\xe2\x82",
+                                      "\xff"};
   size_t len = 0, k = (size_t)(rand_r(seed) % 12);
   buf[0] = '\0';
   for (size_t i = 0; i < k; i++) {
@@ -839,9 +1075,12 @@ int main(void) {
       cmocka_unit_test(test_decode_nul_in_keys),
       cmocka_unit_test(test_encode_same_as_tree),
       cmocka_unit_test(test_encode_random_same_as_tree),
-      cmocka_unit_test(test_decode_ok),       cmocka_unit_test(test_decode_bad),
-      cmocka_unit_test(test_decode_buffers),  cmocka_unit_test(test_encode),
-      cmocka_unit_test(test_encode_cut_utf8), cmocka_unit_test(test_encode_error),
+      cmocka_unit_test(test_decode_ok),
+      cmocka_unit_test(test_decode_bad),
+      cmocka_unit_test(test_decode_buffers),
+      cmocka_unit_test(test_encode),
+      cmocka_unit_test(test_encode_cut_utf8),
+      cmocka_unit_test(test_encode_error),
   };
   /* Every case with jansson on malloc, then with each review's tree in an arena (serve). */
   int failed = cmocka_run_group_tests_name("malloc", tests, NULL, NULL);

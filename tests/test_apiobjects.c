@@ -20,12 +20,12 @@
 #include "harness.h"
 
 #define SECRETS "/api/v1/namespaces/lg/secrets"
-#define VWCS "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations"
-#define CMS "/api/v1/namespaces/lg/configmaps"
-#define POLR "/apis/wgpolicyk8s.io/v1alpha2/namespaces/lg/policyreports"
+#define VWCS    "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations"
+#define CMS     "/api/v1/namespaces/lg/configmaps"
+#define POLR    "/apis/wgpolicyk8s.io/v1alpha2/namespaces/lg/policyreports"
 #define REPORT(result, severity)                                                          \
-  "{\"metadata\":{\"name\":\"r\"},\"summary\":{\"pass\":0,\"fail\":1},"                    \
-  "\"results\":[{\"policy\":\"leaseguard\",\"rule\":\"transitions\",\"result\":\"" result     \
+  "{\"metadata\":{\"name\":\"r\"},\"summary\":{\"pass\":0,\"fail\":1},"                   \
+  "\"results\":[{\"policy\":\"leaseguard\",\"rule\":\"transitions\",\"result\":\"" result \
   "\",\"severity\":\"" severity "\",\"timestamp\":{\"seconds\":1,\"nanos\":0}}]}"
 #define MERGE "application/merge-patch+json"
 #define JSONP "application/json-patch+json"
@@ -58,7 +58,8 @@ static const step steps[] = {
     {"bad base64", "POST", SECRETS, NULL, "{\"metadata\":{\"name\":\"u\"},\"data\":{\"k\":\"@@\"}}",
      400, "illegal base64 data"},
     {"a TLS Secret without a key", "POST", SECRETS, NULL,
-     "{\"metadata\":{\"name\":\"u\"},\"type\":\"kubernetes.io/tls\",\"data\":{\"tls.crt\":\"YQ==\"}}",
+     "{\"metadata\":{\"name\":\"u\"},\"type\":\"kubernetes.io/"
+     "tls\",\"data\":{\"tls.crt\":\"YQ==\"}}",
      422, "data[tls.key]: Required value"},
     {"read it", "GET", SECRETS "/s", NULL, NULL, 200, "\"tls.crt\":\"YQ==\""},
     {"update with its version", "PUT", SECRETS "/s", NULL,
@@ -76,8 +77,8 @@ static const step steps[] = {
     {"the type is immutable", "PUT", SECRETS "/s", NULL,
      "{\"metadata\":{\"name\":\"s\"},\"type\":\"Opaque\",\"data\":{}}", 422,
      "type: Invalid value: \\\"Opaque\\\": field is immutable"},
-    {"no create on update", "PUT", SECRETS "/nothere", NULL, "{\"metadata\":{\"name\":\"nothere\"}}",
-     404, "secrets \\\"nothere\\\" not found"},
+    {"no create on update", "PUT", SECRETS "/nothere", NULL,
+     "{\"metadata\":{\"name\":\"nothere\"}}", 404, "secrets \\\"nothere\\\" not found"},
     {"merge patch", "PATCH", SECRETS "/s", MERGE, "{\"data\":{\"extra\":\"eA==\"}}", 200,
      "\"extra\":\"eA==\""},
     {"merge patch with a stale version", "PATCH", SECRETS "/s", MERGE,
@@ -133,8 +134,8 @@ static const step steps[] = {
      "\\\"bad\\\""},
     {"a severity outside the enum", "PUT", POLR "/r", NULL, REPORT("warn", "severe"), 422,
      "results[0].severity: Unsupported value"},
-    {"PolicyReports of every namespace", "GET", "/apis/wgpolicyk8s.io/v1alpha2/policyreports",
-     NULL, NULL, 200, "\"kind\":\"PolicyReportList\""},
+    {"PolicyReports of every namespace", "GET", "/apis/wgpolicyk8s.io/v1alpha2/policyreports", NULL,
+     NULL, 200, "\"kind\":\"PolicyReportList\""},
     {"no create on the all-namespaces path", "POST", "/apis/wgpolicyk8s.io/v1alpha2/policyreports",
      NULL, REPORT("fail", "high"), 405, "MethodNotAllowed"},
     {"a PolicyReport that is not there", "GET", POLR "/nothere", NULL, NULL, 404,
@@ -155,8 +156,8 @@ static int start_server(const char *extra, const char *out, const char *err, pid
   snprintf(key, sizeof key, "--tls-private-key-file=%s", env.tls.key);
   snprintf(tok, sizeof tok, "--token-auth-file=%s", env.tokens);
   {
-    char *argv[] = {(char *)LG_TEST_APISERVER_BIN, "--secure-port=0", pf, cert, key, tok,
-                    (char *)extra, NULL};
+    char *argv[] = {
+        (char *)LG_TEST_APISERVER_BIN, "--secure-port=0", pf, cert, key, tok, (char *)extra, NULL};
     *pid = lgt_spawn(argv, out, err);
   }
   return lgt_wait_port_file(portfile, lgt_slow(10000));

@@ -28,10 +28,9 @@
 #include "webhook.h"
 
 #define TOKEN "paths-token"
-#define T0 "2026-11-25T10:00:12Z"
+#define T0    "2026-11-25T10:00:12Z"
 
 /* ---- names and paths, as tables ---- */
-
 
 /* Tells ev of res as serve does: through the decision record, stamped now. */
 static void report_result(lg_events *ev, const lg_webhook_result *res, lg_time now) {
@@ -107,8 +106,8 @@ static void test_path_building(void **state) {
   char out[128];
   (void)state;
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-    assert_true(lg_k8sname_path(out, sizeof out, "/api/v1/namespaces", cases[i].seg, "events",
-                                NULL));
+    assert_true(
+        lg_k8sname_path(out, sizeof out, "/api/v1/namespaces", cases[i].seg, "events", NULL));
     assert_string_equal(out, cases[i].want);
   }
   /* Too small: nothing half-written. */
@@ -175,8 +174,14 @@ static struct {
 static int setup_api(void **state) {
   char pf[LGT_PATH_LEN], pf_arg[LGT_PATH_LEN + 16], cert_arg[LGT_PATH_LEN + 32],
       key_arg[LGT_PATH_LEN + 32], tok_arg[LGT_PATH_LEN + 32], server[64], err[256];
-  char *argv[] = {LG_TEST_APISERVER_BIN, "--bind-address=127.0.0.1", "--secure-port=0", pf_arg,
-                  cert_arg, key_arg, tok_arg, NULL};
+  char *argv[] = {LG_TEST_APISERVER_BIN,
+                  "--bind-address=127.0.0.1",
+                  "--secure-port=0",
+                  pf_arg,
+                  cert_arg,
+                  key_arg,
+                  tok_arg,
+                  NULL};
   (void)state;
   if (lgt_temp_dir(env.dir, "apipaths") != 0 || lgt_make_certs(env.dir, NULL) != 0)
     return -1;
@@ -274,10 +279,11 @@ static double events_metric(lg_metrics *m, const char *outcome) {
  * our token) for them, each finding counted as "invalid", one warning; the control posts. */
 static void test_events_hostile_names(void **state) {
   static const char *const hostile[][2] = {
-      {"../x", "l"},        {"kube-system", "../../api/v1/secrets"}, {"a?dryRun=All", "l"},
-      {"kube-system", "l?dryRun=All"}, {"%2e%2e", "l"}, {"kube-system", "%2e%2e"},
-      {"caf\xc3\xa9", "l"}, {"kube-system", "\xe2\x9c\x93"}, {"UPPER", "l"},
-      {"kube-system", "l/events"},
+      {"../x", "l"},         {"kube-system", "../../api/v1/secrets"},
+      {"a?dryRun=All", "l"}, {"kube-system", "l?dryRun=All"},
+      {"%2e%2e", "l"},       {"kube-system", "%2e%2e"},
+      {"caf\xc3\xa9", "l"},  {"kube-system", "\xe2\x9c\x93"},
+      {"UPPER", "l"},        {"kube-system", "l/events"},
   };
   char long_ns[80], long_name[300], fixture[LGT_PATH_LEN], log_path[LGT_PATH_LEN], *body, *paths;
   lg_metrics *m = lg_metrics_new(false);
@@ -296,8 +302,8 @@ static void test_events_hostile_names(void **state) {
   body = lgt_read_file(fixture, NULL);
   assert_non_null(body);
   assert_int_equal(lg_time_parse(T0, &now), LG_OK);
-  lg_webhook_handle(body, strlen(body), &(lg_webhook_env){env.policy, LG_MODE_INHERIT, now, 0, NULL},
-                    &res);
+  lg_webhook_handle(body, strlen(body),
+                    &(lg_webhook_env){env.policy, LG_MODE_INHERIT, now, 0, NULL}, &res);
   assert_int_equal(res.rc, LG_OK);
   assert_true(res.verdict.n >= 1);
   ns = res.review.namespace;
@@ -372,9 +378,9 @@ static void test_kube_refuses(void **state) {
   after = requested_paths();
   assert_string_equal(before, after);
   /* The control goes through. */
-  assert_int_equal(lg_kube_call(k, "GET", "/apis/coordination.k8s.io/v1/namespaces/a/leases",
-                                NULL, 5000, &r),
-                   LG_OK);
+  assert_int_equal(
+      lg_kube_call(k, "GET", "/apis/coordination.k8s.io/v1/namespaces/a/leases", NULL, 5000, &r),
+      LG_OK);
   assert_int_equal(r.status, 200);
   lg_kube_result_free(&r);
   lg_kube_free(k);
@@ -437,12 +443,9 @@ static void test_cli_refuses(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_names),
-      cmocka_unit_test(test_path_building),
-      cmocka_unit_test(test_path_check),
-      cmocka_unit_test(test_events_hostile_names),
-      cmocka_unit_test(test_kube_refuses),
-      cmocka_unit_test(test_cli_refuses),
+      cmocka_unit_test(test_names),        cmocka_unit_test(test_path_building),
+      cmocka_unit_test(test_path_check),   cmocka_unit_test(test_events_hostile_names),
+      cmocka_unit_test(test_kube_refuses), cmocka_unit_test(test_cli_refuses),
   };
   return cmocka_run_group_tests(tests, setup_api, teardown_api);
 }

@@ -22,15 +22,15 @@
 #include "times.h"
 
 #define PATH_LEN LGT_PATH_LEN
-#define NS "team-a"
-#define WEBHOOK "leaseguard.example.com"
-#define TOKEN_A "token-a" /* system:serviceaccount:team-a:controller, pod controller-a */
-#define TOKEN_B "token-b" /* system:serviceaccount:team-a:intruder, pod intruder-b */
-#define ID_A "controller-a_5b0e7c1e"
-#define ID_B "intruder-b_9f3d2a44"
-#define LEASES "/apis/coordination.k8s.io/v1/namespaces/" NS "/leases"
-#define CONFLICT_MSG                                                                             \
-  "Operation cannot be fulfilled on leases.coordination.k8s.io \"%s\": the object has been "    \
+#define NS       "team-a"
+#define WEBHOOK  "leaseguard.example.com"
+#define TOKEN_A  "token-a" /* system:serviceaccount:team-a:controller, pod controller-a */
+#define TOKEN_B  "token-b" /* system:serviceaccount:team-a:intruder, pod intruder-b */
+#define ID_A     "controller-a_5b0e7c1e"
+#define ID_B     "intruder-b_9f3d2a44"
+#define LEASES   "/apis/coordination.k8s.io/v1/namespaces/" NS "/leases"
+#define CONFLICT_MSG                                                                         \
+  "Operation cannot be fulfilled on leases.coordination.k8s.io \"%s\": the object has been " \
   "modified; please apply your changes to the latest version and try again"
 
 /* Certificates, tokens and logs of the whole group. */
@@ -221,9 +221,9 @@ static unsigned long rv_of(const json_t *obj) {
 
 /* Copies obj's resourceVersion into the metadata of l (client-go keeps the one it read). */
 static void with_rv(json_t *l, const json_t *obj) {
-  json_object_set_new(json_object_get(l, "metadata"), "resourceVersion",
-                      json_string(str_at(json_object_get(obj, "metadata"), "resourceVersion",
-                                         NULL)));
+  json_object_set_new(
+      json_object_get(l, "metadata"), "resourceVersion",
+      json_string(str_at(json_object_get(obj, "metadata"), "resourceVersion", NULL)));
 }
 
 /* GET 404, then POST: the first acquisition of client-go's LeaseLock. */
@@ -506,8 +506,8 @@ static void test_watch(void **state) {
   ev = first_event(&w);
   assert_string_equal(str_at(ev, "type", NULL), "ERROR");
   assert_status(json_object_get(ev, "object"), 410, "Expired");
-  assert_non_null(strstr(str_at(json_object_get(ev, "object"), "message", NULL),
-                         "too old resource version"));
+  assert_non_null(
+      strstr(str_at(json_object_get(ev, "object"), "message", NULL), "too old resource version"));
   json_decref(ev);
   watch_end(&w);
   json_decref(cur);
@@ -558,9 +558,10 @@ static void test_events(void **state) {
 /* Another identity takes the live lease cur: the write leaseguard exists to stop. */
 static json_t *takeover(const json_t *cur) {
   lg_time now = lg_time_now();
-  json_t *l = lease(str_at(cur, "metadata", "name"), ID_B, 15, now, now,
-                    (int)json_integer_value(json_object_get(json_object_get(cur, "spec"),
-                                                            "leaseTransitions")) + 1);
+  json_t *l = lease(
+      str_at(cur, "metadata", "name"), ID_B, 15, now, now,
+      (int)json_integer_value(json_object_get(json_object_get(cur, "spec"), "leaseTransitions")) +
+          1);
   with_rv(l, cur);
   return l;
 }
@@ -666,10 +667,10 @@ static int setup_group(void **state) {
     return -1;
   lgt_path(env.tokens, env.tls.dir, "tokens.csv");
   lgt_write_file(env.tokens,
-             TOKEN_A ",system:serviceaccount:" NS ":controller,uid-a,"
-                     "\"system:serviceaccounts,system:serviceaccounts:" NS "\",controller-a\n"
-             TOKEN_B ",system:serviceaccount:" NS ":intruder,uid-b,"
-                     "\"system:serviceaccounts,system:serviceaccounts:" NS "\",intruder-b\n");
+                 TOKEN_A ",system:serviceaccount:" NS ":controller,uid-a,"
+                         "\"system:serviceaccounts,system:serviceaccounts:" NS
+                         "\",controller-a\n" TOKEN_B ",system:serviceaccount:" NS ":intruder,uid-b,"
+                         "\"system:serviceaccounts,system:serviceaccounts:" NS "\",intruder-b\n");
   return 0;
 }
 

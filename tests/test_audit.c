@@ -21,8 +21,8 @@
 #include "kube.h"
 #include "log.h"
 
-#define FIX LG_FIXTURES "/audit/"
-#define T0 INT64_C(1764064800000000) /* 2025-11-25T10:00:00Z, the fixtures' first time */
+#define FIX    LG_FIXTURES "/audit/"
+#define T0     INT64_C(1764064800000000) /* 2025-11-25T10:00:00Z, the fixtures' first time */
 #define ABSENT -1000
 
 /* ---- lg_audit_clock ---- */
@@ -56,8 +56,8 @@ static void test_clock(void **state) {
     n.acquire = T0 + cases[i].new_acquire * LG_USEC_PER_SEC;
     n.has_renew = cases[i].new_renew != ABSENT;
     n.renew = T0 + cases[i].new_renew * LG_USEC_PER_SEC;
-    got = lg_audit_clock(&o, cases[i].deleted ? NULL : &n,
-                         cases[i].observed == ABSENT ? NULL : &obs);
+    got =
+        lg_audit_clock(&o, cases[i].deleted ? NULL : &n, cases[i].observed == ABSENT ? NULL : &obs);
     if (got != want)
       fail_msg("%s: got %lld, want %lld", cases[i].name, (long long)got, (long long)want);
   }
@@ -95,8 +95,8 @@ typedef struct {
   long acq, renew;
   int trans;
   bool deleted;
-  long observed;   /* ABSENT: recorded */
-  int op;          /* lg_operation, or -1: a duplicate */
+  long observed; /* ABSENT: recorded */
+  int op;        /* lg_operation, or -1: a duplicate */
   bool skipped;
   const char *rules; /* the findings' rule ids, comma-separated */
 } step;
@@ -105,14 +105,14 @@ static void run_script(const step *s, size_t n, const char *policy_json, bool wa
   lg_policy *p = NULL;
   lg_audit *a;
   char err[256];
-  assert_int_equal(policy_json ? lg_policy_parse(policy_json, strlen(policy_json), &p, err,
-                                                 sizeof err)
-                               : lg_policy_default(&p, err, sizeof err),
+  assert_int_equal(policy_json
+                       ? lg_policy_parse(policy_json, strlen(policy_json), &p, err, sizeof err)
+                       : lg_policy_default(&p, err, sizeof err),
                    LG_OK);
   assert_non_null(a = lg_audit_new(p, LG_MODE_INHERIT));
   for (size_t i = 0; i < n; i++) {
-    json_t *o = mk_lease(s[i].ns, s[i].lease, s[i].rv, s[i].holder, s[i].dur, s[i].acq,
-                         s[i].renew, s[i].trans);
+    json_t *o = mk_lease(s[i].ns, s[i].lease, s[i].rv, s[i].holder, s[i].dur, s[i].acq, s[i].renew,
+                         s[i].trans);
     lg_time obs = T0 + s[i].observed * LG_USEC_PER_SEC;
     lg_audit_change c;
     char rules[256] = "";
@@ -148,31 +148,28 @@ static void run_script(const step *s, size_t n, const char *policy_json, bool wa
 static void test_pairs(void **state) {
   static const step s[] = {
       /* name                            ns    lease rv   holder dur acq ren tr  del  obs op  skip rules */
-      {"create",                        "ns", "l", "1", "a", 15, 0, 0, 0, false, A, C, false, ""},
-      {"the same version again",        "ns", "l", "1", "a", 15, 0, 0, 0, false, A, -1, false, ""},
-      {"renew",                         "ns", "l", "2", "a", 15, 0, 2, 0, false, A, U, false, ""},
-      {"metadata only",                 "ns", "l", "3", "a", 15, 0, 2, 0, false, A, U, true, ""},
-      {"same name, other namespace",    "ns2", "l", "4", "x", 15, 0, 0, 0, false, A, C, false, ""},
-      {"steal before expiry",           "ns", "l", "5", "b", 15, 4, 4, 1, false, A, U, false,
-       "holder-renew"},
-      {"the other namespace's renew",   "ns2", "l", "6", "x", 15, 0, 3, 0, false, A, U, false, ""},
-      {"backdated renew",               "ns", "l", "7", "b", 15, 4, -40, 1, false, A, U, false,
+      {"create", "ns", "l", "1", "a", 15, 0, 0, 0, false, A, C, false, ""},
+      {"the same version again", "ns", "l", "1", "a", 15, 0, 0, 0, false, A, -1, false, ""},
+      {"renew", "ns", "l", "2", "a", 15, 0, 2, 0, false, A, U, false, ""},
+      {"metadata only", "ns", "l", "3", "a", 15, 0, 2, 0, false, A, U, true, ""},
+      {"same name, other namespace", "ns2", "l", "4", "x", 15, 0, 0, 0, false, A, C, false, ""},
+      {"steal before expiry", "ns", "l", "5", "b", 15, 4, 4, 1, false, A, U, false, "holder-renew"},
+      {"the other namespace's renew", "ns2", "l", "6", "x", 15, 0, 3, 0, false, A, U, false, ""},
+      {"backdated renew", "ns", "l", "7", "b", 15, 4, -40, 1, false, A, U, false,
        "renew-monotonic,timestamps"},
-      {"takeover after expiry, +2",     "ns", "l", "8", "c", 15, 40, 40, 3, false, A, U, false,
+      {"takeover after expiry, +2", "ns", "l", "8", "c", 15, 40, 40, 3, false, A, U, false,
        "transitions"},
-      {"ten hours",                     "ns", "l", "9", "c", 36000, 40, 42, 3, false, A, U, false,
-       "duration"},
-      {"release",                       "ns", "l", "10", "", 1, 50, 50, 3, false, A, U, false, ""},
-      {"acquire after a release",       "ns", "l", "11", "d", 15, 51, 51, 4, false, A, U, false, ""},
-      {"watched: renewTime 1 h ahead",  "ns", "l", "12", "d", 15, 51, 3651, 4, false, 53, U, false,
+      {"ten hours", "ns", "l", "9", "c", 36000, 40, 42, 3, false, A, U, false, "duration"},
+      {"release", "ns", "l", "10", "", 1, 50, 50, 3, false, A, U, false, ""},
+      {"acquire after a release", "ns", "l", "11", "d", 15, 51, 51, 4, false, A, U, false, ""},
+      {"watched: renewTime 1 h ahead", "ns", "l", "12", "d", 15, 51, 3651, 4, false, 53, U, false,
        "timestamps"},
-      {"deleted while held",            "ns", "l", "13", "d", 15, 51, 52, 4, true, A, D, false,
-       "delete-held"},
-      {"created again after deletion",  "ns", "l", "14", "e", 15, 60, 60, 0, false, A, C, false, ""},
-      {"node lease create",             "kube-node-lease", "n1", "15", "n1", 40, A, 0, A, false, A,
-       C, false, ""},
-      {"node lease renew",              "kube-node-lease", "n1", "16", "n1", 40, A, 10, A, false, A,
-       U, false, ""},
+      {"deleted while held", "ns", "l", "13", "d", 15, 51, 52, 4, true, A, D, false, "delete-held"},
+      {"created again after deletion", "ns", "l", "14", "e", 15, 60, 60, 0, false, A, C, false, ""},
+      {"node lease create", "kube-node-lease", "n1", "15", "n1", 40, A, 0, A, false, A, C, false,
+       ""},
+      {"node lease renew", "kube-node-lease", "n1", "16", "n1", 40, A, 10, A, false, A, U, false,
+       ""},
       {"node lease: steal, audit mode", "kube-node-lease", "n1", "17", "n2", 40, A, 11, A, false, A,
        U, false, "holder-renew,transitions"},
   };
@@ -183,8 +180,9 @@ static void test_pairs(void **state) {
 static void test_pairs_identity_unjudged(void **state) {
   /* holder-identity enforced: a writer who is not the holder's pod would be denied by serve,
    * but the history does not say who wrote, so nothing is reported, and that is flagged. */
-  static const char policy[] = "{\"apiVersion\":\"leaseguard.io/v1alpha1\",\"kind\":\"LeasePolicy\","
-                               "\"rules\":{\"holder-identity\":{\"mode\":\"enforce\"}}}";
+  static const char policy[] =
+      "{\"apiVersion\":\"leaseguard.io/v1alpha1\",\"kind\":\"LeasePolicy\","
+      "\"rules\":{\"holder-identity\":{\"mode\":\"enforce\"}}}";
   static const step s[] = {
       {"create", "ns", "l", "1", "a", 15, 0, 0, 0, false, A, C, false, ""},
       {"renew", "ns", "l", "2", "a", 15, 0, 2, 0, false, A, U, false, ""},
@@ -198,7 +196,8 @@ static void test_observe_rejects(void **state) {
       "{\"kind\":\"Pod\",\"metadata\":{\"name\":\"p\",\"namespace\":\"ns\"}}",
       "{\"kind\":\"Lease\",\"metadata\":{\"namespace\":\"ns\"},\"spec\":{}}",
       "{\"kind\":\"Lease\",\"metadata\":{\"name\":\"l\"},\"spec\":{\"renewTime\":5}}",
-      "{\"kind\":\"Lease\",\"metadata\":{\"name\":\"l\"},\"spec\":{\"leaseDurationSeconds\":\"15\"}}",
+      "{\"kind\":\"Lease\",\"metadata\":{\"name\":\"l\"},\"spec\":{\"leaseDurationSeconds\":\"15\"}"
+      "}",
       "[1]",
   };
   lg_policy *p = NULL;
@@ -314,8 +313,8 @@ static void test_feed(void **state) {
        "\"namespace\":\"n\",\"resourceVersion\":\"1\"},\"spec\":{\"holderIdentity\":\"h\","
        "\"leaseDurationSeconds\":36000,\"renewTime\":\"2025-11-25T10:00:00.000000Z\"}}]}",
        LG_OK, 1, 1, 0},
-      {"{\"type\":\"BOOKMARK\",\"object\":{\"metadata\":{\"resourceVersion\":\"5\"}}}", LG_OK, 0,
-       0, 0},
+      {"{\"type\":\"BOOKMARK\",\"object\":{\"metadata\":{\"resourceVersion\":\"5\"}}}", LG_OK, 0, 0,
+       0},
       {"{\"type\":\"ERROR\",\"object\":{\"code\":410}}", LG_OK, 0, 0, 1},
       {"{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"b\",\"namespace\":\"n\"}}}", LG_OK,
        1, 0, 0},
@@ -379,10 +378,10 @@ static void test_next_value(void **state) {
     char err[256] = "";
     lg_rc rc = lg_audit_next_value(cases[i].in, strlen(cases[i].in), cases[i].eof, 1, &v, &used,
                                    err, sizeof err);
-    if (rc != cases[i].rc || (v != NULL) != cases[i].value || (rc == LG_OK && used != cases[i].used) ||
-        (cases[i].err && !strstr(err, cases[i].err)))
-      fail_msg("case %zu (%s): rc %d value %d used %zu err %s", i, cases[i].in, rc, v != NULL,
-               used, err);
+    if (rc != cases[i].rc || (v != NULL) != cases[i].value ||
+        (rc == LG_OK && used != cases[i].used) || (cases[i].err && !strstr(err, cases[i].err)))
+      fail_msg("case %zu (%s): rc %d value %d used %zu err %s", i, cases[i].in, rc, v != NULL, used,
+               err);
     json_decref(rc == LG_OK ? v : NULL);
   }
 }
@@ -392,7 +391,8 @@ static void test_finding_json(void **state) {
   lg_audit *a;
   lg_audit_change c;
   char err[128];
-  json_t *o1 = mk_lease("ns", "l", "1", "a", 15, 0, 0, 0), *o2 = mk_lease("ns", "l", "2", "b", 15, 4, 4, 1);
+  json_t *o1 = mk_lease("ns", "l", "1", "a", 15, 0, 0, 0),
+         *o2 = mk_lease("ns", "l", "2", "b", 15, 4, 4, 1);
   json_t *line;
   lg_decision d;
   char *text;
@@ -413,12 +413,20 @@ static void test_finding_json(void **state) {
   assert_null(json_object_get(line, "allowed"));
   const struct {
     const char *key, *want;
-  } fields[] = {{"time", "2025-11-25T10:00:04.000000Z"}, {"rule", "holder-renew"},
-                {"mode", "warn"}, {"lease", "ns/l"}, {"operation", "UPDATE"},
-                {"oldHolder", "a"}, {"newHolder", "b"}, {"oldRenewTime", "2025-11-25T10:00:00.000000Z"},
+  } fields[] = {{"time", "2025-11-25T10:00:04.000000Z"},
+                {"rule", "holder-renew"},
+                {"mode", "warn"},
+                {"lease", "ns/l"},
+                {"operation", "UPDATE"},
+                {"oldHolder", "a"},
+                {"newHolder", "b"},
+                {"oldRenewTime", "2025-11-25T10:00:00.000000Z"},
                 {"oldExpiry", "2025-11-25T10:00:15.000000Z"},
-                {"newRenewTime", "2025-11-25T10:00:04.000000Z"}, {"resourceVersion", "2"},
-                {"oldResourceVersion", "1"}, {"source", "watch"}, {"msg", "lease violation"}};
+                {"newRenewTime", "2025-11-25T10:00:04.000000Z"},
+                {"resourceVersion", "2"},
+                {"oldResourceVersion", "1"},
+                {"source", "watch"},
+                {"msg", "lease violation"}};
   for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
     const char *got = json_string_value(json_object_get(line, fields[i].key));
     if (!got || strcmp(got, fields[i].want) != 0)
@@ -565,8 +573,9 @@ static void test_cli_json(void **state) {
   for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save), n++) {
     json_error_t e;
     json_t *o = json_loads(line, 0, &e);
-    static const char *const keys[] = {"time", "rule", "mode", "lease", "operation", "oldHolder",
-                                       "newHolder", "message", "source", "resourceVersion"};
+    static const char *const keys[] = {"time",      "rule",           "mode",      "lease",
+                                       "operation", "oldHolder",      "newHolder", "message",
+                                       "source",    "resourceVersion"};
     if (!o)
       fail_msg("line %zu is not JSON: %s (%s)", n, line, e.text);
     assert_true(n < sizeof violations / sizeof *violations);
@@ -577,7 +586,8 @@ static void test_cli_json(void **state) {
     assert_string_equal(json_string_value(json_object_get(o, "rule")), violations[n][1]);
     assert_string_equal(json_string_value(json_object_get(o, "mode")), "enforce");
     assert_string_equal(json_string_value(json_object_get(o, "source")), "file");
-    assert_int_equal(strncmp(json_string_value(json_object_get(o, "time")), violations[n][2], 19), 0);
+    assert_int_equal(strncmp(json_string_value(json_object_get(o, "time")), violations[n][2], 19),
+                     0);
     json_decref(o);
   }
   assert_int_equal(n, 4);
@@ -620,7 +630,8 @@ static void test_cli_policy_note(void **state) {
   snprintf(flag, sizeof flag, "--policy-file=%s", policy);
   assert_int_equal(audit(flag, FIX "clean.json", NULL), 0);
   assert_int_equal(lgt_count_text(err_path, "holder-identity is enabled by the policy but cannot "
-                                            "be judged"), 1);
+                                            "be judged"),
+                   1);
   assert_int_equal(lgt_count_text(out_path, "0 findings"), 1);
 }
 
@@ -653,8 +664,8 @@ static void test_cli_unusable(void **state) {
     if (hint && !hint[sizeof "\nRun 'leaseguard audit --help' for usage.\n" - 1])
       hint[1] = '\0';
     if (st != 2 || !strstr(err, cases[i].reason) || strchr(err, '\n') != err + strlen(err) - 1)
-      fail_msg("%s %s: exit %d, stderr %s", cases[i].args[0], cases[i].args[1] ? cases[i].args[1] : "",
-               st, err);
+      fail_msg("%s %s: exit %d, stderr %s", cases[i].args[0],
+               cases[i].args[1] ? cases[i].args[1] : "", st, err);
     free(err);
   }
   /* A malformed value after good ones: still 2, whatever was found before. */
@@ -674,9 +685,9 @@ static void test_cli_unusable(void **state) {
 
 /* ---- --watch against the Lease API test server ---- */
 
-#define NS "audit-e2e"
+#define NS     "audit-e2e"
 #define LEASES "/apis/coordination.k8s.io/v1/namespaces/" NS "/leases"
-#define TOKEN "audit-token"
+#define TOKEN  "audit-token"
 
 static char wdir[LGT_PATH_LEN], ca[LGT_PATH_LEN], token_file[LGT_PATH_LEN];
 static char audit_out[LGT_PATH_LEN], audit_err[LGT_PATH_LEN];
@@ -700,15 +711,22 @@ static int watch_setup(void **state) {
   lgt_path(api_out, wdir, "api.out");
   lgt_path(audit_out, wdir, "audit.out");
   lgt_path(audit_err, wdir, "audit.err");
-  lgt_write_file(tokens, TOKEN ",system:serviceaccount:leaseguard:audit,uid-1,\"system:serviceaccounts\"\n");
+  lgt_write_file(tokens, TOKEN
+                 ",system:serviceaccount:leaseguard:audit,uid-1,\"system:serviceaccounts\"\n");
   lgt_write_file(token_file, TOKEN "\n");
   snprintf(f_cert, sizeof f_cert, "--tls-cert-file=%s", cert);
   snprintf(f_key, sizeof f_key, "--tls-private-key-file=%s", key);
   snprintf(f_tokens, sizeof f_tokens, "--token-auth-file=%s", tokens);
   snprintf(f_port, sizeof f_port, "--port-file=%s", port_file);
   /* A short history: a burst of other changes makes a watch's resourceVersion too old. */
-  char *argv[] = {LG_TEST_APISERVER_BIN, "--secure-port=0", f_port, f_cert, f_key, f_tokens,
-                  "--watch-history=6", NULL};
+  char *argv[] = {LG_TEST_APISERVER_BIN,
+                  "--secure-port=0",
+                  f_port,
+                  f_cert,
+                  f_key,
+                  f_tokens,
+                  "--watch-history=6",
+                  NULL};
   api_pid = lgt_spawn(argv, api_out, NULL);
   if (!(api_port = lgt_wait_port_file(port_file, 10000)))
     return -1;
@@ -753,8 +771,8 @@ static char *write_lease(const char *method, const char *path, const char *name,
   if (rep.status != want_status)
     fail_msg("%s %s: %ld %s", method, path, rep.status, rep.body ? rep.body : "");
   answer = json_loads(rep.body, 0, NULL);
-  out = strdup(json_string_value(json_object_get(json_object_get(answer, "metadata"),
-                                                 "resourceVersion")));
+  out = strdup(
+      json_string_value(json_object_get(json_object_get(answer, "metadata"), "resourceVersion")));
   json_decref(answer);
   json_decref(o);
   free(body);
@@ -851,7 +869,7 @@ static void test_watch(void **state) {
   snprintf(f_ca, sizeof f_ca, "--certificate-authority=%s", ca);
   snprintf(f_http, sizeof f_http, "--http=127.0.0.1:%d", http_port);
   /* A 1 s watch timeout: the watch is renewed from the last resourceVersion all the time. */
-  char *argv[] = {LEASEGUARD_BIN, "audit", "--watch", server, f_token, f_ca, f_http,
+  char *argv[] = {LEASEGUARD_BIN,       "audit", "--watch", server, f_token, f_ca, f_http,
                   "--watch-timeout=1s", NULL};
   audit_pid = lgt_spawn(argv, audit_out, audit_err);
   assert_true(lgt_wait_for_text(audit_err, "\"listed leases\"", 10000));
@@ -861,15 +879,22 @@ static void test_watch(void **state) {
 
   /* create, a correct renew, then a steal before expiry (no webhook here: it is stored). */
   rv = write_lease("POST", LEASES, "l1", NULL, "a", now, now, 0, 201);
-  assert_true(metrics_have("leaseguard_lease_holder_info{namespace=\"" NS "\",name=\"l1\",holder=\"a\"} 1", 10000));
+  assert_true(metrics_have(
+      "leaseguard_lease_holder_info{namespace=\"" NS "\",name=\"l1\",holder=\"a\"} 1", 10000));
   lgt_sleep_ms(1500); /* across a watch renewal */
-  rv = next_rv(rv, write_lease("PUT", LEASES "/l1", "l1", rv, "a", now, now + LG_USEC_PER_SEC, 0, 200));
+  rv = next_rv(rv,
+               write_lease("PUT", LEASES "/l1", "l1", rv, "a", now, now + LG_USEC_PER_SEC, 0, 200));
   rv = next_rv(rv, write_lease("PUT", LEASES "/l1", "l1", rv, "b", now + 2 * LG_USEC_PER_SEC,
                                now + 2 * LG_USEC_PER_SEC, 1, 200));
   assert_true(lgt_wait_for_text(audit_out, "\"rule\":\"holder-renew\"", 10000));
-  assert_true(metrics_have("leaseguard_lease_holder_info{namespace=\"" NS "\",name=\"l1\",holder=\"b\"} 1", 5000));
-  assert_true(metrics_have("leaseguard_lease_leader_changes_total{namespace=\"" NS "\",name=\"l1\"} 1\n", 5000));
-  assert_true(metrics_have("leaseguard_lease_violations_total{rule=\"holder-renew\",mode=\"enforce\",namespace=\"" NS "\"} 1\n", 5000));
+  assert_true(metrics_have(
+      "leaseguard_lease_holder_info{namespace=\"" NS "\",name=\"l1\",holder=\"b\"} 1", 5000));
+  assert_true(metrics_have(
+      "leaseguard_lease_leader_changes_total{namespace=\"" NS "\",name=\"l1\"} 1\n", 5000));
+  assert_true(metrics_have(
+      "leaseguard_lease_violations_total{rule=\"holder-renew\",mode=\"enforce\",namespace=\"" NS
+      "\"} 1\n",
+      5000));
   expect_findings("holder-renew", "l1", 1);
   expect_lines(1); /* the renew was clean */
 
@@ -878,8 +903,10 @@ static void test_watch(void **state) {
   for (int i = 0; i < 10; i++) {
     char body[256];
     lgt_reply rep;
-    snprintf(body, sizeof body, "{\"metadata\":{\"name\":\"e%d\"},\"involvedObject\":{\"kind\":"
-             "\"Lease\",\"namespace\":\"" NS "\",\"name\":\"l1\"},\"reason\":\"Test\"}", i);
+    snprintf(body, sizeof body,
+             "{\"metadata\":{\"name\":\"e%d\"},\"involvedObject\":{\"kind\":"
+             "\"Lease\",\"namespace\":\"" NS "\",\"name\":\"l1\"},\"reason\":\"Test\"}",
+             i);
     lgt_http(ca, "POST", api_port, TOKEN, "/api/v1/namespaces/" NS "/events", body, &rep);
     assert_int_equal(rep.status, 201);
     free(rep.body);
@@ -891,19 +918,26 @@ static void test_watch(void **state) {
   free(write_lease("PUT", LEASES "/l2", "l2", rv2, "d", now + LG_USEC_PER_SEC,
                    now + LG_USEC_PER_SEC, 1, 200));
   free(rv2);
-  assert_true(metrics_have("leaseguard_lease_violations_total{rule=\"holder-renew\",mode=\"enforce\",namespace=\"" NS "\"} 2\n", 10000));
+  assert_true(metrics_have(
+      "leaseguard_lease_violations_total{rule=\"holder-renew\",mode=\"enforce\",namespace=\"" NS
+      "\"} 2\n",
+      10000));
   expect_findings("holder-renew", "l2", 1);
 
   /* Deleting a held lease (renewed just before): delete-held (enforce), and the lease leaves
    * the metrics. */
-  lg_time renew = lg_time_now() > now + 3 * LG_USEC_PER_SEC ? lg_time_now() : now + 3 * LG_USEC_PER_SEC;
+  lg_time renew =
+      lg_time_now() > now + 3 * LG_USEC_PER_SEC ? lg_time_now() : now + 3 * LG_USEC_PER_SEC;
   free(write_lease("PUT", LEASES "/l1", "l1", rv, "b", now + 2 * LG_USEC_PER_SEC, renew, 1, 200));
   free(rv);
   lgt_reply rep;
   lgt_http(ca, "DELETE", api_port, TOKEN, LEASES "/l1", NULL, &rep);
   assert_int_equal(rep.status, 200);
   free(rep.body);
-  assert_true(metrics_have("leaseguard_lease_violations_total{rule=\"delete-held\",mode=\"enforce\",namespace=\"" NS "\"} 1\n", 10000));
+  assert_true(metrics_have(
+      "leaseguard_lease_violations_total{rule=\"delete-held\",mode=\"enforce\",namespace=\"" NS
+      "\"} 1\n",
+      10000));
   assert_false(metrics_have("name=\"l1\"", 0));
   expect_findings("delete-held", "l1", 1);
   /* Nothing reported twice across the watch renewals and the re-list. */
@@ -924,8 +958,8 @@ static void test_watch_cannot_start(void **state) {
   snprintf(server, sizeof server, "--server=https://127.0.0.1:%d", api_port);
   snprintf(f_token, sizeof f_token, "--token-file=%s", token_file);
   snprintf(f_ca, sizeof f_ca, "--certificate-authority=%s", ca);
-  char *bad_http[] = {LEASEGUARD_BIN, "audit", "--watch", server, f_token, f_ca, "--http=nowhere",
-                      NULL};
+  char *bad_http[] = {LEASEGUARD_BIN, "audit", "--watch",        server,
+                      f_token,        f_ca,    "--http=nowhere", NULL};
   audit_pid = lgt_spawn(bad_http, audit_out, audit_err);
   int st = lgt_wait_exit(audit_pid, 10000);
   if (st >= 0)
@@ -945,8 +979,8 @@ static void test_watch_unauthorized(void **state) {
   snprintf(server, sizeof server, "--server=https://127.0.0.1:%d", api_port);
   snprintf(f_token, sizeof f_token, "--token-file=%s", bad);
   snprintf(f_ca, sizeof f_ca, "--certificate-authority=%s", ca);
-  char *argv[] = {LEASEGUARD_BIN, "audit", "--watch", server, f_token, f_ca,
-                  "--namespace=" NS, NULL};
+  char *argv[] = {LEASEGUARD_BIN, "audit", "--watch",         server,
+                  f_token,        f_ca,    "--namespace=" NS, NULL};
   audit_pid = lgt_spawn(argv, audit_out, audit_err);
   assert_true(lgt_wait_for_text(audit_err, "cannot list leases", 10000));
   assert_true(lgt_wait_for_text(audit_err, "\"path\":\"" LEASES "\"", 1000));
@@ -989,12 +1023,13 @@ static void test_kube_stream(void **state) {
   snprintf(server, sizeof server, "https://127.0.0.1:%d", api_port);
   assert_int_equal(lg_kube_config_explicit(server, token_file, ca, &kc, err, sizeof err), LG_OK);
   assert_int_equal(lg_kube_new(&kc, &k, err, sizeof err), LG_OK);
-  free(write_lease("POST", "/apis/coordination.k8s.io/v1/namespaces/stream/leases", "s1", NULL,
-                   "a", now, now, 0, 201));
+  free(write_lease("POST", "/apis/coordination.k8s.io/v1/namespaces/stream/leases", "s1", NULL, "a",
+                   now, now, 0, 201));
 
   /* A watch without a version: the current state as ADDED lines, then the server ends it. */
-  assert_int_equal(lg_kube_stream(k, "/apis/coordination.k8s.io/v1/namespaces/stream/leases?"
-                                     "watch=true&timeoutSeconds=1",
+  assert_int_equal(lg_kube_stream(k,
+                                  "/apis/coordination.k8s.io/v1/namespaces/stream/leases?"
+                                  "watch=true&timeoutSeconds=1",
                                   10000, on_stream_line, &seen, &res),
                    LG_OK);
   assert_int_equal(res.status, 200);
@@ -1007,8 +1042,9 @@ static void test_kube_stream(void **state) {
   memset(&seen, 0, sizeof seen);
   seen.stop_after_ticks = 3;
   clock_gettime(CLOCK_MONOTONIC, &t0);
-  assert_int_equal(lg_kube_stream(k, "/apis/coordination.k8s.io/v1/namespaces/stream/leases?"
-                                     "watch=true&resourceVersion=999999",
+  assert_int_equal(lg_kube_stream(k,
+                                  "/apis/coordination.k8s.io/v1/namespaces/stream/leases?"
+                                  "watch=true&resourceVersion=999999",
                                   60000, on_stream_line, &seen, &res),
                    LG_OK);
   assert_true(lgt_elapsed_ms(&t0) < 10000);
@@ -1025,13 +1061,13 @@ static void test_kube_stream(void **state) {
   assert_non_null(strstr(res.message, "watch"));
   assert_int_equal(seen.lines, 0);
   lg_kube_result_free(&res);
-  assert_int_equal(lg_kube_call(k, "GET", "/apis/coordination.k8s.io/v1/namespaces/stream/leases/s1",
-                                NULL, 10000, &res),
+  assert_int_equal(lg_kube_call(k, "GET",
+                                "/apis/coordination.k8s.io/v1/namespaces/stream/leases/s1", NULL,
+                                10000, &res),
                    LG_OK);
   assert_int_equal(res.status, 200);
-  assert_string_equal(json_string_value(json_object_get(json_object_get(res.body, "spec"),
-                                                        "holderIdentity")),
-                      "a");
+  assert_string_equal(
+      json_string_value(json_object_get(json_object_get(res.body, "spec"), "holderIdentity")), "a");
   lg_kube_result_free(&res);
   lg_kube_free(k);
   lg_kube_config_free(&kc);
@@ -1039,15 +1075,19 @@ static void test_kube_stream(void **state) {
 
 int main(void) {
   const struct CMUnitTest unit[] = {
-      cmocka_unit_test(test_clock),          cmocka_unit_test(test_pairs),
-      cmocka_unit_test(test_pairs_identity_unjudged), cmocka_unit_test(test_observe_rejects),
-      cmocka_unit_test(test_events),         cmocka_unit_test(test_forget_absent),
-      cmocka_unit_test(test_feed),           cmocka_unit_test(test_next_value),
+      cmocka_unit_test(test_clock),
+      cmocka_unit_test(test_pairs),
+      cmocka_unit_test(test_pairs_identity_unjudged),
+      cmocka_unit_test(test_observe_rejects),
+      cmocka_unit_test(test_events),
+      cmocka_unit_test(test_forget_absent),
+      cmocka_unit_test(test_feed),
+      cmocka_unit_test(test_next_value),
       cmocka_unit_test(test_finding_json),
   };
   const struct CMUnitTest offline[] = {
-      cmocka_unit_test(test_cli_clean),      cmocka_unit_test(test_cli_violations),
-      cmocka_unit_test(test_cli_json),       cmocka_unit_test(test_cli_events),
+      cmocka_unit_test(test_cli_clean),       cmocka_unit_test(test_cli_violations),
+      cmocka_unit_test(test_cli_json),        cmocka_unit_test(test_cli_events),
       cmocka_unit_test(test_cli_policy_note), cmocka_unit_test(test_cli_unusable),
   };
   const struct CMUnitTest watch[] = {

@@ -14,8 +14,13 @@
 static const struct {
   const char *plain, *b64;
 } vectors[] = {
-    {"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},         {"foo", "Zm9v"},
-    {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"},
+    {"", ""},
+    {"f", "Zg=="},
+    {"fo", "Zm8="},
+    {"foo", "Zm9v"},
+    {"foob", "Zm9vYg=="},
+    {"fooba", "Zm9vYmE="},
+    {"foobar", "Zm9vYmFy"},
     {"\xff\xfe\xfd?>", "//79Pz4="},
 };
 
@@ -50,8 +55,8 @@ static void test_binary(void **state) {
 }
 
 static void test_refused(void **state) {
-  static const char *const bad[] = {"Zg",     "Zg=",    "Z===",   "Zm9v!A==", "Zm 9v",
-                                    "=Zg=",   "Zg==Zg==", "Zm9v\n", "Zm9-",   "Zm9_"};
+  static const char *const bad[] = {"Zg",   "Zg=",      "Z===",   "Zm9v!A==", "Zm 9v",
+                                    "=Zg=", "Zg==Zg==", "Zm9v\n", "Zm9-",     "Zm9_"};
   (void)state;
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
     char *dec = lg_b64_decode(bad[i], NULL);

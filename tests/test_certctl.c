@@ -29,12 +29,12 @@
 #include "times.h"
 
 #define PATH_LEN LGT_PATH_LEN
-#define TOKEN "token-lg"   /* the controller's service account */
-#define WRITER "token-app" /* a lease writer */
-#define SECRET "/api/v1/namespaces/lg/secrets/lg-certs"
-#define VWC "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/lg"
-#define WEBHOOK "leases.leaseguard.io"
-#define LEASES "/apis/coordination.k8s.io/v1/namespaces/team-a/leases"
+#define TOKEN    "token-lg"  /* the controller's service account */
+#define WRITER   "token-app" /* a lease writer */
+#define SECRET   "/api/v1/namespaces/lg/secrets/lg-certs"
+#define VWC      "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/lg"
+#define WEBHOOK  "leases.leaseguard.io"
+#define LEASES   "/apis/coordination.k8s.io/v1/namespaces/team-a/leases"
 
 static struct {
   lgt_tls tls; /* the API server's certificates */
@@ -56,8 +56,9 @@ static int group_setup(void **state) {
   if (lgt_tls_setup(&env.tls, "certctl") != 0)
     return -1;
   lgt_path(env.tokens, env.tls.dir, "tokens.csv");
-  lgt_write_file(env.tokens, TOKEN ",system:serviceaccount:lg:leaseguard,u1,\"system:serviceaccounts\"\n"
-                 WRITER ",system:serviceaccount:team-a:app,u2,\"system:serviceaccounts\",app-0\n");
+  lgt_write_file(env.tokens,
+                 TOKEN ",system:serviceaccount:lg:leaseguard,u1,\"system:serviceaccounts\"\n" WRITER
+                       ",system:serviceaccount:team-a:app,u2,\"system:serviceaccounts\",app-0\n");
   lgt_path(env.token_file, env.tls.dir, "token");
   lgt_write_file(env.token_file, TOKEN "\n");
   return 0;
@@ -213,14 +214,16 @@ static json_t *api(int port, const char *token, const char *method, const char *
 /* The configuration "lg": leaseguard's webhook and another one. */
 static void create_vwc(int port) {
   long status;
-  json_t *vwc = json_pack("{s:s, s:s, s:{s:s}, s:[{s:s, s:{s:s}}, {s:s, s:{s:s}}]}", "apiVersion",
-                          "admissionregistration.k8s.io/v1", "kind",
-                          "ValidatingWebhookConfiguration", "metadata", "name", "lg", "webhooks",
-                          "name", WEBHOOK, "clientConfig", "url", "https://127.0.0.1/validate",
-                          "name", "second.leaseguard.io", "clientConfig", "url",
-                          "https://127.0.0.1/other");
-  json_decref(api(port, TOKEN, "POST", "/apis/admissionregistration.k8s.io/v1/"
-                                       "validatingwebhookconfigurations", vwc, &status));
+  json_t *vwc =
+      json_pack("{s:s, s:s, s:{s:s}, s:[{s:s, s:{s:s}}, {s:s, s:{s:s}}]}", "apiVersion",
+                "admissionregistration.k8s.io/v1", "kind", "ValidatingWebhookConfiguration",
+                "metadata", "name", "lg", "webhooks", "name", WEBHOOK, "clientConfig", "url",
+                "https://127.0.0.1/validate", "name", "second.leaseguard.io", "clientConfig", "url",
+                "https://127.0.0.1/other");
+  json_decref(api(port, TOKEN, "POST",
+                  "/apis/admissionregistration.k8s.io/v1/"
+                  "validatingwebhookconfigurations",
+                  vwc, &status));
   json_decref(vwc);
   assert_int_equal(status, 201);
 }
@@ -333,7 +336,8 @@ static bool handshake(const proc *p, const char *ca_pem, char **served) {
   ok = r.rc == CURLE_OK;
   if (served) {
     *served = NULL;
-    if (ok && curl_easy_getinfo(c, CURLINFO_CERTINFO, &ci) == CURLE_OK && ci && ci->num_of_certs > 0)
+    if (ok && curl_easy_getinfo(c, CURLINFO_CERTINFO, &ci) == CURLE_OK && ci &&
+        ci->num_of_certs > 0)
       for (struct curl_slist *s = ci->certinfo[0]; s; s = s->next)
         if (!strncmp(s->data, "Cert:", 5))
           *served = lg_certinfo_normalize(s->data + 5);
@@ -580,7 +584,8 @@ static void test_replicas_race(void **state) {
   assert_int_equal(writes_of(sv, 3, "switch", "success"), 1);
   assert_int_equal(writes_of(sv, 3, "drop", "success"), 1);
   assert_true(writes_of(sv, 3, "create", "conflict") >= 1);
-  assert_int_equal(writes_of(sv, 3, "create", "failure") + writes_of(sv, 3, "switch", "failure"), 0);
+  assert_int_equal(writes_of(sv, 3, "create", "failure") + writes_of(sv, 3, "switch", "failure"),
+                   0);
   print_message("race: creates lost %ld, announces lost %ld, switches lost %ld, drops lost %ld "
                 "(each loser read the winner's Secret)\n",
                 writes_of(sv, 3, "create", "conflict"), writes_of(sv, 3, "announce", "conflict"),
@@ -632,8 +637,10 @@ static void test_broken_secret_repaired(void **state) {
     struct timespec t0;
     json_decref(secret);
     if (i == 0) {
-      break_secret(as->port, rv, "tls.crt", "-----BEGIN CERTIFICATE-----\ngarbage\n"
-                                        "-----END CERTIFICATE-----\n", NULL);
+      break_secret(as->port, rv, "tls.crt",
+                   "-----BEGIN CERTIFICATE-----\ngarbage\n"
+                   "-----END CERTIFICATE-----\n",
+                   NULL);
     } else if (i == 1) {
       break_secret(as->port, rv, "ca.key", other.key, NULL);
     } else {
@@ -720,8 +727,7 @@ static void test_flags(void **state) {
       {{"--cert-secret=lg/x", "--webhook-configuration=w", NULL}, "needs --cert-dns-names"},
       {{"--cert-secret=x", "--webhook-configuration=w", "--cert-dns-names=a", NULL},
        "must be NAMESPACE/NAME"},
-      {{"--cert-secret=Lg/x", "--webhook-configuration=w", "--cert-dns-names=a", NULL},
-       "DNS-1123"},
+      {{"--cert-secret=Lg/x", "--webhook-configuration=w", "--cert-dns-names=a", NULL}, "DNS-1123"},
       {{"--cert-secret=lg/x", "--webhook-configuration=w", "--cert-dns-names=a_b", NULL},
        "--cert-dns-names"},
       {{"--cert-secret=lg/x", "--tls-cert-file=a", "--tls-private-key-file=b", NULL},
@@ -729,7 +735,8 @@ static void test_flags(void **state) {
       {{"--cert-validity=1h", "--tls-cert-file=a", "--tls-private-key-file=b", NULL},
        "need --cert-secret"},
       {{"--cert-secret=lg/x", "--webhook-configuration=w", "--cert-dns-names=a",
-        "--cert-renew-before=9000h"}, "--cert-validity > --cert-renew-before"},
+        "--cert-renew-before=9000h"},
+       "--cert-validity > --cert-renew-before"},
   };
   char out[PATH_LEN], err[PATH_LEN];
   (void)state;

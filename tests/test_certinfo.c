@@ -17,15 +17,14 @@
 
 #define NOW INT64_C(1800000000)
 
-static struct {
-  lg_certs_pem ca, other_ca, tls;
-} m;
+static struct { lg_certs_pem ca, other_ca, tls; } m;
 
 static const char *const names[] = {"webhook.lg.svc", "127.0.0.1", "::1", "*.lg.svc.cluster.local"};
 
 static int setup(void **state) {
   (void)state;
-  if (lg_certs_make_ca(NOW, 86400, &m.ca, NULL, 0) || lg_certs_make_ca(NOW, 86400, &m.other_ca, NULL, 0) ||
+  if (lg_certs_make_ca(NOW, 86400, &m.ca, NULL, 0) ||
+      lg_certs_make_ca(NOW, 86400, &m.other_ca, NULL, 0) ||
       lg_certs_make_serving(&m.ca, names, 4, NOW, 3600, &m.tls, NULL, 0))
     return -1;
   return 0;
@@ -101,10 +100,14 @@ static void test_covers(void **state) {
       {"an IPv6 address written otherwise", {"0:0::1"}, 1, ""},
       {"a wildcard entry as itself", {"*.lg.svc.cluster.local"}, 1, ""},
       {"none asked", {NULL}, 0, ""},
-      {"a name it lacks", {"webhook.lg.svc", "other.lg.svc"}, 2,
+      {"a name it lacks",
+       {"webhook.lg.svc", "other.lg.svc"},
+       2,
        "the certificate does not name other.lg.svc"},
       {"an address it lacks", {"127.0.0.2"}, 1, "the certificate does not name 127.0.0.2"},
-      {"an address is not a DNS name", {"webhook.lg.svc.", "::2"}, 1,
+      {"an address is not a DNS name",
+       {"webhook.lg.svc.", "::2"},
+       1,
        "the certificate does not name webhook.lg.svc."},
   };
   (void)state;

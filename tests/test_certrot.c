@@ -12,15 +12,18 @@
 
 #include "certrot.h"
 
-#define T0 INT64_C(1700000000)
-#define RENEW 1000
+#define T0      INT64_C(1700000000)
+#define RENEW   1000
 #define OVERLAP 100
 
-#define ABSENT {LG_CERTROT_ABSENT, 0, 0}
-#define BAD {LG_CERTROT_BAD, 0, 0}
-#define OK(issued, until) {LG_CERTROT_OK, T0 + (issued), T0 + (until)}
+#define ABSENT \
+  { LG_CERTROT_ABSENT, 0, 0 }
+#define BAD \
+  { LG_CERTROT_BAD, 0, 0 }
+#define OK(issued, until) \
+  { LG_CERTROT_OK, T0 + (issued), T0 + (until) }
 /* A healthy pair made at T0 for 10000 s. */
-#define CA_OK OK(0, 10000)
+#define CA_OK  OK(0, 10000)
 #define TLS_OK OK(0, 10000)
 
 static const lg_certrot_policy policy = {RENEW, OVERLAP};
@@ -37,60 +40,175 @@ typedef struct {
 
 static const step_case cases[] = {
     {"no Secret", {.exists = false}, 0, false, LG_CERTROT_CREATE, false, "does not exist"},
-    {"empty Secret (made beforehand)", {true, ABSENT, ABSENT, false, false, ABSENT, ABSENT, NULL},
-     0, false, LG_CERTROT_REPAIR, false, "ca.crt and ca.key: missing"},
-    {"CA unreadable", {true, BAD, TLS_OK, false, true, ABSENT, ABSENT, "ca.key is not base64"}, 0,
-     false, LG_CERTROT_REPAIR, true, "ca.key is not base64"},
-    {"CA expired", {true, OK(0, 50), TLS_OK, true, true, ABSENT, ABSENT, NULL}, 50, false,
-     LG_CERTROT_REPAIR, true, "the CA expired at 2023-11-14T22:14:10Z"},
+    {"empty Secret (made beforehand)",
+     {true, ABSENT, ABSENT, false, false, ABSENT, ABSENT, NULL},
+     0,
+     false,
+     LG_CERTROT_REPAIR,
+     false,
+     "ca.crt and ca.key: missing"},
+    {"CA unreadable",
+     {true, BAD, TLS_OK, false, true, ABSENT, ABSENT, "ca.key is not base64"},
+     0,
+     false,
+     LG_CERTROT_REPAIR,
+     true,
+     "ca.key is not base64"},
+    {"CA expired",
+     {true, OK(0, 50), TLS_OK, true, true, ABSENT, ABSENT, NULL},
+     50,
+     false,
+     LG_CERTROT_REPAIR,
+     true,
+     "the CA expired at 2023-11-14T22:14:10Z"},
     {"CA expired while a new one is announced",
-     {true, OK(0, 50), OK(0, 50), true, true, OK(40, 9000), ABSENT, NULL}, 60, true,
-     LG_CERTROT_REPAIR, true, "the CA expired"},
-    {"serving pair missing", {true, CA_OK, ABSENT, false, false, ABSENT, ABSENT, NULL}, 0, false,
-     LG_CERTROT_REISSUE, true, "tls.crt and tls.key: missing"},
+     {true, OK(0, 50), OK(0, 50), true, true, OK(40, 9000), ABSENT, NULL},
+     60,
+     true,
+     LG_CERTROT_REPAIR,
+     true,
+     "the CA expired"},
+    {"serving pair missing",
+     {true, CA_OK, ABSENT, false, false, ABSENT, ABSENT, NULL},
+     0,
+     false,
+     LG_CERTROT_REISSUE,
+     true,
+     "tls.crt and tls.key: missing"},
     {"serving key does not match",
-     {true, CA_OK, BAD, false, false, ABSENT, ABSENT, "tls.key: the key does not match"}, 0, false,
-     LG_CERTROT_REISSUE, true, "tls.key: the key does not match"},
-    {"serving certificate from another CA", {true, CA_OK, TLS_OK, false, true, ABSENT, ABSENT, NULL},
-     0, false, LG_CERTROT_REISSUE, true, "not issued by ca.crt"},
-    {"serving certificate expired", {true, CA_OK, OK(0, 100), true, true, ABSENT, ABSENT, NULL},
-     100, false, LG_CERTROT_REISSUE, true, "the serving certificate expired"},
-    {"serving certificate misses a name", {true, CA_OK, TLS_OK, true, false, ABSENT, ABSENT, NULL},
-     0, false, LG_CERTROT_REISSUE, false, "--cert-dns-names"},
-    {"healthy", {true, CA_OK, TLS_OK, true, true, ABSENT, ABSENT, NULL}, 5000, false,
-     LG_CERTROT_NONE, false, "the CA is valid until 2023-11-15T01:00:00Z"},
-    {"last second before renewal", {true, CA_OK, TLS_OK, true, true, ABSENT, ABSENT, NULL}, 8999,
-     false, LG_CERTROT_NONE, false, "valid until"},
-    {"CA within renew-before", {true, CA_OK, TLS_OK, true, true, ABSENT, ABSENT, NULL}, 9000,
-     false, LG_CERTROT_ANNOUNCE, false, "within --cert-renew-before"},
+     {true, CA_OK, BAD, false, false, ABSENT, ABSENT, "tls.key: the key does not match"},
+     0,
+     false,
+     LG_CERTROT_REISSUE,
+     true,
+     "tls.key: the key does not match"},
+    {"serving certificate from another CA",
+     {true, CA_OK, TLS_OK, false, true, ABSENT, ABSENT, NULL},
+     0,
+     false,
+     LG_CERTROT_REISSUE,
+     true,
+     "not issued by ca.crt"},
+    {"serving certificate expired",
+     {true, CA_OK, OK(0, 100), true, true, ABSENT, ABSENT, NULL},
+     100,
+     false,
+     LG_CERTROT_REISSUE,
+     true,
+     "the serving certificate expired"},
+    {"serving certificate misses a name",
+     {true, CA_OK, TLS_OK, true, false, ABSENT, ABSENT, NULL},
+     0,
+     false,
+     LG_CERTROT_REISSUE,
+     false,
+     "--cert-dns-names"},
+    {"healthy",
+     {true, CA_OK, TLS_OK, true, true, ABSENT, ABSENT, NULL},
+     5000,
+     false,
+     LG_CERTROT_NONE,
+     false,
+     "the CA is valid until 2023-11-15T01:00:00Z"},
+    {"last second before renewal",
+     {true, CA_OK, TLS_OK, true, true, ABSENT, ABSENT, NULL},
+     8999,
+     false,
+     LG_CERTROT_NONE,
+     false,
+     "valid until"},
+    {"CA within renew-before",
+     {true, CA_OK, TLS_OK, true, true, ABSENT, ABSENT, NULL},
+     9000,
+     false,
+     LG_CERTROT_ANNOUNCE,
+     false,
+     "within --cert-renew-before"},
     {"serving certificate within renew-before, CA not",
-     {true, CA_OK, OK(0, 2000), true, true, ABSENT, ABSENT, NULL}, 1000, false,
-     LG_CERTROT_REISSUE, false, "the serving certificate expires at"},
-    {"new CA announced, overlap not over", {true, CA_OK, TLS_OK, true, true, OK(9000, 19000), ABSENT,
-     NULL}, 9099, true, LG_CERTROT_NONE, false, "signs an overlap later"},
-    {"overlap over, caBundle not confirmed", {true, CA_OK, TLS_OK, true, true, OK(9000, 19000),
-     ABSENT, NULL}, 9100, false, LG_CERTROT_NONE, false, "waiting for the webhook configuration"},
-    {"overlap over, caBundle trusts it", {true, CA_OK, TLS_OK, true, true, OK(9000, 19000), ABSENT,
-     NULL}, 9100, true, LG_CERTROT_SWITCH, false, "an overlap ago"},
+     {true, CA_OK, OK(0, 2000), true, true, ABSENT, ABSENT, NULL},
+     1000,
+     false,
+     LG_CERTROT_REISSUE,
+     false,
+     "the serving certificate expires at"},
+    {"new CA announced, overlap not over",
+     {true, CA_OK, TLS_OK, true, true, OK(9000, 19000), ABSENT, NULL},
+     9099,
+     true,
+     LG_CERTROT_NONE,
+     false,
+     "signs an overlap later"},
+    {"overlap over, caBundle not confirmed",
+     {true, CA_OK, TLS_OK, true, true, OK(9000, 19000), ABSENT, NULL},
+     9100,
+     false,
+     LG_CERTROT_NONE,
+     false,
+     "waiting for the webhook configuration"},
+    {"overlap over, caBundle trusts it",
+     {true, CA_OK, TLS_OK, true, true, OK(9000, 19000), ABSENT, NULL},
+     9100,
+     true,
+     LG_CERTROT_SWITCH,
+     false,
+     "an overlap ago"},
     {"no reissue of an expiring pair while the switch waits",
-     {true, CA_OK, OK(0, 9500), true, true, OK(9000, 19000), ABSENT, NULL}, 9050, true,
-     LG_CERTROT_NONE, false, "signs an overlap later"},
-    {"announced CA unusable", {true, CA_OK, TLS_OK, true, true, BAD, ABSENT, "ca-next.key is missing"},
-     9050, true, LG_CERTROT_ANNOUNCE, true, "ca-next.crt and ca-next.key: ca-next.key is missing"},
-    {"announced CA about to expire", {true, CA_OK, TLS_OK, true, true, OK(8000, 9500), ABSENT, NULL},
-     8600, true, LG_CERTROT_ANNOUNCE, false, "the announced CA expires"},
+     {true, CA_OK, OK(0, 9500), true, true, OK(9000, 19000), ABSENT, NULL},
+     9050,
+     true,
+     LG_CERTROT_NONE,
+     false,
+     "signs an overlap later"},
+    {"announced CA unusable",
+     {true, CA_OK, TLS_OK, true, true, BAD, ABSENT, "ca-next.key is missing"},
+     9050,
+     true,
+     LG_CERTROT_ANNOUNCE,
+     true,
+     "ca-next.crt and ca-next.key: ca-next.key is missing"},
+    {"announced CA about to expire",
+     {true, CA_OK, TLS_OK, true, true, OK(8000, 9500), ABSENT, NULL},
+     8600,
+     true,
+     LG_CERTROT_ANNOUNCE,
+     false,
+     "the announced CA expires"},
     {"switched, previous CA still trusted",
-     {true, OK(9000, 19000), OK(9100, 19000), true, true, ABSENT, OK(0, 10000), NULL}, 9199, false,
-     LG_CERTROT_NONE, false, "valid until"},
-    {"switched an overlap ago", {true, OK(9000, 19000), OK(9100, 19000), true, true, ABSENT,
-     OK(0, 10000), NULL}, 9200, false, LG_CERTROT_DROP, false, "switched to the new CA"},
-    {"previous CA unusable", {true, OK(9000, 19000), OK(9100, 19000), true, true, ABSENT, BAD,
-     "ca-previous.crt is not base64"}, 9150, false, LG_CERTROT_DROP, true, "not base64"},
-    {"previous CA expired", {true, OK(9000, 19000), OK(9100, 19000), true, true, ABSENT,
-     OK(0, 9150), NULL}, 9150, false, LG_CERTROT_DROP, false, "the previous CA expired"},
+     {true, OK(9000, 19000), OK(9100, 19000), true, true, ABSENT, OK(0, 10000), NULL},
+     9199,
+     false,
+     LG_CERTROT_NONE,
+     false,
+     "valid until"},
+    {"switched an overlap ago",
+     {true, OK(9000, 19000), OK(9100, 19000), true, true, ABSENT, OK(0, 10000), NULL},
+     9200,
+     false,
+     LG_CERTROT_DROP,
+     false,
+     "switched to the new CA"},
+    {"previous CA unusable",
+     {true, OK(9000, 19000), OK(9100, 19000), true, true, ABSENT, BAD,
+      "ca-previous.crt is not base64"},
+     9150,
+     false,
+     LG_CERTROT_DROP,
+     true,
+     "not base64"},
+    {"previous CA expired",
+     {true, OK(9000, 19000), OK(9100, 19000), true, true, ABSENT, OK(0, 9150), NULL},
+     9150,
+     false,
+     LG_CERTROT_DROP,
+     false,
+     "the previous CA expired"},
     {"a broken serving pair comes before the drop",
-     {true, OK(9000, 19000), BAD, false, false, ABSENT, OK(0, 10000), "tls.crt: not PEM"}, 9500,
-     false, LG_CERTROT_REISSUE, true, "tls.crt: not PEM"},
+     {true, OK(9000, 19000), BAD, false, false, ABSENT, OK(0, 10000), "tls.crt: not PEM"},
+     9500,
+     false,
+     LG_CERTROT_REISSUE,
+     true,
+     "tls.crt: not PEM"},
 };
 
 static void test_steps(void **state) {
@@ -106,8 +224,8 @@ static void test_steps(void **state) {
 }
 
 static void test_words(void **state) {
-  static const char *const want[] = {"none", "create", "repair", "reissue", "announce", "switch",
-                                     "drop"};
+  static const char *const want[] = {"none",     "create", "repair", "reissue",
+                                     "announce", "switch", "drop"};
   (void)state;
   for (int a = 0; a < LG_CERTROT_ACTION_COUNT; a++)
     assert_string_equal(lg_certrot_word((lg_certrot_action)a), want[a]);
@@ -116,8 +234,8 @@ static void test_words(void **state) {
 
 /* ---- the simulation ---- */
 
-#define VALIDITY 1000
-#define SIM_RENEW 300
+#define VALIDITY    1000
+#define SIM_RENEW   300
 #define SIM_OVERLAP 100
 #define SIM_SECONDS 6000
 
@@ -149,7 +267,8 @@ static void sim_apply(sim_secret *s, lg_certrot_action a, int64_t now, int *next
     s->tls = (sim_cert){fresh.id, now, now + VALIDITY};
     break;
   case LG_CERTROT_REISSUE:
-    s->tls = (sim_cert){s->ca.id, now, s->ca.not_after < now + VALIDITY ? s->ca.not_after : now + VALIDITY};
+    s->tls = (sim_cert){s->ca.id, now,
+                        s->ca.not_after < now + VALIDITY ? s->ca.not_after : now + VALIDITY};
     break;
   case LG_CERTROT_ANNOUNCE:
     s->next = fresh;
@@ -158,7 +277,8 @@ static void sim_apply(sim_secret *s, lg_certrot_action a, int64_t now, int *next
     s->prev = s->ca;
     s->ca = s->next;
     s->next = (sim_cert){0, 0, 0};
-    s->tls = (sim_cert){s->ca.id, now, s->ca.not_after < now + VALIDITY ? s->ca.not_after : now + VALIDITY};
+    s->tls = (sim_cert){s->ca.id, now,
+                        s->ca.not_after < now + VALIDITY ? s->ca.not_after : now + VALIDITY};
     break;
   case LG_CERTROT_DROP:
     s->prev = (sim_cert){0, 0, 0};
@@ -184,12 +304,13 @@ static void test_simulated_rotations(void **state) {
 
   for (int64_t t = 0; t < SIM_SECONDS; t++) {
     for (int round = 0; round < 3; round++) {
-      lg_certrot_view v = {exists, as_cert(&s.ca), as_cert(&s.tls), true, true, as_cert(&s.next),
-                           as_cert(&s.prev), NULL};
+      lg_certrot_view v = {exists, as_cert(&s.ca),   as_cert(&s.tls),  true,
+                           true,   as_cert(&s.next), as_cert(&s.prev), NULL};
       lg_certrot_plan plan = lg_certrot_decide(&v, &p, t, true);
       if (plan.action == LG_CERTROT_NONE)
         break;
-      if (plan.broken || plan.action == LG_CERTROT_REPAIR || (exists && plan.action == LG_CERTROT_CREATE))
+      if (plan.broken || plan.action == LG_CERTROT_REPAIR ||
+          (exists && plan.action == LG_CERTROT_CREATE))
         fail_msg("t=%lld: %s (%s) in a healthy rotation", (long long)t,
                  lg_certrot_word(plan.action), plan.reason);
       switches += plan.action == LG_CERTROT_SWITCH;
@@ -210,7 +331,8 @@ static void test_simulated_rotations(void **state) {
         const sim_cert *served = &history[t - rl].tls;
         if (!trusts(&history[t - al], served->id))
           fail_msg("t=%lld: a replica %d s behind serves a certificate of CA %d, which an API "
-                   "server %d s behind does not trust", (long long)t, rl, served->id, al);
+                   "server %d s behind does not trust",
+                   (long long)t, rl, served->id, al);
         if (t >= served->not_after)
           fail_msg("t=%lld: a replica %d s behind serves an expired certificate", (long long)t, rl);
       }

@@ -97,8 +97,8 @@ static int64_t seconds_from_now(const ASN1_TIME *t) {
 
 static void assert_cn(X509 *x, const char *want) {
   char cn[256] = "";
-  assert_true(X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, cn,
-                                        sizeof cn) > 0);
+  assert_true(X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, cn, sizeof cn) >
+              0);
   assert_string_equal(cn, want);
 }
 
@@ -149,8 +149,7 @@ static void check_common(const char *dir, int days) {
 
   /* notBefore is backdated 5 minutes; notAfter is now + days */
   assert_in_range(seconds_from_now(X509_get0_notBefore(crt)) + 300 + 60, 0, 120);
-  assert_in_range(seconds_from_now(X509_get0_notAfter(ca)) - (int64_t)days * 86400 + 60, 0,
-                  120);
+  assert_in_range(seconds_from_now(X509_get0_notAfter(ca)) - (int64_t)days * 86400 + 60, 0, 120);
   lgt_path(p, dir, "tls.crt");
   assert_int_equal(lg_certs_not_after(p, &not_after, NULL, 0), LG_OK);
   assert_true(not_after > want - 60 && not_after < want + 60);
@@ -212,8 +211,8 @@ static void test_custom_names_new_dir(void **state) {
   crt = load_cert(dir, "tls.crt");
   assert_cn(crt, "leaseguard.leaseguard-system.svc");
   assert_int_equal(X509_check_host(crt, "leaseguard.leaseguard-system.svc", 0, 0, NULL), 1);
-  assert_int_equal(
-      X509_check_host(crt, "webhook.leaseguard-system.svc.cluster.local", 0, 0, NULL), 1);
+  assert_int_equal(X509_check_host(crt, "webhook.leaseguard-system.svc.cluster.local", 0, 0, NULL),
+                   1);
   assert_int_equal(X509_check_ip_asc(crt, "::1", 0), 1);
   assert_int_equal(X509_check_ip_asc(crt, "10.1.2.3", 0), 1);
   assert_int_equal(X509_check_host(crt, "localhost", 0, 0, NULL), 0);
@@ -271,8 +270,8 @@ static void test_invalid_inputs(void **state) {
   lgt_path(dir, *state, "never");
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     char err[256] = "";
-    lg_certs_opts o = {.out_dir = dir, .names = cases[i].names, .n_names = cases[i].n,
-                       .days = cases[i].days};
+    lg_certs_opts o = {
+        .out_dir = dir, .names = cases[i].names, .n_names = cases[i].n, .days = cases[i].days};
     lg_rc rc = lg_certs_generate(&o, err, sizeof err);
     if (rc != LG_EINVAL)
       fail_msg("case \"%s\": rc %d, want LG_EINVAL", cases[i].name, (int)rc);
@@ -427,8 +426,8 @@ static void test_memory_refusals(void **state) {
     lg_rc rc = lg_certs_make_serving(cases[i].ca, cases[i].names, cases[i].n, cases[i].now,
                                      cases[i].validity, &out, err, sizeof err);
     if (rc != cases[i].want || !err[0] || out.cert || out.key)
-      fail_msg("case \"%s\": rc %d (\"%s\"), want %d and nothing made", cases[i].name, (int)rc,
-               err, (int)cases[i].want);
+      fail_msg("case \"%s\": rc %d (\"%s\"), want %d and nothing made", cases[i].name, (int)rc, err,
+               (int)cases[i].want);
   }
   assert_int_equal(lg_certs_make_ca(now, 0, &out, NULL, 0), LG_EINVAL);
   assert_null(out.cert);

@@ -65,7 +65,8 @@ static json_t *secret_of(const char *key, ...) {
   return json_pack("{s:s, s:o}", "kind", "Secret", "data", data);
 }
 
-static void view_of(json_t *secret, lg_certsecret *s, lg_certrot_view *v, char *problem, size_t len) {
+static void view_of(json_t *secret, lg_certsecret *s, lg_certrot_view *v, char *problem,
+                    size_t len) {
   memset(s, 0, sizeof *s);
   assert_int_equal(lg_certsecret_read(secret, s), LG_OK);
   lg_certsecret_view(s, names, 2, v, problem, len);
@@ -110,17 +111,19 @@ typedef struct {
 
 static void test_view(void **state) {
   view_case cases[] = {
-      {"healthy", secret_of("ca.crt", m.ca.cert, "ca.key", m.ca.key, "tls.crt", m.tls.cert,
-                            "tls.key", m.tls.key, NULL),
+      {"healthy",
+       secret_of("ca.crt", m.ca.cert, "ca.key", m.ca.key, "tls.crt", m.tls.cert, "tls.key",
+                 m.tls.key, NULL),
        LG_CERTROT_OK, LG_CERTROT_OK, LG_CERTROT_ABSENT, LG_CERTROT_ABSENT, true, true, ""},
-      {"mid-rotation", secret_of("ca.crt", m.ca.cert, "ca.key", m.ca.key, "tls.crt", m.tls.cert,
-                                 "tls.key", m.tls.key, "ca-next.crt", m.ca2.cert, "ca-next.key",
-                                 m.ca2.key, "ca-previous.crt", m.ca2.cert, NULL),
+      {"mid-rotation",
+       secret_of("ca.crt", m.ca.cert, "ca.key", m.ca.key, "tls.crt", m.tls.cert, "tls.key",
+                 m.tls.key, "ca-next.crt", m.ca2.cert, "ca-next.key", m.ca2.key, "ca-previous.crt",
+                 m.ca2.cert, NULL),
        LG_CERTROT_OK, LG_CERTROT_OK, LG_CERTROT_OK, LG_CERTROT_OK, true, true, ""},
       {"empty", secret_of(NULL), LG_CERTROT_ABSENT, LG_CERTROT_ABSENT, LG_CERTROT_ABSENT,
        LG_CERTROT_ABSENT, false, false, ""},
-      {"CA key missing", secret_of("ca.crt", m.ca.cert, "tls.crt", m.tls.cert, "tls.key",
-                                   m.tls.key, NULL),
+      {"CA key missing",
+       secret_of("ca.crt", m.ca.cert, "tls.crt", m.tls.cert, "tls.key", m.tls.key, NULL),
        LG_CERTROT_BAD, LG_CERTROT_OK, LG_CERTROT_ABSENT, LG_CERTROT_ABSENT, false, true,
        "ca.key is missing"},
       {"CA certificate not base64", secret_of("ca.crt", "!@@@@", "ca.key", m.ca.key, NULL),
@@ -129,24 +132,28 @@ static void test_view(void **state) {
       {"CA certificate not PEM", secret_of("ca.crt", "garbage", "ca.key", m.ca.key, NULL),
        LG_CERTROT_BAD, LG_CERTROT_ABSENT, LG_CERTROT_ABSENT, LG_CERTROT_ABSENT, false, false,
        "ca.crt: the certificate is not a PEM certificate"},
-      {"CA that is no CA", secret_of("ca.crt", m.tls.cert, "ca.key", m.tls.key, "tls.crt",
-                                     m.tls.cert, "tls.key", m.tls.key, NULL),
+      {"CA that is no CA",
+       secret_of("ca.crt", m.tls.cert, "ca.key", m.tls.key, "tls.crt", m.tls.cert, "tls.key",
+                 m.tls.key, NULL),
        LG_CERTROT_BAD, LG_CERTROT_OK, LG_CERTROT_ABSENT, LG_CERTROT_ABSENT, false, true,
        "ca.crt is not a CA certificate"},
-      {"serving key of another pair", secret_of("ca.crt", m.ca.cert, "ca.key", m.ca.key,
-                                                "tls.crt", m.tls.cert, "tls.key", m.tls2.key, NULL),
+      {"serving key of another pair",
+       secret_of("ca.crt", m.ca.cert, "ca.key", m.ca.key, "tls.crt", m.tls.cert, "tls.key",
+                 m.tls2.key, NULL),
        LG_CERTROT_OK, LG_CERTROT_BAD, LG_CERTROT_ABSENT, LG_CERTROT_ABSENT, false, false,
        "tls.key: the key does not match the certificate"},
-      {"serving pair of another CA", secret_of("ca.crt", m.ca.cert, "ca.key", m.ca.key, "tls.crt",
-                                               m.tls2.cert, "tls.key", m.tls2.key, NULL),
+      {"serving pair of another CA",
+       secret_of("ca.crt", m.ca.cert, "ca.key", m.ca.key, "tls.crt", m.tls2.cert, "tls.key",
+                 m.tls2.key, NULL),
        LG_CERTROT_OK, LG_CERTROT_OK, LG_CERTROT_ABSENT, LG_CERTROT_ABSENT, false, true, ""},
-      {"first problem wins", secret_of("ca.crt", m.ca.cert, "ca.key", m.ca.key, "tls.crt", "x",
-                                       "tls.key", m.tls.key, "ca-previous.crt", "!%%", NULL),
+      {"first problem wins",
+       secret_of("ca.crt", m.ca.cert, "ca.key", m.ca.key, "tls.crt", "x", "tls.key", m.tls.key,
+                 "ca-previous.crt", "!%%", NULL),
        LG_CERTROT_OK, LG_CERTROT_BAD, LG_CERTROT_ABSENT, LG_CERTROT_BAD, false, false,
        "tls.crt: the certificate is not a PEM certificate"},
-      {"next CA without its key", secret_of("ca.crt", m.ca.cert, "ca.key", m.ca.key, "tls.crt",
-                                            m.tls.cert, "tls.key", m.tls.key, "ca-next.crt",
-                                            m.ca2.cert, NULL),
+      {"next CA without its key",
+       secret_of("ca.crt", m.ca.cert, "ca.key", m.ca.key, "tls.crt", m.tls.cert, "tls.key",
+                 m.tls.key, "ca-next.crt", m.ca2.cert, NULL),
        LG_CERTROT_OK, LG_CERTROT_OK, LG_CERTROT_BAD, LG_CERTROT_ABSENT, true, true,
        "ca-next.key is missing"},
   };
@@ -163,8 +170,7 @@ static void test_view(void **state) {
       fail_msg("case \"%s\": ca %d tls %d next %d prev %d issued %d names %d problem \"%s\"",
                c->name, v.ca.state, v.tls.state, v.next.state, v.prev.state, v.tls_issued_by_ca,
                v.tls_names, problem);
-    if (v.ca.state == LG_CERTROT_OK &&
-        (v.ca.issued != m.now || v.ca.not_after != m.now + 7200))
+    if (v.ca.state == LG_CERTROT_OK && (v.ca.issued != m.now || v.ca.not_after != m.now + 7200))
       fail_msg("case \"%s\": CA issued %lld until %lld", c->name, (long long)v.ca.issued,
                (long long)v.ca.not_after);
     lg_certsecret_free(&s);
@@ -240,22 +246,23 @@ static void test_apply_fails_whole(void **state) {
   char err[256] = "";
   (void)state;
   assert_int_equal(lg_certsecret_read(sec, &s), LG_OK);
-  assert_int_not_equal(lg_certsecret_apply(&s, LG_CERTROT_REISSUE, &params, m.now, &out, err,
-                                           sizeof err), LG_OK);
+  assert_int_not_equal(
+      lg_certsecret_apply(&s, LG_CERTROT_REISSUE, &params, m.now, &out, err, sizeof err), LG_OK);
   assert_true(err[0]);
   for (int k = 0; k < LG_CS_COUNT; k++)
     assert_null(out.pem[k]);
   assert_string_equal(s.pem[LG_CS_TLS_CRT], m.tls.cert);
-  assert_int_not_equal(lg_certsecret_apply(&s, LG_CERTROT_SWITCH, &params, m.now, &out, err,
-                                           sizeof err), LG_OK); /* no ca-next */
+  assert_int_not_equal(
+      lg_certsecret_apply(&s, LG_CERTROT_SWITCH, &params, m.now, &out, err, sizeof err),
+      LG_OK); /* no ca-next */
   lg_certsecret_free(&s);
   json_decref(sec);
 }
 
 static void test_data_and_bundle(void **state) {
-  json_t *sec = secret_of("ca.crt", m.ca.cert, "ca.key", m.ca.key, "tls.crt", m.tls.cert,
-                          "tls.key", m.tls.key, "ca-next.crt", m.ca2.cert, "ca-next.key",
-                          m.ca2.key, "ca-previous.crt", "not PEM", "extra", "kept", NULL);
+  json_t *sec = secret_of("ca.crt", m.ca.cert, "ca.key", m.ca.key, "tls.crt", m.tls.cert, "tls.key",
+                          m.tls.key, "ca-next.crt", m.ca2.cert, "ca-next.key", m.ca2.key,
+                          "ca-previous.crt", "not PEM", "extra", "kept", NULL);
   lg_certsecret s = {0}, back = {0};
   lg_certrot_view v;
   json_t *data, *again;

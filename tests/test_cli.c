@@ -22,7 +22,7 @@
 #include "harness.h"
 
 #define TOKEN "exec-issued-token"
-#define NS "kcfg"
+#define NS    "kcfg"
 
 static lgt_tls tls;
 static char api_log[LGT_PATH_LEN];
@@ -55,10 +55,15 @@ static char *slurp_in(const char *name) {
 /* ---- the convention ---- */
 
 static void test_help_everywhere(void **state) {
-  static const char *const cmds[][3] = {
-      {"--help"},          {"help"},           {"serve", "--help"},    {"check", "-h"},
-      {"certs", "--help"}, {"elect", "--help"}, {"selftest", "--help"}, {"audit", "--help"},
-      {"version", "--help"}};
+  static const char *const cmds[][3] = {{"--help"},
+                                        {"help"},
+                                        {"serve", "--help"},
+                                        {"check", "-h"},
+                                        {"certs", "--help"},
+                                        {"elect", "--help"},
+                                        {"selftest", "--help"},
+                                        {"audit", "--help"},
+                                        {"version", "--help"}};
   (void)state;
   for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
     int st = run(cmds[i]);
@@ -76,11 +81,13 @@ static void test_usage_errors(void **state) {
     const char *cmd, *args[4], *why;
   } cases[] = {
       {"serve", {"--bogus"}, "unknown argument \"--bogus\""},
-      {"serve", {"--secure-port=http", "--tls-cert-file=a", "--tls-private-key-file=b"},
+      {"serve",
+       {"--secure-port=http", "--tls-cert-file=a", "--tls-private-key-file=b"},
        "--secure-port must be a whole number"},
       {"serve", {"--mode=strict"}, "--mode must be"},
       {"serve", {"--policy-file=x"}, "--tls-cert-file and --tls-private-key-file are required"},
-      {"serve", {"--tls-cert-file=a", "--tls-private-key-file=b", "--kubeconfig=k"},
+      {"serve",
+       {"--tls-cert-file=a", "--tls-private-key-file=b", "--kubeconfig=k"},
        "the API access flags are for --events"},
       {"serve", {"--kubeconfig="}, "--kubeconfig must not be empty"},
       {"check", {"--bogus"}, "unknown flag --bogus"},
@@ -91,8 +98,8 @@ static void test_usage_errors(void **state) {
       {"elect", {"--bogus"}, "unknown argument --bogus"},
       {"elect", {"--lock-namespace=a"}, "--lock-name is required"},
       {"elect", {"--lock-name=a", "--leader-elect-lease-duration=soon"}, "durations must be"},
-      {"elect", {"--lock-name=a", "--leader-elect-lease-duration=5s",
-                 "--leader-elect-renew-deadline=10s"},
+      {"elect",
+       {"--lock-name=a", "--leader-elect-lease-duration=5s", "--leader-elect-renew-deadline=10s"},
        "lease duration must be greater than renew deadline"},
       {"elect", {"--lock-name=a", "--misbehave=loudly"}, "unknown --misbehave"},
       {"elect", {"--lock-name=a", "--context="}, "--context must not be empty"},
@@ -107,12 +114,14 @@ static void test_usage_errors(void **state) {
       {"audit", {"--context=x", "-"}, "the API flags need --watch"},
       {"audit", {"--watch", "--token-file"}, "flag --token-file needs a value"},
       {"version", {"--bogus"}, "unknown argument --bogus"},
-      {"serve", {"--fencing-unknown=maybe", "--tls-cert-file=a", "--tls-private-key-file=b"},
+      {"serve",
+       {"--fencing-unknown=maybe", "--tls-cert-file=a", "--tls-private-key-file=b"},
        "--fencing-unknown must be deny or allow, not \"maybe\""},
       {"serve", {"--threads", "1025"}, "--threads must be a whole number in 0..1024"},
       {"check", {"a", "b"}, "give one input file"},
       {"certs", {"--out-dir=x", "--dns"}, "flag --dns needs a value"},
-      {"audit", {"--watch", "--policy-reports", "--policy-report-ttl=0s"},
+      {"audit",
+       {"--watch", "--policy-reports", "--policy-report-ttl=0s"},
        "--policy-report-ttl must be 1s..2160h, got \"0s\""},
       {"audit", {"--watch", "--watch-timeout", "25h"}, "--watch-timeout must be 1s..24h"},
   };
@@ -128,8 +137,8 @@ static void test_usage_errors(void **state) {
     snprintf(hint, sizeof hint, "\nRun 'leaseguard %s --help' for usage.\n", cases[i].cmd);
     if (st != 2 || strncmp(err, want, strlen(want)) != 0 || !strstr(err, cases[i].why) ||
         !strstr(err, hint) || out[0])
-      fail_msg("%s %s: exit %d, stderr \"%s\", stdout \"%s\"", cases[i].cmd, cases[i].args[0],
-               st, err, out);
+      fail_msg("%s %s: exit %d, stderr \"%s\", stdout \"%s\"", cases[i].cmd, cases[i].args[0], st,
+               err, out);
     free(out);
     free(err);
   }
@@ -182,10 +191,12 @@ static void test_start_errors_are_json(void **state) {
       {{"audit", "--watch", kc}, "audit", "cannot open kubeconfig"},
       {{"audit", "--watch", "--policy-file=/nonexistent.json"}, "audit", "/nonexistent.json"},
       {{"serve", cert, key, "--events", kc, port}, "serve", "cannot open kubeconfig"},
-      {{"serve", cert, "--tls-private-key-file=/nonexistent.key", port}, "serve",
+      {{"serve", cert, "--tls-private-key-file=/nonexistent.key", port},
+       "serve",
        "/nonexistent.key"},
       /* No access configured at all. */
-      {{"elect", "--lock-namespace=a", "--lock-name=b"}, "elect",
+      {{"elect", "--lock-namespace=a", "--lock-name=b"},
+       "elect",
        "no API access configured: no --kubeconfig or --server, $KUBECONFIG is not set"},
   };
   lgt_path(home, tls.dir, "empty-home");
@@ -275,9 +286,14 @@ static void test_elect_and_audit_from_a_laptop(void **state) {
   lgt_path(aout, tls.dir, "audit.out");
 
   /* No API flag and no --lock-namespace: both come from the merged kubeconfig. */
-  char *eargv[] = {LEASEGUARD_BIN, "elect", "--lock-name=laptop-lock", "--identity=laptop_1",
-                   "--leader-elect-lease-duration=4s", "--leader-elect-renew-deadline=3s",
-                   "--leader-elect-retry-period=500ms", NULL};
+  char *eargv[] = {LEASEGUARD_BIN,
+                   "elect",
+                   "--lock-name=laptop-lock",
+                   "--identity=laptop_1",
+                   "--leader-elect-lease-duration=4s",
+                   "--leader-elect-renew-deadline=3s",
+                   "--leader-elect-retry-period=500ms",
+                   NULL};
   elect = lgt_spawn(eargv, elog, elog);
   if (!lgt_wait_for_text(elog, "became leader", 15000)) {
     char *text = lgt_slurp(elog);
@@ -289,7 +305,8 @@ static void test_elect_and_audit_from_a_laptop(void **state) {
   assert_int_equal(lgt_count_text(elog, "\"execPlugin\":true"), 1);
 
   /* The lease is where the context's namespace says, written with the plugin's token. */
-  snprintf(lease, sizeof lease, "/apis/coordination.k8s.io/v1/namespaces/" NS "/leases/laptop-lock");
+  snprintf(lease, sizeof lease,
+           "/apis/coordination.k8s.io/v1/namespaces/" NS "/leases/laptop-lock");
   lgt_http(tls.ca, "GET", api_port, TOKEN, lease, NULL, &r);
   assert_int_equal(r.status, 200);
   assert_non_null(strstr(r.body, "\"holderIdentity\":\"laptop_1\""));
@@ -306,8 +323,9 @@ static void test_elect_and_audit_from_a_laptop(void **state) {
   bool renewed = false;
   for (int i = 0; i < 50 && !renewed; i++) {
     lgt_get(url, NULL, 2000, &r);
-    renewed = r.body && strstr(r.body, "leaseguard_lease_renewals_total{namespace=\"" NS
-                                       "\",name=\"laptop-lock\"} ") &&
+    renewed = r.body &&
+              strstr(r.body, "leaseguard_lease_renewals_total{namespace=\"" NS
+                             "\",name=\"laptop-lock\"} ") &&
               !strstr(r.body, "leaseguard_lease_renewals_total{namespace=\"" NS
                               "\",name=\"laptop-lock\"} 0\n");
     free(r.body);
@@ -336,13 +354,21 @@ static void test_failing_plugin(void **state) {
                        "exit 7\n");
   setenv("KUBECONFIG", list, 1);
   lgt_path(elog, tls.dir, "elect-failing.log");
-  char *eargv[] = {LEASEGUARD_BIN, "elect", "--lock-name=failing-lock", "--identity=laptop_2",
-                   "--leader-elect-lease-duration=4s", "--leader-elect-renew-deadline=3s",
-                   "--leader-elect-retry-period=500ms", NULL};
+  char *eargv[] = {LEASEGUARD_BIN,
+                   "elect",
+                   "--lock-name=failing-lock",
+                   "--identity=laptop_2",
+                   "--leader-elect-lease-duration=4s",
+                   "--leader-elect-renew-deadline=3s",
+                   "--leader-elect-retry-period=500ms",
+                   NULL};
   elect = lgt_spawn(eargv, elog, elog);
-  assert_true(lgt_wait_for_text(elog, "exec plugin \\\"plugin.sh\\\" (user \\\"lab-user\\\" in ", 15000));
-  assert_true(lgt_wait_for_text(elog, "failed with exit code 7: error: SSO session expired; run aws "
-                                      "sso login", 100));
+  assert_true(
+      lgt_wait_for_text(elog, "exec plugin \\\"plugin.sh\\\" (user \\\"lab-user\\\" in ", 15000));
+  assert_true(lgt_wait_for_text(elog,
+                                "failed with exit code 7: error: SSO session expired; run aws "
+                                "sso login",
+                                100));
   assert_int_equal(lgt_stop(elect, SIGTERM, 10000), 0);
   assert_int_equal(lgt_count_text(elog, "became leader"), 0);
   unsetenv("KUBECONFIG");
@@ -386,8 +412,14 @@ static int setup(void **state) {
   snprintf(tf, sizeof tf, "--token-auth-file=%s", tokens);
   snprintf(cert, sizeof cert, "--tls-cert-file=%s", tls.cert);
   snprintf(key, sizeof key, "--tls-private-key-file=%s", tls.key);
-  char *argv[] = {LG_TEST_APISERVER_BIN, "--bind-address=127.0.0.1", "--secure-port=0", pf, cert,
-                  key, tf, NULL};
+  char *argv[] = {LG_TEST_APISERVER_BIN,
+                  "--bind-address=127.0.0.1",
+                  "--secure-port=0",
+                  pf,
+                  cert,
+                  key,
+                  tf,
+                  NULL};
   api_pid = lgt_spawn(argv, api_log, api_log);
   api_port = lgt_wait_port_file(portfile, 10000);
   if (api_port <= 0)

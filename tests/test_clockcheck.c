@@ -13,7 +13,7 @@
 #include "clockcheck.h"
 
 #define SEC LG_USEC_PER_SEC
-#define T0 INT64_C(1795600800000000)
+#define T0  INT64_C(1795600800000000)
 
 /* A holder h renewing at true time t with a clock off by off seconds. */
 static void renew(lg_witness *w, const char *h, double t, double off) {
@@ -24,9 +24,14 @@ static void renew(lg_witness *w, const char *h, double t, double off) {
   l.duration = 15;
   l.has_renew = true;
   l.renew = T0 + (lg_time)((t + off) * SEC);
-  lg_witness_record(w, &(lg_witness_write){.namespace = "ns", .name = h, .op = LG_OP_CREATE,
-                                           .new_l = &l, .username = "u", .allowed = true,
-                                           .verdict = &v, .wall = T0 + (lg_time)(t * SEC),
+  lg_witness_record(w, &(lg_witness_write){.namespace = "ns",
+                                           .name = h,
+                                           .op = LG_OP_CREATE,
+                                           .new_l = &l,
+                                           .username = "u",
+                                           .allowed = true,
+                                           .verdict = &v,
+                                           .wall = T0 + (lg_time)(t * SEC),
                                            .mono = (int64_t)(t * SEC)});
 }
 

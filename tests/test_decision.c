@@ -19,7 +19,7 @@
 #include "webhook.h"
 
 #define STEAL "kcm-steal-future.json" /* holder-renew and timestamps, judged at 10:00:12+ */
-#define T0 "2026-11-25T10:00:12Z"
+#define T0    "2026-11-25T10:00:12Z"
 
 static lg_policy *policy;
 
@@ -93,8 +93,7 @@ static void test_from_webhook(void **state) {
     const char *name = cases[i].fixture;
     if (d.usable != cases[i].usable || d.allowed != cases[i].allowed ||
         d.dry_run != cases[i].dry_run || d.n != cases[i].n || d.when != now ||
-        d.source != LG_DECISION_SERVE || d.response != res.body ||
-        d.http_status != res.http_status)
+        d.source != LG_DECISION_SERVE || d.response != res.body || d.http_status != res.http_status)
       fail_msg("%s: usable %d allowed %d dryRun %d n %zu", name, d.usable, d.allowed, d.dry_run,
                d.n);
     if (cases[i].op && strcmp(str(d.operation), cases[i].op))
@@ -124,13 +123,13 @@ static void test_from_webhook(void **state) {
       assert_int_equal(d.findings[k].mode, f->mode);
       assert_true(d.mode >= f->mode);
       assert_true(d.findings[k].reason[0] != '\0');
-      snprintf(prefix, sizeof prefix, "%s\n%s/%s\n%s\n", lg_rules_id(f->rule), d.namespace,
-               d.name, d.findings[k].reason);
+      snprintf(prefix, sizeof prefix, "%s\n%s/%s\n%s\n", lg_rules_id(f->rule), d.namespace, d.name,
+               d.findings[k].reason);
       if (strncmp(d.findings[k].key, prefix, strlen(prefix)))
         fail_msg("%s: key %s, want it to start with %s", name, d.findings[k].key, prefix);
     }
-    if (d.n && (d.findings[0].rule != cases[i].rule ||
-                strcmp(d.findings[0].reason, cases[i].reason)))
+    if (d.n &&
+        (d.findings[0].rule != cases[i].rule || strcmp(d.findings[0].reason, cases[i].reason)))
       fail_msg("%s: first finding %s/%s", name, lg_rules_id(d.findings[0].rule),
                d.findings[0].reason);
     lg_webhook_result_free(&res);
@@ -165,11 +164,11 @@ static void test_stable_key(void **state) {
 
 /* A Lease version as a watch or a recording gives it (new reference). */
 static json_t *lease(const char *rv, const char *holder, const char *renew, int transitions) {
-  return json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s}, s:{s:s, s:i, s:s, s:s, s:i}}",
-                   "apiVersion", "coordination.k8s.io/v1", "kind", "Lease", "metadata", "name",
-                   "l", "namespace", "ns", "uid", "uid-1", "resourceVersion", rv, "spec",
-                   "holderIdentity", holder, "leaseDurationSeconds", 15, "acquireTime", renew,
-                   "renewTime", renew, "leaseTransitions", transitions);
+  return json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s}, s:{s:s, s:i, s:s, s:s, s:i}}", "apiVersion",
+                   "coordination.k8s.io/v1", "kind", "Lease", "metadata", "name", "l", "namespace",
+                   "ns", "uid", "uid-1", "resourceVersion", rv, "spec", "holderIdentity", holder,
+                   "leaseDurationSeconds", 15, "acquireTime", renew, "renewTime", renew,
+                   "leaseTransitions", transitions);
 }
 
 /* What a decision built from an audit change says; a steal seen at two moments (other

@@ -21,9 +21,9 @@
 
 /* The electors' timing: short, but the lease outlives the webhook's 5 s skew. */
 #define LEASE_S 8
-#define RENEW "6s"
+#define RENEW   "6s"
 #define RETRY_S 1
-#define NS "e2e"
+#define NS      "e2e"
 
 static lgt_tls tls;
 static char tokens[600], serve_out[600], api_out[600];
@@ -54,7 +54,7 @@ static int setup(void **state) {
   snprintf(tls_cert, sizeof tls_cert, "--tls-cert-file=%s", tls.cert);
   snprintf(tls_key, sizeof tls_key, "--tls-private-key-file=%s", tls.key);
   char *serve_argv[] = {LEASEGUARD_BIN, "serve", "--bind-address=127.0.0.1", wport_s, tls_cert,
-                        tls_key, NULL};
+                        tls_key,        NULL};
   lgt_path(serve_err, tls.dir, "serve.err");
   serve_pid = lgt_spawn(serve_argv, serve_out, serve_err);
   lgt_wait_healthy(tls.ca, wport, &serve_pid, serve_err, "leaseguard serve", 10000);
@@ -65,9 +65,18 @@ static int setup(void **state) {
   snprintf(pf, sizeof pf, "--port-file=%s", portfile);
   snprintf(tf, sizeof tf, "--token-auth-file=%s", tokens);
   snprintf(wca, sizeof wca, "--webhook-ca-file=%s", tls.ca);
-  char *api_argv[] = {LG_TEST_APISERVER_BIN, "--bind-address=127.0.0.1", "--secure-port=0", pf,
-                      tls_cert, tls_key, tf, webhook, wca, "--webhook-name=leaseguard.e2e.test",
-                      "--webhook-failure-policy=Fail", NULL};
+  char *api_argv[] = {LG_TEST_APISERVER_BIN,
+                      "--bind-address=127.0.0.1",
+                      "--secure-port=0",
+                      pf,
+                      tls_cert,
+                      tls_key,
+                      tf,
+                      webhook,
+                      wca,
+                      "--webhook-name=leaseguard.e2e.test",
+                      "--webhook-failure-policy=Fail",
+                      NULL};
   lgt_path(api_out, tls.dir, "api.out");
   api_pid = lgt_spawn(api_argv, api_out, api_out);
   api_port = lgt_wait_port_file(portfile, 10000);
@@ -112,9 +121,26 @@ static void start_elector_run(elector *e, const char *lock, const char *id, cons
   char lease[64], retry[64];
   snprintf(lease, sizeof lease, "--leader-elect-lease-duration=%ds", LEASE_S);
   snprintf(retry, sizeof retry, "--leader-elect-retry-period=%ds", RETRY_S);
-  char *argv[] = {LEASEGUARD_BIN, "elect", "--lock-namespace=" NS, name, ident, server, token, caf,
-                  lease, "--leader-elect-renew-deadline=" RENEW, retry, "--release-on-cancel",
-                  http, mis, run ? "--run" : NULL, "--", "/bin/sh", "-c", (char *)run, NULL};
+  char *argv[] = {LEASEGUARD_BIN,
+                  "elect",
+                  "--lock-namespace=" NS,
+                  name,
+                  ident,
+                  server,
+                  token,
+                  caf,
+                  lease,
+                  "--leader-elect-renew-deadline=" RENEW,
+                  retry,
+                  "--release-on-cancel",
+                  http,
+                  mis,
+                  run ? "--run" : NULL,
+                  "--",
+                  "/bin/sh",
+                  "-c",
+                  (char *)run,
+                  NULL};
   e->pid = lgt_spawn(argv, e->log, e->log);
 }
 
@@ -230,10 +256,11 @@ static void test_run_only_while_leader(void **state) {
     snprintf(mark[i], sizeof mark[i], "%s/running-%d", tls.dir, i);
     /* the marker exists while the command runs, holding its fencing token; SIGTERM removes
      * it */
-    int n = snprintf(cmd[i], sizeof cmd[i],
-                     "trap 'rm -f %s; exit 0' TERM; printf '%%s' \"$LEASEGUARD_FENCING_TOKEN\" > %s;"
-                     " while :; do sleep 0.1; done",
-                     mark[i], mark[i]);
+    int n =
+        snprintf(cmd[i], sizeof cmd[i],
+                 "trap 'rm -f %s; exit 0' TERM; printf '%%s' \"$LEASEGUARD_FENCING_TOKEN\" > %s;"
+                 " while :; do sleep 0.1; done",
+                 mark[i], mark[i]);
     assert_true(n > 0 && (size_t)n < sizeof cmd[i]);
   }
   start_elector_run(&es[0], "e2e-run", "runner-0_1", NULL, cmd[0]);
@@ -339,7 +366,8 @@ static void test_misbehaviours_denied(void **state) {
     snprintf(want, sizeof want, "[%s]", kinds[i][1]);
     for (int t = 0; t < 200 && !found; t++) {
       char *log = lgt_slurp(bad[i].log);
-      found = strstr(log, "lease write failed") && strstr(log, "\"status\":403,") && strstr(log, want);
+      found =
+          strstr(log, "lease write failed") && strstr(log, "\"status\":403,") && strstr(log, want);
       free(log);
       if (!found)
         lgt_sleep_ms(50);

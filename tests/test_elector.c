@@ -15,7 +15,7 @@
 #include "rules.h"
 
 #define SEC LG_USEC_PER_SEC
-#define T0 INT64_C(1795600800000000) /* 2026-11-25T10:00:00Z */
+#define T0  INT64_C(1795600800000000) /* 2026-11-25T10:00:00Z */
 
 /* One Lease in memory, with resourceVersion checks and the webhook's rules. */
 typedef struct {
@@ -79,7 +79,8 @@ static bool admit(store *s, const client *c, const json_t *old_j, const json_t *
   assert_int_equal(lg_lease_decode(new_j, &nl, err, sizeof err), LG_OK);
   if (old_j)
     assert_int_equal(lg_lease_decode(old_j, &ol, err, sizeof err), LG_OK);
-  lg_rules_input in = {old_j ? LG_OP_UPDATE : LG_OP_CREATE, "ns", "lock", old_j ? &ol : NULL, &nl, &who, NULL};
+  lg_rules_input in = {
+      old_j ? LG_OP_UPDATE : LG_OP_CREATE, "ns", "lock", old_j ? &ol : NULL, &nl, &who, NULL};
   lg_policy_resolve(s->policy, LG_MODE_INHERIT, "ns", "lock", c->user, &cfg);
   lg_rules_evaluate(&in, &cfg, wall_of(s), &v);
   if (v.allowed)
@@ -93,8 +94,8 @@ static bool admit(store *s, const client *c, const json_t *old_j, const json_t *
   return false;
 }
 
-static long fake_create(void *ctx, int64_t deadline, const json_t *lease, json_t **out,
-                        char *msg, size_t msglen) {
+static long fake_create(void *ctx, int64_t deadline, const json_t *lease, json_t **out, char *msg,
+                        size_t msglen) {
   client *c = ctx;
   store *s = c->s;
   *out = NULL;
@@ -110,11 +111,12 @@ static long fake_create(void *ctx, int64_t deadline, const json_t *lease, json_t
   return 201;
 }
 
-static long fake_update(void *ctx, int64_t deadline, const json_t *lease, json_t **out,
-                        char *msg, size_t msglen) {
+static long fake_update(void *ctx, int64_t deadline, const json_t *lease, json_t **out, char *msg,
+                        size_t msglen) {
   client *c = ctx;
   store *s = c->s;
-  const char *rv = json_string_value(json_object_get(json_object_get(lease, "metadata"), "resourceVersion"));
+  const char *rv =
+      json_string_value(json_object_get(json_object_get(lease, "metadata"), "resourceVersion"));
   *out = NULL;
   if (unanswered(s, deadline))
     return 0;
@@ -169,8 +171,8 @@ static void run_until(store *s, cand *ks, size_t n, int64_t until, int *max_lead
     int64_t at = s->mono;
     due->next = lg_elector_step(due->e, at, wall_of(s), 0.5, &ev);
     if (getenv("LG_TEST_TRACE"))
-      fprintf(stderr, "t=%.3f %s ev=%u leader=%d next=%.3f err=%s\n", s->mono / 1e6, due->c.user, ev,
-              lg_elector_is_leader(due->e), due->next / 1e6, lg_elector_last_error(due->e));
+      fprintf(stderr, "t=%.3f %s ev=%u leader=%d next=%.3f err=%s\n", s->mono / 1e6, due->c.user,
+              ev, lg_elector_is_leader(due->e), due->next / 1e6, lg_elector_last_error(due->e));
     assert_true(due->next >= at);
     if (ev & LG_ELECT_BECAME_LEADER)
       due->became++;
@@ -259,7 +261,8 @@ static void test_failover_after_kill(void **state) {
   cand *leader = strcmp(holder, "b_2") == 0 ? &ks[1] : &ks[2];
   assert_true(lg_elector_fencing_token(leader->e, token, sizeof token));
   assert_string_equal(token, strcmp(holder, "b_2") == 0 ? "ns/lock/b_2/1" : "ns/lock/c_3/1");
-  assert_false(lg_elector_fencing_token((leader == &ks[1] ? &ks[2] : &ks[1])->e, token, sizeof token));
+  assert_false(
+      lg_elector_fencing_token((leader == &ks[1] ? &ks[2] : &ks[1])->e, token, sizeof token));
   assert_string_equal(token, "");
   lg_time acquired;
   assert_int_equal(lg_time_parse(json_string_value(spec(s, "acquireTime")), &acquired), LG_OK);

@@ -27,15 +27,14 @@
 #include "decision.h"
 #include "webhook.h"
 
-#define TOKEN "evt-token"
-#define LEASE_NS "kube-system"
+#define TOKEN      "evt-token"
+#define LEASE_NS   "kube-system"
 #define LEASE_NAME "kube-controller-manager"
-#define LEASE_UID "5b6f1d2e-8a7c-4c1e-9f3a-029456246924"
+#define LEASE_UID  "5b6f1d2e-8a7c-4c1e-9f3a-029456246924"
 #define EVENTS_OF_KCM \
   "/api/v1/namespaces/" LEASE_NS "/events?fieldSelector=involvedObject.name=" LEASE_NAME
 #define HOST "leaseguard-6c9d7-x2x4q"
-#define T0 "2026-11-25T10:00:12Z"
-
+#define T0   "2026-11-25T10:00:12Z"
 
 /* Tells ev of res as serve does: through the decision record, stamped now. */
 static void report_result(lg_events *ev, const lg_webhook_result *res, lg_time now) {
@@ -61,8 +60,14 @@ typedef struct {
 static void api_start(api *a, int port) {
   char pf[LGT_PATH_LEN], port_arg[32], pf_arg[LGT_PATH_LEN + 16], cert_arg[LGT_PATH_LEN + 32],
       key_arg[LGT_PATH_LEN + 32], tok_arg[LGT_PATH_LEN + 32], server[64], err[256];
-  char *argv[] = {LG_TEST_APISERVER_BIN, "--bind-address=127.0.0.1", port_arg, pf_arg, cert_arg,
-                  key_arg, tok_arg, NULL};
+  char *argv[] = {LG_TEST_APISERVER_BIN,
+                  "--bind-address=127.0.0.1",
+                  port_arg,
+                  pf_arg,
+                  cert_arg,
+                  key_arg,
+                  tok_arg,
+                  NULL};
 
   lgt_path(pf, dir, "api.port");
   unlink(pf);
@@ -103,7 +108,7 @@ static int setup_group(void **state) {
   lgt_path(token_file, dir, "token");
   lgt_path(api_out, dir, "api.out");
   lgt_write_file(tokens, TOKEN ",system:serviceaccount:leaseguard:leaseguard,uid-1,"
-                         "\"system:serviceaccounts\"\n");
+                               "\"system:serviceaccounts\"\n");
   lgt_write_file(token_file, TOKEN "\n");
   assert_int_equal(lg_policy_default(&policy, err, sizeof err), LG_OK);
   return 0;
@@ -155,12 +160,13 @@ static void judge(const char *fixture, const char *now_s, int plus_s, const char
   ui = json_object_get(json_object_get(doc, "request"), "userInfo");
   if (user) {
     json_object_set_new(ui, "username", json_string(user));
-    json_object_set_new(ui, "extra", json_pack("{s:[s]}", "authentication.kubernetes.io/pod-name",
-                                               pod));
+    json_object_set_new(ui, "extra",
+                        json_pack("{s:[s]}", "authentication.kubernetes.io/pod-name", pod));
   }
   body = json_dumps(doc, 0);
   assert_non_null(body);
-  lg_webhook_handle(body, strlen(body), &(lg_webhook_env){policy, LG_MODE_INHERIT, at(now_s, plus_s), 0, NULL}, res);
+  lg_webhook_handle(body, strlen(body),
+                    &(lg_webhook_env){policy, LG_MODE_INHERIT, at(now_s, plus_s), 0, NULL}, res);
   assert_int_equal(res->rc, LG_OK);
   free(body);
   json_decref(doc);
@@ -386,7 +392,7 @@ static void test_window_and_cache(void **state) {
   report_takeover(ev, 1, 3, NULL, NULL);  /* A: aggregated */
   report_takeover(ev, 2, 64, NULL, NULL); /* A, idle for more than 60 s: posted */
   report_takeover(ev, 3, 65, "system:serviceaccount:apps:web", "web-7"); /* B: posted, A evicted */
-  report_takeover(ev, 4, 66, NULL, NULL); /* A, evicted: posted */
+  report_takeover(ev, 4, 66, NULL, NULL);                                /* A, evicted: posted */
   lg_events_stop(ev);
 
   items = list_events(a);
@@ -422,8 +428,8 @@ static void test_recreate_when_gone(void **state) {
 
   report_takeover(ev, 0, 0, NULL, NULL);
   items = wait_events(a, 2);
-  snprintf(name, sizeof name, "%s", str_at(find_event(items, "[holder-renew]", NULL, 0),
-                                           "metadata", "name"));
+  snprintf(name, sizeof name, "%s",
+           str_at(find_event(items, "[holder-renew]", NULL, 0), "metadata", "name"));
   json_decref(items);
   api_kill(a); /* a new, empty API server on the same port */
   api_start(a, port);
@@ -557,7 +563,8 @@ static void test_ignored_results(void **state) {
     snprintf(path, sizeof path, "%s/reviews/%s", LG_FIXTURES, fixtures[i]);
     text = lgt_read_file(path, NULL);
     assert_non_null(text);
-    lg_webhook_handle(text, strlen(text), &(lg_webhook_env){policy, LG_MODE_INHERIT, at(T0, 0), 0, NULL}, &res);
+    lg_webhook_handle(text, strlen(text),
+                      &(lg_webhook_env){policy, LG_MODE_INHERIT, at(T0, 0), 0, NULL}, &res);
     report_result(ev, &res, at(T0, 0));
     lg_webhook_result_free(&res);
     free(text);
@@ -601,7 +608,7 @@ typedef struct {
   const char *ctype; /* NULL: none */
   const char *body;
   long status;
-  const char *text;  /* in the answer */
+  const char *text; /* in the answer */
 } patch_case;
 
 static void http_patch(const api *a, const char *path, const char *ctype, const char *body,
@@ -645,7 +652,8 @@ static void test_server_patch(void **state) {
            "{\"metadata\":{\"name\":\"e1\",\"labels\":{\"a\":\"1\",\"b\":\"2\"}},"
            "\"involvedObject\":{\"kind\":\"Lease\",\"namespace\":\"t1\",\"name\":\"x\"},"
            "\"reason\":\"R\",\"message\":\"m\",\"count\":1,\"action\":\"A\","
-           "\"source\":{\"component\":\"c\",\"host\":\"h\"}}", &r);
+           "\"source\":{\"component\":\"c\",\"host\":\"h\"}}",
+           &r);
   assert_int_equal(r.status, 201);
   created = json_loads(r.body, 0, NULL);
   free(r.body);
@@ -666,7 +674,8 @@ static void test_server_patch(void **state) {
   assert_null(json_object_get(patched, "action"));
   assert_string_equal(str_at(patched, "source", "component"), "c");
   assert_null(json_object_get(json_object_get(patched, "source"), "host"));
-  assert_null(json_object_get(json_object_get(json_object_get(patched, "metadata"), "labels"), "a"));
+  assert_null(
+      json_object_get(json_object_get(json_object_get(patched, "metadata"), "labels"), "a"));
   assert_string_equal(json_string_value(json_object_get(
                           json_object_get(json_object_get(patched, "metadata"), "labels"), "b")),
                       "2");

@@ -23,8 +23,8 @@
 #include "execcred.h"
 #include "harness.h"
 
-#define V1 "client.authentication.k8s.io/v1"
-#define V1BETA1 "client.authentication.k8s.io/v1beta1"
+#define V1           "client.authentication.k8s.io/v1"
+#define V1BETA1      "client.authentication.k8s.io/v1beta1"
 #define CRED(status) "{\"apiVersion\":\"" V1 "\",\"kind\":\"ExecCredential\",\"status\":" status "}"
 
 static char dir[LGT_PATH_LEN];
@@ -38,11 +38,13 @@ static void script(const char *name, const char *body, char *path) {
 }
 
 /* A plugin for script path with the given settings (NULL mode: Never). */
-static lg_execcred *plugin(const char *path, const char *version, const char *mode,
-                           long timeout_ms, size_t max_output) {
-  lg_execcred_opts o = {.name = "user \"test\" in kubeconfig", .command = path,
+static lg_execcred *plugin(const char *path, const char *version, const char *mode, long timeout_ms,
+                           size_t max_output) {
+  lg_execcred_opts o = {.name = "user \"test\" in kubeconfig",
+                        .command = path,
                         .api_version = version ? version : V1,
-                        .interactive_mode = mode ? mode : "Never", .timeout_ms = timeout_ms,
+                        .interactive_mode = mode ? mode : "Never",
+                        .timeout_ms = timeout_ms,
                         .max_output = max_output};
   lg_execcred *x = NULL;
   char err[512] = "";
@@ -70,8 +72,7 @@ static int count(const char *name) {
 
 /* A script that counts its runs in dir/<counter> and prints a token "<prefix>-<run>", with
  * the given expirationTimestamp (NULL: none). */
-static void counting_plugin(const char *name, const char *counter, const char *expiry,
-                            char *path) {
+static void counting_plugin(const char *name, const char *counter, const char *expiry, char *path) {
   char body[2048];
   snprintf(body, sizeof body,
            "#!/bin/sh\n"
@@ -182,10 +183,10 @@ static void test_one_run_at_a_time(void **state) {
   getter g[4];
   lg_execcred *x;
   (void)state;
-  snprintf(body, sizeof body,
-           "#!/bin/sh\nsleep 0.3\necho x >> '%s/slow.runs'\necho '" CRED("{\"token\":\"slow\"}")
-           "'\n",
-           dir);
+  snprintf(
+      body, sizeof body,
+      "#!/bin/sh\nsleep 0.3\necho x >> '%s/slow.runs'\necho '" CRED("{\"token\":\"slow\"}") "'\n",
+      dir);
   script("slow.sh", body, path);
   x = plugin(path, NULL, NULL, 0, 0);
   for (int i = 0; i < 4; i++) {
@@ -212,8 +213,8 @@ static void test_client_certificate(void **state) {
   assert_non_null(cert);
   assert_non_null(key);
   /* The plugin prints a file the test wrote: an ExecCredential with the pair. */
-  out = json_pack("{s:s, s:s, s:{s:s, s:s, s:s}}", "apiVersion", V1BETA1, "kind",
-                  "ExecCredential", "status", "clientCertificateData", cert, "clientKeyData", key,
+  out = json_pack("{s:s, s:s, s:{s:s, s:s, s:s}}", "apiVersion", V1BETA1, "kind", "ExecCredential",
+                  "status", "clientCertificateData", cert, "clientKeyData", key,
                   "expirationTimestamp", "2031-05-06T07:08:09Z");
   lgt_path(json_path, dir, "pair.json");
   assert_int_equal(json_dump_file(out, json_path, 0), 0);
@@ -230,8 +231,8 @@ static void test_client_certificate(void **state) {
   lg_execcred_unref(x);
 
   /* A key that is not the certificate's is refused, naming the plugin. */
-  out = json_pack("{s:s, s:s, s:{s:s, s:s}}", "apiVersion", V1, "kind", "ExecCredential",
-                  "status", "clientCertificateData", ca, "clientKeyData", key);
+  out = json_pack("{s:s, s:s, s:{s:s, s:s}}", "apiVersion", V1, "kind", "ExecCredential", "status",
+                  "clientCertificateData", ca, "clientKeyData", key);
   assert_int_equal(json_dump_file(out, json_path, 0), 0);
   json_decref(out);
   x = plugin(path, NULL, NULL, 0, 0);
@@ -251,7 +252,8 @@ static void test_environment_args_stdin(void **state) {
   char path[LGT_PATH_LEN], body[2048], err[512] = "", *text;
   const char *args[] = {"eks", "get-token", "--cluster-name", "my cluster", ""};
   const char *env[] = {"LG_PLUGIN_A=one", "HOME=/plugin-home", "LG_EMPTY="};
-  json_t *cluster = json_pack("{s:s, s:b}", "server", "https://api.example", "insecure-skip-tls-verify", 1);
+  json_t *cluster =
+      json_pack("{s:s, s:b}", "server", "https://api.example", "insecure-skip-tls-verify", 1);
   json_t *info;
   lg_execcred_cred c;
   lg_execcred *x;
@@ -269,9 +271,15 @@ static void test_environment_args_stdin(void **state) {
   script("env.sh", body, path);
   setenv("LG_FROM_PARENT", "inherited", 1);
   setenv("HOME", "/parent-home", 1); /* the plugin's env entry wins */
-  lg_execcred_opts o = {.name = "user \"u\"", .command = path, .args = args, .n_args = 5,
-                        .env = env, .n_env = 3, .api_version = V1,
-                        .interactive_mode = "IfAvailable", .cluster = cluster};
+  lg_execcred_opts o = {.name = "user \"u\"",
+                        .command = path,
+                        .args = args,
+                        .n_args = 5,
+                        .env = env,
+                        .n_env = 3,
+                        .api_version = V1,
+                        .interactive_mode = "IfAvailable",
+                        .cluster = cluster};
   assert_int_equal(lg_execcred_new(&o, &x, err, sizeof err), LG_OK);
   json_decref(cluster); /* copied */
   assert_int_equal(lg_execcred_get(x, 0, &c, err, sizeof err), LG_OK);
@@ -312,8 +320,8 @@ static void test_plugin_in_path(void **state) {
   (void)state;
   lgt_path(bin, dir, "bin");
   mkdir(bin, 0700);
-  script("bin/lg-test-credential-plugin", "#!/bin/sh\necho '" CRED("{\"token\":\"from-path\"}") "'\n",
-         path);
+  script("bin/lg-test-credential-plugin",
+         "#!/bin/sh\necho '" CRED("{\"token\":\"from-path\"}") "'\n", path);
   snprintf(newpath, sizeof newpath, "%s:%s", bin, saved ? saved : "/usr/bin:/bin");
   setenv("PATH", newpath, 1);
   x = plugin("lg-test-credential-plugin", NULL, NULL, 0, 0);
@@ -336,36 +344,64 @@ typedef struct {
 } fail_case;
 
 static const fail_case fail_cases[] = {
-    {"fails", "#!/bin/sh\necho 'error: the SSO session has expired,' >&2\n"
-              "echo '  run: aws sso login --profile prod' >&2\nexit 3\n",
-     0, 0,
+    {"fails",
+     "#!/bin/sh\necho 'error: the SSO session has expired,' >&2\n"
+     "echo '  run: aws sso login --profile prod' >&2\nexit 3\n",
+     0,
+     0,
      {"exec plugin \"fails.sh\" (user \"test\" in kubeconfig) failed with exit code 3: ",
       "error: the SSO session has expired, run: aws sso login --profile prod"}},
     {"fails-quietly", "#!/bin/sh\nexit 1\n", 0, 0, {"exit code 1: (nothing on stderr)"}},
-    {"long-stderr", "#!/bin/sh\nhead -c 100000 /dev/zero | tr '\\0' e >&2\nexit 2\n", 0, 0,
+    {"long-stderr",
+     "#!/bin/sh\nhead -c 100000 /dev/zero | tr '\\0' e >&2\nexit 2\n",
+     0,
+     0,
      {"exit code 2: eeee", "e ..."}},
-    {"killed", "#!/bin/sh\necho dying >&2\nkill -KILL $$\n", 0, 0,
+    {"killed",
+     "#!/bin/sh\necho dying >&2\nkill -KILL $$\n",
+     0,
+     0,
      {"\"killed.sh\" (user \"test\" in kubeconfig) was killed by signal 9: dying"}},
-    {"hangs", "#!/bin/sh\necho 'waiting for a browser' >&2\nsleep 30\n", 500, 0,
+    {"hangs",
+     "#!/bin/sh\necho 'waiting for a browser' >&2\nsleep 30\n",
+     500,
+     0,
      {"exec plugin \"hangs.sh\" (user \"test\" in kubeconfig) did not finish within 0.5s and "
       "was killed; stderr: waiting for a browser"}},
-    {"hangs-silently", "#!/bin/sh\nexec >/dev/null 2>&1\nsleep 30\n", 500, 0,
+    {"hangs-silently",
+     "#!/bin/sh\nexec >/dev/null 2>&1\nsleep 30\n",
+     500,
+     0,
      {"did not finish within 0.5s"}},
-    {"floods", "#!/bin/sh\nwhile :; do echo aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa; done\n", 0,
-     4096, {"exec plugin \"floods.sh\" (user \"test\" in kubeconfig) wrote more than 4096 bytes "
-            "and was killed"}},
-    {"not-json", "#!/bin/sh\necho 'Token: abc'\n", 0, 0,
+    {"floods",
+     "#!/bin/sh\nwhile :; do echo aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa; done\n",
+     0,
+     4096,
+     {"exec plugin \"floods.sh\" (user \"test\" in kubeconfig) wrote more than 4096 bytes "
+      "and was killed"}},
+    {"not-json",
+     "#!/bin/sh\necho 'Token: abc'\n",
+     0,
+     0,
      {"exec plugin \"not-json.sh\" (user \"test\" in kubeconfig): its output is not an "
       "ExecCredential"}},
     {"wrong-version",
      "#!/bin/sh\necho '{\"apiVersion\":\"" V1BETA1 "\",\"kind\":\"ExecCredential\","
      "\"status\":{\"token\":\"t\"}}'\n",
-     0, 0,
+     0,
+     0,
      {"it is configured to use API version " V1 ", plugin returned version " V1BETA1}},
-    {"no-status", "#!/bin/sh\necho '{\"apiVersion\":\"" V1 "\",\"kind\":\"ExecCredential\"}'\n", 0,
-     0, {"it didn't return a status field"}},
-    {"missing", NULL, 0, 0, {"exec plugin (user \"test\" in kubeconfig): executable \"", "\" not "
-                             "found"}},
+    {"no-status",
+     "#!/bin/sh\necho '{\"apiVersion\":\"" V1 "\",\"kind\":\"ExecCredential\"}'\n",
+     0,
+     0,
+     {"it didn't return a status field"}},
+    {"missing",
+     NULL,
+     0,
+     0,
+     {"exec plugin (user \"test\" in kubeconfig): executable \"", "\" not "
+                                                                  "found"}},
 };
 
 static void test_failures(void **state) {
@@ -451,9 +487,12 @@ static void test_settings(void **state) {
   (void)state;
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     const char *env[1] = {cases[i].env};
-    lg_execcred_opts o = {.name = "user \"test\"", .command = cases[i].command,
-                          .api_version = cases[i].version, .interactive_mode = cases[i].mode,
-                          .env = env, .n_env = cases[i].env ? 1 : 0};
+    lg_execcred_opts o = {.name = "user \"test\"",
+                          .command = cases[i].command,
+                          .api_version = cases[i].version,
+                          .interactive_mode = cases[i].mode,
+                          .env = env,
+                          .n_env = cases[i].env ? 1 : 0};
     static int dummy;
     lg_execcred *x = (lg_execcred *)&dummy;
     char err[512] = "";
@@ -486,7 +525,8 @@ static void test_parse_table(void **state) {
       {CRED("\"x\""), "!it didn't return a status field"},
       {"{\"apiVersion\":\"" V1 "\",\"kind\":\"Secret\",\"status\":{\"token\":\"a\"}}",
        "!its output has kind \"Secret\", not ExecCredential"},
-      {"{\"kind\":\"ExecCredential\",\"status\":{\"token\":\"a\"}}", "!plugin returned version (none)"},
+      {"{\"kind\":\"ExecCredential\",\"status\":{\"token\":\"a\"}}",
+       "!plugin returned version (none)"},
       {"[1]", "!not an object"},
       {"", "!its output is not an ExecCredential (JSON object)"},
   };
@@ -498,8 +538,8 @@ static void test_parse_table(void **state) {
     bool want_ok = cases[i].want[0] != '!';
     if ((rc == LG_OK) != want_ok || (want_ok && strcmp(c.token, cases[i].want)) ||
         (!want_ok && !strstr(err, cases[i].want + 1)))
-      fail_msg("%s: rc %d token %s err \"%s\", want %s", cases[i].text, rc,
-               c.token ? c.token : "-", err, cases[i].want);
+      fail_msg("%s: rc %d token %s err \"%s\", want %s", cases[i].text, rc, c.token ? c.token : "-",
+               err, cases[i].want);
     lg_execcred_cred_free(&c);
   }
 }

@@ -22,10 +22,15 @@ typedef struct {
 } token_case;
 
 static const token_case token_cases[] = {
-    {"team-a/payments-lock/payments-7d9f-x2x9z_4e1f/3", 0, true, "team-a", "payments-lock", "payments-7d9f-x2x9z_4e1f", 3, NULL},
-    {"kube-system/kube-controller-manager/cp-1_8c1f2e4a-7b6d-4e3c-9a2b-1d0c9e8f7a65/0", 0, true, "kube-system", "kube-controller-manager", "cp-1_8c1f2e4a-7b6d-4e3c-9a2b-1d0c9e8f7a65", 0, NULL},
-    {"ns/lock.example.com/a/b/c/2147483647", 0, true, "ns", "lock.example.com", "a/b/c", 2147483647, NULL},
-    {"ns/lock/holder with spaces and \xc3\xa9/7", 0, true, "ns", "lock", "holder with spaces and \xc3\xa9", 7, NULL},
+    {"team-a/payments-lock/payments-7d9f-x2x9z_4e1f/3", 0, true, "team-a", "payments-lock",
+     "payments-7d9f-x2x9z_4e1f", 3, NULL},
+    {"kube-system/kube-controller-manager/cp-1_8c1f2e4a-7b6d-4e3c-9a2b-1d0c9e8f7a65/0", 0, true,
+     "kube-system", "kube-controller-manager", "cp-1_8c1f2e4a-7b6d-4e3c-9a2b-1d0c9e8f7a65", 0,
+     NULL},
+    {"ns/lock.example.com/a/b/c/2147483647", 0, true, "ns", "lock.example.com", "a/b/c", 2147483647,
+     NULL},
+    {"ns/lock/holder with spaces and \xc3\xa9/7", 0, true, "ns", "lock",
+     "holder with spaces and \xc3\xa9", 7, NULL},
     {"", 0, false, NULL, NULL, NULL, 0, "empty"},
     {"ns/lock/holder", 0, false, NULL, NULL, NULL, 0, "four"},
     {"ns/lock//3", 0, false, NULL, NULL, NULL, 0, "no holder"},
@@ -43,7 +48,8 @@ static const token_case token_cases[] = {
     {"ns/-lock/h/1", 0, false, NULL, NULL, NULL, 0, "lease name"},
     {"ns/lock/h\n/1", 0, false, NULL, NULL, NULL, 0, "control"},
     {"ns/lock/h\0x/1", 12, false, NULL, NULL, NULL, 0, "control"},
-    {"a-namespace-name-that-is-far-too-long-for-a-dns-label-of-63-chars/lock/h/1", 0, false, NULL, NULL, NULL, 0, "namespace"},
+    {"a-namespace-name-that-is-far-too-long-for-a-dns-label-of-63-chars/lock/h/1", 0, false, NULL,
+     NULL, NULL, 0, "namespace"},
 };
 
 static void test_token_parse(void **state) {
@@ -53,7 +59,8 @@ static void test_token_parse(void **state) {
     const token_case *tc = &token_cases[i];
     lg_fence_token t;
     char err[256] = "";
-    lg_rc rc = lg_fence_token_parse(tc->in, tc->len ? tc->len : strlen(tc->in), &t, err, sizeof err);
+    lg_rc rc =
+        lg_fence_token_parse(tc->in, tc->len ? tc->len : strlen(tc->in), &t, err, sizeof err);
     if ((rc == LG_OK) != tc->ok) {
       print_error("token \"%s\": rc %d (%s)\n", tc->in, rc, err);
       failures++;
@@ -125,24 +132,43 @@ typedef struct {
 } decide_case;
 
 static const decide_case decide_cases[] = {
-    {"the leader writes under its epoch", LG_OP_UPDATE, TOK, TOK, LG_FENCE_LEASE_PRESENT, "pod-a_1", 3, true, ENF, false, true, false, NULL},
-    {"create under the current epoch", LG_OP_CREATE, TOK, NULL, LG_FENCE_LEASE_PRESENT, "pod-a_1", 3, true, ENF, false, true, false, NULL},
-    {"deposed leader after a failover", LG_OP_UPDATE, TOK, TOK, LG_FENCE_LEASE_PRESENT, "pod-b_2", 4, true, ENF, false, false, true, "now held by \"pod-b_2\" epoch 4"},
-    {"same holder, a later epoch (it lost and regained it)", LG_OP_UPDATE, TOK, TOK, LG_FENCE_LEASE_PRESENT, "pod-a_1", 5, true, ENF, false, false, true, "stale epoch"},
-    {"forged: the right holder, a future epoch", LG_OP_UPDATE, "team-a/payments-lock/pod-a_1/9", TOK, LG_FENCE_LEASE_PRESENT, "pod-a_1", 3, true, ENF, false, false, true, "stale epoch"},
-    {"forged: another holder", LG_OP_UPDATE, "team-a/payments-lock/mallory/3", TOK, LG_FENCE_LEASE_PRESENT, "pod-a_1", 3, true, ENF, false, false, true, "stale epoch"},
-    {"paused leader: its term ran out", LG_OP_UPDATE, TOK, TOK, LG_FENCE_LEASE_PRESENT, "pod-a_1", 3, false, ENF, false, false, true, "not live"},
-    {"released lease", LG_OP_UPDATE, TOK, TOK, LG_FENCE_LEASE_PRESENT, "", 3, false, ENF, false, false, true, "now held by \"\""},
-    {"unknown lease", LG_OP_UPDATE, "team-a/no-such-lock/pod-a_1/3", NULL, LG_FENCE_LEASE_ABSENT, NULL, 0, false, ENF, false, false, true, "does not exist"},
-    {"no token", LG_OP_CREATE, NULL, NULL, LG_FENCE_LEASE_UNKNOWN, NULL, 0, false, ENF, false, false, true, "must carry the annotation"},
-    {"malformed token", LG_OP_CREATE, "team-a/lock", NULL, LG_FENCE_LEASE_UNKNOWN, NULL, 0, false, ENF, false, false, true, "four"},
-    {"token switched to another lease", LG_OP_UPDATE, "team-a/my-own-lock/pod-a_1/3", TOK, LG_FENCE_LEASE_PRESENT, "pod-a_1", 3, true, ENF, false, false, true, "fenced by lease team-a/payments-lock"},
-    {"cache cold, API down, fail closed", LG_OP_UPDATE, TOK, TOK, LG_FENCE_LEASE_UNKNOWN, NULL, 0, false, ENF, false, false, true, "unknown"},
-    {"cache cold, API down, fail open", LG_OP_UPDATE, TOK, TOK, LG_FENCE_LEASE_UNKNOWN, NULL, 0, false, ENF, true, true, false, NULL},
-    {"delete judges the old object's token", LG_OP_DELETE, TOK, NULL, LG_FENCE_LEASE_PRESENT, "pod-b_2", 4, true, ENF, false, false, true, "stale epoch"},
-    {"warn mode allows and says", LG_OP_UPDATE, TOK, TOK, LG_FENCE_LEASE_PRESENT, "pod-b_2", 4, true, WARN, false, true, true, "stale epoch"},
-    {"audit mode allows and says", LG_OP_UPDATE, TOK, TOK, LG_FENCE_LEASE_PRESENT, "pod-b_2", 4, true, AUD, false, true, true, "stale epoch"},
-    {"off", LG_OP_UPDATE, NULL, NULL, LG_FENCE_LEASE_UNKNOWN, NULL, 0, false, OFF, false, true, false, NULL},
+    {"the leader writes under its epoch", LG_OP_UPDATE, TOK, TOK, LG_FENCE_LEASE_PRESENT, "pod-a_1",
+     3, true, ENF, false, true, false, NULL},
+    {"create under the current epoch", LG_OP_CREATE, TOK, NULL, LG_FENCE_LEASE_PRESENT, "pod-a_1",
+     3, true, ENF, false, true, false, NULL},
+    {"deposed leader after a failover", LG_OP_UPDATE, TOK, TOK, LG_FENCE_LEASE_PRESENT, "pod-b_2",
+     4, true, ENF, false, false, true, "now held by \"pod-b_2\" epoch 4"},
+    {"same holder, a later epoch (it lost and regained it)", LG_OP_UPDATE, TOK, TOK,
+     LG_FENCE_LEASE_PRESENT, "pod-a_1", 5, true, ENF, false, false, true, "stale epoch"},
+    {"forged: the right holder, a future epoch", LG_OP_UPDATE, "team-a/payments-lock/pod-a_1/9",
+     TOK, LG_FENCE_LEASE_PRESENT, "pod-a_1", 3, true, ENF, false, false, true, "stale epoch"},
+    {"forged: another holder", LG_OP_UPDATE, "team-a/payments-lock/mallory/3", TOK,
+     LG_FENCE_LEASE_PRESENT, "pod-a_1", 3, true, ENF, false, false, true, "stale epoch"},
+    {"paused leader: its term ran out", LG_OP_UPDATE, TOK, TOK, LG_FENCE_LEASE_PRESENT, "pod-a_1",
+     3, false, ENF, false, false, true, "not live"},
+    {"released lease", LG_OP_UPDATE, TOK, TOK, LG_FENCE_LEASE_PRESENT, "", 3, false, ENF, false,
+     false, true, "now held by \"\""},
+    {"unknown lease", LG_OP_UPDATE, "team-a/no-such-lock/pod-a_1/3", NULL, LG_FENCE_LEASE_ABSENT,
+     NULL, 0, false, ENF, false, false, true, "does not exist"},
+    {"no token", LG_OP_CREATE, NULL, NULL, LG_FENCE_LEASE_UNKNOWN, NULL, 0, false, ENF, false,
+     false, true, "must carry the annotation"},
+    {"malformed token", LG_OP_CREATE, "team-a/lock", NULL, LG_FENCE_LEASE_UNKNOWN, NULL, 0, false,
+     ENF, false, false, true, "four"},
+    {"token switched to another lease", LG_OP_UPDATE, "team-a/my-own-lock/pod-a_1/3", TOK,
+     LG_FENCE_LEASE_PRESENT, "pod-a_1", 3, true, ENF, false, false, true,
+     "fenced by lease team-a/payments-lock"},
+    {"cache cold, API down, fail closed", LG_OP_UPDATE, TOK, TOK, LG_FENCE_LEASE_UNKNOWN, NULL, 0,
+     false, ENF, false, false, true, "unknown"},
+    {"cache cold, API down, fail open", LG_OP_UPDATE, TOK, TOK, LG_FENCE_LEASE_UNKNOWN, NULL, 0,
+     false, ENF, true, true, false, NULL},
+    {"delete judges the old object's token", LG_OP_DELETE, TOK, NULL, LG_FENCE_LEASE_PRESENT,
+     "pod-b_2", 4, true, ENF, false, false, true, "stale epoch"},
+    {"warn mode allows and says", LG_OP_UPDATE, TOK, TOK, LG_FENCE_LEASE_PRESENT, "pod-b_2", 4,
+     true, WARN, false, true, true, "stale epoch"},
+    {"audit mode allows and says", LG_OP_UPDATE, TOK, TOK, LG_FENCE_LEASE_PRESENT, "pod-b_2", 4,
+     true, AUD, false, true, true, "stale epoch"},
+    {"off", LG_OP_UPDATE, NULL, NULL, LG_FENCE_LEASE_UNKNOWN, NULL, 0, false, OFF, false, true,
+     false, NULL},
 };
 
 static void test_decide(void **state) {
@@ -150,12 +176,18 @@ static void test_decide(void **state) {
   int failures = 0;
   for (size_t i = 0; i < sizeof decide_cases / sizeof *decide_cases; i++) {
     const decide_case *dc = &decide_cases[i];
-    lg_fence_lease lease = {dc->state, dc->holder, dc->transitions, dc->live, INT64_C(1795600815000000)};
-    lg_fence_input in = {.op = dc->op, .kind = "ConfigMap", .namespace = "team-a", .name = "state",
-                         .token = dc->token, .token_len = dc->token ? strlen(dc->token) : 0,
+    lg_fence_lease lease = {dc->state, dc->holder, dc->transitions, dc->live,
+                            INT64_C(1795600815000000)};
+    lg_fence_input in = {.op = dc->op,
+                         .kind = "ConfigMap",
+                         .namespace = "team-a",
+                         .name = "state",
+                         .token = dc->token,
+                         .token_len = dc->token ? strlen(dc->token) : 0,
                          .old_token = dc->old_token,
                          .old_token_len = dc->old_token ? strlen(dc->old_token) : 0,
-                         .lease = &lease, .mode = (lg_mode)dc->mode,
+                         .lease = &lease,
+                         .mode = (lg_mode)dc->mode,
                          .unknown_allows = dc->unknown_allows};
     lg_fence_target t;
     lg_fence_verdict v;

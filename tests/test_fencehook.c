@@ -14,17 +14,17 @@
 #include "jarena.h"
 
 #define SEC LG_USEC_PER_SEC
-#define T0 INT64_C(1795600800000000)
+#define T0  INT64_C(1795600800000000)
 
 static lg_policy *policy;
 
 /* A review of ConfigMap team-a/state: op, labels/annotations of object and oldObject. */
 static char *review(const char *op, const char *token, const char *old_token, bool labelled,
                     bool old_labelled) {
-  json_t *req = json_pack("{s:s, s:{s:s,s:s,s:s}, s:s, s:s, s:s, s:{s:s}}", "uid", "u-1", "kind",
-                          "group", "", "version", "v1", "kind", "ConfigMap", "namespace",
-                          "team-a", "name", "state", "operation", op, "userInfo", "username",
-                          "system:serviceaccount:team-a:ctl");
+  json_t *req =
+      json_pack("{s:s, s:{s:s,s:s,s:s}, s:s, s:s, s:s, s:{s:s}}", "uid", "u-1", "kind", "group", "",
+                "version", "v1", "kind", "ConfigMap", "namespace", "team-a", "name", "state",
+                "operation", op, "userInfo", "username", "system:serviceaccount:team-a:ctl");
   for (int i = 0; i < 2; i++) {
     const char *tok = i ? old_token : token;
     bool lab = i ? old_labelled : labelled;
@@ -111,10 +111,15 @@ static void test_fence_path(void **state) {
 
   /* pod-a renews at t=10 (seen by this replica) */
   lg_leasecache_put(cache, "team-a", "payments-lock", &a, 10 * SEC);
-  lg_witness_record(w, &(lg_witness_write){.namespace = "team-a", .name = "payments-lock",
-                                           .op = LG_OP_UPDATE, .new_l = &a, .username = "sa",
-                                           .allowed = true, .verdict = &allowed,
-                                           .wall = T0 + 10 * SEC, .mono = 10 * SEC});
+  lg_witness_record(w, &(lg_witness_write){.namespace = "team-a",
+                                           .name = "payments-lock",
+                                           .op = LG_OP_UPDATE,
+                                           .new_l = &a,
+                                           .username = "sa",
+                                           .allowed = true,
+                                           .verdict = &allowed,
+                                           .wall = T0 + 10 * SEC,
+                                           .mono = 10 * SEC});
   body = review("UPDATE", TOK_A, TOK_A, true, true);
   assert_true(judge(body, cache, w, NULL, 12, false, msg, sizeof msg));
   /* paused: the leader wakes 20 s later; its term (seen at 10, 15 s) is over */
@@ -126,10 +131,15 @@ static void test_fence_path(void **state) {
   assert_non_null(strstr(msg, "now held by \"pod-b_2\" epoch 4"));
   free(body);
   /* the new leader's write passes (sighted through the witness) */
-  lg_witness_record(w, &(lg_witness_write){.namespace = "team-a", .name = "payments-lock",
-                                           .op = LG_OP_UPDATE, .new_l = &b, .username = "sb",
-                                           .allowed = true, .verdict = &allowed,
-                                           .wall = T0 + 30 * SEC, .mono = 30 * SEC});
+  lg_witness_record(w, &(lg_witness_write){.namespace = "team-a",
+                                           .name = "payments-lock",
+                                           .op = LG_OP_UPDATE,
+                                           .new_l = &b,
+                                           .username = "sb",
+                                           .allowed = true,
+                                           .verdict = &allowed,
+                                           .wall = T0 + 30 * SEC,
+                                           .mono = 30 * SEC});
   body = review("UPDATE", "team-a/payments-lock/pod-b_2/4", TOK_A, true, true);
   assert_true(judge(body, cache, w, NULL, 31, false, msg, sizeof msg));
   free(body);
@@ -178,10 +188,11 @@ static void test_cold_cache(void **state) {
 static void test_modes(void **state) {
   (void)state;
   lg_policy *p = NULL;
-  char err[256], msg[LG_MESSAGE_MAX], *body = review("CREATE", "team-a/lock/x/1", NULL, true, false);
-  static const char doc[] =
-      "{\"apiVersion\":\"leaseguard.io/v1alpha1\",\"kind\":\"LeasePolicy\","
-      "\"overrides\":[{\"match\":{\"namespaces\":[\"team-a\"]},\"rules\":{\"fencing\":{\"mode\":\"warn\"}}}]}";
+  char err[256], msg[LG_MESSAGE_MAX],
+      *body = review("CREATE", "team-a/lock/x/1", NULL, true, false);
+  static const char doc[] = "{\"apiVersion\":\"leaseguard.io/v1alpha1\",\"kind\":\"LeasePolicy\","
+                            "\"overrides\":[{\"match\":{\"namespaces\":[\"team-a\"]},\"rules\":{"
+                            "\"fencing\":{\"mode\":\"warn\"}}}]}";
   assert_int_equal(lg_policy_parse(doc, strlen(doc), &p, err, sizeof err), LG_OK);
   lg_policy *saved = policy;
   policy = p;

@@ -25,13 +25,13 @@
 #include "harness.h"
 
 /* The electors' timing, as in test_e2e.c. */
-#define LEASE_S 8
-#define RENEW "6s"
-#define RETRY_S 1
-#define NS "fence"
+#define LEASE_S    8
+#define RENEW      "6s"
+#define RETRY_S    1
+#define NS         "fence"
 #define FENCE_NAME "fence.leaseguard.e2e.test"
-#define CMS "/api/v1/namespaces/" NS "/configmaps"
-#define LEASES "/apis/coordination.k8s.io/v1/namespaces/" NS "/leases"
+#define CMS        "/api/v1/namespaces/" NS "/configmaps"
+#define LEASES     "/apis/coordination.k8s.io/v1/namespaces/" NS "/leases"
 
 typedef struct {
   pid_t pid;
@@ -51,8 +51,8 @@ static struct {
  * fence webhook is https://127.0.0.1:fence/fence. */
 static void start_api(proc *p, const char *name, int hook, int fence) {
   char portfile[LGT_PATH_LEN], pf[LGT_PATH_LEN + 16], cert[LGT_PATH_LEN + 32],
-      key[LGT_PATH_LEN + 32], tok[LGT_PATH_LEN + 32], ca[LGT_PATH_LEN + 32],
-      fca[LGT_PATH_LEN + 32], url[96], furl[96], file[64];
+      key[LGT_PATH_LEN + 32], tok[LGT_PATH_LEN + 32], ca[LGT_PATH_LEN + 32], fca[LGT_PATH_LEN + 32],
+      url[96], furl[96], file[64];
   snprintf(file, sizeof file, "%s.port", name);
   lgt_path(portfile, env.tls.dir, file);
   snprintf(file, sizeof file, "%s.out", name);
@@ -65,9 +65,19 @@ static void start_api(proc *p, const char *name, int hook, int fence) {
   snprintf(fca, sizeof fca, "--fence-webhook-ca-file=%s", env.tls.ca);
   snprintf(url, sizeof url, "--webhook-url=https://127.0.0.1:%d/validate", hook);
   snprintf(furl, sizeof furl, "--fence-webhook-url=https://127.0.0.1:%d/fence", fence);
-  char *argv[] = {LG_TEST_APISERVER_BIN, "--secure-port=0", pf, cert, key, tok,
-                  "--fence-webhook-name=" FENCE_NAME, "--fence-webhook-failure-policy=Fail",
-                  furl, fca, hook ? url : NULL, ca, NULL};
+  char *argv[] = {LG_TEST_APISERVER_BIN,
+                  "--secure-port=0",
+                  pf,
+                  cert,
+                  key,
+                  tok,
+                  "--fence-webhook-name=" FENCE_NAME,
+                  "--fence-webhook-failure-policy=Fail",
+                  furl,
+                  fca,
+                  hook ? url : NULL,
+                  ca,
+                  NULL};
   p->pid = lgt_spawn(argv, p->out, p->out);
   p->port = lgt_wait_port_file(portfile, lgt_slow(10000));
   assert_true(p->port > 0);
@@ -89,8 +99,18 @@ static void start_serve(proc *p, const char *name, int api_port, const char *ext
   snprintf(server, sizeof server, "--server=https://127.0.0.1:%d", api_port);
   snprintf(tok, sizeof tok, "--token-file=%s/serve.token", env.tls.dir);
   snprintf(ca, sizeof ca, "--certificate-authority=%s", env.tls.ca);
-  char *argv[] = {LEASEGUARD_BIN, "serve", "--bind-address=127.0.0.1", port, cert, key,
-                  "--fencing", server, tok, ca, (char *)extra, NULL};
+  char *argv[] = {LEASEGUARD_BIN,
+                  "serve",
+                  "--bind-address=127.0.0.1",
+                  port,
+                  cert,
+                  key,
+                  "--fencing",
+                  server,
+                  tok,
+                  ca,
+                  (char *)extra,
+                  NULL};
   p->pid = lgt_spawn(argv, p->out, p->err);
   lgt_wait_healthy(env.tls.ca, p->port, &p->pid, p->err, "leaseguard serve", lgt_slow(10000));
 }
@@ -141,8 +161,8 @@ typedef struct {
 } elector;
 
 static void start_elector(elector *e, const char *lock, const char *id) {
-  char server[64], token[LGT_PATH_LEN + 32], caf[LGT_PATH_LEN + 32], name[96], ident[96],
-      http[64], lease[64], retry[64], port[16], file[64];
+  char server[64], token[LGT_PATH_LEN + 32], caf[LGT_PATH_LEN + 32], name[96], ident[96], http[64],
+      lease[64], retry[64], port[16], file[64];
   memset(e, 0, sizeof *e);
   snprintf(e->id, sizeof e->id, "%s", id);
   snprintf(server, sizeof server, "--server=https://127.0.0.1:%d", env.api.port);
@@ -157,9 +177,26 @@ static void start_elector(elector *e, const char *lock, const char *id) {
   snprintf(port, sizeof port, "%d", env.api.port);
   snprintf(file, sizeof file, "elect-%s.log", id);
   lgt_path(e->log, env.tls.dir, file);
-  char *argv[] = {LEASEGUARD_BIN, "elect", "--lock-namespace=" NS, name, ident, server, token,
-                  caf, lease, "--leader-elect-renew-deadline=" RENEW, retry, http, "--run", "--",
-                  "/bin/sh", env.script, e->id, env.tls.dir, port, NULL};
+  char *argv[] = {LEASEGUARD_BIN,
+                  "elect",
+                  "--lock-namespace=" NS,
+                  name,
+                  ident,
+                  server,
+                  token,
+                  caf,
+                  lease,
+                  "--leader-elect-renew-deadline=" RENEW,
+                  retry,
+                  http,
+                  "--run",
+                  "--",
+                  "/bin/sh",
+                  env.script,
+                  e->id,
+                  env.tls.dir,
+                  port,
+                  NULL};
   e->pid = lgt_spawn(argv, e->log, e->log);
 }
 
@@ -275,8 +312,9 @@ static long api_call(const char *method, const char *path, const char *body, cha
 }
 
 static void assert_refused(long status, const char *msg, const char *what, const char *want) {
-  if (status != 403 || !strstr(msg, "admission webhook \"" FENCE_NAME "\" denied the request: "
-                                    "[fencing] ") ||
+  if (status != 403 ||
+      !strstr(msg, "admission webhook \"" FENCE_NAME "\" denied the request: "
+                   "[fencing] ") ||
       !strstr(msg, want))
     fail_msg("%s: HTTP %ld \"%s\", want 403 from the fence with \"%s\"", what, status, msg, want);
 }
@@ -427,7 +465,8 @@ static void test_failover(void **state) {
     char cm[1024];
     cm_body(cm, sizeof cm, "state", tok_b, true);
     st = api_call("PUT", CMS "/state", cm, &msg);
-    snprintf(want, sizeof want, "the write carries holder \"fb_1\" epoch 1, the lease is now "
+    snprintf(want, sizeof want,
+             "the write carries holder \"fb_1\" epoch 1, the lease is now "
              "held by \"fa_1\" epoch 2");
     assert_refused(st, msg, "a write with the killed leader's token", want);
     free(msg);
@@ -460,8 +499,8 @@ static void test_forged_tokens(void **state) {
        "is not a namespace name"},
       {"missing", "PUT", "forged", NULL, true, 403, "must carry the annotation"},
       {"switched to another lease the writer holds", "PUT", "forged", NS "/other-lock/h_1/0", true,
-       403, "the object is fenced by lease " NS "/forge-lock; the write names lease " NS
-            "/other-lock"},
+       403,
+       "the object is fenced by lease " NS "/forge-lock; the write names lease " NS "/other-lock"},
       {"label and token removed", "PUT", "forged", NULL, false, 403, "must carry the annotation"},
       {"label removed, stale token", "PUT", "forged", NS "/forge-lock/h_1/1", false, 403,
        "stale epoch"},

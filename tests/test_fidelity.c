@@ -23,9 +23,9 @@
 #include "webhook.h"
 #include "witness.h"
 
-#define SEC LG_USEC_PER_SEC
-#define T0 INT64_C(1795600800000000) /* 2026-11-25T10:00:00Z */
-#define LATENCY 3000                 /* each API call takes 3 ms */
+#define SEC     LG_USEC_PER_SEC
+#define T0      INT64_C(1795600800000000) /* 2026-11-25T10:00:00Z */
+#define LATENCY 3000                      /* each API call takes 3 ms */
 
 /* How writes reach the webhook replicas: one replica; two taking turns; two with each
  * writer's connection pinned to one (what keep-alive does). */
@@ -43,9 +43,9 @@ typedef struct {
   unsigned writes;
   int64_t now; /* true time, microseconds after T0 (also every monotonic clock) */
   const char *scenario;
-  bool correct;  /* the writers are correct: any finding is a failure */
-  int findings;  /* of correct writers */
-  int denials;   /* writes answered 403 */
+  bool correct; /* the writers are correct: any finding is a failure */
+  int findings; /* of correct writers */
+  int denials;  /* writes answered 403 */
   char first[1024];
 } world;
 
@@ -81,16 +81,16 @@ static json_t *review(const world *w, const writer *wr, const char *op, const js
                       const json_t *new_o) {
   char uid[32];
   snprintf(uid, sizeof uid, "uid-%u", w->writes);
-  json_t *user = json_pack("{s:s, s:[s]}", "username", wr->username, "groups",
-                           "system:authenticated");
+  json_t *user =
+      json_pack("{s:s, s:[s]}", "username", wr->username, "groups", "system:authenticated");
   if (wr->pod)
     json_object_set_new(user, "extra",
                         json_pack("{s:[s]}", "authentication.kubernetes.io/pod-name", wr->pod));
-  json_t *req = json_pack(
-      "{s:s, s:{s:s,s:s,s:s}, s:{s:s,s:s,s:s}, s:s, s:s, s:s, s:o, s:b}", "uid", uid, "kind",
-      "group", "coordination.k8s.io", "version", "v1", "kind", "Lease", "resource", "group",
-      "coordination.k8s.io", "version", "v1", "resource", "leases", "namespace", w->ns, "name",
-      w->name, "operation", op, "userInfo", user, "dryRun", 0);
+  json_t *req = json_pack("{s:s, s:{s:s,s:s,s:s}, s:{s:s,s:s,s:s}, s:s, s:s, s:s, s:o, s:b}", "uid",
+                          uid, "kind", "group", "coordination.k8s.io", "version", "v1", "kind",
+                          "Lease", "resource", "group", "coordination.k8s.io", "version", "v1",
+                          "resource", "leases", "namespace", w->ns, "name", w->name, "operation",
+                          op, "userInfo", user, "dryRun", 0);
   if (new_o)
     json_object_set(req, "object", (json_t *)new_o);
   if (old_o)
@@ -105,14 +105,15 @@ static bool admit(world *w, const writer *wr, const char *op, const json_t *old_
                   const json_t *new_o, char *msg, size_t msglen) {
   json_t *doc = review(w, wr, op, old_o, new_o);
   char *body = json_dumps(doc, JSON_COMPACT);
-  int r = w->route == ROUTE_ONE ? 0 : w->route == ROUTE_ALTERNATE ? (int)(w->writes % 2) : wr->replica;
+  int r = w->route == ROUTE_ONE         ? 0
+          : w->route == ROUTE_ALTERNATE ? (int)(w->writes % 2)
+                                        : wr->replica;
   lg_webhook_result res;
   bool allowed;
   w->now += LATENCY / 2;
-  lg_webhook_handle(body, strlen(body),
-                    &(lg_webhook_env){w->policy, LG_MODE_INHERIT, T0 + w->now, w->now,
-                                      w->replica[r]},
-                    &res);
+  lg_webhook_handle(
+      body, strlen(body),
+      &(lg_webhook_env){w->policy, LG_MODE_INHERIT, T0 + w->now, w->now, w->replica[r]}, &res);
   w->writes++;
   assert_int_equal(res.http_status, 200);
   allowed = res.verdict.allowed;
@@ -210,9 +211,9 @@ static bool put_spec(world *w, const writer *wr, json_t *changes) {
 }
 
 static bool create_with(world *w, const writer *wr, json_t *spec) {
-  json_t *obj = json_pack("{s:s, s:s, s:{s:s, s:s}, s:o}", "apiVersion", "coordination.k8s.io/v1",
-                          "kind", "Lease", "metadata", "name", w->name, "namespace", w->ns,
-                          "spec", spec);
+  json_t *obj =
+      json_pack("{s:s, s:s, s:{s:s, s:s}, s:o}", "apiVersion", "coordination.k8s.io/v1", "kind",
+                "Lease", "metadata", "name", w->name, "namespace", w->ns, "spec", spec);
   bool ok = !w->lease && admit(w, wr, "CREATE", NULL, obj, NULL, 0);
   if (ok)
     json_decref(stored(w, obj));
@@ -379,8 +380,8 @@ static void test_library_go(void **state) {
   static const char *const op[] = {"system:serviceaccount:openshift-etcd-operator:etcd-operator",
                                    "system:serviceaccount:openshift-etcd-operator:etcd-operator",
                                    "system:serviceaccount:openshift-etcd-operator:etcd-operator"};
-  sweep_elections("library-go 137/107/26", "openshift-etcd-operator", "openshift-cluster-etcd-operator-lock",
-                  op, 137 * SEC, 107 * SEC, 26 * SEC);
+  sweep_elections("library-go 137/107/26", "openshift-etcd-operator",
+                  "openshift-cluster-etcd-operator-lock", op, 137 * SEC, 107 * SEC, 26 * SEC);
   sweep_elections("library-go single-node 270/240/60", "openshift-etcd-operator",
                   "openshift-cluster-etcd-operator-lock", op, 270 * SEC, 240 * SEC, 60 * SEC);
 }
@@ -399,10 +400,10 @@ static void test_node_and_identity_leases(void **state) {
       snprintf(scenario, sizeof scenario, "kubelet, clock %+ds", o);
       w.scenario = scenario;
       writer kubelet = {&w, "system:node:node-1", NULL, (lg_time)o * SEC, 0};
-      assert_true(create_with(&w, &kubelet,
-                              json_pack("{s:s, s:i, s:o}", "holderIdentity", "node-1",
-                                        "leaseDurationSeconds", 40, "renewTime",
-                                        now_str(&kubelet))));
+      assert_true(
+          create_with(&w, &kubelet,
+                      json_pack("{s:s, s:i, s:o}", "holderIdentity", "node-1",
+                                "leaseDurationSeconds", 40, "renewTime", now_str(&kubelet))));
       for (int i = 0; i < 20; i++) {
         w.now += 10 * SEC;
         kubelet.replica = i % 2;
@@ -425,10 +426,10 @@ static void test_node_and_identity_leases(void **state) {
         for (int restart = 0; restart < 2; restart++) {
           char id[96];
           snprintf(id, sizeof id, "%s_%d", names[n], restart);
-          assert_true(create_with(&w, &as,
-                                  json_pack("{s:s, s:i, s:o}", "holderIdentity", id,
-                                            "leaseDurationSeconds", dur, "renewTime",
-                                            now_str(&as))));
+          assert_true(
+              create_with(&w, &as,
+                          json_pack("{s:s, s:i, s:o}", "holderIdentity", id, "leaseDurationSeconds",
+                                    dur, "renewTime", now_str(&as))));
           for (int i = 0; i < 6; i++) {
             w.now += 10 * SEC;
             assert_true(put_spec(&w, &as, json_pack("{s:o}", "renewTime", now_str(&as))));
@@ -460,8 +461,8 @@ static void coordinated(world *w, lg_time api_off, lg_time x_off, lg_time y_off)
                                     "renewTime", now_str(&ctl))));
   for (int i = 0; i < 10; i++) {
     w->now += 2 * SEC;
-    assert_true(put_spec(w, &x, json_pack("{s:o, s:i}", "renewTime", now_str(&x),
-                                          "leaseDurationSeconds", 15)));
+    assert_true(put_spec(
+        w, &x, json_pack("{s:o, s:i}", "renewTime", now_str(&x), "leaseDurationSeconds", 15)));
   }
   /* a better candidate appears: the controller marks the end of X's term */
   w->now += 500000;
@@ -474,13 +475,14 @@ static void coordinated(world *w, lg_time api_off, lg_time x_off, lg_time y_off)
                    LG_OK);
   int64_t expiry = renew + 15 * SEC - (T0 + api_off);
   w->now = (expiry > w->now ? expiry : w->now) + SEC;
-  assert_true(put_spec(w, &ctl, json_pack("{s:s, s:o, s:i, s:n, s:n}", "holderIdentity", Y,
-                                          "renewTime", now_str(&ctl), "leaseDurationSeconds", 5,
-                                          "preferredHolder", "acquireTime")));
+  assert_true(put_spec(w, &ctl,
+                       json_pack("{s:s, s:o, s:i, s:n, s:n}", "holderIdentity", Y, "renewTime",
+                                 now_str(&ctl), "leaseDurationSeconds", 5, "preferredHolder",
+                                 "acquireTime")));
   for (int i = 0; i < 10; i++) {
     w->now += 2 * SEC;
-    assert_true(put_spec(w, &y, json_pack("{s:o, s:i}", "renewTime", now_str(&y),
-                                          "leaseDurationSeconds", 15)));
+    assert_true(put_spec(
+        w, &y, json_pack("{s:o, s:i}", "renewTime", now_str(&y), "leaseDurationSeconds", 15)));
   }
 }
 
@@ -492,8 +494,8 @@ static void test_coordinated_election(void **state) {
       world w;
       char scenario[96];
       world_init(&w, "kube-system", "kube-controller-manager", (routing)route);
-      snprintf(scenario, sizeof scenario, "coordinated, apiserver %+ds, clients %+d/%+ds", o / 3,
-               o, -o);
+      snprintf(scenario, sizeof scenario, "coordinated, apiserver %+ds, clients %+d/%+ds", o / 3, o,
+               -o);
       w.scenario = scenario;
       coordinated(&w, (lg_time)o * SEC / 3, (lg_time)o * SEC, -(lg_time)o * SEC);
       if (w.findings)
@@ -507,10 +509,10 @@ static void test_coordinated_election(void **state) {
 /* ---- steals ---- */
 
 typedef enum {
-  STEAL_TAKEOVER,           /* holder -> thief, transitions + 1 */
-  STEAL_WITH_STRATEGY,      /* and spec.strategy added, transitions kept */
-  STEAL_RELEASE,            /* holder -> "" by the thief (then acquire at once) */
-  STEAL_DELETE,             /* DELETE by the thief (then CREATE) */
+  STEAL_TAKEOVER,      /* holder -> thief, transitions + 1 */
+  STEAL_WITH_STRATEGY, /* and spec.strategy added, transitions kept */
+  STEAL_RELEASE,       /* holder -> "" by the thief (then acquire at once) */
+  STEAL_DELETE,        /* DELETE by the thief (then CREATE) */
   STEAL_COUNT
 } steal_kind;
 static const char *const steal_names[] = {"takeover", "takeover adding strategy",
@@ -532,10 +534,9 @@ static bool steal(routing route, int d, lg_time holder_off, bool coordinated_lea
   bool stopped;
   if (coordinated_lease)
     assert_true(create_with(&w, &ctl,
-                            json_pack("{s:s, s:s, s:i, s:o, s:i}", "holderIdentity", H,
-                                      "strategy", "OldestEmulationVersion",
-                                      "leaseDurationSeconds", d, "renewTime", now_str(&ctl),
-                                      "leaseTransitions", 0)));
+                            json_pack("{s:s, s:s, s:i, s:o, s:i}", "holderIdentity", H, "strategy",
+                                      "OldestEmulationVersion", "leaseDurationSeconds", d,
+                                      "renewTime", now_str(&ctl), "leaseTransitions", 0)));
   else
     assert_true(create_with(&w, &h,
                             json_pack("{s:s, s:i, s:o, s:o, s:i}", "holderIdentity", H,
@@ -550,10 +551,10 @@ static bool steal(routing route, int d, lg_time holder_off, bool coordinated_lea
   w.correct = false;
   switch (k) {
   case STEAL_TAKEOVER:
-    stopped = !put_spec(&w, &thief,
-                        json_pack("{s:s, s:o, s:o, s:i}", "holderIdentity", T, "acquireTime",
-                                  now_str(&thief), "renewTime", now_str(&thief),
-                                  "leaseTransitions", 1));
+    stopped =
+        !put_spec(&w, &thief,
+                  json_pack("{s:s, s:o, s:o, s:i}", "holderIdentity", T, "acquireTime",
+                            now_str(&thief), "renewTime", now_str(&thief), "leaseTransitions", 1));
     break;
   case STEAL_WITH_STRATEGY:
     stopped = !put_spec(&w, &thief,
@@ -561,23 +562,23 @@ static bool steal(routing route, int d, lg_time holder_off, bool coordinated_lea
                                   now_str(&thief), "strategy", "OldestEmulationVersion"));
     break;
   case STEAL_RELEASE:
-    stopped = !put_spec(&w, &thief,
-                        json_pack("{s:s, s:i, s:o, s:o}", "holderIdentity", "",
-                                  "leaseDurationSeconds", 1, "acquireTime", now_str(&thief),
-                                  "renewTime", now_str(&thief)));
-    stopped = stopped || !put_spec(&w, &thief,
-                                   json_pack("{s:s, s:i, s:o, s:o, s:i}", "holderIdentity", T,
-                                             "leaseDurationSeconds", d, "acquireTime",
-                                             now_str(&thief), "renewTime", now_str(&thief),
-                                             "leaseTransitions", 1));
+    stopped =
+        !put_spec(&w, &thief,
+                  json_pack("{s:s, s:i, s:o, s:o}", "holderIdentity", "", "leaseDurationSeconds", 1,
+                            "acquireTime", now_str(&thief), "renewTime", now_str(&thief)));
+    stopped =
+        stopped || !put_spec(&w, &thief,
+                             json_pack("{s:s, s:i, s:o, s:o, s:i}", "holderIdentity", T,
+                                       "leaseDurationSeconds", d, "acquireTime", now_str(&thief),
+                                       "renewTime", now_str(&thief), "leaseTransitions", 1));
     break;
   default:
     stopped = !delete_lease(&w, &thief);
-    stopped = stopped || !create_with(&w, &thief,
-                                      json_pack("{s:s, s:i, s:o, s:o, s:i}", "holderIdentity", T,
-                                                "leaseDurationSeconds", d, "acquireTime",
-                                                now_str(&thief), "renewTime", now_str(&thief),
-                                                "leaseTransitions", 0));
+    stopped =
+        stopped || !create_with(&w, &thief,
+                                json_pack("{s:s, s:i, s:o, s:o, s:i}", "holderIdentity", T,
+                                          "leaseDurationSeconds", d, "acquireTime", now_str(&thief),
+                                          "renewTime", now_str(&thief), "leaseTransitions", 0));
     break;
   }
   if (w.lease)
@@ -603,10 +604,11 @@ static void test_steals_are_denied(void **state) {
               if (!steal((routing)route, durations[di], (lg_time)offsets[oi] * SEC, coord,
                          (steal_kind)k, fractions[fi], why, sizeof why)) {
                 if (failures++ < 10)
-                  print_error("steal not stopped: %s, %s, lease %ds, holder clock %+ds%s, at %.0f%% "
-                              "of the term (%s)\n",
-                              route_names[route], steal_names[k], durations[di], offsets[oi],
-                              coord ? ", coordinated" : "", fractions[fi] * 100, why);
+                  print_error(
+                      "steal not stopped: %s, %s, lease %ds, holder clock %+ds%s, at %.0f%% "
+                      "of the term (%s)\n",
+                      route_names[route], steal_names[k], durations[di], offsets[oi],
+                      coord ? ", coordinated" : "", fractions[fi] * 100, why);
               }
             }
   print_message("steals: %d tried, %d not stopped\n", runs, failures);
@@ -615,8 +617,8 @@ static void test_steals_are_denied(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_kube_components),     cmocka_unit_test(test_operators),
-      cmocka_unit_test(test_library_go),          cmocka_unit_test(test_node_and_identity_leases),
+      cmocka_unit_test(test_kube_components),      cmocka_unit_test(test_operators),
+      cmocka_unit_test(test_library_go),           cmocka_unit_test(test_node_and_identity_leases),
       cmocka_unit_test(test_coordinated_election), cmocka_unit_test(test_steals_are_denied),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -44,7 +44,11 @@ static void test_check(void **state) {
       {"two lengths", {"0", "52"}, {NULL}, 400, "conflicting Content-Length"},
       {"two lengths in one header", {"5, 6"}, {NULL}, 400, "conflicting Content-Length"},
       {"three, the last differs", {"7", "7", "8"}, {NULL}, 400, "conflicting"},
-      {"chunked and a length", {"10"}, {"chunked"}, 400, "both Transfer-Encoding and Content-Length"},
+      {"chunked and a length",
+       {"10"},
+       {"chunked"},
+       400,
+       "both Transfer-Encoding and Content-Length"},
       {"chunked and a zero length", {"0"}, {"chunked"}, 400, "both"},
       {"two Transfer-Encodings", {NULL}, {"chunked", "chunked"}, 400, "2 times"},
       {"gzip", {NULL}, {"gzip"}, 501, "only chunked"},
@@ -60,7 +64,8 @@ static void test_check(void **state) {
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     const framing_case *t = &cases[i];
     char msg[160] = "unset";
-    unsigned got = lg_framing_check(t->cl, count_of(t->cl), t->te, count_of(t->te), msg, sizeof msg);
+    unsigned got =
+        lg_framing_check(t->cl, count_of(t->cl), t->te, count_of(t->te), msg, sizeof msg);
     if (got != t->want)
       fail_msg("%s: got %u (%s), want %u", t->name, got, msg, t->want);
     if (t->msg && !strstr(msg, t->msg))
@@ -92,8 +97,8 @@ static int stop_server(void **state) {
 typedef struct {
   const char *name;
   const char *request;
-  int status;      /* the one answer wanted */
-  bool secure;     /* the HTTPS port, else the probe listener */
+  int status;  /* the one answer wanted */
+  bool secure; /* the HTTPS port, else the probe listener */
 } wire_case;
 
 /* Sends the request on a new connection and reads until the server closes it: exactly one
@@ -129,7 +134,8 @@ static void test_serve_refuses_ambiguous_framing(void **state) {
        "Content-Length: 0\r\nContent-Length: 34\r\n\r\n" SMUGGLED,
        400, true},
       {"GET /healthz, Content-Length 34 then 0",
-       "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 34\r\nContent-Length: 0\r\n\r\n" SMUGGLED,
+       "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 34\r\nContent-Length: "
+       "0\r\n\r\n" SMUGGLED,
        400, true},
       {"chunked plus Content-Length",
        "POST /validate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
@@ -144,7 +150,8 @@ static void test_serve_refuses_ambiguous_framing(void **state) {
        "Transfer-Encoding: gzip\r\n\r\n" SMUGGLED,
        501, true},
       {"probe listener: two lengths",
-       "GET /readyz HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 34\r\n\r\n" SMUGGLED,
+       "GET /readyz HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: "
+       "34\r\n\r\n" SMUGGLED,
        400, false},
       {"probe listener: chunked plus Content-Length",
        "GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n"
@@ -163,8 +170,10 @@ static void test_serve_refuses_ambiguous_framing(void **state) {
   /* The same length twice is unambiguous, and served on a connection kept open. */
   lgt_raw c;
   bool closed;
-  const char *ok = "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 0\r\n\r\n";
-  assert_int_equal(lgt_raw_open(&c, "127.0.0.1", env.srv.port, env.ctx, lgt_slow(5000)), LGT_OPEN_OK);
+  const char *ok =
+      "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 0\r\n\r\n";
+  assert_int_equal(lgt_raw_open(&c, "127.0.0.1", env.srv.port, env.ctx, lgt_slow(5000)),
+                   LGT_OPEN_OK);
   assert_true(lgt_raw_send(&c, ok, strlen(ok), 5000));
   char *seen = lgt_raw_read_all(&c, lgt_slow(1000), &closed);
   lgt_raw_close(&c);
@@ -184,7 +193,8 @@ static char *get_with_header(size_t n) {
   len = snprintf(req, 128, "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Padding: ");
   memset(req + len, 'a', n);
   memcpy(req + len + n, "\r\n\r\n", 5);
-  assert_int_equal(lgt_raw_open(&c, "127.0.0.1", env.srv.port, env.ctx, lgt_slow(5000)), LGT_OPEN_OK);
+  assert_int_equal(lgt_raw_open(&c, "127.0.0.1", env.srv.port, env.ctx, lgt_slow(5000)),
+                   LGT_OPEN_OK);
   assert_true(lgt_raw_send(&c, req, (size_t)len + n + 4, 5000));
   seen = lgt_raw_read_all(&c, lgt_slow(1000), &closed);
   lgt_raw_close(&c);

@@ -31,9 +31,9 @@
 #include "harness.h"
 #include "times.h"
 
-#define NS "team-a"
-#define NAME "controller-leader"
-#define USER "system:serviceaccount:team-a:controller"
+#define NS        "team-a"
+#define NAME      "controller-leader"
+#define USER      "system:serviceaccount:team-a:controller"
 #define MAX_CONNS 400
 
 /* The group's certificates and the TLS client context for raw connections. */
@@ -56,12 +56,12 @@ typedef enum { OPEN_OK, OPEN_REFUSED, OPEN_CLOSED, OPEN_TIMEOUT } open_result;
 
 typedef struct {
   int fd;
-  SSL *ssl;          /* NULL: plain TCP */
-  bool closed;       /* the server closed it */
-  char seen_by;      /* how that was seen: 'r' reading, 's' sending */
+  SSL *ssl;     /* NULL: plain TCP */
+  bool closed;  /* the server closed it */
+  char seen_by; /* how that was seen: 'r' reading, 's' sending */
   long opened_ms, closed_ms, last_sent_ms;
   int ssl_error, sys_errno; /* how a read or write failed */
-  char why[120];             /* OpenSSL's reason for it */
+  char why[120];            /* OpenSSL's reason for it */
   size_t sent;
 } tconn;
 
@@ -340,7 +340,8 @@ static int stop_server(void **state) {
   if (status < 0)
     fail_msg("serve did not stop within 10 s of SIGTERM");
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    fail_msg("serve exited with status %d (signal %d)", WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+    fail_msg("serve exited with status %d (signal %d)",
+             WIFEXITED(status) ? WEXITSTATUS(status) : -1,
              WIFSIGNALED(status) ? WTERMSIG(status) : 0);
   return 0;
 }
@@ -378,12 +379,14 @@ static text lease_at(lg_time now, const char *holder, size_t n, const char *dur,
   assert_non_null(f);
   lg_time_format(now - 60 * LG_USEC_PER_SEC, acq);
   lg_time_format(renewed_now ? now : now - 2 * LG_USEC_PER_SEC, ren);
-  fputs("{\"apiVersion\":\"coordination.k8s.io/v1\",\"kind\":\"Lease\",\"metadata\":{\"name\":\"" NAME
-        "\",\"namespace\":\"" NS "\"},\"spec\":{\"holderIdentity\":",
-        f);
+  fputs(
+      "{\"apiVersion\":\"coordination.k8s.io/v1\",\"kind\":\"Lease\",\"metadata\":{\"name\":\"" NAME
+      "\",\"namespace\":\"" NS "\"},\"spec\":{\"holderIdentity\":",
+      f);
   fwrite(holder, 1, n, f);
-  fprintf(f, ",\"leaseDurationSeconds\":%s,\"acquireTime\":\"%s\",\"renewTime\":\"%s\","
-             "\"leaseTransitions\":3}}",
+  fprintf(f,
+          ",\"leaseDurationSeconds\":%s,\"acquireTime\":\"%s\",\"renewTime\":\"%s\","
+          "\"leaseTransitions\":3}}",
           dur, acq, ren);
   assert_int_equal(fclose(f), 0);
   return t;
@@ -394,11 +397,12 @@ static text review_of(const char *uid, const char *kind, const text *old, const 
   text t = {NULL, 0};
   FILE *f = open_memstream(&t.p, &t.n);
   assert_non_null(f);
-  fprintf(f, "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{"
-             "\"uid\":\"%s\",\"kind\":%s,\"resource\":{\"group\":\"coordination.k8s.io\","
-             "\"version\":\"v1\",\"resource\":\"leases\"},\"namespace\":\"" NS "\",\"name\":\"" NAME
-             "\",\"operation\":\"UPDATE\",\"userInfo\":{\"username\":\"" USER "\",\"groups\":"
-             "[\"system:authenticated\"]}",
+  fprintf(f,
+          "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{"
+          "\"uid\":\"%s\",\"kind\":%s,\"resource\":{\"group\":\"coordination.k8s.io\","
+          "\"version\":\"v1\",\"resource\":\"leases\"},\"namespace\":\"" NS "\",\"name\":\"" NAME
+          "\",\"operation\":\"UPDATE\",\"userInfo\":{\"username\":\"" USER "\",\"groups\":"
+          "[\"system:authenticated\"]}",
           uid, kind);
   if (old) {
     fputs(",\"oldObject\":", f);
@@ -465,7 +469,10 @@ static void check_answer(const char *name, long status, const char *body, want w
     allowed = json_is_true(json_object_get(resp, "allowed"));
     if (w == WANT_4XX || (w == WANT_ALLOW) != allowed)
       fail_msg("%s: allowed=%d, want %s: %.300s", name, allowed,
-               w == WANT_4XX ? "a 4xx" : w == WANT_ALLOW ? "allowed" : "denied", body);
+               w == WANT_4XX     ? "a 4xx"
+               : w == WANT_ALLOW ? "allowed"
+                                 : "denied",
+               body);
     if (!allowed &&
         json_integer_value(json_object_get(json_object_get(resp, "status"), "code")) != 403)
       fail_msg("%s: a denial without status.code 403: %.300s", name, body);
@@ -592,8 +599,8 @@ static void test_flood_and_slowloris(void **state) {
       worst = took;
     lgt_sleep_ms(500);
   } while (open_conns > 0 && lgt_elapsed_ms(&t0) < timeout_ms + lgt_slow(4000));
-  print_message("normal requests: %d, slowest %ld ms; hostile connections left open: %d\n",
-                normal, worst, open_conns);
+  print_message("normal requests: %d, slowest %ld ms; hostile connections left open: %d\n", normal,
+                worst, open_conns);
   if (worst > lgt_slow(2000))
     fail_msg("a normal request took %ld ms", worst);
   for (int i = 0; i < n_conns; i++) {
@@ -607,9 +614,10 @@ static void test_flood_and_slowloris(void **state) {
      * early: so half the timeout. */
     if (held < timeout_ms / 2)
       fail_msg("connection %d closed after %ld ms (seen %s; SSL error %d %s, errno %d; last "
-               "byte sent at %ld ms), before the %ld ms timeout", i, held,
-               conns[i].seen_by == 's' ? "sending" : "reading", conns[i].ssl_error, conns[i].why,
-               conns[i].sys_errno, conns[i].last_sent_ms - conns[i].opened_ms, timeout_ms);
+               "byte sent at %ld ms), before the %ld ms timeout",
+               i, held, conns[i].seen_by == 's' ? "sending" : "reading", conns[i].ssl_error,
+               conns[i].why, conns[i].sys_errno, conns[i].last_sent_ms - conns[i].opened_ms,
+               timeout_ms);
   }
   assert_alive("the flood");
 }
@@ -701,7 +709,8 @@ static void test_body_byte_by_byte(void **state) {
     else
       snprintf(head, sizeof head,
                "POST /validate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-               "Content-Length: %zu\r\n\r\n", b.n);
+               "Content-Length: %zu\r\n\r\n",
+               b.n);
     for (const char *p = head; *p; p++)
       assert_true(conn_send(t, p, 1, 1000));
     for (size_t k = 0; k < b.n; k++) {
@@ -735,17 +744,19 @@ static void test_truncated_bodies(void **state) {
   char cl[64];
   struct {
     const char *name, *headers, *first; /* first: sent before the body piece */
-    size_t body_bytes;                   /* how much of the review follows */
-    const char *last;                    /* sent after it, or NULL */
-    bool half_close;                     /* close_notify + FIN, then expect the server to close */
+    size_t body_bytes;                  /* how much of the review follows */
+    const char *last;                   /* sent after it, or NULL */
+    bool half_close;                    /* close_notify + FIN, then expect the server to close */
   } cases[] = {
       {"Content-Length 5000, 100 sent, closed", "Content-Length: 5000\r\n", "", 100, NULL, false},
-      {"Content-Length 5000, 100 sent, half-closed", "Content-Length: 5000\r\n", "", 100, NULL, true},
-      {"chunk of 0x100, 50 sent, closed", "Transfer-Encoding: chunked\r\n", "100\r\n", 50, NULL, false},
+      {"Content-Length 5000, 100 sent, half-closed", "Content-Length: 5000\r\n", "", 100, NULL,
+       true},
+      {"chunk of 0x100, 50 sent, closed", "Transfer-Encoding: chunked\r\n", "100\r\n", 50, NULL,
+       false},
       {"chunk of 0x100, 50 sent, half-closed", "Transfer-Encoding: chunked\r\n", "100\r\n", 50,
        NULL, true},
-      {"whole chunk, no last chunk, half-closed", "Transfer-Encoding: chunked\r\n", cl, b.n,
-       "\r\n", true},
+      {"whole chunk, no last chunk, half-closed", "Transfer-Encoding: chunked\r\n", cl, b.n, "\r\n",
+       true},
       {"chunk size not hex", "Transfer-Encoding: chunked\r\n", "zz\r\n", 10, "\r\n0\r\n\r\n", true},
       {"chunk size overflowing", "Transfer-Encoding: chunked\r\n", "fffffffffffffffffffff\r\n", 10,
        "\r\n0\r\n\r\n", true},
@@ -820,7 +831,7 @@ static char *repeat(const char *s, size_t n, const char *tail) {
 
 /* Flags for the JSON tests: room for 3 MiB holders. */
 #define JSON_FLAGS(timeout) \
-  {"--max-request-bytes=8388608", timeout_flag(timeout, sizeof timeout, 20), NULL}
+  { "--max-request-bytes=8388608", timeout_flag(timeout, sizeof timeout, 20), NULL }
 
 static void test_hostile_json_values(void **state) {
   char timeout[48];
@@ -872,8 +883,9 @@ static void test_hostile_json_values(void **state) {
        WANT_4XX},
       {"two holderIdentity keys, one escaped", "\"pod-b\",\"holder\\u0049dentity\":\"pod-a\"", 0,
        NULL, WANT_4XX},
-      {"two spec keys", "\"pod-b\",\"leaseDurationSeconds\":15},\"spec\":{\"holderIdentity\":\"pod-a\"",
-       0, NULL, WANT_4XX},
+      {"two spec keys",
+       "\"pod-b\",\"leaseDurationSeconds\":15},\"spec\":{\"holderIdentity\":\"pod-a\"", 0, NULL,
+       WANT_4XX},
       /* wrong types */
       {"holder 42", "42", 0, NULL, WANT_4XX},
       {"holder {}", "{}", 0, NULL, WANT_4XX},
@@ -902,8 +914,8 @@ static void test_hostile_json_values(void **state) {
 
 /* Bodies that are not a review: other top levels, trailing bytes, deep nesting. */
 static void test_hostile_json_documents(void **state) {
-  static const char *tops[] = {"[]", "[{}]", "\"review\"", "42", "null", "true", "{}", "",
-                               "   \n", "\xef\xbb\xbf{}"};
+  static const char *tops[] = {"[]",   "[{}]", "\"review\"", "42",    "null",
+                               "true", "{}",   "",           "   \n", "\xef\xbb\xbf{}"};
   enum { DEEP = 100000 };
   char timeout[48], *s, *closing;
   const char *flags[] = JSON_FLAGS(timeout);
@@ -947,12 +959,16 @@ static void test_wrong_objects(void **state) {
   static const char configmap[] =
       "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"" NAME
       "\",\"namespace\":\"" NS "\"},\"data\":{\"holderIdentity\":\"pod-b\"}}";
-  static const char *objs[] = {"\"a string\"", "42", "[]", "true",
+  static const char *objs[] = {"\"a string\"",
+                               "42",
+                               "[]",
+                               "true",
                                "{\"kind\":\"Lease\",\"spec\":[]}",
                                "{\"kind\":\"Lease\",\"spec\":\"x\"}",
                                "{\"kind\":\"Lease\",\"metadata\":\"x\",\"spec\":{}}"};
-  static const char *kinds[] = {"[]", "\"Lease\"", "{}", "{\"kind\":\"Lease\"}",
-                                "{\"group\":\"coordination.k8s.io\",\"version\":\"v1\",\"kind\":42}"};
+  static const char *kinds[] = {
+      "[]", "\"Lease\"", "{}", "{\"kind\":\"Lease\"}",
+      "{\"group\":\"coordination.k8s.io\",\"version\":\"v1\",\"kind\":42}"};
   char timeout[48], name[160];
   const char *flags[] = JSON_FLAGS(timeout);
   lg_time now = lg_time_now();
@@ -1035,14 +1051,14 @@ static void test_huge_strings(void **state) {
  * returns the first handshake message type the server answers with (2: ServerHello), 0
  * for an alert, -1 when it closes or says nothing within 3 s. */
 static int client_hello(unsigned version) {
-  static const unsigned char suites[] = {0xc0, 0x2b, 0xc0, 0x2f, 0xc0, 0x09, 0xc0, 0x13, 0xc0, 0x0a,
-                                         0xc0, 0x14, 0x00, 0x9c, 0x00, 0x2f, 0x00, 0x35, 0x00, 0xff};
+  static const unsigned char suites[] = {0xc0, 0x2b, 0xc0, 0x2f, 0xc0, 0x09, 0xc0,
+                                         0x13, 0xc0, 0x0a, 0xc0, 0x14, 0x00, 0x9c,
+                                         0x00, 0x2f, 0x00, 0x35, 0x00, 0xff};
   static const unsigned char exts[] = {
       0x00, 0x0a, 0x00, 0x06, 0x00, 0x04, 0x00, 0x17, 0x00, 0x1d,             /* groups */
       0x00, 0x0b, 0x00, 0x02, 0x01, 0x00,                                     /* point formats */
       0x00, 0x0d, 0x00, 0x0c, 0x00, 0x0a, 0x04, 0x03, 0x08, 0x04, 0x04, 0x01, /* signatures */
-      0x02, 0x03, 0x02, 0x01,
-      0x00, 0x17, 0x00, 0x00, /* extended master secret */
+      0x02, 0x03, 0x02, 0x01, 0x00, 0x17, 0x00, 0x00, /* extended master secret */
   };
   unsigned char msg[512], *p = msg + 9, reply[16];
   size_t body, got = 0;
@@ -1065,9 +1081,10 @@ static int client_hello(unsigned version) {
   memcpy(p, exts, sizeof exts);
   p += sizeof exts;
   body = (size_t)(p - msg) - 9;
-  memcpy(msg, (unsigned char[]){0x16, 0x03, 0x01, (unsigned char)((body + 4) >> 8),
-                                (unsigned char)(body + 4), 0x01, 0, (unsigned char)(body >> 8),
-                                (unsigned char)body},
+  memcpy(msg,
+         (unsigned char[]){0x16, 0x03, 0x01, (unsigned char)((body + 4) >> 8),
+                           (unsigned char)(body + 4), 0x01, 0, (unsigned char)(body >> 8),
+                           (unsigned char)body},
          9);
   assert_true(conn_send(t, msg, (size_t)(p - msg), 3000));
   while (got < 6) {

@@ -99,7 +99,7 @@ typedef struct {
 } watch_step;
 
 static void act_rewrite_same_size(void) { rewrite_file("a", "AAAA", 1500); } /* content + mtime */
-static void act_rewrite_longer(void) { rewrite_file("a", "AAAAAA", 1500); } /* size only */
+static void act_rewrite_longer(void) { rewrite_file("a", "AAAAAA", 1500); }  /* size only */
 static void act_touch(void) {
   char p[LGT_PATH_LEN];
   lgt_path(p, dir, "a");
@@ -117,7 +117,8 @@ static void test_watch(void **state) {
       {"unchanged", NULL, false, LG_HOTFILE_SAME, NULL},
       {"unchanged again", NULL, false, LG_HOTFILE_SAME, NULL},
       {"forced", NULL, true, LG_HOTFILE_CHANGED, NULL},
-      {"content and mtime, same size and inode", act_rewrite_same_size, false, LG_HOTFILE_CHANGED, NULL},
+      {"content and mtime, same size and inode", act_rewrite_same_size, false, LG_HOTFILE_CHANGED,
+       NULL},
       {"seen once", NULL, false, LG_HOTFILE_SAME, NULL},
       {"size only", act_rewrite_longer, false, LG_HOTFILE_CHANGED, NULL},
       {"mtime only", act_touch, false, LG_HOTFILE_CHANGED, NULL},
@@ -333,10 +334,8 @@ static int teardown(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_watch),
-      cmocka_unit_test(test_data_link_swap),
-      cmocka_unit_test(test_missing_at_init),
-      cmocka_unit_test(test_holder),
+      cmocka_unit_test(test_watch),           cmocka_unit_test(test_data_link_swap),
+      cmocka_unit_test(test_missing_at_init), cmocka_unit_test(test_holder),
       cmocka_unit_test(test_holder_threads),
   };
   return cmocka_run_group_tests(tests, setup, teardown);

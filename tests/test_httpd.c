@@ -48,13 +48,19 @@ typedef struct {
 
 static void test_answers(void **state) {
   static const wire_case cases[] = {
-      {"GET known", "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 200 ", "{\"hello\":true}", false},
-      {"GET with a status", "GET /busy HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 503 ", "busy", false},
+      {"GET known", "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 200 ", "{\"hello\":true}",
+       false},
+      {"GET with a status", "GET /busy HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 503 ", "busy",
+       false},
       {"HEAD", "HEAD /hello HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 200 ", NULL, false},
       {"GET unknown", "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 404 ", "not found", false},
-      {"POST", "POST /hello HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", "HTTP/1.1 405 ", "method not allowed", false},
-      {"two lengths", "GET /hello HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 5\r\n\r\nGET /", "HTTP/1.1 400 ", "conflicting Content-Length", true},
-      {"gzip", "GET /hello HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", "HTTP/1.1 501 ", "only chunked", true},
+      {"POST", "POST /hello HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", "HTTP/1.1 405 ",
+       "method not allowed", false},
+      {"two lengths",
+       "GET /hello HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 5\r\n\r\nGET /",
+       "HTTP/1.1 400 ", "conflicting Content-Length", true},
+      {"gzip", "GET /hello HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", "HTTP/1.1 501 ",
+       "only chunked", true},
   };
   int calls = 0, port = lgt_free_port();
   char addr[32], err[256];
@@ -104,7 +110,8 @@ static void test_bad_start(void **state) {
   int calls = 0;
   char err[256];
   lg_httpd *h = (lg_httpd *)1;
-  lg_httpd_config cfg = {.addr = "localhost:80", .flag = "--probe", .handler = answer, .ctx = &calls};
+  lg_httpd_config cfg = {
+      .addr = "localhost:80", .flag = "--probe", .handler = answer, .ctx = &calls};
   (void)state;
   assert_int_not_equal(lg_httpd_start_with(&cfg, &h, err, sizeof err), LG_OK);
   assert_null(h);

@@ -60,9 +60,8 @@ static void test_tree_in_arena(void **state) {
   /* Rewriting a string of the tree outside the arena would leak; inside, the old string's
    * free is a no-op and the new one is the arena's. */
   lg_jarena_enter(a);
-  assert_int_equal(json_string_set(json_object_get(json_object_get(tree, "request"), "uid"),
-                                   "rewritten"),
-                   0);
+  assert_int_equal(
+      json_string_set(json_object_get(json_object_get(tree, "request"), "uid"), "rewritten"), 0);
   lg_jarena_leave(a);
   assert_true(lg_jarena_used(a) > used);
   /* A reference dropped after leaving (even the last one) frees nothing that is the arena's. */
@@ -135,10 +134,10 @@ static void *worker(void *arg) {
     lg_jarena_enter(a);
     t = json_loads(doc, 0, NULL);
     lg_jarena_leave(a);
-    ok &= t && json_integer_value(json_object_get(
-                   json_object_get(json_object_get(json_object_get(t, "request"), "object"),
-                                   "spec"),
-                   "leaseDurationSeconds")) == 15;
+    ok &=
+        t && json_integer_value(json_object_get(
+                 json_object_get(json_object_get(json_object_get(t, "request"), "object"), "spec"),
+                 "leaseDurationSeconds")) == 15;
     /* malloc's memory on this thread while another thread's arena is entered there */
     json_decref(json_pack("{s:i}", "k", k));
     lg_jarena_free(a);

@@ -50,23 +50,34 @@ static const string_case string_cases[] = {
     {"slash (not escaped)", "system:serviceaccount:kube-system/x", 0},
     {"named escapes", "\b\f\n\r\t", 0},
     {"other control characters", "\x01\x02\x1b\x1f", 0},
-    {"DEL (not escaped)", "a\x7f" "b", 0},
+    {"DEL (not escaped)",
+     "a\x7f"
+     "b",
+     0},
     {"NUL inside", "a\0b", 3},
     {"the six characters \\u0000 (a NUL escaped in place)", "pod-a\\u0000pod-b", 0},
     {"two-byte UTF-8", "caf\xc3\xa9", 0},
     {"three-byte UTF-8", "\xe2\x82\xac 5", 0},
     {"four-byte UTF-8", "\xf0\x9f\x94\x92 lock", 0},
-    {"U+2028 (not escaped)", "a\xe2\x80\xa8" "b", 0},
-    {"lone continuation byte", "a\x80" "b", 0},
+    {"U+2028 (not escaped)",
+     "a\xe2\x80\xa8"
+     "b",
+     0},
+    {"lone continuation byte",
+     "a\x80"
+     "b",
+     0},
     {"cut two-byte sequence", "caf\xc3", 0},
     {"overlong slash", "\xc0\xaf", 0},
     {"surrogate", "\xed\xa0\x80", 0},
     {"above U+10FFFF", "\xf4\x90\x80\x80", 0},
     {"invalid lead byte", "\xff", 0},
-    {"long plain run", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-                       "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-                       "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-                       "\"end", 0},
+    {"long plain run",
+     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+     "\"end",
+     0},
 };
 
 static void test_strings(void **state) {
@@ -96,9 +107,9 @@ static void test_every_byte_and_pair(void **state) {
 
 /* Random strings of 0 to 24 bytes drawn from bytes that matter to JSON and UTF-8. */
 static void test_random_strings(void **state) {
-  static const unsigned char pool[] = {'a', 'z', '"', '\\', '/', 0, 1, '\n', 0x1f, 0x7f,
-                                       0x80, 0x9f, 0xa0, 0xbf, 0xc2, 0xc3, 0xdf, 0xe0, 0xe2,
-                                       0xed, 0xef, 0xf0, 0xf4, 0xf5, 0xff};
+  static const unsigned char pool[] = {'a',  'z',  '"',  '\\', '/',  0,    1,    '\n', 0x1f,
+                                       0x7f, 0x80, 0x9f, 0xa0, 0xbf, 0xc2, 0xc3, 0xdf, 0xe0,
+                                       0xe2, 0xed, 0xef, 0xf0, 0xf4, 0xf5, 0xff};
   unsigned seed = 14;
   char s[24], name[40];
   (void)state;
@@ -113,8 +124,8 @@ static void test_random_strings(void **state) {
 
 /* Values through jansson's dumper; integers at their limits; fragments; null. */
 static void test_values(void **state) {
-  const char *docs[] = {"[\"system:masters\",\"a\\u0000b\",1,-2.5,true,null,{\"k\":[]}]",
-                        "{}", "\"x\"", "9223372036854775807", "-9223372036854775808"};
+  const char *docs[] = {"[\"system:masters\",\"a\\u0000b\",1,-2.5,true,null,{\"k\":[]}]", "{}",
+                        "\"x\"", "9223372036854775807", "-9223372036854775808"};
   lg_jsonw w;
   char *got;
   (void)state;
@@ -195,8 +206,8 @@ static void test_growth(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_strings),        cmocka_unit_test(test_every_byte_and_pair),
-      cmocka_unit_test(test_random_strings), cmocka_unit_test(test_values),
+      cmocka_unit_test(test_strings),           cmocka_unit_test(test_every_byte_and_pair),
+      cmocka_unit_test(test_random_strings),    cmocka_unit_test(test_values),
       cmocka_unit_test(test_failure_and_reuse), cmocka_unit_test(test_growth),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

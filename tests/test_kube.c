@@ -25,10 +25,10 @@
 #include "harness.h"
 #include "kube.h"
 
-#define PATH_LEN LGT_PATH_LEN
+#define PATH_LEN   LGT_PATH_LEN
 #define TIMEOUT_MS 300L        /* for calls that must time out */
-#define CALL_MS 5000L          /* for calls that must succeed */
-#define HUGE_LEN (17L << 20)   /* past the client's 16 MiB cap */
+#define CALL_MS    5000L       /* for calls that must succeed */
+#define HUGE_LEN   (17L << 20) /* past the client's 16 MiB cap */
 
 /* ---- files ---- */
 
@@ -322,7 +322,6 @@ static void check_contains(const char *name, const char *what, const char *text,
     fail_msg("%s: %s \"%s\" does not contain \"%s\"", name, what, text ? text : "(null)", needle);
 }
 
-
 /* ---- calls ---- */
 
 /* A config for the main server: CA file from dir/ca_sub (NULL: none), the given token. */
@@ -553,7 +552,8 @@ static void test_timeouts(void **state) {
   ms = lgt_elapsed_ms(&t0);
   assert_int_equal(r.status, 0);
   /* curl says "Operation timed out" or, during the handshake, "SSL connection timeout" */
-  check_contains("silent listener", "message", r.message, strstr(r.message, "timeout") ? "timeout" : "timed out");
+  check_contains("silent listener", "message", r.message,
+                 strstr(r.message, "timeout") ? "timeout" : "timed out");
   check_elapsed("silent listener", ms);
   lg_kube_free(k);
   close(fd);
@@ -565,7 +565,8 @@ static void test_timeouts(void **state) {
   clock_gettime(CLOCK_MONOTONIC, &t0);
   assert_int_equal(lg_kube_call(k, "GET", "/hang", NULL, TIMEOUT_MS, &r), LG_EIO);
   ms = lgt_elapsed_ms(&t0);
-  check_contains("hanging request", "message", r.message, strstr(r.message, "timeout") ? "timeout" : "timed out");
+  check_contains("hanging request", "message", r.message,
+                 strstr(r.message, "timeout") ? "timeout" : "timed out");
   check_elapsed("hanging request", ms);
   /* The same client works again afterwards. */
   assert_int_equal(lg_kube_call(k, "GET", "/ok", NULL, CALL_MS, &r), LG_OK);
@@ -724,7 +725,8 @@ static void test_exec_plugin_and_401(void **state) {
   snprintf(path, sizeof path, "%s/plugin.sh", dir);
   assert_int_equal(chmod(path, 0700), 0);
   config_for(&c, main_srv.port, "certs", NULL);
-  lg_execcred_opts o = {.name = "user \"u\"", .command = path,
+  lg_execcred_opts o = {.name = "user \"u\"",
+                        .command = path,
                         .api_version = "client.authentication.k8s.io/v1",
                         .interactive_mode = "Never"};
   assert_int_equal(lg_execcred_new(&o, &c.exec, err, sizeof err), LG_OK);

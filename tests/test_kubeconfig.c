@@ -98,8 +98,8 @@ static void check_path(const char *name, const char *field, const char *want, co
 
 /* ---- kubeconfig ---- */
 
-#define CA_PEM "-----BEGIN CERTIFICATE-----\nQ0E=\n-----END CERTIFICATE-----\n"
-#define CA_B64 "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tClEwRT0KLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo="
+#define CA_PEM   "-----BEGIN CERTIFICATE-----\nQ0E=\n-----END CERTIFICATE-----\n"
+#define CA_B64   "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tClEwRT0KLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo="
 #define CERT_PEM "-----BEGIN CERTIFICATE-----\nQ0VSVA==\n-----END CERTIFICATE-----\n"
 #define CERT_B64 \
   "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tClEwVlNWQT09Ci0tLS0tRU5EIENFUlRJRklDQVRFLS0tLS0K"
@@ -107,9 +107,9 @@ static void check_path(const char *name, const char *field, const char *want, co
 #define KEY_B64 "LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tClMwVloKLS0tLS1FTkQgUFJJVkFURSBLRVktLS0tLQo="
 
 /* A kubeconfig with one context "c" -> cluster "k", user "u", and the given bodies. */
-#define KC(cluster, user)                                                                    \
-  "apiVersion: v1\nkind: Config\ncurrent-context: c\n"                                       \
-  "contexts:\n- name: c\n  context: {cluster: k, user: u}\n"                                 \
+#define KC(cluster, user)                                    \
+  "apiVersion: v1\nkind: Config\ncurrent-context: c\n"       \
+  "contexts:\n- name: c\n  context: {cluster: k, user: u}\n" \
   "clusters:\n- name: k\n  cluster:\n" cluster "users:\n- name: u\n  user:\n" user
 #define SERVER "    server: https://api.example:6443\n"
 
@@ -125,7 +125,7 @@ typedef struct {
   bool insecure, exec;
 } kc_case;
 
-#define OK(url) .rc = LG_OK, .server = url
+#define OK(url)           .rc = LG_OK, .server = url
 #define FAILS(code, text) .rc = code, .err = text
 
 static const kc_case kc_cases[] = {
@@ -269,13 +269,11 @@ static const kc_case kc_cases[] = {
      FAILS(LG_EINVAL, "certificate-authority-data is not base64 of PEM data")},
     {"CA data not PEM", KC(SERVER "    certificate-authority-data: aGVsbG8=\n", ""),
      FAILS(LG_EINVAL, "certificate-authority-data is not base64 of PEM data")},
-    {"client certificate without key",
-     KC(SERVER, "    client-certificate-data: " CERT_B64 "\n"),
+    {"client certificate without key", KC(SERVER, "    client-certificate-data: " CERT_B64 "\n"),
      FAILS(LG_EINVAL, "client-certificate without client-key")},
     {"token is not a string", KC(SERVER, "    token: [a, b]\n"),
      FAILS(LG_EINVAL, "token must be a string")},
-    {"malformed YAML", "current-context: c\ncontexts: [\n  - {name: c\n",
-     FAILS(LG_EINVAL, "line")},
+    {"malformed YAML", "current-context: c\ncontexts: [\n  - {name: c\n", FAILS(LG_EINVAL, "line")},
     {"empty file (an empty kubeconfig, as for kubectl)", "",
      FAILS(LG_EINVAL, "current-context is not set")},
     {"not a mapping", "- a\n- b\n", FAILS(LG_EINVAL, "not a kubeconfig")},
@@ -396,9 +394,8 @@ static void test_explicit(void **state) {
   snprintf(tok, sizeof tok, "%s/explicit/token", dir);
   snprintf(ca, sizeof ca, "%s/kc/pki/ca.crt", dir);
 
-  assert_int_equal(lg_kube_config_explicit("https://api.example:6443//", tok, ca, &c, err,
-                                           sizeof err),
-                   LG_OK);
+  assert_int_equal(
+      lg_kube_config_explicit("https://api.example:6443//", tok, ca, &c, err, sizeof err), LG_OK);
   check_str("explicit", "server", "https://api.example:6443", c.server);
   check_str("explicit", "token_file", tok, c.token_file);
   check_str("explicit", "ca_file", ca, c.ca_file);
@@ -466,19 +463,19 @@ static const struct {
     {"flags/ca.crt", "ca\n"},
 };
 
-#define A "@DIR@/m/a.yaml"
-#define B "@DIR@/m/b/b.yaml"
-#define C "@DIR@/m/c.yaml"
-#define HOME "@DIR@/home"
+#define A      "@DIR@/m/a.yaml"
+#define B      "@DIR@/m/b/b.yaml"
+#define C      "@DIR@/m/c.yaml"
+#define HOME   "@DIR@/home"
 #define FTOKEN "@DIR@/flags/token"
-#define FCA "@DIR@/flags/ca.crt"
+#define FCA    "@DIR@/flags/ca.crt"
 
 typedef struct {
   const char *name;
-  lg_kube_flags flags;                 /* "@DIR@" expanded */
-  const char *kubeconfig, *home, *sa;  /* the environment; sa: in-cluster with that SA dir */
+  lg_kube_flags flags;                /* "@DIR@" expanded */
+  const char *kubeconfig, *home, *sa; /* the environment; sa: in-cluster with that SA dir */
   lg_rc rc;
-  const char *err;                     /* a part of the message on failure */
+  const char *err; /* a part of the message on failure */
   const char *server, *token, *token_file, *ca_file, *ns, *source;
 } resolve_case;
 
@@ -489,17 +486,29 @@ static const resolve_case resolve_cases[] = {
     {"KUBECONFIG b:a: b's current-context, b's relative paths", .kubeconfig = B ":" A,
      .server = "https://b.example", .token_file = "m/b/token-b", .ca_file = "m/b/ca-b.crt",
      .source = "kubeconfig @DIR@/m/b/b.yaml, context \"ctx-b\""},
-    {"a:b --context=ctx-shared: a's entries win whole", {.context = "ctx-shared"},
-     .kubeconfig = A ":" B, .server = "https://shared-from-a.example", .token = "shared-a"},
-    {"b:a --context=ctx-shared: b's entries win whole", {.context = "ctx-shared"},
-     .kubeconfig = B ":" A, .server = "https://shared-from-b.example", .token = "shared-b"},
-    {"b:a --context=ctx-a: b's ctx-a, b's cluster and user", {.context = "ctx-a"},
-     .kubeconfig = B ":" A, .server = "https://b.example", .token_file = "m/b/token-b",
+    {"a:b --context=ctx-shared: a's entries win whole",
+     {.context = "ctx-shared"},
+     .kubeconfig = A ":" B,
+     .server = "https://shared-from-a.example",
+     .token = "shared-a"},
+    {"b:a --context=ctx-shared: b's entries win whole",
+     {.context = "ctx-shared"},
+     .kubeconfig = B ":" A,
+     .server = "https://shared-from-b.example",
+     .token = "shared-b"},
+    {"b:a --context=ctx-a: b's ctx-a, b's cluster and user",
+     {.context = "ctx-a"},
+     .kubeconfig = B ":" A,
+     .server = "https://b.example",
+     .token_file = "m/b/token-b",
      .ca_file = "m/b/ca-b.crt"},
     {"c:b: current-context from the first file that sets it", .kubeconfig = C ":" B,
      .server = "https://b.example", .token_file = "m/b/token-b", .ca_file = "m/b/ca-b.crt"},
-    {"c:b --context=ctx-c: context and user from c, cluster from b", {.context = "ctx-c"},
-     .kubeconfig = C ":" B, .server = "https://b.example", .token = "tc",
+    {"c:b --context=ctx-c: context and user from c, cluster from b",
+     {.context = "ctx-c"},
+     .kubeconfig = C ":" B,
+     .server = "https://b.example",
+     .token = "tc",
      .ca_file = "m/b/ca-b.crt"},
     {"missing and empty entries of KUBECONFIG are skipped",
      .kubeconfig = "@DIR@/m/none.yaml::" A ":", .server = "https://a.example", .token = "ta",
@@ -510,25 +519,44 @@ static const resolve_case resolve_cases[] = {
      .rc = LG_EINVAL, .err = "@DIR@/m/bad.yaml: line"},
     {"c alone: no current-context", .kubeconfig = C, .rc = LG_EINVAL,
      .err = "@DIR@/m/c.yaml: current-context is not set (give --context)"},
-    {"c alone --context=ctx-c: cluster cb is nowhere", {.context = "ctx-c"}, .kubeconfig = C,
-     .rc = LG_EINVAL, .err = "cluster \"cb\" not found"},
-    {"an unknown --context", {.context = "nope"}, .kubeconfig = A ":" B, .rc = LG_EINVAL,
+    {"c alone --context=ctx-c: cluster cb is nowhere",
+     {.context = "ctx-c"},
+     .kubeconfig = C,
+     .rc = LG_EINVAL,
+     .err = "cluster \"cb\" not found"},
+    {"an unknown --context",
+     {.context = "nope"},
+     .kubeconfig = A ":" B,
+     .rc = LG_EINVAL,
      .err = "@DIR@/m/a.yaml, @DIR@/m/b/b.yaml: context \"nope\" not found"},
-    {"--kubeconfig wins over KUBECONFIG", {.kubeconfig = B}, .kubeconfig = A,
-     .server = "https://b.example", .token_file = "m/b/token-b", .ca_file = "m/b/ca-b.crt"},
-    {"--kubeconfig is only that file", {.kubeconfig = C}, .kubeconfig = B, .rc = LG_EINVAL,
+    {"--kubeconfig wins over KUBECONFIG",
+     {.kubeconfig = B},
+     .kubeconfig = A,
+     .server = "https://b.example",
+     .token_file = "m/b/token-b",
+     .ca_file = "m/b/ca-b.crt"},
+    {"--kubeconfig is only that file",
+     {.kubeconfig = C},
+     .kubeconfig = B,
+     .rc = LG_EINVAL,
      .err = "current-context is not set"},
-    {"--kubeconfig that does not exist", {.kubeconfig = "@DIR@/m/none.yaml"}, .rc = LG_EIO,
+    {"--kubeconfig that does not exist",
+     {.kubeconfig = "@DIR@/m/none.yaml"},
+     .rc = LG_EIO,
      .err = "cannot open kubeconfig @DIR@/m/none.yaml"},
-    {"KUBECONFIG wins over in-cluster", .kubeconfig = A, .sa = "rsa",
-     .server = "https://a.example", .token = "ta", .ca_file = "m/ca-a.crt", .ns = "ns-a"},
+    {"KUBECONFIG wins over in-cluster", .kubeconfig = A, .sa = "rsa", .server = "https://a.example",
+     .token = "ta", .ca_file = "m/ca-a.crt", .ns = "ns-a"},
     {"in-cluster wins over ~/.kube/config", .home = HOME, .sa = "rsa",
      .server = "https://10.0.0.1:443", .token_file = "rsa/token", .ca_file = "rsa/ca.crt",
      .ns = "pod-ns", .source = "in-cluster service account"},
     {"~/.kube/config outside a cluster", .home = HOME, .server = "https://home.example",
      .token = "th", .source = "kubeconfig @DIR@/home/.kube/config, context \"h\""},
-    {"--context skips in-cluster for ~/.kube/config", {.context = "h"}, .home = HOME,
-     .sa = "rsa", .server = "https://home.example", .token = "th"},
+    {"--context skips in-cluster for ~/.kube/config",
+     {.context = "h"},
+     .home = HOME,
+     .sa = "rsa",
+     .server = "https://home.example",
+     .token = "th"},
     {"a broken in-cluster falls back to ~/.kube/config", .home = HOME, .sa = "rsa-broken",
      .server = "https://home.example", .token = "th"},
     {"a broken in-cluster without ~/.kube/config", .home = "@DIR@/nohome", .sa = "rsa-broken",
@@ -538,24 +566,52 @@ static const resolve_case resolve_cases[] = {
             "in a cluster (KUBERNETES_SERVICE_HOST is not set) and @DIR@/nohome/.kube/config "
             "does not exist"},
     {"no HOME either", .rc = LG_EINVAL, .err = "$HOME is not set"},
-    {"--server alone: the flags only", {.server = "https://flags.example", .token_file = FTOKEN,
-                                        .ca_file = FCA},
-     .kubeconfig = A, .sa = "rsa", .server = "https://flags.example",
-     .token_file = "flags/token", .ca_file = "flags/ca.crt", .source = "flags (--server)"},
-    {"--server with --context: replaces the context's server", {.server = "https://o.example",
-                                                                 .context = "ctx-a"},
-     .kubeconfig = A, .server = "https://o.example", .token = "ta", .ca_file = "m/ca-a.crt", .ns = "ns-a"},
-    {"--token-file replaces the kubeconfig's token", {.token_file = FTOKEN}, .kubeconfig = A,
-     .server = "https://a.example", .token_file = "flags/token", .ca_file = "m/ca-a.crt", .ns = "ns-a"},
-    {"--certificate-authority replaces the kubeconfig's CA", {.ca_file = FCA}, .kubeconfig = A,
-     .server = "https://a.example", .token = "ta", .ca_file = "flags/ca.crt", .ns = "ns-a"},
-    {"--certificate-authority in a cluster", {.ca_file = FCA}, .sa = "rsa",
-     .server = "https://10.0.0.1:443", .token_file = "rsa/token", .ca_file = "flags/ca.crt",
+    {"--server alone: the flags only",
+     {.server = "https://flags.example", .token_file = FTOKEN, .ca_file = FCA},
+     .kubeconfig = A,
+     .sa = "rsa",
+     .server = "https://flags.example",
+     .token_file = "flags/token",
+     .ca_file = "flags/ca.crt",
+     .source = "flags (--server)"},
+    {"--server with --context: replaces the context's server",
+     {.server = "https://o.example", .context = "ctx-a"},
+     .kubeconfig = A,
+     .server = "https://o.example",
+     .token = "ta",
+     .ca_file = "m/ca-a.crt",
+     .ns = "ns-a"},
+    {"--token-file replaces the kubeconfig's token",
+     {.token_file = FTOKEN},
+     .kubeconfig = A,
+     .server = "https://a.example",
+     .token_file = "flags/token",
+     .ca_file = "m/ca-a.crt",
+     .ns = "ns-a"},
+    {"--certificate-authority replaces the kubeconfig's CA",
+     {.ca_file = FCA},
+     .kubeconfig = A,
+     .server = "https://a.example",
+     .token = "ta",
+     .ca_file = "flags/ca.crt",
+     .ns = "ns-a"},
+    {"--certificate-authority in a cluster",
+     {.ca_file = FCA},
+     .sa = "rsa",
+     .server = "https://10.0.0.1:443",
+     .token_file = "rsa/token",
+     .ca_file = "flags/ca.crt",
      .ns = "pod-ns"},
-    {"--token-file that does not exist", {.token_file = "@DIR@/flags/none"}, .kubeconfig = A,
-     .rc = LG_EIO, .err = "token file @DIR@/flags/none"},
-    {"--server that is not https", {.server = "http://x.example", .context = "ctx-a"},
-     .kubeconfig = A, .rc = LG_EINVAL, .err = "--server: server \"http://x.example\" must be an"},
+    {"--token-file that does not exist",
+     {.token_file = "@DIR@/flags/none"},
+     .kubeconfig = A,
+     .rc = LG_EIO,
+     .err = "token file @DIR@/flags/none"},
+    {"--server that is not https",
+     {.server = "http://x.example", .context = "ctx-a"},
+     .kubeconfig = A,
+     .rc = LG_EINVAL,
+     .err = "--server: server \"http://x.example\" must be an"},
 };
 
 static void test_resolve_table(void **state) {
@@ -688,12 +744,9 @@ static int teardown(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_kubeconfig_table),
-      cmocka_unit_test(test_kubeconfig_missing_file),
-      cmocka_unit_test(test_in_cluster_table),
-      cmocka_unit_test(test_explicit),
-      cmocka_unit_test(test_resolve_table),
-      cmocka_unit_test(test_exec_from_kubeconfig),
+      cmocka_unit_test(test_kubeconfig_table), cmocka_unit_test(test_kubeconfig_missing_file),
+      cmocka_unit_test(test_in_cluster_table), cmocka_unit_test(test_explicit),
+      cmocka_unit_test(test_resolve_table),    cmocka_unit_test(test_exec_from_kubeconfig),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -12,7 +12,7 @@
 
 #include "lease.h"
 
-#define SEC(s) ((lg_time)(s) * LG_USEC_PER_SEC)
+#define SEC(s)          ((lg_time)(s)*LG_USEC_PER_SEC)
 #define T_2026_11_25_10 SEC(INT64_C(1795600800)) /* 2026-11-25T10:00:00Z */
 
 /* Parses a JSON text of any type; fails the test (naming the case) when it is not JSON. */
@@ -82,32 +82,29 @@ static const decode_ok_case decode_ok_cases[] = {
      "\"spec\":{\"holderIdentity\":null,\"leaseDurationSeconds\":null,\"acquireTime\":null,"
      "\"renewTime\":null,\"leaseTransitions\":null,\"strategy\":null,\"preferredHolder\":null}}",
      "n", "ns", NULL, false, 0, false, 0, false, 0, false, 0, NULL, NULL, true},
-    {"empty spec",
-     "{\"metadata\":{\"name\":\"n\",\"namespace\":\"ns\"},\"spec\":{}}",
-     "n", "ns", NULL, false, 0, false, 0, false, 0, false, 0, NULL, NULL, true},
+    {"empty spec", "{\"metadata\":{\"name\":\"n\",\"namespace\":\"ns\"},\"spec\":{}}", "n", "ns",
+     NULL, false, 0, false, 0, false, 0, false, 0, NULL, NULL, true},
     {"released lease (empty holder)",
      "{\"metadata\":{\"name\":\"n\",\"namespace\":\"ns\"},"
      "\"spec\":{\"holderIdentity\":\"\",\"leaseDurationSeconds\":1,\"leaseTransitions\":9}}",
      "n", "ns", "", true, 1, false, 0, false, 0, true, 9, NULL, NULL, true},
-    {"spec absent",
-     "{\"metadata\":{\"name\":\"n\",\"namespace\":\"ns\"}}",
-     "n", "ns", NULL, false, 0, false, 0, false, 0, false, 0, NULL, NULL, false},
-    {"spec null",
-     "{\"metadata\":{\"name\":\"n\",\"namespace\":\"ns\"},\"spec\":null}",
-     "n", "ns", NULL, false, 0, false, 0, false, 0, false, 0, NULL, NULL, false},
-    {"metadata absent", "{\"spec\":{\"holderIdentity\":\"h\"}}",
-     "", "", "h", false, 0, false, 0, false, 0, false, 0, NULL, NULL, true},
-    {"metadata null", "{\"metadata\":null}",
-     "", "", NULL, false, 0, false, 0, false, 0, false, 0, NULL, NULL, false},
+    {"spec absent", "{\"metadata\":{\"name\":\"n\",\"namespace\":\"ns\"}}", "n", "ns", NULL, false,
+     0, false, 0, false, 0, false, 0, NULL, NULL, false},
+    {"spec null", "{\"metadata\":{\"name\":\"n\",\"namespace\":\"ns\"},\"spec\":null}", "n", "ns",
+     NULL, false, 0, false, 0, false, 0, false, 0, NULL, NULL, false},
+    {"metadata absent", "{\"spec\":{\"holderIdentity\":\"h\"}}", "", "", "h", false, 0, false, 0,
+     false, 0, false, 0, NULL, NULL, true},
+    {"metadata null", "{\"metadata\":null}", "", "", NULL, false, 0, false, 0, false, 0, false, 0,
+     NULL, NULL, false},
     {"metadata without namespace (generateName)",
-     "{\"metadata\":{\"generateName\":\"x-\"},\"spec\":{}}",
-     "", "", NULL, false, 0, false, 0, false, 0, false, 0, NULL, NULL, true},
+     "{\"metadata\":{\"generateName\":\"x-\"},\"spec\":{}}", "", "", NULL, false, 0, false, 0,
+     false, 0, false, 0, NULL, NULL, true},
     {"int32 bounds",
-     "{\"spec\":{\"leaseDurationSeconds\":2147483647,\"leaseTransitions\":-2147483648}}",
-     "", "", NULL, true, INT32_MAX, false, 0, false, 0, true, INT32_MIN, NULL, NULL, true},
+     "{\"spec\":{\"leaseDurationSeconds\":2147483647,\"leaseTransitions\":-2147483648}}", "", "",
+     NULL, true, INT32_MAX, false, 0, false, 0, true, INT32_MIN, NULL, NULL, true},
     {"zero and negative values are decoded, not judged",
-     "{\"spec\":{\"leaseDurationSeconds\":0,\"leaseTransitions\":-1}}",
-     "", "", NULL, true, 0, false, 0, false, 0, true, -1, NULL, NULL, true},
+     "{\"spec\":{\"leaseDurationSeconds\":0,\"leaseTransitions\":-1}}", "", "", NULL, true, 0,
+     false, 0, false, 0, true, -1, NULL, NULL, true},
     {"times with offsets and before the epoch",
      "{\"spec\":{\"acquireTime\":\"1969-12-31T23:59:59.5Z\","
      "\"renewTime\":\"2026-11-25T12:00:00+02:00\"}}",
@@ -122,16 +119,15 @@ static void check_decoded(const decode_ok_case *c, const json_t *obj, const lg_l
   if (!str_eq(l->name, c->meta_name))
     fail_msg("%s: name = \"%s\", want \"%s\"", c->name, S(l->name), S(c->meta_name));
   if (!str_eq(l->namespace, c->meta_namespace))
-    fail_msg("%s: namespace = \"%s\", want \"%s\"", c->name, S(l->namespace),
-             S(c->meta_namespace));
+    fail_msg("%s: namespace = \"%s\", want \"%s\"", c->name, S(l->namespace), S(c->meta_namespace));
   if (!str_eq(l->holder, c->holder))
     fail_msg("%s: holder = \"%s\", want \"%s\"", c->name, S(l->holder), S(c->holder));
   if (l->has_duration != c->has_duration || (c->has_duration && l->duration != c->duration))
     fail_msg("%s: duration = %d/%" PRId64 ", want %d/%" PRId64, c->name, l->has_duration,
              l->duration, c->has_duration, c->duration);
   if (l->has_acquire != c->has_acquire || (c->has_acquire && l->acquire != c->acquire))
-    fail_msg("%s: acquire = %d/%" PRId64 ", want %d/%" PRId64, c->name, l->has_acquire,
-             l->acquire, c->has_acquire, c->acquire);
+    fail_msg("%s: acquire = %d/%" PRId64 ", want %d/%" PRId64, c->name, l->has_acquire, l->acquire,
+             c->has_acquire, c->acquire);
   if (l->has_renew != c->has_renew || (c->has_renew && l->renew != c->renew))
     fail_msg("%s: renew = %d/%" PRId64 ", want %d/%" PRId64, c->name, l->has_renew, l->renew,
              c->has_renew, c->renew);
@@ -185,9 +181,11 @@ static const decode_bad_case decode_bad_cases[] = {
     {"object is an array", "[]", "object must be a JSON object"},
     {"object is a string", "\"Lease\"", "object must be a JSON object"},
     {"object is null", "null", "object must be a JSON object"},
-    {"object is a ConfigMap", "{\"kind\":\"ConfigMap\",\"apiVersion\":\"v1\",\"spec\":{}}", "not a Lease"},
+    {"object is a ConfigMap", "{\"kind\":\"ConfigMap\",\"apiVersion\":\"v1\",\"spec\":{}}",
+     "not a Lease"},
     {"kind of the wrong type", "{\"kind\":7,\"spec\":{}}", "not a Lease"},
-    {"apiVersion of another group", "{\"kind\":\"Lease\",\"apiVersion\":\"v1\"}", "not a coordination.k8s.io Lease"},
+    {"apiVersion of another group", "{\"kind\":\"Lease\",\"apiVersion\":\"v1\"}",
+     "not a coordination.k8s.io Lease"},
     {"metadata not an object", "{\"metadata\":\"n\",\"spec\":{}}", "metadata must be an object"},
     {"spec not an object", "{\"spec\":[]}", "spec must be an object"},
     {"spec a string", "{\"spec\":\"x\"}", "spec must be an object"},
@@ -271,8 +269,7 @@ typedef struct {
 static const helper_case helper_cases[] = {
     {"NULL lease", NULL, false, "", 0},
     {"holder absent", "{\"spec\":{}}", false, "", 0},
-    {"holder null", "{\"spec\":{\"holderIdentity\":null,\"leaseTransitions\":null}}", false, "",
-     0},
+    {"holder null", "{\"spec\":{\"holderIdentity\":null,\"leaseTransitions\":null}}", false, "", 0},
     {"holder empty", "{\"spec\":{\"holderIdentity\":\"\",\"leaseTransitions\":2}}", false, "", 2},
     {"holder set", "{\"spec\":{\"holderIdentity\":\"pod-1\",\"leaseTransitions\":7}}", true,
      "pod-1", 7},
@@ -310,8 +307,8 @@ static void test_helpers(void **state) {
 
 /* --- lg_lease_same_spec --------------------------------------------------------------- */
 
-#define FULL_SPEC                                                                      \
-  "\"holderIdentity\":\"a\",\"leaseDurationSeconds\":15,"                             \
+#define FULL_SPEC                                                                                  \
+  "\"holderIdentity\":\"a\",\"leaseDurationSeconds\":15,"                                          \
   "\"acquireTime\":\"2026-11-25T09:00:00.000000Z\",\"renewTime\":\"2026-11-25T10:00:00.000000Z\"," \
   "\"leaseTransitions\":3"
 
@@ -329,8 +326,7 @@ static const same_case same_cases[] = {
      "{\"metadata\":{\"name\":\"n\",\"resourceVersion\":\"2\",\"annotations\":{\"x\":\"y\"}},"
      "\"spec\":{" FULL_SPEC "}}",
      true},
-    {"key order differs",
-     "{\"spec\":{\"holderIdentity\":\"a\",\"leaseDurationSeconds\":15}}",
+    {"key order differs", "{\"spec\":{\"holderIdentity\":\"a\",\"leaseDurationSeconds\":15}}",
      "{\"spec\":{\"leaseDurationSeconds\":15,\"holderIdentity\":\"a\"}}", true},
     {"both without spec", "{\"metadata\":{\"name\":\"a\"}}", "{\"metadata\":{\"name\":\"b\"}}",
      true},
@@ -380,7 +376,7 @@ static void test_same_spec(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_decode_ok),  cmocka_unit_test(test_decode_bad),
+      cmocka_unit_test(test_decode_ok),         cmocka_unit_test(test_decode_bad),
       cmocka_unit_test(test_decode_err_buffer), cmocka_unit_test(test_helpers),
       cmocka_unit_test(test_same_spec),
   };

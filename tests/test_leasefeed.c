@@ -19,7 +19,7 @@
 #include "leasefeed.h"
 
 #define TOKEN "feed-token"
-#define SEC LG_USEC_PER_SEC
+#define SEC   LG_USEC_PER_SEC
 
 static char dir[LGT_PATH_LEN], ca[LGT_PATH_LEN], cert[LGT_PATH_LEN], key[LGT_PATH_LEN],
     tokens[LGT_PATH_LEN], token_file[LGT_PATH_LEN], api_out[LGT_PATH_LEN];
@@ -30,8 +30,14 @@ static lg_kube *client;
 static void api_start(void) {
   char pf[LGT_PATH_LEN], pf_arg[LGT_PATH_LEN + 16], cert_arg[LGT_PATH_LEN + 32],
       key_arg[LGT_PATH_LEN + 32], tok_arg[LGT_PATH_LEN + 32], server[64], err[256];
-  char *argv[] = {LG_TEST_APISERVER_BIN, "--bind-address=127.0.0.1", "--secure-port=0", pf_arg,
-                  cert_arg, key_arg, tok_arg, NULL};
+  char *argv[] = {LG_TEST_APISERVER_BIN,
+                  "--bind-address=127.0.0.1",
+                  "--secure-port=0",
+                  pf_arg,
+                  cert_arg,
+                  key_arg,
+                  tok_arg,
+                  NULL};
   int port;
   lgt_path(pf, dir, "api.port");
   unlink(pf);
@@ -52,11 +58,11 @@ static void api_start(void) {
 static void write_lease(const char *name, const char *holder, int tr, bool create) {
   char path[256], ts[LG_TIME_BUFLEN];
   lg_kube_result res;
-  json_t *obj = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:i, s:s, s:i}}", "apiVersion",
-                          "coordination.k8s.io/v1", "kind", "Lease", "metadata", "name", name,
-                          "namespace", "team-a", "spec", "holderIdentity", holder,
-                          "leaseDurationSeconds", 15, "renewTime",
-                          lg_time_format(lg_time_now(), ts), "leaseTransitions", tr);
+  json_t *obj =
+      json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:i, s:s, s:i}}", "apiVersion",
+                "coordination.k8s.io/v1", "kind", "Lease", "metadata", "name", name, "namespace",
+                "team-a", "spec", "holderIdentity", holder, "leaseDurationSeconds", 15, "renewTime",
+                lg_time_format(lg_time_now(), ts), "leaseTransitions", tr);
   if (create) {
     snprintf(path, sizeof path, "/apis/coordination.k8s.io/v1/namespaces/team-a/leases");
     assert_int_equal(lg_kube_call(client, "POST", path, obj, 5000, &res), LG_OK);
@@ -160,7 +166,7 @@ static int setup(void **state) {
   lgt_path(token_file, dir, "token");
   lgt_path(api_out, dir, "api.out");
   lgt_write_file(tokens, TOKEN ",system:serviceaccount:leaseguard:leaseguard,uid-1,"
-                         "\"system:serviceaccounts\"\n");
+                               "\"system:serviceaccounts\"\n");
   lgt_write_file(token_file, TOKEN "\n");
   api_start();
   return 0;

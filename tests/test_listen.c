@@ -20,7 +20,7 @@ typedef struct {
   const char *shown; /* NULL: must fail */
   int family;
   bool dual, fell_back;
-  const char *err;   /* part of the error */
+  const char *err; /* part of the error */
 } parse_case;
 
 static void test_parse(void **state) {
@@ -30,9 +30,11 @@ static void test_parse(void **state) {
       {"IPv6 loopback", "[::1]:8081", true, "[::1]:8081", AF_INET6, false, false, NULL},
       {"IPv6 wildcard: both families", "[::]:8081", true, "[::]:8081", AF_INET6, true, false, NULL},
       {"no host: both families", ":9090", true, "[::]:9090", AF_INET6, true, false, NULL},
-      {"no IPv6: the wildcard falls back", "[::]:8081", false, "0.0.0.0:8081", AF_INET, false, true, NULL},
+      {"no IPv6: the wildcard falls back", "[::]:8081", false, "0.0.0.0:8081", AF_INET, false, true,
+       NULL},
       {"no IPv6, no host", ":9090", false, "0.0.0.0:9090", AF_INET, false, true, NULL},
-      {"no IPv6: IPv4 is unchanged", "10.0.0.1:80", false, "10.0.0.1:80", AF_INET, false, false, NULL},
+      {"no IPv6: IPv4 is unchanged", "10.0.0.1:80", false, "10.0.0.1:80", AF_INET, false, false,
+       NULL},
       {"no IPv6: an IPv6 address fails", "[::1]:80", false, NULL, 0, false, false, "no IPv6"},
       {"no port", "8080", true, NULL, 0, false, false, "must be HOST:PORT"},
       {"a name", "localhost:80", true, NULL, 0, false, false, "not a numeric IPv4 or IPv6"},
@@ -75,19 +77,24 @@ static void test_resolve(void **state) {
   char err[256];
   const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)&a.ss;
   (void)state;
-  assert_int_equal(lg_listen_resolve("--bind-address", "::", 8443, true, &a, err, sizeof err), LG_OK);
+  assert_int_equal(lg_listen_resolve("--bind-address", "::", 8443, true, &a, err, sizeof err),
+                   LG_OK);
   assert_true(a.dual_stack);
   assert_int_equal(ntohs(a6->sin6_port), 8443);
   assert_string_equal(a.shown, "[::]:8443");
-  assert_int_equal(lg_listen_resolve("--bind-address", "::", 8443, false, &a, err, sizeof err), LG_OK);
+  assert_int_equal(lg_listen_resolve("--bind-address", "::", 8443, false, &a, err, sizeof err),
+                   LG_OK);
   assert_true(a.fell_back);
   assert_string_equal(a.shown, "0.0.0.0:8443");
-  assert_int_equal(lg_listen_resolve("--bind-address", "fd00::1", 443, true, &a, err, sizeof err), LG_OK);
+  assert_int_equal(lg_listen_resolve("--bind-address", "fd00::1", 443, true, &a, err, sizeof err),
+                   LG_OK);
   assert_false(a.dual_stack);
   assert_string_equal(a.shown, "[fd00::1]:443");
-  assert_int_not_equal(lg_listen_resolve("--bind-address", "[::]", 443, true, &a, err, sizeof err), LG_OK);
+  assert_int_not_equal(lg_listen_resolve("--bind-address", "[::]", 443, true, &a, err, sizeof err),
+                       LG_OK);
   assert_non_null(strstr(err, "--bind-address: \"[::]\" is not a numeric IPv4 or IPv6 address"));
-  assert_int_not_equal(lg_listen_resolve("--bind-address", "0.0.0.0", 0, true, &a, err, sizeof err), LG_OK);
+  assert_int_not_equal(lg_listen_resolve("--bind-address", "0.0.0.0", 0, true, &a, err, sizeof err),
+                       LG_OK);
   /* This machine's answer is one of the two; either way the call must not fail. */
   (void)lg_listen_ipv6_available();
 }

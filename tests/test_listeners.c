@@ -29,9 +29,9 @@
 static struct {
   lgt_tls tls;
   lgt_serve srv;
-  SSL_CTX *ctx;     /* verifies the server */
-  SSL_CTX *any;     /* verifies nothing: for ::1, which the certificate does not name */
-  bool ipv6;        /* this host has an IPv6 loopback */
+  SSL_CTX *ctx; /* verifies the server */
+  SSL_CTX *any; /* verifies nothing: for ::1, which the certificate does not name */
+  bool ipv6;    /* this host has an IPv6 loopback */
 } env;
 
 /* GET (or method) url within timeout_ms: the status, or -1; *took (may be NULL) in ms. */
@@ -92,7 +92,8 @@ static void test_probes_with_webhook_port_full(void **state) {
       {"GET", 0, "/metrics", 404, NULL},
       {"GET", 0, "/validate", 404, NULL},
       {"POST", 0, "/readyz", 405, NULL},
-      {"GET", 1, "/metrics", 200, "leaseguard_connection_errors_total{reason=\"max-connections\"} "},
+      {"GET", 1, "/metrics", 200,
+       "leaseguard_connection_errors_total{reason=\"max-connections\"} "},
       {"GET", 1, "/healthz", 404, NULL},
       {"GET", 1, "/readyz", 404, NULL},
   };
@@ -207,15 +208,16 @@ static void test_node_without_ipv6(void **state) {
     skip();
   lgt_path(out, env.tls.dir, "netns.out");
   lgt_path(err, env.tls.dir, "netns.err");
-  snprintf(script, sizeof script,
-           "ip link set lo up || exit 77\n"
-           "sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.lo.disable_ipv6=1 || exit 77\n"
-           "%s serve --bind-address=:: --secure-port=8443 --tls-cert-file=%s "
-           "--tls-private-key-file=%s --health-probe-bind-address=:8081 & pid=$!\n"
-           "for i in $(seq 100); do curl -sf http://127.0.0.1:8081/readyz && break; sleep 0.1; done\n"
-           "echo; curl -sf --cacert %s https://127.0.0.1:8443/healthz; echo\n"
-           "kill $pid; wait $pid\n",
-           LEASEGUARD_BIN, env.tls.cert, env.tls.key, env.tls.ca);
+  snprintf(
+      script, sizeof script,
+      "ip link set lo up || exit 77\n"
+      "sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.lo.disable_ipv6=1 || exit 77\n"
+      "%s serve --bind-address=:: --secure-port=8443 --tls-cert-file=%s "
+      "--tls-private-key-file=%s --health-probe-bind-address=:8081 & pid=$!\n"
+      "for i in $(seq 100); do curl -sf http://127.0.0.1:8081/readyz && break; sleep 0.1; done\n"
+      "echo; curl -sf --cacert %s https://127.0.0.1:8443/healthz; echo\n"
+      "kill $pid; wait $pid\n",
+      LEASEGUARD_BIN, env.tls.cert, env.tls.key, env.tls.ca);
   pid = lgt_spawn(argv, out, err);
   status = lgt_wait_exit(pid, lgt_slow(30000));
   if (status < 0)
@@ -265,8 +267,15 @@ static void test_bad_addresses(void **state) {
   snprintf(key, sizeof key, "--tls-private-key-file=%s", env.tls.key);
   snprintf(port, sizeof port, "--secure-port=%d", lgt_free_port());
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-    char *argv[] = {LEASEGUARD_BIN, "serve", "--bind-address=127.0.0.1", port, cert, key,
-                    (char *)cases[i].a, (char *)cases[i].b, NULL};
+    char *argv[] = {LEASEGUARD_BIN,
+                    "serve",
+                    "--bind-address=127.0.0.1",
+                    port,
+                    cert,
+                    key,
+                    (char *)cases[i].a,
+                    (char *)cases[i].b,
+                    NULL};
     pid_t pid = lgt_spawn(argv, "/dev/null", log);
     int status = lgt_wait_exit(pid, lgt_slow(10000));
     char *text = lgt_slurp(log);
@@ -285,7 +294,8 @@ static void test_empty_is_off(void **state) {
   const char *flags[] = {"--health-probe-bind-address=", "--metrics-bind-address=", NULL};
   (void)state;
   lgt_serve_start(&env.srv, env.tls.dir, env.tls.cert, env.tls.key, env.tls.ca, flags);
-  assert_true(lgt_wait_for_text(env.srv.err, "\"healthProbes\":\"(off)\",\"metrics\":\"(off)\"", 1000));
+  assert_true(
+      lgt_wait_for_text(env.srv.err, "\"healthProbes\":\"(off)\",\"metrics\":\"(off)\"", 1000));
 }
 
 static int setup_group(void **state) {

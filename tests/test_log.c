@@ -72,7 +72,8 @@ static json_t *audit_lines(const char *body, lg_webhook_result *res) {
 
   assert_int_equal(lg_policy_default(&policy, err, sizeof err), LG_OK);
   assert_int_equal(lg_time_parse("2026-11-25T10:00:12Z", &now), LG_OK);
-  lg_webhook_handle(body, strlen(body), &(lg_webhook_env){policy, LG_MODE_INHERIT, now, 0, NULL}, res);
+  lg_webhook_handle(body, strlen(body), &(lg_webhook_env){policy, LG_MODE_INHERIT, now, 0, NULL},
+                    res);
   assert_int_equal(res->rc, LG_OK);
 
   begin_capture(&c, stdout);
@@ -175,8 +176,8 @@ static void test_log_value_not_utf8(void **state) {
   capture c;
   (void)state;
   begin_capture(&c, stderr);
-  lg_log(LG_LOG_WARNING, "request refused", "message", "got \"text/\xff\xfe\xc3\"", "ok", "caf\xc3\xa9",
-         NULL);
+  lg_log(LG_LOG_WARNING, "request refused", "message", "got \"text/\xff\xfe\xc3\"", "ok",
+         "caf\xc3\xa9", NULL);
   text = end_capture(&c);
   line = json_loads(text, 0, NULL);
   free(text);
@@ -190,12 +191,22 @@ static void test_log_value_not_utf8(void **state) {
  * findings, other decisions), at two instants: the lines are the bytes the jansson objects
  * they replaced gave, on stdout, and on stderr for what is not a Lease. */
 static void test_lines_same_as_tree(void **state) {
-  static const char *const names[] = {
-      "kcm-takeover.json", "kcm-huge-duration.json", "kcm-backdate-renew.json",
-      "kcm-steal-nul-holder.json", "kcm-steal-nul-annotation.json", "kcm-steal-nul-keys.json",
-      "kcm-steal-dry-run.json", "kcm-future-renew.json", "kcm-takeover-skip-transition.json",
-      "operator-delete-held.json", "operator-renew-from-other-pod.json", "node-lease-backdate.json",
-      "coordinated-client-handover.json", "configmap.json", "kcm-renew.json", "kcm-create.json"};
+  static const char *const names[] = {"kcm-takeover.json",
+                                      "kcm-huge-duration.json",
+                                      "kcm-backdate-renew.json",
+                                      "kcm-steal-nul-holder.json",
+                                      "kcm-steal-nul-annotation.json",
+                                      "kcm-steal-nul-keys.json",
+                                      "kcm-steal-dry-run.json",
+                                      "kcm-future-renew.json",
+                                      "kcm-takeover-skip-transition.json",
+                                      "operator-delete-held.json",
+                                      "operator-renew-from-other-pod.json",
+                                      "node-lease-backdate.json",
+                                      "coordinated-client-handover.json",
+                                      "configmap.json",
+                                      "kcm-renew.json",
+                                      "kcm-create.json"};
   static const lg_mode modes[] = {LG_MODE_INHERIT, LG_MODE_WARN, LG_MODE_AUDIT};
   static const char *const nows[] = {"2026-11-25T10:00:12Z", "2026-11-25T11:00:00.5Z"};
   char err[256], path[512];
@@ -224,9 +235,9 @@ static void test_lines_same_as_tree(void **state) {
         got_err = end_capture(&ce);
         got_out = end_capture(&co);
         if (strcmp(got_out, want_out ? want_out : "") || strcmp(got_err, want_err ? want_err : ""))
-          fail_msg("%s, mode %d, %s:\n  stdout %s\n  want   %s\n  stderr %s\n  want   %s",
-                   names[b], (int)modes[m], nows[t], got_out, want_out ? want_out : "",
-                   got_err, want_err ? want_err : "");
+          fail_msg("%s, mode %d, %s:\n  stdout %s\n  want   %s\n  stderr %s\n  want   %s", names[b],
+                   (int)modes[m], nows[t], got_out, want_out ? want_out : "", got_err,
+                   want_err ? want_err : "");
         for (const char *p = got_out; (p = strchr(p, '\n')); p++)
           lines++;
         free(want_out);
@@ -269,8 +280,8 @@ static void test_audit_line_layouts(void **state) {
   lg_webhook_result res;
   lg_time now;
   json_t *v1 = json_pack("{s:s, s:{s:s, s:s, s:s}, s:{s:s, s:i, s:s, s:i}}", "kind", "Lease",
-                         "metadata", "name", "l", "namespace", "ns", "resourceVersion", "1",
-                         "spec", "holderIdentity", "a", "leaseDurationSeconds", 15, "renewTime",
+                         "metadata", "name", "l", "namespace", "ns", "resourceVersion", "1", "spec",
+                         "holderIdentity", "a", "leaseDurationSeconds", 15, "renewTime",
                          "2025-11-25T10:00:00.000000Z", "leaseTransitions", 0);
   json_t *v2 = json_deep_copy(v1);
   char *line, *body;
@@ -294,8 +305,8 @@ static void test_audit_line_layouts(void **state) {
     snprintf(want, sizeof want, "%s,resourceVersion,oldResourceVersion,rule,mode,message,source",
              common);
     assert_string_equal(keys, want);
-    assert_non_null(strstr(line, src == LG_DECISION_FILE ? "\"source\":\"file\"}"
-                                                         : "\"source\":\"watch\"}"));
+    assert_non_null(
+        strstr(line, src == LG_DECISION_FILE ? "\"source\":\"file\"}" : "\"source\":\"watch\"}"));
     free(line);
     assert_null(lg_log_audit_line(&d, 1));
   }
@@ -307,8 +318,8 @@ static void test_audit_line_layouts(void **state) {
     snprintf(path, sizeof path, "%s/reviews/%s", LG_FIXTURES,
              k ? "configmap.json" : "kcm-steal-future.json");
     assert_non_null(body = lgt_read_file(path, NULL));
-    lg_webhook_handle(body, strlen(body),
-                      &(lg_webhook_env){policy, LG_MODE_INHERIT, now, 0, NULL}, &res);
+    lg_webhook_handle(body, strlen(body), &(lg_webhook_env){policy, LG_MODE_INHERIT, now, 0, NULL},
+                      &res);
     lg_decision_from_webhook(&res, LG_DECISION_SERVE, now, &d);
     assert_non_null(line = lg_log_audit_line(&d, k ? d.n : 0));
     keys_of(line, keys, sizeof keys);
@@ -327,10 +338,8 @@ static void test_audit_line_layouts(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_lines_same_as_tree),
-      cmocka_unit_test(test_one_line_per_finding),
-      cmocka_unit_test(test_no_finding_no_line),
-      cmocka_unit_test(test_log_value_not_utf8),
+      cmocka_unit_test(test_lines_same_as_tree), cmocka_unit_test(test_one_line_per_finding),
+      cmocka_unit_test(test_no_finding_no_line), cmocka_unit_test(test_log_value_not_utf8),
       cmocka_unit_test(test_audit_line_layouts),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -202,8 +202,8 @@ static void test_stalled_reader(void **state) {
   assert_int_equal(dropped, N - n_accepted);
   /* The report comes within its interval (100 ms here) and adds up: every drop since the
    * process started (test_at_once's too) is reported once. */
-  for (int i = 0; i < 100 && atomic_load(&reported[LG_LOGQ_STDOUT]) < lg_logq_dropped(LG_LOGQ_STDOUT);
-       i++)
+  for (int i = 0;
+       i < 100 && atomic_load(&reported[LG_LOGQ_STDOUT]) < lg_logq_dropped(LG_LOGQ_STDOUT); i++)
     lgt_sleep_ms(20);
   assert_int_equal(atomic_load(&reported[LG_LOGQ_STDOUT]), lg_logq_dropped(LG_LOGQ_STDOUT));
 
@@ -287,7 +287,7 @@ static void test_threads(void **state) {
   memset(seen, 0, sizeof seen);
   got = check_lines(text, len - 4, T, PER, seen);
   note("%d lines from %d threads: %zu arrived, %llu dropped\n", T * PER, T, got,
-                (unsigned long long)dropped);
+       (unsigned long long)dropped);
   assert_int_equal(got + dropped, T * PER);
   free(text);
   assert_true(lg_logq_stop(1000));

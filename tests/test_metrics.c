@@ -58,7 +58,8 @@ static void review(lg_metrics *m, const char *fixture, const char *now, double s
   snprintf(path, sizeof path, "%s/reviews/%s", LG_FIXTURES, fixture);
   body = lgt_read_file(path, NULL);
   assert_non_null(body);
-  lg_webhook_handle(body, strlen(body), &(lg_webhook_env){policy, LG_MODE_INHERIT, at(now), 0, NULL}, &res);
+  lg_webhook_handle(body, strlen(body),
+                    &(lg_webhook_env){policy, LG_MODE_INHERIT, at(now), 0, NULL}, &res);
   count_result(m, &res, seconds);
   lg_webhook_result_free(&res);
   free(body);
@@ -99,16 +100,16 @@ static int count_lines_with(const char *text, const char *needle) {
   return n;
 }
 
-#define EXPECT_LINE(text, line)                                                                    \
-  do {                                                                                             \
-    if (!has_line((text), (line)))                                                                 \
-      fail_msg("missing line: %s\n--- rendered ---\n%s", (line), (text));                         \
+#define EXPECT_LINE(text, line)                                           \
+  do {                                                                    \
+    if (!has_line((text), (line)))                                        \
+      fail_msg("missing line: %s\n--- rendered ---\n%s", (line), (text)); \
   } while (0)
 
-#define EXPECT_NO(text, needle)                                                                    \
-  do {                                                                                             \
-    if (strstr((text), (needle)))                                                                  \
-      fail_msg("unexpected \"%s\"\n--- rendered ---\n%s", (needle), (text));                      \
+#define EXPECT_NO(text, needle)                                              \
+  do {                                                                       \
+    if (strstr((text), (needle)))                                            \
+      fail_msg("unexpected \"%s\"\n--- rendered ---\n%s", (needle), (text)); \
   } while (0)
 
 static char *render(lg_metrics *m, lg_time now) {
@@ -198,9 +199,9 @@ static void test_requests_and_violations(void **state) {
   review(m, "configmap.json", "2026-11-25T10:00:12Z", 0.0001);
   review(m, "node-lease-backdate.json", "2026-11-25T10:00:10Z", 0.0001);
   review(m, "malformed.json", "2026-11-25T10:00:12Z", 0.0001);
-  fake_review(m, LG_OK, 500, "CREATE", true, 0.0001);        /* answered, but not 200 */
-  fake_review(m, LG_ENOMEM, 200, "DELETE", true, 0.0001);    /* rc says it failed */
-  fake_review(m, LG_OK, 200, "BOGUS\"", true, 0.0001);       /* never a label value */
+  fake_review(m, LG_OK, 500, "CREATE", true, 0.0001);     /* answered, but not 200 */
+  fake_review(m, LG_ENOMEM, 200, "DELETE", true, 0.0001); /* rc says it failed */
+  fake_review(m, LG_OK, 200, "BOGUS\"", true, 0.0001);    /* never a label value */
   char *text = render(m, 0);
   /* sorted by (operation, decision) */
   if (!strstr(text,
@@ -331,10 +332,10 @@ static void test_label_bounds(void **state) {
   } cases[] = {
       {"plain", "kube-system", "kube-scheduler", "kube-system", "kube-scheduler"},
       {"dotted name", "a", "x.example.com", "a", "x.example.com"},
-      {"63-byte namespace", "n23456789012345678901234567890123456789012345678901234567890123",
-       "l", "n23456789012345678901234567890123456789012345678901234567890123", "l"},
-      {"64-byte namespace", "n234567890123456789012345678901234567890123456789012345678901234",
-       "l", "_invalid", "l"},
+      {"63-byte namespace", "n23456789012345678901234567890123456789012345678901234567890123", "l",
+       "n23456789012345678901234567890123456789012345678901234567890123", "l"},
+      {"64-byte namespace", "n234567890123456789012345678901234567890123456789012345678901234", "l",
+       "_invalid", "l"},
       {"upper case", "Kube", "Lease", "_invalid", "_invalid"},
       {"dot segments", "..", "../x", "_invalid", "_invalid"},
       {"query", "a?dryRun=All", "b?x=1", "_invalid", "_invalid"},
@@ -353,8 +354,10 @@ static void test_label_bounds(void **state) {
     assert_non_null(m);
     lg_metrics_violation(m, LG_RULE_DURATION, LG_MODE_WARN, cases[i].ns, cases[i].lease);
     text = render(m, 0);
-    snprintf(want, sizeof want, "leaseguard_lease_violations_total{rule=\"duration\",mode=\"warn\","
-             "namespace=\"%s\",lease=\"%s\"} 1", cases[i].want_ns, cases[i].want_lease);
+    snprintf(want, sizeof want,
+             "leaseguard_lease_violations_total{rule=\"duration\",mode=\"warn\","
+             "namespace=\"%s\",lease=\"%s\"} 1",
+             cases[i].want_ns, cases[i].want_lease);
     if (!has_line(text, want))
       fail_msg("%s: missing %s\n--- rendered ---\n%s", cases[i].name, want, text);
     free(text);
@@ -381,16 +384,20 @@ static void test_label_bounds(void **state) {
   lg_metrics_lease(m, "ns", "l", holder, 1, false, 0);
   lg_metrics_lease(m, "ns", huge, "x", 1, false, 0);
   text = render(m, 0);
-  snprintf(want, sizeof want, "leaseguard_lease_violations_total{rule=\"duration\",mode=\"warn\","
-           "namespace=\"ns\",lease=\"%s\"} 1", long_name);
+  snprintf(want, sizeof want,
+           "leaseguard_lease_violations_total{rule=\"duration\",mode=\"warn\","
+           "namespace=\"ns\",lease=\"%s\"} 1",
+           long_name);
   EXPECT_LINE(text, want);
   EXPECT_LINE(text, "leaseguard_lease_violations_total{rule=\"duration\",mode=\"warn\","
                     "namespace=\"ns\",lease=\"_invalid\"} 1");
   EXPECT_LINE(text, "leaseguard_lease_violations_total{rule=\"duration\",mode=\"warn\","
                     "namespace=\"_invalid\",lease=\"_invalid\"} 40");
   holder[255] = '\0'; /* 255 'h' and no half of a character */
-  snprintf(want, sizeof want, "leaseguard_lease_holder_info{namespace=\"ns\",name=\"l\","
-           "holder=\"%s\"} 1", holder);
+  snprintf(want, sizeof want,
+           "leaseguard_lease_holder_info{namespace=\"ns\",name=\"l\","
+           "holder=\"%s\"} 1",
+           holder);
   EXPECT_LINE(text, want);
   EXPECT_LINE(text, "leaseguard_metrics_series_dropped_total{family=\"leases\"} 1");
   assert_true(strlen(text) < 8192);
@@ -428,11 +435,10 @@ static void test_leader_changes(void **state) {
     const char *holder;
     int64_t transitions;
     int changes;
-  } steps[] = {{"a", 3, 0},   /* first sighting */
-               {"a", 3, 0},   /* renewal */
-               {"b", 4, 1},   {"b", 4, 1},
-               {NULL, 4, 1},  /* released: not a new leader */
-               {"", 4, 1},    /* still released */
+  } steps[] = {{"a", 3, 0},                            /* first sighting */
+               {"a", 3, 0},                            /* renewal */
+               {"b", 4, 1}, {"b", 4, 1}, {NULL, 4, 1}, /* released: not a new leader */
+               {"", 4, 1},                             /* still released */
                {"a", 5, 2}};
   char line[200];
   lg_metrics *m = lg_metrics_new(false);
@@ -478,11 +484,9 @@ static void test_seconds_since_renewal(void **state) {
   lg_metrics_lease(m, "a", "node", "n", 0, false, 0);
   char *text = render(m, now);
 #define SSR "leaseguard_lease_seconds_since_renewal{namespace=\"a\","
-  if (!strstr(text, "# TYPE leaseguard_lease_seconds_since_renewal gauge\n"
-                    SSR "name=\"future\"} -0.25\n"
-                    SSR "name=\"half\"} 12.5\n"
-                    SSR "name=\"micro\"} 0.000001\n"
-                    SSR "name=\"whole\"} 3\n#"))
+  if (!strstr(text, "# TYPE leaseguard_lease_seconds_since_renewal gauge\n" SSR
+                    "name=\"future\"} -0.25\n" SSR "name=\"half\"} 12.5\n" SSR
+                    "name=\"micro\"} 0.000001\n" SSR "name=\"whole\"} 3\n#"))
     fail_msg("seconds_since_renewal block wrong:\n%s", text);
 #undef SSR
   EXPECT_LINE(text, "leaseguard_lease_holder_info{namespace=\"a\",name=\"node\",holder=\"n\"} 1");
@@ -548,7 +552,7 @@ static void test_series_cap(void **state) {
   lg_metrics_violation(m, LG_RULE_DURATION, LG_MODE_WARN, "ns-00000", "l"); /* still counted */
   lg_metrics_violation(m, LG_RULE_DURATION, LG_MODE_WARN, "ns-99999", "l"); /* overflow */
   lg_metrics_violation(m, LG_RULE_TRANSITIONS, LG_MODE_ENFORCE, "ns-99999", "l"); /* overflow */
-  lg_metrics_lease(m, "ns", "lease-00000", "h2", 0, true, 0);               /* still updated */
+  lg_metrics_lease(m, "ns", "lease-00000", "h2", 0, true, 0); /* still updated */
   char *text = render(m, 0);
   assert_int_equal(count_lines_with(text, "leaseguard_lease_violations_total{"), 2002);
   assert_int_equal(count_lines_with(text, "leaseguard_lease_holder_info{"), 10000);
@@ -613,8 +617,8 @@ static void test_file_reloads_and_connection_errors(void **state) {
   static const struct {
     const char *file;
     bool ok;
-  } reloads[] = {{"policy", true},       {"policy", false},          {"client-ca", false},
-                 {"client-ca", false},   {"tls-certificate", true},  {"other", false},
+  } reloads[] = {{"policy", true},     {"policy", false},         {"client-ca", false},
+                 {"client-ca", false}, {"tls-certificate", true}, {"other", false},
                  {NULL, true}};
   static const char *const lines[] = {
       "leaseguard_file_reloads_total{file=\"policy\",result=\"success\"} 1",
@@ -669,7 +673,7 @@ static void test_null_registry(void **state) {
 }
 
 #define THREADS 4
-#define ROUNDS 1000
+#define ROUNDS  1000
 
 typedef struct {
   lg_metrics *m;

@@ -66,8 +66,10 @@ static void test_tally(void **state) {
   text = lg_metrics_render(m, 0);
   assert_non_null(text);
   assert_non_null(strstr(text, "leaseguard_connection_errors_total{reason=\"tls-handshake\"} 3\n"));
-  assert_non_null(strstr(text, "leaseguard_connection_errors_total{reason=\"max-connections\"} 1\n"));
-  assert_non_null(strstr(text, "leaseguard_connection_errors_total{reason=\"client-certificate\"} 1\n"));
+  assert_non_null(
+      strstr(text, "leaseguard_connection_errors_total{reason=\"max-connections\"} 1\n"));
+  assert_non_null(
+      strstr(text, "leaseguard_connection_errors_total{reason=\"client-certificate\"} 1\n"));
   assert_non_null(strstr(text, "leaseguard_connection_errors_total{reason=\"http\"} 1\n"));
   free(text);
   lg_noise_free(n);
@@ -99,10 +101,10 @@ static void test_peer(void **state) {
 
 /* ---- serve under a flood ---- */
 
-#define BARE 150   /* TCP connections closed before a ClientHello */
-#define ABORTED 50 /* TLS handshakes the client abandons (it does not trust the server) */
-#define LIMIT 4
-#define OVER 10    /* connections past --max-connections */
+#define BARE    150 /* TCP connections closed before a ClientHello */
+#define ABORTED 50  /* TLS handshakes the client abandons (it does not trust the server) */
+#define LIMIT   4
+#define OVER    10 /* connections past --max-connections */
 
 static struct {
   lgt_tls tls, other; /* the server's certificates; another CA's */
@@ -180,7 +182,8 @@ static void test_flood_is_summed_up(void **state) {
   lgt_serve_start(&env.srv, env.tls.dir, env.tls.cert, env.tls.key, env.tls.ca, NULL);
   clock_gettime(CLOCK_MONOTONIC, &t0);
   for (int i = 0; i < BARE; i++) {
-    assert_int_equal(lgt_raw_open(&c, "127.0.0.1", env.srv.port, NULL, lgt_slow(5000)), LGT_OPEN_OK);
+    assert_int_equal(lgt_raw_open(&c, "127.0.0.1", env.srv.port, NULL, lgt_slow(5000)),
+                     LGT_OPEN_OK);
     lgt_raw_close(&c);
   }
   for (int i = 0; i < ABORTED; i++) {
@@ -193,12 +196,13 @@ static void test_flood_is_summed_up(void **state) {
   count_lines(env.srv.err, &lines, &warnings, &handshakes, &refused, &ok_reasons);
   /* One line per 10 s, and one at exit (the flood takes a few seconds; longer under valgrind). */
   max_lines = 2 + (int)(lgt_elapsed_ms(&t0) / 10000);
-  if (lines < 1 || lines > max_lines || warnings != lines || handshakes != BARE + ABORTED || refused) {
+  if (lines < 1 || lines > max_lines || warnings != lines || handshakes != BARE + ABORTED ||
+      refused) {
     char *text = lgt_slurp(env.srv.err);
     fail_msg("%d summary lines (%d warnings) counting %llu handshakes and %llu refused, want 1..%d "
-             "lines (no other warning), %d and 0:\n%s", lines, warnings,
-             (unsigned long long)handshakes, (unsigned long long)refused, max_lines,
-             BARE + ABORTED, text);
+             "lines (no other warning), %d and 0:\n%s",
+             lines, warnings, (unsigned long long)handshakes, (unsigned long long)refused,
+             max_lines, BARE + ABORTED, text);
   }
   print_message("%d summary line(s) for %d failed handshakes\n", lines, BARE + ABORTED);
 
@@ -224,10 +228,12 @@ static void test_flood_is_summed_up(void **state) {
   lines = warnings = 0;
   handshakes = refused = 0;
   count_lines(env.srv.err, &lines, &warnings, &handshakes, &refused, &ok_reasons);
-  if (lines < 1 || lines > 2 + (int)(lgt_elapsed_ms(&t0) / 10000) || warnings != lines || refused != (uint64_t)(OVER + own_refused) || handshakes) {
+  if (lines < 1 || lines > 2 + (int)(lgt_elapsed_ms(&t0) / 10000) || warnings != lines ||
+      refused != (uint64_t)(OVER + own_refused) || handshakes) {
     char *text = lgt_slurp(env.srv.err);
-    fail_msg("%d summary lines (%d warnings) counting %llu refused, want a line per 10 s and %d:\n%s",
-             lines, warnings, (unsigned long long)refused, OVER + own_refused, text);
+    fail_msg(
+        "%d summary lines (%d warnings) counting %llu refused, want a line per 10 s and %d:\n%s",
+        lines, warnings, (unsigned long long)refused, OVER + own_refused, text);
   }
   assert_true(ok_reasons);
   SSL_CTX_free(distrust);
@@ -245,7 +251,8 @@ static void test_reasons(void **state) {
   lgt_raw_close(&c);
   wait_metric("leaseguard_connection_errors_total{reason=\"tls-handshake\"} ", 1);
   lgt_serve_stop(&env.srv, 10000);
-  if (!lgt_wait_for_text(env.srv.err, "\"lastReason\":\"the handshake failed after the ServerHello", 1000)) {
+  if (!lgt_wait_for_text(env.srv.err, "\"lastReason\":\"the handshake failed after the ServerHello",
+                         1000)) {
     char *text = lgt_slurp(env.srv.err);
     fail_msg("no reason for a client that does not trust the certificate:\n%s", text);
   }

@@ -42,13 +42,15 @@ static void test_default_policy(void **state) {
   char err[256];
   assert_int_equal(lg_policy_default(&p, err, sizeof err), LG_OK);
 
-  lg_policy_resolve(p, LG_MODE_INHERIT, "kube-system", "kube-scheduler", "system:kube-scheduler", &c);
+  lg_policy_resolve(p, LG_MODE_INHERIT, "kube-system", "kube-scheduler", "system:kube-scheduler",
+                    &c);
   expect_modes(&c, LG_MODE_ENFORCE, LG_MODE_WARN, LG_MODE_OFF, LG_MODE_ENFORCE);
   assert_int_equal(c.skew, 30 * LG_USEC_PER_SEC);
   assert_int_equal(c.min[LG_RULE_DURATION], 2);
   assert_int_equal(c.max[LG_RULE_DURATION], 3600);
   assert_int_equal(c.min[LG_RULE_DURATION_RECOMMENDED], 5);
-  assert_int_equal(c.max[LG_RULE_DURATION_RECOMMENDED], 300); /* OpenShift's library-go: 137 s, 270 s */
+  assert_int_equal(c.max[LG_RULE_DURATION_RECOMMENDED],
+                   300); /* OpenShift's library-go: 137 s, 270 s */
   assert_int_equal(c.n_usernames[LG_RULE_DELETE_HELD], 3);
   assert_string_equal(c.usernames[LG_RULE_DELETE_HELD][0],
                       "system:serviceaccount:kube-system:generic-garbage-collector");
@@ -89,7 +91,8 @@ static void test_shipped_file_matches_builtin(void **state) {
                             {"kube-system", "apiserver-x"},
                             {"kube-system", "kube-apiserver-x"},
                             {"team", "op"}};
-  assert_int_equal(lg_policy_load_file(LG_SOURCE_DIR "/policy/default.json", &a, err, sizeof err), LG_OK);
+  assert_int_equal(lg_policy_load_file(LG_SOURCE_DIR "/policy/default.json", &a, err, sizeof err),
+                   LG_OK);
   assert_int_equal(lg_policy_default(&b, err, sizeof err), LG_OK);
   for (size_t i = 0; i < 5; i++) {
     lg_policy_resolve(a, LG_MODE_INHERIT, where[i][0], where[i][1], "u", &ca);
@@ -150,7 +153,9 @@ static void test_minimal_policy(void **state) {
   assert_int_equal(c.skew, 30 * LG_USEC_PER_SEC);
   assert_int_equal(c.n_usernames[LG_RULE_DELETE_HELD], 3);
   lg_policy_free(p);
-  p = parse_ok("{" HEAD ",\"rules\":{\"delete-held\":{\"mode\":\"warn\",\"allowedUsernames\":[\"ops:*\"]}}}");
+  p = parse_ok(
+      "{" HEAD
+      ",\"rules\":{\"delete-held\":{\"mode\":\"warn\",\"allowedUsernames\":[\"ops:*\"]}}}");
   lg_policy_resolve(p, LG_MODE_INHERIT, "ns", "l", "u", &c);
   assert_int_equal(c.mode[LG_RULE_DELETE_HELD], LG_MODE_WARN);
   assert_int_equal(c.n_usernames[LG_RULE_DELETE_HELD], 1);
@@ -163,11 +168,14 @@ static void test_overrides_and_exemptions(void **state) {
   lg_policy *p = parse_ok(
       "{" HEAD ",\"defaultMode\":\"enforce\",\"clockSkewSeconds\":2,"
       "\"rules\":{\"duration\":{\"maxSeconds\":600}},"
-      "\"exempt\":{\"usernames\":[\"system:serviceaccount:break-glass:*\"],\"namespaces\":[\"sandbox-*\"]},"
+      "\"exempt\":{\"usernames\":[\"system:serviceaccount:break-glass:*\"],\"namespaces\":["
+      "\"sandbox-*\"]},"
       "\"overrides\":["
       " {\"match\":{\"namespaces\":[\"team-*\"]},\"mode\":\"warn\",\"clockSkewSeconds\":10},"
       " {\"match\":{\"namespaces\":[\"team-a\"],\"names\":[\"db-*\"]},\"rules\":{"
-      "   \"holder-identity\":{\"mode\":\"enforce\",\"allowedUsernames\":[\"system:serviceaccount:team-a:db\"]},"
+      "   "
+      "\"holder-identity\":{\"mode\":\"enforce\",\"allowedUsernames\":[\"system:serviceaccount:"
+      "team-a:db\"]},"
       "   \"duration\":{\"minSeconds\":10}}}]}");
   lg_rule_config c;
 
@@ -209,39 +217,67 @@ static const bad_case bad[] = {
     {"not an object", "[]", "must be a JSON object"},
     {"wrong apiVersion", "{\"apiVersion\":\"v1\",\"kind\":\"LeasePolicy\"}", "apiVersion"},
     {"missing kind", "{\"apiVersion\":\"leaseguard.io/v1alpha1\"}", "kind"},
-    {"typo in a top-level field", "{" HEAD ",\"defaultmode\":\"warn\"}", "defaultmode: unknown field"},
+    {"typo in a top-level field", "{" HEAD ",\"defaultmode\":\"warn\"}",
+     "defaultmode: unknown field"},
     {"unknown mode", "{" HEAD ",\"defaultMode\":\"block\"}", "defaultMode: must be one of"},
-    {"unknown rule", "{" HEAD ",\"rules\":{\"holder-renw\":{}}}", "rules.holder-renw: unknown rule"},
-    {"unknown rule field", "{" HEAD ",\"rules\":{\"transitions\":{\"max\":1}}}", "rules.transitions.max: unknown field"},
-    {"rule not an object", "{" HEAD ",\"rules\":{\"transitions\":\"warn\"}}", "rules.transitions: must be an object"},
-    {"min above max", "{" HEAD ",\"rules\":{\"duration\":{\"minSeconds\":60,\"maxSeconds\":10}}}", "rules.duration.minSeconds: 60 is above maxSeconds 10"},
-    {"zero duration", "{" HEAD ",\"rules\":{\"duration\":{\"minSeconds\":0}}}", "rules.duration.minSeconds: must be an integer"},
-    {"band that denies", "{" HEAD ",\"rules\":{\"duration-recommended\":{\"mode\":\"enforce\"}}}", "rules.duration-recommended.mode"},
-    {"negative skew", "{" HEAD ",\"clockSkewSeconds\":-1}", "clockSkewSeconds: must be an integer from 0 to 300"},
+    {"unknown rule", "{" HEAD ",\"rules\":{\"holder-renw\":{}}}",
+     "rules.holder-renw: unknown rule"},
+    {"unknown rule field", "{" HEAD ",\"rules\":{\"transitions\":{\"max\":1}}}",
+     "rules.transitions.max: unknown field"},
+    {"rule not an object", "{" HEAD ",\"rules\":{\"transitions\":\"warn\"}}",
+     "rules.transitions: must be an object"},
+    {"min above max", "{" HEAD ",\"rules\":{\"duration\":{\"minSeconds\":60,\"maxSeconds\":10}}}",
+     "rules.duration.minSeconds: 60 is above maxSeconds 10"},
+    {"zero duration", "{" HEAD ",\"rules\":{\"duration\":{\"minSeconds\":0}}}",
+     "rules.duration.minSeconds: must be an integer"},
+    {"band that denies", "{" HEAD ",\"rules\":{\"duration-recommended\":{\"mode\":\"enforce\"}}}",
+     "rules.duration-recommended.mode"},
+    {"negative skew", "{" HEAD ",\"clockSkewSeconds\":-1}",
+     "clockSkewSeconds: must be an integer from 0 to 300"},
     {"skew as a string", "{" HEAD ",\"clockSkewSeconds\":\"5\"}", "clockSkewSeconds"},
-    {"override without match", "{" HEAD ",\"overrides\":[{\"mode\":\"audit\"}]}", "overrides[0].match: required"},
-    {"override with empty match", "{" HEAD ",\"overrides\":[{\"match\":{}}]}", "overrides[0].match: give namespaces or names"},
-    {"override namespaces not an array", "{" HEAD ",\"overrides\":[{\"match\":{\"namespaces\":\"kube-system\"}}]}", "overrides[0].match.namespaces: must be an array"},
-    {"bad mode in the second override", "{" HEAD ",\"overrides\":[{\"match\":{\"names\":[\"a\"]}},{\"match\":{\"names\":[\"b\"]},\"rules\":{\"duration\":{\"mode\":\"deny\"}}}]}", "overrides[1].rules.duration.mode"},
-    {"empty exempt username", "{" HEAD ",\"exempt\":{\"usernames\":[\"\"]}}", "exempt.usernames[0]: must be a non-empty string"},
-    {"unknown exempt field", "{" HEAD ",\"exempt\":{\"groups\":[\"a\"]}}", "exempt.groups: unknown field"},
-    {"duplicate keys", "{" HEAD ",\"defaultMode\":\"warn\",\"defaultMode\":\"enforce\"}", "duplicate"},
+    {"override without match", "{" HEAD ",\"overrides\":[{\"mode\":\"audit\"}]}",
+     "overrides[0].match: required"},
+    {"override with empty match", "{" HEAD ",\"overrides\":[{\"match\":{}}]}",
+     "overrides[0].match: give namespaces or names"},
+    {"override namespaces not an array",
+     "{" HEAD ",\"overrides\":[{\"match\":{\"namespaces\":\"kube-system\"}}]}",
+     "overrides[0].match.namespaces: must be an array"},
+    {"bad mode in the second override",
+     "{" HEAD ",\"overrides\":[{\"match\":{\"names\":[\"a\"]}},{\"match\":{\"names\":[\"b\"]},"
+     "\"rules\":{\"duration\":{\"mode\":\"deny\"}}}]}",
+     "overrides[1].rules.duration.mode"},
+    {"empty exempt username", "{" HEAD ",\"exempt\":{\"usernames\":[\"\"]}}",
+     "exempt.usernames[0]: must be a non-empty string"},
+    {"unknown exempt field", "{" HEAD ",\"exempt\":{\"groups\":[\"a\"]}}",
+     "exempt.groups: unknown field"},
+    {"duplicate keys", "{" HEAD ",\"defaultMode\":\"warn\",\"defaultMode\":\"enforce\"}",
+     "duplicate"},
     /* Two overrides, each valid with the top level, that leave a lease both select no
      * duration at all: every write of kube-system/x-leader would be denied. */
-    {"overrides combine into an empty range", "{" HEAD ",\"overrides\":["
+    {"overrides combine into an empty range",
+     "{" HEAD ",\"overrides\":["
      "{\"match\":{\"namespaces\":[\"kube-system\"]},\"rules\":{\"duration\":{\"minSeconds\":60}}},"
      "{\"match\":{\"names\":[\"*-leader\"]},\"rules\":{\"duration\":{\"maxSeconds\":30}}}]}",
-     "overrides[0] and overrides[1] may select the same lease: rules.duration minSeconds 60 (overrides[0]) is above maxSeconds 30 (overrides[1])"},
-    {"the same in the other order", "{" HEAD ",\"overrides\":["
+     "overrides[0] and overrides[1] may select the same lease: rules.duration minSeconds 60 "
+     "(overrides[0]) is above maxSeconds 30 (overrides[1])"},
+    {"the same in the other order",
+     "{" HEAD ",\"overrides\":["
      "{\"match\":{\"names\":[\"*-leader\"]},\"rules\":{\"duration\":{\"maxSeconds\":30}}},"
-     "{\"match\":{\"namespaces\":[\"kube-system\"]},\"rules\":{\"duration\":{\"minSeconds\":60}}}]}",
+     "{\"match\":{\"namespaces\":[\"kube-system\"]},\"rules\":{\"duration\":{\"minSeconds\":60}}}]"
+     "}",
      "minSeconds 60 (overrides[1]) is above maxSeconds 30 (overrides[0])"},
-    {"a glob and a value it matches", "{" HEAD ",\"overrides\":["
-     "{\"match\":{\"namespaces\":[\"kube-*\"]},\"rules\":{\"duration-recommended\":{\"minSeconds\":30}}},"
-     "{\"match\":{\"namespaces\":[\"other\",\"kube-system\"]},\"rules\":{\"duration-recommended\":{\"maxSeconds\":10}}}]}",
-     "rules.duration-recommended minSeconds 30 (overrides[0]) is above maxSeconds 10 (overrides[1])"},
-    {"the later override's own range does not cover both bounds", "{" HEAD ",\"overrides\":["
-     "{\"match\":{\"namespaces\":[\"kube-system\"]},\"rules\":{\"duration\":{\"minSeconds\":60,\"maxSeconds\":120}}},"
+    {"a glob and a value it matches",
+     "{" HEAD ",\"overrides\":["
+     "{\"match\":{\"namespaces\":[\"kube-*\"]},\"rules\":{\"duration-recommended\":{\"minSeconds\":"
+     "30}}},"
+     "{\"match\":{\"namespaces\":[\"other\",\"kube-system\"]},\"rules\":{\"duration-recommended\":{"
+     "\"maxSeconds\":10}}}]}",
+     "rules.duration-recommended minSeconds 30 (overrides[0]) is above maxSeconds 10 "
+     "(overrides[1])"},
+    {"the later override's own range does not cover both bounds",
+     "{" HEAD ",\"overrides\":["
+     "{\"match\":{\"namespaces\":[\"kube-system\"]},\"rules\":{\"duration\":{\"minSeconds\":60,"
+     "\"maxSeconds\":120}}},"
      "{\"match\":{\"names\":[\"*-leader\"]},\"rules\":{\"duration\":{\"maxSeconds\":30}}}]}",
      "minSeconds 60 (overrides[0]) is above maxSeconds 30 (overrides[1])"},
 };
@@ -254,7 +290,8 @@ static void test_invalid_policies(void **state) {
     char err[256] = "";
     lg_rc rc = lg_policy_parse(bad[i].json, strlen(bad[i].json), &p, err, sizeof err);
     if (rc != LG_EPOLICY || p != NULL || !strstr(err, bad[i].want)) {
-      print_error("case \"%s\": rc %d, error \"%s\", want \"%s\"\n", bad[i].name, rc, err, bad[i].want);
+      print_error("case \"%s\": rc %d, error \"%s\", want \"%s\"\n", bad[i].name, rc, err,
+                  bad[i].want);
       failures++;
       if (rc == LG_OK)
         lg_policy_free(p);
@@ -276,29 +313,37 @@ static void expect_duration(const lg_policy *p, const char *ns, const char *name
 static void test_override_pairs_accepted(void **state) {
   lg_policy *p;
   (void)state;
-  p = parse_ok("{" HEAD ",\"overrides\":["
-               "{\"match\":{\"namespaces\":[\"team-a\"]},\"rules\":{\"duration\":{\"minSeconds\":60}}},"
-               "{\"match\":{\"namespaces\":[\"team-b\",\"team-c\"]},\"rules\":{\"duration\":{\"maxSeconds\":30}}}]}");
+  p = parse_ok(
+      "{" HEAD ",\"overrides\":["
+      "{\"match\":{\"namespaces\":[\"team-a\"]},\"rules\":{\"duration\":{\"minSeconds\":60}}},"
+      "{\"match\":{\"namespaces\":[\"team-b\",\"team-c\"]},\"rules\":{\"duration\":{\"maxSeconds\":"
+      "30}}}]}");
   expect_duration(p, "team-a", "x", 60, 3600);
   expect_duration(p, "team-c", "x", 2, 30);
   lg_policy_free(p);
-  p = parse_ok("{" HEAD ",\"overrides\":["
-               "{\"match\":{\"namespaces\":[\"kube-*\"]},\"rules\":{\"duration\":{\"minSeconds\":60}}},"
-               "{\"match\":{\"namespaces\":[\"default\"],\"names\":[\"x\"]},\"rules\":{\"duration\":{\"maxSeconds\":30}}}]}");
+  p = parse_ok(
+      "{" HEAD ",\"overrides\":["
+      "{\"match\":{\"namespaces\":[\"kube-*\"]},\"rules\":{\"duration\":{\"minSeconds\":60}}},"
+      "{\"match\":{\"namespaces\":[\"default\"],\"names\":[\"x\"]},\"rules\":{\"duration\":{"
+      "\"maxSeconds\":30}}}]}");
   expect_duration(p, "kube-system", "x", 60, 3600);
   expect_duration(p, "default", "x", 2, 30);
   lg_policy_free(p);
   /* Same namespace, names that cannot meet. */
   p = parse_ok("{" HEAD ",\"overrides\":["
-               "{\"match\":{\"namespaces\":[\"ns\"],\"names\":[\"slow-*\"]},\"rules\":{\"duration\":{\"minSeconds\":60}}},"
-               "{\"match\":{\"namespaces\":[\"ns\"],\"names\":[\"fast\"]},\"rules\":{\"duration\":{\"maxSeconds\":30}}}]}");
+               "{\"match\":{\"namespaces\":[\"ns\"],\"names\":[\"slow-*\"]},\"rules\":{"
+               "\"duration\":{\"minSeconds\":60}}},"
+               "{\"match\":{\"namespaces\":[\"ns\"],\"names\":[\"fast\"]},\"rules\":{\"duration\":{"
+               "\"maxSeconds\":30}}}]}");
   expect_duration(p, "ns", "slow-1", 60, 3600);
   expect_duration(p, "ns", "fast", 2, 30);
   lg_policy_free(p);
   /* The later override sets both bounds: it wins both for every lease it selects. */
-  p = parse_ok("{" HEAD ",\"overrides\":["
-               "{\"match\":{\"names\":[\"*-leader\"]},\"rules\":{\"duration\":{\"maxSeconds\":30}}},"
-               "{\"match\":{\"namespaces\":[\"kube-system\"]},\"rules\":{\"duration\":{\"minSeconds\":60,\"maxSeconds\":120}}}]}");
+  p = parse_ok(
+      "{" HEAD ",\"overrides\":["
+      "{\"match\":{\"names\":[\"*-leader\"]},\"rules\":{\"duration\":{\"maxSeconds\":30}}},"
+      "{\"match\":{\"namespaces\":[\"kube-system\"]},\"rules\":{\"duration\":{\"minSeconds\":60,"
+      "\"maxSeconds\":120}}}]}");
   expect_duration(p, "kube-system", "x-leader", 60, 120);
   expect_duration(p, "other", "x-leader", 2, 30);
   lg_policy_free(p);
@@ -308,7 +353,8 @@ static void test_load_file_errors(void **state) {
   (void)state;
   lg_policy *p = NULL;
   char err[256] = "";
-  assert_int_equal(lg_policy_load_file("/nonexistent/policy.json", &p, err, sizeof err), LG_EPOLICY);
+  assert_int_equal(lg_policy_load_file("/nonexistent/policy.json", &p, err, sizeof err),
+                   LG_EPOLICY);
   assert_null(p);
   assert_non_null(strstr(err, "/nonexistent/policy.json"));
 }

@@ -16,8 +16,9 @@
 #include "metrics.h"
 #include "policywatch.h"
 
-#define POLICY(mode) \
-  "{\"apiVersion\":\"leaseguard.io/v1alpha1\",\"kind\":\"LeasePolicy\",\"defaultMode\":\"" mode "\"}\n"
+#define POLICY(mode)                                                                            \
+  "{\"apiVersion\":\"leaseguard.io/v1alpha1\",\"kind\":\"LeasePolicy\",\"defaultMode\":\"" mode \
+  "\"}\n"
 
 static char dir[LGT_PATH_LEN], path[LGT_PATH_LEN];
 
@@ -40,9 +41,12 @@ static void write_policy(const char *text) {
 static void expect_counts(lg_metrics *m, int ok, int failed) {
   char *text = lg_metrics_render(m, 0);
   char want[3][160];
-  snprintf(want[0], sizeof want[0], "leaseguard_file_reloads_total{file=\"policy\",result=\"success\"} %d\n", ok);
-  snprintf(want[1], sizeof want[1], "leaseguard_file_reloads_total{file=\"policy\",result=\"failure\"} %d\n", failed);
-  snprintf(want[2], sizeof want[2], "leaseguard_policy_reloads_total{result=\"failure\"} %d\n", failed);
+  snprintf(want[0], sizeof want[0],
+           "leaseguard_file_reloads_total{file=\"policy\",result=\"success\"} %d\n", ok);
+  snprintf(want[1], sizeof want[1],
+           "leaseguard_file_reloads_total{file=\"policy\",result=\"failure\"} %d\n", failed);
+  snprintf(want[2], sizeof want[2], "leaseguard_policy_reloads_total{result=\"failure\"} %d\n",
+           failed);
   for (int i = 0; i < 3; i++)
     if (!strstr(text, want[i]))
       fail_msg("no \"%s\" in:\n%s", want[i], text);

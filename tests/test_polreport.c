@@ -13,7 +13,7 @@
 #include "polreport.h"
 
 #define SEC LG_USEC_PER_SEC
-#define T0 INT64_C(1795600800000000)
+#define T0  INT64_C(1795600800000000)
 
 static lg_finding finding(lg_rule r, lg_mode m, const char *ns, const char *name, const char *msg) {
   lg_finding f = {.rule = r, .mode = m};
@@ -31,9 +31,11 @@ static size_t dirty_count(lg_polreport *r) {
 static void test_reports(void **state) {
   (void)state;
   lg_polreport *r = lg_polreport_new(3, 3600 * SEC);
-  lg_finding steal = finding(LG_RULE_HOLDER_RENEW, LG_MODE_ENFORCE, "team-a", "lock", "takeover before expiry");
+  lg_finding steal =
+      finding(LG_RULE_HOLDER_RENEW, LG_MODE_ENFORCE, "team-a", "lock", "takeover before expiry");
   lg_finding skip = finding(LG_RULE_TRANSITIONS, LG_MODE_WARN, "team-a", "lock", "skipped");
-  lg_finding again = finding(LG_RULE_HOLDER_RENEW, LG_MODE_ENFORCE, "team-a", "lock", "second steal");
+  lg_finding again =
+      finding(LG_RULE_HOLDER_RENEW, LG_MODE_ENFORCE, "team-a", "lock", "second steal");
   json_t *doc, *res;
 
   assert_null(lg_polreport_document(r, "team-a"));
@@ -43,7 +45,8 @@ static void test_reports(void **state) {
   assert_int_equal(dirty_count(r), 1);
   doc = lg_polreport_document(r, "team-a");
   assert_non_null(doc);
-  assert_string_equal(json_string_value(json_object_get(doc, "apiVersion")), "wgpolicyk8s.io/v1alpha2");
+  assert_string_equal(json_string_value(json_object_get(doc, "apiVersion")),
+                      "wgpolicyk8s.io/v1alpha2");
   assert_string_equal(json_string_value(json_object_get(doc, "kind")), "PolicyReport");
   assert_string_equal(json_string_value(json_object_get(json_object_get(doc, "metadata"), "name")),
                       LG_POLREPORT_NAME);
@@ -55,10 +58,11 @@ static void test_reports(void **state) {
   assert_string_equal(json_string_value(json_object_get(res, "message")), "second steal");
   assert_string_equal(json_string_value(json_object_get(res, "severity")), "critical");
   assert_string_equal(json_string_value(json_object_get(res, "result")), "fail");
-  assert_int_equal(json_integer_value(json_object_get(json_object_get(res, "timestamp"), "seconds")),
-                   (T0 + 2 * SEC) / SEC);
-  assert_string_equal(json_string_value(json_object_get(json_object_get(res, "properties"), "writer")),
-                      "unknown");
+  assert_int_equal(
+      json_integer_value(json_object_get(json_object_get(res, "timestamp"), "seconds")),
+      (T0 + 2 * SEC) / SEC);
+  assert_string_equal(
+      json_string_value(json_object_get(json_object_get(res, "properties"), "writer")), "unknown");
   json_t *rsrc = json_array_get(json_object_get(res, "resources"), 0);
   assert_string_equal(json_string_value(json_object_get(rsrc, "kind")), "Lease");
   assert_string_equal(json_string_value(json_object_get(rsrc, "uid")), "uid-1");
@@ -74,8 +78,8 @@ static void test_reports(void **state) {
   }
   doc = lg_polreport_document(r, "team-b");
   assert_int_equal(json_array_size(json_object_get(doc, "results")), 3);
-  char *first = json_dumps(json_object_get(json_array_get(json_object_get(doc, "results"), 0),
-                                           "resources"), 0);
+  char *first = json_dumps(
+      json_object_get(json_array_get(json_object_get(doc, "results"), 0), "resources"), 0);
   assert_non_null(strstr(first, "\"l2\"")); /* l0 and l1 were dropped */
   free(first);
   json_decref(doc);

@@ -25,8 +25,8 @@
 
 #include "harness.h"
 
-#define AUDIT_USER "system:serviceaccount:leaseguard:lease-health"
-#define REPORTS "/apis/wgpolicyk8s.io/v1alpha2"
+#define AUDIT_USER    "system:serviceaccount:leaseguard:lease-health"
+#define REPORTS       "/apis/wgpolicyk8s.io/v1alpha2"
 #define REPORT_OF(ns) REPORTS "/namespaces/" ns "/policyreports/leaseguard-leases"
 #define LEASES_OF(ns) "/apis/coordination.k8s.io/v1/namespaces/" ns "/leases"
 
@@ -57,8 +57,8 @@ static void start_api(proc *p, const char *name, const char *extra) {
   snprintf(cert, sizeof cert, "--tls-cert-file=%s", env.tls.cert);
   snprintf(key, sizeof key, "--tls-private-key-file=%s", env.tls.key);
   snprintf(tok, sizeof tok, "--token-auth-file=%s", env.tokens);
-  char *argv[] = {LG_TEST_APISERVER_BIN, "--secure-port=0", pf, cert, key, tok,
-                  "--write-delay=200", (char *)extra, NULL};
+  char *argv[] = {LG_TEST_APISERVER_BIN, "--secure-port=0", pf,  cert, key, tok,
+                  "--write-delay=200",   (char *)extra,     NULL};
   p->pid = lgt_spawn(argv, p->out, p->out);
   p->port = lgt_wait_port_file(portfile, lgt_slow(10000));
   assert_true(p->port > 0);
@@ -79,8 +79,18 @@ static void start_audit(proc *p, const char *name, const proc *api, const char *
   snprintf(ca, sizeof ca, "--certificate-authority=%s", env.tls.ca);
   p->http = lgt_free_port();
   snprintf(http, sizeof http, "--http=127.0.0.1:%d", p->http);
-  char *argv[] = {LEASEGUARD_BIN, "audit", "--watch", "--policy-reports", server, tok, ca, http,
-                  "--watch-timeout=30s", (char *)extra, (char *)extra2, NULL};
+  char *argv[] = {LEASEGUARD_BIN,
+                  "audit",
+                  "--watch",
+                  "--policy-reports",
+                  server,
+                  tok,
+                  ca,
+                  http,
+                  "--watch-timeout=30s",
+                  (char *)extra,
+                  (char *)extra2,
+                  NULL};
   p->pid = lgt_spawn(argv, p->out, p->err);
   if (!lgt_wait_for_text(p->err, "\"listed leases\"", lgt_slow(10000)))
     fail_msg("audit --watch did not list the leases; see %s", p->err);
@@ -299,8 +309,8 @@ static void test_reports(void **state) {
   (void)state;
 
   start_audit(&audit, "audit", a, NULL, NULL);
-  create_lease(a, "team-a", "a1", "p_1", 7200); /* over the 3600 s allowed: fail */
-  create_lease(a, "team-a", "a2", "q_1", 400);  /* outside 5..300 recommended: warn */
+  create_lease(a, "team-a", "a1", "p_1", 7200);            /* over the 3600 s allowed: fail */
+  create_lease(a, "team-a", "a2", "q_1", 400);             /* outside 5..300 recommended: warn */
   set_lease_int(a, "team-a", "a1", "leaseTransitions", 1); /* +1 with the same holder */
   create_lease(a, "team-b", "b1", "r_1", 7200);
   first = wait_report(a, REPORT_OF("team-a"),
@@ -357,22 +367,20 @@ static void test_reports(void **state) {
   /* In place: the same object, a later version. */
   assert_string_equal(json_string_value(json_object_get(json_object_get(rep, "metadata"), "uid")),
                       uid_s);
-  assert_true(strtoull(json_string_value(json_object_get(json_object_get(rep, "metadata"),
-                                                         "resourceVersion")),
+  assert_true(strtoull(json_string_value(
+                           json_object_get(json_object_get(rep, "metadata"), "resourceVersion")),
                        NULL, 10) > strtoull(rv_s, NULL, 10));
-  assert_int_equal(json_integer_value(json_object_get(json_object_get(rep, "summary"), "fail")),
-                   3);
+  assert_int_equal(json_integer_value(json_object_get(json_object_get(rep, "summary"), "fail")), 3);
   json_decref(rep);
   free(uid_s);
   free(rv_s);
   /* Created once, then updated in place (each PUT names the version it read: a 409 above). */
-  assert_int_equal(requests(a, "POST", REPORTS "/namespaces/team-a/policyreports", AUDIT_USER,
-                            201), 1);
+  assert_int_equal(requests(a, "POST", REPORTS "/namespaces/team-a/policyreports", AUDIT_USER, 201),
+                   1);
 
   /* Leases go, their results go; the last one takes the report. */
   delete_lease(a, "team-a", "a1");
-  rep = wait_report(a, REPORT_OF("team-a"), "a2/duration-recommended/warn a3/duration/fail",
-                    20000);
+  rep = wait_report(a, REPORT_OF("team-a"), "a2/duration-recommended/warn a3/duration/fail", 20000);
   json_decref(rep);
   delete_lease(a, "team-a", "a2");
   delete_lease(a, "team-a", "a3");

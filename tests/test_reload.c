@@ -56,7 +56,8 @@ static void replace_text(const char *path, const char *text) {
  * of from (or text, when from is NULL). The swap of ..data is atomic, as the kubelet's. */
 static void configmap_version(const char *dir, const char *version, const char *from,
                               const char *text) {
-  char v[LGT_PATH_LEN], file[LGT_PATH_LEN], tmp[LGT_PATH_LEN], data[LGT_PATH_LEN], link[LGT_PATH_LEN];
+  char v[LGT_PATH_LEN], file[LGT_PATH_LEN], tmp[LGT_PATH_LEN], data[LGT_PATH_LEN],
+      link[LGT_PATH_LEN];
   lgt_path(v, dir, version);
   assert_int_equal(mkdir(v, 0700), 0);
   lgt_path(file, v, "ca.crt");
@@ -86,14 +87,34 @@ static void make_client_certs(void) {
     snprintf(csr, sizeof csr, "%s/client-%c.csr", env.dir, who);
     snprintf(ext, sizeof ext, "%s/client.ext", env.dir);
     snprintf(subj, sizeof subj, "/CN=client CA %c", who);
-    char *ca[] = {"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-                  "-nodes", "-keyout", ca_key, "-out", ca_crt, "-subj", subj, "-days", "2",
-                  "-addext", "basicConstraints=critical,CA:TRUE", "-addext",
-                  "keyUsage=critical,keyCertSign,cRLSign", NULL};
-    char *req[] = {"openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-                   "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=kube-apiserver", NULL};
-    char *sign[] = {"openssl", "x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key,
-                    "-set_serial", "2", "-days", "1", "-extfile", ext, "-out", crt, NULL};
+    char *ca[] = {"openssl",
+                  "req",
+                  "-x509",
+                  "-newkey",
+                  "ec",
+                  "-pkeyopt",
+                  "ec_paramgen_curve:P-256",
+                  "-nodes",
+                  "-keyout",
+                  ca_key,
+                  "-out",
+                  ca_crt,
+                  "-subj",
+                  subj,
+                  "-days",
+                  "2",
+                  "-addext",
+                  "basicConstraints=critical,CA:TRUE",
+                  "-addext",
+                  "keyUsage=critical,keyCertSign,cRLSign",
+                  NULL};
+    char *req[] = {
+        "openssl", "req",     "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+        "-nodes",  "-keyout", key,    "-out",    csr,  "-subj",    "/CN=kube-apiserver",
+        NULL};
+    char *sign[] = {"openssl", "x509",     "-req", "-in",         csr, "-CA",
+                    ca_crt,    "-CAkey",   ca_key, "-set_serial", "2", "-days",
+                    "1",       "-extfile", ext,    "-out",        crt, NULL};
     lgt_write_file(ext, "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n"
                         "extendedKeyUsage=clientAuth\n");
     lgt_run_tool(ca, env.log);

@@ -129,7 +129,8 @@ static int stop_server(void **state) {
   if (status < 0)
     fail_msg("serve did not stop within 10 s of SIGTERM");
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    fail_msg("serve exited with status %d (signal %d)", WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+    fail_msg("serve exited with status %d (signal %d)",
+             WIFEXITED(status) ? WEXITSTATUS(status) : -1,
              WIFSIGNALED(status) ? WTERMSIG(status) : 0);
   return 0;
 }
@@ -140,7 +141,8 @@ static void assert_running(const char *after) {
   if (waitpid(srv.pid, &status, WNOHANG) == srv.pid) {
     srv.pid = -1;
     fail_msg("after %s: serve exited (status %d, signal %d)", after,
-             WIFEXITED(status) ? WEXITSTATUS(status) : -1, WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+             WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+             WIFSIGNALED(status) ? WTERMSIG(status) : 0);
   }
 }
 
@@ -153,9 +155,9 @@ static json_t *lease(const char *ns, const char *name, const char *holder, lg_ti
   lg_time_format(acquire, acq);
   lg_time_format(renew, ren);
   return json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:i, s:s, s:s, s:i}}", "apiVersion",
-                   "coordination.k8s.io/v1", "kind", "Lease", "metadata", "name", name,
-                   "namespace", ns, "spec", "holderIdentity", holder, "leaseDurationSeconds", 15,
-                   "acquireTime", acq, "renewTime", ren, "leaseTransitions", transitions);
+                   "coordination.k8s.io/v1", "kind", "Lease", "metadata", "name", name, "namespace",
+                   ns, "spec", "holderIdentity", holder, "leaseDurationSeconds", 15, "acquireTime",
+                   acq, "renewTime", ren, "leaseTransitions", transitions);
 }
 
 /* An AdmissionReview UPDATE of lease ns/name by user (new string): the lease held by "a",
@@ -165,16 +167,16 @@ static char *review(const char *uid, const char *ns, const char *name, const cha
                     const char *thief) {
   lg_time now = lg_time_now(), since = now - 60 * LG_USEC_PER_SEC;
   json_t *old = lease("team-a", "l", "a", since, now - 2 * LG_USEC_PER_SEC, 3);
-  json_t *obj = thief ? lease("team-a", "l", thief, now, now, 4)
-                      : lease("team-a", "l", "a", since, now, 3);
+  json_t *obj =
+      thief ? lease("team-a", "l", thief, now, now, 4) : lease("team-a", "l", "a", since, now, 3);
   json_t *doc = json_pack(
       "{s:s, s:s, s:{s:s, s:{s:s, s:s, s:s}, s:{s:s, s:s, s:s}, s:s, s:s, s:s, s:{s:s, s:[s]}, "
       "s:o, s:o, s:b}}",
-      "apiVersion", "admission.k8s.io/v1", "kind", "AdmissionReview", "request", "uid", uid,
-      "kind", "group", "coordination.k8s.io", "version", "v1", "kind", "Lease", "resource",
-      "group", "coordination.k8s.io", "version", "v1", "resource", "leases", "namespace", ns,
-      "name", name, "operation", "UPDATE", "userInfo", "username", user, "groups",
-      "system:authenticated", "oldObject", old, "object", obj, "dryRun", 0);
+      "apiVersion", "admission.k8s.io/v1", "kind", "AdmissionReview", "request", "uid", uid, "kind",
+      "group", "coordination.k8s.io", "version", "v1", "kind", "Lease", "resource", "group",
+      "coordination.k8s.io", "version", "v1", "resource", "leases", "namespace", ns, "name", name,
+      "operation", "UPDATE", "userInfo", "username", user, "groups", "system:authenticated",
+      "oldObject", old, "object", obj, "dryRun", 0);
   char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
   assert_non_null(text);
   json_decref(doc);
@@ -502,8 +504,8 @@ static void promtool_check(const char *text) {
  * /metrics 80 MB), then names Kubernetes would refuse: every such label is "_invalid",
  * /metrics stays small and valid, RSS stays bounded. */
 static void test_label_sizes(void **state) {
-  static const char *const hostile[] = {"../x", "a?dryRun=All", "%2e%2e", "UPPER", "caf\xc3\xa9",
-                                        "a/b", "-a", ""};
+  static const char *const hostile[] = {"../x",        "a?dryRun=All", "%2e%2e", "UPPER",
+                                        "caf\xc3\xa9", "a/b",          "-a",     ""};
   const size_t mb = 1 << 20;
   const char *const flags[] = {"--metrics-lease-label", NULL};
   char *huge = malloc(mb + 1), uid[64], *body, *text;
@@ -547,9 +549,9 @@ static void test_label_sizes(void **state) {
   assert_true(sample_in(text, "leaseguard_lease_violations_total{rule=\"holder-renew\","
                               "mode=\"enforce\",namespace=\"_invalid\",lease=\"_invalid\"}") ==
               huge_n / 2 + 7);
-  assert_true(sample_in(text, "leaseguard_lease_violations_total{rule=\"holder-renew\","
-                              "mode=\"enforce\",namespace=\"_invalid\",lease=\"l\"}") ==
-              huge_n / 2);
+  assert_true(sample_in(text,
+                        "leaseguard_lease_violations_total{rule=\"holder-renew\","
+                        "mode=\"enforce\",namespace=\"_invalid\",lease=\"l\"}") == huge_n / 2);
   assert_true(sample_in(text, "leaseguard_lease_violations_total{rule=\"holder-renew\","
                               "mode=\"enforce\",namespace=\"team-a\",lease=\"l\"}") == 1);
   assert_null(strstr(text, "nnnnnnnn"));

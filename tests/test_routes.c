@@ -55,7 +55,8 @@ static void test_answers(void **state) {
     t->answer(r, t->url, &a);
     if (!t->status) {
       if (a.body)
-        fail_msg("%s (%s): answered, want not found: %s", t->url, t->serving ? "serving" : "stopping", a.body);
+        fail_msg("%s (%s): answered, want not found: %s", t->url,
+                 t->serving ? "serving" : "stopping", a.body);
       continue;
     }
     if (!a.body || a.status != t->status || !strstr(a.body, t->body))

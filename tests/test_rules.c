@@ -61,104 +61,241 @@ typedef struct {
 
 static const rule_case cases[] = {
     /* client-go's life cycle: create -> renew -> release -> acquire -> takeover after expiry */
-    {"client-go create", LG_OP_CREATE, NULL, "holder=a dur=15 acq=0 ren=0 tr=0", 0, "u", NULL, 0, true, ""},
-    {"client-go renew", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=0 tr=0", "holder=a dur=15 acq=0 ren=2 tr=0", 2, "u", NULL, 0, true, ""},
-    {"client-go release", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0", "holder= dur=1 acq=12 ren=12 tr=0", 12, "u", NULL, 0, true, ""},
-    {"acquire at once after release", LG_OP_UPDATE, "holder= dur=1 acq=12 ren=12 tr=0", "holder=b dur=15 acq=12.5 ren=12.5 tr=1", 12.5, "u", NULL, 0, true, ""},
-    {"previous holder reacquires after its release", LG_OP_UPDATE, "holder= dur=1 acq=12 ren=12 tr=3", "holder=a dur=15 acq=13 ren=13 tr=4", 13, "u", NULL, 0, true, ""},
-    {"takeover after expiry", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0", "holder=b dur=15 acq=26 ren=26 tr=1", 26, "u", NULL, 0, true, ""},
-    {"same identity renews after a restart", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=0 tr=2", "holder=a dur=15 acq=0 ren=100 tr=2", 100, "u", NULL, 0, true, ""},
+    {"client-go create", LG_OP_CREATE, NULL, "holder=a dur=15 acq=0 ren=0 tr=0", 0, "u", NULL, 0,
+     true, ""},
+    {"client-go renew", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=0 tr=0",
+     "holder=a dur=15 acq=0 ren=2 tr=0", 2, "u", NULL, 0, true, ""},
+    {"client-go release", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0",
+     "holder= dur=1 acq=12 ren=12 tr=0", 12, "u", NULL, 0, true, ""},
+    {"acquire at once after release", LG_OP_UPDATE, "holder= dur=1 acq=12 ren=12 tr=0",
+     "holder=b dur=15 acq=12.5 ren=12.5 tr=1", 12.5, "u", NULL, 0, true, ""},
+    {"previous holder reacquires after its release", LG_OP_UPDATE,
+     "holder= dur=1 acq=12 ren=12 tr=3", "holder=a dur=15 acq=13 ren=13 tr=4", 13, "u", NULL, 0,
+     true, ""},
+    {"takeover after expiry", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0",
+     "holder=b dur=15 acq=26 ren=26 tr=1", 26, "u", NULL, 0, true, ""},
+    {"same identity renews after a restart", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=0 tr=2",
+     "holder=a dur=15 acq=0 ren=100 tr=2", 100, "u", NULL, 0, true, ""},
     {"create of an unheld lease", LG_OP_CREATE, NULL, "holder= dur=1", 0, "u", NULL, 0, true, ""},
     /* holder-renew with nothing seen: renewTime 10 + 15 s less min(skew, 15/4) = 3.75 s
      * for the holder's unknown clock: live while now < 21.25 */
-    {"steal of a live lease", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0", "holder=b dur=15 acq=12 ren=12 tr=1", 12, "u", NULL, 0, false, "holder-renew"},
-    {"takeover just inside expiry - tolerance", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0", "holder=b dur=15 acq=21.249 ren=21.249 tr=1", 21.249, "u", NULL, 0, false, "holder-renew"},
-    {"takeover at expiry - tolerance", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0", "holder=b dur=15 acq=21.25 ren=21.25 tr=1", 21.25, "u", NULL, 0, true, ""},
-    {"2 s lease stolen 0.5 s after its renewal", LG_OP_UPDATE, "holder=a dur=2 acq=0 ren=10 tr=0", "holder=b dur=2 acq=10.5 ren=10.5 tr=1", 10.5, "u", NULL, 0, false, "holder-renew duration-recommended"},
-    {"5 s lease stolen 3 s after its renewal", LG_OP_UPDATE, "holder=a dur=5 acq=0 ren=10 tr=0", "holder=b dur=5 acq=13 ren=13 tr=1", 13, "u", NULL, 0, false, "holder-renew"},
-    {"renewTime far in the future is no evidence of a term", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=80 tr=0", "holder=b dur=15 acq=40 ren=40 tr=1", 40, "u", NULL, 0, true, ""},
-    {"renewTime within skew ahead still counts", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=60 tr=0", "holder=b dur=15 acq=40 ren=40 tr=1", 40, "u", NULL, 0, false, "holder-renew"},
-    {"held lease without duration is taken at once", LG_OP_UPDATE, "holder=a acq=0 ren=10 tr=0", "holder=b dur=15 acq=11 ren=11 tr=1", 11, "u", NULL, 0, true, ""},
-    {"takeover at expiry + skew", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0", "holder=b dur=15 acq=30 ren=30 tr=1", 30, "u", NULL, 0, true, ""},
-    {"takeover when the old record has no renewTime", LG_OP_UPDATE, "holder=a dur=15 tr=0", "holder=b dur=15 acq=1 ren=1 tr=1", 1, "u", NULL, 0, true, ""},
-    {"release by another client is not a takeover", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0", "holder= dur=1 acq=11 ren=11 tr=0", 11, "u", NULL, 0, true, ""},
+    {"steal of a live lease", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0",
+     "holder=b dur=15 acq=12 ren=12 tr=1", 12, "u", NULL, 0, false, "holder-renew"},
+    {"takeover just inside expiry - tolerance", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0",
+     "holder=b dur=15 acq=21.249 ren=21.249 tr=1", 21.249, "u", NULL, 0, false, "holder-renew"},
+    {"takeover at expiry - tolerance", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0",
+     "holder=b dur=15 acq=21.25 ren=21.25 tr=1", 21.25, "u", NULL, 0, true, ""},
+    {"2 s lease stolen 0.5 s after its renewal", LG_OP_UPDATE, "holder=a dur=2 acq=0 ren=10 tr=0",
+     "holder=b dur=2 acq=10.5 ren=10.5 tr=1", 10.5, "u", NULL, 0, false,
+     "holder-renew duration-recommended"},
+    {"5 s lease stolen 3 s after its renewal", LG_OP_UPDATE, "holder=a dur=5 acq=0 ren=10 tr=0",
+     "holder=b dur=5 acq=13 ren=13 tr=1", 13, "u", NULL, 0, false, "holder-renew"},
+    {"renewTime far in the future is no evidence of a term", LG_OP_UPDATE,
+     "holder=a dur=15 acq=0 ren=80 tr=0", "holder=b dur=15 acq=40 ren=40 tr=1", 40, "u", NULL, 0,
+     true, ""},
+    {"renewTime within skew ahead still counts", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=60 tr=0",
+     "holder=b dur=15 acq=40 ren=40 tr=1", 40, "u", NULL, 0, false, "holder-renew"},
+    {"held lease without duration is taken at once", LG_OP_UPDATE, "holder=a acq=0 ren=10 tr=0",
+     "holder=b dur=15 acq=11 ren=11 tr=1", 11, "u", NULL, 0, true, ""},
+    {"takeover at expiry + skew", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0",
+     "holder=b dur=15 acq=30 ren=30 tr=1", 30, "u", NULL, 0, true, ""},
+    {"takeover when the old record has no renewTime", LG_OP_UPDATE, "holder=a dur=15 tr=0",
+     "holder=b dur=15 acq=1 ren=1 tr=1", 1, "u", NULL, 0, true, ""},
+    {"release by another client is not a takeover", LG_OP_UPDATE,
+     "holder=a dur=15 acq=0 ren=10 tr=0", "holder= dur=1 acq=11 ren=11 tr=0", 11, "u", NULL, 0,
+     true, ""},
     /* transitions */
-    {"takeover skips a transition", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=3", "holder=b dur=15 acq=26 ren=26 tr=5", 26, "u", NULL, 0, false, "transitions"},
-    {"takeover without counting", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=3", "holder=b dur=15 acq=26 ren=26 tr=3", 26, "u", NULL, 0, false, "transitions"},
-    {"acquire from empty without counting", LG_OP_UPDATE, "holder= dur=1 acq=0 ren=0 tr=3", "holder=b dur=15 acq=1 ren=1 tr=3", 1, "u", NULL, 0, false, "transitions"},
-    {"renew bumps transitions", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=0 tr=3", "holder=a dur=15 acq=0 ren=2 tr=4", 2, "u", NULL, 0, false, "transitions"},
-    {"renew lowers transitions", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=0 tr=3", "holder=a dur=15 acq=0 ren=2 tr=2", 2, "u", NULL, 0, false, "transitions"},
-    {"renew drops leaseTransitions (counts as 0)", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=0 tr=3", "holder=a dur=15 acq=0 ren=2", 2, "u", NULL, 0, false, "transitions"},
-    {"release bumps transitions", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=3", "holder= dur=1 acq=12 ren=12 tr=4", 12, "u", NULL, 0, false, "transitions"},
-    {"create with negative transitions", LG_OP_CREATE, NULL, "holder=a dur=15 acq=0 ren=0 tr=-1", 0, "u", NULL, 0, false, "transitions"},
-    {"missing transitions on both sides count as 0", LG_OP_UPDATE, "holder= dur=1", "holder=b dur=15 acq=1 ren=1 tr=1", 1, "u", NULL, 0, true, ""},
+    {"takeover skips a transition", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=3",
+     "holder=b dur=15 acq=26 ren=26 tr=5", 26, "u", NULL, 0, false, "transitions"},
+    {"takeover without counting", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=3",
+     "holder=b dur=15 acq=26 ren=26 tr=3", 26, "u", NULL, 0, false, "transitions"},
+    {"acquire from empty without counting", LG_OP_UPDATE, "holder= dur=1 acq=0 ren=0 tr=3",
+     "holder=b dur=15 acq=1 ren=1 tr=3", 1, "u", NULL, 0, false, "transitions"},
+    {"renew bumps transitions", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=0 tr=3",
+     "holder=a dur=15 acq=0 ren=2 tr=4", 2, "u", NULL, 0, false, "transitions"},
+    {"renew lowers transitions", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=0 tr=3",
+     "holder=a dur=15 acq=0 ren=2 tr=2", 2, "u", NULL, 0, false, "transitions"},
+    {"renew drops leaseTransitions (counts as 0)", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=0 tr=3",
+     "holder=a dur=15 acq=0 ren=2", 2, "u", NULL, 0, false, "transitions"},
+    {"release bumps transitions", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=3",
+     "holder= dur=1 acq=12 ren=12 tr=4", 12, "u", NULL, 0, false, "transitions"},
+    {"create with negative transitions", LG_OP_CREATE, NULL, "holder=a dur=15 acq=0 ren=0 tr=-1", 0,
+     "u", NULL, 0, false, "transitions"},
+    {"missing transitions on both sides count as 0", LG_OP_UPDATE, "holder= dur=1",
+     "holder=b dur=15 acq=1 ren=1 tr=1", 1, "u", NULL, 0, true, ""},
     /* duration and the recommended band (2..3600 allowed, 5..120 recommended) */
-    {"renew with a 10-hour duration", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=0 tr=0", "holder=a dur=36000 acq=0 ren=2 tr=0", 2, "u", NULL, 0, false, "duration"},
-    {"create with a 10-hour duration", LG_OP_CREATE, NULL, "holder=a dur=36000 acq=0 ren=0 tr=0", 0, "u", NULL, 0, false, "duration"},
-    {"held with a 1 s duration", LG_OP_CREATE, NULL, "holder=a dur=1 acq=0 ren=0 tr=0", 0, "u", NULL, 0, false, "duration"},
-    {"duration at the allowed maximum", LG_OP_CREATE, NULL, "holder=a dur=3600 acq=0 ren=0 tr=0", 0, "u", NULL, 0, true, "duration-recommended"},
-    {"duration just above the allowed maximum", LG_OP_CREATE, NULL, "holder=a dur=3601 acq=0 ren=0 tr=0", 0, "u", NULL, 0, false, "duration"},
-    {"node lease 40 s", LG_OP_UPDATE, "holder=node-1 dur=40 ren=0", "holder=node-1 dur=40 ren=10", 10, "system:node:node-1", NULL, 0, true, ""},
-    {"coordinated 5 s", LG_OP_CREATE, NULL, "holder=a dur=5 ren=0 strategy=OldestEmulationVersion", 0, "system:apiserver", NULL, 0, true, ""},
-    {"unchanged out-of-band duration is not re-advised", LG_OP_UPDATE, "holder=apiserver-x dur=3600 ren=0", "holder=apiserver-x dur=3600 ren=10", 10, "system:apiserver", NULL, 0, true, ""},
-    {"new holder with an out-of-band duration is advised", LG_OP_UPDATE, "holder= dur=1 acq=0 ren=0 tr=0", "holder=b dur=600 acq=1 ren=1 tr=1", 1, "u", NULL, 0, true, "duration-recommended"},
+    {"renew with a 10-hour duration", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=0 tr=0",
+     "holder=a dur=36000 acq=0 ren=2 tr=0", 2, "u", NULL, 0, false, "duration"},
+    {"create with a 10-hour duration", LG_OP_CREATE, NULL, "holder=a dur=36000 acq=0 ren=0 tr=0", 0,
+     "u", NULL, 0, false, "duration"},
+    {"held with a 1 s duration", LG_OP_CREATE, NULL, "holder=a dur=1 acq=0 ren=0 tr=0", 0, "u",
+     NULL, 0, false, "duration"},
+    {"duration at the allowed maximum", LG_OP_CREATE, NULL, "holder=a dur=3600 acq=0 ren=0 tr=0", 0,
+     "u", NULL, 0, true, "duration-recommended"},
+    {"duration just above the allowed maximum", LG_OP_CREATE, NULL,
+     "holder=a dur=3601 acq=0 ren=0 tr=0", 0, "u", NULL, 0, false, "duration"},
+    {"node lease 40 s", LG_OP_UPDATE, "holder=node-1 dur=40 ren=0", "holder=node-1 dur=40 ren=10",
+     10, "system:node:node-1", NULL, 0, true, ""},
+    {"coordinated 5 s", LG_OP_CREATE, NULL, "holder=a dur=5 ren=0 strategy=OldestEmulationVersion",
+     0, "system:apiserver", NULL, 0, true, ""},
+    {"unchanged out-of-band duration is not re-advised", LG_OP_UPDATE,
+     "holder=apiserver-x dur=3600 ren=0", "holder=apiserver-x dur=3600 ren=10", 10,
+     "system:apiserver", NULL, 0, true, ""},
+    {"new holder with an out-of-band duration is advised", LG_OP_UPDATE,
+     "holder= dur=1 acq=0 ren=0 tr=0", "holder=b dur=600 acq=1 ren=1 tr=1", 1, "u", NULL, 0, true,
+     "duration-recommended"},
     /* renew-monotonic */
-    {"renewTime back by a clock step within skew", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0", "holder=a dur=15 acq=0 ren=-10 tr=0", 12, "u", NULL, 0, true, ""},
-    {"renewTime back by more than skew", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=40 tr=0", "holder=a dur=15 acq=0 ren=9 tr=0", 12, "u", NULL, 0, false, "renew-monotonic"},
-    {"renew drops leaseDurationSeconds", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0", "holder=a acq=0 ren=12 tr=0", 12, "u", NULL, 0, false, "duration"},
-    {"create without leaseDurationSeconds", LG_OP_CREATE, NULL, "holder=a acq=0 ren=0 tr=0", 0, "u", NULL, 0, false, "duration"},
-    {"release may drop leaseDurationSeconds", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0", "holder= acq=12 ren=12 tr=0", 12, "u", NULL, 0, true, ""},
-    {"renewTime unchanged by a spec change", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0", "holder=a dur=20 acq=0 ren=10 tr=0", 12, "u", NULL, 0, true, ""},
-    {"acquireTime changes on renew", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0", "holder=a dur=15 acq=11 ren=11 tr=0", 11, "u", NULL, 0, false, "renew-monotonic"},
-    {"acquireTime removed on renew", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0", "holder=a dur=15 ren=11 tr=0", 11, "u", NULL, 0, false, "renew-monotonic"},
-    {"acquireTime first set on renew", LG_OP_UPDATE, "holder=a dur=15 ren=10 tr=0", "holder=a dur=15 acq=11 ren=11 tr=0", 11, "u", NULL, 0, true, ""},
+    {"renewTime back by a clock step within skew", LG_OP_UPDATE,
+     "holder=a dur=15 acq=0 ren=10 tr=0", "holder=a dur=15 acq=0 ren=-10 tr=0", 12, "u", NULL, 0,
+     true, ""},
+    {"renewTime back by more than skew", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=40 tr=0",
+     "holder=a dur=15 acq=0 ren=9 tr=0", 12, "u", NULL, 0, false, "renew-monotonic"},
+    {"renew drops leaseDurationSeconds", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0",
+     "holder=a acq=0 ren=12 tr=0", 12, "u", NULL, 0, false, "duration"},
+    {"create without leaseDurationSeconds", LG_OP_CREATE, NULL, "holder=a acq=0 ren=0 tr=0", 0, "u",
+     NULL, 0, false, "duration"},
+    {"release may drop leaseDurationSeconds", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0",
+     "holder= acq=12 ren=12 tr=0", 12, "u", NULL, 0, true, ""},
+    {"renewTime unchanged by a spec change", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0",
+     "holder=a dur=20 acq=0 ren=10 tr=0", 12, "u", NULL, 0, true, ""},
+    {"acquireTime changes on renew", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0",
+     "holder=a dur=15 acq=11 ren=11 tr=0", 11, "u", NULL, 0, false, "renew-monotonic"},
+    {"acquireTime removed on renew", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0",
+     "holder=a dur=15 ren=11 tr=0", 11, "u", NULL, 0, false, "renew-monotonic"},
+    {"acquireTime first set on renew", LG_OP_UPDATE, "holder=a dur=15 ren=10 tr=0",
+     "holder=a dur=15 acq=11 ren=11 tr=0", 11, "u", NULL, 0, true, ""},
     /* timestamps: skew 30 s */
-    {"writer clock 6 s ahead renews", LG_OP_UPDATE, "holder=a dur=15 acq=6 ren=6 tr=0", "holder=a dur=15 acq=6 ren=16 tr=0", 10, "u", NULL, 0, true, ""},
-    {"writer clock 6 s ahead takes over after expiry", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=0 tr=0", "holder=b dur=15 acq=26 ren=26 tr=1", 20, "u", NULL, 0, true, ""},
-    {"renewTime 31 s in the future", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=0 tr=0", "holder=a dur=15 acq=0 ren=41 tr=0", 10, "u", NULL, 0, false, "timestamps"},
-    {"renewTime exactly skew in the future", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=0 tr=0", "holder=a dur=15 acq=0 ren=40 tr=0", 10, "u", NULL, 0, true, ""},
-    {"create with a future acquireTime", LG_OP_CREATE, NULL, "holder=a dur=15 acq=60 ren=60 tr=0", 0, "u", NULL, 0, false, "timestamps"},
-    {"held lease without renewTime", LG_OP_CREATE, NULL, "holder=a dur=15 acq=0 tr=0", 0, "u", NULL, 0, false, "timestamps"},
-    {"renewTime before acquireTime by a clock step", LG_OP_CREATE, NULL, "holder=a dur=15 acq=5 ren=4 tr=0", 5, "u", NULL, 0, true, ""},
-    {"renewTime before acquireTime by more than skew", LG_OP_CREATE, NULL, "holder=a dur=15 acq=35 ren=4 tr=0", 36, "u", NULL, 0, false, "timestamps"},
-    {"released lease needs no renewTime", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0", "holder= dur=1 tr=0", 11, "u", NULL, 0, true, ""},
+    {"writer clock 6 s ahead renews", LG_OP_UPDATE, "holder=a dur=15 acq=6 ren=6 tr=0",
+     "holder=a dur=15 acq=6 ren=16 tr=0", 10, "u", NULL, 0, true, ""},
+    {"writer clock 6 s ahead takes over after expiry", LG_OP_UPDATE,
+     "holder=a dur=15 acq=0 ren=0 tr=0", "holder=b dur=15 acq=26 ren=26 tr=1", 20, "u", NULL, 0,
+     true, ""},
+    {"renewTime 31 s in the future", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=0 tr=0",
+     "holder=a dur=15 acq=0 ren=41 tr=0", 10, "u", NULL, 0, false, "timestamps"},
+    {"renewTime exactly skew in the future", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=0 tr=0",
+     "holder=a dur=15 acq=0 ren=40 tr=0", 10, "u", NULL, 0, true, ""},
+    {"create with a future acquireTime", LG_OP_CREATE, NULL, "holder=a dur=15 acq=60 ren=60 tr=0",
+     0, "u", NULL, 0, false, "timestamps"},
+    {"held lease without renewTime", LG_OP_CREATE, NULL, "holder=a dur=15 acq=0 tr=0", 0, "u", NULL,
+     0, false, "timestamps"},
+    {"renewTime before acquireTime by a clock step", LG_OP_CREATE, NULL,
+     "holder=a dur=15 acq=5 ren=4 tr=0", 5, "u", NULL, 0, true, ""},
+    {"renewTime before acquireTime by more than skew", LG_OP_CREATE, NULL,
+     "holder=a dur=15 acq=35 ren=4 tr=0", 36, "u", NULL, 0, false, "timestamps"},
+    {"released lease needs no renewTime", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0",
+     "holder= dur=1 tr=0", 11, "u", NULL, 0, true, ""},
     /* several violations are all reported */
-    {"steal with a skipped transition and a huge duration", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0", "holder=b dur=36000 acq=12 ren=50 tr=7", 12, "u", NULL, 0, false, "holder-renew transitions duration timestamps"},
+    {"steal with a skipped transition and a huge duration", LG_OP_UPDATE,
+     "holder=a dur=15 acq=0 ren=10 tr=0", "holder=b dur=36000 acq=12 ren=50 tr=7", 12, "u", NULL, 0,
+     false, "holder-renew transitions duration timestamps"},
     /* metadata-only updates and other operations */
-    {"metadata-only update", LG_OP_UPDATE, "holder=a dur=36000 acq=0 ren=99 tr=0", "holder=a dur=36000 acq=0 ren=99 tr=0", 1, "u", NULL, 0, true, ""},
-    {"delete of a live lease", LG_OP_DELETE, "holder=a dur=15 acq=0 ren=10 tr=0", NULL, 12, "u", NULL, 0, false, "delete-held"},
-    {"delete of an expired lease", LG_OP_DELETE, "holder=a dur=15 acq=0 ren=10 tr=0", NULL, 40, "u", NULL, 0, true, ""},
-    {"delete of a released lease", LG_OP_DELETE, "holder= dur=1 acq=0 ren=10 tr=0", NULL, 10, "u", NULL, 0, true, ""},
+    {"metadata-only update", LG_OP_UPDATE, "holder=a dur=36000 acq=0 ren=99 tr=0",
+     "holder=a dur=36000 acq=0 ren=99 tr=0", 1, "u", NULL, 0, true, ""},
+    {"delete of a live lease", LG_OP_DELETE, "holder=a dur=15 acq=0 ren=10 tr=0", NULL, 12, "u",
+     NULL, 0, false, "delete-held"},
+    {"delete of an expired lease", LG_OP_DELETE, "holder=a dur=15 acq=0 ren=10 tr=0", NULL, 40, "u",
+     NULL, 0, true, ""},
+    {"delete of a released lease", LG_OP_DELETE, "holder= dur=1 acq=0 ren=10 tr=0", NULL, 10, "u",
+     NULL, 0, true, ""},
     /* coordinated leader election */
-    {"coordinated: controller moves the holder without counting", LG_OP_UPDATE, "holder=a dur=5 ren=0 tr=0 strategy=OldestEmulationVersion", "holder=b dur=5 ren=1 tr=0 strategy=OldestEmulationVersion", 1, "system:apiserver", NULL, 0, true, ""},
-    {"coordinated: a client hands a live lease to the preferred holder", LG_OP_UPDATE, "holder=a dur=5 ren=0 tr=0 strategy=OldestEmulationVersion pref=b", "holder=b dur=5 acq=1 ren=1 tr=1 strategy=OldestEmulationVersion pref=b", 1, "u", NULL, 0, false, "holder-renew"},
-    {"coordinated: the preferred holder takes it itself", LG_OP_UPDATE, "holder=a dur=5 ren=0 tr=0 strategy=OldestEmulationVersion pref=b", "holder=b dur=5 acq=1 ren=1 tr=0 strategy=OldestEmulationVersion", 1, "b", NULL, 0, false, "holder-renew transitions"},
-    {"coordinated: a stranger takes a live lease", LG_OP_UPDATE, "holder=a dur=15 ren=0 tr=0 strategy=OldestEmulationVersion", "holder=c dur=15 ren=1 tr=0 strategy=OldestEmulationVersion", 1, "mallory", NULL, 0, false, "holder-renew transitions"},
-    {"coordinated: adding strategy does not skip the +1", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=0 tr=4", "holder=c dur=15 ren=20 tr=4 strategy=OldestEmulationVersion", 20, "mallory", NULL, 0, false, "transitions"},
-    {"coordinated: a client takes an expired coordinated lease", LG_OP_UPDATE, "holder=a dur=5 ren=0 tr=2 strategy=OldestEmulationVersion", "holder=b dur=15 acq=20 ren=20 tr=3 strategy=OldestEmulationVersion", 20, "b", NULL, 0, false, "holder-renew"},
-    {"coordinated: a client falling back to plain election (no strategy) after expiry", LG_OP_UPDATE, "holder=a dur=5 ren=0 tr=2 strategy=OldestEmulationVersion", "holder=b dur=15 acq=20 ren=20 tr=3", 20, "b", NULL, 0, true, ""},
-    {"coordinated: controller re-elects after expiry", LG_OP_UPDATE, "holder=a dur=5 ren=0 tr=2 strategy=OldestEmulationVersion", "holder=b dur=5 ren=9 tr=2 strategy=OldestEmulationVersion", 9, "system:apiserver", NULL, 0, true, ""},
-    {"coordinated: controller marks the end of a term", LG_OP_UPDATE, "holder=a dur=15 ren=0 tr=2 strategy=OldestEmulationVersion", "holder=a dur=15 ren=0 tr=2 strategy=OldestEmulationVersion pref=b", 1, "system:apiserver", NULL, 0, true, ""},
-    {"coordinated: elected client renews behind the controller's stamp", LG_OP_UPDATE, "holder=b dur=5 ren=40 tr=2 strategy=OldestEmulationVersion", "holder=b dur=15 ren=2 tr=2 strategy=OldestEmulationVersion", 2, "b", NULL, 0, true, ""},
-    {"coordinated: transitions still never skip", LG_OP_UPDATE, "holder=a dur=5 ren=0 tr=0 strategy=OldestEmulationVersion", "holder=b dur=5 ren=1 tr=2 strategy=OldestEmulationVersion", 1, "system:apiserver", NULL, 0, false, "transitions"},
+    {"coordinated: controller moves the holder without counting", LG_OP_UPDATE,
+     "holder=a dur=5 ren=0 tr=0 strategy=OldestEmulationVersion",
+     "holder=b dur=5 ren=1 tr=0 strategy=OldestEmulationVersion", 1, "system:apiserver", NULL, 0,
+     true, ""},
+    {"coordinated: a client hands a live lease to the preferred holder", LG_OP_UPDATE,
+     "holder=a dur=5 ren=0 tr=0 strategy=OldestEmulationVersion pref=b",
+     "holder=b dur=5 acq=1 ren=1 tr=1 strategy=OldestEmulationVersion pref=b", 1, "u", NULL, 0,
+     false, "holder-renew"},
+    {"coordinated: the preferred holder takes it itself", LG_OP_UPDATE,
+     "holder=a dur=5 ren=0 tr=0 strategy=OldestEmulationVersion pref=b",
+     "holder=b dur=5 acq=1 ren=1 tr=0 strategy=OldestEmulationVersion", 1, "b", NULL, 0, false,
+     "holder-renew transitions"},
+    {"coordinated: a stranger takes a live lease", LG_OP_UPDATE,
+     "holder=a dur=15 ren=0 tr=0 strategy=OldestEmulationVersion",
+     "holder=c dur=15 ren=1 tr=0 strategy=OldestEmulationVersion", 1, "mallory", NULL, 0, false,
+     "holder-renew transitions"},
+    {"coordinated: adding strategy does not skip the +1", LG_OP_UPDATE,
+     "holder=a dur=15 acq=0 ren=0 tr=4",
+     "holder=c dur=15 ren=20 tr=4 strategy=OldestEmulationVersion", 20, "mallory", NULL, 0, false,
+     "transitions"},
+    {"coordinated: a client takes an expired coordinated lease", LG_OP_UPDATE,
+     "holder=a dur=5 ren=0 tr=2 strategy=OldestEmulationVersion",
+     "holder=b dur=15 acq=20 ren=20 tr=3 strategy=OldestEmulationVersion", 20, "b", NULL, 0, false,
+     "holder-renew"},
+    {"coordinated: a client falling back to plain election (no strategy) after expiry",
+     LG_OP_UPDATE, "holder=a dur=5 ren=0 tr=2 strategy=OldestEmulationVersion",
+     "holder=b dur=15 acq=20 ren=20 tr=3", 20, "b", NULL, 0, true, ""},
+    {"coordinated: controller re-elects after expiry", LG_OP_UPDATE,
+     "holder=a dur=5 ren=0 tr=2 strategy=OldestEmulationVersion",
+     "holder=b dur=5 ren=9 tr=2 strategy=OldestEmulationVersion", 9, "system:apiserver", NULL, 0,
+     true, ""},
+    {"coordinated: controller marks the end of a term", LG_OP_UPDATE,
+     "holder=a dur=15 ren=0 tr=2 strategy=OldestEmulationVersion",
+     "holder=a dur=15 ren=0 tr=2 strategy=OldestEmulationVersion pref=b", 1, "system:apiserver",
+     NULL, 0, true, ""},
+    {"coordinated: elected client renews behind the controller's stamp", LG_OP_UPDATE,
+     "holder=b dur=5 ren=40 tr=2 strategy=OldestEmulationVersion",
+     "holder=b dur=15 ren=2 tr=2 strategy=OldestEmulationVersion", 2, "b", NULL, 0, true, ""},
+    {"coordinated: transitions still never skip", LG_OP_UPDATE,
+     "holder=a dur=5 ren=0 tr=0 strategy=OldestEmulationVersion",
+     "holder=b dur=5 ren=1 tr=2 strategy=OldestEmulationVersion", 1, "system:apiserver", NULL, 0,
+     false, "transitions"},
     /* holder-identity (enabled per case) */
-    {"identity: renew from the holder's pod", LG_OP_UPDATE, "holder=web-7_1b2c dur=15 acq=0 ren=0 tr=0", "holder=web-7_1b2c dur=15 acq=0 ren=2 tr=0", 2, "system:serviceaccount:ns:sa", "web-7", IDENTITY, true, ""},
-    {"identity: identity equal to the pod name", LG_OP_UPDATE, "holder=web-7 dur=15 acq=0 ren=0 tr=0", "holder=web-7 dur=15 acq=0 ren=2 tr=0", 2, "system:serviceaccount:ns:sa", "web-7", IDENTITY, true, ""},
-    {"identity: renew from another pod", LG_OP_UPDATE, "holder=web-7_1b2c dur=15 acq=0 ren=0 tr=0", "holder=web-7_1b2c dur=15 acq=0 ren=2 tr=0", 2, "system:serviceaccount:ns:sa", "web-70", IDENTITY, false, "holder-identity"},
-    {"identity: write without a pod name", LG_OP_UPDATE, "holder=web-7_1b2c dur=15 acq=0 ren=0 tr=0", "holder=web-7_1b2c dur=15 acq=0 ren=2 tr=0", 2, "admin", NULL, IDENTITY, false, "holder-identity"},
-    {"identity: release from the old holder's pod", LG_OP_UPDATE, "holder=web-7_1b2c dur=15 acq=0 ren=10 tr=0", "holder= dur=1 acq=11 ren=11 tr=0", 11, "sa", "web-7", IDENTITY, true, ""},
-    {"identity: release from another pod", LG_OP_UPDATE, "holder=web-7_1b2c dur=15 acq=0 ren=10 tr=0", "holder= dur=1 acq=11 ren=11 tr=0", 11, "sa", "web-8", IDENTITY, false, "holder-identity"},
-    {"identity: pod name over 63 characters (hostname cut)", LG_OP_UPDATE, "holder=controller-manager-with-a-very-long-deployment-name-abcdef-12-7_4e1f dur=15 acq=0 ren=0 tr=0", "holder=controller-manager-with-a-very-long-deployment-name-abcdef-12-7_4e1f dur=15 acq=0 ren=2 tr=0", 2, "sa", "controller-manager-with-a-very-long-deployment-name-abcdef-12-7c9d8f6b5-x2x9z", IDENTITY, true, ""},
-    {"identity: cut hostname ending in a dash", LG_OP_UPDATE, "holder=controller-manager-with-a-very-long-deployment-name-abcdefghij_4e1f dur=15 acq=0 ren=0 tr=0", "holder=controller-manager-with-a-very-long-deployment-name-abcdefghij_4e1f dur=15 acq=0 ren=2 tr=0", 2, "sa", "controller-manager-with-a-very-long-deployment-name-abcdefghij-7c9d8f6b5-x2x9z", IDENTITY, true, ""},
-    {"identity: a short pod is not a prefix match", LG_OP_UPDATE, "holder=controller-manager-with-a-very-long-deployment-name-abcdef-12-7_4e1f dur=15 acq=0 ren=0 tr=0", "holder=controller-manager-with-a-very-long-deployment-name-abcdef-12-7_4e1f dur=15 acq=0 ren=2 tr=0", 2, "sa", "controller-manager", IDENTITY, false, "holder-identity"},
-    {"identity: acquire by the new holder's pod", LG_OP_CREATE, NULL, "holder=web-8_99 dur=15 acq=0 ren=0 tr=0", 0, "sa", "web-8", IDENTITY, true, ""},
-    {"identity: user not in allowedUsernames", LG_OP_CREATE, NULL, "holder=web-8_99 dur=15 acq=0 ren=0 tr=0", 0, "system:serviceaccount:other:sa", "web-8", IDENTITY | ALLOWED_USERS, false, "holder-identity"},
-    {"identity: user in allowedUsernames", LG_OP_CREATE, NULL, "holder=web-8_99 dur=15 acq=0 ren=0 tr=0", 0, "system:serviceaccount:ns:web", "web-8", IDENTITY | ALLOWED_USERS, true, ""},
-    {"identity: off by default", LG_OP_UPDATE, "holder=web-7_1b2c dur=15 acq=0 ren=0 tr=0", "holder=web-7_1b2c dur=15 acq=0 ren=2 tr=0", 2, "admin", NULL, 0, true, ""},
+    {"identity: renew from the holder's pod", LG_OP_UPDATE,
+     "holder=web-7_1b2c dur=15 acq=0 ren=0 tr=0", "holder=web-7_1b2c dur=15 acq=0 ren=2 tr=0", 2,
+     "system:serviceaccount:ns:sa", "web-7", IDENTITY, true, ""},
+    {"identity: identity equal to the pod name", LG_OP_UPDATE,
+     "holder=web-7 dur=15 acq=0 ren=0 tr=0", "holder=web-7 dur=15 acq=0 ren=2 tr=0", 2,
+     "system:serviceaccount:ns:sa", "web-7", IDENTITY, true, ""},
+    {"identity: renew from another pod", LG_OP_UPDATE, "holder=web-7_1b2c dur=15 acq=0 ren=0 tr=0",
+     "holder=web-7_1b2c dur=15 acq=0 ren=2 tr=0", 2, "system:serviceaccount:ns:sa", "web-70",
+     IDENTITY, false, "holder-identity"},
+    {"identity: write without a pod name", LG_OP_UPDATE,
+     "holder=web-7_1b2c dur=15 acq=0 ren=0 tr=0", "holder=web-7_1b2c dur=15 acq=0 ren=2 tr=0", 2,
+     "admin", NULL, IDENTITY, false, "holder-identity"},
+    {"identity: release from the old holder's pod", LG_OP_UPDATE,
+     "holder=web-7_1b2c dur=15 acq=0 ren=10 tr=0", "holder= dur=1 acq=11 ren=11 tr=0", 11, "sa",
+     "web-7", IDENTITY, true, ""},
+    {"identity: release from another pod", LG_OP_UPDATE,
+     "holder=web-7_1b2c dur=15 acq=0 ren=10 tr=0", "holder= dur=1 acq=11 ren=11 tr=0", 11, "sa",
+     "web-8", IDENTITY, false, "holder-identity"},
+    {"identity: pod name over 63 characters (hostname cut)", LG_OP_UPDATE,
+     "holder=controller-manager-with-a-very-long-deployment-name-abcdef-12-7_4e1f dur=15 acq=0 "
+     "ren=0 tr=0",
+     "holder=controller-manager-with-a-very-long-deployment-name-abcdef-12-7_4e1f dur=15 acq=0 "
+     "ren=2 tr=0",
+     2, "sa", "controller-manager-with-a-very-long-deployment-name-abcdef-12-7c9d8f6b5-x2x9z",
+     IDENTITY, true, ""},
+    {"identity: cut hostname ending in a dash", LG_OP_UPDATE,
+     "holder=controller-manager-with-a-very-long-deployment-name-abcdefghij_4e1f dur=15 acq=0 "
+     "ren=0 tr=0",
+     "holder=controller-manager-with-a-very-long-deployment-name-abcdefghij_4e1f dur=15 acq=0 "
+     "ren=2 tr=0",
+     2, "sa", "controller-manager-with-a-very-long-deployment-name-abcdefghij-7c9d8f6b5-x2x9z",
+     IDENTITY, true, ""},
+    {"identity: a short pod is not a prefix match", LG_OP_UPDATE,
+     "holder=controller-manager-with-a-very-long-deployment-name-abcdef-12-7_4e1f dur=15 acq=0 "
+     "ren=0 tr=0",
+     "holder=controller-manager-with-a-very-long-deployment-name-abcdef-12-7_4e1f dur=15 acq=0 "
+     "ren=2 tr=0",
+     2, "sa", "controller-manager", IDENTITY, false, "holder-identity"},
+    {"identity: acquire by the new holder's pod", LG_OP_CREATE, NULL,
+     "holder=web-8_99 dur=15 acq=0 ren=0 tr=0", 0, "sa", "web-8", IDENTITY, true, ""},
+    {"identity: user not in allowedUsernames", LG_OP_CREATE, NULL,
+     "holder=web-8_99 dur=15 acq=0 ren=0 tr=0", 0, "system:serviceaccount:other:sa", "web-8",
+     IDENTITY | ALLOWED_USERS, false, "holder-identity"},
+    {"identity: user in allowedUsernames", LG_OP_CREATE, NULL,
+     "holder=web-8_99 dur=15 acq=0 ren=0 tr=0", 0, "system:serviceaccount:ns:web", "web-8",
+     IDENTITY | ALLOWED_USERS, true, ""},
+    {"identity: off by default", LG_OP_UPDATE, "holder=web-7_1b2c dur=15 acq=0 ren=0 tr=0",
+     "holder=web-7_1b2c dur=15 acq=0 ren=2 tr=0", 2, "admin", NULL, 0, true, ""},
     /* modes and exemptions */
-    {"audit mode reports and allows", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0", "holder=b dur=15 acq=12 ren=12 tr=1", 12, "u", NULL, AUDIT_ALL, true, "holder-renew"},
-    {"warn mode reports and allows", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0", "holder=b dur=15 acq=12 ren=12 tr=1", 12, "u", NULL, WARN_ALL, true, "holder-renew"},
-    {"exempt requester", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0", "holder=b dur=36000 acq=12 ren=12 tr=9", 12, "u", NULL, EXEMPT, true, ""},
+    {"audit mode reports and allows", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0",
+     "holder=b dur=15 acq=12 ren=12 tr=1", 12, "u", NULL, AUDIT_ALL, true, "holder-renew"},
+    {"warn mode reports and allows", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0",
+     "holder=b dur=15 acq=12 ren=12 tr=1", 12, "u", NULL, WARN_ALL, true, "holder-renew"},
+    {"exempt requester", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0",
+     "holder=b dur=36000 acq=12 ren=12 tr=9", 12, "u", NULL, EXEMPT, true, ""},
 };
 
 /* Cases that depend on what the webhook saw (lg_evidence): "seen=AGE slack=S ctl offset=O
@@ -171,31 +308,85 @@ typedef struct {
 static const ev_case ev_cases[] = {
     /* seen here: the term is judged from when the record was first seen, whatever renewTime
      * says (the holder's clock is 20 s ahead: renewTime 30 was written at 10) */
-    {{"seen 1 s ago: steal denied though renewTime would say expired", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=-20 tr=0", "holder=b dur=15 acq=12 ren=12 tr=1", 12, "u", NULL, 0, false, "holder-renew"}, "seen=1"},
-    {{"seen 16 s ago: takeover allowed though renewTime says live", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=30 tr=0", "holder=b dur=15 acq=26 ren=26 tr=1", 26, "u", NULL, 0, true, ""}, "seen=16"},
-    {{"seen 14.9 s ago: still live", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=30 tr=0", "holder=b dur=15 acq=26 ren=26 tr=1", 26, "u", NULL, 0, false, "holder-renew"}, "seen=14.9"},
-    {{"seen by a watch with slack", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=30 tr=0", "holder=b dur=15 acq=26 ren=26 tr=1", 26, "u", NULL, 0, true, ""}, "seen=14.9 slack=1"},
-    {{"2 s lease seen 1.9 s ago", LG_OP_UPDATE, "holder=a dur=2 acq=0 ren=10 tr=0", "holder=b dur=2 acq=12 ren=12 tr=1", 12, "u", NULL, 0, false, "holder-renew duration-recommended"}, "seen=1.9"},
-    {{"2 s lease seen 2 s ago", LG_OP_UPDATE, "holder=a dur=2 acq=0 ren=10 tr=0", "holder=b dur=2 acq=12 ren=12 tr=1", 12, "u", NULL, 0, true, "duration-recommended"}, "seen=2"},
-    {{"delete of a 2 s lease seen 1 s ago", LG_OP_DELETE, "holder=a dur=2 acq=0 ren=10 tr=0", NULL, 11, "u", NULL, 0, false, "delete-held"}, "seen=1"},
+    {{"seen 1 s ago: steal denied though renewTime would say expired", LG_OP_UPDATE,
+      "holder=a dur=15 acq=0 ren=-20 tr=0", "holder=b dur=15 acq=12 ren=12 tr=1", 12, "u", NULL, 0,
+      false, "holder-renew"},
+     "seen=1"},
+    {{"seen 16 s ago: takeover allowed though renewTime says live", LG_OP_UPDATE,
+      "holder=a dur=15 acq=0 ren=30 tr=0", "holder=b dur=15 acq=26 ren=26 tr=1", 26, "u", NULL, 0,
+      true, ""},
+     "seen=16"},
+    {{"seen 14.9 s ago: still live", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=30 tr=0",
+      "holder=b dur=15 acq=26 ren=26 tr=1", 26, "u", NULL, 0, false, "holder-renew"},
+     "seen=14.9"},
+    {{"seen by a watch with slack", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=30 tr=0",
+      "holder=b dur=15 acq=26 ren=26 tr=1", 26, "u", NULL, 0, true, ""},
+     "seen=14.9 slack=1"},
+    {{"2 s lease seen 1.9 s ago", LG_OP_UPDATE, "holder=a dur=2 acq=0 ren=10 tr=0",
+      "holder=b dur=2 acq=12 ren=12 tr=1", 12, "u", NULL, 0, false,
+      "holder-renew duration-recommended"},
+     "seen=1.9"},
+    {{"2 s lease seen 2 s ago", LG_OP_UPDATE, "holder=a dur=2 acq=0 ren=10 tr=0",
+      "holder=b dur=2 acq=12 ren=12 tr=1", 12, "u", NULL, 0, true, "duration-recommended"},
+     "seen=2"},
+    {{"delete of a 2 s lease seen 1 s ago", LG_OP_DELETE, "holder=a dur=2 acq=0 ren=10 tr=0", NULL,
+      11, "u", NULL, 0, false, "delete-held"},
+     "seen=1"},
     /* not seen, but the holder's clock offset is known from its other writes */
-    {{"offset +20: takeover after the corrected expiry", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=30 tr=0", "holder=b dur=15 acq=26 ren=26 tr=1", 26, "u", NULL, 0, true, ""}, "offset=20"},
-    {{"offset +20: steal inside the corrected term", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=30 tr=0", "holder=b dur=15 acq=20 ren=20 tr=1", 20, "u", NULL, 0, false, "holder-renew"}, "offset=20"},
-    {{"offset -20: steal inside the corrected term", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=-10 tr=0", "holder=b dur=15 acq=20 ren=20 tr=1", 20, "u", NULL, 0, false, "holder-renew"}, "offset=-20"},
-    {{"offset known, record implausibly far ahead of it", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=100 tr=0", "holder=b dur=15 acq=20 ren=20 tr=1", 20, "u", NULL, 0, true, ""}, "offset=0"},
+    {{"offset +20: takeover after the corrected expiry", LG_OP_UPDATE,
+      "holder=a dur=15 acq=0 ren=30 tr=0", "holder=b dur=15 acq=26 ren=26 tr=1", 26, "u", NULL, 0,
+      true, ""},
+     "offset=20"},
+    {{"offset +20: steal inside the corrected term", LG_OP_UPDATE,
+      "holder=a dur=15 acq=0 ren=30 tr=0", "holder=b dur=15 acq=20 ren=20 tr=1", 20, "u", NULL, 0,
+      false, "holder-renew"},
+     "offset=20"},
+    {{"offset -20: steal inside the corrected term", LG_OP_UPDATE,
+      "holder=a dur=15 acq=0 ren=-10 tr=0", "holder=b dur=15 acq=20 ren=20 tr=1", 20, "u", NULL, 0,
+      false, "holder-renew"},
+     "offset=-20"},
+    {{"offset known, record implausibly far ahead of it", LG_OP_UPDATE,
+      "holder=a dur=15 acq=0 ren=100 tr=0", "holder=b dur=15 acq=20 ren=20 tr=1", 20, "u", NULL, 0,
+      true, ""},
+     "offset=0"},
     /* who releases and deletes */
-    {{"release of a live lease by another writer", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0", "holder= dur=1 acq=11 ren=11 tr=0", 11, "mallory", NULL, 0, false, "holder-renew"}, "writer=other"},
-    {{"release of a live lease by its writer", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0", "holder= dur=1 acq=11 ren=11 tr=0", 11, "u", NULL, 0, true, ""}, "writer=same"},
-    {{"release of an expired lease by another writer", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0", "holder= dur=1 acq=30 ren=30 tr=0", 30, "mallory", NULL, 0, true, ""}, "writer=other"},
-    {{"delete of a live lease by its writer", LG_OP_DELETE, "holder=a dur=15 acq=0 ren=10 tr=0", NULL, 12, "u", NULL, 0, true, ""}, "writer=same"},
-    {{"delete of a live lease by its holder's pod", LG_OP_DELETE, "holder=web-7_1b2c dur=15 acq=0 ren=10 tr=0", NULL, 12, "u", "web-7", 0, true, ""}, ""},
-    {{"delete of a live lease by another writer", LG_OP_DELETE, "holder=a dur=15 acq=0 ren=10 tr=0", NULL, 12, "mallory", NULL, 0, false, "delete-held"}, "writer=other"},
+    {{"release of a live lease by another writer", LG_OP_UPDATE,
+      "holder=a dur=15 acq=0 ren=10 tr=0", "holder= dur=1 acq=11 ren=11 tr=0", 11, "mallory", NULL,
+      0, false, "holder-renew"},
+     "writer=other"},
+    {{"release of a live lease by its writer", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0",
+      "holder= dur=1 acq=11 ren=11 tr=0", 11, "u", NULL, 0, true, ""},
+     "writer=same"},
+    {{"release of an expired lease by another writer", LG_OP_UPDATE,
+      "holder=a dur=15 acq=0 ren=10 tr=0", "holder= dur=1 acq=30 ren=30 tr=0", 30, "mallory", NULL,
+      0, true, ""},
+     "writer=other"},
+    {{"delete of a live lease by its writer", LG_OP_DELETE, "holder=a dur=15 acq=0 ren=10 tr=0",
+      NULL, 12, "u", NULL, 0, true, ""},
+     "writer=same"},
+    {{"delete of a live lease by its holder's pod", LG_OP_DELETE,
+      "holder=web-7_1b2c dur=15 acq=0 ren=10 tr=0", NULL, 12, "u", "web-7", 0, true, ""},
+     ""},
+    {{"delete of a live lease by another writer", LG_OP_DELETE, "holder=a dur=15 acq=0 ren=10 tr=0",
+      NULL, 12, "mallory", NULL, 0, false, "delete-held"},
+     "writer=other"},
     /* a steal in two writes: delete while live, then create */
-    {{"re-created by another holder before the deleted term ended", LG_OP_CREATE, NULL, "holder=b dur=15 acq=12 ren=12 tr=0", 12, "u", NULL, 0, false, "holder-renew"}, "tomb=5"},
-    {{"re-created by the same holder", LG_OP_CREATE, NULL, "holder=a dur=15 acq=12 ren=12 tr=0", 12, "u", NULL, 0, true, ""}, "tomb=5 tombsame"},
+    {{"re-created by another holder before the deleted term ended", LG_OP_CREATE, NULL,
+      "holder=b dur=15 acq=12 ren=12 tr=0", 12, "u", NULL, 0, false, "holder-renew"},
+     "tomb=5"},
+    {{"re-created by the same holder", LG_OP_CREATE, NULL, "holder=a dur=15 acq=12 ren=12 tr=0", 12,
+      "u", NULL, 0, true, ""},
+     "tomb=5 tombsame"},
     /* coordinated election: the old stamp is the controller's, or the holder's own */
-    {{"coordinated: renew behind a stamp the holder wrote itself", LG_OP_UPDATE, "holder=b dur=15 ren=40 tr=2 strategy=OldestEmulationVersion", "holder=b dur=15 ren=2 tr=2 strategy=OldestEmulationVersion", 2, "b", NULL, 0, false, "renew-monotonic"}, "seen=1"},
-    {{"coordinated: renew behind the controller's stamp seen here", LG_OP_UPDATE, "holder=b dur=5 ren=40 tr=2 strategy=OldestEmulationVersion", "holder=b dur=15 ren=2 tr=2 strategy=OldestEmulationVersion", 2, "b", NULL, 0, true, ""}, "seen=1 ctl"},
+    {{"coordinated: renew behind a stamp the holder wrote itself", LG_OP_UPDATE,
+      "holder=b dur=15 ren=40 tr=2 strategy=OldestEmulationVersion",
+      "holder=b dur=15 ren=2 tr=2 strategy=OldestEmulationVersion", 2, "b", NULL, 0, false,
+      "renew-monotonic"},
+     "seen=1"},
+    {{"coordinated: renew behind the controller's stamp seen here", LG_OP_UPDATE,
+      "holder=b dur=5 ren=40 tr=2 strategy=OldestEmulationVersion",
+      "holder=b dur=15 ren=2 tr=2 strategy=OldestEmulationVersion", 2, "b", NULL, 0, true, ""},
+     "seen=1 ctl"},
 };
 
 static void parse_evidence(const char *desc, lg_evidence *e) {
@@ -234,7 +425,9 @@ static const char *const allowed_users[] = {"system:serviceaccount:ns:*"};
 static void base_config(int flags, lg_rule_config *c) {
   memset(c, 0, sizeof *c);
   for (int r = 0; r < LG_RULE_COUNT; r++)
-    c->mode[r] = flags & AUDIT_ALL ? LG_MODE_AUDIT : flags & WARN_ALL ? LG_MODE_WARN : LG_MODE_ENFORCE;
+    c->mode[r] = flags & AUDIT_ALL  ? LG_MODE_AUDIT
+                 : flags & WARN_ALL ? LG_MODE_WARN
+                                    : LG_MODE_ENFORCE;
   c->mode[LG_RULE_DURATION_RECOMMENDED] = LG_MODE_WARN;
   c->mode[LG_RULE_HOLDER_IDENTITY] = flags & IDENTITY ? LG_MODE_ENFORCE : LG_MODE_OFF;
   c->skew = 30 * LG_USEC_PER_SEC;
@@ -266,7 +459,8 @@ static void run_ev(const rule_case *tc, const char *ev, lg_verdict *v) {
     assert_int_equal(lg_lease_decode(nj, &nl, err, sizeof err), LG_OK);
   lg_evidence e;
   parse_evidence(ev, &e);
-  lg_rules_input in = {tc->op, "ns", "lock", oj ? &ol : NULL, nj ? &nl : NULL, &who, ev ? &e : NULL};
+  lg_rules_input in = {tc->op,          "ns", "lock",        oj ? &ol : NULL,
+                       nj ? &nl : NULL, &who, ev ? &e : NULL};
   base_config(tc->flags, &cfg);
   lg_rules_evaluate(&in, &cfg, t0 + (lg_time)(tc->now * 1e6 + 0.5), v);
   json_decref(oj);
@@ -288,8 +482,10 @@ static void test_table(void **state) {
     for (size_t k = 0; k < v.n; k++) {
       len += (size_t)snprintf(got + len, sizeof got - len, "%s%s", k ? " " : "",
                               lg_rules_id(v.findings[k].rule));
-      if (strlen(v.findings[k].warning) > LG_WARNING_MAX || !strstr(v.findings[k].message, "ns/lock")) {
-        print_error("case \"%s\": finding message/warning malformed: %s\n", tc->name, v.findings[k].message);
+      if (strlen(v.findings[k].warning) > LG_WARNING_MAX ||
+          !strstr(v.findings[k].message, "ns/lock")) {
+        print_error("case \"%s\": finding message/warning malformed: %s\n", tc->name,
+                    v.findings[k].message);
         failures++;
       }
     }
@@ -322,7 +518,7 @@ static void test_denial_message(void **state) {
   assert_non_null(strstr(m, "[holder-renew] ns/lock"));
   assert_non_null(strstr(m, "\"a\" -> \"b\""));
   assert_non_null(strstr(m, "2026-11-25T10:00:21.250000Z")); /* renewTime 10 + 15 - 3.75 s */
-  assert_non_null(strstr(m, "not seen renewed here"));   /* how it was judged */
+  assert_non_null(strstr(m, "not seen renewed here"));       /* how it was judged */
   assert_int_equal(v.findings[0].mode, LG_MODE_ENFORCE);
 }
 
@@ -333,18 +529,31 @@ static void test_basis_in_messages(void **state) {
     ev_case c;
     const char *want;
   } basis_cases[] = {
-      {{{"seen", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=-20 tr=0", "holder=b dur=15 acq=12 ren=12 tr=1", 12, "u", NULL, 0, false, "holder-renew"}, "seen=1"},
+      {{{"seen", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=-20 tr=0",
+         "holder=b dur=15 acq=12 ren=12 tr=1", 12, "u", NULL, 0, false, "holder-renew"},
+        "seen=1"},
        "(renewed 1.0s ago as seen here; lease 15s; now 2026-11-25T10:00:12Z)"},
-      {{{"offset", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=-10 tr=0", "holder=b dur=15 acq=20 ren=20 tr=1", 20, "u", NULL, 0, false, "holder-renew"}, "offset=-20"},
+      {{{"offset", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=-10 tr=0",
+         "holder=b dur=15 acq=20 ren=20 tr=1", 20, "u", NULL, 0, false, "holder-renew"},
+        "offset=-20"},
        "(renewTime 2026-11-25T09:59:50Z less the holder's clock offset -20.0s; lease 15s; now "},
-      {{{"unknown clock", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0", "holder=b dur=15 acq=12 ren=12 tr=1", 12, "u", NULL, 0, false, "holder-renew"}, ""},
-       "(renewTime 2026-11-25T10:00:10Z + 15s - 3.75s for an unknown clock; not seen renewed here; now "},
-      {{{"future, a write of the term seen", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=100 tr=0", "holder=b dur=15 acq=20 ren=20 tr=1", 20, "u", NULL, 0, false, "holder-renew"}, "term=1"},
+      {{{"unknown clock", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=10 tr=0",
+         "holder=b dur=15 acq=12 ren=12 tr=1", 12, "u", NULL, 0, false, "holder-renew"},
+        ""},
+       "(renewTime 2026-11-25T10:00:10Z + 15s - 3.75s for an unknown clock; not seen renewed here; "
+       "now "},
+      {{{"future, a write of the term seen", LG_OP_UPDATE, "holder=a dur=15 acq=0 ren=100 tr=0",
+         "holder=b dur=15 acq=20 ren=20 tr=1", 20, "u", NULL, 0, false, "holder-renew"},
+        "term=1"},
        "(renewTime 2026-11-25T10:01:40Z is implausibly far in the future; a write of this term "
        "seen here 1.0s ago; now "},
-      {{{"no renewTime, a write of the term seen", LG_OP_UPDATE, "holder=a dur=15 tr=0", "holder=b dur=15 acq=12 ren=12 tr=1", 12, "u", NULL, 0, false, "holder-renew"}, "term=2.5"},
+      {{{"no renewTime, a write of the term seen", LG_OP_UPDATE, "holder=a dur=15 tr=0",
+         "holder=b dur=15 acq=12 ren=12 tr=1", 12, "u", NULL, 0, false, "holder-renew"},
+        "term=2.5"},
        "(no renewTime; a write of this term seen here 2.5s ago; now "},
-      {{{"delete, seen", LG_OP_DELETE, "holder=a dur=2 acq=0 ren=10 tr=0", NULL, 11, "u", NULL, 0, false, "delete-held"}, "seen=1"},
+      {{{"delete, seen", LG_OP_DELETE, "holder=a dur=2 acq=0 ren=10 tr=0", NULL, 11, "u", NULL, 0,
+         false, "delete-held"},
+        "seen=1"},
        "while held by \"a\" until 2026-11-25T10:00:12Z (renewed 1.0s ago as seen here; lease 2s)"},
   };
   (void)state;
@@ -352,8 +561,8 @@ static void test_basis_in_messages(void **state) {
     lg_verdict v;
     run_ev(&basis_cases[i].c.c, basis_cases[i].c.ev, &v);
     if (v.n != 1 || v.allowed || !strstr(v.findings[0].message, basis_cases[i].want))
-      fail_msg("case \"%s\": %zu findings, message %s\nwant it to hold %s", basis_cases[i].c.c.name, v.n,
-               v.n ? v.findings[0].message : "-", basis_cases[i].want);
+      fail_msg("case \"%s\": %zu findings, message %s\nwant it to hold %s", basis_cases[i].c.c.name,
+               v.n, v.n ? v.findings[0].message : "-", basis_cases[i].want);
   }
 }
 
@@ -377,7 +586,10 @@ static void test_warning_length(void **state) {
   snprintf(old_d, sizeof old_d, "holder=%s dur=15 acq=0 ren=10 tr=0",
            "controller-manager-7c9d8f6b5-x2x9z_5f0c6a4e-8c1d-4f6e-9b1a-2d3c4b5a6f70");
   snprintf(new_d, sizeof new_d, "holder=%s dur=15 acq=12 ren=12 tr=1",
-           "caf\xc3\xa9-\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9");
+           "caf\xc3\xa9-"
+           "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3"
+           "\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+           "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9");
   rule_case tc = {"long", LG_OP_UPDATE, old_d, new_d, 12, "u", NULL, 0, false, "holder-renew"};
   lg_verdict v;
   run(&tc, &v);
@@ -398,10 +610,12 @@ static void test_message_cut_is_utf8(void **state) {
     memcpy(holder + 2 * i, "\xc3\xa9", 2);
   holder[700] = '\0';
   for (int shift = 0; shift < 3; shift++) {
-    json_t *old_j = mk("holder=a dur=15 acq=0 ren=10 tr=0"), *new_j = mk("dur=15 acq=12 ren=12 tr=1");
+    json_t *old_j = mk("holder=a dur=15 acq=0 ren=10 tr=0"),
+           *new_j = mk("dur=15 acq=12 ren=12 tr=1");
     char name[8] = "lockxx";
     name[4 + shift % 2] = '\0';
-    json_object_set_new(json_object_get(new_j, "spec"), "holderIdentity", json_string(holder + shift * 2));
+    json_object_set_new(json_object_get(new_j, "spec"), "holderIdentity",
+                        json_string(holder + shift * 2));
     lg_lease ol, nl;
     lg_requester who = {"u", NULL};
     lg_rule_config cfg;
@@ -439,10 +653,13 @@ int main(void) {
   if (lg_time_parse(T0, &t0) != LG_OK)
     return 1;
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_table),          cmocka_unit_test(test_denial_message),
+      cmocka_unit_test(test_table),
+      cmocka_unit_test(test_denial_message),
       cmocka_unit_test(test_basis_in_messages),
-      cmocka_unit_test(test_modes_of_findings), cmocka_unit_test(test_warning_length),
-      cmocka_unit_test(test_message_cut_is_utf8), cmocka_unit_test(test_ids_and_modes),
+      cmocka_unit_test(test_modes_of_findings),
+      cmocka_unit_test(test_warning_length),
+      cmocka_unit_test(test_message_cut_is_utf8),
+      cmocka_unit_test(test_ids_and_modes),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,9 +20,9 @@
 #include "times.h"
 
 #define PATH_LEN LGT_PATH_LEN
-#define NS "team-a"
-#define NAME "controller-leader"
-#define USER "system:serviceaccount:team-a:controller"
+#define NS       "team-a"
+#define NAME     "controller-leader"
+#define USER     "system:serviceaccount:team-a:controller"
 
 /* The group's directory: certificates, policies and server logs. */
 static struct {
@@ -61,12 +61,12 @@ static void write_policy(const char *path, const char *mode) {
 typedef struct {
   const char *method; /* NULL: GET, or POST when body is set */
   const char *path;
-  const char *ctype;  /* Content-Type header, or NULL */
+  const char *ctype; /* Content-Type header, or NULL */
   const char *body;
   size_t len;
-  bool chunked;       /* send the body with Transfer-Encoding: chunked */
-  bool expect;        /* send Expect: 100-continue and wait for it before the body */
-  bool plain_http;    /* http:// instead of https:// */
+  bool chunked;    /* send the body with Transfer-Encoding: chunked */
+  bool expect;     /* send Expect: 100-continue and wait for it before the body */
+  bool plain_http; /* http:// instead of https:// */
   bool tls12_only;
 } request;
 
@@ -205,10 +205,10 @@ static int stop_server(void **state) {
 static json_t *lease(const char *holder, lg_time acquire, lg_time renew, int transitions) {
   char a[LG_TIME_BUFLEN], r[LG_TIME_BUFLEN];
   return json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:i, s:s, s:s, s:i}}", "apiVersion",
-                   "coordination.k8s.io/v1", "kind", "Lease", "metadata", "name", NAME,
-                   "namespace", NS, "spec", "holderIdentity", holder, "leaseDurationSeconds", 15,
-                   "acquireTime", lg_time_format(acquire, a), "renewTime",
-                   lg_time_format(renew, r), "leaseTransitions", transitions);
+                   "coordination.k8s.io/v1", "kind", "Lease", "metadata", "name", NAME, "namespace",
+                   NS, "spec", "holderIdentity", holder, "leaseDurationSeconds", 15, "acquireTime",
+                   lg_time_format(acquire, a), "renewTime", lg_time_format(renew, r),
+                   "leaseTransitions", transitions);
 }
 
 /* An UPDATE of a lease held by pod-a and renewed 2 s ago (so live for 13 s more):
@@ -225,12 +225,12 @@ static char *review(const char *uid, bool takeover) {
   assert_non_null(obj);
   doc = json_pack("{s:s, s:s, s:{s:s, s:{s:s, s:s, s:s}, s:{s:s, s:s, s:s}, s:s, s:s, s:s,"
                   " s:{s:s, s:[s, s]}, s:o, s:o, s:b}}",
-                  "apiVersion", "admission.k8s.io/v1", "kind", "AdmissionReview", "request",
-                  "uid", uid, "kind", "group", "coordination.k8s.io", "version", "v1", "kind",
-                  "Lease", "resource", "group", "coordination.k8s.io", "version", "v1",
-                  "resource", "leases", "namespace", NS, "name", NAME, "operation", "UPDATE",
-                  "userInfo", "username", USER, "groups", "system:serviceaccounts",
-                  "system:authenticated", "object", obj, "oldObject", old, "dryRun", 0);
+                  "apiVersion", "admission.k8s.io/v1", "kind", "AdmissionReview", "request", "uid",
+                  uid, "kind", "group", "coordination.k8s.io", "version", "v1", "kind", "Lease",
+                  "resource", "group", "coordination.k8s.io", "version", "v1", "resource", "leases",
+                  "namespace", NS, "name", NAME, "operation", "UPDATE", "userInfo", "username",
+                  USER, "groups", "system:serviceaccounts", "system:authenticated", "object", obj,
+                  "oldObject", old, "dryRun", 0);
   assert_non_null(doc);
   text = json_dumps(doc, JSON_COMPACT);
   json_decref(doc);
@@ -266,9 +266,7 @@ static json_t *response_of(json_t *doc) {
   return resp;
 }
 
-static bool is_allowed(json_t *resp) {
-  return json_is_true(json_object_get(resp, "allowed"));
-}
+static bool is_allowed(json_t *resp) { return json_is_true(json_object_get(resp, "allowed")); }
 
 /* Asserts that every warning fits in 120 bytes and one names rule. */
 static void assert_warns(json_t *resp, const char *rule) {
@@ -290,22 +288,21 @@ static json_t *short_lease(const char *holder, lg_time renew, int transitions) {
   const lg_time acquired = INT64_C(1795600800000000);
   char a[LG_TIME_BUFLEN], r[LG_TIME_BUFLEN];
   return json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:i, s:s, s:s, s:i}}", "apiVersion",
-                   "coordination.k8s.io/v1", "kind", "Lease", "metadata", "name", NAME,
-                   "namespace", NS, "spec", "holderIdentity", holder, "leaseDurationSeconds", 2,
-                   "acquireTime", lg_time_format(acquired, a), "renewTime",
-                   lg_time_format(renew, r), "leaseTransitions", transitions);
+                   "coordination.k8s.io/v1", "kind", "Lease", "metadata", "name", NAME, "namespace",
+                   NS, "spec", "holderIdentity", holder, "leaseDurationSeconds", 2, "acquireTime",
+                   lg_time_format(acquired, a), "renewTime", lg_time_format(renew, r),
+                   "leaseTransitions", transitions);
 }
 
 /* POSTs an UPDATE old -> obj (both stolen) and returns response.allowed. */
 static bool post_update(const char *uid, json_t *old, json_t *obj) {
   json_t *doc = json_pack("{s:s, s:s, s:{s:s, s:{s:s, s:s, s:s}, s:{s:s, s:s, s:s}, s:s, s:s,"
                           " s:s, s:{s:s}, s:o, s:o}}",
-                          "apiVersion", "admission.k8s.io/v1", "kind", "AdmissionReview",
-                          "request", "uid", uid, "kind", "group", "coordination.k8s.io",
-                          "version", "v1", "kind", "Lease", "resource", "group",
-                          "coordination.k8s.io", "version", "v1", "resource", "leases",
-                          "namespace", NS, "name", NAME, "operation", "UPDATE", "userInfo",
-                          "username", USER, "object", obj, "oldObject", old);
+                          "apiVersion", "admission.k8s.io/v1", "kind", "AdmissionReview", "request",
+                          "uid", uid, "kind", "group", "coordination.k8s.io", "version", "v1",
+                          "kind", "Lease", "resource", "group", "coordination.k8s.io", "version",
+                          "v1", "resource", "leases", "namespace", NS, "name", NAME, "operation",
+                          "UPDATE", "userInfo", "username", USER, "object", obj, "oldObject", old);
   char *body = json_dumps(doc, JSON_COMPACT);
   request q = {.path = "/validate", .ctype = "application/json", .body = body, .len = strlen(body)};
   lgt_reply r;
@@ -365,14 +362,13 @@ static void test_huge_lease_is_judged(void **state) {
   start_server("enforce", 0);
   now = lg_time_now();
   json_t *old = short_lease("pod-a", now - 100000, 3), *obj = short_lease(holder, now, 4);
-  json_t *doc = json_pack("{s:s, s:s, s:{s:s, s:{s:s, s:s, s:s}, s:{s:s, s:s, s:s}, s:s, s:s,"
-                          " s:s, s:{s:s}, s:o, s:o}}",
-                          "apiVersion", "admission.k8s.io/v1", "kind", "AdmissionReview",
-                          "request", "uid", "uid-huge", "kind", "group", "coordination.k8s.io",
-                          "version", "v1", "kind", "Lease", "resource", "group",
-                          "coordination.k8s.io", "version", "v1", "resource", "leases",
-                          "namespace", NS, "name", NAME, "operation", "UPDATE", "userInfo",
-                          "username", USER, "object", obj, "oldObject", old);
+  json_t *doc = json_pack(
+      "{s:s, s:s, s:{s:s, s:{s:s, s:s, s:s}, s:{s:s, s:s, s:s}, s:s, s:s,"
+      " s:s, s:{s:s}, s:o, s:o}}",
+      "apiVersion", "admission.k8s.io/v1", "kind", "AdmissionReview", "request", "uid", "uid-huge",
+      "kind", "group", "coordination.k8s.io", "version", "v1", "kind", "Lease", "resource", "group",
+      "coordination.k8s.io", "version", "v1", "resource", "leases", "namespace", NS, "name", NAME,
+      "operation", "UPDATE", "userInfo", "username", USER, "object", obj, "oldObject", old);
   char *body = json_dumps(doc, JSON_COMPACT | JSON_ESCAPE_SLASH);
   /* as Go writes it */
   size_t len = 0, cap = strlen(body) * 6 + 1;
@@ -475,9 +471,15 @@ static void test_metrics(void **state) {
   json_decref(doc);
   http(&q, &r);
   assert_int_equal(r.status, 200);
-  assert_non_null(strstr(r.body, "leaseguard_admission_requests_total{operation=\"UPDATE\",decision=\"allowed\"} 1\n"));
-  assert_non_null(strstr(r.body, "leaseguard_admission_requests_total{operation=\"UPDATE\",decision=\"denied\"} 1\n"));
-  assert_non_null(strstr(r.body, "leaseguard_lease_violations_total{rule=\"holder-renew\",mode=\"enforce\",namespace=\"" NS "\"} 1\n"));
+  assert_non_null(
+      strstr(r.body,
+             "leaseguard_admission_requests_total{operation=\"UPDATE\",decision=\"allowed\"} 1\n"));
+  assert_non_null(strstr(
+      r.body, "leaseguard_admission_requests_total{operation=\"UPDATE\",decision=\"denied\"} 1\n"));
+  assert_non_null(strstr(
+      r.body,
+      "leaseguard_lease_violations_total{rule=\"holder-renew\",mode=\"enforce\",namespace=\"" NS
+      "\"} 1\n"));
   assert_non_null(strstr(r.body, "leaseguard_admission_duration_seconds_count 2\n"));
   assert_non_null(strstr(r.body, "leaseguard_serving_certificate_expiration_timestamp_seconds "));
   assert_non_null(strstr(r.body, "leaseguard_build_info{version=\""));
@@ -499,30 +501,52 @@ static void test_bad_requests(void **state) {
   static const char malformed[] = "{\"apiVersion\": \"admission.k8s.io/v1\", ";
   bad_case cases[] = {
       {"GET /validate", {.path = "/validate"}, 405, "MethodNotAllowed"},
-      {"PUT /validate", {.method = "PUT", .path = "/validate", .ctype = "application/json",
-                         .body = "{}", .len = 2}, 405, "MethodNotAllowed"},
-      {"text/plain", {.path = "/validate", .ctype = "text/plain", .body = "{}", .len = 2}, 415,
+      {"PUT /validate",
+       {.method = "PUT", .path = "/validate", .ctype = "application/json", .body = "{}", .len = 2},
+       405,
+       "MethodNotAllowed"},
+      {"text/plain",
+       {.path = "/validate", .ctype = "text/plain", .body = "{}", .len = 2},
+       415,
        "UnsupportedMediaType"},
-      {"no Content-Type", {.path = "/validate", .ctype = "", .body = "{}", .len = 2}, 415,
+      {"no Content-Type",
+       {.path = "/validate", .ctype = "", .body = "{}", .len = 2},
+       415,
        "UnsupportedMediaType"},
       /* The refusal quotes the header: its raw bytes must not stop the answer. */
-      {"Content-Type not UTF-8", {.path = "/validate", .ctype = "text/\xff\xfe\xc3", .body = "{}",
-                                  .len = 2}, 415, "UnsupportedMediaType"},
+      {"Content-Type not UTF-8",
+       {.path = "/validate", .ctype = "text/\xff\xfe\xc3", .body = "{}", .len = 2},
+       415,
+       "UnsupportedMediaType"},
       /* Refused before the body is read; without Expect the client may still be
        * sending when the server closes, and lose the reply to a reset. */
       {"Content-Length over the limit",
        {.path = "/validate", .ctype = "application/json", .body = big, .len = BIG, .expect = true},
-       413, "RequestEntityTooLarge"},
+       413,
+       "RequestEntityTooLarge"},
       {"chunked body over the limit",
-       {.path = "/validate", .ctype = "application/json", .body = big, .len = BIG,
-        .chunked = true}, 413, "RequestEntityTooLarge"},
-      {"malformed JSON", {.path = "/validate", .ctype = "application/json; charset=utf-8",
-                          .body = malformed, .len = sizeof malformed - 1}, 400, NULL},
-      {"not an AdmissionReview", {.path = "/validate", .ctype = "Application/JSON",
-                                  .body = not_review, .len = sizeof not_review - 1}, 400, NULL},
+       {.path = "/validate", .ctype = "application/json", .body = big, .len = BIG, .chunked = true},
+       413,
+       "RequestEntityTooLarge"},
+      {"malformed JSON",
+       {.path = "/validate",
+        .ctype = "application/json; charset=utf-8",
+        .body = malformed,
+        .len = sizeof malformed - 1},
+       400,
+       NULL},
+      {"not an AdmissionReview",
+       {.path = "/validate",
+        .ctype = "Application/JSON",
+        .body = not_review,
+        .len = sizeof not_review - 1},
+       400,
+       NULL},
       {"unknown path", {.path = "/mutate"}, 404, "NotFound"},
-      {"POST /healthz", {.path = "/healthz", .ctype = "application/json", .body = "{}", .len = 2},
-       405, "MethodNotAllowed"},
+      {"POST /healthz",
+       {.path = "/healthz", .ctype = "application/json", .body = "{}", .len = 2},
+       405,
+       "MethodNotAllowed"},
   };
   (void)state;
   assert_non_null(big);

@@ -22,7 +22,7 @@
 #include "harness.h"
 #include "raw.h"
 
-#define DELAY_MS 3000
+#define DELAY_MS  3000
 #define MAX_CALLS 4096
 
 static struct {
@@ -35,7 +35,7 @@ static struct {
 /* ---- a continuous client ---- */
 
 typedef struct {
-  long at_ms;   /* when it started, from the client's t0 */
+  long at_ms; /* when it started, from the client's t0 */
   CURLcode rc;
   long status;
 } call;
@@ -168,8 +168,10 @@ static void test_delay_keeps_serving(void **state) {
                    LGT_OPEN_OK);
   assert_true(lgt_raw_send(&c, req, sizeof req - 1, 2000));
   seen = lgt_raw_read_all(&c, lgt_slow(2000), &closed);
-  if (strncmp(seen, "HTTP/1.1 200 ", 13) != 0 || !strstr(seen, "\r\nConnection: close\r\n") || !closed)
-    fail_msg("a request during the delay: want 200 with Connection: close, then a close:\n%s", seen);
+  if (strncmp(seen, "HTTP/1.1 200 ", 13) != 0 || !strstr(seen, "\r\nConnection: close\r\n") ||
+      !closed)
+    fail_msg("a request during the delay: want 200 with Connection: close, then a close:\n%s",
+             seen);
   free(seen);
   SSL_CTX_free(SSL_get_SSL_CTX(c.ssl));
   lgt_raw_close(&c);

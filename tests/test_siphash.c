@@ -40,8 +40,7 @@ static void openssl(const unsigned char key[16], const unsigned char *msg, size_
   EVP_MAC *mac = EVP_MAC_fetch(NULL, "SIPHASH", NULL);
   EVP_MAC_CTX *c = mac ? EVP_MAC_CTX_new(mac) : NULL;
   size_t size = 16, len = 0;
-  OSSL_PARAM params[] = {OSSL_PARAM_construct_size_t(OSSL_MAC_PARAM_SIZE, &size),
-                         OSSL_PARAM_END};
+  OSSL_PARAM params[] = {OSSL_PARAM_construct_size_t(OSSL_MAC_PARAM_SIZE, &size), OSSL_PARAM_END};
   assert_non_null(c);
   assert_int_equal(EVP_MAC_init(c, key, 16, params), 1);
   assert_int_equal(EVP_MAC_update(c, msg, n), 1);

@@ -12,7 +12,7 @@
 #include "times.h"
 
 /* Expected values are `date -u -d <time> +%s` times 10^6 plus the fraction. */
-#define SEC(s) ((lg_time)(s) * LG_USEC_PER_SEC)
+#define SEC(s)          ((lg_time)(s)*LG_USEC_PER_SEC)
 #define T_2026_11_25_10 SEC(INT64_C(1795600800)) /* 2026-11-25T10:00:00Z */
 
 typedef struct {
@@ -35,8 +35,7 @@ static const parse_ok_case parse_ok_cases[] = {
     {"8 fractional digits truncated", "2026-11-25T10:00:00.12345678Z", T_2026_11_25_10 + 123456},
     {"9 fractional digits (RFC3339Nano)", "2026-11-25T10:00:00.123456789Z",
      T_2026_11_25_10 + 123456},
-    {"9 nines truncated, not rounded", "2026-11-25T10:00:00.999999999Z",
-     T_2026_11_25_10 + 999999},
+    {"9 nines truncated, not rounded", "2026-11-25T10:00:00.999999999Z", T_2026_11_25_10 + 999999},
     {"one microsecond", "2026-11-25T10:00:00.000001Z", T_2026_11_25_10 + 1},
     {"below a microsecond truncates to 0", "2026-11-25T10:00:00.0000009Z", T_2026_11_25_10},
     {"many fractional digits", "2026-11-25T10:00:00.50000000000000000001Z",
@@ -49,8 +48,7 @@ static const parse_ok_case parse_ok_cases[] = {
     {"offset +23:59", "2026-11-26T09:59:00+23:59", T_2026_11_25_10},
     {"offset crosses midnight backwards", "2026-11-25T01:00:00+02:00",
      SEC(INT64_C(1795561200))}, /* 2026-11-24T23:00:00Z */
-    {"offset crosses midnight forwards", "2026-11-24T22:00:00-12:00",
-     T_2026_11_25_10},
+    {"offset crosses midnight forwards", "2026-11-24T22:00:00-12:00", T_2026_11_25_10},
     {"lowercase t and z", "2026-11-25t10:00:00.5z", T_2026_11_25_10 + 500000},
     {"lowercase t with offset", "2026-11-25t12:00:00+02:00", T_2026_11_25_10},
     {"leap day 2024", "2024-02-29T00:00:00Z", SEC(INT64_C(1709164800))},
@@ -170,19 +168,16 @@ static const format_case format_cases[] = {
      "2026-11-25T10:00:00.000100Z"},
     {"one microsecond", 1, "1970-01-01T00:00:00.000001Z", "1970-01-01T00:00:00.000001Z"},
     {"minus one microsecond", -1, "1969-12-31T23:59:59.999999Z", "1969-12-31T23:59:59.999999Z"},
-    {"minus half a second", -500000, "1969-12-31T23:59:59.500000Z",
-     "1969-12-31T23:59:59.500000Z"},
+    {"minus half a second", -500000, "1969-12-31T23:59:59.500000Z", "1969-12-31T23:59:59.500000Z"},
     {"minus one second", SEC(-1), "1969-12-31T23:59:59.000000Z", "1969-12-31T23:59:59Z"},
     {"minus 1.5 seconds", SEC(-1) - 500000, "1969-12-31T23:59:58.500000Z",
      "1969-12-31T23:59:58.500000Z"},
     {"1965", SEC(INT64_C(-143479800)) + 250000, "1965-06-15T08:30:00.250000Z",
      "1965-06-15T08:30:00.250000Z"},
     {"1900", SEC(INT64_C(-2208988800)), "1900-01-01T00:00:00.000000Z", "1900-01-01T00:00:00Z"},
-    {"year 1", SEC(INT64_C(-62135596800)), "0001-01-01T00:00:00.000000Z",
-     "0001-01-01T00:00:00Z"},
+    {"year 1", SEC(INT64_C(-62135596800)), "0001-01-01T00:00:00.000000Z", "0001-01-01T00:00:00Z"},
     {"leap day", SEC(INT64_C(951827696)), "2000-02-29T12:34:56.000000Z", "2000-02-29T12:34:56Z"},
-    {"past 2038", SEC(INT64_C(2147483648)), "2038-01-19T03:14:08.000000Z",
-     "2038-01-19T03:14:08Z"},
+    {"past 2038", SEC(INT64_C(2147483648)), "2038-01-19T03:14:08.000000Z", "2038-01-19T03:14:08Z"},
     {"year 9999", SEC(INT64_C(253402300799)) + 999999, "9999-12-31T23:59:59.999999Z",
      "9999-12-31T23:59:59.999999Z"},
     /* The extremes must still fit the buffer (date -u -d @9223372036854 and @-9223372036855). */
@@ -229,8 +224,8 @@ static void check_round_trip(const char *name, lg_time t) {
 }
 
 static void test_round_trip(void **state) {
-  const lg_time lo = SEC(INT64_C(-62135596800));               /* 0001-01-01 */
-  const lg_time hi = SEC(INT64_C(253402300799)) + 999999;      /* 9999-12-31T23:59:59.999999 */
+  const lg_time lo = SEC(INT64_C(-62135596800));          /* 0001-01-01 */
+  const lg_time hi = SEC(INT64_C(253402300799)) + 999999; /* 9999-12-31T23:59:59.999999 */
   uint64_t x = UINT64_C(0x9E3779B97F4A7C15);
   char name[64];
   (void)state;

@@ -29,7 +29,8 @@
 /* The group's directory: certificate sets from `leaseguard certs`, made once. */
 static struct {
   char dir[PATH_LEN];
-  char a[PATH_LEN], b[PATH_LEN], c[PATH_LEN], soon[PATH_LEN]; /* each holds ca.crt, tls.crt, tls.key */
+  char a[PATH_LEN], b[PATH_LEN], c[PATH_LEN],
+      soon[PATH_LEN]; /* each holds ca.crt, tls.crt, tls.key */
   int starts;
 } env;
 
@@ -126,10 +127,10 @@ static void run_tool(char *const argv[]) {
 /* ---- HTTPS ---- */
 
 typedef struct {
-  const char *ca;              /* verifies the server */
-  const char *cert, *key;      /* client certificate, or NULL */
+  const char *ca;         /* verifies the server */
+  const char *cert, *key; /* client certificate, or NULL */
   const char *path;
-  const char *body;            /* POSTed as JSON when set */
+  const char *body; /* POSTed as JSON when set */
 } call;
 
 /* One request on a new connection (a new handle has no connection to reuse). */
@@ -218,8 +219,7 @@ static void keepalive_get(CURL *c, lgt_reply *r, long want_connects) {
 
 /* Starts `leaseguard serve` on cert and key (client_ca may be NULL) and waits until
  * /healthz answers on a connection verified with ca. */
-static void start_server(const char *cert, const char *key, const char *client_ca,
-                         const char *ca) {
+static void start_server(const char *cert, const char *key, const char *client_ca, const char *ca) {
   char port[32], c[PATH_LEN + 32], k[PATH_LEN + 32], cca[PATH_LEN + 32], name[64];
   char *argv[12];
   int n = 0;
@@ -394,10 +394,27 @@ static void make_client_certs(const char *dir) {
 
   for (size_t i = 0; i < sizeof cas / sizeof cas[0]; i++) {
     char k[PATH_LEN], c[PATH_LEN], subj[64];
-    char *argv[] = {"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", k, "-out", c, "-subj", subj,
-                    "-days", "2", "-addext", "basicConstraints=critical,CA:TRUE", "-addext",
-                    "keyUsage=critical,keyCertSign,cRLSign", NULL};
+    char *argv[] = {"openssl",
+                    "req",
+                    "-x509",
+                    "-newkey",
+                    "ec",
+                    "-pkeyopt",
+                    "ec_paramgen_curve:P-256",
+                    "-nodes",
+                    "-keyout",
+                    k,
+                    "-out",
+                    c,
+                    "-subj",
+                    subj,
+                    "-days",
+                    "2",
+                    "-addext",
+                    "basicConstraints=critical,CA:TRUE",
+                    "-addext",
+                    "keyUsage=critical,keyCertSign,cRLSign",
+                    NULL};
     snprintf(subj, sizeof subj, "/CN=leaseguard test %s", cas[i]);
     snprintf(k, sizeof k, "%s/%s.key", dir, cas[i]);
     snprintf(c, sizeof c, "%s/%s.crt", dir, cas[i]);
@@ -406,11 +423,13 @@ static void make_client_certs(const char *dir) {
   for (size_t i = 0; i < sizeof certs / sizeof certs[0]; i++) {
     char k[PATH_LEN], c[PATH_LEN], csr[PATH_LEN], ext[PATH_LEN], ca_key[PATH_LEN];
     char ca_crt[PATH_LEN], text[256];
-    char *req[] = {"openssl", "req", "-new", "-newkey", "ec", "-pkeyopt",
-                   "ec_paramgen_curve:P-256", "-nodes", "-keyout", k, "-out", csr, "-subj",
-                   "/CN=kube-apiserver", NULL};
-    char *sign[] = {"openssl", "x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key,
-                    "-set_serial", "2", "-days", "1", "-extfile", ext, "-out", c, NULL};
+    char *req[] = {
+        "openssl", "req",     "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+        "-nodes",  "-keyout", k,      "-out",    csr,  "-subj",    "/CN=kube-apiserver",
+        NULL};
+    char *sign[] = {"openssl", "x509",     "-req", "-in",         csr, "-CA",
+                    ca_crt,    "-CAkey",   ca_key, "-set_serial", "2", "-days",
+                    "1",       "-extfile", ext,    "-out",        c,   NULL};
     snprintf(k, sizeof k, "%s/%s.key", dir, certs[i].name);
     snprintf(c, sizeof c, "%s/%s.crt", dir, certs[i].name);
     snprintf(csr, sizeof csr, "%s/%s.csr", dir, certs[i].name);
@@ -419,7 +438,8 @@ static void make_client_certs(const char *dir) {
     snprintf(ca_crt, sizeof ca_crt, "%s/%s.crt", dir, certs[i].ca);
     snprintf(text, sizeof text,
              "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n"
-             "extendedKeyUsage=%s\n", certs[i].eku);
+             "extendedKeyUsage=%s\n",
+             certs[i].eku);
     lgt_write_file(ext, text);
     run_tool(req);
     run_tool(sign);

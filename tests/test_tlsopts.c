@@ -27,9 +27,9 @@
 typedef struct {
   const char *name;
   const char *min, *suites;
-  const char *err;          /* part of the error, or NULL for success */
+  const char *err;            /* part of the error, or NULL for success */
   const char *on[4], *off[4]; /* suites that must (not) be in the list */
-  const char *warning;      /* part of the warning; "" = none */
+  const char *warning;        /* part of the warning; "" = none */
 } opts_case;
 
 static bool listed(const char *list, const char *suite) {
@@ -42,50 +42,106 @@ static bool listed(const char *list, const char *suite) {
 
 static void test_build(void **state) {
   static const opts_case cases[] = {
-      {"defaults", NULL, NULL, NULL,
+      {"defaults",
+       NULL,
+       NULL,
+       NULL,
        {"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
         "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"},
        {"TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA", "TLS_RSA_WITH_AES_128_GCM_SHA256",
         "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA", "TLS_AES_128_CCM_SHA256"},
        ""},
-      {"TLS 1.3 only", "VersionTLS13", NULL, NULL,
+      {"TLS 1.3 only",
+       "VersionTLS13",
+       NULL,
+       NULL,
        {"TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"},
-       {"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"}, ""},
-      {"explicit VersionTLS12", "VersionTLS12", NULL, NULL,
-       {"TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"}, {NULL}, ""},
-      {"one suite", NULL, "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", NULL,
+       {"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"},
+       ""},
+      {"explicit VersionTLS12",
+       "VersionTLS12",
+       NULL,
+       NULL,
+       {"TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"},
+       {NULL},
+       ""},
+      {"one suite",
+       NULL,
+       "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+       NULL,
        {"TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", "TLS_AES_256_GCM_SHA384"},
        {"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
         "TLS_AES_128_GCM_SHA256", "TLS_CHACHA20_POLY1305_SHA256"},
        ""},
-      {"old ChaCha spelling, spaces", NULL, " TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305 ,", NULL,
+      {"old ChaCha spelling, spaces",
+       NULL,
+       " TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305 ,",
+       NULL,
        {"TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256", "TLS_CHACHA20_POLY1305_SHA256"},
-       {"TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256"}, ""},
-      {"two suites combine", NULL,
-       "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", NULL,
+       {"TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256"},
+       ""},
+      {"two suites combine",
+       NULL,
+       "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+       NULL,
        {"TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"},
        {"TLS_CHACHA20_POLY1305_SHA256"},
        "these TLS 1.2 suites are on too: TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"},
-      {"legacy CBC named", NULL, "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",
-       NULL, {"TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"},
-       {"TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA"}, "CBC suites with SHA-1"},
-      {"only CBC: no TLS 1.3", NULL, "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA", NULL,
-       {"TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"}, {"TLS_AES_128_GCM_SHA256"}, "TLS 1.3 clients"},
-      {"only TLS 1.3 names", NULL, "TLS_AES_128_GCM_SHA256", NULL, {"TLS_AES_128_GCM_SHA256"},
-       {"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"}, "no TLS 1.2 suite named"},
-      {"static RSA", NULL, "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,TLS_RSA_WITH_AES_128_GCM_SHA256",
-       "TLS_RSA_WITH_AES_128_GCM_SHA256 is insecure: static RSA key exchange", {NULL}, {NULL}, ""},
+      {"legacy CBC named",
+       NULL,
+       "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",
+       NULL,
+       {"TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"},
+       {"TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA"},
+       "CBC suites with SHA-1"},
+      {"only CBC: no TLS 1.3",
+       NULL,
+       "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",
+       NULL,
+       {"TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"},
+       {"TLS_AES_128_GCM_SHA256"},
+       "TLS 1.3 clients"},
+      {"only TLS 1.3 names",
+       NULL,
+       "TLS_AES_128_GCM_SHA256",
+       NULL,
+       {"TLS_AES_128_GCM_SHA256"},
+       {"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"},
+       "no TLS 1.2 suite named"},
+      {"static RSA",
+       NULL,
+       "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,TLS_RSA_WITH_AES_128_GCM_SHA256",
+       "TLS_RSA_WITH_AES_128_GCM_SHA256 is insecure: static RSA key exchange",
+       {NULL},
+       {NULL},
+       ""},
       {"3DES", NULL, "TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA", "Sweet32", {NULL}, {NULL}, ""},
       {"RC4", NULL, "TLS_ECDHE_ECDSA_WITH_RC4_128_SHA", "RC4", {NULL}, {NULL}, ""},
-      {"CBC with SHA-256", NULL, "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256", "Lucky13", {NULL}, {NULL}, ""},
-      {"unknown", NULL, "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,ECDHE-RSA-AES128-GCM-SHA256",
-       "unknown cipher suite \"ECDHE-RSA-AES128-GCM-SHA256\"", {NULL}, {NULL}, ""},
+      {"CBC with SHA-256",
+       NULL,
+       "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256",
+       "Lucky13",
+       {NULL},
+       {NULL},
+       ""},
+      {"unknown",
+       NULL,
+       "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,ECDHE-RSA-AES128-GCM-SHA256",
+       "unknown cipher suite \"ECDHE-RSA-AES128-GCM-SHA256\"",
+       {NULL},
+       {NULL},
+       ""},
       {"empty list", NULL, " , ", "names no cipher suite", {NULL}, {NULL}, ""},
       {"TLS 1.0", "VersionTLS10", NULL, "VersionTLS10 is insecure", {NULL}, {NULL}, ""},
       {"TLS 1.1", "VersionTLS11", NULL, "insecure", {NULL}, {NULL}, ""},
       {"a number", "1.2", NULL, "must be VersionTLS12 or VersionTLS13", {NULL}, {NULL}, ""},
-      {"TLS 1.3 with CBC only", "VersionTLS13", "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",
-       "needs an AEAD suite", {NULL}, {NULL}, ""},
+      {"TLS 1.3 with CBC only",
+       "VersionTLS13",
+       "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",
+       "needs an AEAD suite",
+       {NULL},
+       {NULL},
+       ""},
   };
   (void)state;
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -116,15 +172,15 @@ static void test_build(void **state) {
 /* ---- serve against OpenSSL clients ---- */
 
 static struct {
-  lgt_tls ecdsa;                 /* from `leaseguard certs` (P-256) */
+  lgt_tls ecdsa; /* from `leaseguard certs` (P-256) */
   char rsa_cert[LGT_PATH_LEN], rsa_key[LGT_PATH_LEN];
   lgt_serve srv;
 } env;
 
 typedef struct {
   const char *name;
-  int version;         /* TLS1_2_VERSION or TLS1_3_VERSION: the client's only version */
-  const char *ciphers; /* OpenSSL's TLS 1.2 cipher list, or NULL */
+  int version;          /* TLS1_2_VERSION or TLS1_3_VERSION: the client's only version */
+  const char *ciphers;  /* OpenSSL's TLS 1.2 cipher list, or NULL */
   const char *suites13; /* OpenSSL's TLS 1.3 ciphersuites, or NULL */
   bool ok;
 } client_case;
@@ -171,8 +227,10 @@ static void test_default_suites_rsa(void **state) {
       {"ECDHE-RSA-AES128-GCM-SHA256", TLS1_2_VERSION, "ECDHE-RSA-AES128-GCM-SHA256", NULL, true},
       {"ECDHE-RSA-AES256-GCM-SHA384", TLS1_2_VERSION, "ECDHE-RSA-AES256-GCM-SHA384", NULL, true},
       {"ECDHE-RSA-CHACHA20-POLY1305", TLS1_2_VERSION, "ECDHE-RSA-CHACHA20-POLY1305", NULL, true},
-      {"CBC with SHA-1 (ECDHE-RSA-AES128-SHA)", TLS1_2_VERSION, "ECDHE-RSA-AES128-SHA", NULL, false},
-      {"CBC with SHA-1 (ECDHE-RSA-AES256-SHA)", TLS1_2_VERSION, "ECDHE-RSA-AES256-SHA", NULL, false},
+      {"CBC with SHA-1 (ECDHE-RSA-AES128-SHA)", TLS1_2_VERSION, "ECDHE-RSA-AES128-SHA", NULL,
+       false},
+      {"CBC with SHA-1 (ECDHE-RSA-AES256-SHA)", TLS1_2_VERSION, "ECDHE-RSA-AES256-SHA", NULL,
+       false},
       {"CBC with SHA-384", TLS1_2_VERSION, "ECDHE-RSA-AES256-SHA384", NULL, false},
       {"static RSA, GCM", TLS1_2_VERSION, "AES128-GCM-SHA256", NULL, false},
       {"static RSA, CBC", TLS1_2_VERSION, "AES256-SHA", NULL, false},
@@ -189,9 +247,12 @@ static void test_default_suites_rsa(void **state) {
 /* Defaults, ECDSA certificate (what `leaseguard certs` makes). */
 static void test_default_suites_ecdsa(void **state) {
   static const client_case cases[] = {
-      {"ECDHE-ECDSA-AES128-GCM-SHA256", TLS1_2_VERSION, "ECDHE-ECDSA-AES128-GCM-SHA256", NULL, true},
-      {"ECDHE-ECDSA-CHACHA20-POLY1305", TLS1_2_VERSION, "ECDHE-ECDSA-CHACHA20-POLY1305", NULL, true},
-      {"CBC with SHA-1 (ECDHE-ECDSA-AES128-SHA)", TLS1_2_VERSION, "ECDHE-ECDSA-AES128-SHA", NULL, false},
+      {"ECDHE-ECDSA-AES128-GCM-SHA256", TLS1_2_VERSION, "ECDHE-ECDSA-AES128-GCM-SHA256", NULL,
+       true},
+      {"ECDHE-ECDSA-CHACHA20-POLY1305", TLS1_2_VERSION, "ECDHE-ECDSA-CHACHA20-POLY1305", NULL,
+       true},
+      {"CBC with SHA-1 (ECDHE-ECDSA-AES128-SHA)", TLS1_2_VERSION, "ECDHE-ECDSA-AES128-SHA", NULL,
+       false},
       {"CBC with SHA-256", TLS1_2_VERSION, "ECDHE-ECDSA-AES128-SHA256", NULL, false},
       {"AES-CCM", TLS1_2_VERSION, "ECDHE-ECDSA-AES128-CCM", NULL, false},
   };
@@ -226,8 +287,8 @@ static void test_named_suite(void **state) {
   lgt_serve_start(&env.srv, env.ecdsa.dir, env.rsa_cert, env.rsa_key, env.rsa_cert, flags);
   run_clients(cases, sizeof cases / sizeof cases[0], env.rsa_cert);
   assert_true(lgt_wait_for_text(
-      env.srv.err, "\"cipherSuites\":\"TLS_AES_256_GCM_SHA384,TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384\"",
-      1000));
+      env.srv.err,
+      "\"cipherSuites\":\"TLS_AES_256_GCM_SHA384,TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384\"", 1000));
 }
 
 /* Bad values stop serve before it listens: exit 2 and a message naming the flag. */
@@ -235,7 +296,8 @@ static void test_refused_at_start(void **state) {
   static const struct {
     const char *flag, *msg;
   } cases[] = {
-      {"--tls-cipher-suites=TLS_RSA_WITH_AES_128_CBC_SHA", "TLS_RSA_WITH_AES_128_CBC_SHA is insecure"},
+      {"--tls-cipher-suites=TLS_RSA_WITH_AES_128_CBC_SHA",
+       "TLS_RSA_WITH_AES_128_CBC_SHA is insecure"},
       {"--tls-cipher-suites=TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256", "is insecure"},
       {"--tls-cipher-suites=AES128-GCM-SHA256", "unknown cipher suite \"AES128-GCM-SHA256\""},
       {"--tls-min-version=VersionTLS11", "--tls-min-version: VersionTLS11 is insecure"},
@@ -247,8 +309,8 @@ static void test_refused_at_start(void **state) {
   snprintf(cert, sizeof cert, "--tls-cert-file=%s", env.ecdsa.cert);
   snprintf(key, sizeof key, "--tls-private-key-file=%s", env.ecdsa.key);
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-    char *argv[] = {LEASEGUARD_BIN, "serve", "--secure-port=1", cert, key, (char *)cases[i].flag,
-                    NULL};
+    char *argv[] = {LEASEGUARD_BIN,        "serve", "--secure-port=1", cert, key,
+                    (char *)cases[i].flag, NULL};
     pid_t pid = lgt_spawn(argv, "/dev/null", log);
     int status = lgt_wait_exit(pid, lgt_slow(10000));
     char *text = lgt_slurp(log);
@@ -269,9 +331,11 @@ static int setup_group(void **state) {
   lgt_path(env.rsa_cert, env.ecdsa.dir, "rsa.crt");
   lgt_path(env.rsa_key, env.ecdsa.dir, "rsa.key");
   lgt_path(log, env.ecdsa.dir, "openssl.log");
-  char *argv[] = {"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
-                  env.rsa_key, "-out", env.rsa_cert, "-subj", "/CN=localhost", "-days", "2",
-                  "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", NULL};
+  char *argv[] = {"openssl",  "req",        "-x509",   "-newkey",
+                  "rsa:2048", "-nodes",     "-keyout", env.rsa_key,
+                  "-out",     env.rsa_cert, "-subj",   "/CN=localhost",
+                  "-days",    "2",          "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+                  NULL};
   lgt_run_tool(argv, log);
   return 0;
 }

@@ -12,9 +12,7 @@
 
 #include "utf8.h"
 
-static size_t seq(const char *s) {
-  return lg_utf8_seq((const unsigned char *)s, strlen(s));
-}
+static size_t seq(const char *s) { return lg_utf8_seq((const unsigned char *)s, strlen(s)); }
 
 static void test_seq(void **state) {
   (void)state;
@@ -31,8 +29,8 @@ static void test_seq(void **state) {
   assert_int_equal(seq("\xf0\x80\x80\x80"), 0); /* overlong */
   assert_int_equal(seq("\xf4\x90\x80\x80"), 0); /* above U+10FFFF */
   assert_int_equal(seq("\xf5\x80\x80\x80"), 0);
-  assert_int_equal(seq("\xe2\x82"), 0);         /* cut short */
-  assert_int_equal(seq("\xe2\x28\xac"), 0);     /* not a continuation */
+  assert_int_equal(seq("\xe2\x82"), 0);     /* cut short */
+  assert_int_equal(seq("\xe2\x28\xac"), 0); /* not a continuation */
   assert_int_equal(lg_utf8_seq((const unsigned char *)"", 0), 0);
 }
 
@@ -57,8 +55,16 @@ static void test_trim(void **state) {
 
 static void test_repair(void **state) {
   static const char *const inputs[] = {
-      "plain", "caf\xc3\xa9", "cut\xe2\x82", "\xff\xfe text", "mid\xc3(dle", "\xed\xa0\x80",
-      "\xc0\x80", "a\x80\x80\x80z", "\xf4\x90\x80\x80", "ok \xe2\x82\xac and \xe2\x82",
+      "plain",
+      "caf\xc3\xa9",
+      "cut\xe2\x82",
+      "\xff\xfe text",
+      "mid\xc3(dle",
+      "\xed\xa0\x80",
+      "\xc0\x80",
+      "a\x80\x80\x80z",
+      "\xf4\x90\x80\x80",
+      "ok \xe2\x82\xac and \xe2\x82",
   };
   static const size_t replaced[] = {0, 0, 2, 2, 1, 3, 2, 3, 4, 2};
   (void)state;

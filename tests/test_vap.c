@@ -25,8 +25,8 @@ static const struct {
 } glob_cases[] = {
     {"kube-system", "s == 'kube-system'"},
     {"it's", "s == 'it\\'s'"},
-    {"a\\\\b", "s == 'a\\\\b'"},                     /* glob a\\b: one backslash */
-    {"\\*lit\\?", "s == '*lit?'"},                  /* quoted wildcards are literal */
+    {"a\\\\b", "s == 'a\\\\b'"},   /* glob a\\b: one backslash */
+    {"\\*lit\\?", "s == '*lit?'"}, /* quoted wildcards are literal */
     {"line\nbreak", "s == 'line\\nbreak'"},
     {"apiserver-*", "s.startsWith('apiserver-')"},
     {"*-leader", "s.endsWith('-leader')"},
@@ -41,20 +41,20 @@ static const struct {
     {"x'y?", "s.matches('(?s)^x\\'y.$')"},
     {"[!a-c]x", "s.matches('(?s)^[^a-c]x$')"},
     {"[^a]", "s.matches('(?s)^[^a]$')"},
-    {"[]a]", "s.matches('(?s)^[\\\\x5Da]$')"},      /* a leading ] is a member */
+    {"[]a]", "s.matches('(?s)^[\\\\x5Da]$')"}, /* a leading ] is a member */
     {"[a-]", "s.matches('(?s)^[a\\\\x2D]$')"},
     {"[]-a]", "s.matches('(?s)^[\\\\x5D-a]$')"},
     {"[\\]]", "s.matches('(?s)^[\\\\x5D]$')"},
     {"[[:alpha:]_]*", "s.matches('(?s)^[[:alpha:]\\\\x5F].*$')"},
     {"[[=a=][.b.]]", "s.matches('(?s)^[ab]$')"},
-    {"[z-a]", "false"},                             /* an empty range: matches nothing */
+    {"[z-a]", "false"}, /* an empty range: matches nothing */
     {"tmp-[z-a]*", "false"},
     {"[!z-a]", "s.matches('(?s)^.$')"},
     {"é*", "s.startsWith('é')"},
-    {"x\\", NULL},                                  /* fnmatch never matches these */
+    {"x\\", NULL}, /* fnmatch never matches these */
     {"[ab", NULL},
     {"ops[", NULL},
-    {"[é]", NULL},                                  /* one byte to fnmatch, one char to RE2 */
+    {"[é]", NULL}, /* one byte to fnmatch, one char to RE2 */
     {"[[:bogus:]]", NULL},
     {"[a-[:alpha:]]", NULL},
     {"[[=ab=]]", NULL},
@@ -95,12 +95,10 @@ static void test_yaml(void **state) {
   } cases[] = {
       {"{\"a\":\"plain\",\"b\":\"on\",\"c\":\"1.30\",\"d\":\"a: b\",\"e\":\"\"}",
        "a: plain\nb: \"on\"\nc: \"1.30\"\nd: \"a: b\"\ne: \"\"\n"},
-      {"{\"x\":\"q\\\"s\\\\l\\nn\\u0001\\u2028\\u0085\"}",
-       "x: \"q\\\"s\\\\l\\nn\\x01\\L\\N\"\n"},
+      {"{\"x\":\"q\\\"s\\\\l\\nn\\u0001\\u2028\\u0085\"}", "x: \"q\\\"s\\\\l\\nn\\x01\\L\\N\"\n"},
       {"{\"k.io/x\":[1,true,null,{\"a\":\"b\",\"c\":[\"d\"]}],\"e\":{},\"f\":[]}",
        "k.io/x:\n  - 1\n  - true\n  - null\n  - a: b\n    c:\n      - d\ne: {}\nf: []\n"},
-      {"[{\"name\":\"x\",\"expression\":\"a == 'b'\"}]",
-       "- name: x\n  expression: \"a == 'b'\"\n"},
+      {"[{\"name\":\"x\",\"expression\":\"a == 'b'\"}]", "- name: x\n  expression: \"a == 'b'\"\n"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     json_t *v = json_loads(cases[i].json, 0, NULL);
@@ -135,19 +133,21 @@ static json_t *build(const char *policy_json, lg_mode mode, lg_rc want, const ch
 static const char *var(const json_t *vap, const char *name) {
   size_t i;
   const json_t *v;
-  json_array_foreach(json_object_get(json_object_get(vap, "spec"), "variables"), i, v)
-    if (strcmp(json_string_value(json_object_get(v, "name")), name) == 0)
-      return json_string_value(json_object_get(v, "expression"));
+  json_array_foreach(json_object_get(json_object_get(vap, "spec"), "variables"), i,
+                     v) if (strcmp(json_string_value(json_object_get(v, "name")), name) ==
+                            0) return json_string_value(json_object_get(v, "expression"));
   return NULL;
 }
 
-static const char *const ids[] = {"holder-renew", "transitions", "duration", "duration-recommended",
-                                  "renew-monotonic", "timestamps", "holder-identity"};
+static const char *const ids[] = {"holder-renew",         "transitions",     "duration",
+                                  "duration-recommended", "renew-monotonic", "timestamps",
+                                  "holder-identity"};
 
 /* Modes -> actions: one policy and binding per mode, each rule guarded by its mode. */
 static void test_modes_to_actions(void **state) {
   (void)state;
-  static const char *const modes[] = {"enforce", "warn", "audit"}, *const actions[] = {"Deny", "Warn", "Audit"};
+  static const char *const modes[] = {"enforce", "warn", "audit"}, *const actions[] = {
+                                                                       "Deny", "Warn", "Audit"};
   json_t *items = build(NULL, LG_MODE_INHERIT, LG_OK, NULL);
   char want[256];
   assert_int_equal(json_array_size(items), 6);
@@ -156,12 +156,18 @@ static void test_modes_to_actions(void **state) {
     const json_t *spec = json_object_get(vap, "spec"), *v;
     size_t i;
     snprintf(want, sizeof want, "lg-%s", modes[a]);
-    assert_string_equal(json_string_value(json_object_get(vap, "kind")), "ValidatingAdmissionPolicy");
-    assert_string_equal(json_string_value(json_object_get(json_object_get(vap, "metadata"), "name")), want);
-    assert_string_equal(json_string_value(json_object_get(bind, "kind")), "ValidatingAdmissionPolicyBinding");
-    assert_string_equal(json_string_value(json_object_get(json_object_get(bind, "spec"), "policyName")), want);
-    assert_string_equal(json_string_value(json_array_get(json_object_get(json_object_get(bind, "spec"), "validationActions"), 0)),
-                        actions[a]);
+    assert_string_equal(json_string_value(json_object_get(vap, "kind")),
+                        "ValidatingAdmissionPolicy");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(vap, "metadata"), "name")), want);
+    assert_string_equal(json_string_value(json_object_get(bind, "kind")),
+                        "ValidatingAdmissionPolicyBinding");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(bind, "spec"), "policyName")), want);
+    assert_string_equal(
+        json_string_value(
+            json_array_get(json_object_get(json_object_get(bind, "spec"), "validationActions"), 0)),
+        actions[a]);
     assert_string_equal(json_string_value(json_object_get(spec, "failurePolicy")), "Fail");
     assert_int_equal(json_array_size(json_object_get(spec, "validations")), 7);
     json_array_foreach(json_object_get(spec, "validations"), i, v) {
@@ -172,10 +178,11 @@ static void test_modes_to_actions(void **state) {
   }
   /* the built-in policy: enforce but the band (warn) and holder-identity (off); node leases
    * audited (off stays off), apiserver identity leases off */
-  assert_string_equal(var(json_array_get(items, 0), "m0"),
-                      "{'holder-renew': 'enforce', 'transitions': 'enforce', 'duration': 'enforce', "
-                      "'duration-recommended': 'warn', 'renew-monotonic': 'enforce', 'timestamps': "
-                      "'enforce', 'holder-identity': 'off'}");
+  assert_string_equal(
+      var(json_array_get(items, 0), "m0"),
+      "{'holder-renew': 'enforce', 'transitions': 'enforce', 'duration': 'enforce', "
+      "'duration-recommended': 'warn', 'renew-monotonic': 'enforce', 'timestamps': "
+      "'enforce', 'holder-identity': 'off'}");
   assert_non_null(strstr(var(json_array_get(items, 0), "m1"),
                          "variables.override0 ? {'holder-renew': variables.m0['holder-renew'] == "
                          "'off' ? 'off' : 'audit'"));
@@ -197,14 +204,14 @@ static void test_modes_to_actions(void **state) {
  * and settings chained per override. */
 static void test_overrides(void **state) {
   (void)state;
-  json_t *items = build(
-      "{" HEAD ",\"defaultMode\":\"warn\",\"rules\":{\"duration\":{\"minSeconds\":4}},"
-      "\"overrides\":[{\"match\":{\"names\":[\"a.b\"]},\"clockSkewSeconds\":5,"
-      "\"rules\":{\"duration\":{\"maxSeconds\":100}}},"
-      "{\"match\":{\"namespaces\":[\"team-*\"]},\"mode\":\"enforce\","
-      "\"rules\":{\"transitions\":{\"mode\":\"audit\"}}},"
-      "{\"match\":{\"namespaces\":[\"x\"]},\"name\":\"a note only\"}]}",
-      LG_MODE_INHERIT, LG_OK, NULL);
+  json_t *items =
+      build("{" HEAD ",\"defaultMode\":\"warn\",\"rules\":{\"duration\":{\"minSeconds\":4}},"
+            "\"overrides\":[{\"match\":{\"names\":[\"a.b\"]},\"clockSkewSeconds\":5,"
+            "\"rules\":{\"duration\":{\"maxSeconds\":100}}},"
+            "{\"match\":{\"namespaces\":[\"team-*\"]},\"mode\":\"enforce\","
+            "\"rules\":{\"transitions\":{\"mode\":\"audit\"}}},"
+            "{\"match\":{\"namespaces\":[\"x\"]},\"name\":\"a note only\"}]}",
+            LG_MODE_INHERIT, LG_OK, NULL);
   const json_t *vap = json_array_get(items, 0);
   assert_string_equal(var(vap, "override0"), "(variables.leaseName == 'a.b')");
   assert_string_equal(var(vap, "override1"), "(variables.leaseNamespace.startsWith('team-'))");
@@ -234,23 +241,29 @@ static void test_exemptions(void **state) {
                         "\"root\"],\"namespaces\":[\"sandbox-?\"]},"
                         "\"coordinatedElection\":{\"controllerUsernames\":[\"ctl-*\"]}}",
                         LG_MODE_INHERIT, LG_OK, NULL);
-  const json_t *mc = json_object_get(json_object_get(json_array_get(items, 2), "spec"), "matchConditions");
+  const json_t *mc =
+      json_object_get(json_object_get(json_array_get(items, 2), "spec"), "matchConditions");
   assert_int_equal(json_array_size(mc), 3);
-  assert_string_equal(json_string_value(json_object_get(json_array_get(mc, 0), "name")), "spec-changed");
-  assert_string_equal(json_string_value(json_object_get(json_array_get(mc, 1), "name")), "not-exempt-user");
-  assert_string_equal(json_string_value(json_object_get(json_array_get(mc, 1), "expression")),
-                      "!((has(request.userInfo.username) ? request.userInfo.username : '')"
-                      ".startsWith('system:serviceaccount:ops:') || (has(request.userInfo.username) "
-                      "? request.userInfo.username : '') == 'root')");
-  assert_string_equal(json_string_value(json_object_get(json_array_get(mc, 2), "expression")),
-                      "!((has(request.namespace) ? request.namespace : '').matches('(?s)^sandbox-.$'))");
+  assert_string_equal(json_string_value(json_object_get(json_array_get(mc, 0), "name")),
+                      "spec-changed");
+  assert_string_equal(json_string_value(json_object_get(json_array_get(mc, 1), "name")),
+                      "not-exempt-user");
+  assert_string_equal(
+      json_string_value(json_object_get(json_array_get(mc, 1), "expression")),
+      "!((has(request.userInfo.username) ? request.userInfo.username : '')"
+      ".startsWith('system:serviceaccount:ops:') || (has(request.userInfo.username) "
+      "? request.userInfo.username : '') == 'root')");
+  assert_string_equal(
+      json_string_value(json_object_get(json_array_get(mc, 2), "expression")),
+      "!((has(request.namespace) ? request.namespace : '').matches('(?s)^sandbox-.$'))");
   assert_string_equal(var(json_array_get(items, 0), "controller"),
                       "(variables.oldStrategy || variables.newStrategy) && "
                       "(variables.user.startsWith('ctl-'))");
   json_decref(items);
   items = build(NULL, LG_MODE_INHERIT, LG_OK, NULL); /* none: only spec-changed */
-  assert_int_equal(json_array_size(json_object_get(json_object_get(json_array_get(items, 0), "spec"),
-                                                   "matchConditions")), 1);
+  assert_int_equal(json_array_size(json_object_get(
+                       json_object_get(json_array_get(items, 0), "spec"), "matchConditions")),
+                   1);
   json_decref(items);
 }
 
@@ -263,19 +276,24 @@ static void test_messages(void **state) {
   size_t i;
   json_array_foreach(json_object_get(spec, "validations"), i, v) {
     const char *m = json_string_value(json_object_get(v, "messageExpression"));
-    const char *a = json_string_value(json_object_get(json_array_get(json_object_get(spec, "auditAnnotations"), i), "key"));
+    const char *a = json_string_value(
+        json_object_get(json_array_get(json_object_get(spec, "auditAnnotations"), i), "key"));
     assert_string_equal(a, ids[i]);
     assert_true(strncmp(m, "variables.", 10) == 0);
     snprintf(want, sizeof want, "'[%s] ' + variables.lease + ': ' + (", ids[i]);
     if (strncmp(var(json_array_get(items, 4), m + 10), want, strlen(want)) != 0)
-      fail_msg("%s: message %s does not start with %s", ids[i], var(json_array_get(items, 4), m + 10), want);
+      fail_msg("%s: message %s does not start with %s", ids[i],
+               var(json_array_get(items, 4), m + 10), want);
     snprintf(want, sizeof want, "[%s] ", ids[i]);
     assert_true(strncmp(json_string_value(json_object_get(v, "message")), want, strlen(want)) == 0);
     snprintf(want, sizeof want, "variables.mode['%s'] == 'audit' && variables.", ids[i]);
-    assert_non_null(strstr(json_string_value(json_object_get(json_array_get(json_object_get(spec, "auditAnnotations"), i),
-                                                             "valueExpression")), want));
+    assert_non_null(strstr(
+        json_string_value(json_object_get(
+            json_array_get(json_object_get(spec, "auditAnnotations"), i), "valueExpression")),
+        want));
   }
-  assert_string_equal(var(json_array_get(items, 4), "lease"), "variables.leaseNamespace + '/' + variables.leaseName");
+  assert_string_equal(var(json_array_get(items, 4), "lease"),
+                      "variables.leaseNamespace + '/' + variables.leaseName");
   json_decref(items);
 }
 
@@ -306,7 +324,8 @@ static void test_helm(void **state) {
 static void test_names(void **state) {
   (void)state;
   static const char *const good[] = {"leaseguard", "a", "lg.example.com", "x-1"};
-  static const char *const bad[] = {"", "Leaseguard", "a_b", "-a", "a-", "a..b", "a.-b", "a b", NULL};
+  static const char *const bad[] = {"",     "Leaseguard", "a_b", "-a", "a-",
+                                    "a..b", "a.-b",       "a b", NULL};
   char long_name[300];
   for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
     assert_true(lg_vap_name_ok(good[i]));
@@ -323,10 +342,10 @@ static void test_names(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_globs),      cmocka_unit_test(test_cel_string),
-      cmocka_unit_test(test_yaml),       cmocka_unit_test(test_modes_to_actions),
-      cmocka_unit_test(test_overrides),  cmocka_unit_test(test_exemptions),
-      cmocka_unit_test(test_messages),   cmocka_unit_test(test_helm),
+      cmocka_unit_test(test_globs),     cmocka_unit_test(test_cel_string),
+      cmocka_unit_test(test_yaml),      cmocka_unit_test(test_modes_to_actions),
+      cmocka_unit_test(test_overrides), cmocka_unit_test(test_exemptions),
+      cmocka_unit_test(test_messages),  cmocka_unit_test(test_helm),
       cmocka_unit_test(test_names),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -48,14 +48,14 @@ static int check_case(const json_t *tc) {
   size_t len = 0;
   int failures = 0, want_exit;
 
-#define EXPECT(cond, ...)                                                                          \
-  do {                                                                                             \
-    if (!(cond)) {                                                                                 \
-      print_error("case \"%s\": ", name);                                                          \
-      print_error(__VA_ARGS__);                                                                    \
-      print_error("\n");                                                                           \
-      failures++;                                                                                  \
-    }                                                                                              \
+#define EXPECT(cond, ...)                 \
+  do {                                    \
+    if (!(cond)) {                        \
+      print_error("case \"%s\": ", name); \
+      print_error(__VA_ARGS__);           \
+      print_error("\n");                  \
+      failures++;                         \
+    }                                     \
   } while (0)
 
   snprintf(path, sizeof path, "%s/reviews/%s", LG_FIXTURES, review);
@@ -66,7 +66,11 @@ static int check_case(const json_t *tc) {
   assert_int_equal(policy_s ? lg_policy_load_file(ppath, &policy, err, sizeof err)
                             : lg_policy_default(&policy, err, sizeof err),
                    LG_OK);
-  lg_webhook_handle(body, len, &(lg_webhook_env){policy, mode_s ? lg_rules_parse_mode(mode_s) : LG_MODE_INHERIT, now, 0, NULL}, &res);
+  lg_webhook_handle(body, len,
+                    &(lg_webhook_env){policy,
+                                      mode_s ? lg_rules_parse_mode(mode_s) : LG_MODE_INHERIT, now,
+                                      0, NULL},
+                    &res);
   EXPECT(res.http_status == want_status, "HTTP status %d, want %d (%s)", res.http_status,
          want_status, res.error);
   doc = json_loads(res.body, JSON_ALLOW_NUL, NULL); /* a uid may hold U+0000 */
@@ -77,7 +81,8 @@ static int check_case(const json_t *tc) {
            "400 without a Status: %s", res.body);
     want_exit = 2;
   } else if (doc) {
-    json_t *reqdoc = json_loads(body, JSON_ALLOW_NUL, NULL), *req = json_object_get(reqdoc, "request");
+    json_t *reqdoc = json_loads(body, JSON_ALLOW_NUL, NULL),
+           *req = json_object_get(reqdoc, "request");
     const json_t *rules = json_object_get(tc, "rules"), *v, *ann, *warnings;
     bool allowed = json_is_true(json_object_get(tc, "allowed"));
     size_t i;
@@ -98,7 +103,8 @@ static int check_case(const json_t *tc) {
     json_array_foreach(rules, i, v) EXPECT(json_object_get(ann, json_string_value(v)) != NULL,
                                            "no finding of %s: %s", json_string_value(v), res.body);
     warnings = json_object_get(resp, "warnings");
-    EXPECT((int)json_array_size(warnings) == (int)json_integer_value(json_object_get(tc, "warnings")),
+    EXPECT((int)json_array_size(warnings) ==
+               (int)json_integer_value(json_object_get(tc, "warnings")),
            "%zu warnings: %s", json_array_size(warnings), res.body);
     json_array_foreach(warnings, i, v) EXPECT(json_string_length(v) <= 120, "warning too long");
     want_exit = allowed ? 0 : 1;
@@ -159,7 +165,8 @@ static void test_long_non_ascii_values(void **state) {
     json_object_set_new(obj, "kind", json_string(kind));
     body = json_dumps(review, JSON_COMPACT);
     json_decref(review);
-    lg_webhook_handle(body, strlen(body), &(lg_webhook_env){policy, LG_MODE_INHERIT, now, 0, NULL}, &res);
+    lg_webhook_handle(body, strlen(body), &(lg_webhook_env){policy, LG_MODE_INHERIT, now, 0, NULL},
+                      &res);
     assert_int_equal(res.http_status, 400);
     assert_non_null(res.body);
     st = json_loads(res.body, 0, NULL);
@@ -184,11 +191,16 @@ static void test_check_usage(void **state) {
   free(out);
   assert_int_equal(run_check("/nonexistent.json", &out), 2);
   free(out);
-  assert_int_equal(run_check("--policy-file=" LG_FIXTURES "/reviews/kcm-renew.json "
-                             LG_FIXTURES "/reviews/kcm-renew.json", &out), 2);
+  assert_int_equal(run_check("--policy-file=" LG_FIXTURES "/reviews/kcm-renew.json " LG_FIXTURES
+                             "/reviews/kcm-renew.json",
+                             &out),
+                   2);
   free(out);
   /* stdin works as "-" */
-  assert_int_equal(run_check("--now=2026-11-25T10:00:12Z - < " LG_FIXTURES "/reviews/kcm-huge-duration.json", &out), 1);
+  assert_int_equal(run_check("--now=2026-11-25T10:00:12Z - < " LG_FIXTURES
+                             "/reviews/kcm-huge-duration.json",
+                             &out),
+                   1);
   assert_non_null(strstr(out, "[duration] kube-system/kube-controller-manager"));
   free(out);
 }

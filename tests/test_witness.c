@@ -16,7 +16,7 @@
 #include "witness.h"
 
 #define SEC LG_USEC_PER_SEC
-#define T0 INT64_C(1795600800000000) /* 2026-11-25T10:00:00Z */
+#define T0  INT64_C(1795600800000000) /* 2026-11-25T10:00:00Z */
 
 /* A lease version: holder, duration, renewTime (seconds after T0), transitions. */
 typedef struct {
@@ -34,8 +34,8 @@ static void mkv(version *v, const char *holder, int dur, double renew, int trans
   json_object_set_new(spec, "renewTime",
                       json_string(lg_time_format(T0 + (lg_time)(renew * SEC), ts)));
   json_object_set_new(spec, "leaseTransitions", json_integer(transitions));
-  v->obj = json_pack("{s:{s:s,s:s},s:o}", "metadata", "name", "lock", "namespace", "ns", "spec",
-                     spec);
+  v->obj =
+      json_pack("{s:{s:s,s:s},s:o}", "metadata", "name", "lock", "namespace", "ns", "spec", spec);
   assert_int_equal(lg_lease_decode(v->obj, &v->l, err, sizeof err), LG_OK);
 }
 
@@ -61,8 +61,7 @@ static void write_at(lg_witness *w, const char *name, const version *old_v, cons
 static lg_evidence ask(lg_witness *w, const char *name, const version *old_v, const char *user,
                        double t) {
   lg_evidence e;
-  lg_witness_evidence(w, "ns", name, old_v ? &old_v->l : NULL, NULL, user, (int64_t)(t * SEC),
-                      &e);
+  lg_witness_evidence(w, "ns", name, old_v ? &old_v->l : NULL, NULL, user, (int64_t)(t * SEC), &e);
   return e;
 }
 
@@ -130,11 +129,17 @@ static void test_offsets_and_clock_jumps(void **state) {
   version c;
   mkv(&c, "fast", 15, 100, 0);
   lg_verdict verdict = {.allowed = true};
-  lg_witness_record(w, &(lg_witness_write){.namespace = "ns", .name = "lock", .op = LG_OP_UPDATE,
-                                           .old_l = &v[4].l, .new_l = &c.l,
-                                           .username = "system:apiserver", .controller = true,
-                                           .allowed = true, .verdict = &verdict,
-                                           .wall = T0 + 10 * SEC, .mono = 10 * SEC});
+  lg_witness_record(w, &(lg_witness_write){.namespace = "ns",
+                                           .name = "lock",
+                                           .op = LG_OP_UPDATE,
+                                           .old_l = &v[4].l,
+                                           .new_l = &c.l,
+                                           .username = "system:apiserver",
+                                           .controller = true,
+                                           .allowed = true,
+                                           .verdict = &verdict,
+                                           .wall = T0 + 10 * SEC,
+                                           .mono = 10 * SEC});
   lg_evidence e = ask(w, "lock", &c, "u", 11);
   assert_int_equal(e.offset, 40 * SEC);
   assert_true(e.seen_by_controller);
@@ -153,10 +158,16 @@ static void test_denied_not_remembered(void **state) {
   mkv(&b, "thief", 15, 1, 1);
   write_at(w, "lock", NULL, &a, "u", 0);
   lg_verdict denied = {.allowed = false};
-  lg_witness_record(w, &(lg_witness_write){.namespace = "ns", .name = "lock", .op = LG_OP_UPDATE,
-                                           .old_l = &a.l, .new_l = &b.l, .username = "mallory",
-                                           .allowed = false, .verdict = &denied,
-                                           .wall = T0 + SEC, .mono = SEC});
+  lg_witness_record(w, &(lg_witness_write){.namespace = "ns",
+                                           .name = "lock",
+                                           .op = LG_OP_UPDATE,
+                                           .old_l = &a.l,
+                                           .new_l = &b.l,
+                                           .username = "mallory",
+                                           .allowed = false,
+                                           .verdict = &denied,
+                                           .wall = T0 + SEC,
+                                           .mono = SEC});
   lg_evidence e = ask(w, "lock", &b, "mallory", 2);
   assert_false(e.seen);
   assert_false(e.has_offset);
@@ -175,9 +186,14 @@ static void test_tombstones(void **state) {
   write_at(w, "lock", NULL, &a, "u", 0);
   /* deleted at t=2 while live until t=15 */
   lg_verdict v = {.allowed = true, .old_live = true, .old_expiry = T0 + 15 * SEC};
-  lg_witness_record(w, &(lg_witness_write){.namespace = "ns", .name = "lock", .op = LG_OP_DELETE,
-                                           .old_l = &a.l, .username = "mallory", .allowed = true,
-                                           .verdict = &v, .wall = T0 + 2 * SEC,
+  lg_witness_record(w, &(lg_witness_write){.namespace = "ns",
+                                           .name = "lock",
+                                           .op = LG_OP_DELETE,
+                                           .old_l = &a.l,
+                                           .username = "mallory",
+                                           .allowed = true,
+                                           .verdict = &v,
+                                           .wall = T0 + 2 * SEC,
                                            .mono = 2 * SEC});
   lg_evidence e;
   lg_witness_evidence(w, "ns", "lock", NULL, &b.l, "mallory", 3 * SEC, &e);
@@ -197,9 +213,14 @@ static void test_tombstones(void **state) {
   assert_false(e.tombstone);
   /* a delete of an expired lease leaves no tombstone */
   lg_verdict expired = {.allowed = true, .old_live = false};
-  lg_witness_record(w, &(lg_witness_write){.namespace = "ns", .name = "lock", .op = LG_OP_DELETE,
-                                           .old_l = &b.l, .username = "m", .allowed = true,
-                                           .verdict = &expired, .wall = T0 + 30 * SEC,
+  lg_witness_record(w, &(lg_witness_write){.namespace = "ns",
+                                           .name = "lock",
+                                           .op = LG_OP_DELETE,
+                                           .old_l = &b.l,
+                                           .username = "m",
+                                           .allowed = true,
+                                           .verdict = &expired,
+                                           .wall = T0 + 30 * SEC,
                                            .mono = 30 * SEC});
   lg_witness_evidence(w, "ns", "lock", NULL, &a.l, "u", 31 * SEC, &e);
   assert_false(e.tombstone);
@@ -376,7 +397,7 @@ static void test_threads(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_first_sighting_is_kept), cmocka_unit_test(test_offsets_and_clock_jumps),
-      cmocka_unit_test(test_denied_not_remembered), cmocka_unit_test(test_tombstones),
+      cmocka_unit_test(test_denied_not_remembered),  cmocka_unit_test(test_tombstones),
       cmocka_unit_test(test_bounded_and_evicts),     cmocka_unit_test(test_long_and_odd_keys),
       cmocka_unit_test(test_restart_forgets),        cmocka_unit_test(test_two_replicas),
       cmocka_unit_test(test_median_offset),          cmocka_unit_test(test_threads),

@@ -28,17 +28,17 @@
 
 extern char **environ;
 
-#define EXEC_INFO "KUBERNETES_EXEC_INFO"
-#define STDERR_KEPT 4096   /* bytes of the plugin's stderr kept for the message */
-#define STDERR_SHOWN 300   /* bytes of it shown in the message */
+#define EXEC_INFO    "KUBERNETES_EXEC_INFO"
+#define STDERR_KEPT  4096 /* bytes of the plugin's stderr kept for the message */
+#define STDERR_SHOWN 300  /* bytes of it shown in the message */
 
 struct lg_execcred {
   atomic_long refs;
-  pthread_mutex_t lock; /* the cache, and one run at a time */
+  pthread_mutex_t lock;                            /* the cache, and one run at a time */
   char *name, *api_version, *install_hint, *shown; /* shown: the command's base name */
-  char **argv;          /* command, args..., NULL */
-  char **env;           /* plugin env "NAME=value", then KUBERNETES_EXEC_INFO, NULL */
-  size_t n_env;         /* entries of env */
+  char **argv;                                     /* command, args..., NULL */
+  char **env;   /* plugin env "NAME=value", then KUBERNETES_EXEC_INFO, NULL */
+  size_t n_env; /* entries of env */
   long timeout_ms;
   size_t max_output;
   lg_execcred_cred cached; /* valid when cached.generation != 0 */
@@ -278,8 +278,9 @@ lg_rc lg_execcred_parse(const char *api_version, const char *text, size_t len,
   if (!opt_string(status, "token", &c.token) ||
       !opt_string(status, "clientCertificateData", &c.cert_pem) ||
       !opt_string(status, "clientKeyData", &c.key_pem)) {
-    lg_fail(err, errlen, rc, "status.token, clientCertificateData and clientKeyData must be "
-                             "strings");
+    lg_fail(err, errlen, rc,
+            "status.token, clientCertificateData and clientKeyData must be "
+            "strings");
     goto out;
   }
   if (!c.token && !c.cert_pem && !c.key_pem) {
@@ -291,8 +292,9 @@ lg_rc lg_execcred_parse(const char *api_version, const char *text, size_t len,
     goto out;
   }
   if (c.cert_pem && !key_pair_ok(c.cert_pem, c.key_pem)) {
-    lg_fail(err, errlen, rc, "its clientCertificateData and clientKeyData are not a PEM "
-                             "certificate and its key");
+    lg_fail(err, errlen, rc,
+            "its clientCertificateData and clientKeyData are not a PEM "
+            "certificate and its key");
     goto out;
   }
   exp = json_object_get(status, "expirationTimestamp");
@@ -324,12 +326,12 @@ out:
 
 /* What came back from one run. */
 typedef struct {
-  char *out;          /* stdout, NUL-terminated */
+  char *out; /* stdout, NUL-terminated */
   size_t out_len;
   char err[STDERR_KEPT + 1];
   size_t err_len;
   bool too_big, timed_out;
-  int status;         /* wait status */
+  int status; /* wait status */
 } run_result;
 
 /* Our environment without the names the plugin sets, then the plugin's: later wins. */
@@ -343,8 +345,8 @@ static char **plugin_environ(const lg_execcred *x) {
   for (char **e = environ; e && *e; e++) {
     bool replaced = false;
     for (size_t i = 0; i < x->n_env && !replaced; i++)
-      replaced = env_name_len(*e) == env_name_len(x->env[i]) &&
-                 !strncmp(*e, x->env[i], env_name_len(*e));
+      replaced =
+          env_name_len(*e) == env_name_len(x->env[i]) && !strncmp(*e, x->env[i], env_name_len(*e));
     if (!replaced)
       envp[k++] = *e;
   }
@@ -407,8 +409,8 @@ static int spawn(const lg_execcred *x, int out_w, int err_w, pid_t *pid) {
   posix_spawnattr_setsigmask(&attr, &none);
   posix_spawnattr_setsigdefault(&attr, &all);
   posix_spawnattr_setpgroup(&attr, 0);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
-                                      POSIX_SPAWN_SETPGROUP);
+  posix_spawnattr_setflags(&attr,
+                           POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
   e = posix_spawn(pid, exe, &fa, &attr, x->argv, envp);
   posix_spawnattr_destroy(&attr);
   posix_spawn_file_actions_destroy(&fa);
@@ -527,9 +529,8 @@ static lg_rc run(const lg_execcred *x, run_result *r, char *err, size_t errlen) 
   close(err_p[1]);
   out_p[1] = err_p[1] = -1;
   if (e == ENOENT) {
-    rc = lg_fail(err, errlen, LG_EIO, "exec plugin (%s): executable \"%s\" not found%s%s",
-                 x->name, x->argv[0], x->install_hint ? ": " : "",
-                 x->install_hint ? x->install_hint : "");
+    rc = lg_fail(err, errlen, LG_EIO, "exec plugin (%s): executable \"%s\" not found%s%s", x->name,
+                 x->argv[0], x->install_hint ? ": " : "", x->install_hint ? x->install_hint : "");
     goto out;
   }
   if (e) {
@@ -540,12 +541,15 @@ static lg_rc run(const lg_execcred *x, run_result *r, char *err, size_t errlen) 
   collect(x, pid, out_p[0], err_p[0], r);
   stderr_line(r, line, sizeof line);
   if (r->timed_out)
-    rc = lg_fail(err, errlen, LG_EIO, "exec plugin \"%s\" (%s) did not finish within %.3gs and "
+    rc = lg_fail(err, errlen, LG_EIO,
+                 "exec plugin \"%s\" (%s) did not finish within %.3gs and "
                  "was killed; stderr: %s",
                  x->shown, x->name, (double)x->timeout_ms / 1000, line);
   else if (r->too_big)
-    rc = lg_fail(err, errlen, LG_EIO, "exec plugin \"%s\" (%s) wrote more than %zu bytes and "
-                 "was killed", x->shown, x->name, x->max_output);
+    rc = lg_fail(err, errlen, LG_EIO,
+                 "exec plugin \"%s\" (%s) wrote more than %zu bytes and "
+                 "was killed",
+                 x->shown, x->name, x->max_output);
   else if (WIFSIGNALED(r->status))
     rc = lg_fail(err, errlen, LG_EIO, "exec plugin \"%s\" (%s) was killed by signal %d: %s",
                  x->shown, x->name, WTERMSIG(r->status), line);

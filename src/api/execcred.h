@@ -11,8 +11,8 @@
 #include "rc.h"
 #include "times.h"
 
-#define LG_EXECCRED_TIMEOUT_MS 30000L          /* default bound on one run of a plugin */
-#define LG_EXECCRED_MAX_OUTPUT (1024 * 1024)   /* default bound on its stdout */
+#define LG_EXECCRED_TIMEOUT_MS 30000L        /* default bound on one run of a plugin */
+#define LG_EXECCRED_MAX_OUTPUT (1024 * 1024) /* default bound on its stdout */
 
 /* A plugin, its settings and its cached credential: shared by every client made from one
  * configuration (reference counted), thread-safe; one run at a time. */
@@ -20,11 +20,11 @@ typedef struct lg_execcred lg_execcred;
 
 /* What the kubeconfig says; everything is borrowed and copied by lg_execcred_new. */
 typedef struct {
-  const char *name;             /* for messages, e.g. `user "eks" in /home/me/.kube/config` */
-  const char *command;          /* a path, or a name looked up in PATH */
-  const char *const *args;      /* n_args arguments after the command */
+  const char *name;        /* for messages, e.g. `user "eks" in /home/me/.kube/config` */
+  const char *command;     /* a path, or a name looked up in PATH */
+  const char *const *args; /* n_args arguments after the command */
   size_t n_args;
-  const char *const *env;       /* n_env "NAME=value" entries added to our environment */
+  const char *const *env; /* n_env "NAME=value" entries added to our environment */
   size_t n_env;
   const char *api_version;      /* client.authentication.k8s.io/v1 or .../v1beta1 */
   const char *interactive_mode; /* Never, IfAvailable, Always; NULL: v1beta1 only (IfAvailable) */
@@ -57,8 +57,7 @@ typedef struct {
 /* The credential to use at now: the cached one until its expiry (kept for good without
  * one), else the plugin's output, run now. LG_EIO with a message naming the plugin, its
  * exit code and its stderr (cut) when the plugin fails or answers nonsense. */
-lg_rc lg_execcred_get(lg_execcred *x, lg_time now, lg_execcred_cred *out, char *err,
-                      size_t errlen);
+lg_rc lg_execcred_get(lg_execcred *x, lg_time now, lg_execcred_cred *out, char *err, size_t errlen);
 
 /* The API server refused the credential of that generation (401): the next get runs the
  * plugin again, unless a newer credential is already cached. */

@@ -17,8 +17,8 @@
 #include <openssl/evp.h>
 #include <yaml.h>
 
-#define MAX_CA_FILE (1024 * 1024) /* a CA bundle sent to an exec plugin (provideClusterInfo) */
-#define MAX_EXEC_ITEMS 256        /* args or env entries of an exec plugin */
+#define MAX_CA_FILE    (1024 * 1024) /* a CA bundle sent to an exec plugin (provideClusterInfo) */
+#define MAX_EXEC_ITEMS 256           /* args or env entries of an exec plugin */
 #define EXEC_EXTENSION "client.authentication.k8s.io/exec"
 
 /* One kubeconfig file. */
@@ -44,8 +44,7 @@ typedef struct {
 static yaml_node_t *map_get(kfile *kf, yaml_node_t *map, const char *key) {
   if (!map || map->type != YAML_MAPPING_NODE)
     return NULL;
-  for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
-       p++) {
+  for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
     yaml_node_t *k = yaml_document_get_node(&kf->doc, p->key);
     if (k && k->type == YAML_SCALAR_NODE && !strcmp((const char *)k->data.scalar.value, key))
       return yaml_document_get_node(&kf->doc, p->value);
@@ -63,8 +62,7 @@ static bool is_null(const yaml_node_t *n) {
   if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
     return false;
   v = scalar(n);
-  return !*v || !strcmp(v, "~") || !strcmp(v, "null") || !strcmp(v, "Null") ||
-         !strcmp(v, "NULL");
+  return !*v || !strcmp(v, "~") || !strcmp(v, "null") || !strcmp(v, "Null") || !strcmp(v, "NULL");
 }
 
 /* A string scalar without NUL bytes. */
@@ -90,7 +88,8 @@ static lg_rc get_str(kset *s, kfile *kf, yaml_node_t *map, const char *key, cons
 static lg_rc get_bool(kset *s, kfile *kf, yaml_node_t *map, const char *key, const char *where,
                       bool *out) {
   static const char *const yes[] = {"true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON"};
-  static const char *const no[] = {"false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF"};
+  static const char *const no[] = {"false", "False", "FALSE", "no", "No",
+                                   "NO",    "off",   "Off",   "OFF"};
   const char *v;
   lg_rc rc = get_str(s, kf, map, key, where, &v);
   *out = false;
@@ -137,8 +136,8 @@ static void file_list(const kset *s, char *buf, size_t len) {
 }
 
 /* Finds the mapping of a named context, cluster or user; an error names the files. */
-static lg_rc find_map(kset *s, const char *list, const char *field, const char *name,
-                      kfile **kf, yaml_node_t **out) {
+static lg_rc find_map(kset *s, const char *list, const char *field, const char *name, kfile **kf,
+                      yaml_node_t **out) {
   char files[1024];
   *out = find_named(s, list, field, name, kf);
   if (*kf && is_null(*out)) {
@@ -148,8 +147,8 @@ static lg_rc find_map(kset *s, const char *list, const char *field, const char *
   if (*out && (*out)->type == YAML_MAPPING_NODE)
     return LG_OK;
   if (*kf)
-    return lg_fail(s->err, s->errlen, LG_EINVAL, "%s: %s \"%s\": %s must be a mapping",
-                   (*kf)->path, field, name, field);
+    return lg_fail(s->err, s->errlen, LG_EINVAL, "%s: %s \"%s\": %s must be a mapping", (*kf)->path,
+                   field, name, field);
   file_list(s, files, sizeof files);
   return lg_fail(s->err, s->errlen, LG_EINVAL, "%s: %s \"%s\" not found", files, field, name);
 }
@@ -250,8 +249,8 @@ static lg_rc proxy_field(kset *s, kfile *kf, const char *where, const char *url,
     }
   }
   return lg_fail(s->err, s->errlen, LG_EINVAL,
-                 "%s: %s: proxy-url \"%s\" must be an http://, https:// or socks5:// URL",
-                 kf->path, where, url);
+                 "%s: %s: proxy-url \"%s\" must be an http://, https:// or socks5:// URL", kf->path,
+                 where, url);
 }
 
 static lg_rc load_cluster(kset *s, kfile *kf, yaml_node_t *cluster, const char *where,
@@ -295,11 +294,13 @@ static const char *provider_hint(const char *name) {
   return "your provider's exec credential plugin";
 }
 
-static lg_rc load_user(kset *s, kfile *kf, yaml_node_t *user, const char *where,
-                       lg_kube_config *c, yaml_node_t **exec) {
+static lg_rc load_user(kset *s, kfile *kf, yaml_node_t *user, const char *where, lg_kube_config *c,
+                       yaml_node_t **exec) {
   static const char *const unsupported[][2] = {
-      {"username", "basic authentication"}, {"password", "basic authentication"},
-      {"as", "impersonation"},              {"as-groups", "impersonation"},
+      {"username", "basic authentication"},
+      {"password", "basic authentication"},
+      {"as", "impersonation"},
+      {"as-groups", "impersonation"},
       {"as-uid", "impersonation"},
   };
   yaml_node_t *provider = map_get(kf, user, "auth-provider");
@@ -324,8 +325,7 @@ static lg_rc load_user(kset *s, kfile *kf, yaml_node_t *user, const char *where,
   if (is_null(*exec))
     *exec = NULL;
   else if ((*exec)->type != YAML_MAPPING_NODE)
-    return lg_fail(s->err, s->errlen, LG_EINVAL, "%s: %s: exec must be a mapping", kf->path,
-                   where);
+    return lg_fail(s->err, s->errlen, LG_EINVAL, "%s: %s: exec must be a mapping", kf->path, where);
   rc = get_str(s, kf, user, "token", where, &token);
   if (!rc)
     rc = get_str(s, kf, user, "tokenFile", where, &token_file);
@@ -382,8 +382,7 @@ static json_t *to_json(kfile *kf, yaml_node_t *n, int depth) {
     return j;
   }
   j = json_object();
-  for (yaml_node_pair_t *p = n->data.mapping.pairs.start; j && p < n->data.mapping.pairs.top;
-       p++) {
+  for (yaml_node_pair_t *p = n->data.mapping.pairs.start; j && p < n->data.mapping.pairs.top; p++) {
     yaml_node_t *k = yaml_document_get_node(&kf->doc, p->key);
     if (!k || !is_text(k) ||
         json_object_set_new(j, scalar(k),
@@ -432,9 +431,8 @@ static lg_rc cluster_info(kset *s, kfile *ckf, yaml_node_t *cluster, const lg_ku
     ok = !json_object_set_new(o, "certificate-authority-data", json_string(ca));
   if (ok && c->proxy_url)
     ok = !json_object_set_new(o, "proxy-url", json_string(c->proxy_url));
-  for (yaml_node_item_t *i = exts && exts->type == YAML_SEQUENCE_NODE
-                                 ? exts->data.sequence.items.start
-                                 : NULL;
+  for (yaml_node_item_t *i =
+           exts && exts->type == YAML_SEQUENCE_NODE ? exts->data.sequence.items.start : NULL;
        ok && i && i < exts->data.sequence.items.top; i++) {
     yaml_node_t *e = yaml_document_get_node(&ckf->doc, *i), *n = map_get(ckf, e, "name");
     if (n && is_text(n) && !strcmp(scalar(n), EXEC_EXTENSION))
@@ -457,8 +455,8 @@ static lg_rc get_list(kset *s, kfile *kf, yaml_node_t *seq, const char *where, c
   if (is_null(seq))
     return LG_OK;
   if (seq->type != YAML_SEQUENCE_NODE)
-    return lg_fail(s->err, s->errlen, LG_EINVAL, "%s: %s: exec.%s must be a list", kf->path,
-                   where, key);
+    return lg_fail(s->err, s->errlen, LG_EINVAL, "%s: %s: exec.%s must be a list", kf->path, where,
+                   key);
   for (yaml_node_item_t *i = seq->data.sequence.items.start; i < seq->data.sequence.items.top;
        i++) {
     yaml_node_t *item = yaml_document_get_node(&kf->doc, *i);
@@ -471,8 +469,7 @@ static lg_rc get_list(kset *s, kfile *kf, yaml_node_t *seq, const char *where, c
 }
 
 /* env: [{name, value}] as "NAME=value" strings (new) in v. */
-static lg_rc get_env(kset *s, kfile *kf, yaml_node_t *seq, const char *where, char **v,
-                     size_t *n) {
+static lg_rc get_env(kset *s, kfile *kf, yaml_node_t *seq, const char *where, char **v, size_t *n) {
   size_t k = 0;
   lg_rc rc;
   *n = 0;
@@ -492,8 +489,10 @@ static lg_rc get_env(kset *s, kfile *kf, yaml_node_t *seq, const char *where, ch
         (rc = get_str(s, kf, e, "value", where, &value)))
       return rc;
     if (!name || !*name || strchr(name, '='))
-      return lg_fail(s->err, s->errlen, LG_EINVAL, "%s: %s: exec.env entries need a name "
-                     "(without '=')", kf->path, where);
+      return lg_fail(s->err, s->errlen, LG_EINVAL,
+                     "%s: %s: exec.env entries need a name "
+                     "(without '=')",
+                     kf->path, where);
     if (asprintf(&v[k], "%s=%s", name, value ? value : "") < 0)
       return lg_fail(s->err, s->errlen, LG_ENOMEM, "out of memory");
     *n = ++k;
@@ -538,8 +537,8 @@ static lg_rc make_exec(kset *s, kfile *kf, yaml_node_t *exec, const char *where,
   if (provide && (rc = cluster_info(s, ckf, cluster, c, &cl)))
     goto out;
   snprintf(name, sizeof name, "%s in %s", where, kf->path);
-  lg_execcred_opts o = {name, command, args, n_args, (const char *const *)env, n_env,
-                        version, mode, hint, cl, 0, 0};
+  lg_execcred_opts o = {name, command, args, n_args, (const char *const *)env, n_env, version, mode,
+                        hint, cl,      0,    0};
   rc = lg_execcred_new(&o, &c->exec, s->err, s->errlen);
 
 out:
@@ -646,8 +645,7 @@ static lg_rc read_file(kset *s, const char *path, bool required) {
     /* An empty file is an empty kubeconfig, as for kubectl. */
     kf->root = yaml_document_get_root_node(&kf->doc);
     if (kf->root && kf->root->type != YAML_MAPPING_NODE)
-      rc = lg_fail(s->err, s->errlen, LG_EINVAL, "%s: not a kubeconfig (expected a mapping)",
-                   path);
+      rc = lg_fail(s->err, s->errlen, LG_EINVAL, "%s: not a kubeconfig (expected a mapping)", path);
   }
   yaml_parser_delete(&parser);
   fclose(f);
@@ -674,7 +672,8 @@ lg_rc lg_kcfile_load(const char *const *paths, size_t n, bool required, const lg
       if (paths[i] && *paths[i])
         snprintf(files + strlen(files), sizeof files - strlen(files), "%s%s", *files ? ":" : "",
                  paths[i]);
-    rc = lg_fail(err, errlen, LG_EIO, "no kubeconfig: %s does not exist", files[0] ? files : "(none)");
+    rc = lg_fail(err, errlen, LG_EIO, "no kubeconfig: %s does not exist",
+                 files[0] ? files : "(none)");
   }
   if (!rc)
     rc = load_context(&s, f, &c);

@@ -29,17 +29,17 @@ static char *concat(const char *a, const char *b) {
 
 struct lg_kube {
   CURL *curl;
-  lg_kube_config cfg;  /* a copy; curl points into it */
-  char *base;          /* URL prefix: the server, its host replaced by tls-server-name if set */
-  char *host;          /* "Host: <the server's host:port>" when tls-server-name is set */
+  lg_kube_config cfg; /* a copy; curl points into it */
+  char *base;         /* URL prefix: the server, its host replaced by tls-server-name if set */
+  char *host;         /* "Host: <the server's host:port>" when tls-server-name is set */
   struct curl_slist *connect_to; /* tls-server-name:port -> the server's host:port */
   char errbuf[CURL_ERROR_SIZE];
 };
 
 /* A credential for one call: the token to send, and where it came from. */
 typedef struct {
-  char *token;            /* new, or NULL */
-  lg_execcred_cred exec;  /* what an exec plugin gave (zeroed without one) */
+  char *token;           /* new, or NULL */
+  lg_execcred_cred exec; /* what an exec plugin gave (zeroed without one) */
 } call_cred;
 
 /* The answer being received. */
@@ -52,9 +52,7 @@ typedef struct {
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_rc = CURLE_FAILED_INIT;
 
-static void curl_init(void) {
-  curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
+static void curl_init(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
 
 /* Keeps the values of Warning headers ("299 - \"text\""): what admission webhooks warn. */
 static size_t on_header(char *p, size_t size, size_t n, void *userdata) {
@@ -102,10 +100,10 @@ static size_t on_data(char *p, size_t size, size_t n, void *userdata) {
   return add;
 }
 
-#define SETOPT(opt, val)                                                                     \
-  do {                                                                                       \
-    if (cc == CURLE_OK)                                                                      \
-      cc = curl_easy_setopt(k->curl, opt, val);                                              \
+#define SETOPT(opt, val)                        \
+  do {                                          \
+    if (cc == CURLE_OK)                         \
+      cc = curl_easy_setopt(k->curl, opt, val); \
   } while (0)
 
 /* Sets a client certificate or key from memory (preferred) or from a file, if either is set. */
@@ -188,8 +186,8 @@ static lg_rc server_name(lg_kube *k, char *err, size_t errlen) {
   const char *port = auth[host_len] == ':' ? auth + host_len + 1 : "443";
   int port_len = auth[host_len] == ':' ? (int)(rest - port) : 3;
   ipv6_name = strchr(name, ':') != NULL;
-  if (asprintf(&k->base, "https://%s%s%s:%.*s%s", ipv6_name ? "[" : "", name,
-               ipv6_name ? "]" : "", port_len, port, rest) < 0)
+  if (asprintf(&k->base, "https://%s%s%s:%.*s%s", ipv6_name ? "[" : "", name, ipv6_name ? "]" : "",
+               port_len, port, rest) < 0)
     k->base = NULL;
   if (asprintf(&k->host, "Host: %.*s", (int)(rest - auth), auth) < 0)
     k->host = NULL;
@@ -231,8 +229,8 @@ lg_rc lg_kube_new(const lg_kube_config *cfg, lg_kube **out, char *err, size_t er
   }
   cc = setup_handle(k);
   if (cc != CURLE_OK)
-    rc = lg_fail(err, errlen, LG_ETLS, "cannot set up the HTTPS client: %s",
-                 curl_easy_strerror(cc));
+    rc =
+        lg_fail(err, errlen, LG_ETLS, "cannot set up the HTTPS client: %s", curl_easy_strerror(cc));
 
 out:
   if (rc) {
@@ -323,8 +321,7 @@ static void read_answer(lg_kube *k, buffer *b, lg_kube_result *res) {
   if (b->len > 0 && ctype && strncasecmp(ctype, "application/json", 16) == 0) {
     res->body = json_loadb(b->data, b->len, JSON_ALLOW_NUL, &jerr);
     if (!res->body)
-      snprintf(res->message, sizeof res->message, "malformed JSON in the answer: %s",
-               jerr.text);
+      snprintf(res->message, sizeof res->message, "malformed JSON in the answer: %s", jerr.text);
   }
   if (res->status < 400)
     return;
@@ -510,8 +507,8 @@ static lg_rc call(lg_kube *k, const char *method, const char *path, const json_t
 lg_rc lg_kube_call(lg_kube *k, const char *method, const char *path, const json_t *body,
                    long timeout_ms, lg_kube_result *out) {
   /* A PATCH body is a JSON merge patch (RFC 7386): kube-apiserver refuses application/json. */
-  const char *ctype = method && !strcmp(method, "PATCH") ? "application/merge-patch+json"
-                                                         : "application/json";
+  const char *ctype =
+      method && !strcmp(method, "PATCH") ? "application/merge-patch+json" : "application/json";
   return call(k, method, path, body, ctype, timeout_ms, out);
 }
 
@@ -527,9 +524,9 @@ typedef struct {
   lg_kube *k;
   int (*on_line)(void *ud, const char *line, size_t len);
   void *ud;
-  buffer data;   /* the unfinished line, or the error answer */
-  long status;   /* 0 until the first body bytes */
-  bool stopped;  /* on_line asked to stop */
+  buffer data;  /* the unfinished line, or the error answer */
+  long status;  /* 0 until the first body bytes */
+  bool stopped; /* on_line asked to stop */
 } stream;
 
 static bool ok_status(long status) { return status >= 200 && status < 300; }
@@ -586,8 +583,7 @@ static lg_rc stream_once(lg_kube *k, const char *path, long timeout_ms,
   lg_rc rc;
 
   memset(out, 0, sizeof *out);
-  if ((rc = credential(k, cred, out)) ||
-      (rc = prepare(k, path, NULL, cred, &url, &hdrs, out)))
+  if ((rc = credential(k, cred, out)) || (rc = prepare(k, path, NULL, cred, &url, &hdrs, out)))
     goto out;
   cc = setup_call(k, "GET", url, NULL, hdrs, timeout_ms, NULL, out);
   SETOPT(CURLOPT_WRITEFUNCTION, on_stream);

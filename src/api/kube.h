@@ -18,9 +18,9 @@ lg_rc lg_kube_new(const lg_kube_config *cfg, lg_kube **out, char *err, size_t er
 void lg_kube_free(lg_kube *k);
 
 typedef struct {
-  long status;        /* HTTP status, 0 when no answer came */
-  json_t *body;       /* new: the parsed JSON answer, or NULL */
-  char message[512];  /* Status.message of an error answer, or the transport error */
+  long status;         /* HTTP status, 0 when no answer came */
+  json_t *body;        /* new: the parsed JSON answer, or NULL */
+  char message[512];   /* Status.message of an error answer, or the transport error */
   char warnings[1024]; /* the API server's Warning headers (e.g. from webhooks), one a line */
 } lg_kube_result;
 

@@ -17,14 +17,16 @@
 
 #include "kcfile.h"
 
-#define SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
+#define SA_DIR    "/var/run/secrets/kubernetes.io/serviceaccount"
 #define MAX_TOKEN (64 * 1024) /* a token file larger than this is a wrong path */
 #define MAX_FILES 64          /* files in $KUBECONFIG */
 
 /* Every string of lg_kube_config. */
-#define CFG_FIELDS(X)                                                                        \
-  X(server) X(tls_server_name) X(proxy_url) X(token) X(token_file) X(ca_file) X(ca_pem)      \
+/* clang-format off */
+#define CFG_FIELDS(X) \
+  X(server) X(tls_server_name) X(proxy_url) X(token) X(token_file) X(ca_file) X(ca_pem) \
   X(cert_file) X(key_file) X(cert_pem) X(key_pem) X(namespace) X(source)
+/* clang-format on */
 
 /* ---- strings and files ---- */
 
@@ -209,8 +211,7 @@ out:
 
 /* ---- kubectl's order ---- */
 
-lg_rc lg_kube_config_override(lg_kube_config *c, const lg_kube_flags *f, char *err,
-                              size_t errlen) {
+lg_rc lg_kube_config_override(lg_kube_config *c, const lg_kube_flags *f, char *err, size_t errlen) {
   lg_rc rc = LG_OK;
   if (f && f->server) {
     lg_kube_config_secret_free(c->server);

@@ -18,30 +18,31 @@ typedef struct {
   char *token;           /* bearer token, or NULL */
   char *token_file;      /* re-read before each call when set (bound tokens rotate), or NULL */
   char *ca_file;         /* PEM CA bundle path, or NULL */
-  char *ca_pem;          /* PEM CA bundle in memory (kubeconfig certificate-authority-data), or NULL */
+  char *ca_pem; /* PEM CA bundle in memory (kubeconfig certificate-authority-data), or NULL */
   char *cert_file, *key_file; /* client certificate and key paths, or NULL */
   char *cert_pem, *key_pem;   /* client certificate and key in memory, or NULL */
-  char *namespace;       /* the context's namespace (in-cluster: the pod's), or NULL */
-  bool in_cluster;       /* from the pod's service account */
-  char *source;          /* how this was chosen, for logs, e.g. "kubeconfig PATH, context NAME" */
-  lg_execcred *exec;     /* an exec credential plugin (a reference), or NULL */
+  char *namespace;            /* the context's namespace (in-cluster: the pod's), or NULL */
+  bool in_cluster;            /* from the pod's service account */
+  char *source;      /* how this was chosen, for logs, e.g. "kubeconfig PATH, context NAME" */
+  lg_execcred *exec; /* an exec credential plugin (a reference), or NULL */
 } lg_kube_config;
 
 /* The API-access flags of a command; NULL = not given. Borrowed. */
 typedef struct {
-  const char *kubeconfig;  /* --kubeconfig: only this file */
-  const char *context;     /* --context: instead of current-context */
-  const char *server;      /* --server */
-  const char *token_file;  /* --token-file */
-  const char *ca_file;     /* --certificate-authority */
+  const char *kubeconfig; /* --kubeconfig: only this file */
+  const char *context;    /* --context: instead of current-context */
+  const char *server;     /* --server */
+  const char *token_file; /* --token-file */
+  const char *ca_file;    /* --certificate-authority */
 } lg_kube_flags;
 
 /* The environment that decides API access, read once at start-up. NULL = unset. Borrowed. */
 typedef struct {
-  const char *kubeconfig;             /* $KUBECONFIG: a colon-separated list of files */
-  const char *home;                   /* $HOME: ~/.kube/config */
+  const char *kubeconfig;                  /* $KUBECONFIG: a colon-separated list of files */
+  const char *home;                        /* $HOME: ~/.kube/config */
   const char *service_host, *service_port; /* KUBERNETES_SERVICE_HOST/PORT */
-  const char *sa_dir; /* service-account directory; NULL: /var/run/secrets/kubernetes.io/serviceaccount */
+  const char
+      *sa_dir; /* service-account directory; NULL: /var/run/secrets/kubernetes.io/serviceaccount */
 } lg_kube_env;
 
 /* The API access a command gets, in this order: --server (with --token-file and
@@ -68,8 +69,7 @@ lg_rc lg_kube_config_explicit(const char *server, const char *token_file, const 
  * replaces the server and tls-server-name; a CA replaces the CA and insecure-skip-tls-verify;
  * a token file replaces the token and the exec plugin. Refuses insecure-skip-tls-verify
  * with a CA, as client-go does. */
-lg_rc lg_kube_config_override(lg_kube_config *c, const lg_kube_flags *f, char *err,
-                              size_t errlen);
+lg_rc lg_kube_config_override(lg_kube_config *c, const lg_kube_flags *f, char *err, size_t errlen);
 
 /* Checks that server is "https://host..." and stores a new copy without trailing slashes;
  * where prefixes the message. */

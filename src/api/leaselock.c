@@ -47,20 +47,20 @@ static long lock_get(void *ctx, int64_t deadline, json_t **out, char *msg, size_
   return call(l, deadline, "GET", l->item, NULL, out, msg, msglen);
 }
 
-static long lock_create(void *ctx, int64_t deadline, const json_t *lease, json_t **out,
-                        char *msg, size_t msglen) {
+static long lock_create(void *ctx, int64_t deadline, const json_t *lease, json_t **out, char *msg,
+                        size_t msglen) {
   lg_leaselock *l = ctx;
   return call(l, deadline, "POST", l->collection, lease, out, msg, msglen);
 }
 
-static long lock_update(void *ctx, int64_t deadline, const json_t *lease, json_t **out,
-                        char *msg, size_t msglen) {
+static long lock_update(void *ctx, int64_t deadline, const json_t *lease, json_t **out, char *msg,
+                        size_t msglen) {
   lg_leaselock *l = ctx;
   return call(l, deadline, "PUT", l->item, lease, out, msg, msglen);
 }
 
-lg_lease_api lg_leaselock_init(lg_leaselock *lock, lg_kube *kube, const char *ns,
-                               const char *name, long timeout_ms) {
+lg_lease_api lg_leaselock_init(lg_leaselock *lock, lg_kube *kube, const char *ns, const char *name,
+                               long timeout_ms) {
   lg_lease_api api = {lock_get, lock_create, lock_update, lock};
   lock->kube = kube;
   lock->timeout_ms = timeout_ms;
@@ -69,8 +69,8 @@ lg_lease_api lg_leaselock_init(lg_leaselock *lock, lg_kube *kube, const char *ns
    * escaped all the same. A path that does not fit stays empty, which kube.c refuses. */
   if (!lg_k8sname_path(lock->collection, sizeof lock->collection,
                        "/apis/coordination.k8s.io/v1/namespaces", ns, "leases", NULL) ||
-      !lg_k8sname_path(lock->item, sizeof lock->item, "/apis/coordination.k8s.io/v1/namespaces",
-                       ns, "leases", name, NULL))
+      !lg_k8sname_path(lock->item, sizeof lock->item, "/apis/coordination.k8s.io/v1/namespaces", ns,
+                       "leases", name, NULL))
     lock->item[0] = lock->collection[0] = '\0';
   return api;
 }

@@ -56,9 +56,9 @@ lg_hotfile_change lg_hotfile_watch_check(lg_hotfile_watch *w, bool force);
 typedef struct lg_hotfile_ref lg_hotfile_ref;
 
 typedef struct {
-  pthread_mutex_t lock;         /* guards current */
-  lg_hotfile_ref *current;      /* NULL: nothing loaded yet */
-  void (*free_value)(void *);   /* frees a value once its last hold is dropped */
+  pthread_mutex_t lock;       /* guards current */
+  lg_hotfile_ref *current;    /* NULL: nothing loaded yet */
+  void (*free_value)(void *); /* frees a value once its last hold is dropped */
 } lg_hotfile_holder;
 
 /* Empty holder whose values free_value frees. LG_ESERVER when no mutex can be made. */

@@ -19,19 +19,19 @@
 
 #ifdef LG_ASAN
 #include <sanitizer/asan_interface.h>
-#define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define POISON(p, n)   ASAN_POISON_MEMORY_REGION((p), (n))
 #define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
-#define REDZONE 16 /* between allocations, so that ASan sees one overrun the next */
+#define REDZONE        16 /* between allocations, so that ASan sees one overrun the next */
 #else
-#define POISON(p, n) ((void)(p), (void)(n))
+#define POISON(p, n)   ((void)(p), (void)(n))
 #define UNPOISON(p, n) ((void)(p), (void)(n))
-#define REDZONE 0
+#define REDZONE        0
 #endif
 
 #define ALIGN 16
 /* A 2 KB review takes about 16 KB of jansson's allocations: one first block holds it. */
 #define FIRST_BLOCK (32 * 1024)
-#define MAX_BLOCK (1024 * 1024)
+#define MAX_BLOCK   (1024 * 1024)
 
 typedef struct block {
   struct block *next;

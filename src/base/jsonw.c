@@ -72,13 +72,34 @@ bool lg_jsonw_chars(lg_jsonw *w, const char *s, size_t n) {
       continue;
     }
     switch (u[i]) {
-    case '"': memcpy(w->p + w->len, "\\\"", 2); w->len += 2; break;
-    case '\\': memcpy(w->p + w->len, "\\\\", 2); w->len += 2; break;
-    case '\b': memcpy(w->p + w->len, "\\b", 2); w->len += 2; break;
-    case '\f': memcpy(w->p + w->len, "\\f", 2); w->len += 2; break;
-    case '\n': memcpy(w->p + w->len, "\\n", 2); w->len += 2; break;
-    case '\r': memcpy(w->p + w->len, "\\r", 2); w->len += 2; break;
-    case '\t': memcpy(w->p + w->len, "\\t", 2); w->len += 2; break;
+    case '"':
+      memcpy(w->p + w->len, "\\\"", 2);
+      w->len += 2;
+      break;
+    case '\\':
+      memcpy(w->p + w->len, "\\\\", 2);
+      w->len += 2;
+      break;
+    case '\b':
+      memcpy(w->p + w->len, "\\b", 2);
+      w->len += 2;
+      break;
+    case '\f':
+      memcpy(w->p + w->len, "\\f", 2);
+      w->len += 2;
+      break;
+    case '\n':
+      memcpy(w->p + w->len, "\\n", 2);
+      w->len += 2;
+      break;
+    case '\r':
+      memcpy(w->p + w->len, "\\r", 2);
+      w->len += 2;
+      break;
+    case '\t':
+      memcpy(w->p + w->len, "\\t", 2);
+      w->len += 2;
+      break;
     default: /* other control characters, as jansson writes them: \u and 4 upper-case digits */
       w->len += (size_t)snprintf(w->p + w->len, 7, "\\u%04X", u[i]);
       break;

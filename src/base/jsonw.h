@@ -11,10 +11,10 @@
 #include <jansson.h>
 
 typedef struct {
-  char *p;         /* the text so far, NUL-terminated once anything was written */
+  char *p; /* the text so far, NUL-terminated once anything was written */
   size_t len, cap;
-  bool failed;     /* out of memory, or a string that jansson would refuse: no usable text */
-  bool oom;        /* failed for want of memory */
+  bool failed; /* out of memory, or a string that jansson would refuse: no usable text */
+  bool oom;    /* failed for want of memory */
 } lg_jsonw;
 
 /* Zeroes *w (an empty writer; nothing allocated until the first write). */

@@ -4,7 +4,7 @@
 #include <stdarg.h>
 #include <string.h>
 
-#define LABEL_MAX 63
+#define LABEL_MAX     63
 #define SUBDOMAIN_MAX 253
 
 static bool lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }

@@ -14,10 +14,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define DEFAULT_CAPACITY (1024 * 1024)
+#define DEFAULT_CAPACITY  (1024 * 1024)
 #define DEFAULT_REPORT_MS 10000
-#define PIPE_CHUNK 4096 /* PIPE_BUF, and one page of a pipe */
-#define BATCH_MS 1      /* a woken writer lets lines gather this long before writing */
+#define PIPE_CHUNK        4096 /* PIPE_BUF, and one page of a pipe */
+#define BATCH_MS          1    /* a woken writer lets lines gather this long before writing */
 
 /* One stream. Its lines are whole in the ring: [head, head + len) modulo cap, oldest first.
  * The writer writes from the ring without the lock; callers only append after it. */
@@ -26,10 +26,10 @@ typedef struct {
   pthread_cond_t more; /* lines queued, or stopping */
   pthread_cond_t idle; /* the writer finished */
   /* guarded by mu */
-  bool queued;         /* started: lines go to the ring */
-  bool waiting;        /* the writer waits for lines */
+  bool queued;  /* started: lines go to the ring */
+  bool waiting; /* the writer waits for lines */
   bool stopping, finished;
-  bool broken;         /* a write failed for good, or the stream was given up at stop */
+  bool broken; /* a write failed for good, or the stream was given up at stop */
   bool broken_told;
   char *ring;
   size_t cap, head, len;

@@ -16,8 +16,7 @@ typedef enum { LG_LOGQ_STDOUT, LG_LOGQ_STDERR, LG_LOGQ_STREAMS } lg_logq_stream;
 
 /* Told, on stderr's writer thread, that a stream dropped `dropped` lines since `since`
  * (wall clock), or that it broke (its reader went away: every later line is dropped). */
-typedef void (*lg_logq_report_fn)(lg_logq_stream s, uint64_t dropped, lg_time since,
-                                  bool broken);
+typedef void (*lg_logq_report_fn)(lg_logq_stream s, uint64_t dropped, lg_time since, bool broken);
 
 typedef struct {
   size_t capacity;          /* bytes queued per stream; 0 = 1 MiB (a longer line is dropped) */

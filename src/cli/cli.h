@@ -23,7 +23,7 @@ int lg_cmd_vap(int argc, char **argv);
  * stderr with exit 2; a runtime failure exit 1 (a JSON log line for serve, elect and audit
  * --watch, whose logs are JSON). */
 #define LG_EXIT_RUNTIME 1
-#define LG_EXIT_USAGE 2
+#define LG_EXIT_USAGE   2
 
 /* The values of --mode (a policy's modes but off) and --log-level, for ENUM rows. */
 extern const char *const lg_cli_modes[];
@@ -46,29 +46,36 @@ int lg_cli_start_error(const char *cmd, const char *err);
 
 /* The rows of the API-access flags (--kubeconfig, --context, --server, --token-file,
  * --certificate-authority) into the lg_kube_flags *f; none may be empty. */
-#define LG_CLI_API_FLAGS(f)                                                                  \
-  {.name = "--kubeconfig", .kind = LG_FLAG_STRING, .dst = &(f)->kubeconfig,                 \
-   .opts = LG_FLAG_NONEMPTY},                                                               \
-      {.name = "--context", .kind = LG_FLAG_STRING, .dst = &(f)->context,                   \
-       .opts = LG_FLAG_NONEMPTY},                                                           \
-      {.name = "--server", .kind = LG_FLAG_STRING, .dst = &(f)->server,                     \
-       .opts = LG_FLAG_NONEMPTY},                                                           \
-      {.name = "--token-file", .kind = LG_FLAG_STRING, .dst = &(f)->token_file,             \
-       .opts = LG_FLAG_NONEMPTY},                                                           \
-      {.name = "--certificate-authority", .kind = LG_FLAG_STRING, .dst = &(f)->ca_file,     \
-       .opts = LG_FLAG_NONEMPTY}
+#define LG_CLI_API_FLAGS(f)                                                                        \
+  {.name = "--kubeconfig",                                                                         \
+   .kind = LG_FLAG_STRING,                                                                         \
+   .dst = &(f)->kubeconfig,                                                                        \
+   .opts = LG_FLAG_NONEMPTY},                                                                      \
+      {.name = "--context",                                                                        \
+       .kind = LG_FLAG_STRING,                                                                     \
+       .dst = &(f)->context,                                                                       \
+       .opts = LG_FLAG_NONEMPTY},                                                                  \
+      {.name = "--server", .kind = LG_FLAG_STRING, .dst = &(f)->server, .opts = LG_FLAG_NONEMPTY}, \
+      {.name = "--token-file",                                                                     \
+       .kind = LG_FLAG_STRING,                                                                     \
+       .dst = &(f)->token_file,                                                                    \
+       .opts = LG_FLAG_NONEMPTY},                                                                  \
+  {                                                                                                \
+    .name = "--certificate-authority", .kind = LG_FLAG_STRING, .dst = &(f)->ca_file,               \
+    .opts = LG_FLAG_NONEMPTY                                                                       \
+  }
 
 /* Help lines of the API-access flags. */
-#define LG_CLI_API_HELP                                                                      \
-  "API access, as kubectl's (first match): --server (with --token-file and\n"                 \
-  "--certificate-authority) when neither --kubeconfig nor --context is given; --kubeconfig;\n" \
+#define LG_CLI_API_HELP                                                                         \
+  "API access, as kubectl's (first match): --server (with --token-file and\n"                   \
+  "--certificate-authority) when neither --kubeconfig nor --context is given; --kubeconfig;\n"  \
   "$KUBECONFIG (a colon-separated list, merged as kubectl merges it); the in-cluster service\n" \
-  "account (KUBERNETES_SERVICE_HOST set, no --context); ~/.kube/config. Exec credential\n"     \
-  "plugins (EKS, GKE, AKS) run without a terminal.\n"                                         \
-  "  --kubeconfig=PATH              only this kubeconfig file\n"                              \
+  "account (KUBERNETES_SERVICE_HOST set, no --context); ~/.kube/config. Exec credential\n"      \
+  "plugins (EKS, GKE, AKS) run without a terminal.\n"                                           \
+  "  --kubeconfig=PATH              only this kubeconfig file\n"                                \
   "  --context=NAME                 the kubeconfig context to use (default: current-context)\n" \
-  "  --server=URL                   the API server; with a kubeconfig, replaces its server\n"  \
-  "  --token-file=PATH              a bearer token file, re-read before each call\n"          \
+  "  --server=URL                   the API server; with a kubeconfig, replaces its server\n"   \
+  "  --token-file=PATH              a bearer token file, re-read before each call\n"            \
   "  --certificate-authority=PATH   the CA bundle the API server's certificate is checked with\n"
 
 /* The API access of f and the process's environment ($KUBECONFIG, $HOME,

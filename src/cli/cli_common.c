@@ -12,9 +12,7 @@
 const char *const lg_cli_modes[] = {"enforce", "warn", "audit", NULL};
 const char *const lg_cli_log_levels[] = {"debug", "info", "warning", "error", NULL};
 
-int lg_cli_is_help(const char *arg) {
-  return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
-}
+int lg_cli_is_help(const char *arg) { return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0; }
 
 int lg_cli_usage_error(const char *cmd, const char *fmt, ...) {
   va_list ap;
@@ -59,16 +57,18 @@ lg_rc lg_cli_api_config(const char *cmd, const lg_kube_flags *f, bool log, lg_ku
     return rc;
   if (log)
     lg_log_json(LG_LOG_INFO, "API access", "{s:s, s:s, s:s?, s:b}", "source",
-                out->source ? out->source : "", "server", out->server, "namespace",
-                out->namespace, "execPlugin", out->exec != NULL);
+                out->source ? out->source : "", "server", out->server, "namespace", out->namespace,
+                "execPlugin", out->exec != NULL);
   if (out->insecure && log)
-    lg_log_json(LG_LOG_WARNING, "the API server's certificate is not verified "
-                                "(insecure-skip-tls-verify): anyone on the path can read "
-                                "and change this traffic",
+    lg_log_json(LG_LOG_WARNING,
+                "the API server's certificate is not verified "
+                "(insecure-skip-tls-verify): anyone on the path can read "
+                "and change this traffic",
                 "{s:s, s:s}", "source", out->source ? out->source : "", "server", out->server);
   else if (out->insecure)
-    fprintf(stderr, "leaseguard %s: warning: the API server's certificate is not verified "
-                    "(insecure-skip-tls-verify in %s)\n",
+    fprintf(stderr,
+            "leaseguard %s: warning: the API server's certificate is not verified "
+            "(insecure-skip-tls-verify in %s)\n",
             cmd, out->source ? out->source : "the kubeconfig");
   return LG_OK;
 }

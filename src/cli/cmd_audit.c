@@ -24,9 +24,9 @@
 #include "times.h"
 
 #define READ_CHUNK 65536
-#define VALUE_MAX (1024L * 1024 * 1024) /* one JSON value of a recorded history */
+#define VALUE_MAX  (1024L * 1024 * 1024) /* one JSON value of a recorded history */
 /* PolicyReports: written every this many seconds; results kept per namespace. */
-#define REPORT_SYNC_S 5
+#define REPORT_SYNC_S      5
 #define REPORT_MAX_RESULTS 1000
 
 static const char usage[] =
@@ -65,8 +65,7 @@ static const char usage[] =
     "                         policyreports (without the CRD: logs and metrics only)\n"
     "  --policy-report-ttl=24h  how long a result stays after its finding\n"
     "  --log-level=info       logs (JSON lines on stderr): debug, info, warning, error\n"
-    "\n" LG_CLI_API_HELP
-    "\n"
+    "\n" LG_CLI_API_HELP "\n"
     "Limits: the requester of a write is not in the history, so holder-identity is never\n"
     "judged and exemptions by username never apply. A history can miss versions (a watch\n"
     "reconnecting, a re-list after 410 Gone, a recording started late): two changes then\n"
@@ -94,26 +93,41 @@ static int parse(int argc, char **argv, options *o) {
   static const char got[] = "{flag} must be {values}, got \"{value}\"";
   const lg_flag flags[] = {
       {.name = "--policy-file", .kind = LG_FLAG_STRING, .dst = &o->policy_file},
-      {.name = "--mode", .kind = LG_FLAG_ENUM, .dst = &o->mode_s, .values = lg_cli_modes,
+      {.name = "--mode",
+       .kind = LG_FLAG_ENUM,
+       .dst = &o->mode_s,
+       .values = lg_cli_modes,
        .bad = got},
-      {.name = "--output", .kind = LG_FLAG_ENUM, .dst = &o->output, .values = outputs,
-       .bad = got},
+      {.name = "--output", .kind = LG_FLAG_ENUM, .dst = &o->output, .values = outputs, .bad = got},
       {.name = "--watch", .kind = LG_FLAG_BOOL, .dst = &o->watch},
       {.name = "--namespace", .kind = LG_FLAG_STRING, .dst = &o->ns},
       {.name = "--http", .kind = LG_FLAG_STRING, .dst = &o->http},
-      {.name = "--watch-timeout", .kind = LG_FLAG_DURATION, .dst = &o->watch_timeout_us,
-       .def = "5m", .min = LG_USEC_PER_SEC, .max = 24 * 3600 * LG_USEC_PER_SEC,
-       .bad = "{flag} must be 1s..24h, got \"{value}\"", .given = &o->watch_timeout_given},
+      {.name = "--watch-timeout",
+       .kind = LG_FLAG_DURATION,
+       .dst = &o->watch_timeout_us,
+       .def = "5m",
+       .min = LG_USEC_PER_SEC,
+       .max = 24 * 3600 * LG_USEC_PER_SEC,
+       .bad = "{flag} must be 1s..24h, got \"{value}\"",
+       .given = &o->watch_timeout_given},
       {.name = "--policy-reports", .kind = LG_FLAG_BOOL, .dst = &o->reports},
-      {.name = "--policy-report-ttl", .kind = LG_FLAG_DURATION, .dst = &o->report_ttl_us,
-       .def = "24h", .min = LG_USEC_PER_SEC, .max = 90LL * 24 * 3600 * LG_USEC_PER_SEC,
-       .bad = "{flag} must be 1s..2160h, got \"{value}\"", .given = &o->report_ttl_given},
-      {.name = "--log-level", .kind = LG_FLAG_ENUM, .dst = &o->log_level,
-       .values = lg_cli_log_levels, .bad = got},
+      {.name = "--policy-report-ttl",
+       .kind = LG_FLAG_DURATION,
+       .dst = &o->report_ttl_us,
+       .def = "24h",
+       .min = LG_USEC_PER_SEC,
+       .max = 90LL * 24 * 3600 * LG_USEC_PER_SEC,
+       .bad = "{flag} must be 1s..2160h, got \"{value}\"",
+       .given = &o->report_ttl_given},
+      {.name = "--log-level",
+       .kind = LG_FLAG_ENUM,
+       .dst = &o->log_level,
+       .values = lg_cli_log_levels,
+       .bad = got},
       LG_CLI_API_FLAGS(&o->api),
   };
-  const lg_flags_spec spec = {flags, sizeof flags / sizeof *flags, "unknown flag {arg}",
-                              &o->input, "give one input file"};
+  const lg_flags_spec spec = {flags, sizeof flags / sizeof *flags, "unknown flag {arg}", &o->input,
+                              "give one input file"};
   int r;
 
   o->mode = LG_MODE_INHERIT;
@@ -168,10 +182,9 @@ static void add_rows(void *ctx, const lg_decision *d) {
     snprintf(lease, sizeof lease, "%s/%s", d->namespace, d->name);
     snprintf(holders, sizeof holders, "%s -> %s", holder_cell(d->old_lease),
              holder_cell(d->new_lease));
-    json_array_append_new(rows, json_pack("[s,s,s,s,s,s]", lease, lg_rules_id(f->rule),
-                                          lg_rules_mode_name(f->mode),
-                                          lg_time_format_short(d->when, when), holders,
-                                          message_cell(d, f)));
+    json_array_append_new(
+        rows, json_pack("[s,s,s,s,s,s]", lease, lg_rules_id(f->rule), lg_rules_mode_name(f->mode),
+                        lg_time_format_short(d->when, when), holders, message_cell(d, f)));
   }
 }
 
@@ -184,8 +197,8 @@ static void on_change(void *ud, const lg_audit_change *c) {
 }
 
 static void print_table(const json_t *rows) {
-  static const char *const head[] = {"LEASE", "RULE", "MODE", "WHEN",
-                                     "OLD HOLDER -> NEW HOLDER", "MESSAGE"};
+  static const char *const head[] = {"LEASE",  "RULE", "MODE", "WHEN", "OLD HOLDER -> NEW HOLDER",
+                                     "MESSAGE"};
   int w[6] = {0};
   const json_t *row;
   size_t i;
@@ -203,8 +216,8 @@ static void print_table(const json_t *rows) {
     const char *cell[6];
     for (int k = 0; k < 6; k++)
       cell[k] = json_string_value(json_array_get(row, (size_t)k));
-    printf("%-*s  %-*s  %-*s  %-*s  %-*s  %s\n", w[0], cell[0], w[1], cell[1], w[2], cell[2],
-           w[3], cell[3], w[4], cell[4], cell[5]);
+    printf("%-*s  %-*s  %-*s  %-*s  %-*s  %s\n", w[0], cell[0], w[1], cell[1], w[2], cell[2], w[3],
+           cell[3], w[4], cell[4], cell[5]);
   }
 }
 
@@ -275,8 +288,8 @@ static int read_history(int fd, const char *name, lg_audit *a, offline *o) {
     want = 0;
     values++;
     if (lg_audit_feed(a, v, on_change, o, err, sizeof err) != LG_OK) {
-      fprintf(stderr, "leaseguard audit: %s: value %zu (ending on line %zu): %s\n", name,
-              values, line, err);
+      fprintf(stderr, "leaseguard audit: %s: value %zu (ending on line %zu): %s\n", name, values,
+              line, err);
       json_decref(v);
       goto out;
     }
@@ -322,8 +335,10 @@ static int run_offline(const options *opt, const lg_policy *policy) {
                   "holder-renew and delete-held judged each term from renewTime, within the "
                   "policy's clock skew, not from when versions were seen (audit --watch does)\n");
   if (st.error_events)
-    fprintf(stderr, "leaseguard audit: note: the history has %zu watch ERROR event(s): versions "
-                    "may be missing after them\n", st.error_events);
+    fprintf(stderr,
+            "leaseguard audit: note: the history has %zu watch ERROR event(s): versions "
+            "may be missing after them\n",
+            st.error_events);
   status = st.findings ? 1 : 0;
 out:
   if (!is_stdin && fd >= 0)
@@ -360,7 +375,7 @@ typedef struct {
   http_state *hs;
   lg_polreport *reports; /* NULL without --policy-reports */
   lg_kube *report_kube;
-  int64_t next_sync;     /* monotonic */
+  int64_t next_sync; /* monotonic */
   bool no_crd;
   const sigset_t *signals;
   bool stop; /* SIGTERM or SIGINT arrived */
@@ -433,8 +448,10 @@ static void report(watcher *w, const lg_audit_change *c, bool judged) {
     return;
   if (c->identity_unjudged && !w->identity_noted) {
     w->identity_noted = true;
-    lg_log(LG_LOG_WARNING, "holder-identity is enabled by the policy but cannot be judged from "
-                           "a watch (the writer is unknown)", NULL);
+    lg_log(LG_LOG_WARNING,
+           "holder-identity is enabled by the policy but cannot be judged from "
+           "a watch (the writer is unknown)",
+           NULL);
   }
   lg_decision_from_audit(c, LG_DECISION_WATCH, &d);
   /* Audit lines are queued: they never stall the watch. */

@@ -46,8 +46,13 @@ int lg_cmd_certs(int argc, char **argv) {
   const lg_flag flags[] = {
       {.name = "--out-dir", .kind = LG_FLAG_STRING, .dst = &opts.out_dir},
       {.name = "--dns", .kind = LG_FLAG_LIST, .dst = &names},
-      {.name = "--days", .kind = LG_FLAG_INT, .dst = &days, .def = "365", .min = 1,
-       .max = INT_MAX, .bad = "{flag} must be a positive whole number, not \"{value}\""},
+      {.name = "--days",
+       .kind = LG_FLAG_INT,
+       .dst = &days,
+       .def = "365",
+       .min = 1,
+       .max = INT_MAX,
+       .bad = "{flag} must be a positive whole number, not \"{value}\""},
   };
   const lg_flags_spec spec = {flags, sizeof flags / sizeof *flags, NULL, NULL, NULL};
   char err[512] = "";

@@ -73,7 +73,10 @@ int lg_cmd_check(int argc, char **argv) {
 
   const lg_flag flags[] = {
       {.name = "--policy-file", .kind = LG_FLAG_STRING, .dst = &policy_file},
-      {.name = "--mode", .kind = LG_FLAG_ENUM, .dst = &mode_s, .values = lg_cli_modes,
+      {.name = "--mode",
+       .kind = LG_FLAG_ENUM,
+       .dst = &mode_s,
+       .values = lg_cli_modes,
        .bad = "{flag} must be {values}, got \"{value}\""},
       {.name = "--now", .kind = LG_FLAG_STRING, .dst = &now_s},
   };

@@ -44,8 +44,7 @@ static const char usage[] =
     "                                       (LEASEGUARD_FENCING_TOKEN in its environment: the\n"
     "                                       term's <ns>/<lease>/<identity>/<transitions>, for\n"
     "                                       writes fenced by serve --fencing)\n"
-    "\n" LG_CLI_API_HELP
-    "\n"
+    "\n" LG_CLI_API_HELP "\n"
     "Logs (JSON lines on stderr): \"became leader\", \"lost leadership\", \"new leader is X\".\n"
     "Exit: 0 after SIGTERM/SIGINT, the command's status if it exits, 1 on errors, 2 on usage.\n";
 
@@ -143,9 +142,8 @@ static void log_events(const lg_elector *e, unsigned ev, const char *lockname) {
                 lockname, "status", (json_int_t)lg_elector_last_status(e), "error",
                 lg_elector_last_error(e));
   if (ev & LG_ELECT_WRITE_FAILED)
-    lg_log_json(LG_LOG_WARNING, "lease write failed", "{s:s, s:I, s:s}", "lock", lockname,
-                "status", (json_int_t)lg_elector_last_status(e), "error",
-                lg_elector_last_error(e));
+    lg_log_json(LG_LOG_WARNING, "lease write failed", "{s:s, s:I, s:s}", "lock", lockname, "status",
+                (json_int_t)lg_elector_last_status(e), "error", lg_elector_last_error(e));
   if (ev & LG_ELECT_NEW_LEADER) {
     char msg[300];
     snprintf(msg, sizeof msg, "new leader is %s", lg_elector_leader(e));
@@ -174,19 +172,31 @@ static int parse(int argc, char **argv, options *o) {
       {.name = "--lock-name", .kind = LG_FLAG_STRING, .dst = &o->name},
       {.name = "--identity", .kind = LG_FLAG_STRING, .dst = &o->identity},
       {.name = "--http", .kind = LG_FLAG_STRING, .dst = &o->http},
-      {.name = "--leader-elect-lease-duration", .kind = LG_FLAG_DURATION, .dst = &o->lease,
-       .def = "15s", .min = 1, .bad = bad_duration},
-      {.name = "--leader-elect-renew-deadline", .kind = LG_FLAG_DURATION, .dst = &o->renew,
-       .def = "10s", .min = 1, .bad = bad_duration},
-      {.name = "--leader-elect-retry-period", .kind = LG_FLAG_DURATION, .dst = &o->retry,
-       .def = "2s", .min = 1, .bad = bad_duration},
+      {.name = "--leader-elect-lease-duration",
+       .kind = LG_FLAG_DURATION,
+       .dst = &o->lease,
+       .def = "15s",
+       .min = 1,
+       .bad = bad_duration},
+      {.name = "--leader-elect-renew-deadline",
+       .kind = LG_FLAG_DURATION,
+       .dst = &o->renew,
+       .def = "10s",
+       .min = 1,
+       .bad = bad_duration},
+      {.name = "--leader-elect-retry-period",
+       .kind = LG_FLAG_DURATION,
+       .dst = &o->retry,
+       .def = "2s",
+       .min = 1,
+       .bad = bad_duration},
       {.name = "--misbehave", .kind = LG_FLAG_STRING, .dst = &mis},
       {.name = "--release-on-cancel", .kind = LG_FLAG_BOOL, .dst = &o->release},
       {.name = "--run", .kind = LG_FLAG_REST, .dst = &o->run},
       LG_CLI_API_FLAGS(&o->api),
   };
-  const lg_flags_spec spec = {flags, sizeof flags / sizeof *flags, "unknown argument {arg}",
-                              NULL, NULL};
+  const lg_flags_spec spec = {flags, sizeof flags / sizeof *flags, "unknown argument {arg}", NULL,
+                              NULL};
 
   if ((r = lg_cli_parse("elect", &spec, argc, argv, usage)) != 0)
     return r;
@@ -281,8 +291,8 @@ int lg_cmd_elect(int argc, char **argv) {
   }
   /* The flags first (the namespace may come from the API access: checked with it, by
    * lg_elector_new; a valid stand-in until then). */
-  lg_elector_config ec = {o.ns ? o.ns : "default", o.name, o.identity, o.lease, o.renew,
-                          o.retry, o.misbehave};
+  lg_elector_config ec = {
+      o.ns ? o.ns : "default", o.name, o.identity, o.lease, o.renew, o.retry, o.misbehave};
   if (lg_elector_validate(&ec, err, sizeof err)) {
     exit_code = lg_cli_usage_error("elect", "%s", err);
     goto out;
@@ -315,8 +325,8 @@ int lg_cmd_elect(int argc, char **argv) {
     exit_code = lg_cli_start_error("elect", err);
     goto out;
   }
-  lg_log(LG_LOG_INFO, "candidate started", "lock", lockname, "identity", o.identity,
-         "misbehave", o.misbehave_name, NULL);
+  lg_log(LG_LOG_INFO, "candidate started", "lock", lockname, "identity", o.identity, "misbehave",
+         o.misbehave_name, NULL);
   ls = (loop_state){&o, &st, lockname, &set, -1, 0};
   lg_electrun loop = {e, &ls, on_step, wait_until, (unsigned)(lg_time_mono() ^ getpid())};
   lg_electrun_loop(&loop);

@@ -26,13 +26,10 @@ static const char usage[] =
     "  --failover-slack=1s                 time allowed past each failover's bound (lease\n"
     "                                      duration or retry period, plus jitter) for a slow\n"
     "                                      API server or webhook\n"
-    "\n" LG_CLI_API_HELP
-    "\n"
+    "\n" LG_CLI_API_HELP "\n"
     "Exit status: 0 all as expected, 1 a mismatch or a failure, 2 usage.\n";
 
-static void progress(const char *line) {
-  fprintf(stderr, "%s\n", line);
-}
+static void progress(const char *line) { fprintf(stderr, "%s\n", line); }
 
 int lg_cmd_selftest(int argc, char **argv) {
   const char *ns = NULL, *expect = NULL;
@@ -41,22 +38,41 @@ int lg_cmd_selftest(int argc, char **argv) {
   /* One message for every duration, as before the table. */
   static const char bad_duration[] = "durations must be like 15s, 500ms or 1m";
   const lg_flag flags[] = {
-      {.name = "--namespace", .kind = LG_FLAG_STRING, .dst = &ns,
-       .opts = LG_FLAG_NONEMPTY},
-      {.name = "--expect", .kind = LG_FLAG_ENUM, .dst = &expect, .def = "enforce",
-       .values = lg_cli_modes, .bad = "{flag} must be {values}, not \"{value}\""},
-      {.name = "--leader-elect-lease-duration", .kind = LG_FLAG_DURATION, .dst = &lease,
-       .def = "15s", .min = 1, .bad = bad_duration},
-      {.name = "--leader-elect-renew-deadline", .kind = LG_FLAG_DURATION, .dst = &renew,
-       .def = "10s", .min = 1, .bad = bad_duration},
-      {.name = "--leader-elect-retry-period", .kind = LG_FLAG_DURATION, .dst = &retry,
-       .def = "2s", .min = 1, .bad = bad_duration},
-      {.name = "--failover-slack", .kind = LG_FLAG_DURATION, .dst = &slack, .def = "1s",
-       .min = 1, .bad = bad_duration},
+      {.name = "--namespace", .kind = LG_FLAG_STRING, .dst = &ns, .opts = LG_FLAG_NONEMPTY},
+      {.name = "--expect",
+       .kind = LG_FLAG_ENUM,
+       .dst = &expect,
+       .def = "enforce",
+       .values = lg_cli_modes,
+       .bad = "{flag} must be {values}, not \"{value}\""},
+      {.name = "--leader-elect-lease-duration",
+       .kind = LG_FLAG_DURATION,
+       .dst = &lease,
+       .def = "15s",
+       .min = 1,
+       .bad = bad_duration},
+      {.name = "--leader-elect-renew-deadline",
+       .kind = LG_FLAG_DURATION,
+       .dst = &renew,
+       .def = "10s",
+       .min = 1,
+       .bad = bad_duration},
+      {.name = "--leader-elect-retry-period",
+       .kind = LG_FLAG_DURATION,
+       .dst = &retry,
+       .def = "2s",
+       .min = 1,
+       .bad = bad_duration},
+      {.name = "--failover-slack",
+       .kind = LG_FLAG_DURATION,
+       .dst = &slack,
+       .def = "1s",
+       .min = 1,
+       .bad = bad_duration},
       LG_CLI_API_FLAGS(&api),
   };
-  const lg_flags_spec spec = {flags, sizeof flags / sizeof *flags, "unknown argument {arg}",
-                              NULL, NULL};
+  const lg_flags_spec spec = {flags, sizeof flags / sizeof *flags, "unknown argument {arg}", NULL,
+                              NULL};
   lg_selftest_row rows[LG_SELFTEST_MAX_ROWS];
   lg_kube_config kc = {0};
   char err[512], prefix[64];
@@ -65,8 +81,8 @@ int lg_cmd_selftest(int argc, char **argv) {
 
   if ((r = lg_cli_parse("selftest", &spec, argc, argv, usage)) != 0)
     return r == 1 ? 0 : 2;
-  lg_selftest_config cfg = {&kc, ns, prefix, lease, renew, retry, lg_rules_parse_mode(expect),
-                            progress, slack};
+  lg_selftest_config cfg = {
+      &kc, ns, prefix, lease, renew, retry, lg_rules_parse_mode(expect), progress, slack};
   snprintf(prefix, sizeof prefix, "leaseguard-selftest-%lx", (unsigned long)time(NULL) & 0xfffff);
   if (lg_cli_api_config("selftest", &api, false, &kc, err, sizeof err) != LG_OK) {
     fprintf(stderr, "leaseguard selftest: %s\n", err);

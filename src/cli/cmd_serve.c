@@ -30,7 +30,8 @@ static const char usage[] =
     "                        --cert-dns-names=NAME,... [flags]\n"
     "\n"
     "Serves the validating admission webhook over HTTPS: POST /validate (AdmissionReview v1),\n"
-    "GET /healthz, GET /readyz, GET /metrics. On SIGTERM or SIGINT /readyz fails at once, requests\n"
+    "GET /healthz, GET /readyz, GET /metrics. On SIGTERM or SIGINT /readyz fails at once, "
+    "requests\n"
     "are still answered for --shutdown-delay-duration (a second signal cuts it short), then it\n"
     "stops accepting, finishes requests in flight and exits 0.\n"
     "The policy file, the certificate and key files and the client CA file are reloaded when\n"
@@ -46,7 +47,8 @@ static const char usage[] =
     "answer.\n"
     "\n"
     "  --secure-port N               HTTPS port (default 8443)\n"
-    "  --bind-address ADDR           numeric IPv4 or IPv6 address to listen on; :: is every address\n"
+    "  --bind-address ADDR           numeric IPv4 or IPv6 address to listen on; :: is every "
+    "address\n"
     "                                of both families (IPv4 only on a host without IPv6)\n"
     "                                (default 0.0.0.0)\n"
     "  --tls-cert-file PATH          PEM serving certificate, chain allowed (required)\n"
@@ -135,7 +137,7 @@ typedef struct {
   int64_t validity, renew_before, overlap, sync_period; /* microseconds */
   bool durations_given;
   char ns[64], name[254];
-  char *names_buf;         /* dns_names, split in place */
+  char *names_buf; /* dns_names, split in place */
   const char *names[64];
   lg_certctl_config cc;
 } cert_flags;
@@ -177,27 +179,35 @@ static int check_cert_flags(const lg_server_config *cfg, extras *x) {
   if (!f->secret) {
     if (f->webhook_configuration || f->dns_names || f->durations_given)
       return lg_cli_usage_error("serve", "the --cert-* and --webhook-configuration flags need "
-                                         "--cert-secret"), -1;
+                                         "--cert-secret"),
+             -1;
     return 0;
   }
   if (cfg->tls_cert_file || cfg->tls_key_file)
     return lg_cli_usage_error("serve", "--cert-secret replaces --tls-cert-file and "
-                                       "--tls-private-key-file: give one or the other"), -1;
+                                       "--tls-private-key-file: give one or the other"),
+           -1;
   if (!slash || (size_t)(slash - f->secret) >= sizeof f->ns || strlen(slash + 1) >= sizeof f->name)
     return lg_cli_usage_error("serve", "--cert-secret must be NAMESPACE/NAME, not \"%s\"",
-                              f->secret), -1;
+                              f->secret),
+           -1;
   memcpy(f->ns, f->secret, (size_t)(slash - f->secret));
   f->ns[slash - f->secret] = '\0';
   strcpy(f->name, slash + 1);
   if (!dns1123(f->ns, false) || !dns1123(f->name, true))
-    return lg_cli_usage_error("serve", "--cert-secret \"%s\": the namespace must be a DNS-1123 "
-                              "label and the name a DNS-1123 subdomain", f->secret), -1;
+    return lg_cli_usage_error("serve",
+                              "--cert-secret \"%s\": the namespace must be a DNS-1123 "
+                              "label and the name a DNS-1123 subdomain",
+                              f->secret),
+           -1;
   if (!f->webhook_configuration || !dns1123(f->webhook_configuration, true))
     return lg_cli_usage_error("serve", "--cert-secret needs --webhook-configuration, the name of "
-                                       "a ValidatingWebhookConfiguration"), -1;
+                                       "a ValidatingWebhookConfiguration"),
+           -1;
   if (!f->dns_names)
     return lg_cli_usage_error("serve", "--cert-secret needs --cert-dns-names (e.g. "
-                                       "leaseguard.leaseguard.svc)"), -1;
+                                       "leaseguard.leaseguard.svc)"),
+           -1;
   if (!(f->names_buf = strdup(f->dns_names)))
     return lg_cli_usage_error("serve", "out of memory"), -1;
   for (char *p = f->names_buf, *save = NULL, *tok; (tok = strtok_r(p, ",", &save)); p = NULL) {
@@ -208,17 +218,23 @@ static int check_cert_flags(const lg_server_config *cfg, extras *x) {
   if (!f->cc.n_dns_names ||
       lg_certs_check_names(f->names, f->cc.n_dns_names, err, sizeof err) != LG_OK)
     return lg_cli_usage_error("serve", "--cert-dns-names \"%s\": %s", f->dns_names,
-                              f->cc.n_dns_names ? err : "no name"), -1;
+                              f->cc.n_dns_names ? err : "no name"),
+           -1;
   /* The rotation must end before the old CA expires, and every replica must read the Secret
    * (and every API server the caBundle) within each overlap. */
   if (renew >= validity || 2 * overlap > renew || 2 * period > overlap)
-    return lg_cli_usage_error("serve", "the certificate durations must satisfy --cert-validity > "
+    return lg_cli_usage_error("serve",
+                              "the certificate durations must satisfy --cert-validity > "
                               "--cert-renew-before >= 2 x --cert-overlap and --cert-overlap >= "
-                              "2 x --cert-sync-period"), -1;
-  f->cc = (lg_certctl_config){.ns = f->ns, .name = f->name,
+                              "2 x --cert-sync-period"),
+           -1;
+  f->cc = (lg_certctl_config){.ns = f->ns,
+                              .name = f->name,
                               .webhook_configuration = f->webhook_configuration,
-                              .dns_names = f->names, .n_dns_names = f->cc.n_dns_names,
-                              .validity = validity / 1000000, .renew_before = renew / 1000000,
+                              .dns_names = f->names,
+                              .n_dns_names = f->cc.n_dns_names,
+                              .validity = validity / 1000000,
+                              .renew_before = renew / 1000000,
                               .overlap = overlap / 1000000,
                               .sync_period_ms = (long)(period / 1000)};
   return 0;
@@ -239,8 +255,10 @@ static int check_values(lg_server_config *cfg, extras *x) {
   if (x->shutdown_delay) {
     int64_t us = lg_flags_duration(x->shutdown_delay);
     if (us < 0 || us > INT64_C(3600) * 1000000) {
-      fprintf(stderr, "leaseguard serve: --shutdown-delay-duration must be a duration from 0s to "
-                      "1h (e.g. 5s), not \"%s\"\n", x->shutdown_delay);
+      fprintf(stderr,
+              "leaseguard serve: --shutdown-delay-duration must be a duration from 0s to "
+              "1h (e.g. 5s), not \"%s\"\n",
+              x->shutdown_delay);
       return -1;
     }
     cfg->shutdown_delay_ms = (unsigned)(us / 1000);
@@ -277,11 +295,13 @@ static int check_rules(lg_server_config *cfg, extras *x) {
 }
 
 /* The certificate durations: from min to 36500 days. */
-#define CERT_DURATION(flag, field, dflt, min_us, min_text)                                   \
-  {.name = flag, .kind = LG_FLAG_DURATION, .dst = &x->cert.field, .def = dflt,             \
-   .min = min_us, .max = 36500LL * 86400 * 1000000, .given = &x->cert.durations_given,      \
-   .bad = "{flag} must be a duration from " min_text " to 36500 days (e.g. 720h), not "     \
-          "\"{value}\""}
+#define CERT_DURATION(flag, field, dflt, min_us, min_text)                                     \
+  {                                                                                            \
+    .name = flag, .kind = LG_FLAG_DURATION, .dst = &x->cert.field, .def = dflt, .min = min_us, \
+    .max = 36500LL * 86400 * 1000000, .given = &x->cert.durations_given,                       \
+    .bad = "{flag} must be a duration from " min_text " to 36500 days (e.g. 720h), not "       \
+           "\"{value}\""                                                                       \
+  }
 
 /* Turns the flags into cfg; returns -1 after a usage message on stderr, 1 after --help. */
 static int parse_flags(int argc, char **argv, lg_server_config *cfg, extras *x) {
@@ -289,57 +309,117 @@ static int parse_flags(int argc, char **argv, lg_server_config *cfg, extras *x) 
   const char *mode = NULL, *level = NULL;
   static const char *const deny_allow[] = {"deny", "allow", NULL};
   const lg_flag flags[] = {
-      {.name = "--secure-port", .kind = LG_FLAG_INT, .dst = &port, .def = "8443", .min = 1,
+      {.name = "--secure-port",
+       .kind = LG_FLAG_INT,
+       .dst = &port,
+       .def = "8443",
+       .min = 1,
        .max = 65535},
-      {.name = "--bind-address", .kind = LG_FLAG_STRING, .dst = &cfg->bind_address,
+      {.name = "--bind-address",
+       .kind = LG_FLAG_STRING,
+       .dst = &cfg->bind_address,
        .opts = LG_FLAG_NONEMPTY},
-      {.name = "--tls-cert-file", .kind = LG_FLAG_STRING, .dst = &cfg->tls_cert_file,
+      {.name = "--tls-cert-file",
+       .kind = LG_FLAG_STRING,
+       .dst = &cfg->tls_cert_file,
        .opts = LG_FLAG_NONEMPTY},
-      {.name = "--tls-private-key-file", .kind = LG_FLAG_STRING, .dst = &cfg->tls_key_file,
+      {.name = "--tls-private-key-file",
+       .kind = LG_FLAG_STRING,
+       .dst = &cfg->tls_key_file,
        .opts = LG_FLAG_NONEMPTY},
-      {.name = "--client-ca-file", .kind = LG_FLAG_STRING, .dst = &cfg->client_ca_file,
+      {.name = "--client-ca-file",
+       .kind = LG_FLAG_STRING,
+       .dst = &cfg->client_ca_file,
        .opts = LG_FLAG_NONEMPTY},
-      {.name = "--tls-min-version", .kind = LG_FLAG_STRING, .dst = &x->tls_min_version,
+      {.name = "--tls-min-version",
+       .kind = LG_FLAG_STRING,
+       .dst = &x->tls_min_version,
        .opts = LG_FLAG_NONEMPTY},
-      {.name = "--tls-cipher-suites", .kind = LG_FLAG_STRING, .dst = &x->tls_cipher_suites,
+      {.name = "--tls-cipher-suites",
+       .kind = LG_FLAG_STRING,
+       .dst = &x->tls_cipher_suites,
        .opts = LG_FLAG_NONEMPTY},
       /* Empty means off. */
-      {.name = "--health-probe-bind-address", .kind = LG_FLAG_STRING,
-       .dst = &cfg->health_probe_bind_address, .opts = LG_FLAG_EMPTY_OFF},
-      {.name = "--metrics-bind-address", .kind = LG_FLAG_STRING,
-       .dst = &cfg->metrics_bind_address, .opts = LG_FLAG_EMPTY_OFF},
+      {.name = "--health-probe-bind-address",
+       .kind = LG_FLAG_STRING,
+       .dst = &cfg->health_probe_bind_address,
+       .opts = LG_FLAG_EMPTY_OFF},
+      {.name = "--metrics-bind-address",
+       .kind = LG_FLAG_STRING,
+       .dst = &cfg->metrics_bind_address,
+       .opts = LG_FLAG_EMPTY_OFF},
       /* Checked with the listeners, also before --help (check_values). */
-      {.name = "--shutdown-delay-duration", .kind = LG_FLAG_STRING, .dst = &x->shutdown_delay,
+      {.name = "--shutdown-delay-duration",
+       .kind = LG_FLAG_STRING,
+       .dst = &x->shutdown_delay,
        .opts = LG_FLAG_NONEMPTY},
-      {.name = "--policy-file", .kind = LG_FLAG_STRING, .dst = &cfg->policy_file,
+      {.name = "--policy-file",
+       .kind = LG_FLAG_STRING,
+       .dst = &cfg->policy_file,
        .opts = LG_FLAG_NONEMPTY},
       {.name = "--mode", .kind = LG_FLAG_ENUM, .dst = &mode, .values = lg_cli_modes},
       {.name = "--log-level", .kind = LG_FLAG_ENUM, .dst = &level, .values = lg_cli_log_levels},
-      {.name = "--max-request-bytes", .kind = LG_FLAG_INT, .dst = &max_bytes, .def = "33554432",
-       .min = 1, .max = 1LL << 30},
-      {.name = "--max-connections", .kind = LG_FLAG_INT, .dst = &max_conns, .def = "1024",
-       .min = 1, .max = 1000000},
-      {.name = "--connection-timeout", .kind = LG_FLAG_INT, .dst = &timeout, .def = "30",
-       .min = 1, .max = 86400},
-      {.name = "--threads", .kind = LG_FLAG_INT, .dst = &threads, .def = "0", .min = 0,
+      {.name = "--max-request-bytes",
+       .kind = LG_FLAG_INT,
+       .dst = &max_bytes,
+       .def = "33554432",
+       .min = 1,
+       .max = 1LL << 30},
+      {.name = "--max-connections",
+       .kind = LG_FLAG_INT,
+       .dst = &max_conns,
+       .def = "1024",
+       .min = 1,
+       .max = 1000000},
+      {.name = "--connection-timeout",
+       .kind = LG_FLAG_INT,
+       .dst = &timeout,
+       .def = "30",
+       .min = 1,
+       .max = 86400},
+      {.name = "--threads",
+       .kind = LG_FLAG_INT,
+       .dst = &threads,
+       .def = "0",
+       .min = 0,
        .max = 1024},
-      {.name = "--policy-check-interval", .kind = LG_FLAG_INT, .dst = &interval, .def = "1000",
-       .min = 0, .max = 86400000},
+      {.name = "--policy-check-interval",
+       .kind = LG_FLAG_INT,
+       .dst = &interval,
+       .def = "1000",
+       .min = 0,
+       .max = 86400000},
       {.name = "--metrics-lease-label", .kind = LG_FLAG_BOOL, .dst = &x->lease_label},
       {.name = "--events", .kind = LG_FLAG_BOOL, .dst = &x->events},
-      {.name = "--event-queue-size", .kind = LG_FLAG_INT, .dst = &x->queue, .def = "1000",
-       .min = 1, .max = 1000000},
-      {.name = "--lease-memory-size", .kind = LG_FLAG_INT, .dst = &x->memory, .def = "16384",
-       .min = 16, .max = 10000000},
+      {.name = "--event-queue-size",
+       .kind = LG_FLAG_INT,
+       .dst = &x->queue,
+       .def = "1000",
+       .min = 1,
+       .max = 1000000},
+      {.name = "--lease-memory-size",
+       .kind = LG_FLAG_INT,
+       .dst = &x->memory,
+       .def = "16384",
+       .min = 16,
+       .max = 10000000},
       {.name = "--watch-leases", .kind = LG_FLAG_BOOL, .dst = &x->watch_leases},
       {.name = "--fencing", .kind = LG_FLAG_BOOL, .dst = &x->fencing},
-      {.name = "--fencing-unknown", .kind = LG_FLAG_ENUM, .dst = &x->fencing_unknown,
+      {.name = "--fencing-unknown",
+       .kind = LG_FLAG_ENUM,
+       .dst = &x->fencing_unknown,
        .values = deny_allow},
-      {.name = "--cert-secret", .kind = LG_FLAG_STRING, .dst = &x->cert.secret,
+      {.name = "--cert-secret",
+       .kind = LG_FLAG_STRING,
+       .dst = &x->cert.secret,
        .opts = LG_FLAG_NONEMPTY},
-      {.name = "--webhook-configuration", .kind = LG_FLAG_STRING,
-       .dst = &x->cert.webhook_configuration, .opts = LG_FLAG_NONEMPTY},
-      {.name = "--cert-dns-names", .kind = LG_FLAG_STRING, .dst = &x->cert.dns_names,
+      {.name = "--webhook-configuration",
+       .kind = LG_FLAG_STRING,
+       .dst = &x->cert.webhook_configuration,
+       .opts = LG_FLAG_NONEMPTY},
+      {.name = "--cert-dns-names",
+       .kind = LG_FLAG_STRING,
+       .dst = &x->cert.dns_names,
        .opts = LG_FLAG_NONEMPTY},
       CERT_DURATION("--cert-validity", validity, "8760h", 10000000, "10s"),
       CERT_DURATION("--cert-renew-before", renew_before, "720h", 1000000, "1s"),
@@ -412,8 +492,8 @@ int lg_cmd_serve(int argc, char **argv) {
   if (x.events) {
     /* The pod's hostname is its name: Events name it as their source. */
     gethostname(host, sizeof host - 1);
-    lg_events_config ec = {.kube = &kc, .component = "leaseguard", .host = host,
-                           .queue_limit = (size_t)x.queue};
+    lg_events_config ec = {
+        .kube = &kc, .component = "leaseguard", .host = host, .queue_limit = (size_t)x.queue};
     if (lg_events_start(&ec, cfg.metrics, &cfg.events, err, sizeof err) != LG_OK)
       goto out;
   }
@@ -430,15 +510,17 @@ int lg_cmd_serve(int argc, char **argv) {
   }
   if (x.watch_leases || x.fencing) {
     /* A watch never decides readiness: admission must not wait on the API server. */
-    lg_leasefeed_config fc = {.kube = &kc, .witness = cfg.witness, .cache = cache,
-                              .watch_timeout_s = 300};
+    lg_leasefeed_config fc = {
+        .kube = &kc, .witness = cfg.witness, .cache = cache, .watch_timeout_s = 300};
     if (lg_leasefeed_start(&fc, &feed, err, sizeof err) != LG_OK)
       goto out;
   }
   if (x.fencing) {
-    fence = (lg_fencehook_env){.cache = cache, .get = lg_leasefeed_get, .get_ctx = feed,
-                               .unknown_allows = x.fencing_unknown &&
-                                                 !strcmp(x.fencing_unknown, "allow")};
+    fence = (lg_fencehook_env){.cache = cache,
+                               .get = lg_leasefeed_get,
+                               .get_ctx = feed,
+                               .unknown_allows =
+                                   x.fencing_unknown && !strcmp(x.fencing_unknown, "allow")};
     cfg.fence = &fence;
   }
   if (lg_server_run(&cfg, err, sizeof err) == LG_OK)

@@ -43,12 +43,21 @@ int lg_cmd_vap(int argc, char **argv) {
   const char *format = NULL;
   const lg_flag flags[] = {
       {.name = "--policy-file", .kind = LG_FLAG_STRING, .dst = &policy_file},
-      {.name = "--mode", .kind = LG_FLAG_ENUM, .dst = &mode_s, .values = lg_cli_modes,
+      {.name = "--mode",
+       .kind = LG_FLAG_ENUM,
+       .dst = &mode_s,
+       .values = lg_cli_modes,
        .bad = "{flag} must be {values}, got \"{value}\""},
       {.name = "--name", .kind = LG_FLAG_STRING, .dst = &opt.name},
-      {.name = "--failure-policy", .kind = LG_FLAG_ENUM, .dst = &opt.failure_policy,
-       .values = failure_policies, .bad = "{flag} must be {values}, got \"{value}\""},
-      {.name = "--output", .kind = LG_FLAG_ENUM, .dst = &format, .values = formats,
+      {.name = "--failure-policy",
+       .kind = LG_FLAG_ENUM,
+       .dst = &opt.failure_policy,
+       .values = failure_policies,
+       .bad = "{flag} must be {values}, got \"{value}\""},
+      {.name = "--output",
+       .kind = LG_FLAG_ENUM,
+       .dst = &format,
+       .values = formats,
        .bad = "{flag} must be {values}, got \"{value}\""},
   };
   /* vap's usage errors carry no "Run ... --help" line. */
@@ -66,13 +75,16 @@ int lg_cmd_vap(int argc, char **argv) {
     break;
   }
   if (format)
-    opt.format = !strcmp(format, "json") ? LG_VAP_JSON : !strcmp(format, "helm") ? LG_VAP_HELM
-                                                                                 : LG_VAP_YAML;
+    opt.format = !strcmp(format, "json")   ? LG_VAP_JSON
+                 : !strcmp(format, "helm") ? LG_VAP_HELM
+                                           : LG_VAP_YAML;
   if (mode_s)
     opt.mode_override = lg_rules_parse_mode(mode_s);
   if (!lg_vap_name_ok(opt.name)) {
-    fprintf(stderr, "leaseguard vap: --name must be a DNS subdomain (lowercase letters, digits, "
-                    "'-' and '.') of at most 245 characters, got \"%s\"\n", opt.name);
+    fprintf(stderr,
+            "leaseguard vap: --name must be a DNS subdomain (lowercase letters, digits, "
+            "'-' and '.') of at most 245 characters, got \"%s\"\n",
+            opt.name);
     return 2;
   }
   if ((policy_file ? lg_policy_load_file(policy_file, &policy, err, sizeof err)

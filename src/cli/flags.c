@@ -70,7 +70,8 @@ int64_t lg_flags_duration(const char *s) {
   static const struct {
     const char *unit;
     double usec;
-  } units[] = {{"ns", 1e-3}, {"us", 1}, {"\xc2\xb5s", 1}, {"ms", 1e3}, {"s", 1e6}, {"m", 6e7}, {"h", 3.6e9}};
+  } units[] = {{"ns", 1e-3}, {"us", 1},  {"\xc2\xb5s", 1}, {"ms", 1e3},
+               {"s", 1e6},   {"m", 6e7}, {"h", 3.6e9}};
   const size_t n_units = sizeof units / sizeof units[0];
   double total = 0;
   if (!s || !*s)

@@ -17,7 +17,7 @@ typedef enum {
   LG_FLAG_REST      /* char **: --name [--] COMMAND...: the rest of argv, parsing ends */
 } lg_flag_kind;
 
-#define LG_FLAG_NONEMPTY 1u  /* STRING: an empty value is a usage error */
+#define LG_FLAG_NONEMPTY  1u /* STRING: an empty value is a usage error */
 #define LG_FLAG_EMPTY_OFF 2u /* STRING: an empty value leaves dst NULL */
 
 /* A repeatable flag's values, borrowed from argv; the array is new (lg_flags_list_free). */
@@ -32,9 +32,9 @@ typedef struct {
   const char *name; /* "--secure-port" */
   lg_flag_kind kind;
   void *dst;
-  const char *def; /* the default, stored into dst before argv (not for LIST); NULL: dst is
+  const char *def;    /* the default, stored into dst before argv (not for LIST); NULL: dst is
                      left alone */
-  long long min, max;      /* INT: the range; DURATION: in microseconds, max 0 = none */
+  long long min, max; /* INT: the range; DURATION: in microseconds, max 0 = none */
   const char *const *values; /* ENUM: NULL-terminated */
   unsigned opts;             /* LG_FLAG_NONEMPTY, LG_FLAG_EMPTY_OFF */
   const char *bad;           /* the message for a bad value (NULL: the kind's) */

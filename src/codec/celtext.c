@@ -75,17 +75,17 @@ void lg_cel_add_string(lg_cel_buf *b, const char *s) {
 
 /* Parsed glob: literal bytes, '*' as STAR, '?' as ANY, and sets as RE2 classes. */
 typedef struct {
-  lg_cel_buf re;  /* the RE2 pattern, between ^ and $ */
-  lg_cel_buf lit; /* the literal text between stars, when no '?' nor set occurs */
-  int stars;      /* '*' runs */
+  lg_cel_buf re;        /* the RE2 pattern, between ^ and $ */
+  lg_cel_buf lit;       /* the literal text between stars, when no '?' nor set occurs */
+  int stars;            /* '*' runs */
   bool star_last, wild; /* wild: a '?' or a set occurs */
-  int segments;   /* literal runs */
-  bool never;     /* a set that matches nothing: the glob matches nothing */
+  int segments;         /* literal runs */
+  bool never;           /* a set that matches nothing: the glob matches nothing */
 } glob_parse;
 
-static const char *const classes[] = {"alnum", "alpha", "blank", "cntrl", "digit", "graph",
-                                      "lower", "print", "punct", "space", "upper", "xdigit",
-                                      NULL};
+static const char *const classes[] = {"alnum", "alpha",  "blank", "cntrl", "digit",
+                                      "graph", "lower",  "print", "punct", "space",
+                                      "upper", "xdigit", NULL};
 
 static void re_literal(lg_cel_buf *re, unsigned char c) {
   if (strchr("\\.+*?()|[]{}^$", c) && c)
@@ -133,8 +133,7 @@ static int set_char(const char **p, unsigned char *c, bool *is_class, lg_cel_buf
         *p = end + 2;
         return 0;
       }
-    return lg_fail(err, errlen, LG_EPOLICY, "glob \"%s\": unknown or unterminated [:class:]",
-                   glob);
+    return lg_fail(err, errlen, LG_EPOLICY, "glob \"%s\": unknown or unterminated [:class:]", glob);
   }
   *c = (unsigned char)*s;
   *p = s + 1;

@@ -49,8 +49,7 @@ lg_rc lg_certinfo_read(const char *pem, lg_certinfo *out, char *err, size_t errl
   return LG_OK;
 }
 
-lg_rc lg_certinfo_key_matches(const char *cert_pem, const char *key_pem, char *err,
-                              size_t errlen) {
+lg_rc lg_certinfo_key_matches(const char *cert_pem, const char *key_pem, char *err, size_t errlen) {
   X509 *x = read_cert(cert_pem, "the certificate", err, errlen);
   BIO *b = NULL;
   EVP_PKEY *key = NULL;

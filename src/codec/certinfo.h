@@ -20,8 +20,7 @@ lg_rc lg_certinfo_read(const char *pem, lg_certinfo *out, char *err, size_t errl
 
 /* LG_OK when key_pem is a PEM private key whose public half is the one of cert_pem's first
  * certificate; LG_ETLS with the reason otherwise. */
-lg_rc lg_certinfo_key_matches(const char *cert_pem, const char *key_pem, char *err,
-                              size_t errlen);
+lg_rc lg_certinfo_key_matches(const char *cert_pem, const char *key_pem, char *err, size_t errlen);
 
 /* LG_OK when the first certificate of cert_pem names ca_pem's as its issuer and carries its
  * signature; LG_ETLS with the reason otherwise. */

@@ -18,9 +18,8 @@ const char *lg_certrot_word(lg_certrot_action a) {
   return (unsigned)a < LG_CERTROT_ACTION_COUNT ? words[a] : "unknown";
 }
 
-__attribute__((format(printf, 3, 4))) static lg_certrot_plan plan(lg_certrot_action a,
-                                                                   bool broken, const char *fmt,
-                                                                   ...) {
+__attribute__((format(printf, 3, 4))) static lg_certrot_plan plan(lg_certrot_action a, bool broken,
+                                                                  const char *fmt, ...) {
   lg_certrot_plan p = {.action = a, .broken = broken};
   va_list ap;
   va_start(ap, fmt);
@@ -74,8 +73,8 @@ static bool check_prev(const lg_certrot_view *v, const lg_certrot_policy *p, int
   if (v->prev.state == LG_CERTROT_BAD)
     *out = plan(LG_CERTROT_DROP, true, "ca-previous.crt: %s", why(v));
   else if (now >= v->prev.not_after)
-    *out = plan(LG_CERTROT_DROP, false, "the previous CA expired at %s",
-                when(v->prev.not_after, t));
+    *out =
+        plan(LG_CERTROT_DROP, false, "the previous CA expired at %s", when(v->prev.not_after, t));
   else if (now >= v->tls.issued + p->overlap)
     *out = plan(LG_CERTROT_DROP, false,
                 "the serving pair was switched to the new CA at %s, an overlap ago",
@@ -105,13 +104,13 @@ static bool check_next(const lg_certrot_view *v, const lg_certrot_policy *p, int
     *out = plan(LG_CERTROT_NONE, false,
                 "waiting for the webhook configuration's caBundle to trust the new CA");
   else
-    *out = plan(LG_CERTROT_SWITCH, false,
-                "the new CA has been trusted since %s, an overlap ago", when(v->next.issued, t));
+    *out = plan(LG_CERTROT_SWITCH, false, "the new CA has been trusted since %s, an overlap ago",
+                when(v->next.issued, t));
   return true;
 }
 
-lg_certrot_plan lg_certrot_decide(const lg_certrot_view *v, const lg_certrot_policy *p,
-                                  int64_t now, bool bundle_has_next) {
+lg_certrot_plan lg_certrot_decide(const lg_certrot_view *v, const lg_certrot_policy *p, int64_t now,
+                                  bool bundle_has_next) {
   lg_certrot_plan out;
   char ca[LG_TIME_BUFLEN], tls[LG_TIME_BUFLEN];
 

@@ -21,14 +21,14 @@ typedef struct {
  * announced, trusted but not yet signing), ca-previous.crt (the CA before the last switch,
  * still trusted for a while). */
 typedef struct {
-  bool exists;          /* the Secret exists */
-  lg_certrot_cert ca;   /* OK: a CA certificate with its key */
-  lg_certrot_cert tls;  /* OK: a certificate with its key */
+  bool exists;           /* the Secret exists */
+  lg_certrot_cert ca;    /* OK: a CA certificate with its key */
+  lg_certrot_cert tls;   /* OK: a certificate with its key */
   bool tls_issued_by_ca; /* tls.crt was signed by ca.crt */
   bool tls_names;        /* tls.crt names every DNS name asked for */
-  lg_certrot_cert next; /* OK: a CA certificate with its key */
-  lg_certrot_cert prev; /* OK: a certificate */
-  const char *problem;  /* what is wrong with the BAD ones, for the reason; may be NULL */
+  lg_certrot_cert next;  /* OK: a CA certificate with its key */
+  lg_certrot_cert prev;  /* OK: a certificate */
+  const char *problem;   /* what is wrong with the BAD ones, for the reason; may be NULL */
 } lg_certrot_view;
 
 typedef struct {
@@ -37,7 +37,7 @@ typedef struct {
 } lg_certrot_policy;
 
 /* X(name, word): the actions, and the word of each in logs and metrics. */
-#define LG_CERTROT_ACTIONS(X)                                                                \
+#define LG_CERTROT_ACTIONS(X)                                                               \
   X(LG_CERTROT_NONE, "none")         /* use what is there */                                \
   X(LG_CERTROT_CREATE, "create")     /* no Secret: a new CA and serving pair */             \
   X(LG_CERTROT_REPAIR, "repair")     /* the CA is unusable or expired: start over */        \
@@ -50,7 +50,7 @@ typedef enum {
 #define LG_CERTROT_ENUM(name, word) name,
   LG_CERTROT_ACTIONS(LG_CERTROT_ENUM)
 #undef LG_CERTROT_ENUM
-  LG_CERTROT_ACTION_COUNT
+      LG_CERTROT_ACTION_COUNT
 } lg_certrot_action;
 
 typedef struct {
@@ -64,7 +64,7 @@ const char *lg_certrot_word(lg_certrot_action a);
 
 /* Decides the next step at time now (Unix seconds). bundle_has_next: the webhook
  * configuration's caBundle is known to trust ca-next (the switch waits for it). */
-lg_certrot_plan lg_certrot_decide(const lg_certrot_view *v, const lg_certrot_policy *p,
-                                  int64_t now, bool bundle_has_next);
+lg_certrot_plan lg_certrot_decide(const lg_certrot_view *v, const lg_certrot_policy *p, int64_t now,
+                                  bool bundle_has_next);
 
 #endif

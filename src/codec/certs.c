@@ -22,11 +22,11 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#define MAX_DAYS 36500   /* 100 years; keeps notAfter well inside GeneralizedTime */
-#define MAX_NAME 253     /* longest DNS name */
-#define MAX_CN 64        /* ub-common-name (RFC 5280) */
+#define MAX_DAYS     36500 /* 100 years; keeps notAfter well inside GeneralizedTime */
+#define MAX_NAME     253   /* longest DNS name */
+#define MAX_CN       64    /* ub-common-name (RFC 5280) */
 #define SKEW_SECONDS LG_CERTS_BACKDATE_S
-#define PATH_LEN 4096
+#define PATH_LEN     4096
 
 enum { F_CA, F_CRT, F_KEY, F_COUNT };
 static const char *const file_names[F_COUNT] = {"ca.crt", "tls.crt", "tls.key"};
@@ -67,10 +67,11 @@ static lg_rc check_name(const char *name, size_t idx, char *err, size_t errlen) 
     return lg_fail(err, errlen, LG_EINVAL, "name %zu is longer than %d characters", idx, MAX_NAME);
   if (idx == 0 && len > MAX_CN)
     return lg_fail(err, errlen, LG_EINVAL,
-                   "first name \"%s\" is the subject CN and may not pass %d characters", name, MAX_CN);
+                   "first name \"%s\" is the subject CN and may not pass %d characters", name,
+                   MAX_CN);
   if (strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-*:") != len)
-    return lg_fail(err, errlen, LG_EINVAL,
-                   "name \"%s\" has a character outside [A-Za-z0-9.-*:]", name);
+    return lg_fail(err, errlen, LG_EINVAL, "name \"%s\" has a character outside [A-Za-z0-9.-*:]",
+                   name);
   if (strchr(name, ':') && !parse_ip(name, ip))
     return lg_fail(err, errlen, LG_EINVAL, "name \"%s\" has ':' but is not an IP address", name);
   return LG_OK;
@@ -155,11 +156,11 @@ static int set_serial(X509 *x) {
 static X509 *new_cert(EVP_PKEY *key, const char *cn, time_t from, time_t until) {
   X509 *x = X509_new();
   X509_NAME *subj = x ? X509_get_subject_name(x) : NULL;
-  int ok = x && X509_set_version(x, X509_VERSION_3) && set_serial(x) &&
-           X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1,
-                                      -1, 0) &&
-           X509_time_adj_ex(X509_getm_notBefore(x), 0, 0, &from) &&
-           X509_time_adj_ex(X509_getm_notAfter(x), 0, 0, &until) && X509_set_pubkey(x, key);
+  int ok =
+      x && X509_set_version(x, X509_VERSION_3) && set_serial(x) &&
+      X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0) &&
+      X509_time_adj_ex(X509_getm_notBefore(x), 0, 0, &from) &&
+      X509_time_adj_ex(X509_getm_notAfter(x), 0, 0, &until) && X509_set_pubkey(x, key);
   if (!ok) {
     X509_free(x);
     x = NULL;
@@ -212,8 +213,7 @@ static X509 *make_ca(EVP_PKEY *key, const char *cn, time_t now, time_t until) {
   int ok = x && X509_set_issuer_name(x, X509_get_subject_name(x)) &&
            add_ext(x, x, NID_basic_constraints, "critical,CA:TRUE") &&
            add_ext(x, x, NID_key_usage, "critical,keyCertSign,cRLSign") &&
-           add_ext(x, x, NID_subject_key_identifier, "hash") &&
-           X509_sign(x, key, EVP_sha256()) > 0;
+           add_ext(x, x, NID_subject_key_identifier, "hash") && X509_sign(x, key, EVP_sha256()) > 0;
   if (!ok) {
     X509_free(x);
     x = NULL;
@@ -242,8 +242,8 @@ static X509 *make_serving(EVP_PKEY *key, X509 *ca, EVP_PKEY *ca_key, const char 
 
 /* Writes cert (or, when NULL, key as unencrypted PKCS#8) to a new temp file beside its
  * final name; tmp receives the temp path and stays "" if none was created. */
-static lg_rc write_temp(const char *dir, const char *name, mode_t mode, X509 *cert,
-                        EVP_PKEY *key, char *tmp, size_t tmplen, char *err, size_t errlen) {
+static lg_rc write_temp(const char *dir, const char *name, mode_t mode, X509 *cert, EVP_PKEY *key,
+                        char *tmp, size_t tmplen, char *err, size_t errlen) {
   char base[64];
   lg_rc rc;
   int fd = -1;
@@ -265,8 +265,9 @@ static lg_rc write_temp(const char *dir, const char *name, mode_t mode, X509 *ce
     goto out;
   }
   bio = BIO_new_fd(fd, BIO_NOCLOSE);
-  if (!bio || !(cert ? PEM_write_bio_X509(bio, cert)
-                     : PEM_write_bio_PKCS8PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL)) ||
+  if (!bio ||
+      !(cert ? PEM_write_bio_X509(bio, cert)
+             : PEM_write_bio_PKCS8PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL)) ||
       BIO_flush(bio) != 1) {
     rc = ossl_fail(err, errlen, "write %s", tmp);
     goto out;
@@ -317,14 +318,14 @@ lg_rc lg_certs_generate(const lg_certs_opts *opts, char *err, size_t errlen) {
     goto out;
   }
 
-  rc = write_temp(opts->out_dir, file_names[F_CA], 0644, ca, NULL, tmp[F_CA], PATH_LEN, err,
-                  errlen);
+  rc =
+      write_temp(opts->out_dir, file_names[F_CA], 0644, ca, NULL, tmp[F_CA], PATH_LEN, err, errlen);
   if (!rc)
-    rc = write_temp(opts->out_dir, file_names[F_CRT], 0644, crt, NULL, tmp[F_CRT], PATH_LEN,
-                    err, errlen);
+    rc = write_temp(opts->out_dir, file_names[F_CRT], 0644, crt, NULL, tmp[F_CRT], PATH_LEN, err,
+                    errlen);
   if (!rc)
-    rc = write_temp(opts->out_dir, file_names[F_KEY], 0600, NULL, key, tmp[F_KEY], PATH_LEN,
-                    err, errlen);
+    rc = write_temp(opts->out_dir, file_names[F_KEY], 0600, NULL, key, tmp[F_KEY], PATH_LEN, err,
+                    errlen);
   if (!rc)
     rc = check_targets(opts->out_dir, err, errlen);
   /* Three renames in one directory are not one atomic step, but each file is always
@@ -463,9 +464,8 @@ out:
   return rc;
 }
 
-lg_rc lg_certs_make_serving(const lg_certs_pem *ca, const char *const *names, size_t n,
-                            int64_t now, int64_t validity_s, lg_certs_pem *out, char *err,
-                            size_t errlen) {
+lg_rc lg_certs_make_serving(const lg_certs_pem *ca, const char *const *names, size_t n, int64_t now,
+                            int64_t validity_s, lg_certs_pem *out, char *err, size_t errlen) {
   BIO *b = NULL;
   X509 *ca_cert = NULL, *crt = NULL;
   EVP_PKEY *ca_key = NULL, *key = NULL;

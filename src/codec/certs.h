@@ -12,10 +12,11 @@
 #define LG_CERTS_BACKDATE_S 300
 
 typedef struct {
-  const char *out_dir;      /* directory to write ca.crt, tls.crt, tls.key into (created if missing) */
-  const char *const *names; /* SAN entries; an entry that parses as an IPv4/IPv6 address becomes an IP SAN */
-  size_t n_names;           /* 0 = defaults: DNS localhost, IP 127.0.0.1 */
-  int days;                 /* validity of both certificates, > 0 */
+  const char *out_dir; /* directory to write ca.crt, tls.crt, tls.key into (created if missing) */
+  const char *const
+      *names;     /* SAN entries; an entry that parses as an IPv4/IPv6 address becomes an IP SAN */
+  size_t n_names; /* 0 = defaults: DNS localhost, IP 127.0.0.1 */
+  int days;       /* validity of both certificates, > 0 */
 } lg_certs_opts;
 
 /* Makes a self-signed CA and a serving certificate signed by it (EC P-256, SHA-256,
@@ -44,9 +45,8 @@ lg_rc lg_certs_make_ca(int64_t now, int64_t validity_s, lg_certs_pem *out, char 
 
 /* Makes a serving certificate for names (as lg_certs_opts; CN = names[0]) signed by ca,
  * valid until now + validity_s or the CA's notAfter, whichever is first. All or nothing. */
-lg_rc lg_certs_make_serving(const lg_certs_pem *ca, const char *const *names, size_t n,
-                            int64_t now, int64_t validity_s, lg_certs_pem *out, char *err,
-                            size_t errlen);
+lg_rc lg_certs_make_serving(const lg_certs_pem *ca, const char *const *names, size_t n, int64_t now,
+                            int64_t validity_s, lg_certs_pem *out, char *err, size_t errlen);
 
 /* Frees both strings (the key wiped first) and sets them NULL; NULL is a no-op. */
 void lg_certs_pem_free(lg_certs_pem *p);

@@ -148,8 +148,8 @@ static lg_rc serving(const lg_certsecret *s, lg_certsecret_key crt, lg_certsecre
 }
 
 lg_rc lg_certsecret_apply(const lg_certsecret *cur, lg_certrot_action a,
-                          const lg_certsecret_params *p, int64_t now, lg_certsecret *out,
-                          char *err, size_t errlen) {
+                          const lg_certsecret_params *p, int64_t now, lg_certsecret *out, char *err,
+                          size_t errlen) {
   lg_certs_pem ca = {0}, tls = {0};
   lg_rc rc = LG_OK;
 

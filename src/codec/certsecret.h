@@ -14,25 +14,25 @@
 #include "rc.h"
 
 /* X(name, data key) */
-#define LG_CERTSECRET_KEYS(X)                                                                \
-  X(LG_CS_CA_CRT, "ca.crt")                                                                  \
-  X(LG_CS_CA_KEY, "ca.key")                                                                  \
-  X(LG_CS_TLS_CRT, "tls.crt")                                                                \
-  X(LG_CS_TLS_KEY, "tls.key")                                                                \
-  X(LG_CS_NEXT_CRT, "ca-next.crt")                                                           \
-  X(LG_CS_NEXT_KEY, "ca-next.key")                                                           \
+#define LG_CERTSECRET_KEYS(X)      \
+  X(LG_CS_CA_CRT, "ca.crt")        \
+  X(LG_CS_CA_KEY, "ca.key")        \
+  X(LG_CS_TLS_CRT, "tls.crt")      \
+  X(LG_CS_TLS_KEY, "tls.key")      \
+  X(LG_CS_NEXT_CRT, "ca-next.crt") \
+  X(LG_CS_NEXT_KEY, "ca-next.key") \
   X(LG_CS_PREV_CRT, "ca-previous.crt")
 
 typedef enum {
 #define LG_CS_ENUM(name, key) name,
   LG_CERTSECRET_KEYS(LG_CS_ENUM)
 #undef LG_CS_ENUM
-  LG_CS_COUNT
+      LG_CS_COUNT
 } lg_certsecret_key;
 
 /* The data keys of the Secret that the controller uses, decoded. */
 typedef struct {
-  char *pem[LG_CS_COUNT];      /* new strings; NULL when the key is absent */
+  char *pem[LG_CS_COUNT];       /* new strings; NULL when the key is absent */
   bool not_base64[LG_CS_COUNT]; /* present, but not base64 of text (pem is then "") */
 } lg_certsecret;
 
@@ -63,8 +63,8 @@ void lg_certsecret_view(const lg_certsecret *s, const char *const *names, size_t
 /* The data after action a at time now, as a new set in out (cur is not changed). All or
  * nothing: on failure out holds nothing and err says why. */
 lg_rc lg_certsecret_apply(const lg_certsecret *cur, lg_certrot_action a,
-                          const lg_certsecret_params *p, int64_t now, lg_certsecret *out,
-                          char *err, size_t errlen);
+                          const lg_certsecret_params *p, int64_t now, lg_certsecret *out, char *err,
+                          size_t errlen);
 
 /* The Secret's data object: base64 of each key s holds, and the keys of base (the current
  * data, borrowed, may be NULL) that are not the controller's. New, NULL on no memory. */

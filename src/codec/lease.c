@@ -67,7 +67,8 @@ lg_rc lg_lease_decode(const json_t *obj, lg_lease *out, char *err, size_t errlen
   lg_utf8_json_text((json_t *)v);
   if (v && !json_is_null(v) &&
       (!json_is_string(v) || strncmp(json_string_value(v), "coordination.k8s.io/", 20)))
-    return lg_fail(err, errlen, LG_ELEASE, "object is not a coordination.k8s.io Lease (apiVersion %s)",
+    return lg_fail(err, errlen, LG_ELEASE,
+                   "object is not a coordination.k8s.io Lease (apiVersion %s)",
                    json_is_string(v) ? json_string_value(v) : "of the wrong type");
   meta = json_object_get(obj, "metadata");
   if (meta && !json_is_null(meta)) {
@@ -103,9 +104,7 @@ const char *lg_lease_holder_or_empty(const lg_lease *l) {
   return lg_lease_held(l) ? l->holder : "";
 }
 
-int64_t lg_lease_transitions(const lg_lease *l) {
-  return l->has_transitions ? l->transitions : 0;
-}
+int64_t lg_lease_transitions(const lg_lease *l) { return l->has_transitions ? l->transitions : 0; }
 
 bool lg_lease_same_spec(const lg_lease *a, const lg_lease *b) {
   if (!a->spec || !b->spec)

@@ -25,10 +25,10 @@ typedef struct {
   bool has_renew;
   lg_time renew; /* spec.renewTime */
   bool has_transitions;
-  int64_t transitions;         /* spec.leaseTransitions */
-  const char *strategy;        /* spec.strategy (coordinated leader election), NULL when absent */
+  int64_t transitions;          /* spec.leaseTransitions */
+  const char *strategy;         /* spec.strategy (coordinated leader election), NULL when absent */
   const char *preferred_holder; /* spec.preferredHolder, NULL when absent */
-  const json_t *spec;          /* borrowed; NULL when the object has no spec */
+  const json_t *spec;           /* borrowed; NULL when the object has no spec */
 } lg_lease;
 
 /* Decodes obj (borrowed) into *out. Wrong JSON types are errors (LG_ELEASE) with the

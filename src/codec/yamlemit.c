@@ -11,8 +11,8 @@
 /* Plain only for a letter followed by letters, digits and ._/- and not a word YAML 1.1 reads
  * as a boolean or null ("on", "no", "null"…): everything else is quoted. */
 static bool plain_ok(const char *s) {
-  static const char *const words[] = {"y", "n", "yes", "no", "on", "off", "true", "false", "null",
-                                      NULL};
+  static const char *const words[] = {"y",   "n",    "yes",   "no",   "on",
+                                      "off", "true", "false", "null", NULL};
   if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')))
     return false;
   for (const char *p = s; *p; p++)

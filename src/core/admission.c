@@ -35,8 +35,9 @@ static lg_rc decode_user(const json_t *req, lg_review *r, char *err, size_t errl
   if ((rc = typed(u, "username", JSON_STRING, "a string", err, errlen)) ||
       (rc = typed(u, "groups", JSON_ARRAY, "an array", err, errlen)) ||
       (rc = typed(u, "extra", JSON_OBJECT, "an object", err, errlen)))
-    return lg_fail(err, errlen, rc, "request.userInfo: username must be a string, groups an "
-                                    "array and extra an object");
+    return lg_fail(err, errlen, rc,
+                   "request.userInfo: username must be a string, groups an "
+                   "array and extra an object");
   if (str(u, "username"))
     r->requester.username = str(u, "username");
   r->groups = json_is_array(json_object_get(u, "groups")) ? json_object_get(u, "groups") : NULL;
@@ -47,8 +48,8 @@ static lg_rc decode_user(const json_t *req, lg_review *r, char *err, size_t errl
   return LG_OK;
 }
 
-static lg_rc decode_object(const json_t *req, const char *key, bool *has, lg_lease *l,
-                           char *err, size_t errlen) {
+static lg_rc decode_object(const json_t *req, const char *key, bool *has, lg_lease *l, char *err,
+                           size_t errlen) {
   const json_t *o = json_object_get(req, key);
   char detail[200];
   lg_rc rc;
@@ -298,9 +299,9 @@ char *lg_admission_encode_n(const char *uid, size_t uid_len, const lg_verdict *v
     LG_JSONW_LIT(&w, "\"}");
   }
   for (i = 0, n = 0; i <= v->n; i++) {
-    const char *warning = i < v->n ? (v->findings[i].mode == LG_MODE_WARN ? v->findings[i].warning
-                                                                          : NULL)
-                                   : extra_warning;
+    const char *warning =
+        i < v->n ? (v->findings[i].mode == LG_MODE_WARN ? v->findings[i].warning : NULL)
+                 : extra_warning;
     if (!warning)
       continue;
     if (n++)

@@ -14,17 +14,17 @@
 
 /* A decoded request. Every string is borrowed from root, which the review owns. */
 typedef struct {
-  json_t *root;            /* owned; in arena when there is one */
-  lg_jarena *arena;        /* owned: the tree's memory (jarena.h), or NULL (malloc) */
-  const char *uid;         /* request.uid as sent (a U+0000 in it kept: uid_len bytes) */
+  json_t *root;     /* owned; in arena when there is one */
+  lg_jarena *arena; /* owned: the tree's memory (jarena.h), or NULL (malloc) */
+  const char *uid;  /* request.uid as sent (a U+0000 in it kept: uid_len bytes) */
   size_t uid_len;
   const char *group, *version, *kind; /* request.kind */
   const char *namespace, *name;
-  const char *operation;   /* as sent */
+  const char *operation; /* as sent */
   lg_operation op;
   lg_requester requester;
-  const json_t *groups;    /* userInfo.groups (array) or NULL; borrowed */
-  bool is_lease;           /* request.kind is coordination.k8s.io Lease */
+  const json_t *groups; /* userInfo.groups (array) or NULL; borrowed */
+  bool is_lease;        /* request.kind is coordination.k8s.io Lease */
   bool has_object, has_old_object;
   lg_lease object, old_object; /* decoded only when is_lease */
   bool dry_run;

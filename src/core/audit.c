@@ -9,8 +9,8 @@
 struct lg_audit {
   const lg_policy *policy;
   lg_mode mode;
-  json_t *last; /* "namespace/name" -> the last version seen (a reference) */
-  json_t *seen; /* "namespace/name" -> true, for every lease ever seen */
+  json_t *last;        /* "namespace/name" -> the last version seen (a reference) */
+  json_t *seen;        /* "namespace/name" -> true, for every lease ever seen */
   lg_witness *witness; /* when (by the watcher's clock) each version was seen: watch only */
   lg_audit_stats stats;
 };
@@ -69,8 +69,8 @@ void lg_audit_change_clear(lg_audit_change *c) {
 }
 
 static const char *resource_version(const json_t *obj) {
-  const char *rv = json_string_value(json_object_get(json_object_get(obj, "metadata"),
-                                                     "resourceVersion"));
+  const char *rv =
+      json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
   return rv ? rv : "";
 }
 
@@ -151,7 +151,7 @@ lg_rc lg_audit_observe(lg_audit *a, json_t *obj, bool deleted, const lg_time *ob
   out->name = l.name;
   out->resource_version = resource_version(obj);
   lg_utf8_copy(out->old_resource_version, sizeof out->old_resource_version,
-            prev ? resource_version(prev) : "");
+               prev ? resource_version(prev) : "");
   if (prev && !deleted && out->resource_version[0] &&
       strcmp(out->resource_version, resource_version(prev)) == 0) {
     out->duplicate = true;
@@ -302,8 +302,7 @@ lg_rc lg_audit_feed(lg_audit *a, json_t *value,
       return LG_OK;
     return feed_one(a, obj, type == LG_AUDIT_EV_DELETED, on_change, ud, err, errlen);
   }
-  if ((kind && (strcmp(kind, "List") == 0 || strcmp(kind, "LeaseList") == 0)) ||
-      (!kind && items)) {
+  if ((kind && (strcmp(kind, "List") == 0 || strcmp(kind, "LeaseList") == 0)) || (!kind && items)) {
     if (!json_is_array(items))
       return lg_fail(err, errlen, LG_EJSON, "a %s without an items array", kind ? kind : "list");
     json_array_foreach(items, i, it) {

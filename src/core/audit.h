@@ -48,16 +48,16 @@ typedef struct lg_audit_change {
   lg_operation op;                /* CREATE (first version seen), UPDATE or DELETE */
   const char *namespace, *name;   /* of the lease */
   const char *resource_version;   /* of this version ("" when absent) */
-  char old_resource_version[128];   /* of the last version seen before ("" when none) */
+  char old_resource_version[128]; /* of the last version seen before ("" when none) */
   bool has_old, has_new;          /* old_lease: absent on CREATE; new_lease: absent on DELETE */
   lg_lease old_lease, new_lease;
-  lg_time when;                   /* the clock it was judged at (lg_audit_clock) */
-  bool duplicate;                 /* the same resourceVersion as the last version: ignored */
-  const char *skipped;            /* non-NULL when no rule ran: why (static string) */
-  bool identity_unjudged;         /* the policy enables holder-identity here; not judged */
-  bool observed;                  /* judged by when versions were seen (watch), not only by
+  lg_time when;                    /* the clock it was judged at (lg_audit_clock) */
+  bool duplicate;                  /* the same resourceVersion as the last version: ignored */
+  const char *skipped;             /* non-NULL when no rule ran: why (static string) */
+  bool identity_unjudged;          /* the policy enables holder-identity here; not judged */
+  bool observed;                   /* judged by when versions were seen (watch), not only by
                                    * the writers' timestamps (a recording) */
-  lg_verdict verdict;             /* the findings (empty when skipped) */
+  lg_verdict verdict;              /* the findings (empty when skipped) */
   json_t *old_object, *new_object; /* owned references (NULL when absent) */
 } lg_audit_change;
 
@@ -104,10 +104,10 @@ lg_rc lg_audit_feed(lg_audit *a, json_t *value,
                     size_t errlen);
 
 typedef struct {
-  size_t versions;     /* versions seen (deletions included, duplicates not) */
-  size_t leases;       /* distinct namespace/name seen */
-  size_t findings;     /* findings reported */
-  size_t error_events; /* watch ERROR events in a recorded history */
+  size_t versions;        /* versions seen (deletions included, duplicates not) */
+  size_t leases;          /* distinct namespace/name seen */
+  size_t findings;        /* findings reported */
+  size_t error_events;    /* watch ERROR events in a recorded history */
   bool identity_unjudged; /* holder-identity was enabled for some lease but not judged */
 } lg_audit_stats;
 

@@ -82,8 +82,8 @@ static void object_ids(const json_t *root, const char **uid, const char **rv) {
     *rv = (v = json_string_value(json_object_get(m, "resourceVersion"))) && *v ? v : NULL;
 }
 
-void lg_decision_from_webhook(const lg_webhook_result *res, lg_decision_source source,
-                              lg_time now, lg_decision *d) {
+void lg_decision_from_webhook(const lg_webhook_result *res, lg_decision_source source, lg_time now,
+                              lg_decision *d) {
   const lg_review *r = &res->review;
   /* The findings are filled as they come: clearing all of them would cost every request. */
   memset(d, 0, offsetof(lg_decision, findings));
@@ -111,8 +111,7 @@ void lg_decision_from_webhook(const lg_webhook_result *res, lg_decision_source s
   add_findings(d, &res->verdict);
 }
 
-void lg_decision_from_audit(const lg_audit_change *c, lg_decision_source source,
-                            lg_decision *d) {
+void lg_decision_from_audit(const lg_audit_change *c, lg_decision_source source, lg_decision *d) {
   const json_t *obj = c->new_object ? c->new_object : c->old_object;
   memset(d, 0, offsetof(lg_decision, findings));
   d->source = source;

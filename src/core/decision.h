@@ -43,43 +43,42 @@ typedef struct {
  * and valid as long as that is; the record owns nothing and needs no freeing. */
 typedef struct {
   lg_decision_source source;
-  lg_time when;          /* serve/check: the clock it was judged at; audit: the change's */
-  bool usable;           /* false: unusable input, never judged (serve/check: HTTP 400) */
-  int http_status;       /* serve/check: the answer's status (0 for audit) */
-  const char *response;  /* serve/check: the answer's body (NULL for audit) */
+  lg_time when;         /* serve/check: the clock it was judged at; audit: the change's */
+  bool usable;          /* false: unusable input, never judged (serve/check: HTTP 400) */
+  int http_status;      /* serve/check: the answer's status (0 for audit) */
+  const char *response; /* serve/check: the answer's body (NULL for audit) */
   /* what was asked */
   const char *operation; /* "CREATE", "UPDATE", "DELETE", "CONNECT" or as sent */
   const char *namespace, *name;
-  const char *request_uid;      /* serve/check: the AdmissionReview's uid; NULL for audit */
-  const char *object_uid;       /* metadata.uid of the new, else the old version; or NULL */
-  const char *resource_version; /* metadata.resourceVersion, likewise; or NULL */
+  const char *request_uid;          /* serve/check: the AdmissionReview's uid; NULL for audit */
+  const char *object_uid;           /* metadata.uid of the new, else the old version; or NULL */
+  const char *resource_version;     /* metadata.resourceVersion, likewise; or NULL */
   const char *old_resource_version; /* audit: of the last version seen before, or NULL */
   bool dry_run;
-  const char *kind;      /* serve/check: request.kind.kind */
-  const char *ignored;   /* non-NULL: not a Lease, let through; why */
+  const char *kind;                      /* serve/check: request.kind.kind */
+  const char *ignored;                   /* non-NULL: not a Lease, let through; why */
   const lg_lease *old_lease, *new_lease; /* NULL when absent */
   /* by whom */
-  const char *username;  /* "" when unknown (audit) */
-  const char *pod;       /* the requester's pod, or NULL */
-  const json_t *groups;  /* userInfo.groups (array), or NULL */
+  const char *username; /* "" when unknown (audit) */
+  const char *pod;      /* the requester's pod, or NULL */
+  const json_t *groups; /* userInfo.groups (array), or NULL */
   /* what was decided */
   bool allowed;
-  lg_mode mode;          /* the strongest mode among the findings (OFF when none) */
-  bool has_offset;       /* serve: the write measured its writer's clock: */
-  lg_time offset;        /* new renewTime minus the webhook's clock */
-  double latency;        /* serve: seconds spent judging (set by the caller) */
+  lg_mode mode;    /* the strongest mode among the findings (OFF when none) */
+  bool has_offset; /* serve: the write measured its writer's clock: */
+  lg_time offset;  /* new renewTime minus the webhook's clock */
+  double latency;  /* serve: seconds spent judging (set by the caller) */
   lg_decision_finding findings[LG_RULE_COUNT];
   size_t n;
 } lg_decision;
 
 /* Fills *d from a webhook result (serve or check, as source) judged at now; d borrows from
  * res, which must outlive it. */
-void lg_decision_from_webhook(const lg_webhook_result *res, lg_decision_source source,
-                              lg_time now, lg_decision *d);
+void lg_decision_from_webhook(const lg_webhook_result *res, lg_decision_source source, lg_time now,
+                              lg_decision *d);
 
 /* Fills *d from a judged audit change (source FILE or WATCH); d borrows from c. */
-void lg_decision_from_audit(const lg_audit_change *c, lg_decision_source source,
-                            lg_decision *d);
+void lg_decision_from_audit(const lg_audit_change *c, lg_decision_source source, lg_decision *d);
 
 /* "serve", "check", "file" or "watch". */
 const char *lg_decision_source_name(lg_decision_source s);

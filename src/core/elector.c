@@ -67,11 +67,13 @@ lg_rc lg_elector_validate(const lg_elector_config *c, char *err, size_t errlen) 
   if (!lg_k8sname_is_label(c->namespace))
     return lg_fail(err, errlen, LG_EINVAL,
                    "the lock namespace \"%.80s\" is not a namespace name (a DNS-1123 label: "
-                   "lower-case letters, digits and '-', at most 63)", c->namespace);
+                   "lower-case letters, digits and '-', at most 63)",
+                   c->namespace);
   if (!lg_k8sname_is_subdomain(c->name))
     return lg_fail(err, errlen, LG_EINVAL,
                    "the lock name \"%.80s\" is not a lease name (a DNS-1123 subdomain: "
-                   "lower-case letters, digits, '-' and '.', at most 253)", c->name);
+                   "lower-case letters, digits, '-' and '.', at most 253)",
+                   c->name);
   if (!c->identity || !c->identity[0])
     return lg_fail(err, errlen, LG_EINVAL, "the identity must not be empty");
   if (c->retry_period <= 0)
@@ -122,8 +124,7 @@ const char *lg_elector_last_error(const lg_elector *e) { return e->last_error; }
 
 /* client-go's IsLeader: the observed record names us. */
 static bool observed_self(const lg_elector *e) {
-  return e->observed_spec && e->observed.holder &&
-         strcmp(e->observed.holder, e->cfg.identity) == 0;
+  return e->observed_spec && e->observed.holder && strcmp(e->observed.holder, e->cfg.identity) == 0;
 }
 
 bool lg_elector_fencing_token(const lg_elector *e, char *buf, size_t len) {
@@ -161,10 +162,10 @@ static void observe(lg_elector *e, json_t *spec, int64_t mono) {
 static json_t *spec_of(const record *r) {
   char a[LG_TIME_BUFLEN], b[LG_TIME_BUFLEN];
   /* MicroTime with exactly 6 fractional digits: Go's parser requires them. */
-  return json_pack("{s:s, s:I, s:s, s:s, s:I}", "holderIdentity", r->holder,
-                   "leaseDurationSeconds", (json_int_t)r->duration, "acquireTime",
-                   lg_time_format(r->acquire, a), "renewTime", lg_time_format(r->renew, b),
-                   "leaseTransitions", (json_int_t)r->transitions);
+  return json_pack("{s:s, s:I, s:s, s:s, s:I}", "holderIdentity", r->holder, "leaseDurationSeconds",
+                   (json_int_t)r->duration, "acquireTime", lg_time_format(r->acquire, a),
+                   "renewTime", lg_time_format(r->renew, b), "leaseTransitions",
+                   (json_int_t)r->transitions);
 }
 
 /* The wrong write a self-test asked for; release is never changed. */
@@ -199,9 +200,9 @@ static bool write_record(lg_elector *e, const record *r, bool create, int64_t mo
   if (!spec)
     goto out;
   if (create)
-    obj = json_pack("{s:s, s:s, s:{s:s, s:s}, s:O}", "apiVersion", "coordination.k8s.io/v1",
-                    "kind", "Lease", "metadata", "name", e->cfg.name, "namespace",
-                    e->cfg.namespace, "spec", spec);
+    obj = json_pack("{s:s, s:s, s:{s:s, s:s}, s:O}", "apiVersion", "coordination.k8s.io/v1", "kind",
+                    "Lease", "metadata", "name", e->cfg.name, "namespace", e->cfg.namespace, "spec",
+                    spec);
   else if (e->cached && (obj = json_deep_copy(e->cached)))
     json_object_set(obj, "spec", spec);
   if (!obj) {
@@ -268,8 +269,8 @@ static bool try_acquire_or_renew(lg_elector *e, int64_t mono, lg_time wall, unsi
       observe(e, spec ? json_deep_copy(spec) : json_object(), mono);
   }
   /* 3. Someone else holds it and it has not expired by our clock. */
-  if (e->observed.holder && e->observed.holder[0] && observed_valid(e, mono) &&
-      !observed_self(e) && e->cfg.misbehave != LG_MISBEHAVE_STEAL)
+  if (e->observed.holder && e->observed.holder[0] && observed_valid(e, mono) && !observed_self(e) &&
+      e->cfg.misbehave != LG_MISBEHAVE_STEAL)
     goto out;
   /* 4. Renew keeps acquireTime and transitions; a takeover counts one more. */
   if (observed_self(e)) {

@@ -16,19 +16,19 @@
 
 /* Wrong writes on purpose, for self-tests only: each is what one webhook rule stops
  * (LG_RULE_COUNT: none). */
-#define LG_MISBEHAVE_MAP(X)                                                    \
-  X(LG_MISBEHAVE_NONE, "none", LG_RULE_COUNT)                                  \
-  X(LG_MISBEHAVE_STEAL, "steal", LG_RULE_HOLDER_RENEW)                         \
-  X(LG_MISBEHAVE_SKIP_TRANSITION, "skip-transition", LG_RULE_TRANSITIONS)      \
-  X(LG_MISBEHAVE_BACKDATE_RENEW, "backdate-renew", LG_RULE_RENEW_MONOTONIC)    \
-  X(LG_MISBEHAVE_HUGE_DURATION, "huge-duration", LG_RULE_DURATION)             \
+#define LG_MISBEHAVE_MAP(X)                                                 \
+  X(LG_MISBEHAVE_NONE, "none", LG_RULE_COUNT)                               \
+  X(LG_MISBEHAVE_STEAL, "steal", LG_RULE_HOLDER_RENEW)                      \
+  X(LG_MISBEHAVE_SKIP_TRANSITION, "skip-transition", LG_RULE_TRANSITIONS)   \
+  X(LG_MISBEHAVE_BACKDATE_RENEW, "backdate-renew", LG_RULE_RENEW_MONOTONIC) \
+  X(LG_MISBEHAVE_HUGE_DURATION, "huge-duration", LG_RULE_DURATION)          \
   X(LG_MISBEHAVE_FUTURE_RENEW, "future-renew", LG_RULE_TIMESTAMPS)
 
 typedef enum {
 #define LG_MISBEHAVE_ENUM(e, name, rule) e,
   LG_MISBEHAVE_MAP(LG_MISBEHAVE_ENUM)
 #undef LG_MISBEHAVE_ENUM
-  LG_MISBEHAVE_COUNT
+      LG_MISBEHAVE_COUNT
 } lg_misbehave;
 
 /* The Lease API the elector writes through. Each call returns the HTTP status (0 when no
@@ -46,7 +46,7 @@ typedef struct {
 } lg_lease_api;
 
 typedef struct {
-  const char *namespace, *name, *identity; /* borrowed; must outlive the elector */
+  const char *namespace, *name, *identity;              /* borrowed; must outlive the elector */
   int64_t lease_duration, renew_deadline, retry_period; /* microseconds */
   lg_misbehave misbehave;
 } lg_elector_config;
@@ -55,7 +55,7 @@ typedef struct {
 enum {
   LG_ELECT_BECAME_LEADER = 1,
   LG_ELECT_LOST_LEADERSHIP = 2,
-  LG_ELECT_NEW_LEADER = 4,  /* the observed holder changed: see lg_elector_leader */
+  LG_ELECT_NEW_LEADER = 4,   /* the observed holder changed: see lg_elector_leader */
   LG_ELECT_WRITE_FAILED = 8, /* a create/update failed: see lg_elector_last_error */
   LG_ELECT_GET_FAILED = 16   /* reading the lease failed (no answer, 401, 403...): same */
 };
@@ -75,8 +75,7 @@ void lg_elector_free(lg_elector *e);
 /* Runs the attempt due at monotonic time mono (microseconds; any origin) and wall-clock
  * time wall. jitter is a random draw in [0, 1) for client-go's retry jitter. Sets *events
  * and returns the monotonic time at which the next step is due. */
-int64_t lg_elector_step(lg_elector *e, int64_t mono, lg_time wall, double jitter,
-                        unsigned *events);
+int64_t lg_elector_step(lg_elector *e, int64_t mono, lg_time wall, double jitter, unsigned *events);
 
 /* Gives the lease up if this elector leads (holder "", duration 1 s, transitions kept,
  * as client-go's ReleaseOnCancel). LG_OK when not leading or the write succeeded. */

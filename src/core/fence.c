@@ -39,7 +39,8 @@ bool lg_fence_dns_subdomain(const char *s) {
   return true;
 }
 
-static lg_rc bad(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static lg_rc bad(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static lg_rc bad(char *err, size_t errlen, const char *fmt, ...) {
   va_list ap;
   if (err && errlen) {
@@ -110,8 +111,7 @@ int lg_fence_token_format(char *buf, size_t size, const char *ns, const char *na
 
 void lg_fence_target_of(const lg_fence_input *in, lg_fence_target *t) {
   memset(t, 0, sizeof *t);
-  t->ok = in->token &&
-          lg_fence_token_parse(in->token, in->token_len, &t->token, NULL, 0) == LG_OK;
+  t->ok = in->token && lg_fence_token_parse(in->token, in->token_len, &t->token, NULL, 0) == LG_OK;
 }
 
 /* Records the decision: a violation in mode, with its reason (a static code), the message and
@@ -160,8 +160,8 @@ void lg_fence_decide(const lg_fence_input *in, const lg_fence_target *t, lg_time
   }
   if (!t->ok) {
     lg_fence_token_parse(in->token, in->token_len, &old, why, sizeof why);
-    verdict(in, out, "malformed-token",
-            "malformed fencing token", "%s: %s", LG_FENCE_ANNOTATION, why);
+    verdict(in, out, "malformed-token", "malformed fencing token", "%s: %s", LG_FENCE_ANNOTATION,
+            why);
     return;
   }
   /* An object stays fenced by the lease it was written under: a writer cannot name another
@@ -184,9 +184,9 @@ void lg_fence_decide(const lg_fence_input *in, const lg_fence_target *t, lg_time
     return;
   }
   if (l->state == LG_FENCE_LEASE_ABSENT) {
-    verdict(in, out, "lease-not-found",
-            "lease not found", "lease %s/%s does not exist (token epoch %s/%lld)",
-            t->token.namespace, t->token.name, t->token.holder, (long long)t->token.transitions);
+    verdict(in, out, "lease-not-found", "lease not found",
+            "lease %s/%s does not exist (token epoch %s/%lld)", t->token.namespace, t->token.name,
+            t->token.holder, (long long)t->token.transitions);
     return;
   }
   if (strcmp(l->holder ? l->holder : "", t->token.holder) != 0 ||

@@ -14,15 +14,15 @@
 #include "times.h"
 
 #define LG_FENCE_ANNOTATION "leaseguard.io/fencing-token"
-#define LG_FENCE_LABEL "leaseguard.io/fenced"
+#define LG_FENCE_LABEL      "leaseguard.io/fenced"
 #define LG_FENCE_HOLDER_MAX 1024 /* longer holder identities are refused */
 
 /* A parsed token; the strings are its own. */
 typedef struct {
-  char namespace[64];               /* a DNS-1123 label */
-  char name[254];                   /* a DNS-1123 subdomain */
+  char namespace[64]; /* a DNS-1123 label */
+  char name[254];     /* a DNS-1123 subdomain */
   char holder[LG_FENCE_HOLDER_MAX + 1];
-  int64_t transitions;              /* 0 .. INT32_MAX */
+  int64_t transitions; /* 0 .. INT32_MAX */
 } lg_fence_token;
 
 /* Parses s (len bytes, need not be NUL-terminated). The holder is everything between the
@@ -60,19 +60,19 @@ typedef struct {
   const char *token;                   /* its annotation (the old object's on DELETE); NULL
                                         * when absent */
   size_t token_len;
-  const char *old_token;               /* UPDATE: the old object's, NULL when absent */
+  const char *old_token; /* UPDATE: the old object's, NULL when absent */
   size_t old_token_len;
-  const lg_fence_lease *lease;         /* of the lease the token names (when it parsed) */
-  lg_mode mode;                        /* the fencing rule's mode for this object */
-  bool unknown_allows;                 /* the operator's choice when the lease is unknown */
+  const lg_fence_lease *lease; /* of the lease the token names (when it parsed) */
+  lg_mode mode;                /* the fencing rule's mode for this object */
+  bool unknown_allows;         /* the operator's choice when the lease is unknown */
 } lg_fence_input;
 
 typedef struct {
   bool allowed;
-  bool violation;                      /* a finding (in mode) */
+  bool violation; /* a finding (in mode) */
   lg_mode mode;
-  const char *reason;                  /* static code of the case ("stale-token") */
-  char message[LG_MESSAGE_MAX];        /* "[fencing] ns/Kind/name: ..." */
+  const char *reason;           /* static code of the case ("stale-token") */
+  char message[LG_MESSAGE_MAX]; /* "[fencing] ns/Kind/name: ..." */
   char warning[LG_WARNING_MAX + 1];
 } lg_fence_verdict;
 

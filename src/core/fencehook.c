@@ -23,10 +23,9 @@ static bool fenced(const json_t *obj) {
 
 /* What is known of lease ns/name, for the decision: the cache first, then the callback. */
 static void lease_state(const lg_webhook_env *env, const lg_fencehook_env *fenv,
-                        const lg_fence_token *tok, lg_fence_lease *out,
-                        lg_leasecache_entry *keep) {
-  lg_leasecache_hit hit = lg_leasecache_get(fenv->cache, tok->namespace, tok->name, env->mono,
-                                            keep, NULL);
+                        const lg_fence_token *tok, lg_fence_lease *out, lg_leasecache_entry *keep) {
+  lg_leasecache_hit hit =
+      lg_leasecache_get(fenv->cache, tok->namespace, tok->name, env->mono, keep, NULL);
   lg_rule_config cfg;
   lg_evidence ev;
   lg_lease l;
@@ -82,8 +81,7 @@ lg_rc lg_fencehook_handle(const char *body, size_t len, const lg_webhook_env *en
   is_fenced = fenced(obj) || fenced(old);
   if (is_fenced) {
     token = meta_string(r->op == LG_OP_DELETE ? old : obj, "annotations", LG_FENCE_ANNOTATION);
-    old_token =
-        r->op == LG_OP_UPDATE ? meta_string(old, "annotations", LG_FENCE_ANNOTATION) : NULL;
+    old_token = r->op == LG_OP_UPDATE ? meta_string(old, "annotations", LG_FENCE_ANNOTATION) : NULL;
   }
   lg_admission_leave(r);
   if (!is_fenced) {
@@ -102,8 +100,8 @@ lg_rc lg_fencehook_handle(const char *body, size_t len, const lg_webhook_env *en
                         .unknown_allows = fenv->unknown_allows};
   lg_fence_target_of(&in, &t);
   /* The policy picks the mode by the object's namespace and the lease's name. */
-  lg_policy_resolve(env->policy, env->mode_override, r->namespace,
-                    t.ok ? t.token.name : r->name, r->requester.username, &out->config);
+  lg_policy_resolve(env->policy, env->mode_override, r->namespace, t.ok ? t.token.name : r->name,
+                    r->requester.username, &out->config);
   if (out->config.exempt_reason) {
     out->verdict.skipped = out->config.exempt_reason;
     out->body = lg_admission_encode_n(r->uid, r->uid_len, &out->verdict, NULL);
@@ -134,8 +132,7 @@ out:
   return out->rc;
 }
 
-void lg_fencehook_note_admitted(lg_leasecache *cache, const lg_webhook_result *res,
-                                int64_t mono) {
+void lg_fencehook_note_admitted(lg_leasecache *cache, const lg_webhook_result *res, int64_t mono) {
   const lg_review *r = &res->review;
   if (!cache || res->rc != LG_OK || !r->is_lease || r->dry_run || !res->verdict.allowed)
     return;

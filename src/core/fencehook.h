@@ -13,13 +13,13 @@
 /* Looks a lease up when the cache does not know it (a GET): FOUND, ABSENT or MISS (the API
  * could not say). */
 typedef lg_leasecache_hit (*lg_fencehook_get)(void *ctx, const char *ns, const char *name,
-                                               lg_leasecache_entry *out);
+                                              lg_leasecache_entry *out);
 
 typedef struct {
-  lg_leasecache *cache;  /* may be NULL: every lookup goes to get */
-  lg_fencehook_get get;  /* may be NULL: a cache miss is unknown */
+  lg_leasecache *cache; /* may be NULL: every lookup goes to get */
+  lg_fencehook_get get; /* may be NULL: a cache miss is unknown */
   void *get_ctx;
-  bool unknown_allows;   /* --fencing-unknown=allow */
+  bool unknown_allows; /* --fencing-unknown=allow */
 } lg_fencehook_env;
 
 /* Judges one request body. Fills *out as lg_webhook_handle does (the verdict has at most
@@ -29,7 +29,6 @@ lg_rc lg_fencehook_handle(const char *body, size_t len, const lg_webhook_env *en
 
 /* Tells the cache what an allowed, stored-to-be Lease write of /validate showed (res from
  * lg_webhook_handle): the fence then knows of a takeover before the watch does. */
-void lg_fencehook_note_admitted(lg_leasecache *cache, const lg_webhook_result *res,
-                                int64_t mono);
+void lg_fencehook_note_admitted(lg_leasecache *cache, const lg_webhook_result *res, int64_t mono);
 
 #endif

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define KEY_MAX 320      /* namespace (63) + '/' + name (253) */
+#define KEY_MAX     320  /* namespace (63) + '/' + name (253) */
 #define HOLDER_KEEP 1025 /* longer holders are kept cut (no token can name them) */
 
 typedef struct node {
@@ -14,7 +14,7 @@ typedef struct node {
   bool has_committed, deleted, has_pending;
   lg_leasecache_entry committed, pending;
   int64_t committed_mono, pending_mono, updated;
-  uint64_t list_gen; /* the list (or later event) that last put it */
+  uint64_t list_gen;                /* the list (or later event) that last put it */
   struct node *chain, *prev, *next; /* bucket chain; LRU list (head = most recent) */
 } node;
 
@@ -202,8 +202,8 @@ void lg_leasecache_put(lg_leasecache *c, const char *ns, const char *name, const
   pthread_mutex_unlock(&c->mu);
 }
 
-void lg_leasecache_admitted(lg_leasecache *c, const char *ns, const char *name,
-                            const lg_lease *l, int64_t mono) {
+void lg_leasecache_admitted(lg_leasecache *c, const char *ns, const char *name, const lg_lease *l,
+                            int64_t mono) {
   char key[KEY_MAX];
   node *n;
   if (!c || !make_key(key, ns, name))

@@ -35,8 +35,8 @@ void lg_leasecache_put(lg_leasecache *c, const char *ns, const char *name, const
 
 /* A version the webhook just admitted (not yet stored). It overrides the committed one
  * for pending_ttl when it is a later epoch, or the same epoch renewed. */
-void lg_leasecache_admitted(lg_leasecache *c, const char *ns, const char *name,
-                            const lg_lease *l, int64_t mono);
+void lg_leasecache_admitted(lg_leasecache *c, const char *ns, const char *name, const lg_lease *l,
+                            int64_t mono);
 
 /* The lease was deleted (watch event, or an admitted DELETE). */
 void lg_leasecache_delete(lg_leasecache *c, const char *ns, const char *name, int64_t mono);

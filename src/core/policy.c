@@ -10,7 +10,7 @@
 #include "glob.h"
 
 #define POLICY_API_VERSION "leaseguard.io/v1alpha1"
-#define POLICY_KIND "LeasePolicy"
+#define POLICY_KIND        "LeasePolicy"
 
 /* Settings of one rule in one layer; unset fields are INHERIT / -1 / NULL. */
 typedef struct {
@@ -24,8 +24,8 @@ typedef struct {
 typedef struct {
   const char **namespaces, **names; /* selector globs; NULL = any */
   size_t n_namespaces, n_names;
-  lg_mode mode;  /* defaultMode (base) or the override's mode */
-  int64_t skew;  /* seconds, -1 unset */
+  lg_mode mode; /* defaultMode (base) or the override's mode */
+  int64_t skew; /* seconds, -1 unset */
   rule_settings rules[LG_RULE_COUNT];
 } layer;
 
@@ -87,8 +87,8 @@ static lg_rc mode_field(const json_t *o, const char *key, const char *where, lg_
   if (!v)
     return LG_OK;
   if (!json_is_string(v) || (*out = lg_rules_parse_mode(json_string_value(v))) == LG_MODE_INHERIT)
-    return lg_fail(err, errlen, LG_EPOLICY, "%s%s: must be one of off, audit, warn, enforce",
-                   where, key);
+    return lg_fail(err, errlen, LG_EPOLICY, "%s%s: must be one of off, audit, warn, enforce", where,
+                   key);
   return LG_OK;
 }
 
@@ -104,13 +104,13 @@ static lg_rc seconds_field(const json_t *o, const char *key, const char *where, 
   return LG_OK;
 }
 
-static lg_rc parse_rule(const json_t *o, lg_rule r, const char *where, rule_settings *s,
-                        char *err, size_t errlen) {
+static lg_rc parse_rule(const json_t *o, lg_rule r, const char *where, rule_settings *s, char *err,
+                        size_t errlen) {
   static const char *const plain[] = {"mode", NULL};
   static const char *const ranged[] = {"mode", "minSeconds", "maxSeconds", NULL};
   static const char *const identity[] = {"mode", "allowedUsernames", NULL};
-  static const char *const ranged_users[] = {"mode", "minSeconds", "maxSeconds",
-                                             "allowedUsernames", NULL};
+  static const char *const ranged_users[] = {"mode", "minSeconds", "maxSeconds", "allowedUsernames",
+                                             NULL};
   unsigned params = lg_rules_info(r)->params;
   char at[160];
   lg_rc rc;
@@ -130,8 +130,8 @@ static lg_rc parse_rule(const json_t *o, lg_rule r, const char *where, rule_sett
       (rc = strings(o, "allowedUsernames", at, &s->usernames, &s->n_usernames, err, errlen)))
     return rc;
   if ((params & LG_PARAM_ADVICE) && s->mode == LG_MODE_ENFORCE)
-    return lg_fail(err, errlen, LG_EPOLICY,
-                   "%smode: %s only advises; use off, audit or warn", at, lg_rules_id(r));
+    return lg_fail(err, errlen, LG_EPOLICY, "%smode: %s only advises; use off, audit or warn", at,
+                   lg_rules_id(r));
   if (s->min >= 0 && s->max >= 0 && s->min > s->max)
     return lg_fail(err, errlen, LG_EPOLICY, "%sminSeconds: %lld is above maxSeconds %lld", at,
                    (long long)s->min, (long long)s->max);
@@ -203,7 +203,8 @@ static lg_rc parse_override(const json_t *o, size_t i, const layer *base, layer 
       (rc = check_ranges(l, base, at, err, errlen)))
     return rc;
   if (!json_is_object(match))
-    return lg_fail(err, errlen, LG_EPOLICY, "%smatch: required, an object with namespaces and/or names", at);
+    return lg_fail(err, errlen, LG_EPOLICY,
+                   "%smatch: required, an object with namespaces and/or names", at);
   if ((rc = known_keys(match, mat, match_keys, err, errlen)) ||
       (rc = strings(match, "namespaces", mat, &l->namespaces, &l->n_namespaces, err, errlen)) ||
       (rc = strings(match, "names", mat, &l->names, &l->n_names, err, errlen)))
@@ -262,17 +263,17 @@ static lg_rc check_pairs(const lg_policy *p, char *err, size_t errlen) {
                        "overrides[%zu] and overrides[%zu] may select the same lease: "
                        "rules.%s minSeconds %lld (overrides[%zu]) is above maxSeconds %lld "
                        "(overrides[%zu]); make the ranges overlap or the matches disjoint",
-                       i < j ? i : j, i < j ? j : i, lg_rules_id((lg_rule)k),
-                       (long long)lo->min, i, (long long)hi->max, j);
+                       i < j ? i : j, i < j ? j : i, lg_rules_id((lg_rule)k), (long long)lo->min, i,
+                       (long long)hi->max, j);
       }
     }
   return LG_OK;
 }
 
 static lg_rc parse_root(lg_policy *p, char *err, size_t errlen) {
-  static const char *const keys[] = {"apiVersion", "kind", "defaultMode", "clockSkewSeconds",
-                                     "rules", "exempt", "coordinatedElection", "overrides",
-                                     NULL};
+  static const char *const keys[] = {"apiVersion",          "kind",      "defaultMode",
+                                     "clockSkewSeconds",    "rules",     "exempt",
+                                     "coordinatedElection", "overrides", NULL};
   static const char *const exempt_keys[] = {"usernames", "namespaces", NULL};
   static const char *const ce_keys[] = {"controllerUsernames", NULL};
   const json_t *root = p->root, *v, *exempt, *ce, *overrides;
@@ -441,9 +442,9 @@ static void apply(const layer *l, lg_mode layer_mode, lg_rule_config *c) {
   }
 }
 
-void lg_policy_resolve(const lg_policy *p, lg_mode mode_override, const char *ns,
-                       const char *name, const char *username, lg_rule_config *out) {
-  lg_mode base_mode = mode_override != LG_MODE_INHERIT ? mode_override
+void lg_policy_resolve(const lg_policy *p, lg_mode mode_override, const char *ns, const char *name,
+                       const char *username, lg_rule_config *out) {
+  lg_mode base_mode = mode_override != LG_MODE_INHERIT  ? mode_override
                       : p->base.mode != LG_MODE_INHERIT ? p->base.mode
                                                         : LG_MODE_ENFORCE;
   memset(out, 0, sizeof *out);

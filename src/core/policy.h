@@ -25,8 +25,8 @@ void lg_policy_free(lg_policy *p);
 /* Resolves the rule settings for lease ns/name written by username. mode_override, when
  * not LG_MODE_INHERIT, replaces the policy's defaultMode (the --mode flag). The result
  * borrows strings from p and is valid while p is. */
-void lg_policy_resolve(const lg_policy *p, lg_mode mode_override, const char *ns,
-                       const char *name, const char *username, lg_rule_config *out);
+void lg_policy_resolve(const lg_policy *p, lg_mode mode_override, const char *ns, const char *name,
+                       const char *username, lg_rule_config *out);
 
 /* The parsed and validated policy document (a jansson json_t, borrowed: valid while p is),
  * for generators that translate its structure (leaseguard vap). */

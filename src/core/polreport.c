@@ -7,8 +7,8 @@
 #include <string.h>
 
 struct lg_polreport {
-  json_t *ns;        /* namespace -> {"results": {key -> result}, "t": {key -> when}} */
-  json_t *dirty;     /* namespace -> true */
+  json_t *ns;    /* namespace -> {"results": {key -> result}, "t": {key -> when}} */
+  json_t *dirty; /* namespace -> true */
   size_t max;
   int64_t ttl;
 };
@@ -67,7 +67,9 @@ static json_t *ns_state(lg_polreport *r, const char *ns, bool make) {
   return s;
 }
 
-static void mark(lg_polreport *r, const char *ns) { json_object_set_new(r->dirty, ns, json_true()); }
+static void mark(lg_polreport *r, const char *ns) {
+  json_object_set_new(r->dirty, ns, json_true());
+}
 
 /* Drops the oldest result of ns state s. */
 static void drop_oldest(json_t *s) {
@@ -112,11 +114,11 @@ void lg_polreport_add(lg_polreport *r, const char *ns, const char *name, const c
   res = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:{s:I, s:i}, s:[o], s:{s:s, s:s}}",
                   "policy", "leaseguard", "rule", lg_rules_id(f->rule), "result",
                   lg_polreport_result(f->mode), "severity", lg_polreport_severity(f->rule),
-                  "category", "Leader election", "message", msg, "source", "leaseguard",
-                  "scored", f->mode != LG_MODE_WARN, "timestamp", "seconds", (json_int_t)(when / LG_USEC_PER_SEC),
-                  "nanos", (int)(when % LG_USEC_PER_SEC) * 1000, "resources", resource,
-                  "properties", "mode", lg_rules_mode_name(f->mode), "writer",
-                  writer && writer[0] ? writer : "unknown");
+                  "category", "Leader election", "message", msg, "source", "leaseguard", "scored",
+                  f->mode != LG_MODE_WARN, "timestamp", "seconds",
+                  (json_int_t)(when / LG_USEC_PER_SEC), "nanos",
+                  (int)(when % LG_USEC_PER_SEC) * 1000, "resources", resource, "properties", "mode",
+                  lg_rules_mode_name(f->mode), "writer", writer && writer[0] ? writer : "unknown");
   if (!res)
     return;
   if (!json_object_get(json_object_get(s, "results"), key))
@@ -173,8 +175,7 @@ json_t *lg_polreport_dirty(lg_polreport *r) {
   const char *ns;
   if (!a || !r)
     return a;
-  json_object_foreach(r->dirty, ns, v)
-    json_array_append_new(a, json_string(ns));
+  json_object_foreach(r->dirty, ns, v) json_array_append_new(a, json_string(ns));
   return a;
 }
 
@@ -191,8 +192,7 @@ json_t *lg_polreport_document(lg_polreport *r, const char *ns) {
     return NULL;
   if (!(keys = calloc(json_object_size(results), sizeof *keys)))
     return NULL;
-  json_object_foreach(results, key, v)
-    keys[n++] = key;
+  json_object_foreach(results, key, v) keys[n++] = key;
   qsort(keys, n, sizeof *keys, by_key); /* stable documents: lease, then rule */
   list = json_array();
   for (size_t i = 0; list && i < n; i++) {
@@ -204,12 +204,11 @@ json_t *lg_polreport_document(lg_polreport *r, const char *ns) {
     json_array_append(list, res);
   }
   free(keys);
-  doc = json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}}, s:{s:i, s:I, s:I, s:i, s:i}, s:o}",
-                  "apiVersion", "wgpolicyk8s.io/v1alpha2", "kind", "PolicyReport", "metadata",
-                  "name", LG_POLREPORT_NAME, "namespace", ns, "labels",
-                  "app.kubernetes.io/managed-by", "leaseguard", "summary", "pass", 0, "fail",
-                  (json_int_t)fail, "warn", (json_int_t)warn, "error", 0, "skip", 0, "results",
-                  list);
+  doc = json_pack(
+      "{s:s, s:s, s:{s:s, s:s, s:{s:s}}, s:{s:i, s:I, s:I, s:i, s:i}, s:o}", "apiVersion",
+      "wgpolicyk8s.io/v1alpha2", "kind", "PolicyReport", "metadata", "name", LG_POLREPORT_NAME,
+      "namespace", ns, "labels", "app.kubernetes.io/managed-by", "leaseguard", "summary", "pass", 0,
+      "fail", (json_int_t)fail, "warn", (json_int_t)warn, "error", 0, "skip", 0, "results", list);
   return doc;
 }
 

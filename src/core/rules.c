@@ -78,17 +78,17 @@ typedef struct {
   const lg_rule_config *cfg;
   lg_time now;
   const lg_lease *old_l, *new_l;
-  const lg_evidence *ev;  /* never NULL (zeroed when the caller gave none) */
-  bool controller;        /* the coordinated-election controller writes a coordinated lease */
-  liveness old;           /* of old_l (UPDATE, DELETE) */
+  const lg_evidence *ev; /* never NULL (zeroed when the caller gave none) */
+  bool controller;       /* the coordinated-election controller writes a coordinated lease */
+  liveness old;          /* of old_l (UPDATE, DELETE) */
   lg_verdict *out;
 } judge;
 
 /* Records a finding of rule r: its reason (a static code, the same for every repeat of the
  * violation), the message "[rule] ns/name: detail" for denials, logs and audit annotations,
  * and the warning "[rule] ns/name: brief" cut to 120 bytes. */
-static void report(judge *j, lg_rule r, const char *reason, const char *brief, const char *fmt,
-                   ...) __attribute__((format(printf, 5, 6)));
+static void report(judge *j, lg_rule r, const char *reason, const char *brief, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 static void report(judge *j, lg_rule r, const char *reason, const char *brief, const char *fmt,
                    ...) {
   lg_finding *f = &j->out->findings[j->out->n++];
@@ -123,8 +123,7 @@ static bool in_globs(const char *s, const char *const *globs, size_t n) {
 }
 
 bool lg_rules_is_controller(const lg_rule_config *cfg, const char *username) {
-  return in_globs(username ? username : "", cfg->controller_usernames,
-                  cfg->n_controller_usernames);
+  return in_globs(username ? username : "", cfg->controller_usernames, cfg->n_controller_usernames);
 }
 
 static const char *user_of(const judge *j) {
@@ -241,14 +240,14 @@ static const char *basis(const judge *j, const lg_lease *l, const liveness *v, c
   }
   if (v->term_seen) {
     len = strlen(out);
-    snprintf(out + len, 200 - len, "%sa write of this term seen here %.1fs ago",
-             len ? "; " : "", (double)e->term_seen_age / LG_USEC_PER_SEC);
+    snprintf(out + len, 200 - len, "%sa write of this term seen here %.1fs ago", len ? "; " : "",
+             (double)e->term_seen_age / LG_USEC_PER_SEC);
   }
   return out;
 }
 
-bool lg_rules_live(const lg_lease *l, const lg_evidence *e, const lg_rule_config *cfg,
-                   lg_time now, lg_time *expiry) {
+bool lg_rules_live(const lg_lease *l, const lg_evidence *e, const lg_rule_config *cfg, lg_time now,
+                   lg_time *expiry) {
   static const lg_evidence none;
   lg_rules_input in = {.evidence = e};
   judge j = {&in, cfg, now, l, NULL, e ? e : &none, false, {0}, NULL};
@@ -389,8 +388,7 @@ static void rule_renew_monotonic(judge *j) {
   char a[LG_TIME_BUFLEN], b[LG_TIME_BUFLEN], detail[LG_MESSAGE_MAX] = "";
   size_t len = 0;
   bool other_clock;
-  if (!lg_lease_held(n) ||
-      !same_str(lg_lease_holder_or_empty(o), n->holder) || j->controller)
+  if (!lg_lease_held(n) || !same_str(lg_lease_holder_or_empty(o), n->holder) || j->controller)
     return;
   other_clock = o->strategy && (!j->ev->seen || j->ev->seen_by_controller);
   if (!other_clock && o->has_renew && n->has_renew && n->renew < o->renew - j->cfg->skew)
@@ -401,13 +399,13 @@ static void rule_renew_monotonic(judge *j) {
                             (long long)(j->cfg->skew / LG_USEC_PER_SEC));
   /* An acquireTime first set where there was none changes nothing a holder relies on. */
   if (o->has_acquire && (!n->has_acquire || n->acquire != o->acquire) && len < sizeof detail)
-    snprintf(detail + len, sizeof detail - len, "%sacquireTime changed %s -> %s",
-             len ? "; " : "", lg_time_format(o->acquire, a),
+    snprintf(detail + len, sizeof detail - len, "%sacquireTime changed %s -> %s", len ? "; " : "",
+             lg_time_format(o->acquire, a),
              n->has_acquire ? lg_time_format(n->acquire, b) : "null");
   if (detail[0])
     report(j, LG_RULE_RENEW_MONOTONIC, "not-monotonic",
-           "renewTime went backwards or acquireTime changed",
-           "holder \"%s\": %s", n->holder, detail);
+           "renewTime went backwards or acquireTime changed", "holder \"%s\": %s", n->holder,
+           detail);
 }
 
 static size_t future(const judge *j, const char *field, lg_time t, char *buf, size_t len,
@@ -415,12 +413,11 @@ static size_t future(const judge *j, const char *field, lg_time t, char *buf, si
   char ts[LG_TIME_BUFLEN], now_s[LG_TIME_BUFLEN];
   if (t <= j->now + j->cfg->skew || len >= size)
     return len;
-  return len + (size_t)snprintf(buf + len, size - len,
-                                "%s%s %s is %.3fs ahead of now %s (skew %llds)", len ? "; " : "",
-                                field, lg_time_format(t, ts),
-                                (double)(t - j->now) / LG_USEC_PER_SEC,
-                                lg_time_format_short(j->now, now_s),
-                                (long long)(j->cfg->skew / LG_USEC_PER_SEC));
+  return len + (size_t)snprintf(
+                   buf + len, size - len, "%s%s %s is %.3fs ahead of now %s (skew %llds)",
+                   len ? "; " : "", field, lg_time_format(t, ts),
+                   (double)(t - j->now) / LG_USEC_PER_SEC, lg_time_format_short(j->now, now_s),
+                   (long long)(j->cfg->skew / LG_USEC_PER_SEC));
 }
 
 static void rule_timestamps(judge *j) {
@@ -441,8 +438,8 @@ static void rule_timestamps(judge *j) {
     len = future(j, "acquireTime", n->acquire, detail, len, sizeof detail);
   if (detail[0])
     report(j, LG_RULE_TIMESTAMPS, "inconsistent",
-           "renewTime/acquireTime missing, out of order or in the future",
-           "holder \"%s\": %s", n->holder, detail);
+           "renewTime/acquireTime missing, out of order or in the future", "holder \"%s\": %s",
+           n->holder, detail);
 }
 
 /* client-go identities are "<hostname>_<uuid>" and a pod's hostname is its name, cut to 63
@@ -502,17 +499,15 @@ static void rule_holder_identity(judge *j) {
 static void rule_delete_held(judge *j) {
   const lg_requester *who = j->in->requester;
   char exp_s[LG_TIME_BUFLEN], how[200];
-  if (!j->old_l || !j->old.live || j->controller ||
-      lg_rules_is_controller(j->cfg, user_of(j)) ||
+  if (!j->old_l || !j->old.live || j->controller || lg_rules_is_controller(j->cfg, user_of(j)) ||
       in_globs(user_of(j), j->cfg->usernames[LG_RULE_DELETE_HELD],
                j->cfg->n_usernames[LG_RULE_DELETE_HELD]) ||
       j->ev->writer == LG_WRITER_SAME ||
       (who && who->pod_name && identity_of_pod(j->old_l->holder, who->pod_name)))
     return;
   report(j, LG_RULE_DELETE_HELD, "deleted-while-held", "deleted while held",
-         "deleted by user \"%s\" while held by \"%s\" until %s (%s)", user_of(j),
-         j->old_l->holder, lg_time_format_short(j->old.expiry, exp_s),
-         basis(j, j->old_l, &j->old, how));
+         "deleted by user \"%s\" while held by \"%s\" until %s (%s)", user_of(j), j->old_l->holder,
+         lg_time_format_short(j->old.expiry, exp_s), basis(j, j->old_l, &j->old, how));
 }
 
 /* Fencing is judged on the fence's own path (fence.c, POST /fence): no lease write. */
@@ -527,7 +522,7 @@ static void (*const rule_fns[])(judge *) = {
 void lg_rules_evaluate(const lg_rules_input *in, const lg_rule_config *cfg, lg_time now,
                        lg_verdict *out) {
   static const lg_evidence none;
-  judge j = {in, cfg, now, in->old_lease, in->new_lease, in->evidence ? in->evidence : &none,
+  judge j = {in,    cfg, now, in->old_lease, in->new_lease, in->evidence ? in->evidence : &none,
              false, {0}, out};
   memset(out, 0, sizeof *out);
   out->allowed = true;

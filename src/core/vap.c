@@ -15,10 +15,10 @@
 #include "yamlemit.h"
 
 /* The sentinels of the chart template, replaced by Helm expressions after rendering. */
-#define HELM_NAME "@@LG_NAME@@"
-#define HELM_MODE "@@LG_MODE@@"
+#define HELM_NAME    "@@LG_NAME@@"
+#define HELM_MODE    "@@LG_MODE@@"
 #define HELM_FAILURE "@@LG_FAILURE_POLICY@@"
-#define HELM_LABELS "@@LG_LABELS@@"
+#define HELM_LABELS  "@@LG_LABELS@@"
 
 /* A rule CEL can judge: its variables and CEL (reading only variables.*). */
 typedef struct {
@@ -112,8 +112,9 @@ static const char *const field_vars[][2] = {
                   "? oldObject.spec.holderIdentity : ''"},
     {"newTransitions",
      "has(object.spec) && has(object.spec.leaseTransitions) ? object.spec.leaseTransitions : 0"},
-    {"oldTransitions", "variables.update && has(oldObject.spec) && "
-                       "has(oldObject.spec.leaseTransitions) ? oldObject.spec.leaseTransitions : 0"},
+    {"oldTransitions",
+     "variables.update && has(oldObject.spec) && "
+     "has(oldObject.spec.leaseTransitions) ? oldObject.spec.leaseTransitions : 0"},
     {"newStrategy", "has(object.spec) && has(object.spec.strategy)"},
     {"oldStrategy", "variables.update && has(oldObject.spec) && has(oldObject.spec.strategy)"},
     {"hasNewDuration", "has(object.spec) && has(object.spec.leaseDurationSeconds)"},
@@ -157,8 +158,8 @@ static const char *const field_vars[][2] = {
 
 /* Strings quoted into messages: at most 128 characters, on one line (the API server drops a
  * message with a line break). */
-#define CLIP(x)                                                                        \
-  "'\"' + (size(" x ") > 128 ? " x ".substring(0, 125) + '...' : " x                    \
+#define CLIP(x)                                                      \
+  "'\"' + (size(" x ") > 128 ? " x ".substring(0, 125) + '...' : " x \
   ").replace('\\n', ' ').replace('\\r', ' ') + '\"'"
 static const char *const text_vars[][2] = {
     {"newHolderText", CLIP("variables.newHolder")},
@@ -177,10 +178,10 @@ typedef struct {
   const json_t *doc;
   const lg_vap_options *opt;
   bool helm;
-  lg_rule_config base;       /* base settings (the policy without overrides and exemptions) */
-  lg_policy *base_policy;    /* owns the strings base borrows */
+  lg_rule_config base;    /* base settings (the policy without overrides and exemptions) */
+  lg_policy *base_policy; /* owns the strings base borrows */
   bool follows_default[LG_RULE_COUNT]; /* the rule's base mode is the defaultMode */
-  bool selected[256];        /* override i has a variable (it changes a setting) */
+  bool selected[256];                  /* override i has a variable (it changes a setting) */
   json_t *vars;
   char *err;
   size_t errlen;
@@ -243,8 +244,7 @@ static bool sets_mode(const json_t *o) {
 }
 
 static bool sets_param(const json_t *o) {
-  return json_object_get(o, "clockSkewSeconds") ||
-         rule_field(o, LG_RULE_DURATION, "minSeconds") ||
+  return json_object_get(o, "clockSkewSeconds") || rule_field(o, LG_RULE_DURATION, "minSeconds") ||
          rule_field(o, LG_RULE_DURATION, "maxSeconds") ||
          rule_field(o, LG_RULE_DURATION_RECOMMENDED, "minSeconds") ||
          rule_field(o, LG_RULE_DURATION_RECOMMENDED, "maxSeconds") ||
@@ -261,7 +261,8 @@ static lg_rc selector_vars(gen *g) {
                    sizeof g->selected / sizeof g->selected[0]);
   for (size_t i = 0; i < n && !rc; i++) {
     const json_t *o = override_at(g, i), *match = json_object_get(o, "match");
-    const json_t *nss = json_object_get(match, "namespaces"), *names = json_object_get(match, "names");
+    const json_t *nss = json_object_get(match, "namespaces"),
+                 *names = json_object_get(match, "names");
     lg_cel_buf b = {0};
     if (!sets_mode(o) && !sets_param(o))
       continue;
@@ -372,7 +373,8 @@ static lg_rc allowed_var(gen *g) {
   lg_rc rc = LG_OK;
   if (g->base.n_usernames[LG_RULE_HOLDER_IDENTITY])
     rc = add_globs(g, &b, "variables.user", NULL, g->base.usernames[LG_RULE_HOLDER_IDENTITY],
-                   g->base.n_usernames[LG_RULE_HOLDER_IDENTITY], "rules.holder-identity.allowedUsernames");
+                   g->base.n_usernames[LG_RULE_HOLDER_IDENTITY],
+                   "rules.holder-identity.allowedUsernames");
   else
     lg_cel_add(&b, "true");
   for (size_t i = 0; i < n && !rc; i++) {
@@ -403,12 +405,14 @@ static lg_rc param_vars(gen *g) {
   lg_rc rc;
   if ((rc = int_param(g, "skewSeconds", (long long)(c->skew / LG_USEC_PER_SEC), LG_RULE_COUNT,
                       "clockSkewSeconds")) ||
-      (rc = int_param(g, "durationMin", c->min[LG_RULE_DURATION], LG_RULE_DURATION, "minSeconds")) ||
-      (rc = int_param(g, "durationMax", c->max[LG_RULE_DURATION], LG_RULE_DURATION, "maxSeconds")) ||
-      (rc = int_param(g, "recommendedMin", c->min[LG_RULE_DURATION_RECOMMENDED], LG_RULE_DURATION_RECOMMENDED,
-                      "minSeconds")) ||
-      (rc = int_param(g, "recommendedMax", c->max[LG_RULE_DURATION_RECOMMENDED], LG_RULE_DURATION_RECOMMENDED,
-                      "maxSeconds")))
+      (rc =
+           int_param(g, "durationMin", c->min[LG_RULE_DURATION], LG_RULE_DURATION, "minSeconds")) ||
+      (rc =
+           int_param(g, "durationMax", c->max[LG_RULE_DURATION], LG_RULE_DURATION, "maxSeconds")) ||
+      (rc = int_param(g, "recommendedMin", c->min[LG_RULE_DURATION_RECOMMENDED],
+                      LG_RULE_DURATION_RECOMMENDED, "minSeconds")) ||
+      (rc = int_param(g, "recommendedMax", c->max[LG_RULE_DURATION_RECOMMENDED],
+                      LG_RULE_DURATION_RECOMMENDED, "maxSeconds")))
     return rc;
   return allowed_var(g);
 }
@@ -458,8 +462,9 @@ static lg_rc build_vars(gen *g) {
                            "has(object.metadata) && has(object.metadata.name) ? "
                            "object.metadata.name : ''")) ||
       (rc = add_static_var(g, "lease", "variables.leaseNamespace + '/' + variables.leaseName")) ||
-      (rc = add_static_var(g, "user", "has(request.userInfo.username) ? "
-                                      "request.userInfo.username : ''")) ||
+      (rc = add_static_var(g, "user",
+                           "has(request.userInfo.username) ? "
+                           "request.userInfo.username : ''")) ||
       (rc = selector_vars(g)) || (rc = mode_vars(g)) || (rc = param_vars(g)) ||
       (rc = lease_vars(g)))
     return rc;
@@ -476,15 +481,17 @@ static json_t *match_conditions(gen *g, lg_rc *rc) {
   lg_cel_add(&b, "request.operation != 'UPDATE' || has(object.spec) != has(oldObject.spec) || "
                  "(has(object.spec) && object.spec != oldObject.spec)");
   if (!*rc)
-    *rc = json_array_append_new(mc, json_pack("{s:s, s:s}", "name", "spec-changed", "expression",
-                                              b.oom ? "" : b.s)) ? LG_ENOMEM : LG_OK;
+    *rc = json_array_append_new(
+              mc, json_pack("{s:s, s:s}", "name", "spec-changed", "expression", b.oom ? "" : b.s))
+              ? LG_ENOMEM
+              : LG_OK;
   if (!*rc && json_array_size(users)) {
     b.len = 0;
     lg_cel_add(&b, "!");
     *rc = add_globs(g, &b, "(has(request.userInfo.username) ? request.userInfo.username : '')",
                     users, NULL, 0, "exempt.usernames");
-    if (!*rc && json_array_append_new(mc, json_pack("{s:s, s:s}", "name", "not-exempt-user",
-                                                    "expression", b.s)))
+    if (!*rc && json_array_append_new(
+                    mc, json_pack("{s:s, s:s}", "name", "not-exempt-user", "expression", b.s)))
       *rc = LG_ENOMEM;
   }
   if (!*rc && json_array_size(nss)) {
@@ -492,8 +499,8 @@ static json_t *match_conditions(gen *g, lg_rc *rc) {
     lg_cel_add(&b, "!");
     *rc = add_globs(g, &b, "(has(request.namespace) ? request.namespace : '')", nss, NULL, 0,
                     "exempt.namespaces");
-    if (!*rc && json_array_append_new(mc, json_pack("{s:s, s:s}", "name", "not-exempt-namespace",
-                                                    "expression", b.s)))
+    if (!*rc && json_array_append_new(
+                    mc, json_pack("{s:s, s:s}", "name", "not-exempt-namespace", "expression", b.s)))
       *rc = LG_ENOMEM;
   }
   if (b.oom && !*rc)
@@ -527,8 +534,8 @@ static json_t *policy_object(gen *g, size_t a, const char *name, json_t *conditi
     lg_cel_addf(&s, "[%s] %s", id, r->summary);
     lg_cel_addf(&e, "variables.mode['%s'] != '%s' || !variables.%s", id, mode, r->var);
     lg_cel_addf(&m, "variables.%sMessage", r->var);
-    lg_cel_addf(&v, "variables.mode['%s'] == '%s' && variables.%s ? variables.%sMessage : null",
-                id, mode, r->var, r->var);
+    lg_cel_addf(&v, "variables.mode['%s'] == '%s' && variables.%s ? variables.%sMessage : null", id,
+                mode, r->var, r->var);
     if (e.oom || m.oom || v.oom || s.oom)
       break;
     json_array_append_new(validations,
@@ -547,9 +554,9 @@ static json_t *policy_object(gen *g, size_t a, const char *name, json_t *conditi
       "metadata", "name", name, "labels", labels(g, mode), "spec", "failurePolicy",
       g->helm ? HELM_FAILURE : g->opt->failure_policy, "matchConstraints", "resourceRules",
       "apiGroups", "coordination.k8s.io", "apiVersions", "v1", "operations", "CREATE", "UPDATE",
-      "resources", "leases", "scope", "Namespaced", "matchPolicy", "Equivalent",
-      "matchConditions", conditions, "variables", g->vars, "validations", validations,
-      "auditAnnotations", annotations);
+      "resources", "leases", "scope", "Namespaced", "matchPolicy", "Equivalent", "matchConditions",
+      conditions, "variables", g->vars, "validations", validations, "auditAnnotations",
+      annotations);
   if (!obj || json_array_size(validations) != N_VAP_RULES ||
       json_array_size(annotations) != N_VAP_RULES) {
     json_decref(obj);
@@ -607,22 +614,26 @@ bool lg_vap_name_ok(const char *s) {
 
 lg_rc lg_vap_build(const lg_policy *p, const lg_vap_options *opt, json_t **out, char *err,
                    size_t errlen) {
-  gen g = {.doc = lg_policy_document(p), .opt = opt, .helm = opt->format == LG_VAP_HELM,
-           .err = err, .errlen = errlen};
+  gen g = {.doc = lg_policy_document(p),
+           .opt = opt,
+           .helm = opt->format == LG_VAP_HELM,
+           .err = err,
+           .errlen = errlen};
   json_t *items = json_array(), *conditions = NULL;
   char name[300];
   lg_rc rc = LG_ENOMEM;
 
   *out = NULL;
   if (!g.helm && !lg_vap_name_ok(opt->name)) {
-    rc = lg_fail(err, errlen, LG_EINVAL, "name \"%s\" is not a DNS subdomain of at most 245 "
-                 "characters", opt->name ? opt->name : "");
+    rc = lg_fail(err, errlen, LG_EINVAL,
+                 "name \"%s\" is not a DNS subdomain of at most 245 "
+                 "characters",
+                 opt->name ? opt->name : "");
     goto out;
   }
   if (!items || !g.doc || !(g.vars = json_array()))
     goto out;
-  if ((rc = resolve_base(&g)) || (rc = build_vars(&g)) ||
-      !(conditions = match_conditions(&g, &rc)))
+  if ((rc = resolve_base(&g)) || (rc = build_vars(&g)) || !(conditions = match_conditions(&g, &rc)))
     goto out;
   rc = LG_ENOMEM;
   for (size_t a = 0; a < LG_VAP_ACTIONS; a++) {
@@ -688,7 +699,8 @@ static lg_rc helm_template(const lg_policy *p, char **text, char *err, size_t er
   lg_cel_buf b = {0};
   char from[64], to[256];
   if (strstr(*text, "{{") || strstr(*text, "}}"))
-    return lg_fail(err, errlen, LG_EPOLICY, "the policy holds \"{{\" or \"}}\", which Helm would "
+    return lg_fail(err, errlen, LG_EPOLICY,
+                   "the policy holds \"{{\" or \"}}\", which Helm would "
                    "read as a template");
   lg_cel_add(&b, header);
   lg_cel_addf(&b, "{{- $mode := .Values.vap.mode | default .Values.mode | default \"%s\" }}\n",
@@ -701,8 +713,10 @@ static lg_rc helm_template(const lg_policy *p, char **text, char *err, size_t er
   *text = b.s;
   for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
     snprintf(from, sizeof from, "labels: \"%s%s\"", HELM_LABELS, modes[i]);
-    snprintf(to, sizeof to, "labels:\n    {{- include \"leaseguard.commonLabels\" . | nindent 4 }}"
-             "\n    app.kubernetes.io/component: vap\n    leaseguard.io/mode: %s", modes[i]);
+    snprintf(to, sizeof to,
+             "labels:\n    {{- include \"leaseguard.commonLabels\" . | nindent 4 }}"
+             "\n    app.kubernetes.io/component: vap\n    leaseguard.io/mode: %s",
+             modes[i]);
     if (!replace_all(text, from, to))
       return LG_ENOMEM;
   }

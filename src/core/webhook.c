@@ -30,18 +30,18 @@ lg_rc lg_webhook_handle(const char *body, size_t len, const lg_webhook_env *env,
     /* A misconfigured webhook (rules matching more than leases) must not break the
      * cluster: let it through and say so. */
     out->ignored = "not a coordination.k8s.io Lease";
-    snprintf(warning, sizeof warning,
-             "leaseguard: ignored %s/%s %s/%s: not a coordination.k8s.io Lease; check the webhook rules",
-             r->group[0] ? r->group : "core", r->kind, r->namespace, r->name);
+    snprintf(
+        warning, sizeof warning,
+        "leaseguard: ignored %s/%s %s/%s: not a coordination.k8s.io Lease; check the webhook rules",
+        r->group[0] ? r->group : "core", r->kind, r->namespace, r->name);
     out->body = lg_admission_encode_n(r->uid, r->uid_len, &out->verdict, warning);
     goto out;
   }
-  lg_policy_resolve(env->policy, env->mode_override, r->namespace, r->name,
-                    r->requester.username, &out->config);
+  lg_policy_resolve(env->policy, env->mode_override, r->namespace, r->name, r->requester.username,
+                    &out->config);
   lg_witness_evidence(env->witness, r->namespace, r->name,
-                      r->has_old_object ? &r->old_object : NULL,
-                      r->has_object ? &r->object : NULL, r->requester.username, env->mono,
-                      &out->evidence);
+                      r->has_old_object ? &r->old_object : NULL, r->has_object ? &r->object : NULL,
+                      r->requester.username, env->mono, &out->evidence);
   in = (lg_rules_input){
       .op = r->op,
       .namespace = r->namespace,
@@ -63,8 +63,7 @@ lg_rc lg_webhook_handle(const char *body, size_t len, const lg_webhook_env *env,
                           .old_l = in.old_lease,
                           .new_l = in.new_lease,
                           .username = r->requester.username,
-                          .controller = lg_rules_is_controller(&out->config,
-                                                               r->requester.username),
+                          .controller = lg_rules_is_controller(&out->config, r->requester.username),
                           .allowed = out->verdict.allowed,
                           .verdict = &out->verdict,
                           .wall = env->now,

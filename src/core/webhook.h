@@ -20,17 +20,17 @@ typedef struct {
 } lg_webhook_env;
 
 typedef struct lg_webhook_result {
-  int http_status;    /* 200 with an AdmissionReview, or 400 with a Status for unusable input */
-  char *body;         /* new: the response body (JSON) */
-  lg_rc rc;           /* LG_OK, or why the input was unusable */
-  char error[256];    /* detail when rc != LG_OK */
-  lg_review review;   /* the decoded request (owned; zeroed when decoding failed) */
+  int http_status;       /* 200 with an AdmissionReview, or 400 with a Status for unusable input */
+  char *body;            /* new: the response body (JSON) */
+  lg_rc rc;              /* LG_OK, or why the input was unusable */
+  char error[256];       /* detail when rc != LG_OK */
+  lg_review review;      /* the decoded request (owned; zeroed when decoding failed) */
   lg_rule_config config; /* the settings the rules ran with */
   lg_evidence evidence;  /* what the witness knew of the old version */
   bool has_offset;       /* the write measured its writer's clock: */
   lg_time offset;        /* new renewTime minus env->now */
-  lg_verdict verdict; /* the decision */
-  const char *ignored; /* non-NULL when the object is not a Lease and was let through */
+  lg_verdict verdict;    /* the decision */
+  const char *ignored;   /* non-NULL when the object is not a Lease and was let through */
 } lg_webhook_result;
 
 /* Handles one request body: judges it with env and tells env->witness what was allowed.

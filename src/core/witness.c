@@ -32,7 +32,7 @@ static bool same_digest(digest x, digest y) { return x.a == y.a && x.b == y.b; }
 /* Sightings kept per lease: a write admitted here may still fail (409) and never be stored,
  * so the stored record is one of the last few seen, not always the last. */
 #define SIGHTINGS 4
-#define NONE UINT32_MAX
+#define NONE      UINT32_MAX
 
 typedef struct {
   bool used;
@@ -66,8 +66,8 @@ typedef struct {
 /* One LRU table: entries in an array, hash chains and the LRU list by index. */
 typedef struct {
   size_t cap, used, nbuckets;
-  uint32_t *buckets; /* head index per bucket, NONE when empty */
-  uint32_t *chain;   /* next index in the bucket */
+  uint32_t *buckets;    /* head index per bucket, NONE when empty */
+  uint32_t *chain;      /* next index in the bucket */
   uint32_t *prev, *nxt; /* LRU list, most recent at head */
   digest *keys;
   void *vals;
@@ -205,8 +205,7 @@ lg_witness *lg_witness_new(size_t max_leases, size_t max_holders) {
   if (max_holders < 16)
     max_holders = 16;
   if (!lg_siphash_key_random(&w->key) || max_leases > UINT32_MAX - 1 ||
-      max_holders > UINT32_MAX - 1 ||
-      table_init(&w->leases, max_leases, sizeof(lease_val)) ||
+      max_holders > UINT32_MAX - 1 || table_init(&w->leases, max_leases, sizeof(lease_val)) ||
       table_init(&w->holders, max_holders, sizeof(holder_val))) {
     table_free(&w->leases);
     table_free(&w->holders);
@@ -300,7 +299,8 @@ void lg_witness_evidence(lg_witness *w, const char *ns, const char *name, const 
     out->has_offset = hv->has_offset;
     out->offset = hv->offset;
     if (hv->has_writer)
-      out->writer = same_digest(hv->writer, user_key(w, username)) ? LG_WRITER_SAME : LG_WRITER_OTHER;
+      out->writer =
+          same_digest(hv->writer, user_key(w, username)) ? LG_WRITER_SAME : LG_WRITER_OTHER;
   }
   pthread_mutex_unlock(&w->mu);
 }
@@ -412,8 +412,9 @@ void lg_witness_sighted(lg_witness *w, const char *ns, const char *name, const l
   }
   lv = upsert(&w->leases, lease_key(w, ns, name));
   lv->tomb = false;
-  record_sighting(w, lv, &(lg_witness_write){.namespace = ns, .name = name, .new_l = l,
-                                          .mono = seen, .slack = slack});
+  record_sighting(
+      w, lv,
+      &(lg_witness_write){.namespace = ns, .name = name, .new_l = l, .mono = seen, .slack = slack});
   pthread_mutex_unlock(&w->mu);
 }
 

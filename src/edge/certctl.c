@@ -24,7 +24,7 @@
 #include "times.h"
 
 #define DEFAULT_CALL_MS 5000
-#define FIRST_RETRY_MS 500
+#define FIRST_RETRY_MS  500
 /* Writes per round: a conflict, a re-read and a write of what is still due fit. */
 #define MAX_ATTEMPTS 4
 
@@ -34,8 +34,8 @@ struct lg_certctl {
   lg_metrics *metrics;
   lg_kube *kube;
   char secret_path[512], vwc_path[512], where[320];
-  char *installed;       /* tls.crt + tls.key of the pair installed last (wiped when freed) */
-  char counted_rv[64];   /* the last version of the Secret counted as invalid */
+  char *installed;     /* tls.crt + tls.key of the pair installed last (wiped when freed) */
+  char counted_rv[64]; /* the last version of the Secret counted as invalid */
   pthread_mutex_t mu;
   pthread_cond_t cv;
   bool mu_ok, cv_ok, thread_ok, stopping, kicked;
@@ -55,8 +55,8 @@ static long call_ms(const lg_certctl *c) {
 }
 
 static const char *rv_of(const json_t *obj) {
-  const char *rv = json_string_value(json_object_get(json_object_get(obj, "metadata"),
-                                                     "resourceVersion"));
+  const char *rv =
+      json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
   return rv ? rv : "";
 }
 
@@ -119,11 +119,11 @@ static bool ensure_bundle(lg_certctl *c, const char *bundle) {
       continue;
     /* The test keeps a concurrent reordering of the webhooks from patching the wrong one. */
     snprintf(at, sizeof at, "/webhooks/%zu/name", i);
-    json_array_append_new(ops, json_pack("{s:s, s:s, s:s?}", "op", "test", "path", at, "value",
-                                         name));
+    json_array_append_new(ops,
+                          json_pack("{s:s, s:s, s:s?}", "op", "test", "path", at, "value", name));
     snprintf(at, sizeof at, "/webhooks/%zu/clientConfig/caBundle", i);
-    json_array_append_new(ops, json_pack("{s:s, s:s, s:s?}", "op", "add", "path", at, "value",
-                                         want));
+    json_array_append_new(ops,
+                          json_pack("{s:s, s:s, s:s?}", "op", "add", "path", at, "value", want));
     n++;
   }
   if (!want || json_array_size(ops) != 2 * n) {
@@ -186,10 +186,10 @@ static write_result write_secret(lg_certctl *c, round_state *st, const lg_certro
   json_t *obj = NULL;
   char err[512] = "", path[600];
   write_result res = FAILED;
-  lg_rc rc = lg_certsecret_apply(&st->keys, plan->action,
-                                 &(lg_certsecret_params){c->cfg.dns_names, c->cfg.n_dns_names,
-                                                         c->cfg.validity},
-                                 lg_time_now() / LG_USEC_PER_SEC, &next, err, sizeof err);
+  lg_rc rc = lg_certsecret_apply(
+      &st->keys, plan->action,
+      &(lg_certsecret_params){c->cfg.dns_names, c->cfg.n_dns_names, c->cfg.validity},
+      lg_time_now() / LG_USEC_PER_SEC, &next, err, sizeof err);
 
   if (rc || !(obj = secret_object(c, st->obj, &next))) {
     lg_log(LG_LOG_ERROR, "cannot make the certificates", "action", word, "error",
@@ -216,7 +216,9 @@ static write_result write_secret(lg_certctl *c, round_state *st, const lg_certro
                 "secret", c->where, "action", word, "status", (int)r.status, "error", r.message);
   }
   lg_metrics_certctl_write(c->metrics, word,
-                           res == WROTE ? "success" : res == CONFLICT ? "conflict" : "failure");
+                           res == WROTE      ? "success"
+                           : res == CONFLICT ? "conflict"
+                                             : "failure");
 out:
   lg_kube_result_free(&r);
   json_decref(obj);
@@ -302,8 +304,8 @@ static bool sync_once(lg_certctl *c) {
     }
   }
   if (plan.action != LG_CERTROT_NONE)
-    lg_log(LG_LOG_WARNING, "the certificate Secret is still changing; trying again later",
-           "secret", c->where, NULL);
+    lg_log(LG_LOG_WARNING, "the certificate Secret is still changing; trying again later", "secret",
+           c->where, NULL);
 out:
   install(c, &st);
   json_decref(st.obj);
@@ -368,8 +370,8 @@ static void destroy(lg_certctl *c) {
   free(c);
 }
 
-lg_rc lg_certctl_start(const lg_certctl_config *cfg, lg_tls *tls, lg_metrics *m,
-                       lg_certctl **out, char *err, size_t errlen) {
+lg_rc lg_certctl_start(const lg_certctl_config *cfg, lg_tls *tls, lg_metrics *m, lg_certctl **out,
+                       char *err, size_t errlen) {
   lg_certctl *c = NULL;
   pthread_condattr_t ca;
   sigset_t all, old;
@@ -409,8 +411,8 @@ lg_rc lg_certctl_start(const lg_certctl_config *cfg, lg_tls *tls, lg_metrics *m,
   e = pthread_create(&c->thread, NULL, run, c);
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   if (e != 0) {
-    rc = lg_fail(err, errlen, LG_ENOMEM, "cannot start the certificate controller: %s",
-                 strerror(e));
+    rc =
+        lg_fail(err, errlen, LG_ENOMEM, "cannot start the certificate controller: %s", strerror(e));
     goto out;
   }
   c->thread_ok = true;

@@ -14,17 +14,17 @@
 #include "tls.h"
 
 typedef struct {
-  const lg_kube_config *kube;        /* borrowed for the start only (the thread's client copies it) */
-  const char *ns, *name;             /* the Secret */
+  const lg_kube_config *kube; /* borrowed for the start only (the thread's client copies it) */
+  const char *ns, *name;      /* the Secret */
   const char *webhook_configuration; /* the ValidatingWebhookConfiguration whose webhooks'
                                       * caBundle is kept */
   const char *const *dns_names;      /* of the serving certificate (>= 1) */
   size_t n_dns_names;
-  int64_t validity;                  /* seconds, of a new CA and serving certificate */
-  int64_t renew_before;              /* seconds before notAfter a rotation begins */
-  int64_t overlap;                   /* seconds both CAs are trusted before and after a switch */
-  long sync_period_ms;               /* how often the Secret and the caBundle are checked */
-  long call_timeout_ms;              /* each API call; 0 = 5000 */
+  int64_t validity;     /* seconds, of a new CA and serving certificate */
+  int64_t renew_before; /* seconds before notAfter a rotation begins */
+  int64_t overlap;      /* seconds both CAs are trusted before and after a switch */
+  long sync_period_ms;  /* how often the Secret and the caBundle are checked */
+  long call_timeout_ms; /* each API call; 0 = 5000 */
 } lg_certctl_config;
 
 typedef struct lg_certctl lg_certctl;
@@ -33,8 +33,8 @@ typedef struct lg_certctl lg_certctl;
  * failure, backing off), installing each usable pair it finds into tls. cfg's strings and
  * names are borrowed and must outlive the controller; tls and m (may be NULL) too. On failure
  * *out is NULL and err says why. */
-lg_rc lg_certctl_start(const lg_certctl_config *cfg, lg_tls *tls, lg_metrics *m,
-                       lg_certctl **out, char *err, size_t errlen);
+lg_rc lg_certctl_start(const lg_certctl_config *cfg, lg_tls *tls, lg_metrics *m, lg_certctl **out,
+                       char *err, size_t errlen);
 
 /* Asks for a sync now (SIGHUP). NULL is a no-op. */
 void lg_certctl_kick(lg_certctl *c);

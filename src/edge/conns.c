@@ -20,9 +20,9 @@ struct lg_conn {
 struct lg_conns {
   pthread_mutex_t lock; /* guards head, the index and every node but since */
   lg_conn *head;
-  lg_conn **buckets;    /* the index by key: nbuckets (a power of two), or NULL */
+  lg_conn **buckets; /* the index by key: nbuckets (a power of two), or NULL */
   size_t nbuckets, nodes;
-  atomic_uint count;    /* open connections, nodes or not */
+  atomic_uint count; /* open connections, nodes or not */
 };
 
 static size_t bucket_of(const lg_conns *set, const void *key) {

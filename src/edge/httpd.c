@@ -16,7 +16,7 @@
 #include "listen.h"
 #include "times.h"
 
-#define DEFAULT_LIMIT 64
+#define DEFAULT_LIMIT     64
 #define DEFAULT_TIMEOUT_S 10
 /* Header fields of one kind kept for the framing check; more are refused as ambiguous. */
 #define FRAMING_MAX 8
@@ -165,11 +165,11 @@ lg_rc lg_httpd_start_with(const lg_httpd_config *cfg, lg_httpd **out, char *err,
   else if (h->addr.ipv6)
     flags |= MHD_USE_IPv6;
   errno = 0;
-  h->daemon = MHD_start_daemon(
-      flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&h->addr.ss,
-      MHD_OPTION_CONNECTION_LIMIT, h->cfg.connection_limit, MHD_OPTION_CONNECTION_TIMEOUT,
-      h->cfg.timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-      MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_END);
+  h->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR,
+                               (struct sockaddr *)&h->addr.ss, MHD_OPTION_CONNECTION_LIMIT,
+                               h->cfg.connection_limit, MHD_OPTION_CONNECTION_TIMEOUT,
+                               h->cfg.timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+                               MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_END);
   if (!h->daemon) {
     rc = lg_fail(err, errlen, LG_EIO, "%s: cannot listen on %s: %s", flag, h->addr.shown,
                  errno ? strerror(errno) : "libmicrohttpd refused to start");

@@ -19,9 +19,9 @@ typedef struct {
 typedef void (*lg_httpd_handler)(void *ctx, const char *url, lg_httpd_answer *out);
 
 typedef struct {
-  const char *addr;          /* "HOST:PORT", "[IPV6]:PORT" or ":PORT" (every address, both
+  const char *addr; /* "HOST:PORT", "[IPV6]:PORT" or ":PORT" (every address, both
                               * families; IPv4 only on a host without IPv6) */
-  const char *flag;          /* the flag addr came from, for messages ("--http") */
+  const char *flag; /* the flag addr came from, for messages ("--http") */
   lg_httpd_handler handler;
   void *ctx;
   unsigned connection_limit; /* concurrent connections; 0 = 64 */

@@ -12,7 +12,7 @@
 #include "log.h"
 
 /* A watch event arrives after the write was stored, by up to about this much. */
-#define WATCH_SLACK LG_USEC_PER_SEC
+#define WATCH_SLACK    LG_USEC_PER_SEC
 #define GET_TIMEOUT_MS 1000L
 
 struct lg_leasefeed {
@@ -166,8 +166,8 @@ lg_leasecache_hit lg_leasefeed_get(void *feed, const char *ns, const char *name,
   if (lg_kube_call(f->get_kube, "GET", path, NULL, GET_TIMEOUT_MS, &res) == LG_OK) {
     if (res.status == 404) {
       hit = LG_LEASECACHE_ABSENT;
-    } else if (res.status == 200 && decode(res.body, &l, &lns, &lname) &&
-               strcmp(lns, ns) == 0 && strcmp(lname, name) == 0) {
+    } else if (res.status == 200 && decode(res.body, &l, &lns, &lname) && strcmp(lns, ns) == 0 &&
+               strcmp(lname, name) == 0) {
       lg_leasecache_put(f->cfg.cache, ns, name, &l, lg_time_mono());
       hit = lg_leasecache_entry_from(out, &l) ? LG_LEASECACHE_FOUND : LG_LEASECACHE_MISS;
     }

@@ -10,17 +10,17 @@
 #include "log.h"
 
 #define LIST_TIMEOUT_MS 60000L
-#define LIST_PAGE 500
-#define BACKOFF_MAX_S 30
+#define LIST_PAGE       500
+#define BACKOFF_MAX_S   30
 
 typedef struct {
   const lg_leasewatch *cfg;
   char list_path[160];
-  char rv[128];   /* the last resourceVersion seen: where the next watch starts */
-  bool stop;      /* the owner asked to stop */
-  bool gone;      /* the watch said 410 Gone */
-  bool broken;    /* the watch sent something unusable or another ERROR */
-  size_t events;  /* events of the current watch */
+  char rv[128];  /* the last resourceVersion seen: where the next watch starts */
+  bool stop;     /* the owner asked to stop */
+  bool gone;     /* the watch said 410 Gone */
+  bool broken;   /* the watch sent something unusable or another ERROR */
+  size_t events; /* events of the current watch */
 } state;
 
 typedef enum { W_STOP, W_ENDED, W_GONE, W_FAILED } watch_end;
@@ -118,8 +118,8 @@ static lg_rc relist(state *s, bool baseline) {
   }
   s->cfg->on_list(s->cfg->ud, items, baseline);
   set_rv(s, rv);
-  lg_log_json(LG_LOG_INFO, baseline ? "listed leases" : "re-listed leases", "{s:I, s:s}",
-              "leases", (json_int_t)json_array_size(items), "resourceVersion", s->rv);
+  lg_log_json(LG_LOG_INFO, baseline ? "listed leases" : "re-listed leases", "{s:I, s:s}", "leases",
+              (json_int_t)json_array_size(items), "resourceVersion", s->rv);
   json_decref(items);
   return LG_OK;
 }
@@ -152,8 +152,8 @@ static int on_line(void *ud, const char *line, size_t len) {
     if (s->broken)
       lg_log(LG_LOG_WARNING, "watch error", "error", msg ? msg : "", NULL);
   } else if (type == LG_AUDIT_EV_BOOKMARK) {
-    set_rv(s, json_string_value(json_object_get(json_object_get(obj, "metadata"),
-                                                "resourceVersion")));
+    set_rv(s,
+           json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion")));
   } else {
     s->events++;
     s->cfg->on_event(s->cfg->ud,
@@ -162,8 +162,8 @@ static int on_line(void *ud, const char *line, size_t len) {
                                                     : LG_LEASEWATCH_DELETED,
                      obj);
     /* Past it even when unusable: resuming must not replay it forever. */
-    set_rv(s, json_string_value(json_object_get(json_object_get(obj, "metadata"),
-                                                "resourceVersion")));
+    set_rv(s,
+           json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion")));
   }
   json_decref(ev);
   return s->gone || s->broken;
@@ -175,8 +175,10 @@ static watch_end watch_once(state *s) {
   watch_end end = W_ENDED;
   lg_rc rc;
 
-  snprintf(path, sizeof path, "%s?watch=true&allowWatchBookmarks=true&timeoutSeconds=%ld"
-           "&resourceVersion=", s->list_path, s->cfg->timeout_s);
+  snprintf(path, sizeof path,
+           "%s?watch=true&allowWatchBookmarks=true&timeoutSeconds=%ld"
+           "&resourceVersion=",
+           s->list_path, s->cfg->timeout_s);
   query_escape(path, sizeof path, s->rv);
   s->gone = s->broken = false;
   s->events = 0;
@@ -224,8 +226,8 @@ void lg_leasewatch_run(const lg_leasewatch *cfg) {
     if (end == W_STOP)
       break;
     if (end == W_GONE) {
-      lg_log(LG_LOG_INFO, "resourceVersion too old (410 Gone): re-listing", "resourceVersion",
-             s.rv, NULL);
+      lg_log(LG_LOG_INFO, "resourceVersion too old (410 Gone): re-listing", "resourceVersion", s.rv,
+             NULL);
       listed = false;
       if (++gone_in_a_row > 1)
         pause_for(&s, backoff);

@@ -12,12 +12,16 @@
 
 #include "kube.h"
 
-typedef enum { LG_LEASEWATCH_ADDED, LG_LEASEWATCH_MODIFIED, LG_LEASEWATCH_DELETED } lg_leasewatch_event;
+typedef enum {
+  LG_LEASEWATCH_ADDED,
+  LG_LEASEWATCH_MODIFIED,
+  LG_LEASEWATCH_DELETED
+} lg_leasewatch_event;
 
 typedef struct {
-  lg_kube *kube;          /* borrowed; used by the thread that runs the watch only */
-  const char *namespace;  /* NULL: every namespace */
-  long timeout_s;         /* of one WATCH request */
+  lg_kube *kube;         /* borrowed; used by the thread that runs the watch only */
+  const char *namespace; /* NULL: every namespace */
+  long timeout_s;        /* of one WATCH request */
   void *ud;
   /* A whole list (items borrowed): the first (baseline) and each re-list. */
   void (*on_list)(void *ud, json_t *items, bool baseline);

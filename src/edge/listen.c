@@ -49,8 +49,8 @@ lg_rc lg_listen_resolve(const char *what, const char *host, int port, bool ipv6_
     return LG_OK;
   }
   if (!ipv6_ok)
-    return lg_fail(err, errlen, LG_EINVAL, "%s: %.80s is an IPv6 address, and this host has no IPv6",
-                   what, host);
+    return lg_fail(err, errlen, LG_EINVAL,
+                   "%s: %.80s is an IPv6 address, and this host has no IPv6", what, host);
   a6->sin6_family = AF_INET6;
   a6->sin6_port = htons((uint16_t)port);
   out->len = sizeof *a6;
@@ -94,7 +94,8 @@ lg_rc lg_listen_parse(const char *what, const char *hostport, bool ipv6_ok, lg_l
   return lg_listen_resolve(what, buf, (int)port, ipv6_ok, out, err, errlen);
 
 bad:
-  return lg_fail(err, errlen, LG_EINVAL,
-                 "%s must be HOST:PORT, [IPV6]:PORT or :PORT with a port in 1..65535, not \"%.80s\"",
-                 what, hostport ? hostport : "");
+  return lg_fail(
+      err, errlen, LG_EINVAL,
+      "%s must be HOST:PORT, [IPV6]:PORT or :PORT with a port in 1..65535, not \"%.80s\"", what,
+      hostport ? hostport : "");
 }

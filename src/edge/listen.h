@@ -13,10 +13,10 @@
 typedef struct {
   struct sockaddr_storage ss; /* the address to bind */
   socklen_t len;
-  bool ipv6;                  /* an IPv6 socket */
-  bool dual_stack;            /* the IPv6 wildcard: takes IPv4 clients too (IPV6_V6ONLY off) */
-  bool fell_back;             /* "::" asked for, but the host has no IPv6: 0.0.0.0 instead */
-  char shown[64];             /* "127.0.0.1:8443", "[::]:8443", for messages */
+  bool ipv6;       /* an IPv6 socket */
+  bool dual_stack; /* the IPv6 wildcard: takes IPv4 clients too (IPV6_V6ONLY off) */
+  bool fell_back;  /* "::" asked for, but the host has no IPv6: 0.0.0.0 instead */
+  char shown[64];  /* "127.0.0.1:8443", "[::]:8443", for messages */
 } lg_listen_addr;
 
 /* Turns host (a numeric IPv4 or IPv6 address; "" = "::") and port (1..65535) into out.

@@ -24,7 +24,7 @@ typedef struct {
   uint64_t count[LG_NOISE_KINDS];
   uint64_t total;
   lg_noise_kind last_kind;
-  char last_peer[64];    /* "10.0.0.7:51234", "[fd00::7]:51234"; "" when unknown */
+  char last_peer[64]; /* "10.0.0.7:51234", "[fd00::7]:51234"; "" when unknown */
   char last_reason[256];
 } lg_noise_summary;
 

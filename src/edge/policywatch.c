@@ -7,7 +7,7 @@
 #include "log.h"
 
 struct lg_policywatch {
-  const char *path;          /* NULL: the built-in policy */
+  const char *path; /* NULL: the built-in policy */
   lg_metrics *metrics;
   lg_hotfile_holder current; /* the policy new requests get */
   lg_hotfile_watch file;     /* main thread only */
@@ -81,8 +81,8 @@ void lg_policywatch_reload_if_changed(lg_policywatch *w, bool force) {
   case LG_HOTFILE_STILL_GONE:
     return;
   case LG_HOTFILE_GONE:
-    lg_log(LG_LOG_ERROR, "cannot read the policy file; keeping the current policy", "path",
-           w->path, "error", strerror(w->file.error), NULL);
+    lg_log(LG_LOG_ERROR, "cannot read the policy file; keeping the current policy", "path", w->path,
+           "error", strerror(w->file.error), NULL);
     count(w, false);
     return;
   case LG_HOTFILE_CHANGED:

@@ -31,10 +31,10 @@ struct lg_routes {
   const lg_server_config *cfg;
   lg_policywatch *policies;
   lg_tls *tls;
-  lg_conns *conns;     /* open connections: the request deadline */
-  lg_noise *noise;     /* refused client certificates */
-  atomic_bool serving; /* listening and not shutting down */
-  atomic_uint active;  /* requests begun and not yet completed */
+  lg_conns *conns;        /* open connections: the request deadline */
+  lg_noise *noise;        /* refused client certificates */
+  atomic_bool serving;    /* listening and not shutting down */
+  atomic_uint active;     /* requests begun and not yet completed */
   atomic_size_t buffered; /* bytes of body buffers allocated, all requests together */
 };
 
@@ -43,7 +43,8 @@ struct lg_routes {
 #define BUFFERED_MIN (256u * 1024 * 1024)
 
 static size_t buffer_budget(const lg_routes *s) {
-  size_t twice = s->cfg->max_request_bytes > SIZE_MAX / 2 ? SIZE_MAX : 2 * s->cfg->max_request_bytes;
+  size_t twice =
+      s->cfg->max_request_bytes > SIZE_MAX / 2 ? SIZE_MAX : 2 * s->cfg->max_request_bytes;
   return twice > BUFFERED_MIN ? twice : BUFFERED_MIN;
 }
 
@@ -130,8 +131,8 @@ out:
 
 /* Replies with a Kubernetes Status; allow (may be NULL) becomes the Allow header. */
 __attribute__((format(printf, 7, 8))) static enum MHD_Result
-reply_error(lg_routes *s, struct MHD_Connection *c, request *rq, unsigned status, const char *reason,
-            const char *allow, const char *fmt, ...) {
+reply_error(lg_routes *s, struct MHD_Connection *c, request *rq, unsigned status,
+            const char *reason, const char *allow, const char *fmt, ...) {
   char msg[512];
   char code[8];
   char *body;
@@ -157,7 +158,8 @@ static enum MHD_Result reply_forbidden(lg_routes *s, struct MHD_Connection *c, r
 
 static enum MHD_Result reply_ok(lg_routes *s, struct MHD_Connection *c, request *rq) {
   static char ok[] = "ok";
-  return reply(s, c, rq, MHD_HTTP_OK, ok, MHD_RESPMEM_PERSISTENT, "text/plain; charset=utf-8", NULL);
+  return reply(s, c, rq, MHD_HTTP_OK, ok, MHD_RESPMEM_PERSISTENT, "text/plain; charset=utf-8",
+               NULL);
 }
 
 /* ---- routes ---- */
@@ -311,8 +313,7 @@ static enum MHD_Result finish_review(lg_routes *s, struct MHD_Connection *c, req
   if (rq->busy) {
     lg_log(LG_LOG_WARNING, "too many request bytes buffered at once: answering 503", NULL);
     return reply_error(s, c, rq, MHD_HTTP_SERVICE_UNAVAILABLE, "ServiceUnavailable", NULL,
-                       "too many request bytes in flight (over %zu); retry",
-                       buffer_budget(s));
+                       "too many request bytes in flight (over %zu); retry", buffer_budget(s));
   }
   if (!rq->ref)
     return reply_error(s, c, rq, MHD_HTTP_SERVICE_UNAVAILABLE, "ServiceUnavailable", NULL,
@@ -331,7 +332,6 @@ static enum MHD_Result finish_review(lg_routes *s, struct MHD_Connection *c, req
 static bool is_probe(const char *url) {
   return !strcmp(url, "/healthz") || !strcmp(url, "/readyz") || !strcmp(url, "/metrics");
 }
-
 
 /* Answers every request but POST /validate. */
 static enum MHD_Result route(lg_routes *s, struct MHD_Connection *c, request *rq, const char *url,
@@ -352,8 +352,8 @@ static enum MHD_Result route(lg_routes *s, struct MHD_Connection *c, request *rq
       return reply_error(s, c, rq, MHD_HTTP_METHOD_NOT_ALLOWED, "MethodNotAllowed", "GET, HEAD",
                          "method %.32s is not allowed on %s; use GET", method, url);
     if (!strcmp(url, "/readyz") && !lg_routes_ready(s))
-      return reply_error(s, c, rq, MHD_HTTP_SERVICE_UNAVAILABLE, "ServiceUnavailable", NULL,
-                         "%s", NOT_READY);
+      return reply_error(s, c, rq, MHD_HTTP_SERVICE_UNAVAILABLE, "ServiceUnavailable", NULL, "%s",
+                         NOT_READY);
     return reply_ok(s, c, rq);
   }
   return reply_error(s, c, rq, MHD_HTTP_NOT_FOUND, "NotFound", NULL,
@@ -369,7 +369,8 @@ static bool has_body(struct MHD_Connection *c) {
 
 /* The peer of c as "IP:PORT", for the noise tally. */
 static void peer_of(struct MHD_Connection *c, char *out, size_t len) {
-  const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
   lg_noise_peer(ci ? ci->client_addr : NULL, out, len);
 }
 

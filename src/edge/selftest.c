@@ -30,9 +30,9 @@ typedef struct {
   atomic_bool leading;
   atomic_int writes_failed;
   pthread_mutex_t mu;
-  long fail_status;     /* the first failed write */
+  long fail_status; /* the first failed write */
   char fail_msg[512];
-  char warning[512];    /* the first Warning the API server relayed (warn mode) */
+  char warning[512]; /* the first Warning the API server relayed (warn mode) */
 } runner;
 
 static void on_step(void *ud, lg_elector *e, unsigned ev) {
@@ -77,10 +77,10 @@ static void *run(void *arg) {
   return NULL;
 }
 
-static lg_rc runner_start(runner *r, const lg_selftest_config *c, const char *lease,
-                          const char *id, lg_misbehave m, char *err, size_t errlen) {
-  lg_elector_config ec = {c->namespace, lease, r->id, c->lease_duration, c->renew_deadline,
-                          c->retry_period, m};
+static lg_rc runner_start(runner *r, const lg_selftest_config *c, const char *lease, const char *id,
+                          lg_misbehave m, char *err, size_t errlen) {
+  lg_elector_config ec = {c->namespace,      lease,           r->id, c->lease_duration,
+                          c->renew_deadline, c->retry_period, m};
   lg_lease_api api;
   lg_rc rc;
   memset(r, 0, sizeof *r);
@@ -160,14 +160,14 @@ static void done(const lg_selftest_config *c, lg_selftest_row *r) {
   char line[512];
   if (!c->progress)
     return;
-  snprintf(line, sizeof line, "%-4s %-24s %.2fs  %s", r->ok ? "ok" : "FAIL", r->scenario, r->seconds,
-           r->observed);
+  snprintf(line, sizeof line, "%-4s %-24s %.2fs  %s", r->ok ? "ok" : "FAIL", r->scenario,
+           r->seconds, r->observed);
   c->progress(line);
 }
 
 /* Three well-behaved electors: one leader; release and hard kill both fail over. */
-static lg_rc well_behaved(const lg_selftest_config *c, lg_selftest_row *rows, size_t *n,
-                          char *err, size_t errlen) {
+static lg_rc well_behaved(const lg_selftest_config *c, lg_selftest_row *rows, size_t *n, char *err,
+                          size_t errlen) {
   runner rs[3];
   char lease[128], id[96];
   int max = 0, who = -1;
@@ -292,8 +292,8 @@ out:
   return rc;
 }
 
-lg_rc lg_selftest_run(const lg_selftest_config *cfg, lg_selftest_row *rows, size_t *n,
-                      char *err, size_t errlen) {
+lg_rc lg_selftest_run(const lg_selftest_config *cfg, lg_selftest_row *rows, size_t *n, char *err,
+                      size_t errlen) {
   lg_rc rc;
   *n = 0;
   srand((unsigned)lg_time_mono());

@@ -35,7 +35,7 @@
 #define NOISE_INTERVAL_S 10
 /* The probe and metrics listeners: small, and quick to drop a silent client. */
 #define AUX_CONNECTIONS 32
-#define AUX_TIMEOUT_S 10
+#define AUX_TIMEOUT_S   10
 /* libmicrohttpd's memory per connection (its default is 32 KiB): the request line and
  * headers, and its read and write buffers; the body is copied out as it arrives. It zeroes
  * the whole pool after every request, so a smaller pool is less CPU as well as less memory. */
@@ -43,18 +43,18 @@
 
 typedef struct {
   const lg_server_config *cfg;
-  pthread_mutex_t lock;     /* guards mhd_error */
-  char mhd_error[256];      /* the last libmicrohttpd message, for start-up failures */
-  lg_tls *tls;              /* the serving certificate and client CA */
-  lg_certctl *certctl;      /* the certificate controller, or NULL (files) */
+  pthread_mutex_t lock; /* guards mhd_error */
+  char mhd_error[256];  /* the last libmicrohttpd message, for start-up failures */
+  lg_tls *tls;          /* the serving certificate and client CA */
+  lg_certctl *certctl;  /* the certificate controller, or NULL (files) */
   lg_policywatch *policies;
-  lg_conns *conns;          /* open connections: the limit and the request deadline */
-  lg_noise *noise;          /* connection failures, summed up per interval */
+  lg_conns *conns; /* open connections: the limit and the request deadline */
+  lg_noise *noise; /* connection failures, summed up per interval */
   lg_routes *routes;
   lg_httpd *probes, *metrics_http; /* the plain-HTTP listeners, or NULL */
   lg_listen_addr addr;
-  atomic_bool stopping;     /* the daemon is closing every connection: not noise */
-  lg_clockcheck clock;      /* does this node's clock disagree with every writer's? */
+  atomic_bool stopping; /* the daemon is closing every connection: not noise */
+  lg_clockcheck clock;  /* does this node's clock disagree with every writer's? */
 } server;
 
 /* Seconds on the monotonic clock, for deadlines. */
@@ -94,8 +94,8 @@ static void reap_slow(server *s) {
   cut += lg_httpd_reap(s->probes) + lg_httpd_reap(s->metrics_http);
   if (cut) {
     snprintf(n, sizeof n, "%zu", cut);
-    lg_log(LG_LOG_INFO, "closed connections that sent no whole request within the timeout",
-           "count", n, NULL);
+    lg_log(LG_LOG_INFO, "closed connections that sent no whole request within the timeout", "count",
+           n, NULL);
   }
 }
 
@@ -147,7 +147,8 @@ static const struct {
     {"incomplete upload", LG_NOISE_HTTP},
 };
 
-__attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
+__attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const char *fmt,
+                                                             va_list ap) {
   server *s = cls;
   char msg[256];
   size_t n;
@@ -211,11 +212,10 @@ static lg_rc start_daemon(server *s, struct MHD_Daemon **out, char *err, size_t 
       MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, MHD_OPTION_NOTIFY_COMPLETED,
       lg_routes_on_completed, s->routes, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
       MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&s->addr.ss, MHD_OPTION_HTTPS_CERT_CALLBACK2,
-      lg_tls_on_cert, MHD_OPTION_HTTPS_PRIORITIES, cfg->tls->priority,
-      MHD_OPTION_CONNECTION_LIMIT, cfg->connection_limit + 2 * threads + 8,
-      MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout_s,
-      MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_POOL, MHD_OPTION_ARRAY, opt,
-      MHD_OPTION_END);
+      lg_tls_on_cert, MHD_OPTION_HTTPS_PRIORITIES, cfg->tls->priority, MHD_OPTION_CONNECTION_LIMIT,
+      cfg->connection_limit + 2 * threads + 8, MHD_OPTION_CONNECTION_TIMEOUT,
+      cfg->connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_POOL,
+      MHD_OPTION_ARRAY, opt, MHD_OPTION_END);
   if (!*out) {
     pthread_mutex_lock(&s->lock);
     rc = lg_fail(err, errlen, strstr(s->mhd_error, "TLS") ? LG_ETLS : LG_ESERVER,
@@ -227,7 +227,9 @@ static lg_rc start_daemon(server *s, struct MHD_Daemon **out, char *err, size_t 
   snprintf(nthreads, sizeof nthreads, "%u", threads);
   snprintf(nquota, sizeof nquota, "%u", quota);
   lg_log(LG_LOG_INFO, "worker threads", "threads", nthreads, "source",
-         cfg->threads ? "--threads" : quota ? "cgroup CPU quota" : "CPUs available",
+         cfg->threads ? "--threads"
+         : quota      ? "cgroup CPU quota"
+                      : "CPUs available",
          "cgroupCPUQuota", quota ? nquota : "none", NULL);
   return rc;
 }
@@ -395,8 +397,8 @@ static lg_rc prepare(server *s, char *err, size_t errlen) {
   if (rc)
     return rc;
   if (s->addr.fell_back)
-    lg_log(LG_LOG_WARNING, "this host has no IPv6: listening on every IPv4 address only",
-           "address", s->addr.shown, NULL);
+    lg_log(LG_LOG_WARNING, "this host has no IPv6: listening on every IPv4 address only", "address",
+           s->addr.shown, NULL);
   if (!(s->conns = lg_conns_new()) || !(s->noise = lg_noise_new(cfg->metrics)))
     return lg_fail(err, errlen, LG_ENOMEM, "out of memory");
   rc = lg_tls_new(&tls_cfg, &s->tls, err, errlen);

@@ -17,29 +17,29 @@
 #include "tlsopts.h"
 
 typedef struct {
-  const char *bind_address;      /* "0.0.0.0", "127.0.0.1", "::" (every address of both families;
+  const char *bind_address;         /* "0.0.0.0", "127.0.0.1", "::" (every address of both families;
                                   * IPv4 only on a host without IPv6) ... */
-  int secure_port;               /* 1..65535 */
-  const char *tls_cert_file;     /* PEM serving certificate (chain); reloaded when it changes */
-  const char *tls_key_file;      /* PEM private key; reloaded with the certificate */
+  int secure_port;                  /* 1..65535 */
+  const char *tls_cert_file;        /* PEM serving certificate (chain); reloaded when it changes */
+  const char *tls_key_file;         /* PEM private key; reloaded with the certificate */
   const lg_certctl_config *certctl; /* instead of the files: the certificate controller keeps the
                                      * pair in a Secret (borrowed); /readyz fails until it
                                      * installs one */
-  const char *client_ca_file;    /* NULL: no client certificate asked for; else every path but
+  const char *client_ca_file;       /* NULL: no client certificate asked for; else every path but
                                   * /healthz, /readyz and /metrics needs one issued by these CAs
                                   * (403); reloaded with the certificate */
-  const lg_tlsopts *tls;         /* NULL: TLS 1.2 and 1.3 with ECDHE AEAD suites */
+  const lg_tlsopts *tls;            /* NULL: TLS 1.2 and 1.3 with ECDHE AEAD suites */
   const char *health_probe_bind_address; /* NULL: off; else "HOST:PORT" of a plain-HTTP
                                           * listener for /healthz and /readyz */
   const char *metrics_bind_address;      /* NULL: off; else "HOST:PORT" for /metrics */
-  const char *policy_file;       /* NULL: the built-in default policy */
-  lg_mode mode_override;         /* LG_MODE_INHERIT: the policy's defaultMode */
-  size_t max_request_bytes;      /* larger bodies get 413 */
-  unsigned connection_limit;     /* concurrent connections */
-  unsigned connection_timeout_s; /* a connection without a whole request this long after it
+  const char *policy_file;               /* NULL: the built-in default policy */
+  lg_mode mode_override;                 /* LG_MODE_INHERIT: the policy's defaultMode */
+  size_t max_request_bytes;              /* larger bodies get 413 */
+  unsigned connection_limit;             /* concurrent connections */
+  unsigned connection_timeout_s;         /* a connection without a whole request this long after it
                                   * opened or was last answered is closed (slowloris) */
-  unsigned threads;              /* worker threads; 0 = one per CPU */
-  unsigned policy_check_interval_ms; /* how often the policy, certificate, key and client CA
+  unsigned threads;                      /* worker threads; 0 = one per CPU */
+  unsigned policy_check_interval_ms;     /* how often the policy, certificate, key and client CA
                                       * files are checked for changes; 0 = only on SIGHUP */
   unsigned shutdown_delay_ms;    /* after SIGTERM/SIGINT: /readyz fails at once, requests are
                                   * served this long, then it drains and stops */

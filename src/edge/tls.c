@@ -25,7 +25,7 @@
 /* The serving certificate's expiry is checked at start, after each reload and then daily;
  * within this many days of notAfter a warning is logged. */
 #define EXPIRY_WARN_DAYS 30
-#define DAY_MS (INT64_C(86400) * 1000)
+#define DAY_MS           (INT64_C(86400) * 1000)
 
 /* A serving certificate chain and its key. Held (lg_hotfile_ref) by the store while current
  * and by each connection whose handshake used it; the last release frees it. GnuTLS is given
@@ -46,10 +46,10 @@ typedef struct {
 
 struct lg_tls {
   lg_tls_config cfg;
-  lg_hotfile_holder pair;      /* the tls_pair new handshakes get */
-  lg_hotfile_holder ca;        /* the ca_set new checks use; none without --client-ca-file */
-  lg_hotfile_watch pair_file;  /* the certificate and key watch; main thread only */
-  lg_hotfile_watch ca_file;    /* the client CA watch; main thread only */
+  lg_hotfile_holder pair;            /* the tls_pair new handshakes get */
+  lg_hotfile_holder ca;              /* the ca_set new checks use; none without --client-ca-file */
+  lg_hotfile_watch pair_file;        /* the certificate and key watch; main thread only */
+  lg_hotfile_watch ca_file;          /* the client CA watch; main thread only */
   _Atomic int64_t next_expiry_check; /* CLOCK_MONOTONIC ms; 0 after an install: due now */
 };
 
@@ -58,11 +58,11 @@ struct lg_tls {
 struct lg_tls_conn {
   lg_tls *store;
   lg_hotfile_ref *pair; /* the tls_pair its last handshake presented */
-  bool client_checked; /* client certificate verified (once per handshake) */
+  bool client_checked;  /* client certificate verified (once per handshake) */
   bool client_ok;
-  bool hello;          /* a ClientHello arrived */
-  bool server_hello;   /* a ServerHello was sent */
-  bool done;           /* a handshake completed */
+  bool hello;        /* a ClientHello arrived */
+  bool server_hello; /* a ServerHello was sent */
+  bool done;         /* a handshake completed */
 };
 
 /* ---- files ---- */
@@ -246,12 +246,12 @@ void lg_tls_check_expiry(lg_tls *t) {
   lg_time_format_short(p->not_after * LG_USEC_PER_SEC, when);
   if (left <= 0) {
     snprintf(days, sizeof days, "%lld", (long long)(-left / 86400));
-    lg_log(LG_LOG_ERROR, "serving certificate has expired", "source", source(t),
-           "notAfter", when, "daysAgo", days, NULL);
+    lg_log(LG_LOG_ERROR, "serving certificate has expired", "source", source(t), "notAfter", when,
+           "daysAgo", days, NULL);
   } else if (left < EXPIRY_WARN_DAYS * 86400) {
     snprintf(days, sizeof days, "%lld", (long long)(left / 86400));
-    lg_log(LG_LOG_WARNING, "serving certificate expires soon", "source", source(t),
-           "notAfter", when, "daysLeft", days, NULL);
+    lg_log(LG_LOG_WARNING, "serving certificate expires soon", "source", source(t), "notAfter",
+           when, "daysLeft", days, NULL);
   }
   lg_hotfile_release(held);
 }
@@ -295,8 +295,8 @@ static void check_pair(lg_tls *t, bool force) {
            "error", detail[0] ? detail : lg_strerror(rc), NULL);
     return;
   }
-  lg_log(LG_LOG_INFO, "serving certificate reloaded", "path", cfg->cert_file, "notAfter",
-         when, NULL);
+  lg_log(LG_LOG_INFO, "serving certificate reloaded", "path", cfg->cert_file, "notAfter", when,
+         NULL);
   lg_tls_check_expiry(t);
 }
 
@@ -399,8 +399,7 @@ static void check_client_ca(lg_tls *t, bool force) {
   lg_log(LG_LOG_INFO, "client CA reloaded", "path", path, NULL);
 }
 
-lg_rc lg_tls_install_pem(lg_tls *t, const char *cert, const char *key, char *err,
-                         size_t errlen) {
+lg_rc lg_tls_install_pem(lg_tls *t, const char *cert, const char *key, char *err, size_t errlen) {
   tls_pair *p = NULL;
   lg_rc rc;
 
@@ -489,8 +488,8 @@ static lg_tls_conn *conn_of(struct MHD_Connection *c) {
 }
 
 /* Notes the handshake's progress, for lg_tls_conn_failed. */
-static int on_handshake(gnutls_session_t session, unsigned htype, unsigned when,
-                        unsigned incoming, const gnutls_datum_t *msg) {
+static int on_handshake(gnutls_session_t session, unsigned htype, unsigned when, unsigned incoming,
+                        const gnutls_datum_t *msg) {
   lg_tls_conn *tc = conn_of(gnutls_session_get_ptr(session));
   (void)when;
   (void)msg;
@@ -542,8 +541,9 @@ bool lg_tls_conn_failed(const lg_tls_conn *tc, char *reason, size_t len) {
   else if (!tc->server_hello)
     snprintf(reason, len, "no TLS version or cipher suite in common");
   else
-    snprintf(reason, len, "the handshake failed after the ServerHello (the client gave up, or "
-                          "does not trust the certificate)");
+    snprintf(reason, len,
+             "the handshake failed after the ServerHello (the client gave up, or "
+             "does not trust the certificate)");
   return true;
 }
 
@@ -626,7 +626,8 @@ out:
 /* True when the client presented a certificate that chains to the current client CAs and may
  * be used for client authentication; else reason says why. */
 static bool verify_client(lg_tls *t, struct MHD_Connection *c, char *reason, size_t len) {
-  const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
   gnutls_session_t session = ci ? ci->tls_session : NULL;
   const gnutls_datum_t *raw;
   unsigned n = 0;

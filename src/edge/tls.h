@@ -41,8 +41,7 @@ void lg_tls_reload_if_changed(lg_tls *t, bool force);
 /* Makes the PEM certificate chain and key (copied) the pair of new handshakes, as a file
  * reload does; fails, keeping the current pair, unless both parse and the key matches.
  * Thread-safe. */
-lg_rc lg_tls_install_pem(lg_tls *t, const char *cert, const char *key, char *err,
-                         size_t errlen);
+lg_rc lg_tls_install_pem(lg_tls *t, const char *cert, const char *key, char *err, size_t errlen);
 
 /* True once a pair is in use (from the files at start, or installed). Thread-safe. */
 bool lg_tls_ready(lg_tls *t);

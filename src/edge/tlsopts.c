@@ -23,31 +23,52 @@ static const struct suite {
     {"TLS_AES_128_GCM_SHA256", 0x1301, NULL, "AES-128-GCM", "AEAD", TLS13, NULL},
     {"TLS_AES_256_GCM_SHA384", 0x1302, NULL, "AES-256-GCM", "AEAD", TLS13, NULL},
     {"TLS_CHACHA20_POLY1305_SHA256", 0x1303, NULL, "CHACHA20-POLY1305", "AEAD", TLS13, NULL},
-    {"TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", 0xc02b, "ECDHE-ECDSA", "AES-128-GCM", "AEAD", AEAD, NULL},
-    {"TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", 0xc02c, "ECDHE-ECDSA", "AES-256-GCM", "AEAD", AEAD, NULL},
-    {"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", 0xc02f, "ECDHE-RSA", "AES-128-GCM", "AEAD", AEAD, NULL},
-    {"TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", 0xc030, "ECDHE-RSA", "AES-256-GCM", "AEAD", AEAD, NULL},
-    {"TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256", 0xcca9, "ECDHE-ECDSA", "CHACHA20-POLY1305", "AEAD", AEAD, NULL},
-    {"TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256", 0xcca8, "ECDHE-RSA", "CHACHA20-POLY1305", "AEAD", AEAD, NULL},
+    {"TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", 0xc02b, "ECDHE-ECDSA", "AES-128-GCM", "AEAD", AEAD,
+     NULL},
+    {"TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", 0xc02c, "ECDHE-ECDSA", "AES-256-GCM", "AEAD", AEAD,
+     NULL},
+    {"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", 0xc02f, "ECDHE-RSA", "AES-128-GCM", "AEAD", AEAD,
+     NULL},
+    {"TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", 0xc030, "ECDHE-RSA", "AES-256-GCM", "AEAD", AEAD,
+     NULL},
+    {"TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256", 0xcca9, "ECDHE-ECDSA", "CHACHA20-POLY1305",
+     "AEAD", AEAD, NULL},
+    {"TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256", 0xcca8, "ECDHE-RSA", "CHACHA20-POLY1305",
+     "AEAD", AEAD, NULL},
     /* The older spellings Kubernetes still takes. */
-    {"TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305", 0xcca9, "ECDHE-ECDSA", "CHACHA20-POLY1305", "AEAD", AEAD, NULL},
-    {"TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305", 0xcca8, "ECDHE-RSA", "CHACHA20-POLY1305", "AEAD", AEAD, NULL},
-    {"TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA", 0xc009, "ECDHE-ECDSA", "AES-128-CBC", "SHA1", LEGACY, NULL},
-    {"TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA", 0xc00a, "ECDHE-ECDSA", "AES-256-CBC", "SHA1", LEGACY, NULL},
-    {"TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA", 0xc013, "ECDHE-RSA", "AES-128-CBC", "SHA1", LEGACY, NULL},
-    {"TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA", 0xc014, "ECDHE-RSA", "AES-256-CBC", "SHA1", LEGACY, NULL},
-    {"TLS_RSA_WITH_AES_128_CBC_SHA", 0x002f, NULL, NULL, NULL, INSECURE, "static RSA key exchange (no forward secrecy)"},
-    {"TLS_RSA_WITH_AES_256_CBC_SHA", 0x0035, NULL, NULL, NULL, INSECURE, "static RSA key exchange (no forward secrecy)"},
-    {"TLS_RSA_WITH_AES_128_CBC_SHA256", 0x003c, NULL, NULL, NULL, INSECURE, "static RSA key exchange (no forward secrecy)"},
-    {"TLS_RSA_WITH_AES_128_GCM_SHA256", 0x009c, NULL, NULL, NULL, INSECURE, "static RSA key exchange (no forward secrecy)"},
-    {"TLS_RSA_WITH_AES_256_GCM_SHA384", 0x009d, NULL, NULL, NULL, INSECURE, "static RSA key exchange (no forward secrecy)"},
+    {"TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305", 0xcca9, "ECDHE-ECDSA", "CHACHA20-POLY1305", "AEAD",
+     AEAD, NULL},
+    {"TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305", 0xcca8, "ECDHE-RSA", "CHACHA20-POLY1305", "AEAD", AEAD,
+     NULL},
+    {"TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA", 0xc009, "ECDHE-ECDSA", "AES-128-CBC", "SHA1", LEGACY,
+     NULL},
+    {"TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA", 0xc00a, "ECDHE-ECDSA", "AES-256-CBC", "SHA1", LEGACY,
+     NULL},
+    {"TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA", 0xc013, "ECDHE-RSA", "AES-128-CBC", "SHA1", LEGACY,
+     NULL},
+    {"TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA", 0xc014, "ECDHE-RSA", "AES-256-CBC", "SHA1", LEGACY,
+     NULL},
+    {"TLS_RSA_WITH_AES_128_CBC_SHA", 0x002f, NULL, NULL, NULL, INSECURE,
+     "static RSA key exchange (no forward secrecy)"},
+    {"TLS_RSA_WITH_AES_256_CBC_SHA", 0x0035, NULL, NULL, NULL, INSECURE,
+     "static RSA key exchange (no forward secrecy)"},
+    {"TLS_RSA_WITH_AES_128_CBC_SHA256", 0x003c, NULL, NULL, NULL, INSECURE,
+     "static RSA key exchange (no forward secrecy)"},
+    {"TLS_RSA_WITH_AES_128_GCM_SHA256", 0x009c, NULL, NULL, NULL, INSECURE,
+     "static RSA key exchange (no forward secrecy)"},
+    {"TLS_RSA_WITH_AES_256_GCM_SHA384", 0x009d, NULL, NULL, NULL, INSECURE,
+     "static RSA key exchange (no forward secrecy)"},
     {"TLS_RSA_WITH_RC4_128_SHA", 0x0005, NULL, NULL, NULL, INSECURE, "RC4 is broken"},
     {"TLS_ECDHE_ECDSA_WITH_RC4_128_SHA", 0xc007, NULL, NULL, NULL, INSECURE, "RC4 is broken"},
     {"TLS_ECDHE_RSA_WITH_RC4_128_SHA", 0xc011, NULL, NULL, NULL, INSECURE, "RC4 is broken"},
-    {"TLS_RSA_WITH_3DES_EDE_CBC_SHA", 0x000a, NULL, NULL, NULL, INSECURE, "3DES has 64-bit blocks (Sweet32)"},
-    {"TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA", 0xc012, NULL, NULL, NULL, INSECURE, "3DES has 64-bit blocks (Sweet32)"},
-    {"TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256", 0xc023, NULL, NULL, NULL, INSECURE, "CBC with HMAC-SHA256 (Lucky13 timing)"},
-    {"TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256", 0xc027, NULL, NULL, NULL, INSECURE, "CBC with HMAC-SHA256 (Lucky13 timing)"},
+    {"TLS_RSA_WITH_3DES_EDE_CBC_SHA", 0x000a, NULL, NULL, NULL, INSECURE,
+     "3DES has 64-bit blocks (Sweet32)"},
+    {"TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA", 0xc012, NULL, NULL, NULL, INSECURE,
+     "3DES has 64-bit blocks (Sweet32)"},
+    {"TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256", 0xc023, NULL, NULL, NULL, INSECURE,
+     "CBC with HMAC-SHA256 (Lucky13 timing)"},
+    {"TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256", 0xc027, NULL, NULL, NULL, INSECURE,
+     "CBC with HMAC-SHA256 (Lucky13 timing)"},
 };
 #define N_SUITES (sizeof suites / sizeof suites[0])
 
@@ -129,15 +150,16 @@ static lg_rc parse_suites(const char *list, bool *named, char *kx, char *ciphers
 
 /* Lists what prio enables into out->suites; extra (may be NULL) gets the TLS 1.2 suites
  * enabled but not named. */
-static lg_rc list_enabled(lg_tlsopts *out, const bool *named, char *extra, size_t cap,
-                          bool *has12, bool *has13, char *err, size_t errlen) {
+static lg_rc list_enabled(lg_tlsopts *out, const bool *named, char *extra, size_t cap, bool *has12,
+                          bool *has13, char *err, size_t errlen) {
   gnutls_priority_t pc = NULL;
   const char *where = NULL;
   int g = gnutls_priority_init2(&pc, out->priority, &where, 0);
 
   if (g < 0)
-    return lg_fail(err, errlen, LG_ETLS, "GnuTLS refuses the priority string \"%s\" at \"%.40s\": %s",
-                   out->priority, where ? where : "", gnutls_strerror(g));
+    return lg_fail(err, errlen, LG_ETLS,
+                   "GnuTLS refuses the priority string \"%s\" at \"%.40s\": %s", out->priority,
+                   where ? where : "", gnutls_strerror(g));
   for (unsigned i = 0;; i++) {
     unsigned idx;
     unsigned char id[2];
@@ -175,12 +197,15 @@ static lg_rc build(const char *min_version, const char *list, lg_tlsopts *out, c
   memset(out, 0, sizeof *out);
   if (min_version && !strcmp(min_version, "VersionTLS13"))
     only13 = true;
-  else if (min_version && (!strcmp(min_version, "VersionTLS10") || !strcmp(min_version, "VersionTLS11")))
+  else if (min_version &&
+           (!strcmp(min_version, "VersionTLS10") || !strcmp(min_version, "VersionTLS11")))
     return lg_fail(err, errlen, LG_EINVAL,
-                   "--tls-min-version: %s is insecure; use VersionTLS12 or VersionTLS13", min_version);
+                   "--tls-min-version: %s is insecure; use VersionTLS12 or VersionTLS13",
+                   min_version);
   else if (min_version && strcmp(min_version, "VersionTLS12") != 0)
     return lg_fail(err, errlen, LG_EINVAL,
-                   "--tls-min-version must be VersionTLS12 or VersionTLS13, not \"%.40s\"", min_version);
+                   "--tls-min-version must be VersionTLS12 or VersionTLS13, not \"%.40s\"",
+                   min_version);
   rc = parse_suites(list ? list : default_suites, named, kx, ciphers, macs, sizeof ciphers, &legacy,
                     err, errlen);
   if (rc)
@@ -200,7 +225,8 @@ static lg_rc build(const char *min_version, const char *list, lg_tlsopts *out, c
   if (!has13 && (only13 || !has12))
     return lg_fail(err, errlen, LG_EINVAL,
                    "--tls-cipher-suites: no suite is left for TLS %s (TLS 1.3 uses the AEAD "
-                   "ciphers of the named suites)", only13 ? "1.3" : "1.2 or 1.3");
+                   "ciphers of the named suites)",
+                   only13 ? "1.3" : "1.2 or 1.3");
   if (legacy)
     append(out->warning, sizeof out->warning, "; ",
            "CBC suites with SHA-1 named: they are weaker than the AEAD ones");
@@ -220,8 +246,8 @@ static lg_rc build(const char *min_version, const char *list, lg_tlsopts *out, c
   return LG_OK;
 }
 
-lg_rc lg_tlsopts_build(const char *min_version, const char *suites_list, lg_tlsopts *out,
-                       char *err, size_t errlen) {
+lg_rc lg_tlsopts_build(const char *min_version, const char *suites_list, lg_tlsopts *out, char *err,
+                       size_t errlen) {
   lg_rc rc = build(min_version, suites_list, out, err, errlen);
   if (rc)
     memset(out, 0, sizeof *out);

@@ -17,8 +17,7 @@ bool lg_clockcheck_tick(lg_clockcheck *c, lg_witness *w, lg_metrics *m, lg_time 
   char med[32], writers[16], budget[32];
 
   lg_witness_get_stats(w, &st);
-  lg_metrics_witness(m, st.leases, st.holders, st.evictions,
-                     (double)median / LG_USEC_PER_SEC, n);
+  lg_metrics_witness(m, st.leases, st.holders, st.evictions, (double)median / LG_USEC_PER_SEC, n);
   snprintf(med, sizeof med, "%+.3fs", (double)median / LG_USEC_PER_SEC);
   snprintf(writers, sizeof writers, "%zu", n);
   snprintf(budget, sizeof budget, "%llds", (long long)(skew / LG_USEC_PER_SEC));

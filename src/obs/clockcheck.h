@@ -15,14 +15,13 @@
 #define LG_CLOCKCHECK_MIN_WRITERS 3
 
 typedef struct {
-  bool off;          /* the last check found the median past the budget */
-  int64_t logged;    /* when that was last logged (monotonic) */
+  bool off;       /* the last check found the median past the budget */
+  int64_t logged; /* when that was last logged (monotonic) */
 } lg_clockcheck;
 
 /* Checks at monotonic time mono with the skew budget (microseconds): updates the metrics,
  * logs a warning when the median offset of the writers measured in the last 10 minutes is
  * past it, and an info line when it comes back. Returns whether it is past. */
-bool lg_clockcheck_tick(lg_clockcheck *c, lg_witness *w, lg_metrics *m, lg_time skew,
-                        int64_t mono);
+bool lg_clockcheck_tick(lg_clockcheck *c, lg_witness *w, lg_metrics *m, lg_time skew, int64_t mono);
 
 #endif

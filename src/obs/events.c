@@ -19,24 +19,24 @@
 #include "utf8.h"
 
 #define DEFAULT_COMPONENT "leaseguard"
-#define DEFAULT_QUEUE 1000
-#define DEFAULT_WINDOW (600 * LG_USEC_PER_SEC)
-#define DEFAULT_CALL_MS 5000
-#define DEFAULT_DRAIN_MS 2000
-#define DEFAULT_CACHE 4096
+#define DEFAULT_QUEUE     1000
+#define DEFAULT_WINDOW    (600 * LG_USEC_PER_SEC)
+#define DEFAULT_CALL_MS   5000
+#define DEFAULT_DRAIN_MS  2000
+#define DEFAULT_CACHE     4096
 /* The API server keeps event messages short; ours stay below 1 KiB. */
 #define MESSAGE_MAX 1024
 /* At most one warning log line per this many milliseconds; the others are counted. */
 #define LOG_EVERY_MS 60000
 /* Object names are DNS subdomains of at most 253 bytes; ".<16 hex>" takes 17. */
-#define NAME_MAX_LEN 253
+#define NAME_MAX_LEN    253
 #define NAME_SUFFIX_LEN 17
 
 /* One event waiting for the worker. */
 typedef struct item {
   struct item *next;
-  json_t *event;  /* the Event without metadata.name, count and timestamps */
-  char *key;      /* what makes repeats the same event */
+  json_t *event; /* the Event without metadata.name, count and timestamps */
+  char *key;     /* what makes repeats the same event */
   uint64_t hash;
   lg_time when;
 } item;
@@ -46,7 +46,7 @@ typedef struct entry {
   struct entry *prev, *next;
   char *key;
   uint64_t hash;
-  char *name;       /* metadata.name of the posted event */
+  char *name; /* metadata.name of the posted event */
   lg_time first, last;
   int64_t count;
 } entry;
@@ -58,7 +58,7 @@ struct lg_events {
   bool mu_ok, cv_ok, worker_ok;
   /* guarded by mu */
   item *head, *tail;
-  size_t pending;           /* queued plus the one being sent */
+  size_t pending; /* queued plus the one being sent */
   bool stopping;
   struct timespec deadline; /* CLOCK_MONOTONIC; set when stopping */
   /* set at start, then read-only */
@@ -96,7 +96,6 @@ static long ms_until(const struct timespec *t) {
   return (long)((t->tv_sec - now.tv_sec) * 1000 + (t->tv_nsec - now.tv_nsec) / 1000000);
 }
 
-
 /* RFC 3339 in whole seconds, as metav1.Time is written. */
 static const char *timestamp(lg_time t, char buf[LG_TIME_BUFLEN]) {
   t -= ((t % LG_USEC_PER_SEC) + LG_USEC_PER_SEC) % LG_USEC_PER_SEC;
@@ -131,15 +130,15 @@ static item *make_item(const lg_events *ev, const lg_decision *d, const lg_decis
   if (n < 0)
     msg[0] = '\0';
   lg_utf8_trim(msg);
-  io = json_pack("{s:s, s:s, s:s, s:s, s:s*, s:s*}", "apiVersion", "coordination.k8s.io/v1",
-                 "kind", "Lease", "namespace", d->namespace, "name", d->name, "uid",
-                 d->object_uid, "resourceVersion", d->resource_version);
-  it->event = json_pack("{s:s, s:s, s:{s:s}, s:o, s:s, s:s, s:s, s:{s:s, s:s}, s:s, s:s, s:n}",
-                        "apiVersion", "v1", "kind", "Event", "metadata", "namespace",
-                        d->namespace, "involvedObject", io, "reason", "LeaseViolation",
-                        "message", msg, "type", "Warning", "source", "component",
-                        ev->component, "host", ev->host, "reportingComponent", ev->component,
-                        "reportingInstance", ev->host, "eventTime");
+  io = json_pack("{s:s, s:s, s:s, s:s, s:s*, s:s*}", "apiVersion", "coordination.k8s.io/v1", "kind",
+                 "Lease", "namespace", d->namespace, "name", d->name, "uid", d->object_uid,
+                 "resourceVersion", d->resource_version);
+  it->event =
+      json_pack("{s:s, s:s, s:{s:s}, s:o, s:s, s:s, s:s, s:{s:s, s:s}, s:s, s:s, s:n}",
+                "apiVersion", "v1", "kind", "Event", "metadata", "namespace", d->namespace,
+                "involvedObject", io, "reason", "LeaseViolation", "message", msg, "type", "Warning",
+                "source", "component", ev->component, "host", ev->host, "reportingComponent",
+                ev->component, "reportingInstance", ev->host, "eventTime");
   /* Repeats of one violation (judged at other moments, with other times in the message)
    * share the finding's stable key. */
   it->key = strdup(f->key);
@@ -293,8 +292,8 @@ static void cache_add(lg_events *ev, const item *it, const char *name, lg_time f
   e->count = count;
   lru_push_front(ev, e);
   ev->n_entries++;
-  while (ev->lru_tail && (ev->n_entries > ev->cache_limit ||
-                          it->when - ev->lru_tail->last >= ev->window))
+  while (ev->lru_tail &&
+         (ev->n_entries > ev->cache_limit || it->when - ev->lru_tail->last >= ev->window))
     cache_drop(ev, ev->lru_tail);
 }
 
@@ -325,16 +324,16 @@ static void log_failure(lg_events *ev, const item *it, const char *call, lg_rc r
            json_string_value(json_object_get(io, "name")));
   snprintf(status, sizeof status, "%ld", r->status);
   snprintf(suppressed, sizeof suppressed, "%lu", ev->suppressed);
-  lg_log(LG_LOG_WARNING, "cannot record a Kubernetes event", "lease", lease, "call", call,
-         "status", status, "error", r->message[0] ? r->message : lg_strerror(rc),
-         "failuresNotLogged", suppressed, NULL);
+  lg_log(LG_LOG_WARNING, "cannot record a Kubernetes event", "lease", lease, "call", call, "status",
+         status, "error", r->message[0] ? r->message : lg_strerror(rc), "failuresNotLogged",
+         suppressed, NULL);
   ev->suppressed = 0;
 }
 
 /* "<lease>.<hex nanoseconds>" as client-go names events; unique within this recorder. */
 static void event_name(lg_events *ev, const item *it, char out[NAME_MAX_LEN + 1]) {
-  const char *lease = json_string_value(json_object_get(json_object_get(it->event,
-                                                                        "involvedObject"), "name"));
+  const char *lease =
+      json_string_value(json_object_get(json_object_get(it->event, "involvedObject"), "name"));
   uint64_t ns = it->when > 0 ? (uint64_t)it->when * 1000 : 0;
   int prefix = (int)strlen(lease);
   if (ns <= ev->last_name_ns)
@@ -349,8 +348,8 @@ static void event_name(lg_events *ev, const item *it, char out[NAME_MAX_LEN + 1]
 
 /* POSTs the event as name with count and firstTimestamp; true when created. */
 static bool post(lg_events *ev, const item *it, const char *name, lg_time first, int64_t count) {
-  const char *ns = json_string_value(json_object_get(json_object_get(it->event, "metadata"),
-                                                     "namespace"));
+  const char *ns =
+      json_string_value(json_object_get(json_object_get(it->event, "metadata"), "namespace"));
   json_t *body = json_deep_copy(it->event);
   char path[512], t1[LG_TIME_BUFLEN], t2[LG_TIME_BUFLEN];
   long ms = call_budget(ev);
@@ -389,12 +388,12 @@ static bool post(lg_events *ev, const item *it, const char *name, lg_time first,
 /* PATCHes count, lastTimestamp and message of the cached event (a JSON merge patch).
  * Returns the HTTP status, 0 when no answer came, -1 when there was no time to try. */
 static long patch(lg_events *ev, const item *it, const entry *e) {
-  const char *ns = json_string_value(json_object_get(json_object_get(it->event, "metadata"),
-                                                     "namespace"));
+  const char *ns =
+      json_string_value(json_object_get(json_object_get(it->event, "metadata"), "namespace"));
   char path[1024], ts[LG_TIME_BUFLEN];
-  json_t *body = json_pack("{s:I, s:s, s:O}", "count", (json_int_t)e->count, "lastTimestamp",
-                           timestamp(it->when, ts), "message",
-                           json_object_get(it->event, "message"));
+  json_t *body =
+      json_pack("{s:I, s:s, s:O}", "count", (json_int_t)e->count, "lastTimestamp",
+                timestamp(it->when, ts), "message", json_object_get(it->event, "message"));
   long ms = call_budget(ev), status;
   lg_kube_result r;
   lg_rc rc = LG_ENOMEM;
@@ -404,8 +403,8 @@ static long patch(lg_events *ev, const item *it, const entry *e) {
     json_decref(body);
     return -1;
   }
-  if (body && !lg_k8sname_path(path, sizeof path, "/api/v1/namespaces", ns, "events", e->name,
-                               NULL)) {
+  if (body &&
+      !lg_k8sname_path(path, sizeof path, "/api/v1/namespaces", ns, "events", e->name, NULL)) {
     json_decref(body);
     body = NULL;
   }

@@ -39,8 +39,7 @@ static void emit(lg_logq_stream s, json_t *obj) {
 
 static json_t *line_start(lg_time now, const char *level, const char *msg) {
   char ts[LG_TIME_BUFLEN];
-  return json_pack("{s:s, s:s, s:s}", "time", lg_time_format(now, ts), "level", level, "msg",
-                   msg);
+  return json_pack("{s:s, s:s, s:s}", "time", lg_time_format(now, ts), "level", level, "msg", msg);
 }
 
 /* A JSON string of s, whose invalid UTF-8 bytes (a value quoted from a client, like a
@@ -154,9 +153,10 @@ static void finding_fields(lg_jsonw *w, const lg_decision *d, const lg_decision_
   field(w, ",\"rule\":", lg_rules_id(f->rule));
   field(w, ",\"mode\":", lg_rules_mode_name(f->mode));
   if (!history)
-    field(w, ",\"decision\":", f->mode == LG_MODE_ENFORCE ? "deny"
-                                : f->mode == LG_MODE_WARN  ? "warn"
-                                                           : "audit");
+    field(w, ",\"decision\":",
+          f->mode == LG_MODE_ENFORCE ? "deny"
+          : f->mode == LG_MODE_WARN  ? "warn"
+                                     : "audit");
   field(w, ",\"message\":", f->message);
   if (history)
     field(w, ",\"source\":", lg_decision_source_name(d->source));
@@ -233,8 +233,8 @@ static void report(lg_logq_stream s, uint64_t dropped, lg_time since, bool broke
     return;
   }
   snprintf(n, sizeof n, "%" PRIu64, dropped);
-  lg_log(LG_LOG_WARNING, "log lines dropped: the stream's reader is too slow or stalled",
-         "stream", lg_logq_stream_name(s), "dropped", n, "since", lg_time_format(since, ts), NULL);
+  lg_log(LG_LOG_WARNING, "log lines dropped: the stream's reader is too slow or stalled", "stream",
+         lg_logq_stream_name(s), "dropped", n, "since", lg_time_format(since, ts), NULL);
 }
 
 lg_rc lg_log_start_queue(long report_ms, char *err, size_t errlen) {

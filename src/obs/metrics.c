@@ -22,12 +22,12 @@
  * bounded (names Kubernetes would accept, holders cut), so that neither the registry nor a
  * scrape grows without bound: at most about VIOLATIONS_CAP * 450 bytes of violations text. */
 #define VIOLATIONS_CAP 2000
-#define LEASES_CAP 10000 /* audit --watch: a node lease per node, and then some */
-#define SMALL_CAP 64     /* tables whose labels are fixed sets */
-#define MAX_LABELS 4
-#define HOLDER_MAX 256
+#define LEASES_CAP     10000 /* audit --watch: a node lease per node, and then some */
+#define SMALL_CAP      64    /* tables whose labels are fixed sets */
+#define MAX_LABELS     4
+#define HOLDER_MAX     256
 /* Label values that no namespace or lease name can be (a name never starts with '_'). */
-#define LABEL_INVALID "_invalid"
+#define LABEL_INVALID  "_invalid"
 #define LABEL_OVERFLOW "_overflow"
 
 /* One series: its label values (one allocation at lv[0]) and what it measures. Counter
@@ -40,16 +40,16 @@ typedef struct {
   int64_t transitions;
   bool has_renew;
   lg_time renew;
-  uint64_t renewals;     /* leases: renewTime moved forward under the same holder */
+  uint64_t renewals; /* leases: renewTime moved forward under the same holder */
   bool has_failover;
-  int64_t failover;      /* leases: the last new holder's renewTime minus the one before */
+  int64_t failover; /* leases: the last new holder's renewTime minus the one before */
 } series;
 
 /* Series sorted by their label tuple; pointers, so an insertion moves little. */
 typedef struct {
   const char *family; /* the family label of leaseguard_metrics_series_dropped_total */
   size_t nlabels;
-  size_t cap;         /* series beyond it: counted in dropped (and an overflow series) */
+  size_t cap; /* series beyond it: counted in dropped (and an overflow series) */
   series **v;
   size_t n, alloc;
   uint64_t dropped;
@@ -58,9 +58,8 @@ typedef struct {
 #define N_BUCKETS 10
 static const double bucket_bounds[N_BUCKETS] = {0.00005, 0.0001, 0.00025, 0.0005, 0.001,
                                                 0.0025,  0.005,  0.01,    0.025,  0.1};
-static const char *const bucket_les[N_BUCKETS] = {"0.00005", "0.0001", "0.00025", "0.0005",
-                                                  "0.001",   "0.0025", "0.005",   "0.01",
-                                                  "0.025",   "0.1"};
+static const char *const bucket_les[N_BUCKETS] = {"0.00005", "0.0001", "0.00025", "0.0005", "0.001",
+                                                  "0.0025",  "0.005",  "0.01",    "0.025",  "0.1"};
 
 static const char *const event_outcomes[] = {"aggregated", "dropped", "failed", "invalid",
                                              "posted"};
@@ -72,8 +71,8 @@ static const char *const conn_reasons[] = {"client-certificate", "http", "max-co
                                            "tls-handshake"};
 #define N_CONN_REASONS (sizeof conn_reasons / sizeof *conn_reasons)
 /* The certificate controller's writes of its Secret: action and result. */
-static const char *const cert_actions[] = {"announce", "create", "drop", "reissue", "repair",
-                                           "switch"};
+static const char *const cert_actions[] = {"announce", "create", "drop",
+                                           "reissue",  "repair", "switch"};
 #define N_CERT_ACTIONS (sizeof cert_actions / sizeof *cert_actions)
 static const char *const cert_results[] = {"conflict", "failure", "success"};
 #define N_CERT_RESULTS (sizeof cert_results / sizeof *cert_results)
@@ -83,20 +82,19 @@ static const char *const report_outcomes[] = {"deleted", "failed", "no-crd", "wr
 
 /* Writer clock offsets, seconds: negative is a clock behind the webhook's. */
 #define N_OFFSET_BUCKETS 13
-static const double offset_bounds[N_OFFSET_BUCKETS] = {-60, -30, -10, -5, -1, -0.25, 0,
+static const double offset_bounds[N_OFFSET_BUCKETS] = {-60,  -30, -10, -5, -1, -0.25, 0,
                                                        0.25, 1,   5,   10, 30, 60};
-static const char *const offset_les[N_OFFSET_BUCKETS] = {"-60", "-30", "-10", "-5", "-1",
-                                                         "-0.25", "0", "0.25", "1", "5",
-                                                         "10", "30", "60"};
+static const char *const offset_les[N_OFFSET_BUCKETS] = {
+    "-60", "-30", "-10", "-5", "-1", "-0.25", "0", "0.25", "1", "5", "10", "30", "60"};
 
 /* A scrape renders a copy made by snapshot(): a new field must be copied there too. */
 struct lg_metrics {
   pthread_mutex_t mu;
   bool lease_label;
-  table requests;   /* operation, decision */
-  table violations; /* rule, mode, namespace[, lease] */
-  table events;     /* outcome */
-  table leases;     /* namespace, name */
+  table requests;                  /* operation, decision */
+  table violations;                /* rule, mode, namespace[, lease] */
+  table events;                    /* outcome */
+  table leases;                    /* namespace, name */
   uint64_t buckets[N_BUCKETS + 1]; /* not cumulative; the last is +Inf only */
   uint64_t observations;
   double sum;
@@ -113,11 +111,11 @@ struct lg_metrics {
   size_t witness_leases, witness_holders, median_n;
   uint64_t witness_evictions;
   double median;
-  atomic_bool certctl;                                    /* the certificate controller runs */
-  _Atomic uint64_t cert_syncs[2];                         /* [ok] */
+  atomic_bool certctl;            /* the certificate controller runs */
+  _Atomic uint64_t cert_syncs[2]; /* [ok] */
   _Atomic uint64_t cert_writes[N_CERT_ACTIONS][N_CERT_RESULTS];
   _Atomic uint64_t cert_invalid;
-  _Atomic uint64_t cabundle_patches[2];                   /* [ok] */
+  _Atomic uint64_t cabundle_patches[2]; /* [ok] */
 };
 
 /* ---- tables ---- */
@@ -251,8 +249,8 @@ lg_metrics *lg_metrics_new(bool lease_label) {
   }
   m->lease_label = lease_label;
   m->requests = (table){.family = "admission_requests", .nlabels = 2, .cap = SMALL_CAP};
-  m->violations = (table){.family = "lease_violations", .nlabels = lease_label ? 4 : 3,
-                          .cap = VIOLATIONS_CAP};
+  m->violations =
+      (table){.family = "lease_violations", .nlabels = lease_label ? 4 : 3, .cap = VIOLATIONS_CAP};
   m->events = (table){.family = "events", .nlabels = 1, .cap = SMALL_CAP};
   m->leases = (table){.family = "leases", .nlabels = 2, .cap = LEASES_CAP};
   /* The known outcomes start at 0, so that rate() sees the first event. */
@@ -666,7 +664,7 @@ static void render_histogram(buf *b, const lg_metrics *m) {
 /* The four lease-health families, each over the lease table. */
 static void render_leases(buf *b, const table *t, lg_time now) {
   static const char *const nn[] = {"namespace", "name"}, *const nnh[] = {"namespace", "name",
-                                                                          "holder"};
+                                                                         "holder"};
   char num[32];
   bool any_renew = false;
   for (size_t i = 0; i < t->n; i++)
@@ -773,8 +771,7 @@ static void render_clocks(buf *b, const lg_metrics *m) {
   }
   family(b, "leaseguard_lease_memory_entries", "gauge",
          "Leases and holder identities whose writes this replica remembers.");
-  sample(b, "leaseguard_lease_memory_entries", tbl, &tables[0], 1,
-         fmt_u64(m->witness_leases, num));
+  sample(b, "leaseguard_lease_memory_entries", tbl, &tables[0], 1, fmt_u64(m->witness_leases, num));
   sample(b, "leaseguard_lease_memory_entries", tbl, &tables[1], 1,
          fmt_u64(m->witness_holders, num));
   family(b, "leaseguard_lease_memory_evictions_total", "counter",
@@ -846,8 +843,8 @@ static void render_all(buf *b, const lg_metrics *m, lg_time now) {
     sample(b, "leaseguard_serving_certificate_expiration_timestamp_seconds", NULL, NULL, 0,
            fmt_i64(m->cert_not_after, num));
   }
-  render_counter_table(b, &m->events, "leaseguard_events_total",
-                       "Kubernetes Events, by outcome.", outcome);
+  render_counter_table(b, &m->events, "leaseguard_events_total", "Kubernetes Events, by outcome.",
+                       outcome);
   family(b, "leaseguard_log_lines_dropped_total", "counter",
          "Log lines dropped because the stream's reader was too slow, stalled or gone.");
   for (int i = 0; i < LG_LOGQ_STREAMS; i++) {

@@ -59,9 +59,11 @@ static const char *put_report(lg_kube *k, const char *ns, json_t *doc, bool *no_
   }
   if (!strcmp(outcome, "no-crd")) {
     if (!*no_crd)
-      lg_log(LG_LOG_WARNING, "the API has no wgpolicyk8s.io/v1alpha2 PolicyReport: findings go "
-                             "to the logs and metrics only (install the CRD: chart value "
-                             "policyReports.installCRD)", NULL);
+      lg_log(LG_LOG_WARNING,
+             "the API has no wgpolicyk8s.io/v1alpha2 PolicyReport: findings go "
+             "to the logs and metrics only (install the CRD: chart value "
+             "policyReports.installCRD)",
+             NULL);
     *no_crd = true;
   } else if (!strcmp(outcome, "failed")) {
     lg_log_json(LG_LOG_WARNING, "cannot write a PolicyReport", "{s:s, s:I, s:s}", "namespace", ns,

@@ -45,13 +45,13 @@ static json_t *user_info(const as_user *u) {
 /* The AdmissionReview of CreateV1AdmissionReview: absent objects are null, the namespace of a
  * cluster-scoped object is left out (omitempty). */
 static json_t *review(const char *uid, const as_admission *a) {
-  json_t *req = json_pack(
-      "{s:s, s:o, s:o, s:o, s:o, s:s, s:s*, s:s, s:o, s:O, s:O, s:b, s:O}", "uid", uid, "kind",
-      gvk(a->res), "resource", gvr(a->res), "requestKind", gvk(a->res), "requestResource",
-      gvr(a->res), "name", a->name, "namespace", a->ns, "operation", a->operation, "userInfo",
-      user_info(a->user), "object", a->object ? a->object : json_null(), "oldObject",
-      a->old_object ? a->old_object : json_null(), "dryRun", a->dry_run, "options",
-      a->options ? a->options : json_null());
+  json_t *req = json_pack("{s:s, s:o, s:o, s:o, s:o, s:s, s:s*, s:s, s:o, s:O, s:O, s:b, s:O}",
+                          "uid", uid, "kind", gvk(a->res), "resource", gvr(a->res), "requestKind",
+                          gvk(a->res), "requestResource", gvr(a->res), "name", a->name, "namespace",
+                          a->ns, "operation", a->operation, "userInfo", user_info(a->user),
+                          "object", a->object ? a->object : json_null(), "oldObject",
+                          a->old_object ? a->old_object : json_null(), "dryRun", a->dry_run,
+                          "options", a->options ? a->options : json_null());
   return json_pack("{s:s, s:s, s:o}", "kind", "AdmissionReview", "apiVersion",
                    "admission.k8s.io/v1", "request", req);
 }
@@ -127,18 +127,22 @@ static const json_t *verify(const json_t *doc, const char *uid, char *err, size_
     return NULL;
   }
   if (!got || strcmp(got, uid) != 0) {
-    snprintf(err, errlen, "received invalid webhook response: expected response.uid=\"%s\", "
-             "got \"%.100s\"", uid, got ? got : "");
+    snprintf(err, errlen,
+             "received invalid webhook response: expected response.uid=\"%s\", "
+             "got \"%.100s\"",
+             uid, got ? got : "");
     return NULL;
   }
   if (!api || !kind || strcmp(api, "admission.k8s.io/v1") || strcmp(kind, "AdmissionReview")) {
-    snprintf(err, errlen, "received invalid webhook response: expected webhook response of "
+    snprintf(err, errlen,
+             "received invalid webhook response: expected webhook response of "
              "admission.k8s.io/v1, Kind=AdmissionReview, got %.60s, Kind=%.60s",
              api ? api : "", kind ? kind : "");
     return NULL;
   }
   if (json_object_get(resp, "patch") || json_object_get(resp, "patchType")) {
-    snprintf(err, errlen, "received invalid webhook response: validating webhooks may not "
+    snprintf(err, errlen,
+             "received invalid webhook response: validating webhooks may not "
              "return response.patch");
     return NULL;
   }
@@ -223,8 +227,10 @@ static json_t *call(const as_webhook *hook, const char *ca_pem, const char *uid,
   if (!status)
     goto out;
   if (status < 200 || status > 206) {
-    snprintf(err, errlen, "an error on the server (\"%.200s\") has prevented the request from "
-             "succeeding (HTTP %ld)", resp.data ? resp.data : "", status);
+    snprintf(err, errlen,
+             "an error on the server (\"%.200s\") has prevented the request from "
+             "succeeding (HTTP %ld)",
+             resp.data ? resp.data : "", status);
     goto out;
   }
   if (!(doc = json_loadb(resp.data ? resp.data : "", resp.len, 0, &je)))
@@ -247,8 +253,8 @@ static char *configured_ca(const as_ctx *ctx, const as_webhook *hook) {
 
   json_array_foreach(json_object_get(vwc, "webhooks"), i, w) {
     const char *name = json_string_value(json_object_get(w, "name"));
-    const char *ca = json_string_value(json_object_get(json_object_get(w, "clientConfig"),
-                                                      "caBundle"));
+    const char *ca =
+        json_string_value(json_object_get(json_object_get(w, "clientConfig"), "caBundle"));
     if (name && !strcmp(name, hook->name)) {
       pem = ca ? lg_b64_decode(ca, NULL) : strdup("");
       break;
@@ -258,8 +264,7 @@ static char *configured_ca(const as_ctx *ctx, const as_webhook *hook) {
   return pem;
 }
 
-json_t *as_admit(const as_ctx *ctx, const as_webhook *hook, const as_admission *a,
-                 as_reply *out) {
+json_t *as_admit(const as_ctx *ctx, const as_webhook *hook, const as_admission *a, as_reply *out) {
   char uid[AS_UID_LEN], err[1536] = "", msg[2048], *ca_pem = NULL;
   json_t *doc = NULL, *result = NULL, *log;
   const json_t *resp = NULL;
@@ -271,9 +276,8 @@ json_t *as_admit(const as_ctx *ctx, const as_webhook *hook, const as_admission *
     return NULL;
   as_new_uid(uid);
   log = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "kind", "webhook", "webhook",
-                  hook->name, "uid", uid, "operation", a->operation, "resource",
-                  a->res->resource, "namespace", a->ns ? a->ns : "", "name", a->name,
-                  "dryRun", a->dry_run);
+                  hook->name, "uid", uid, "operation", a->operation, "resource", a->res->resource,
+                  "namespace", a->ns ? a->ns : "", "name", a->name, "dryRun", a->dry_run);
   clock_gettime(CLOCK_MONOTONIC, &t0);
   doc = call(hook, ca_pem, uid, a, err, sizeof err);
   if (doc && !(resp = verify(doc, uid, err, sizeof err))) {
@@ -283,8 +287,9 @@ json_t *as_admit(const as_ctx *ctx, const as_webhook *hook, const as_admission *
              hook->name, err);
   }
   clock_gettime(CLOCK_MONOTONIC, &t1);
-  json_object_set_new(log, "durationMs", json_integer((t1.tv_sec - t0.tv_sec) * 1000 +
-                                                     (t1.tv_nsec - t0.tv_nsec) / 1000000));
+  json_object_set_new(
+      log, "durationMs",
+      json_integer((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000));
   if (!resp) {
     json_object_set_new(log, "error", json_string(msg));
     json_object_set_new(log, "ignored", json_boolean(hook->fail_open));

@@ -12,12 +12,12 @@
 
 /* One write as admission sees it. Every pointer is borrowed. */
 typedef struct {
-  const char *operation;            /* CREATE, UPDATE or DELETE */
+  const char *operation; /* CREATE, UPDATE or DELETE */
   const as_resource *res;
   const char *ns, *name;
   const json_t *object, *old_object; /* NULL is sent as null */
   bool dry_run;
-  const json_t *options;            /* CreateOptions, UpdateOptions or DeleteOptions */
+  const json_t *options; /* CreateOptions, UpdateOptions or DeleteOptions */
   const as_user *user;
 } as_admission;
 
@@ -26,8 +26,7 @@ typedef struct {
  * the call. Returns NULL when the write may go on (allowed, or failed under failurePolicy
  * Ignore), or a new Status to answer with: the denial, or a 500 under failurePolicy Fail.
  * The webhook's warnings are added to out either way. */
-json_t *as_admit(const as_ctx *ctx, const as_webhook *hook, const as_admission *a,
-                 as_reply *out);
+json_t *as_admit(const as_ctx *ctx, const as_webhook *hook, const as_admission *a, as_reply *out);
 
 /* objectSelector AS_FENCE_LABEL=true, as kube-apiserver applies it: true when either the new
  * or the old object (each may be NULL) carries the label with that value. */

@@ -12,11 +12,11 @@
 
 /* One validating webhook as a ValidatingWebhookConfiguration entry describes it. */
 typedef struct {
-  const char *url;               /* NULL: this webhook is not called */
+  const char *url; /* NULL: this webhook is not called */
   const char *ca_file;
   const char *name;
-  long timeout_s;                /* 1..30 */
-  bool fail_open;                /* failurePolicy Ignore */
+  long timeout_s; /* 1..30 */
+  bool fail_open; /* failurePolicy Ignore */
 } as_webhook;
 
 /* The label (objectSelector) of the objects sent to the fence webhook. */
@@ -25,19 +25,19 @@ typedef struct {
 /* Flags, parsed once at start-up; every string is borrowed from argv. */
 typedef struct {
   const char *bind_address;
-  int secure_port;               /* 0 = any free port */
+  int secure_port; /* 0 = any free port */
   const char *tls_cert_file, *tls_key_file;
   const char *token_auth_file;
-  as_webhook webhook;            /* every lease write */
-  as_webhook fence;              /* writes of stored objects labelled AS_FENCE_LABEL=true */
+  as_webhook webhook;                /* every lease write */
+  as_webhook fence;                  /* writes of stored objects labelled AS_FENCE_LABEL=true */
   const char *webhook_configuration; /* NULL: the webhooks are always called, with their CA
                                       * files; else each only while this stored configuration
                                       * has a webhook of its name, with its caBundle */
-  const char *port_file;         /* NULL: no port file */
-  size_t watch_history;          /* events kept for watches that resume */
-  long write_delay_ms;           /* stored objects (not leases or events): each write waits
+  const char *port_file;             /* NULL: no port file */
+  size_t watch_history;              /* events kept for watches that resume */
+  long write_delay_ms;               /* stored objects (not leases or events): each write waits
                                   * this long between its read and its store (widens races) */
-  bool no_policy_reports;        /* as a cluster without the PolicyReport CRD: 404 */
+  bool no_policy_reports;            /* as a cluster without the PolicyReport CRD: 404 */
 } as_config;
 
 /* What every handler may use. */
@@ -50,9 +50,9 @@ typedef struct {
 /* One API request, parsed from the URL by the HTTP module. */
 typedef struct {
   const char *method;
-  const char *ns;    /* namespace from the URL, NULL for the all-namespaces path */
-  const char *name;  /* object name from the URL, NULL for the collection */
-  const char *body;  /* NUL-terminated; "" when none */
+  const char *ns;   /* namespace from the URL, NULL for the all-namespaces path */
+  const char *name; /* object name from the URL, NULL for the collection */
+  const char *body; /* NUL-terminated; "" when none */
   size_t len;
   const as_user *user;
   const char *(*query)(void *cls, const char *key); /* a query parameter or NULL */
@@ -67,9 +67,9 @@ typedef struct as_watch as_watch;
 /* A handler's answer: a JSON body or a watch stream, plus Warning header texts. */
 typedef struct {
   unsigned status;
-  json_t *body;                       /* new */
-  as_watch *watch;                    /* new; replaces body when set */
-  char *warnings[AS_MAX_WARNINGS];    /* new; raw texts, deduplicated */
+  json_t *body;                    /* new */
+  as_watch *watch;                 /* new; replaces body when set */
+  char *warnings[AS_MAX_WARNINGS]; /* new; raw texts, deduplicated */
   size_t n_warnings;
 } as_reply;
 

@@ -45,7 +45,8 @@ static void create(const as_ctx *ctx, const as_request *rq, as_reply *out) {
   uint64_t rv;
 
   if (dry_q && strcmp(dry_q, "All") != 0) {
-    reply_status(out, as_status_bad_request("dryRun: Unsupported value: only \"All\" is supported"));
+    reply_status(out,
+                 as_status_bad_request("dryRun: Unsupported value: only \"All\" is supported"));
     return;
   }
   if (!(ev = as_decode_body(&as_res_events, rq->body, rq->len, &st)) ||
@@ -120,14 +121,18 @@ static int patch_once(const as_ctx *ctx, const as_request *rq, const json_t *pat
   name = as_meta_str(typed, "name");
   ns = as_meta_str(typed, "namespace");
   if (!name || strcmp(name, rq->name) != 0) {
-    snprintf(msg, sizeof msg, "the name of the object (%.200s) does not match the name on the "
-             "URL (%.200s)", name ? name : "", rq->name);
+    snprintf(msg, sizeof msg,
+             "the name of the object (%.200s) does not match the name on the "
+             "URL (%.200s)",
+             name ? name : "", rq->name);
     st = as_status_bad_request(msg);
     goto out;
   }
   if (ns && ns[0] && strcmp(ns, rq->ns) != 0) {
-    snprintf(msg, sizeof msg, "the namespace of the object (%.200s) does not match the "
-             "namespace on the request (%.200s)", ns, rq->ns);
+    snprintf(msg, sizeof msg,
+             "the namespace of the object (%.200s) does not match the "
+             "namespace on the request (%.200s)",
+             ns, rq->ns);
     st = as_status_bad_request(msg);
     goto out;
   }
@@ -136,7 +141,8 @@ static int patch_once(const as_ctx *ctx, const as_request *rq, const json_t *pat
   snprintf(cur_rv_s, sizeof cur_rv_s, "%" PRIu64, cur_rv);
   rv = as_meta_str(typed, "resourceVersion");
   if (rv && rv[0] && strcmp(rv, cur_rv_s) != 0) {
-    st = as_status_conflict(&as_res_events, rq->name, "the object has been modified; please "
+    st = as_status_conflict(&as_res_events, rq->name,
+                            "the object has been modified; please "
                             "apply your changes to the latest version and try again");
     goto out;
   }
@@ -183,7 +189,8 @@ static void patch_event(const as_ctx *ctx, const as_request *rq, as_reply *out) 
   json_t *patch;
 
   if (dry_q && strcmp(dry_q, "All") != 0) {
-    reply_status(out, as_status_bad_request("dryRun: Unsupported value: only \"All\" is supported"));
+    reply_status(out,
+                 as_status_bad_request("dryRun: Unsupported value: only \"All\" is supported"));
     return;
   }
   /* jsonpatch.MergePatch refuses what is not a JSON object as ErrBadJSONPatch. */
@@ -196,7 +203,8 @@ static void patch_event(const as_ctx *ctx, const as_request *rq, as_reply *out) 
   for (int i = 0; i < MAX_ATTEMPTS; i++)
     if (!patch_once(ctx, rq, patch, dry_q != NULL, out))
       goto out;
-  reply_status(out, as_status_conflict(&as_res_events, rq->name, "the object has been modified; "
+  reply_status(out, as_status_conflict(&as_res_events, rq->name,
+                                       "the object has been modified; "
                                        "please apply your changes to the latest version and try "
                                        "again"));
 out:

@@ -7,11 +7,20 @@
 
 static const char *const lease_fields[] = {"metadata.name", "metadata.namespace", NULL};
 /* pkg/apis/core/v1 event field label conversion. */
-static const char *const event_fields[] = {
-    "involvedObject.kind", "involvedObject.namespace", "involvedObject.name",
-    "involvedObject.uid", "involvedObject.apiVersion", "involvedObject.resourceVersion",
-    "involvedObject.fieldPath", "reason", "reportingComponent", "source", "type",
-    "metadata.name", "metadata.namespace", NULL};
+static const char *const event_fields[] = {"involvedObject.kind",
+                                           "involvedObject.namespace",
+                                           "involvedObject.name",
+                                           "involvedObject.uid",
+                                           "involvedObject.apiVersion",
+                                           "involvedObject.resourceVersion",
+                                           "involvedObject.fieldPath",
+                                           "reason",
+                                           "reportingComponent",
+                                           "source",
+                                           "type",
+                                           "metadata.name",
+                                           "metadata.namespace",
+                                           NULL};
 
 static bool allowed(const char *const *list, const char *key) {
   for (; *list; list++)
@@ -70,8 +79,10 @@ json_t *as_filter_parse(const as_resource *r, const char *field_sel, const char 
   memset(f, 0, sizeof *f);
   if (field_sel && (!(f->field_buf = strdup(field_sel)) ||
                     split_terms(f->field_buf, false, f->fields, &f->n_fields, &bad))) {
-    snprintf(msg, sizeof msg, "invalid field selector \"%.200s\": invalid selector: '%.100s'; "
-             "can't understand it", field_sel, bad);
+    snprintf(msg, sizeof msg,
+             "invalid field selector \"%.200s\": invalid selector: '%.100s'; "
+             "can't understand it",
+             field_sel, bad);
     goto bad;
   }
   for (size_t i = 0; i < f->n_fields; i++) {
@@ -79,16 +90,20 @@ json_t *as_filter_parse(const as_resource *r, const char *field_sel, const char 
     if (allowed(fields, key))
       continue;
     if (generic)
-      snprintf(msg, sizeof msg, "\"%.100s\" is not a known field selector: only "
-               "\"metadata.name\", \"metadata.namespace\"", key);
+      snprintf(msg, sizeof msg,
+               "\"%.100s\" is not a known field selector: only "
+               "\"metadata.name\", \"metadata.namespace\"",
+               key);
     else
       snprintf(msg, sizeof msg, "field label not supported: %.100s", key);
     goto bad;
   }
   if (label_sel && (!(f->label_buf = strdup(label_sel)) ||
                     split_terms(f->label_buf, true, f->labels, &f->n_labels, &bad))) {
-    snprintf(msg, sizeof msg, "unable to parse requirement: \"%.100s\" (lg-test-apiserver "
-             "supports only =, ==, !=, key and !key)", bad);
+    snprintf(msg, sizeof msg,
+             "unable to parse requirement: \"%.100s\" (lg-test-apiserver "
+             "supports only =, ==, !=, key and !key)",
+             bad);
     goto bad;
   }
   return NULL;

@@ -23,10 +23,10 @@
 
 /* kube-apiserver's default limit on request bodies (MaxRequestBodyBytes). */
 #define MAX_BODY (3 * 1024 * 1024)
-#define PEM_MAX (1024 * 1024)
+#define PEM_MAX  (1024 * 1024)
 /* The Warning recorder's limits: over 4096 bytes in all, each is cut to 256, then dropped. */
 #define WARN_TOTAL 4096
-#define WARN_EACH 256
+#define WARN_EACH  256
 
 struct as_http {
   const as_ctx *ctx;
@@ -153,7 +153,10 @@ static const struct {
     {{"api", "v1"}, 2, "secrets", true, as_secrets_handle},
     {{"api", "v1"}, 2, "configmaps", true, as_configmaps_handle},
     {{"apis", "wgpolicyk8s.io", "v1alpha2"}, 3, "policyreports", true, as_policyreports_handle},
-    {{"apis", "admissionregistration.k8s.io", "v1"}, 3, "validatingwebhookconfigurations", false,
+    {{"apis", "admissionregistration.k8s.io", "v1"},
+     3,
+     "validatingwebhookconfigurations",
+     false,
      as_vwcs_handle},
 };
 
@@ -222,21 +225,30 @@ static void serve(as_http *h, struct MHD_Connection *c, const char *url, const c
     snprintf(msg, sizeof msg, "Request entity too large: limit is %d", MAX_BODY);
     as_reply_set(r, 413, as_status(413, "RequestEntityTooLarge", msg, NULL));
   } else if (!parse_route(h->ctx->cfg, url, &rt)) {
-    as_reply_set(r, 404, as_status(404, "NotFound", "the server could not find the requested "
-                                   "resource", json_object()));
+    as_reply_set(r, 404,
+                 as_status(404, "NotFound",
+                           "the server could not find the requested "
+                           "resource",
+                           json_object()));
   } else if (!strcmp(method, "PATCH") && rt.h == as_events_handle && rt.name &&
              !is_media_type(ct, "application/merge-patch+json")) {
     /* Of kube-apiserver's patch types only the JSON merge patch is implemented. */
-    as_reply_set(r, 415, as_status(415, "UnsupportedMediaType", "the body of the request was in "
-                                   "an unknown format - accepted media types include: "
-                                   "application/merge-patch+json", NULL));
+    as_reply_set(r, 415,
+                 as_status(415, "UnsupportedMediaType",
+                           "the body of the request was in "
+                           "an unknown format - accepted media types include: "
+                           "application/merge-patch+json",
+                           NULL));
   } else if ((!strcmp(method, "POST") || !strcmp(method, "PUT")) && !is_json(ct)) {
-    as_reply_set(r, 415, as_status(415, "UnsupportedMediaType", "the body of the request was in "
-                                   "an unknown format - accepted media types include: "
-                                   "application/json", NULL));
+    as_reply_set(r, 415,
+                 as_status(415, "UnsupportedMediaType",
+                           "the body of the request was in "
+                           "an unknown format - accepted media types include: "
+                           "application/json",
+                           NULL));
   } else {
-    rq = (as_request){method, rt.ns, rt.name, st->body ? st->body : "", st->len, user, query, c,
-                      ct};
+    rq =
+        (as_request){method, rt.ns, rt.name, st->body ? st->body : "", st->len, user, query, c, ct};
     rt.h(h->ctx, &rq, r);
   }
   if (!r->status && !r->watch)
@@ -280,7 +292,8 @@ static enum MHD_Result answer(as_http *h, struct MHD_Connection *c, const char *
   serve(h, c, url, method, st, user, &r);
   log_request(c, url, method, user, &r);
   if (r.watch) {
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
     as_watch_set_fd(r.watch, ci ? ci->connect_fd : -1);
     resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, as_watch_read, r.watch,
                                              as_watch_free);
@@ -359,7 +372,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
   }
 }
 
-__attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
+__attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const char *fmt,
+                                                             va_list ap) {
   (void)cls;
   fputs("lg-test-apiserver: libmicrohttpd: ", stderr);
   vfprintf(stderr, fmt, ap);

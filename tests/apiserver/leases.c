@@ -14,7 +14,7 @@
 
 /* GuaranteedUpdate runs the update again when the object changed under it. */
 #define MAX_ATTEMPTS 8
-#define OPTIMISTIC_LOCK_MSG                                                                   \
+#define OPTIMISTIC_LOCK_MSG \
   "the object has been modified; please apply your changes to the latest version and try again"
 
 static const as_resource meta_options = {"meta.k8s.io", "v1", "", "", "", "meta.k8s.io/v1"};
@@ -158,8 +158,10 @@ static json_t *check_name(const as_request *rq, const json_t *obj) {
 static json_t *precondition_failed(const char *name, const char *what, const char *want,
                                    const char *got) {
   char why[512];
-  snprintf(why, sizeof why, "Precondition failed: %s in precondition: %.150s, %s in object meta: "
-           "%.150s", what, want, what, got);
+  snprintf(why, sizeof why,
+           "Precondition failed: %s in precondition: %.150s, %s in object meta: "
+           "%.150s",
+           what, want, what, got);
   return as_status_conflict(&as_res_leases, name, why);
 }
 
@@ -311,8 +313,8 @@ static json_t *deleted_status(const char *name, const json_t *cur) {
   const char *uid = as_meta_str(cur, "uid");
   if (details && uid)
     json_object_set_new(details, "uid", json_string(uid));
-  return json_pack("{s:s, s:s, s:{}, s:s, s:o}", "kind", "Status", "apiVersion", "v1",
-                   "metadata", "status", "Success", "details", details);
+  return json_pack("{s:s, s:s, s:{}, s:s, s:o}", "kind", "Status", "apiVersion", "v1", "metadata",
+                   "status", "Success", "details", details);
 }
 
 static void delete_lease(const as_ctx *ctx, const as_request *rq, as_reply *out) {

@@ -23,14 +23,14 @@
 struct as_watch {
   as_store *store;
   as_kind kind;
-  char *ns;          /* NULL = all namespaces */
+  char *ns; /* NULL = all namespaces */
   as_filter filter;
-  uint64_t after;    /* events up to this version were sent */
-  int64_t deadline;  /* CLOCK_MONOTONIC ms, 0 = none */
+  uint64_t after;   /* events up to this version were sent */
+  int64_t deadline; /* CLOCK_MONOTONIC ms, 0 = none */
   int fd;
-  char *pending;     /* serialized events not yet handed out */
+  char *pending; /* serialized events not yet handed out */
   size_t len, off;
-  bool last;         /* end after pending is drained */
+  bool last; /* end after pending is drained */
 };
 
 /* Watches not yet freed: shutdown waits for them to send their last chunk. */

@@ -239,8 +239,8 @@ int main(int argc, char **argv) {
   as_log(json_pack("{s:s, s:s, s:i, s:s?, s:s, s:s?, s:s, s:b}", "kind", "start", "address",
                    cfg.bind_address, "port", port, "webhook", cfg.webhook.url, "failurePolicy",
                    cfg.webhook.fail_open ? "Ignore" : "Fail", "fenceWebhook", cfg.fence.url,
-                   "fenceFailurePolicy", cfg.fence.fail_open ? "Ignore" : "Fail",
-                   "policyReports", !cfg.no_policy_reports));
+                   "fenceFailurePolicy", cfg.fence.fail_open ? "Ignore" : "Fail", "policyReports",
+                   !cfg.no_policy_reports));
   while (sigwait(&set, &sig) != 0 || (sig != SIGTERM && sig != SIGINT))
     ;
   as_log(json_pack("{s:s, s:s}", "kind", "stop", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"));

@@ -42,10 +42,9 @@ void as_new_uid(char out[AS_UID_LEN]) {
   random_bytes(b, sizeof b);
   b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
   b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-  snprintf(out, AS_UID_LEN,
-           "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-           b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-           b[15]);
+  snprintf(out, AS_UID_LEN, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+           b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+           b[14], b[15]);
 }
 
 void as_timestamp_now(char *out, size_t len) {
@@ -103,17 +102,20 @@ json_t *as_decode_body(const as_resource *r, const char *body, size_t len, json_
 
   *status = NULL;
   if (!json_is_object(obj)) {
-    snprintf(msg, sizeof msg, "the object provided is unrecognized (must be of type %s): "
-             "couldn't get version/kind; json parse error: %s", r->kind,
-             obj ? "not a JSON object" : je.text);
+    snprintf(msg, sizeof msg,
+             "the object provided is unrecognized (must be of type %s): "
+             "couldn't get version/kind; json parse error: %s",
+             r->kind, obj ? "not a JSON object" : je.text);
     goto bad;
   }
   kind = json_string_value(json_object_get(obj, "kind"));
   api = json_string_value(json_object_get(obj, "apiVersion"));
   if ((kind && kind[0] && strcmp(kind, r->kind) != 0) ||
       (api && api[0] && strcmp(api, r->api_version) != 0)) {
-    snprintf(msg, sizeof msg, "%s in version \"%s\" cannot be handled as a %s: the body is not "
-             "a %s/%s %s", kind && kind[0] ? kind : r->kind, api ? api : "", r->kind,
+    snprintf(msg, sizeof msg,
+             "%s in version \"%s\" cannot be handled as a %s: the body is not "
+             "a %s/%s %s",
+             kind && kind[0] ? kind : r->kind, api ? api : "", r->kind,
              r->group[0] ? r->group : "core", r->version, r->kind);
     goto bad;
   }

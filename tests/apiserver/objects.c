@@ -20,7 +20,7 @@
 
 /* GuaranteedUpdate runs the update again when the object changed under it. */
 #define MAX_ATTEMPTS 8
-#define OPTIMISTIC_LOCK_MSG                                                                   \
+#define OPTIMISTIC_LOCK_MSG \
   "the object has been modified; please apply your changes to the latest version and try again"
 
 typedef struct {
@@ -49,8 +49,8 @@ static json_t *fence(const as_ctx *ctx, const kind_info *k, const as_request *rq
                           : !strcmp(op, "UPDATE") ? "UpdateOptions"
                                                   : "DeleteOptions";
   json_t *opts = json_pack("{s:s, s:s}", "kind", opts_kind, "apiVersion", "meta.k8s.io/v1"), *st;
-  as_admission a = {op, k->res, k->namespaced ? rq->ns : NULL, name, obj, old, false, opts,
-                    rq->user};
+  as_admission a = {op,   k->res,  k->namespaced ? rq->ns : NULL, name, obj, old, false,
+                    opts, rq->user};
   st = as_admit_fenced(ctx, &a, out);
   json_decref(opts);
   return st;
@@ -75,8 +75,10 @@ static json_t *check_b64(const kind_info *k, const json_t *v, const char *field)
     free(bytes);
     return NULL;
   }
-  snprintf(msg, sizeof msg, "%s in version \"v1\" cannot be handled as a %s: %s: illegal base64 "
-           "data", k->res->kind, k->res->kind, field);
+  snprintf(msg, sizeof msg,
+           "%s in version \"v1\" cannot be handled as a %s: %s: illegal base64 "
+           "data",
+           k->res->kind, k->res->kind, field);
   return as_status_bad_request(msg);
 }
 
@@ -272,8 +274,10 @@ static int update(const as_ctx *ctx, const kind_info *k, const as_request *rq, j
 
   snprintf(cur_s, sizeof cur_s, "%" PRIu64, cur_rv);
   if (!name || strcmp(name, rq->name) != 0) {
-    snprintf(msg, sizeof msg, "the name of the object (%.200s) does not match the name on the "
-             "URL (%.200s)", name ? name : "", rq->name);
+    snprintf(msg, sizeof msg,
+             "the name of the object (%.200s) does not match the name on the "
+             "URL (%.200s)",
+             name ? name : "", rq->name);
     st = as_status_bad_request(msg);
   } else if (rv && rv[0] && strcmp(rv, cur_s) != 0) {
     st = as_status_conflict(k->res, rq->name, OPTIMISTIC_LOCK_MSG);
@@ -318,7 +322,8 @@ static void write(const as_ctx *ctx, const kind_info *k, const as_request *rq, a
   char err[512];
 
   if (is_patch && !json_patch && strncmp(ct, "application/merge-patch+json", 28) != 0) {
-    reply_status(out, as_status(415, "UnsupportedMediaType", "the body of the request was in an "
+    reply_status(out, as_status(415, "UnsupportedMediaType",
+                                "the body of the request was in an "
                                 "unknown format - accepted media types include: "
                                 "application/json-patch+json, application/merge-patch+json",
                                 NULL));
@@ -383,9 +388,10 @@ static void remove_object(const as_ctx *ctx, const kind_info *k, const as_reques
            AS_COMMIT_OK)
     reply_status(out, as_status_conflict(k->res, rq->name, OPTIMISTIC_LOCK_MSG));
   else
-    as_reply_set(out, 200, json_pack("{s:s, s:s, s:{}, s:s, s:o}", "kind", "Status", "apiVersion",
-                                     "v1", "metadata", "status", "Success", "details",
-                                     as_details(k->res, rq->name)));
+    as_reply_set(out, 200,
+                 json_pack("{s:s, s:s, s:{}, s:s, s:o}", "kind", "Status", "apiVersion", "v1",
+                           "metadata", "status", "Success", "details",
+                           as_details(k->res, rq->name)));
   json_decref(cur);
 }
 

@@ -167,15 +167,19 @@ static int apply(json_t **doc, const json_t *op, char *err, size_t errlen) {
   if ((!strcmp(name, "add") || !strcmp(name, "replace")) && value) {
     if (put(doc, path, json_deep_copy(value), name[0] == 'r') == 0)
       return 0;
-    snprintf(err, errlen, "%s operation does not apply: doc is missing path: \"%.200s\": missing "
-             "value", name, path);
+    snprintf(err, errlen,
+             "%s operation does not apply: doc is missing path: \"%.200s\": missing "
+             "value",
+             name, path);
     return -1;
   }
   if (!strcmp(name, "remove")) {
     if (del(*doc, path) == 0)
       return 0;
-    snprintf(err, errlen, "remove operation does not apply: doc is missing path: \"%.200s\": "
-             "missing value", path);
+    snprintf(err, errlen,
+             "remove operation does not apply: doc is missing path: \"%.200s\": "
+             "missing value",
+             path);
     return -1;
   }
   if ((!strcmp(name, "move") || !strcmp(name, "copy")) && from && (src = get(*doc, from))) {

@@ -5,19 +5,18 @@
 #include <stdio.h>
 #include <string.h>
 
-const as_resource as_res_leases = {"coordination.k8s.io", "v1", "leases", "Lease", "LeaseList",
+const as_resource as_res_leases = {"coordination.k8s.io",   "v1", "leases", "Lease", "LeaseList",
                                    "coordination.k8s.io/v1"};
 const as_resource as_res_events = {"", "v1", "events", "Event", "EventList", "v1"};
 const as_resource as_res_secrets = {"", "v1", "secrets", "Secret", "SecretList", "v1"};
 const as_resource as_res_configmaps = {"", "v1", "configmaps", "ConfigMap", "ConfigMapList", "v1"};
-const as_resource as_res_policyreports = {"wgpolicyk8s.io", "v1alpha2", "policyreports",
-                                          "PolicyReport", "PolicyReportList",
-                                          "wgpolicyk8s.io/v1alpha2"};
-const as_resource as_res_vwcs = {"admissionregistration.k8s.io", "v1",
-                                 "validatingwebhookconfigurations",
-                                 "ValidatingWebhookConfiguration",
-                                 "ValidatingWebhookConfigurationList",
-                                 "admissionregistration.k8s.io/v1"};
+const as_resource as_res_policyreports = {"wgpolicyk8s.io",   "v1alpha2",
+                                          "policyreports",    "PolicyReport",
+                                          "PolicyReportList", "wgpolicyk8s.io/v1alpha2"};
+const as_resource as_res_vwcs = {
+    "admissionregistration.k8s.io",       "v1",
+    "validatingwebhookconfigurations",    "ValidatingWebhookConfiguration",
+    "ValidatingWebhookConfigurationList", "admissionregistration.k8s.io/v1"};
 
 static as_field_error *add(as_field_errors *l, const char *type, const char *field) {
   as_field_error *e;
@@ -151,8 +150,8 @@ json_t *as_status_invalid(const as_resource *r, const char *kind, const char *na
   json_t *causes = json_array(), *details;
 
   /* schema.GroupKind.String(): "Kind.group", or "Kind" in the core group. */
-  appendf(msg, sizeof msg, &o, "%s%s%s \"%s\" is invalid", kind, r->group[0] ? "." : "",
-          r->group, name);
+  appendf(msg, sizeof msg, &o, "%s%s%s \"%s\" is invalid", kind, r->group[0] ? "." : "", r->group,
+          name);
   /* field.ErrorList.ToAggregate(): one error alone, several as [a, b]. */
   if (errs->n)
     appendf(msg, sizeof msg, &o, ": %s", errs->n > 1 ? "[" : "");

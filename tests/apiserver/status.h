@@ -8,11 +8,11 @@
 
 /* A resource as the errors name it. */
 typedef struct {
-  const char *group;      /* "" for the core group */
+  const char *group; /* "" for the core group */
   const char *version;
-  const char *resource;   /* "leases" */
-  const char *kind;       /* "Lease" */
-  const char *list_kind;  /* "LeaseList" */
+  const char *resource;    /* "leases" */
+  const char *kind;        /* "Lease" */
+  const char *list_kind;   /* "LeaseList" */
   const char *api_version; /* "coordination.k8s.io/v1" */
 } as_resource;
 

@@ -139,8 +139,10 @@ int as_tokens_load(const char *path, as_tokens **out, char *err, size_t errlen) 
       continue;
     n = split_record(line, fields);
     if (n < 3) {
-      snprintf(err, errlen, "token file %s line %d: must have at least 3 columns (token, user "
-               "name, user uid)", path, lineno);
+      snprintf(err, errlen,
+               "token file %s line %d: must have at least 3 columns (token, user "
+               "name, user uid)",
+               path, lineno);
       goto out;
     }
     if (!fields[0][0])

@@ -8,7 +8,7 @@
  * kube-apiserver adds it to every authenticated request. */
 typedef struct {
   char *token, *name, *uid;
-  char *pod;       /* 5th column (extension): extra["authentication.kubernetes.io/pod-name"], or NULL */
+  char *pod; /* 5th column (extension): extra["authentication.kubernetes.io/pod-name"], or NULL */
   char **groups;
   size_t n_groups;
 } as_user;

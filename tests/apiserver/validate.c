@@ -10,13 +10,13 @@
 #include "times.h"
 
 #define MICRO_LAYOUT "2006-01-02T15:04:05.000000Z07:00"
-#define SUBDOMAIN_MSG                                                                             \
+#define SUBDOMAIN_MSG                                                                           \
   "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or "  \
   "'.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used " \
   "for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
-#define QUALIFIED_MSG                                                                             \
-  "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "   \
-  "alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for "        \
+#define QUALIFIED_MSG                                                                         \
+  "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an " \
+  "alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for "      \
   "validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
 
 typedef enum { T_STRING, T_INT32, T_MICROTIME, T_STRING_MAP } field_type;
@@ -27,15 +27,14 @@ typedef struct {
 } field;
 
 static const field meta_fields[] = {
-    {"name", T_STRING},          {"generateName", T_STRING},  {"namespace", T_STRING},
-    {"uid", T_STRING},           {"resourceVersion", T_STRING}, {"creationTimestamp", T_STRING},
-    {"labels", T_STRING_MAP},    {"annotations", T_STRING_MAP},
+    {"name", T_STRING},       {"generateName", T_STRING},    {"namespace", T_STRING},
+    {"uid", T_STRING},        {"resourceVersion", T_STRING}, {"creationTimestamp", T_STRING},
+    {"labels", T_STRING_MAP}, {"annotations", T_STRING_MAP},
 };
 
 static const field spec_fields[] = {
-    {"holderIdentity", T_STRING},  {"leaseDurationSeconds", T_INT32},
-    {"acquireTime", T_MICROTIME},  {"renewTime", T_MICROTIME},
-    {"leaseTransitions", T_INT32}, {"strategy", T_STRING},
+    {"holderIdentity", T_STRING},  {"leaseDurationSeconds", T_INT32}, {"acquireTime", T_MICROTIME},
+    {"renewTime", T_MICROTIME},    {"leaseTransitions", T_INT32},     {"strategy", T_STRING},
     {"preferredHolder", T_STRING},
 };
 
@@ -76,9 +75,10 @@ static json_t *type_error(const char *kind, const char *go_struct, const char *p
     snprintf(num, sizeof num, " %g", json_real_value(v));
   else if (json_is_integer(v))
     snprintf(num, sizeof num, " %" JSON_INTEGER_FORMAT, json_integer_value(v));
-  snprintf(msg, sizeof msg, "%s in version \"v1\" cannot be handled as a %s: json: cannot "
-           "unmarshal %s%s into Go struct field %s.%s.%s of type %s", kind, kind, go_json_type(v),
-           num, go_struct, path, key, want);
+  snprintf(msg, sizeof msg,
+           "%s in version \"v1\" cannot be handled as a %s: json: cannot "
+           "unmarshal %s%s into Go struct field %s.%s.%s of type %s",
+           kind, kind, go_json_type(v), num, go_struct, path, key, want);
   return as_status_bad_request(msg);
 }
 
@@ -104,15 +104,18 @@ static json_t *check_field(const char *kind, const char *go_struct, const char *
     if (is_micro_time(json_string_value(v)))
       return NULL;
     as_go_quote(json_string_value(v), q, sizeof q);
-    snprintf(msg, sizeof msg, "%s in version \"v1\" cannot be handled as a %s: parsing time %s "
-             "as \"" MICRO_LAYOUT "\": cannot parse %s as a MicroTime", kind, kind, q, q);
+    snprintf(msg, sizeof msg,
+             "%s in version \"v1\" cannot be handled as a %s: parsing time %s "
+             "as \"" MICRO_LAYOUT "\": cannot parse %s as a MicroTime",
+             kind, kind, q, q);
     return as_status_bad_request(msg);
   case T_STRING_MAP:
     if (!json_is_object(v))
       return type_error(kind, go_struct, path, f->key, v, "map[string]string");
-    json_object_foreach((json_t *)v, key, val)
-      if (!json_is_string(val) && !json_is_null(val))
-        return type_error(kind, go_struct, path, f->key, val, "string");
+    json_object_foreach((json_t *)v, key,
+                        val) if (!json_is_string(val) &&
+                                 !json_is_null(val)) return type_error(kind, go_struct, path,
+                                                                       f->key, val, "string");
     return NULL;
   }
   return NULL;
@@ -125,9 +128,10 @@ static json_t *check_object(const char *kind, const char *go_struct, const char 
     return NULL;
   if (!json_is_object(o)) {
     char msg[512];
-    snprintf(msg, sizeof msg, "%s in version \"v1\" cannot be handled as a %s: json: cannot "
-             "unmarshal %s into Go struct field %s.%s of type %s", kind, kind, go_json_type(o),
-             kind, path, go_struct);
+    snprintf(msg, sizeof msg,
+             "%s in version \"v1\" cannot be handled as a %s: json: cannot "
+             "unmarshal %s into Go struct field %s.%s of type %s",
+             kind, kind, go_json_type(o), kind, path, go_struct);
     return as_status_bad_request(msg);
   }
   for (size_t i = 0; !st && i < n; i++)
@@ -136,8 +140,8 @@ static json_t *check_object(const char *kind, const char *go_struct, const char 
 }
 
 json_t *as_meta_decode_check(const json_t *obj, const char *kind) {
-  return check_object(kind, "ObjectMeta", "metadata", json_object_get(obj, "metadata"),
-                      meta_fields, sizeof meta_fields / sizeof meta_fields[0]);
+  return check_object(kind, "ObjectMeta", "metadata", json_object_get(obj, "metadata"), meta_fields,
+                      sizeof meta_fields / sizeof meta_fields[0]);
 }
 
 json_t *as_lease_decode_check(const json_t *obj) {
@@ -199,7 +203,8 @@ static void validate_qualified(const char *v, const char *path, as_field_errors 
 
   as_go_quote(v, q, sizeof q);
   if (slash && strchr(name, '/')) {
-    as_ferr_invalid(errs, path, q, "a qualified name " QUALIFIED_MSG " with an optional DNS "
+    as_ferr_invalid(errs, path, q,
+                    "a qualified name " QUALIFIED_MSG " with an optional DNS "
                     "subdomain prefix and '/' (e.g. 'example.com/MyName')");
     return;
   }
@@ -254,9 +259,9 @@ static void validate_spec(const json_t *spec, as_field_errors *errs) {
       validate_qualified(s, "spec.strategy.strategy", errs);
     }
   }
-  if (preferred && preferred[0] &&
-      (!json_is_string(strategy) || !json_string_value(strategy)[0]))
-    as_ferr_forbidden(errs, "spec.preferredHolder", "may only be specified if `strategy` is defined");
+  if (preferred && preferred[0] && (!json_is_string(strategy) || !json_string_value(strategy)[0]))
+    as_ferr_forbidden(errs, "spec.preferredHolder",
+                      "may only be specified if `strategy` is defined");
 }
 
 json_t *as_lease_validate(const json_t *obj) {

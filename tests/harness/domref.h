@@ -30,8 +30,8 @@ static json_t *domref_deny_status(const lg_verdict *v) {
                               json_string_value(m));
     json_decref(m);
   }
-  return json_pack("{s:i, s:s, s:s, s:o}", "code", 403, "reason", "Forbidden", "status",
-                   "Failure", "message", domref_text(msg));
+  return json_pack("{s:i, s:s, s:s, s:o}", "code", 403, "reason", "Forbidden", "status", "Failure",
+                   "message", domref_text(msg));
 }
 
 /* New string (free()) or NULL, as lg_admission_encode. */
@@ -52,8 +52,8 @@ static inline char *domref_encode_n(const char *uid, size_t uid_len, const lg_ve
   if (bad)
     goto out;
   resp = json_pack("{s:s%, s:b}", "uid", uid, uid_len, "allowed", v->allowed);
-  doc = json_pack("{s:s, s:s, s:o}", "apiVersion", "admission.k8s.io/v1", "kind",
-                  "AdmissionReview", "response", resp);
+  doc = json_pack("{s:s, s:s, s:o}", "apiVersion", "admission.k8s.io/v1", "kind", "AdmissionReview",
+                  "response", resp);
   if (!doc)
     goto out;
   if (!v->allowed && json_object_set_new(resp, "status", domref_deny_status(v)))
@@ -105,8 +105,8 @@ static json_t *domref_review_fields(const lg_webhook_result *res, lg_time now, c
   const lg_lease *o = r->has_old_object ? &r->old_object : NULL;
   const lg_lease *n = r->has_object ? &r->object : NULL;
   char lease[512], ts[LG_TIME_BUFLEN];
-  json_t *obj = json_pack("{s:s, s:s, s:s}", "time", lg_time_format(now, ts), "level", "warning",
-                          "msg", msg);
+  json_t *obj =
+      json_pack("{s:s, s:s, s:s}", "time", lg_time_format(now, ts), "level", "warning", "msg", msg);
   if (!obj)
     return NULL;
   snprintf(lease, sizeof lease, "%s/%s", r->namespace, r->name);
@@ -120,8 +120,8 @@ static json_t *domref_review_fields(const lg_webhook_result *res, lg_time now, c
   domref_set_time(obj, "newRenewTime", n && n->has_renew, n ? n->renew : 0);
   json_object_set_new(obj, "user", json_string(r->requester.username));
   json_object_set_new(obj, "groups", r->groups ? json_deep_copy(r->groups) : json_array());
-  json_object_set_new(obj, "pod", r->requester.pod_name ? json_string(r->requester.pod_name)
-                                                        : json_null());
+  json_object_set_new(obj, "pod",
+                      r->requester.pod_name ? json_string(r->requester.pod_name) : json_null());
   json_object_set_new(obj, "uid", json_string(r->uid));
   json_object_set_new(obj, "dryRun", json_boolean(r->dry_run));
   json_object_set_new(obj, "allowed", json_boolean(res->verdict.allowed));
@@ -146,8 +146,7 @@ static void domref_append(char **text, char *line) {
 
 /* What lg_log_decision writes for res (a serve decision): the lines of stdout and of stderr
  * (new strings, NULL when none). */
-static inline void domref_audit(const lg_webhook_result *res, lg_time now, char **out,
-                                char **err) {
+static inline void domref_audit(const lg_webhook_result *res, lg_time now, char **out, char **err) {
   json_t *obj;
   *out = *err = NULL;
   if (res->rc != LG_OK)
@@ -165,9 +164,10 @@ static inline void domref_audit(const lg_webhook_result *res, lg_time now, char 
     const lg_finding *f = &res->verdict.findings[i];
     json_object_set_new(obj, "rule", json_string(lg_rules_id(f->rule)));
     json_object_set_new(obj, "mode", json_string(lg_rules_mode_name(f->mode)));
-    json_object_set_new(obj, "decision", json_string(f->mode == LG_MODE_ENFORCE ? "deny"
-                                                     : f->mode == LG_MODE_WARN  ? "warn"
-                                                                                : "audit"));
+    json_object_set_new(obj, "decision",
+                        json_string(f->mode == LG_MODE_ENFORCE ? "deny"
+                                    : f->mode == LG_MODE_WARN  ? "warn"
+                                                               : "audit"));
     json_object_set_new(obj, "message", json_string(f->message));
     domref_append(out, json_dumps(obj, JSON_COMPACT));
   }

@@ -286,8 +286,8 @@ void lgt_collect(CURL *c, lgt_reply *out) {
   curl_easy_setopt(c, CURLOPT_HEADERDATA, out);
 }
 
-CURL *lgt_request(const char *ca, const char *method, int port, const char *token,
-                  const char *path, const char *body, struct curl_slist **hdrs, lgt_reply *out) {
+CURL *lgt_request(const char *ca, const char *method, int port, const char *token, const char *path,
+                  const char *body, struct curl_slist **hdrs, lgt_reply *out) {
   CURL *c = curl_easy_init();
   char url[2 * LGT_PATH_LEN], auth[256];
   assert_non_null(c);

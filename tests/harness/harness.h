@@ -85,7 +85,7 @@ int lgt_free_port(void);
 typedef struct {
   CURLcode rc;
   long status;
-  char *body;          /* new, NUL-terminated; free() it */
+  char *body; /* new, NUL-terminated; free() it */
   size_t len;
   char warnings[4096]; /* the values of every Warning header, one per line */
   char allow[64];      /* the value of the Allow header */
@@ -97,8 +97,8 @@ void lgt_collect(CURL *c, lgt_reply *out);
 /* A curl handle for METHOD https://127.0.0.1:port/path, verified with the CA file ca,
  * with a bearer token (may be NULL) and a JSON body (may be NULL). *hdrs must be freed
  * with curl_slist_free_all after the transfer; out collects the answer. */
-CURL *lgt_request(const char *ca, const char *method, int port, const char *token,
-                  const char *path, const char *body, struct curl_slist **hdrs, lgt_reply *out);
+CURL *lgt_request(const char *ca, const char *method, int port, const char *token, const char *path,
+                  const char *body, struct curl_slist **hdrs, lgt_reply *out);
 
 /* Performs such a request at once (10 s limit). */
 void lgt_http(const char *ca, const char *method, int port, const char *token, const char *path,

@@ -47,9 +47,9 @@ void lgt_run_tool(char *const argv[], const char *log);
 typedef struct {
   pid_t pid;
   int port;
-  char dir[LGT_PATH_LEN];                  /* where its logs go */
+  char dir[LGT_PATH_LEN]; /* where its logs go */
   char out[LGT_PATH_LEN], err[LGT_PATH_LEN];
-  char ca[LGT_PATH_LEN];                   /* verifies its certificate */
+  char ca[LGT_PATH_LEN]; /* verifies its certificate */
 } lgt_serve;
 
 /* Starts serve on 127.0.0.1 (a free port) with cert and key, policy checks every 200 ms and
