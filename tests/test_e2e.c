@@ -264,13 +264,16 @@ static void test_run_only_while_leader(void **state) {
     assert_true(n > 0 && (size_t)n < sizeof cmd[i]);
   }
   start_elector_run(&es[0], "e2e-run", "runner-0_1", NULL, cmd[0]);
-  assert_int_equal(wait_leader(es, 1, -1, 5000, &took, &max), 0);
+  assert_int_equal(wait_leader(es, 1, -1, lgt_slow(5000), &took, &max), 0);
   start_elector_run(&es[1], "e2e-run", "runner-1_1", NULL, cmd[1]);
-  for (int t = 0; t < 100 && !exists(mark[0]); t++)
+  for (int t = 0; t < lgt_slow(5000) / 50 && !exists(mark[0]); t++)
     lgt_sleep_ms(50);
   assert_true(exists(mark[0]));
   lgt_sleep_ms(200);
-  char *tok = lgt_slurp(mark[0]), *st = status_of(&es[0]), *st1 = status_of(&es[1]);
+  char *tok = lgt_slurp(mark[0]), *st = status_of(&es[0]), *st1 = NULL;
+  /* the second elector answers --http once it has started (slowly under valgrind) */
+  for (int t = 0; t < lgt_slow(5000) / 50 && !(st1 = status_of(&es[1])); t++)
+    lgt_sleep_ms(50);
   assert_string_equal(tok, NS "/e2e-run/runner-0_1/0");
   assert_non_null(st);
   assert_non_null(strstr(st, "\"fencingToken\":\"" NS "/e2e-run/runner-0_1/0\""));
@@ -285,7 +288,7 @@ static void test_run_only_while_leader(void **state) {
   /* the leader's SIGTERM stops its command and releases; the other starts its own */
   assert_int_equal(lgt_stop(es[0].pid, SIGTERM, 10000), 0);
   assert_false(exists(mark[0]));
-  for (int t = 0; t < 100 && !exists(mark[1]); t++)
+  for (int t = 0; t < lgt_slow(5000) / 50 && !exists(mark[1]); t++)
     lgt_sleep_ms(50);
   assert_true(exists(mark[1]));
   lgt_sleep_ms(200);
@@ -310,7 +313,7 @@ static void test_run_stops_on_lost_leadership(void **state) {
            mark, mark);
   start_elector_run(&e, "e2e-loss", "loser-0_1", NULL, cmd);
   assert_int_equal(wait_leader(&e, 1, -1, lgt_slow(5000), &took, &max), 0);
-  for (int t = 0; t < 100 && !exists(mark); t++)
+  for (int t = 0; t < lgt_slow(5000) / 50 && !exists(mark); t++)
     lgt_sleep_ms(50);
   assert_true(exists(mark));
 
@@ -353,7 +356,7 @@ static void test_misbehaviours_denied(void **state) {
   int max = 0;
   int64_t took;
   start_elector(&good, "e2e-steal", "holder_1", NULL);
-  assert_int_equal(wait_leader(&good, 1, -1, 5000, &took, &max), 0);
+  assert_int_equal(wait_leader(&good, 1, -1, lgt_slow(5000), &took, &max), 0);
   for (int i = 0; i < 5; i++) {
     char lock[64], id[64];
     snprintf(lock, sizeof lock, i == 0 ? "e2e-steal" : "e2e-%s", kinds[i][0]);
@@ -364,7 +367,7 @@ static void test_misbehaviours_denied(void **state) {
     char want[64];
     int found = 0;
     snprintf(want, sizeof want, "[%s]", kinds[i][1]);
-    for (int t = 0; t < 200 && !found; t++) {
+    for (int t = 0; t < lgt_slow(10000) / 50 && !found; t++) {
       char *log = lgt_slurp(bad[i].log);
       found =
           strstr(log, "lease write failed") && strstr(log, "\"status\":403,") && strstr(log, want);

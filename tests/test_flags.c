@@ -22,6 +22,7 @@ typedef struct {
   int64_t wait;
   lg_flags_list dns;
   char **rest;
+  char *argv[16]; /* parse()'s argv: rest points into it, so it lives as long as v */
 } values;
 
 static const char *const modes[] = {"enforce", "warn", "audit", NULL};
@@ -64,8 +65,9 @@ static lg_flags_result parse(values *v, bool positional, const char *const *args
   const lg_flags_spec with = {flags, sizeof flags / sizeof *flags, "unknown flag {arg}", &v->pos,
                               "give one input file"};
   const lg_flags_spec without = {flags, sizeof flags / sizeof *flags, NULL, NULL, NULL};
-  char *argv[16] = {"cmd"};
+  char **argv = v->argv;
   int argc = 1;
+  argv[0] = "cmd";
   while (*args && argc < 15)
     argv[argc++] = (char *)*args++;
   argv[argc] = NULL;

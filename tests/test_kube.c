@@ -26,9 +26,9 @@
 #include "kube.h"
 
 #define PATH_LEN   LGT_PATH_LEN
-#define TIMEOUT_MS 300L        /* for calls that must time out */
-#define CALL_MS    5000L       /* for calls that must succeed */
-#define HUGE_LEN   (17L << 20) /* past the client's 16 MiB cap */
+#define TIMEOUT_MS 300L            /* for calls that must time out */
+#define CALL_MS    lgt_slow(5000L) /* for calls that must succeed (LG_TEST_SLOW: valgrind) */
+#define HUGE_LEN   (17L << 20)     /* past the client's 16 MiB cap */
 
 /* ---- files ---- */
 
