@@ -194,7 +194,11 @@ static lg_rc start_daemon(server *s, struct MHD_Daemon **out, char *err, size_t 
     return lg_fail(err, errlen, LG_ETLS, "libmicrohttpd was built without TLS support");
   flags = MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
   flags |= s->addr.dual_stack ? MHD_USE_DUAL_STACK : s->addr.ipv6 ? MHD_USE_IPv6 : 0;
-  flags |= MHD_is_feature_supported(MHD_FEATURE_EPOLL) ? MHD_USE_EPOLL : MHD_USE_AUTO;
+  /* poll(), not epoll: libmicrohttpd 0.9.75 aborts the process ("Failed to remove listen FD
+   * from epoll set") when MHD_quiesce_daemon races a pool worker that is awake, so a SIGTERM
+   * under load could kill the pod mid-drain. With poll() quiescing only signals the workers.
+   * A worker polls its own connections, a few dozen API-server keep-alives. */
+  flags |= MHD_is_feature_supported(MHD_FEATURE_POLL) ? MHD_USE_POLL : 0;
   if (threads == 0)
     threads = lg_cpus_usable(&quota);
   if (threads > cfg->connection_limit)
