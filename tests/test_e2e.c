@@ -189,10 +189,10 @@ static void test_election_and_failover(void **state) {
     snprintf(id, sizeof id, "candidate-%d_%d", i, getpid());
     start_elector(&es[i], "e2e-lock", id, NULL);
   }
-  who = wait_leader(es, 3, -1, (LEASE_S + 5) * 1000L, &took, &max);
+  who = wait_leader(es, 3, -1, lgt_slow((LEASE_S + 5) * 1000L), &took, &max);
   assert_true(who >= 0);
   lgt_sleep_ms(3 * RETRY_S * 1000); /* renewals go on; still one leader */
-  int again = wait_leader(es, 3, -1, 1000, &took, &max);
+  int again = wait_leader(es, 3, -1, lgt_slow(1000), &took, &max);
   assert_int_equal(again, who);
   assert_int_equal(max, 1);
 
