@@ -110,33 +110,27 @@ static proc *new_proc(const char *what) {
 /* Starts lg-test-apiserver on a port of its choosing, with extra flags (NULL-ended). */
 static proc *start_apiserver(const char *first, ...) {
   proc *p = new_proc("apiserver");
-  char portfile[PATH_LEN], pf[PATH_LEN + 16], cert[PATH_LEN + 32], key[PATH_LEN + 32];
-  char tok[PATH_LEN + 32], name[32];
-  char *argv[16];
+  char portfile[PATH_LEN], name[32];
+  const char *extra[11];
   int n = 0;
   va_list ap;
 
   snprintf(name, sizeof name, "port-%d", env.seq);
   lgt_path(portfile, env.tls.dir, name);
-  unlink(portfile);
-  snprintf(pf, sizeof pf, "--port-file=%s", portfile);
-  snprintf(cert, sizeof cert, "--tls-cert-file=%s", env.tls.cert);
-  snprintf(key, sizeof key, "--tls-private-key-file=%s", env.tls.key);
-  snprintf(tok, sizeof tok, "--token-auth-file=%s", env.tokens);
-  argv[n++] = (char *)LG_TEST_APISERVER_BIN;
-  argv[n++] = "--secure-port=0";
-  argv[n++] = pf;
-  argv[n++] = cert;
-  argv[n++] = key;
-  argv[n++] = tok;
   va_start(ap, first);
-  for (const char *a = first; a && n < 15; a = va_arg(ap, const char *))
-    argv[n++] = (char *)a;
+  for (const char *a = first; a && n < 10; a = va_arg(ap, const char *))
+    extra[n++] = a;
   va_end(ap);
-  argv[n] = NULL;
-  p->pid = lgt_spawn(argv, p->out, p->err);
-  p->port = lgt_wait_port_file(portfile, 10000);
-  lgt_wait_healthy(env.tls.ca, p->port, &p->pid, p->err, "lg-test-apiserver", 10000);
+  extra[n] = NULL;
+  p->port = lgt_apiserver_start(&(lgt_apiserver){.cert = env.tls.cert,
+                                                 .key = env.tls.key,
+                                                 .ca = env.tls.ca,
+                                                 .tokens = env.tokens,
+                                                 .port_file = portfile,
+                                                 .extra = extra,
+                                                 .out = p->out,
+                                                 .err = p->err},
+                                &p->pid);
   return p;
 }
 
