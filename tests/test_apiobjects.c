@@ -150,15 +150,15 @@ static const step steps[] = {
 static int start_server(const char *extra, const char *out, const char *err, pid_t *pid) {
   char portfile[LGT_PATH_LEN];
   lgt_path(portfile, env.tls.dir, extra ? "port-2" : "port");
-  return lgt_apiserver_start(&(lgt_apiserver){.cert = env.tls.cert,
-                                              .key = env.tls.key,
-                                              .ca = env.tls.ca,
-                                              .tokens = env.tokens,
-                                              .port_file = portfile,
-                                              .extra = (const char *[]){extra, NULL},
-                                              .out = out,
-                                              .err = err},
-                             pid);
+  const lgt_apiserver as = {.cert = env.tls.cert,
+                            .key = env.tls.key,
+                            .ca = env.tls.ca,
+                            .tokens = env.tokens,
+                            .port_file = portfile,
+                            .extra = (const char *[]){extra, NULL},
+                            .out = out,
+                            .err = err};
+  return lgt_apiserver_start(&as, pid);
 }
 
 static int setup(void **state) {

@@ -187,16 +187,15 @@ static int setup_api(void **state) {
   lgt_write_file(env.token_file, TOKEN "\n");
   if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
     return -1;
-  env.port = lgt_apiserver_start(
-      &(lgt_apiserver){.cert = env.cert,
-                       .key = env.key,
-                       .ca = env.ca,
-                       .tokens = env.tokens,
-                       .port_file = pf,
-                       .extra = (const char *[]){"--bind-address=127.0.0.1", NULL},
-                       .out = env.api_out,
-                       .err = env.api_out},
-      &env.pid);
+  const lgt_apiserver as = {.cert = env.cert,
+                            .key = env.key,
+                            .ca = env.ca,
+                            .tokens = env.tokens,
+                            .port_file = pf,
+                            .extra = (const char *[]){"--bind-address=127.0.0.1", NULL},
+                            .out = env.api_out,
+                            .err = env.api_out};
+  env.port = lgt_apiserver_start(&as, &env.pid);
   snprintf(server, sizeof server, "https://127.0.0.1:%d", env.port);
   if (lg_kube_config_explicit(server, env.token_file, env.ca, &env.kube, err, sizeof err) ||
       lg_policy_default(&env.policy, err, sizeof err))

@@ -122,43 +122,34 @@ static proc *start_apiserver(const char *first, ...) {
     extra[n++] = a;
   va_end(ap);
   extra[n] = NULL;
-  p->port = lgt_apiserver_start(&(lgt_apiserver){.cert = env.tls.cert,
-                                                 .key = env.tls.key,
-                                                 .ca = env.tls.ca,
-                                                 .tokens = env.tokens,
-                                                 .port_file = portfile,
-                                                 .extra = extra,
-                                                 .out = p->out,
-                                                 .err = p->err},
-                                &p->pid);
+  const lgt_apiserver as = {.cert = env.tls.cert,
+                            .key = env.tls.key,
+                            .ca = env.tls.ca,
+                            .tokens = env.tokens,
+                            .port_file = portfile,
+                            .extra = extra,
+                            .out = p->out,
+                            .err = p->err};
+  p->port = lgt_apiserver_start(&as, &p->pid);
   return p;
 }
 
 /* Starts `leaseguard serve` (built-in policy, or policy_file) on a free port. */
 static proc *start_webhook(const char *policy_file) {
   proc *p = new_proc("serve");
-  char port[32], cert[PATH_LEN + 32], key[PATH_LEN + 32], policy[PATH_LEN + 32];
-  char *argv[10];
-  int n = 0;
+  char policy[PATH_LEN + 32];
 
   p->port = lgt_free_port();
-  snprintf(port, sizeof port, "--secure-port=%d", p->port);
-  snprintf(cert, sizeof cert, "--tls-cert-file=%s", env.tls.cert);
-  snprintf(key, sizeof key, "--tls-private-key-file=%s", env.tls.key);
-  argv[n++] = (char *)LEASEGUARD_BIN;
-  argv[n++] = "serve";
-  argv[n++] = "--bind-address=127.0.0.1";
-  argv[n++] = port;
-  argv[n++] = cert;
-  argv[n++] = key;
-  argv[n++] = "--threads=2";
-  if (policy_file) {
-    snprintf(policy, sizeof policy, "--policy-file=%s", policy_file);
-    argv[n++] = policy;
-  }
-  argv[n] = NULL;
-  p->pid = lgt_spawn(argv, p->out, p->err);
-  lgt_wait_healthy(env.tls.ca, p->port, &p->pid, p->err, "leaseguard serve", 10000);
+  snprintf(policy, sizeof policy, "--policy-file=%s", policy_file ? policy_file : "");
+  const lgt_serve_opts so = {.port = p->port,
+                             .cert = env.tls.cert,
+                             .key = env.tls.key,
+                             .ca = env.tls.ca,
+                             .flags =
+                                 (const char *[]){"--threads=2", policy_file ? policy : NULL, NULL},
+                             .out = p->out,
+                             .err = p->err};
+  lgt_serve_launch(&so, &p->pid);
   return p;
 }
 

@@ -714,15 +714,14 @@ static int watch_setup(void **state) {
                  ",system:serviceaccount:leaseguard:audit,uid-1,\"system:serviceaccounts\"\n");
   lgt_write_file(token_file, TOKEN "\n");
   /* A short history: a burst of other changes makes a watch's resourceVersion too old. */
-  api_port =
-      lgt_apiserver_start(&(lgt_apiserver){.cert = cert,
-                                           .key = key,
-                                           .ca = ca,
-                                           .tokens = tokens,
-                                           .port_file = port_file,
-                                           .extra = (const char *[]){"--watch-history=6", NULL},
-                                           .out = api_out},
-                          &api_pid);
+  const lgt_apiserver as = {.cert = cert,
+                            .key = key,
+                            .ca = ca,
+                            .tokens = tokens,
+                            .port_file = port_file,
+                            .extra = (const char *[]){"--watch-history=6", NULL},
+                            .out = api_out};
+  api_port = lgt_apiserver_start(&as, &api_pid);
   return 0;
 }
 

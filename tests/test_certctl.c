@@ -106,16 +106,16 @@ static proc *start_apiserver(int port, int webhook_port, long write_delay) {
   lgt_path(portfile, env.tls.dir, name);
   snprintf(wd, sizeof wd, "--write-delay=%ld", lgt_slow(write_delay));
   snprintf(url, sizeof url, "--webhook-url=https://127.0.0.1:%d/validate", webhook_port);
-  p->port = lgt_apiserver_start(&(lgt_apiserver){.cert = env.tls.cert,
-                                                 .key = env.tls.key,
-                                                 .ca = env.tls.ca,
-                                                 .tokens = env.tokens,
-                                                 .port_file = portfile,
-                                                 .port = port,
-                                                 .extra = extra,
-                                                 .out = p->out,
-                                                 .err = p->err},
-                                &p->pid);
+  const lgt_apiserver as = {.cert = env.tls.cert,
+                            .key = env.tls.key,
+                            .ca = env.tls.ca,
+                            .tokens = env.tokens,
+                            .port_file = portfile,
+                            .port = port,
+                            .extra = extra,
+                            .out = p->out,
+                            .err = p->err};
+  p->port = lgt_apiserver_start(&as, &p->pid);
   return p;
 }
 

@@ -407,16 +407,15 @@ static int setup(void **state) {
   lgt_write_file(tokens, TOKEN ",laptop-user,uid-1,\"system:masters\"\n");
   lgt_path(portfile, tls.dir, "api.port");
   lgt_path(api_log, tls.dir, "api.log");
-  api_port = lgt_apiserver_start(
-      &(lgt_apiserver){.cert = tls.cert,
-                       .key = tls.key,
-                       .ca = tls.ca,
-                       .tokens = tokens,
-                       .port_file = portfile,
-                       .extra = (const char *[]){"--bind-address=127.0.0.1", NULL},
-                       .out = api_log,
-                       .err = api_log},
-      &api_pid);
+  const lgt_apiserver as = {.cert = tls.cert,
+                            .key = tls.key,
+                            .ca = tls.ca,
+                            .tokens = tokens,
+                            .port_file = portfile,
+                            .extra = (const char *[]){"--bind-address=127.0.0.1", NULL},
+                            .out = api_log,
+                            .err = api_log};
+  api_port = lgt_apiserver_start(&as, &api_pid);
   /* The commands see only what each test sets. */
   unsetenv("KUBECONFIG");
   unsetenv("KUBERNETES_SERVICE_HOST");

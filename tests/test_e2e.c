@@ -38,7 +38,7 @@ static int64_t now_us(void) {
 }
 
 static int setup(void **state) {
-  char token[LGT_PATH_LEN], webhook[128], wport_s[32], portfile[LGT_PATH_LEN];
+  char token[LGT_PATH_LEN], webhook[128], portfile[LGT_PATH_LEN];
   char serve_err[LGT_PATH_LEN];
   (void)state;
   assert_int_equal(lgt_tls_setup(&tls, "e2e"), 0);
@@ -49,16 +49,15 @@ static int setup(void **state) {
   lgt_write_file(token, "e2e-token\n");
 
   int wport = lgt_free_port();
-  snprintf(wport_s, sizeof wport_s, "--secure-port=%d", wport);
   lgt_path(serve_out, tls.dir, "serve.out");
-  char tls_cert[640], tls_key[640];
-  snprintf(tls_cert, sizeof tls_cert, "--tls-cert-file=%s", tls.cert);
-  snprintf(tls_key, sizeof tls_key, "--tls-private-key-file=%s", tls.key);
-  char *serve_argv[] = {LEASEGUARD_BIN, "serve", "--bind-address=127.0.0.1", wport_s, tls_cert,
-                        tls_key,        NULL};
   lgt_path(serve_err, tls.dir, "serve.err");
-  serve_pid = lgt_spawn(serve_argv, serve_out, serve_err);
-  lgt_wait_healthy(tls.ca, wport, &serve_pid, serve_err, "leaseguard serve", 10000);
+  const lgt_serve_opts so = {.port = wport,
+                             .cert = tls.cert,
+                             .key = tls.key,
+                             .ca = tls.ca,
+                             .out = serve_out,
+                             .err = serve_err};
+  lgt_serve_launch(&so, &serve_pid);
 
   snprintf(webhook, sizeof webhook, "--webhook-url=https://127.0.0.1:%d/validate", wport);
   lgt_path(portfile, tls.dir, "api.port");
@@ -68,15 +67,15 @@ static int setup(void **state) {
   const char *extra[] = {
       "--bind-address=127.0.0.1",      webhook, wca, "--webhook-name=leaseguard.e2e.test",
       "--webhook-failure-policy=Fail", NULL};
-  api_port = lgt_apiserver_start(&(lgt_apiserver){.cert = tls.cert,
-                                                  .key = tls.key,
-                                                  .ca = tls.ca,
-                                                  .tokens = tokens,
-                                                  .port_file = portfile,
-                                                  .extra = extra,
-                                                  .out = api_out,
-                                                  .err = api_out},
-                                 &api_pid);
+  const lgt_apiserver as = {.cert = tls.cert,
+                            .key = tls.key,
+                            .ca = tls.ca,
+                            .tokens = tokens,
+                            .port_file = portfile,
+                            .extra = extra,
+                            .out = api_out,
+                            .err = api_out};
+  api_port = lgt_apiserver_start(&as, &api_pid);
   return 0;
 }
 
@@ -103,20 +102,21 @@ static void start_elector_run(elector *e, const char *lock, const char *id, cons
   snprintf(token, sizeof token, "%s/token", tls.dir);
   snprintf(e->log, sizeof e->log, "%s/elect-%s.log", tls.dir, id);
   e->http = lgt_free_port();
-  e->pid = lgt_elect_spawn(&(lgt_elect){.api_port = api_port,
-                                        .token_file = token,
-                                        .ca_file = tls.ca,
-                                        .ns = NS,
-                                        .lock = lock,
-                                        .identity = id,
-                                        .lease_s = LEASE_S,
-                                        .renew_s = RENEW_S,
-                                        .retry_s = RETRY_S,
-                                        .release_on_cancel = true,
-                                        .http_port = e->http,
-                                        .misbehave = misbehave ? misbehave : "none",
-                                        .log = e->log,
-                                        .run = run ? cmd : NULL});
+  const lgt_elect el = {.api_port = api_port,
+                        .token_file = token,
+                        .ca_file = tls.ca,
+                        .ns = NS,
+                        .lock = lock,
+                        .identity = id,
+                        .lease_s = LEASE_S,
+                        .renew_s = RENEW_S,
+                        .retry_s = RETRY_S,
+                        .release_on_cancel = true,
+                        .http_port = e->http,
+                        .misbehave = misbehave ? misbehave : "none",
+                        .log = e->log,
+                        .run = run ? cmd : NULL};
+  e->pid = lgt_elect_spawn(&el);
 }
 
 static void start_elector(elector *e, const char *lock, const char *id, const char *misbehave) {

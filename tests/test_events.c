@@ -61,17 +61,16 @@ static void api_start(api *a, int port) {
   char pf[LGT_PATH_LEN], server[64], err[256];
 
   lgt_path(pf, dir, "api.port");
-  a->port = lgt_apiserver_start(
-      &(lgt_apiserver){.cert = cert,
-                       .key = key,
-                       .ca = ca,
-                       .tokens = tokens,
-                       .port_file = pf,
-                       .port = port,
-                       .extra = (const char *[]){"--bind-address=127.0.0.1", NULL},
-                       .out = api_out,
-                       .err = api_out},
-      &a->pid);
+  const lgt_apiserver as = {.cert = cert,
+                            .key = key,
+                            .ca = ca,
+                            .tokens = tokens,
+                            .port_file = pf,
+                            .port = port,
+                            .extra = (const char *[]){"--bind-address=127.0.0.1", NULL},
+                            .out = api_out,
+                            .err = api_out};
+  a->port = lgt_apiserver_start(&as, &a->pid);
   lg_kube_config_free(&a->kube);
   snprintf(server, sizeof server, "https://127.0.0.1:%d", a->port);
   assert_int_equal(lg_kube_config_explicit(server, token_file, ca, &a->kube, err, sizeof err),

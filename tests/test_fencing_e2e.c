@@ -67,46 +67,37 @@ static void start_api(proc *p, const char *name, int hook, int fence) {
                          hook ? url : NULL, /* no hook: no lease webhook flags */
                          hook ? ca : NULL,
                          NULL};
-  p->port = lgt_apiserver_start(&(lgt_apiserver){.cert = env.tls.cert,
-                                                 .key = env.tls.key,
-                                                 .ca = env.tls.ca,
-                                                 .tokens = env.tokens,
-                                                 .port_file = portfile,
-                                                 .extra = extra,
-                                                 .out = p->out,
-                                                 .err = p->out},
-                                &p->pid);
+  const lgt_apiserver as = {.cert = env.tls.cert,
+                            .key = env.tls.key,
+                            .ca = env.tls.ca,
+                            .tokens = env.tokens,
+                            .port_file = portfile,
+                            .extra = extra,
+                            .out = p->out,
+                            .err = p->out};
+  p->port = lgt_apiserver_start(&as, &p->pid);
 }
 
 /* `leaseguard serve --fencing` on port p->port (chosen beforehand), reading leases from the
  * API server on api_port (a dead port models an unreachable API), with one more flag. */
 static void start_serve(proc *p, const char *name, int api_port, const char *extra) {
-  char port[32], cert[LGT_PATH_LEN + 32], key[LGT_PATH_LEN + 32], server[64],
-      tok[LGT_PATH_LEN + 32], ca[LGT_PATH_LEN + 32], file[64];
+  char server[64], tok[LGT_PATH_LEN + 32], ca[LGT_PATH_LEN + 32], file[64];
   snprintf(file, sizeof file, "%s.out", name);
   lgt_path(p->out, env.tls.dir, file);
   snprintf(file, sizeof file, "%s.err", name);
   lgt_path(p->err, env.tls.dir, file);
-  snprintf(port, sizeof port, "--secure-port=%d", p->port);
-  snprintf(cert, sizeof cert, "--tls-cert-file=%s", env.tls.cert);
-  snprintf(key, sizeof key, "--tls-private-key-file=%s", env.tls.key);
   snprintf(server, sizeof server, "--server=https://127.0.0.1:%d", api_port);
   snprintf(tok, sizeof tok, "--token-file=%s/serve.token", env.tls.dir);
   snprintf(ca, sizeof ca, "--certificate-authority=%s", env.tls.ca);
-  char *argv[] = {LEASEGUARD_BIN,
-                  "serve",
-                  "--bind-address=127.0.0.1",
-                  port,
-                  cert,
-                  key,
-                  "--fencing",
-                  server,
-                  tok,
-                  ca,
-                  (char *)extra,
-                  NULL};
-  p->pid = lgt_spawn(argv, p->out, p->err);
-  lgt_wait_healthy(env.tls.ca, p->port, &p->pid, p->err, "leaseguard serve", lgt_slow(10000));
+  const lgt_serve_opts so = {.port = p->port,
+                             .cert = env.tls.cert,
+                             .key = env.tls.key,
+                             .ca = env.tls.ca,
+                             .flags = (const char *[]){"--fencing", server, tok, ca, NULL},
+                             .extra = (const char *[]){extra, NULL},
+                             .out = p->out,
+                             .err = p->err};
+  lgt_serve_launch(&so, &p->pid);
 }
 
 static void stop(proc *p) {
@@ -164,18 +155,19 @@ static void start_elector(elector *e, const char *lock, const char *id) {
   lgt_path(e->log, env.tls.dir, file);
   e->http = lgt_free_port();
   const char *cmd[] = {"/bin/sh", env.script, e->id, env.tls.dir, port, NULL};
-  e->pid = lgt_elect_spawn(&(lgt_elect){.api_port = env.api.port,
-                                        .token_file = token,
-                                        .ca_file = env.tls.ca,
-                                        .ns = NS,
-                                        .lock = lock,
-                                        .identity = id,
-                                        .lease_s = LEASE_S,
-                                        .renew_s = RENEW_S,
-                                        .retry_s = RETRY_S,
-                                        .http_port = e->http,
-                                        .log = e->log,
-                                        .run = cmd});
+  const lgt_elect el = {.api_port = env.api.port,
+                        .token_file = token,
+                        .ca_file = env.tls.ca,
+                        .ns = NS,
+                        .lock = lock,
+                        .identity = id,
+                        .lease_s = LEASE_S,
+                        .renew_s = RENEW_S,
+                        .retry_s = RETRY_S,
+                        .http_port = e->http,
+                        .log = e->log,
+                        .run = cmd};
+  e->pid = lgt_elect_spawn(&el);
 }
 
 static bool wait_leads(const elector *e, long limit_ms) {

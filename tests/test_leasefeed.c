@@ -31,16 +31,15 @@ static void api_start(void) {
   char pf[LGT_PATH_LEN], server[64], err[256];
   int port;
   lgt_path(pf, dir, "api.port");
-  port = lgt_apiserver_start(
-      &(lgt_apiserver){.cert = cert,
-                       .key = key,
-                       .ca = ca,
-                       .tokens = tokens,
-                       .port_file = pf,
-                       .extra = (const char *[]){"--bind-address=127.0.0.1", NULL},
-                       .out = api_out,
-                       .err = api_out},
-      &api_pid);
+  const lgt_apiserver as = {.cert = cert,
+                            .key = key,
+                            .ca = ca,
+                            .tokens = tokens,
+                            .port_file = pf,
+                            .extra = (const char *[]){"--bind-address=127.0.0.1", NULL},
+                            .out = api_out,
+                            .err = api_out};
+  port = lgt_apiserver_start(&as, &api_pid);
   snprintf(server, sizeof server, "https://127.0.0.1:%d", port);
   assert_int_equal(lg_kube_config_explicit(server, token_file, ca, &kc, err, sizeof err), LG_OK);
   assert_int_equal(lg_kube_new(&kc, &client, err, sizeof err), LG_OK);

@@ -52,16 +52,15 @@ static void start_api(proc *p, const char *name, const char *extra) {
   lgt_path(portfile, env.tls.dir, file);
   snprintf(file, sizeof file, "%s.out", name);
   lgt_path(p->out, env.tls.dir, file);
-  p->port = lgt_apiserver_start(
-      &(lgt_apiserver){.cert = env.tls.cert,
-                       .key = env.tls.key,
-                       .ca = env.tls.ca,
-                       .tokens = env.tokens,
-                       .port_file = portfile,
-                       .extra = (const char *[]){"--write-delay=200", extra, NULL},
-                       .out = p->out,
-                       .err = p->out},
-      &p->pid);
+  const lgt_apiserver as = {.cert = env.tls.cert,
+                            .key = env.tls.key,
+                            .ca = env.tls.ca,
+                            .tokens = env.tokens,
+                            .port_file = portfile,
+                            .extra = (const char *[]){"--write-delay=200", extra, NULL},
+                            .out = p->out,
+                            .err = p->out};
+  p->port = lgt_apiserver_start(&as, &p->pid);
 }
 
 /* `leaseguard audit --watch --policy-reports` against api, with two more flags (may be NULL),

@@ -453,3 +453,25 @@ int lgt_elect_leads(int http_port) {
   free(r.body);
   return lead;
 }
+
+void lgt_serve_launch(const lgt_serve_opts *s, pid_t *pid) {
+  char port[32], cert[LGT_PATH_LEN + 32], key[LGT_PATH_LEN + 32], *argv[48];
+  int n = 0;
+  snprintf(port, sizeof port, "--secure-port=%d", s->port);
+  snprintf(cert, sizeof cert, "--tls-cert-file=%s", s->cert);
+  snprintf(key, sizeof key, "--tls-private-key-file=%s", s->key);
+  push(argv, &n, 48, LEASEGUARD_BIN);
+  push(argv, &n, 48, "serve");
+  push(argv, &n, 48, "--bind-address=127.0.0.1");
+  push(argv, &n, 48, port);
+  push(argv, &n, 48, cert);
+  push(argv, &n, 48, key);
+  for (size_t i = 0; s->flags && s->flags[i]; i++)
+    push(argv, &n, 48, s->flags[i]);
+  for (size_t i = 0; s->extra && s->extra[i]; i++)
+    push(argv, &n, 48, s->extra[i]);
+  argv[n] = NULL;
+  *pid = lgt_spawn(argv, s->out, s->err);
+  lgt_wait_healthy(s->ca, s->port, pid, s->err_log ? s->err_log : s->err, "leaseguard serve",
+                   10000);
+}

@@ -146,4 +146,18 @@ pid_t lgt_elect_spawn(const lgt_elect *s);
  * -1 when it does not answer (2 s, scaled). */
 int lgt_elect_leads(int http_port);
 
+/* `leaseguard serve` to start on 127.0.0.1:port (chosen beforehand). */
+typedef struct {
+  int port;                    /* --secure-port */
+  const char *cert, *key, *ca; /* serving cert and key; the CA that checks its /healthz */
+  const char *const *flags;    /* more flags, NULL-ended (may be NULL) ... */
+  const char *const *extra;    /* ... and then these (later flags win) */
+  const char *out, *err;       /* its stdout and stderr, as lgt_spawn takes them */
+  const char *err_log;         /* read for why it exited during start-up (NULL: err) */
+} lgt_serve_opts;
+
+/* Spawns s's `leaseguard serve` into *pid and waits 10 s (scaled) for its /healthz (failing
+ * the test otherwise). */
+void lgt_serve_launch(const lgt_serve_opts *s, pid_t *pid);
+
 #endif
