@@ -148,19 +148,17 @@ static const step steps[] = {
 
 /* Starts lg-test-apiserver (with extra, may be NULL) logging to out and err; its port. */
 static int start_server(const char *extra, const char *out, const char *err, pid_t *pid) {
-  char portfile[LGT_PATH_LEN], pf[LGT_PATH_LEN + 16], cert[LGT_PATH_LEN + 32],
-      key[LGT_PATH_LEN + 32], tok[LGT_PATH_LEN + 32];
+  char portfile[LGT_PATH_LEN];
   lgt_path(portfile, env.tls.dir, extra ? "port-2" : "port");
-  snprintf(pf, sizeof pf, "--port-file=%s", portfile);
-  snprintf(cert, sizeof cert, "--tls-cert-file=%s", env.tls.cert);
-  snprintf(key, sizeof key, "--tls-private-key-file=%s", env.tls.key);
-  snprintf(tok, sizeof tok, "--token-auth-file=%s", env.tokens);
-  {
-    char *argv[] = {
-        (char *)LG_TEST_APISERVER_BIN, "--secure-port=0", pf, cert, key, tok, (char *)extra, NULL};
-    *pid = lgt_spawn(argv, out, err);
-  }
-  return lgt_wait_port_file(portfile, lgt_slow(10000));
+  const lgt_apiserver as = {.cert = env.tls.cert,
+                            .key = env.tls.key,
+                            .ca = env.tls.ca,
+                            .tokens = env.tokens,
+                            .port_file = portfile,
+                            .extra = (const char *[]){extra, NULL},
+                            .out = out,
+                            .err = err};
+  return lgt_apiserver_start(&as, pid);
 }
 
 static int setup(void **state) {

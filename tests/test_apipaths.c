@@ -172,16 +172,7 @@ static struct {
 } env = {.pid = -1};
 
 static int setup_api(void **state) {
-  char pf[LGT_PATH_LEN], pf_arg[LGT_PATH_LEN + 16], cert_arg[LGT_PATH_LEN + 32],
-      key_arg[LGT_PATH_LEN + 32], tok_arg[LGT_PATH_LEN + 32], server[64], err[256];
-  char *argv[] = {LG_TEST_APISERVER_BIN,
-                  "--bind-address=127.0.0.1",
-                  "--secure-port=0",
-                  pf_arg,
-                  cert_arg,
-                  key_arg,
-                  tok_arg,
-                  NULL};
+  char pf[LGT_PATH_LEN], server[64], err[256];
   (void)state;
   if (lgt_temp_dir(env.dir, "apipaths") != 0 || lgt_make_certs(env.dir, NULL) != 0)
     return -1;
@@ -194,17 +185,17 @@ static int setup_api(void **state) {
   lgt_path(pf, env.dir, "api.port");
   lgt_write_file(env.tokens, TOKEN ",system:serviceaccount:leaseguard:leaseguard,uid-1\n");
   lgt_write_file(env.token_file, TOKEN "\n");
-  snprintf(pf_arg, sizeof pf_arg, "--port-file=%s", pf);
-  snprintf(cert_arg, sizeof cert_arg, "--tls-cert-file=%s", env.cert);
-  snprintf(key_arg, sizeof key_arg, "--tls-private-key-file=%s", env.key);
-  snprintf(tok_arg, sizeof tok_arg, "--token-auth-file=%s", env.tokens);
   if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
     return -1;
-  env.pid = lgt_spawn(argv, env.api_out, env.api_out);
-  env.port = lgt_wait_port_file(pf, 10000);
-  if (env.port <= 0)
-    return -1;
-  lgt_wait_healthy(env.ca, env.port, &env.pid, env.api_out, "lg-test-apiserver", 10000);
+  const lgt_apiserver as = {.cert = env.cert,
+                            .key = env.key,
+                            .ca = env.ca,
+                            .tokens = env.tokens,
+                            .port_file = pf,
+                            .extra = (const char *[]){"--bind-address=127.0.0.1", NULL},
+                            .out = env.api_out,
+                            .err = env.api_out};
+  env.port = lgt_apiserver_start(&as, &env.pid);
   snprintf(server, sizeof server, "https://127.0.0.1:%d", env.port);
   if (lg_kube_config_explicit(server, env.token_file, env.ca, &env.kube, err, sizeof err) ||
       lg_policy_default(&env.policy, err, sizeof err))

@@ -110,61 +110,46 @@ static proc *new_proc(const char *what) {
 /* Starts lg-test-apiserver on a port of its choosing, with extra flags (NULL-ended). */
 static proc *start_apiserver(const char *first, ...) {
   proc *p = new_proc("apiserver");
-  char portfile[PATH_LEN], pf[PATH_LEN + 16], cert[PATH_LEN + 32], key[PATH_LEN + 32];
-  char tok[PATH_LEN + 32], name[32];
-  char *argv[16];
+  char portfile[PATH_LEN], name[32];
+  const char *extra[11];
   int n = 0;
   va_list ap;
 
   snprintf(name, sizeof name, "port-%d", env.seq);
   lgt_path(portfile, env.tls.dir, name);
-  unlink(portfile);
-  snprintf(pf, sizeof pf, "--port-file=%s", portfile);
-  snprintf(cert, sizeof cert, "--tls-cert-file=%s", env.tls.cert);
-  snprintf(key, sizeof key, "--tls-private-key-file=%s", env.tls.key);
-  snprintf(tok, sizeof tok, "--token-auth-file=%s", env.tokens);
-  argv[n++] = (char *)LG_TEST_APISERVER_BIN;
-  argv[n++] = "--secure-port=0";
-  argv[n++] = pf;
-  argv[n++] = cert;
-  argv[n++] = key;
-  argv[n++] = tok;
   va_start(ap, first);
-  for (const char *a = first; a && n < 15; a = va_arg(ap, const char *))
-    argv[n++] = (char *)a;
+  for (const char *a = first; a && n < 10; a = va_arg(ap, const char *))
+    extra[n++] = a;
   va_end(ap);
-  argv[n] = NULL;
-  p->pid = lgt_spawn(argv, p->out, p->err);
-  p->port = lgt_wait_port_file(portfile, 10000);
-  lgt_wait_healthy(env.tls.ca, p->port, &p->pid, p->err, "lg-test-apiserver", 10000);
+  extra[n] = NULL;
+  const lgt_apiserver as = {.cert = env.tls.cert,
+                            .key = env.tls.key,
+                            .ca = env.tls.ca,
+                            .tokens = env.tokens,
+                            .port_file = portfile,
+                            .extra = extra,
+                            .out = p->out,
+                            .err = p->err};
+  p->port = lgt_apiserver_start(&as, &p->pid);
   return p;
 }
 
 /* Starts `leaseguard serve` (built-in policy, or policy_file) on a free port. */
 static proc *start_webhook(const char *policy_file) {
   proc *p = new_proc("serve");
-  char port[32], cert[PATH_LEN + 32], key[PATH_LEN + 32], policy[PATH_LEN + 32];
-  char *argv[10];
-  int n = 0;
+  char policy[PATH_LEN + 32];
 
   p->port = lgt_free_port();
-  snprintf(port, sizeof port, "--secure-port=%d", p->port);
-  snprintf(cert, sizeof cert, "--tls-cert-file=%s", env.tls.cert);
-  snprintf(key, sizeof key, "--tls-private-key-file=%s", env.tls.key);
-  argv[n++] = (char *)LEASEGUARD_BIN;
-  argv[n++] = "serve";
-  argv[n++] = "--bind-address=127.0.0.1";
-  argv[n++] = port;
-  argv[n++] = cert;
-  argv[n++] = key;
-  argv[n++] = "--threads=2";
-  if (policy_file) {
-    snprintf(policy, sizeof policy, "--policy-file=%s", policy_file);
-    argv[n++] = policy;
-  }
-  argv[n] = NULL;
-  p->pid = lgt_spawn(argv, p->out, p->err);
-  lgt_wait_healthy(env.tls.ca, p->port, &p->pid, p->err, "leaseguard serve", 10000);
+  snprintf(policy, sizeof policy, "--policy-file=%s", policy_file ? policy_file : "");
+  const lgt_serve_opts so = {.port = p->port,
+                             .cert = env.tls.cert,
+                             .key = env.tls.key,
+                             .ca = env.tls.ca,
+                             .flags =
+                                 (const char *[]){"--threads=2", policy_file ? policy : NULL, NULL},
+                             .out = p->out,
+                             .err = p->err};
+  lgt_serve_launch(&so, &p->pid);
   return p;
 }
 

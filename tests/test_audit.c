@@ -696,8 +696,7 @@ static pid_t api_pid = -1, audit_pid = -1;
 
 static int watch_setup(void **state) {
   char cert[LGT_PATH_LEN], key[LGT_PATH_LEN], tokens[LGT_PATH_LEN], port_file[LGT_PATH_LEN];
-  char api_out[LGT_PATH_LEN], f_cert[LGT_PATH_LEN + 32], f_key[LGT_PATH_LEN + 32];
-  char f_tokens[LGT_PATH_LEN + 32], f_port[LGT_PATH_LEN + 32];
+  char api_out[LGT_PATH_LEN];
   (void)state;
   if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || lgt_temp_dir(wdir, "audit-watch") ||
       lgt_make_certs(wdir, NULL))
@@ -714,23 +713,15 @@ static int watch_setup(void **state) {
   lgt_write_file(tokens, TOKEN
                  ",system:serviceaccount:leaseguard:audit,uid-1,\"system:serviceaccounts\"\n");
   lgt_write_file(token_file, TOKEN "\n");
-  snprintf(f_cert, sizeof f_cert, "--tls-cert-file=%s", cert);
-  snprintf(f_key, sizeof f_key, "--tls-private-key-file=%s", key);
-  snprintf(f_tokens, sizeof f_tokens, "--token-auth-file=%s", tokens);
-  snprintf(f_port, sizeof f_port, "--port-file=%s", port_file);
   /* A short history: a burst of other changes makes a watch's resourceVersion too old. */
-  char *argv[] = {LG_TEST_APISERVER_BIN,
-                  "--secure-port=0",
-                  f_port,
-                  f_cert,
-                  f_key,
-                  f_tokens,
-                  "--watch-history=6",
-                  NULL};
-  api_pid = lgt_spawn(argv, api_out, NULL);
-  if (!(api_port = lgt_wait_port_file(port_file, 10000)))
-    return -1;
-  lgt_wait_healthy(ca, api_port, &api_pid, api_out, "lg-test-apiserver", 10000);
+  const lgt_apiserver as = {.cert = cert,
+                            .key = key,
+                            .ca = ca,
+                            .tokens = tokens,
+                            .port_file = port_file,
+                            .extra = (const char *[]){"--watch-history=6", NULL},
+                            .out = api_out};
+  api_port = lgt_apiserver_start(&as, &api_pid);
   return 0;
 }
 

@@ -93,39 +93,29 @@ static proc *new_proc(const char *what) {
  * and configurations take write_delay ms. */
 static proc *start_apiserver(int port, int webhook_port, long write_delay) {
   proc *p = new_proc("apiserver");
-  char portfile[PATH_LEN], pf[PATH_LEN + 16], cert[PATH_LEN + 32], key[PATH_LEN + 32];
-  char tok[PATH_LEN + 32], sp[32], url[96], name[32], wd[48];
-  char *argv[16];
-  int n = 0;
+  char portfile[PATH_LEN], url[96], name[32], wd[48];
+  const char *extra[] = {wd,
+                         webhook_port ? url : NULL, /* no webhook: the list ends here */
+                         "--webhook-configuration=lg",
+                         "--webhook-name=" WEBHOOK,
+                         "--webhook-failure-policy=Fail",
+                         "--webhook-timeout=5",
+                         NULL};
 
   snprintf(name, sizeof name, "port-%d", env.seq);
   lgt_path(portfile, env.tls.dir, name);
-  unlink(portfile);
-  snprintf(pf, sizeof pf, "--port-file=%s", portfile);
-  snprintf(cert, sizeof cert, "--tls-cert-file=%s", env.tls.cert);
-  snprintf(key, sizeof key, "--tls-private-key-file=%s", env.tls.key);
-  snprintf(tok, sizeof tok, "--token-auth-file=%s", env.tokens);
-  snprintf(sp, sizeof sp, "--secure-port=%d", port);
-  argv[n++] = (char *)LG_TEST_APISERVER_BIN;
-  argv[n++] = sp;
-  argv[n++] = pf;
-  argv[n++] = cert;
-  argv[n++] = key;
-  argv[n++] = tok;
   snprintf(wd, sizeof wd, "--write-delay=%ld", lgt_slow(write_delay));
-  argv[n++] = wd;
-  if (webhook_port) {
-    snprintf(url, sizeof url, "--webhook-url=https://127.0.0.1:%d/validate", webhook_port);
-    argv[n++] = url;
-    argv[n++] = "--webhook-configuration=lg";
-    argv[n++] = "--webhook-name=" WEBHOOK;
-    argv[n++] = "--webhook-failure-policy=Fail";
-    argv[n++] = "--webhook-timeout=5";
-  }
-  argv[n] = NULL;
-  p->pid = lgt_spawn(argv, p->out, p->err);
-  p->port = lgt_wait_port_file(portfile, lgt_slow(10000));
-  lgt_wait_healthy(env.tls.ca, p->port, &p->pid, p->err, "lg-test-apiserver", 10000);
+  snprintf(url, sizeof url, "--webhook-url=https://127.0.0.1:%d/validate", webhook_port);
+  const lgt_apiserver as = {.cert = env.tls.cert,
+                            .key = env.tls.key,
+                            .ca = env.tls.ca,
+                            .tokens = env.tokens,
+                            .port_file = portfile,
+                            .port = port,
+                            .extra = extra,
+                            .out = p->out,
+                            .err = p->err};
+  p->port = lgt_apiserver_start(&as, &p->pid);
   return p;
 }
 

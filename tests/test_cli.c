@@ -399,8 +399,7 @@ static void test_insecure_warned(void **state) {
 }
 
 static int setup(void **state) {
-  char tokens[LGT_PATH_LEN], portfile[LGT_PATH_LEN], pf[LGT_PATH_LEN + 16], tf[LGT_PATH_LEN + 24];
-  char cert[LGT_PATH_LEN + 24], key[LGT_PATH_LEN + 32];
+  char tokens[LGT_PATH_LEN], portfile[LGT_PATH_LEN];
   (void)state;
   if (lgt_tls_setup(&tls, "cli") != 0)
     return -1;
@@ -408,23 +407,15 @@ static int setup(void **state) {
   lgt_write_file(tokens, TOKEN ",laptop-user,uid-1,\"system:masters\"\n");
   lgt_path(portfile, tls.dir, "api.port");
   lgt_path(api_log, tls.dir, "api.log");
-  snprintf(pf, sizeof pf, "--port-file=%s", portfile);
-  snprintf(tf, sizeof tf, "--token-auth-file=%s", tokens);
-  snprintf(cert, sizeof cert, "--tls-cert-file=%s", tls.cert);
-  snprintf(key, sizeof key, "--tls-private-key-file=%s", tls.key);
-  char *argv[] = {LG_TEST_APISERVER_BIN,
-                  "--bind-address=127.0.0.1",
-                  "--secure-port=0",
-                  pf,
-                  cert,
-                  key,
-                  tf,
-                  NULL};
-  api_pid = lgt_spawn(argv, api_log, api_log);
-  api_port = lgt_wait_port_file(portfile, 10000);
-  if (api_port <= 0)
-    return -1;
-  lgt_wait_healthy(tls.ca, api_port, &api_pid, api_log, "lg-test-apiserver", 10000);
+  const lgt_apiserver as = {.cert = tls.cert,
+                            .key = tls.key,
+                            .ca = tls.ca,
+                            .tokens = tokens,
+                            .port_file = portfile,
+                            .extra = (const char *[]){"--bind-address=127.0.0.1", NULL},
+                            .out = api_log,
+                            .err = api_log};
+  api_port = lgt_apiserver_start(&as, &api_pid);
   /* The commands see only what each test sets. */
   unsetenv("KUBECONFIG");
   unsetenv("KUBERNETES_SERVICE_HOST");

@@ -21,7 +21,8 @@
 
 /* The electors' timing: short, but the lease outlives the webhook's 5 s skew. */
 #define LEASE_S 8
-#define RENEW   "6s"
+#define RENEW_S 6
+#define RENEW   "6s" /* RENEW_S as a duration */
 #define RETRY_S 1
 #define NS      "e2e"
 
@@ -37,7 +38,7 @@ static int64_t now_us(void) {
 }
 
 static int setup(void **state) {
-  char token[LGT_PATH_LEN], webhook[128], wport_s[32], portfile[LGT_PATH_LEN];
+  char token[LGT_PATH_LEN], webhook[128], portfile[LGT_PATH_LEN];
   char serve_err[LGT_PATH_LEN];
   (void)state;
   assert_int_equal(lgt_tls_setup(&tls, "e2e"), 0);
@@ -48,40 +49,33 @@ static int setup(void **state) {
   lgt_write_file(token, "e2e-token\n");
 
   int wport = lgt_free_port();
-  snprintf(wport_s, sizeof wport_s, "--secure-port=%d", wport);
   lgt_path(serve_out, tls.dir, "serve.out");
-  char tls_cert[640], tls_key[640];
-  snprintf(tls_cert, sizeof tls_cert, "--tls-cert-file=%s", tls.cert);
-  snprintf(tls_key, sizeof tls_key, "--tls-private-key-file=%s", tls.key);
-  char *serve_argv[] = {LEASEGUARD_BIN, "serve", "--bind-address=127.0.0.1", wport_s, tls_cert,
-                        tls_key,        NULL};
   lgt_path(serve_err, tls.dir, "serve.err");
-  serve_pid = lgt_spawn(serve_argv, serve_out, serve_err);
-  lgt_wait_healthy(tls.ca, wport, &serve_pid, serve_err, "leaseguard serve", 10000);
+  const lgt_serve_opts so = {.port = wport,
+                             .cert = tls.cert,
+                             .key = tls.key,
+                             .ca = tls.ca,
+                             .out = serve_out,
+                             .err = serve_err};
+  lgt_serve_launch(&so, &serve_pid);
 
   snprintf(webhook, sizeof webhook, "--webhook-url=https://127.0.0.1:%d/validate", wport);
   lgt_path(portfile, tls.dir, "api.port");
-  char pf[640], tf[640], wca[640];
-  snprintf(pf, sizeof pf, "--port-file=%s", portfile);
-  snprintf(tf, sizeof tf, "--token-auth-file=%s", tokens);
+  char wca[640];
   snprintf(wca, sizeof wca, "--webhook-ca-file=%s", tls.ca);
-  char *api_argv[] = {LG_TEST_APISERVER_BIN,
-                      "--bind-address=127.0.0.1",
-                      "--secure-port=0",
-                      pf,
-                      tls_cert,
-                      tls_key,
-                      tf,
-                      webhook,
-                      wca,
-                      "--webhook-name=leaseguard.e2e.test",
-                      "--webhook-failure-policy=Fail",
-                      NULL};
   lgt_path(api_out, tls.dir, "api.out");
-  api_pid = lgt_spawn(api_argv, api_out, api_out);
-  api_port = lgt_wait_port_file(portfile, 10000);
-  assert_true(api_port > 0);
-  lgt_wait_healthy(tls.ca, api_port, &api_pid, api_out, "lg-test-apiserver", 10000);
+  const char *extra[] = {
+      "--bind-address=127.0.0.1",      webhook, wca, "--webhook-name=leaseguard.e2e.test",
+      "--webhook-failure-policy=Fail", NULL};
+  const lgt_apiserver as = {.cert = tls.cert,
+                            .key = tls.key,
+                            .ca = tls.ca,
+                            .tokens = tokens,
+                            .port_file = portfile,
+                            .extra = extra,
+                            .out = api_out,
+                            .err = api_out};
+  api_port = lgt_apiserver_start(&as, &api_pid);
   return 0;
 }
 
@@ -99,62 +93,34 @@ typedef struct {
   char log[600];
 } elector;
 
+/* `leaseguard elect` for lock as id (misbehaving as misbehave, may be NULL) that runs
+ * `/bin/sh -c run` while it leads (run NULL: no --run). */
 static void start_elector_run(elector *e, const char *lock, const char *id, const char *misbehave,
-                              const char *run);
+                              const char *run) {
+  char token[640];
+  const char *cmd[] = {"/bin/sh", "-c", run, NULL};
+  snprintf(token, sizeof token, "%s/token", tls.dir);
+  snprintf(e->log, sizeof e->log, "%s/elect-%s.log", tls.dir, id);
+  e->http = lgt_free_port();
+  const lgt_elect el = {.api_port = api_port,
+                        .token_file = token,
+                        .ca_file = tls.ca,
+                        .ns = NS,
+                        .lock = lock,
+                        .identity = id,
+                        .lease_s = LEASE_S,
+                        .renew_s = RENEW_S,
+                        .retry_s = RETRY_S,
+                        .release_on_cancel = true,
+                        .http_port = e->http,
+                        .misbehave = misbehave ? misbehave : "none",
+                        .log = e->log,
+                        .run = run ? cmd : NULL};
+  e->pid = lgt_elect_spawn(&el);
+}
 
 static void start_elector(elector *e, const char *lock, const char *id, const char *misbehave) {
   start_elector_run(e, lock, id, misbehave, NULL);
-}
-
-static void start_elector_run(elector *e, const char *lock, const char *id, const char *misbehave,
-                              const char *run) {
-  char server[128], token[640], caf[640], name[160], ident[160], http[64], mis[64];
-  snprintf(server, sizeof server, "--server=https://127.0.0.1:%d", api_port);
-  snprintf(token, sizeof token, "--token-file=%s/token", tls.dir);
-  snprintf(caf, sizeof caf, "--certificate-authority=%s", tls.ca);
-  snprintf(name, sizeof name, "--lock-name=%s", lock);
-  snprintf(ident, sizeof ident, "--identity=%s", id);
-  e->http = lgt_free_port();
-  snprintf(http, sizeof http, "--http=127.0.0.1:%d", e->http);
-  snprintf(mis, sizeof mis, "--misbehave=%s", misbehave ? misbehave : "none");
-  snprintf(e->log, sizeof e->log, "%s/elect-%s.log", tls.dir, id);
-  char lease[64], retry[64];
-  snprintf(lease, sizeof lease, "--leader-elect-lease-duration=%ds", LEASE_S);
-  snprintf(retry, sizeof retry, "--leader-elect-retry-period=%ds", RETRY_S);
-  char *argv[] = {LEASEGUARD_BIN,
-                  "elect",
-                  "--lock-namespace=" NS,
-                  name,
-                  ident,
-                  server,
-                  token,
-                  caf,
-                  lease,
-                  "--leader-elect-renew-deadline=" RENEW,
-                  retry,
-                  "--release-on-cancel",
-                  http,
-                  mis,
-                  run ? "--run" : NULL,
-                  "--",
-                  "/bin/sh",
-                  "-c",
-                  (char *)run,
-                  NULL};
-  e->pid = lgt_spawn(argv, e->log, e->log);
-}
-
-/* 1 when e reports leadership on /metrics, 0 when not, -1 when it does not answer. */
-static int leads(const elector *e) {
-  char url[64];
-  lgt_reply r;
-  int lead = -1;
-  snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics", e->http);
-  lgt_get(url, NULL, 2000, &r);
-  if (r.rc == CURLE_OK && r.status == 200)
-    lead = r.body && strstr(r.body, "} 1") != NULL;
-  free(r.body);
-  return lead;
 }
 
 /* Waits (at most limit_ms) until an elector other than except leads; returns its index
@@ -164,7 +130,7 @@ static int wait_leader(elector *es, int n, int except, long limit_ms, int64_t *t
   while (now_us() - start < limit_ms * 1000) {
     int who = -1, k = 0;
     for (int i = 0; i < n; i++)
-      if (es[i].pid > 0 && leads(&es[i]) == 1) {
+      if (es[i].pid > 0 && lgt_elect_leads(es[i].http) == 1) {
         k++;
         who = i;
       }
@@ -283,7 +249,7 @@ static void test_run_only_while_leader(void **state) {
   free(st);
   free(st1);
   lgt_sleep_ms(3 * RETRY_S * 1000);
-  assert_int_equal(leads(&es[1]), 0);
+  assert_int_equal(lgt_elect_leads(es[1].http), 0);
   assert_false(exists(mark[1])); /* a follower runs nothing */
   /* the leader's SIGTERM stops its command and releases; the other starts its own */
   assert_int_equal(lgt_stop(es[0].pid, SIGTERM, 10000), 0);
@@ -329,7 +295,7 @@ static void test_run_stops_on_lost_leadership(void **state) {
   print_message("command stopped %.2f s after the API server froze (renew deadline " RENEW ")\n",
                 (double)took / 1e6);
   assert_true(lost);
-  assert_int_equal(leads(&e), 0);
+  assert_int_equal(lgt_elect_leads(e.http), 0);
   /* The lease it last wrote (before the freeze) expires LEASE_S after that write: others
    * may take it over from then on, so the command must be gone by then. Loss comes at the
    * round's deadline: last renewal + retry + renew deadline = at most 7 s after the freeze. */
@@ -380,7 +346,7 @@ static void test_misbehaviours_denied(void **state) {
       fail_msg("misbehaviour %s was not denied by %s; its log:\n%s", kinds[i][0], kinds[i][1], log);
     }
   }
-  assert_int_equal(leads(&good), 1); /* the steal did not take the lease */
+  assert_int_equal(lgt_elect_leads(good.http), 1); /* the steal did not take the lease */
   for (int i = 0; i < 5; i++)
     lgt_stop(bad[i].pid, SIGTERM, 10000);
   lgt_stop(good.pid, SIGTERM, 10000);

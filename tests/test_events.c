@@ -58,28 +58,19 @@ typedef struct {
 /* ---- the API server ---- */
 
 static void api_start(api *a, int port) {
-  char pf[LGT_PATH_LEN], port_arg[32], pf_arg[LGT_PATH_LEN + 16], cert_arg[LGT_PATH_LEN + 32],
-      key_arg[LGT_PATH_LEN + 32], tok_arg[LGT_PATH_LEN + 32], server[64], err[256];
-  char *argv[] = {LG_TEST_APISERVER_BIN,
-                  "--bind-address=127.0.0.1",
-                  port_arg,
-                  pf_arg,
-                  cert_arg,
-                  key_arg,
-                  tok_arg,
-                  NULL};
+  char pf[LGT_PATH_LEN], server[64], err[256];
 
   lgt_path(pf, dir, "api.port");
-  unlink(pf);
-  snprintf(port_arg, sizeof port_arg, "--secure-port=%d", port);
-  snprintf(pf_arg, sizeof pf_arg, "--port-file=%s", pf);
-  snprintf(cert_arg, sizeof cert_arg, "--tls-cert-file=%s", cert);
-  snprintf(key_arg, sizeof key_arg, "--tls-private-key-file=%s", key);
-  snprintf(tok_arg, sizeof tok_arg, "--token-auth-file=%s", tokens);
-  a->pid = lgt_spawn(argv, api_out, api_out);
-  a->port = lgt_wait_port_file(pf, 10000);
-  assert_true(a->port > 0);
-  lgt_wait_healthy(ca, a->port, &a->pid, api_out, "lg-test-apiserver", 10000);
+  const lgt_apiserver as = {.cert = cert,
+                            .key = key,
+                            .ca = ca,
+                            .tokens = tokens,
+                            .port_file = pf,
+                            .port = port,
+                            .extra = (const char *[]){"--bind-address=127.0.0.1", NULL},
+                            .out = api_out,
+                            .err = api_out};
+  a->port = lgt_apiserver_start(&as, &a->pid);
   lg_kube_config_free(&a->kube);
   snprintf(server, sizeof server, "https://127.0.0.1:%d", a->port);
   assert_int_equal(lg_kube_config_explicit(server, token_file, ca, &a->kube, err, sizeof err),

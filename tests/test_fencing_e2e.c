@@ -26,7 +26,7 @@
 
 /* The electors' timing, as in test_e2e.c. */
 #define LEASE_S    8
-#define RENEW      "6s"
+#define RENEW_S    6
 #define RETRY_S    1
 #define NS         "fence"
 #define FENCE_NAME "fence.leaseguard.e2e.test"
@@ -50,69 +50,54 @@ static struct {
 /* lg-test-apiserver whose lease webhook is https://127.0.0.1:hook/validate (0: none) and whose
  * fence webhook is https://127.0.0.1:fence/fence. */
 static void start_api(proc *p, const char *name, int hook, int fence) {
-  char portfile[LGT_PATH_LEN], pf[LGT_PATH_LEN + 16], cert[LGT_PATH_LEN + 32],
-      key[LGT_PATH_LEN + 32], tok[LGT_PATH_LEN + 32], ca[LGT_PATH_LEN + 32], fca[LGT_PATH_LEN + 32],
-      url[96], furl[96], file[64];
+  char portfile[LGT_PATH_LEN], ca[LGT_PATH_LEN + 32], fca[LGT_PATH_LEN + 32], url[96], furl[96],
+      file[64];
   snprintf(file, sizeof file, "%s.port", name);
   lgt_path(portfile, env.tls.dir, file);
   snprintf(file, sizeof file, "%s.out", name);
   lgt_path(p->out, env.tls.dir, file);
-  snprintf(pf, sizeof pf, "--port-file=%s", portfile);
-  snprintf(cert, sizeof cert, "--tls-cert-file=%s", env.tls.cert);
-  snprintf(key, sizeof key, "--tls-private-key-file=%s", env.tls.key);
-  snprintf(tok, sizeof tok, "--token-auth-file=%s", env.tokens);
   snprintf(ca, sizeof ca, "--webhook-ca-file=%s", env.tls.ca);
   snprintf(fca, sizeof fca, "--fence-webhook-ca-file=%s", env.tls.ca);
   snprintf(url, sizeof url, "--webhook-url=https://127.0.0.1:%d/validate", hook);
   snprintf(furl, sizeof furl, "--fence-webhook-url=https://127.0.0.1:%d/fence", fence);
-  char *argv[] = {LG_TEST_APISERVER_BIN,
-                  "--secure-port=0",
-                  pf,
-                  cert,
-                  key,
-                  tok,
-                  "--fence-webhook-name=" FENCE_NAME,
-                  "--fence-webhook-failure-policy=Fail",
-                  furl,
-                  fca,
-                  hook ? url : NULL,
-                  ca,
-                  NULL};
-  p->pid = lgt_spawn(argv, p->out, p->out);
-  p->port = lgt_wait_port_file(portfile, lgt_slow(10000));
-  assert_true(p->port > 0);
-  lgt_wait_healthy(env.tls.ca, p->port, &p->pid, p->out, "lg-test-apiserver", lgt_slow(10000));
+  const char *extra[] = {"--fence-webhook-name=" FENCE_NAME,
+                         "--fence-webhook-failure-policy=Fail",
+                         furl,
+                         fca,
+                         hook ? url : NULL, /* no hook: no lease webhook flags */
+                         hook ? ca : NULL,
+                         NULL};
+  const lgt_apiserver as = {.cert = env.tls.cert,
+                            .key = env.tls.key,
+                            .ca = env.tls.ca,
+                            .tokens = env.tokens,
+                            .port_file = portfile,
+                            .extra = extra,
+                            .out = p->out,
+                            .err = p->out};
+  p->port = lgt_apiserver_start(&as, &p->pid);
 }
 
 /* `leaseguard serve --fencing` on port p->port (chosen beforehand), reading leases from the
  * API server on api_port (a dead port models an unreachable API), with one more flag. */
 static void start_serve(proc *p, const char *name, int api_port, const char *extra) {
-  char port[32], cert[LGT_PATH_LEN + 32], key[LGT_PATH_LEN + 32], server[64],
-      tok[LGT_PATH_LEN + 32], ca[LGT_PATH_LEN + 32], file[64];
+  char server[64], tok[LGT_PATH_LEN + 32], ca[LGT_PATH_LEN + 32], file[64];
   snprintf(file, sizeof file, "%s.out", name);
   lgt_path(p->out, env.tls.dir, file);
   snprintf(file, sizeof file, "%s.err", name);
   lgt_path(p->err, env.tls.dir, file);
-  snprintf(port, sizeof port, "--secure-port=%d", p->port);
-  snprintf(cert, sizeof cert, "--tls-cert-file=%s", env.tls.cert);
-  snprintf(key, sizeof key, "--tls-private-key-file=%s", env.tls.key);
   snprintf(server, sizeof server, "--server=https://127.0.0.1:%d", api_port);
   snprintf(tok, sizeof tok, "--token-file=%s/serve.token", env.tls.dir);
   snprintf(ca, sizeof ca, "--certificate-authority=%s", env.tls.ca);
-  char *argv[] = {LEASEGUARD_BIN,
-                  "serve",
-                  "--bind-address=127.0.0.1",
-                  port,
-                  cert,
-                  key,
-                  "--fencing",
-                  server,
-                  tok,
-                  ca,
-                  (char *)extra,
-                  NULL};
-  p->pid = lgt_spawn(argv, p->out, p->err);
-  lgt_wait_healthy(env.tls.ca, p->port, &p->pid, p->err, "leaseguard serve", lgt_slow(10000));
+  const lgt_serve_opts so = {.port = p->port,
+                             .cert = env.tls.cert,
+                             .key = env.tls.key,
+                             .ca = env.tls.ca,
+                             .flags = (const char *[]){"--fencing", server, tok, ca, NULL},
+                             .extra = (const char *[]){extra, NULL},
+                             .out = p->out,
+                             .err = p->err};
+  lgt_serve_launch(&so, &p->pid);
 }
 
 static void stop(proc *p) {
@@ -161,63 +146,35 @@ typedef struct {
 } elector;
 
 static void start_elector(elector *e, const char *lock, const char *id) {
-  char server[64], token[LGT_PATH_LEN + 32], caf[LGT_PATH_LEN + 32], name[96], ident[96], http[64],
-      lease[64], retry[64], port[16], file[64];
+  char token[LGT_PATH_LEN + 32], port[16], file[64];
   memset(e, 0, sizeof *e);
   snprintf(e->id, sizeof e->id, "%s", id);
-  snprintf(server, sizeof server, "--server=https://127.0.0.1:%d", env.api.port);
-  snprintf(token, sizeof token, "--token-file=%s/elector.token", env.tls.dir);
-  snprintf(caf, sizeof caf, "--certificate-authority=%s", env.tls.ca);
-  snprintf(name, sizeof name, "--lock-name=%s", lock);
-  snprintf(ident, sizeof ident, "--identity=%s", id);
-  e->http = lgt_free_port();
-  snprintf(http, sizeof http, "--http=127.0.0.1:%d", e->http);
-  snprintf(lease, sizeof lease, "--leader-elect-lease-duration=%ds", LEASE_S);
-  snprintf(retry, sizeof retry, "--leader-elect-retry-period=%ds", RETRY_S);
+  snprintf(token, sizeof token, "%s/elector.token", env.tls.dir);
   snprintf(port, sizeof port, "%d", env.api.port);
   snprintf(file, sizeof file, "elect-%s.log", id);
   lgt_path(e->log, env.tls.dir, file);
-  char *argv[] = {LEASEGUARD_BIN,
-                  "elect",
-                  "--lock-namespace=" NS,
-                  name,
-                  ident,
-                  server,
-                  token,
-                  caf,
-                  lease,
-                  "--leader-elect-renew-deadline=" RENEW,
-                  retry,
-                  http,
-                  "--run",
-                  "--",
-                  "/bin/sh",
-                  env.script,
-                  e->id,
-                  env.tls.dir,
-                  port,
-                  NULL};
-  e->pid = lgt_spawn(argv, e->log, e->log);
-}
-
-/* 1 when e reports leadership on /metrics, 0 when not, -1 when it does not answer. */
-static int leads(const elector *e) {
-  char url[64];
-  lgt_reply r;
-  int lead = -1;
-  snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics", e->http);
-  lgt_get(url, NULL, 2000, &r);
-  if (r.rc == CURLE_OK && r.status == 200)
-    lead = r.body && strstr(r.body, "} 1") != NULL;
-  free(r.body);
-  return lead;
+  e->http = lgt_free_port();
+  const char *cmd[] = {"/bin/sh", env.script, e->id, env.tls.dir, port, NULL};
+  const lgt_elect el = {.api_port = env.api.port,
+                        .token_file = token,
+                        .ca_file = env.tls.ca,
+                        .ns = NS,
+                        .lock = lock,
+                        .identity = id,
+                        .lease_s = LEASE_S,
+                        .renew_s = RENEW_S,
+                        .retry_s = RETRY_S,
+                        .http_port = e->http,
+                        .log = e->log,
+                        .run = cmd};
+  e->pid = lgt_elect_spawn(&el);
 }
 
 static bool wait_leads(const elector *e, long limit_ms) {
   struct timespec t0;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   while (lgt_elapsed_ms(&t0) < lgt_slow(limit_ms)) {
-    if (leads(e) == 1)
+    if (lgt_elect_leads(e->http) == 1)
       return true;
     lgt_sleep_ms(50);
   }
@@ -403,7 +360,7 @@ static void test_failover(void **state) {
   free(body);
   start_elector(&b, "fence-lock", "fb_1");
   lgt_sleep_ms(lgt_slow(2 * RETRY_S * 1000));
-  assert_int_not_equal(leads(&b), 1);
+  assert_int_not_equal(lgt_elect_leads(b.http), 1);
 
   /* The leader pauses (a GC pause, a frozen VM): its elector and its command stop. */
   a_cmd = command_pid(&a);
@@ -448,7 +405,7 @@ static void test_failover(void **state) {
   for (int i = 0; i < 200 && kill(a_cmd, 0) == 0; i++)
     lgt_sleep_ms(lgt_slow(50));
   assert_int_not_equal(kill(a_cmd, 0), 0);
-  assert_int_equal(leads(&a), 0);
+  assert_int_equal(lgt_elect_leads(a.http), 0);
 
   /* The new leader dies hard (its command too); the old one takes over at the next epoch. */
   b_cmd = command_pid(&b);

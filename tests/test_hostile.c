@@ -292,34 +292,22 @@ out:
 /* Starts `leaseguard serve` with the flags in extra (NULL-terminated; later flags win) and
  * waits until /healthz answers. */
 static void start_server(const char *const extra[]) {
-  char port[32], cert[LGT_PATH_LEN + 32], key[LGT_PATH_LEN + 32], name[32];
-  char *argv[24];
-  int n = 0;
-
+  char name[32];
   env.starts++;
   snprintf(name, sizeof name, "serve-%d.out", env.starts);
   lgt_path(srv.out, env.tls.dir, name);
   snprintf(name, sizeof name, "serve-%d.err", env.starts);
   lgt_path(srv.err, env.tls.dir, name);
   srv.port = lgt_free_port();
-  snprintf(port, sizeof port, "--secure-port=%d", srv.port);
-  snprintf(cert, sizeof cert, "--tls-cert-file=%s", env.tls.cert);
-  snprintf(key, sizeof key, "--tls-private-key-file=%s", env.tls.key);
-  argv[n++] = (char *)LEASEGUARD_BIN;
-  argv[n++] = "serve";
-  argv[n++] = "--bind-address=127.0.0.1";
-  argv[n++] = port;
-  argv[n++] = cert;
-  argv[n++] = key;
-  argv[n++] = "--threads=2";
-  argv[n++] = "--mode=enforce";
-  for (size_t i = 0; extra && extra[i]; i++) {
-    assert_true(n < 23);
-    argv[n++] = (char *)extra[i];
-  }
-  argv[n] = NULL;
-  srv.pid = lgt_spawn(argv, srv.out, srv.err);
-  lgt_wait_healthy(env.tls.ca, srv.port, &srv.pid, srv.err, "serve", 10000);
+  const lgt_serve_opts so = {.port = srv.port,
+                             .cert = env.tls.cert,
+                             .key = env.tls.key,
+                             .ca = env.tls.ca,
+                             .flags = (const char *[]){"--threads=2", "--mode=enforce", NULL},
+                             .extra = extra,
+                             .out = srv.out,
+                             .err = srv.err};
+  lgt_serve_launch(&so, &srv.pid);
 }
 
 /* buf = "--connection-timeout=S" for seconds scaled by LG_TEST_SLOW. */

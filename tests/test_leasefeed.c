@@ -28,27 +28,18 @@ static lg_kube_config kc;
 static lg_kube *client;
 
 static void api_start(void) {
-  char pf[LGT_PATH_LEN], pf_arg[LGT_PATH_LEN + 16], cert_arg[LGT_PATH_LEN + 32],
-      key_arg[LGT_PATH_LEN + 32], tok_arg[LGT_PATH_LEN + 32], server[64], err[256];
-  char *argv[] = {LG_TEST_APISERVER_BIN,
-                  "--bind-address=127.0.0.1",
-                  "--secure-port=0",
-                  pf_arg,
-                  cert_arg,
-                  key_arg,
-                  tok_arg,
-                  NULL};
+  char pf[LGT_PATH_LEN], server[64], err[256];
   int port;
   lgt_path(pf, dir, "api.port");
-  unlink(pf);
-  snprintf(pf_arg, sizeof pf_arg, "--port-file=%s", pf);
-  snprintf(cert_arg, sizeof cert_arg, "--tls-cert-file=%s", cert);
-  snprintf(key_arg, sizeof key_arg, "--tls-private-key-file=%s", key);
-  snprintf(tok_arg, sizeof tok_arg, "--token-auth-file=%s", tokens);
-  api_pid = lgt_spawn(argv, api_out, api_out);
-  port = lgt_wait_port_file(pf, 10000);
-  assert_true(port > 0);
-  lgt_wait_healthy(ca, port, &api_pid, api_out, "lg-test-apiserver", 10000);
+  const lgt_apiserver as = {.cert = cert,
+                            .key = key,
+                            .ca = ca,
+                            .tokens = tokens,
+                            .port_file = pf,
+                            .extra = (const char *[]){"--bind-address=127.0.0.1", NULL},
+                            .out = api_out,
+                            .err = api_out};
+  port = lgt_apiserver_start(&as, &api_pid);
   snprintf(server, sizeof server, "https://127.0.0.1:%d", port);
   assert_int_equal(lg_kube_config_explicit(server, token_file, ca, &kc, err, sizeof err), LG_OK);
   assert_int_equal(lg_kube_new(&kc, &client, err, sizeof err), LG_OK);

@@ -47,22 +47,20 @@ static struct {
 /* lg-test-apiserver (no webhook) with one more flag (may be NULL). Every write of a stored
  * object waits 200 ms between its read and its store, so that writers race. */
 static void start_api(proc *p, const char *name, const char *extra) {
-  char portfile[LGT_PATH_LEN], pf[LGT_PATH_LEN + 16], cert[LGT_PATH_LEN + 32],
-      key[LGT_PATH_LEN + 32], tok[LGT_PATH_LEN + 32], file[64];
+  char portfile[LGT_PATH_LEN], file[64];
   snprintf(file, sizeof file, "%s.port", name);
   lgt_path(portfile, env.tls.dir, file);
   snprintf(file, sizeof file, "%s.out", name);
   lgt_path(p->out, env.tls.dir, file);
-  snprintf(pf, sizeof pf, "--port-file=%s", portfile);
-  snprintf(cert, sizeof cert, "--tls-cert-file=%s", env.tls.cert);
-  snprintf(key, sizeof key, "--tls-private-key-file=%s", env.tls.key);
-  snprintf(tok, sizeof tok, "--token-auth-file=%s", env.tokens);
-  char *argv[] = {LG_TEST_APISERVER_BIN, "--secure-port=0", pf,  cert, key, tok,
-                  "--write-delay=200",   (char *)extra,     NULL};
-  p->pid = lgt_spawn(argv, p->out, p->out);
-  p->port = lgt_wait_port_file(portfile, lgt_slow(10000));
-  assert_true(p->port > 0);
-  lgt_wait_healthy(env.tls.ca, p->port, &p->pid, p->out, "lg-test-apiserver", lgt_slow(10000));
+  const lgt_apiserver as = {.cert = env.tls.cert,
+                            .key = env.tls.key,
+                            .ca = env.tls.ca,
+                            .tokens = env.tokens,
+                            .port_file = portfile,
+                            .extra = (const char *[]){"--write-delay=200", extra, NULL},
+                            .out = p->out,
+                            .err = p->out};
+  p->port = lgt_apiserver_start(&as, &p->pid);
 }
 
 /* `leaseguard audit --watch --policy-reports` against api, with two more flags (may be NULL),

@@ -73,10 +73,6 @@ static int make_fifo(char *path, const char *name) {
 /* Starts serve with stdout and stderr to files, or to FIFOs (fifo_out, fifo_err), and the
  * flags in extra (NULL-terminated); waits until it answers /healthz. */
 static void start_server(bool fifo_out, bool fifo_err, const char *const extra[]) {
-  char port[32], cert[LGT_PATH_LEN + 32], key[LGT_PATH_LEN + 32];
-  char *argv[16];
-  int n = 0;
-
   if (fifo_out)
     srv.out_rd = make_fifo(srv.out, "serve.out.fifo");
   else
@@ -86,24 +82,16 @@ static void start_server(bool fifo_out, bool fifo_err, const char *const extra[]
   else
     lgt_path(srv.err, tls.dir, "serve.err");
   srv.port = lgt_free_port();
-  snprintf(port, sizeof port, "--secure-port=%d", srv.port);
-  snprintf(cert, sizeof cert, "--tls-cert-file=%s", tls.cert);
-  snprintf(key, sizeof key, "--tls-private-key-file=%s", tls.key);
-  argv[n++] = (char *)LEASEGUARD_BIN;
-  argv[n++] = "serve";
-  argv[n++] = "--bind-address=127.0.0.1";
-  argv[n++] = port;
-  argv[n++] = cert;
-  argv[n++] = key;
-  argv[n++] = "--threads=2";
-  argv[n++] = "--mode=enforce";
-  for (size_t i = 0; extra && extra[i]; i++) {
-    assert_true(n < 15);
-    argv[n++] = (char *)extra[i];
-  }
-  argv[n] = NULL;
-  srv.pid = lgt_spawn(argv, srv.out, srv.err);
-  lgt_wait_healthy(tls.ca, srv.port, &srv.pid, fifo_err ? "/dev/null" : srv.err, "serve", 10000);
+  const lgt_serve_opts so = {.port = srv.port,
+                             .cert = tls.cert,
+                             .key = tls.key,
+                             .ca = tls.ca,
+                             .flags = (const char *[]){"--threads=2", "--mode=enforce", NULL},
+                             .extra = extra,
+                             .out = srv.out,
+                             .err = srv.err,
+                             .err_log = fifo_err ? "/dev/null" : NULL};
+  lgt_serve_launch(&so, &srv.pid);
 }
 
 /* Closes the test's ends; SIGTERM, then a clean exit 0 (no signal) within 10 s. */

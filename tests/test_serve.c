@@ -148,10 +148,7 @@ static long get_status(const char *path) {
 /* Starts `leaseguard serve` with a fresh policy file in mode and the body limit
  * (0 = the default), and waits until /healthz answers. */
 static void start_server(const char *mode, unsigned long limit) {
-  char port[32], cert[PATH_LEN + 32], key[PATH_LEN + 32], policy[PATH_LEN + 32], max[64];
-  char name[64];
-  char *argv[12];
-  int n = 0;
+  char policy[PATH_LEN + 32], max[64], name[64];
 
   env.starts++;
   snprintf(name, sizeof name, "policy-%d.json", env.starts);
@@ -162,27 +159,19 @@ static void start_server(const char *mode, unsigned long limit) {
   lgt_path(srv.err, env.tls.dir, name);
   write_policy(srv.policy, mode);
   srv.port = lgt_free_port();
-
-  snprintf(port, sizeof port, "--secure-port=%d", srv.port);
-  snprintf(cert, sizeof cert, "--tls-cert-file=%s", env.tls.cert);
-  snprintf(key, sizeof key, "--tls-private-key-file=%s", env.tls.key);
   snprintf(policy, sizeof policy, "--policy-file=%s", srv.policy);
   /* 0: the binary's default limit */
   snprintf(max, sizeof max, "--max-request-bytes=%lu", limit);
-  argv[n++] = (char *)LEASEGUARD_BIN;
-  argv[n++] = "serve";
-  argv[n++] = "--bind-address=127.0.0.1";
-  argv[n++] = port;
-  argv[n++] = cert;
-  argv[n++] = key;
-  argv[n++] = policy;
-  if (limit)
-    argv[n++] = max;
-  argv[n++] = "--policy-check-interval=200";
-  argv[n++] = "--threads=2";
-  argv[n] = NULL;
-  srv.pid = lgt_spawn(argv, srv.out, srv.err);
-  lgt_wait_healthy(env.tls.ca, srv.port, &srv.pid, srv.err, "serve", 10000);
+  const lgt_serve_opts so = {
+      .port = srv.port,
+      .cert = env.tls.cert,
+      .key = env.tls.key,
+      .ca = env.tls.ca,
+      .flags = (const char *[]){policy, "--policy-check-interval=200", "--threads=2", NULL},
+      .extra = (const char *[]){limit ? max : NULL, NULL},
+      .out = srv.out,
+      .err = srv.err};
+  lgt_serve_launch(&so, &srv.pid);
 }
 
 /* SIGTERM, then a clean exit 0 within 10 s. */

@@ -220,32 +220,22 @@ static void keepalive_get(CURL *c, lgt_reply *r, long want_connects) {
 /* Starts `leaseguard serve` on cert and key (client_ca may be NULL) and waits until
  * /healthz answers on a connection verified with ca. */
 static void start_server(const char *cert, const char *key, const char *client_ca, const char *ca) {
-  char port[32], c[PATH_LEN + 32], k[PATH_LEN + 32], cca[PATH_LEN + 32], name[64];
-  char *argv[12];
-  int n = 0;
+  char cca[PATH_LEN + 32], name[64];
 
   env.starts++;
   snprintf(name, sizeof name, "serve-%d.err", env.starts);
   lgt_path(srv.err, env.dir, name);
   srv.port = lgt_free_port();
-  snprintf(port, sizeof port, "--secure-port=%d", srv.port);
-  snprintf(c, sizeof c, "--tls-cert-file=%s", cert);
-  snprintf(k, sizeof k, "--tls-private-key-file=%s", key);
-  argv[n++] = (char *)LEASEGUARD_BIN;
-  argv[n++] = "serve";
-  argv[n++] = "--bind-address=127.0.0.1";
-  argv[n++] = port;
-  argv[n++] = c;
-  argv[n++] = k;
-  argv[n++] = "--policy-check-interval=200";
-  argv[n++] = "--threads=2";
-  if (client_ca) {
-    snprintf(cca, sizeof cca, "--client-ca-file=%s", client_ca);
-    argv[n++] = cca;
-  }
-  argv[n] = NULL;
-  srv.pid = lgt_spawn(argv, "/dev/null", srv.err);
-  lgt_wait_healthy(ca, srv.port, &srv.pid, srv.err, "serve", 10000);
+  snprintf(cca, sizeof cca, "--client-ca-file=%s", client_ca ? client_ca : "");
+  const lgt_serve_opts so = {.port = srv.port,
+                             .cert = cert,
+                             .key = key,
+                             .ca = ca,
+                             .flags = (const char *[]){"--policy-check-interval=200", "--threads=2",
+                                                       client_ca ? cca : NULL, NULL},
+                             .out = "/dev/null",
+                             .err = srv.err};
+  lgt_serve_launch(&so, &srv.pid);
 }
 
 /* SIGTERM, then a clean exit 0 within 10 s (else SIGKILL and a failure). */

@@ -364,3 +364,114 @@ void lgt_wait_healthy(const char *ca, int port, pid_t *pid, const char *err, con
   }
   fail_msg("%s did not answer /healthz within %ld s", what, timeout_ms / 1000);
 }
+
+/* argv[*n] = arg, asserting that a slot for the final NULL is left among max. */
+static void push(char **argv, int *n, int max, const char *arg) {
+  assert_true(*n + 1 < max);
+  argv[(*n)++] = (char *)arg;
+}
+
+int lgt_apiserver_start(const lgt_apiserver *s, pid_t *pid) {
+  char sp[32], pf[LGT_PATH_LEN + 16], cert[LGT_PATH_LEN + 32], key[LGT_PATH_LEN + 32],
+      tok[LGT_PATH_LEN + 32], *argv[32];
+  int n = 0, port;
+  unlink(s->port_file);
+  snprintf(sp, sizeof sp, "--secure-port=%d", s->port);
+  snprintf(pf, sizeof pf, "--port-file=%s", s->port_file);
+  snprintf(cert, sizeof cert, "--tls-cert-file=%s", s->cert);
+  snprintf(key, sizeof key, "--tls-private-key-file=%s", s->key);
+  snprintf(tok, sizeof tok, "--token-auth-file=%s", s->tokens);
+  push(argv, &n, 32, LG_TEST_APISERVER_BIN);
+  push(argv, &n, 32, sp);
+  push(argv, &n, 32, pf);
+  push(argv, &n, 32, cert);
+  push(argv, &n, 32, key);
+  push(argv, &n, 32, tok);
+  for (size_t i = 0; s->extra && s->extra[i]; i++)
+    push(argv, &n, 32, s->extra[i]);
+  argv[n] = NULL;
+  *pid = lgt_spawn(argv, s->out, s->err);
+  port = lgt_wait_port_file(s->port_file, 10000);
+  if (port <= 0)
+    fail_msg("lg-test-apiserver wrote no port into %s within 10 s; see %s", s->port_file,
+             s->err   ? s->err
+             : s->out ? s->out
+                      : "its stderr");
+  lgt_wait_healthy(s->ca, port, pid, s->err ? s->err : s->out, "lg-test-apiserver", 10000);
+  return port;
+}
+
+pid_t lgt_elect_spawn(const lgt_elect *s) {
+  char server[64], token[LGT_PATH_LEN + 32], caf[LGT_PATH_LEN + 32], ns[96], name[96], ident[96],
+      lease[64], renew[64], retry[64], http[64], mis[64], *argv[48];
+  int n = 0;
+  snprintf(server, sizeof server, "--server=https://127.0.0.1:%d", s->api_port);
+  snprintf(token, sizeof token, "--token-file=%s", s->token_file);
+  snprintf(caf, sizeof caf, "--certificate-authority=%s", s->ca_file);
+  snprintf(ns, sizeof ns, "--lock-namespace=%s", s->ns);
+  snprintf(name, sizeof name, "--lock-name=%s", s->lock);
+  snprintf(ident, sizeof ident, "--identity=%s", s->identity);
+  snprintf(lease, sizeof lease, "--leader-elect-lease-duration=%ds", s->lease_s);
+  snprintf(renew, sizeof renew, "--leader-elect-renew-deadline=%ds", s->renew_s);
+  snprintf(retry, sizeof retry, "--leader-elect-retry-period=%ds", s->retry_s);
+  snprintf(http, sizeof http, "--http=127.0.0.1:%d", s->http_port);
+  snprintf(mis, sizeof mis, "--misbehave=%s", s->misbehave ? s->misbehave : "");
+  push(argv, &n, 48, LEASEGUARD_BIN);
+  push(argv, &n, 48, "elect");
+  push(argv, &n, 48, ns);
+  push(argv, &n, 48, name);
+  push(argv, &n, 48, ident);
+  push(argv, &n, 48, server);
+  push(argv, &n, 48, token);
+  push(argv, &n, 48, caf);
+  push(argv, &n, 48, lease);
+  push(argv, &n, 48, renew);
+  push(argv, &n, 48, retry);
+  if (s->release_on_cancel)
+    push(argv, &n, 48, "--release-on-cancel");
+  push(argv, &n, 48, http);
+  if (s->misbehave)
+    push(argv, &n, 48, mis);
+  if (s->run) {
+    push(argv, &n, 48, "--run");
+    push(argv, &n, 48, "--");
+    for (size_t i = 0; s->run[i]; i++)
+      push(argv, &n, 48, s->run[i]);
+  }
+  argv[n] = NULL;
+  return lgt_spawn(argv, s->log, s->log);
+}
+
+int lgt_elect_leads(int http_port) {
+  char url[64];
+  lgt_reply r;
+  int lead = -1;
+  snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics", http_port);
+  lgt_get(url, NULL, 2000, &r);
+  if (r.rc == CURLE_OK && r.status == 200)
+    lead = r.body && strstr(r.body, "} 1") != NULL;
+  free(r.body);
+  return lead;
+}
+
+void lgt_serve_launch(const lgt_serve_opts *s, pid_t *pid) {
+  char port[32], cert[LGT_PATH_LEN + 32], key[LGT_PATH_LEN + 32], *argv[48];
+  int n = 0;
+  snprintf(port, sizeof port, "--secure-port=%d", s->port);
+  snprintf(cert, sizeof cert, "--tls-cert-file=%s", s->cert);
+  snprintf(key, sizeof key, "--tls-private-key-file=%s", s->key);
+  push(argv, &n, 48, LEASEGUARD_BIN);
+  push(argv, &n, 48, "serve");
+  push(argv, &n, 48, "--bind-address=127.0.0.1");
+  push(argv, &n, 48, port);
+  push(argv, &n, 48, cert);
+  push(argv, &n, 48, key);
+  for (size_t i = 0; s->flags && s->flags[i]; i++)
+    push(argv, &n, 48, s->flags[i]);
+  for (size_t i = 0; s->extra && s->extra[i]; i++)
+    push(argv, &n, 48, s->extra[i]);
+  argv[n] = NULL;
+  *pid = lgt_spawn(argv, s->out, s->err);
+  lgt_wait_healthy(s->ca, s->port, pid, s->err_log ? s->err_log : s->err, "leaseguard serve",
+                   10000);
+}

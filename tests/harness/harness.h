@@ -112,4 +112,52 @@ void lgt_get(const char *url, const char *ca, long timeout_ms, lgt_reply *out);
 void lgt_wait_healthy(const char *ca, int port, pid_t *pid, const char *err, const char *what,
                       long timeout_ms);
 
+/* lg-test-apiserver to start: its serving cert and key, the CA that checks its /healthz. */
+typedef struct {
+  const char *cert, *key, *ca;
+  const char *tokens;       /* --token-auth-file */
+  const char *port_file;    /* --port-file (removed first) */
+  int port;                 /* --secure-port (0: one it picks) */
+  const char *const *extra; /* more flags after those, NULL-ended (may be NULL) */
+  const char *out, *err;    /* its stdout and stderr, as lgt_spawn takes them */
+} lgt_apiserver;
+
+/* Spawns s's lg-test-apiserver into *pid and waits 10 s (scaled) for its port file and its
+ * /healthz (failing the test otherwise); returns the port. */
+int lgt_apiserver_start(const lgt_apiserver *s, pid_t *pid);
+
+/* `leaseguard elect` to start against the API server on 127.0.0.1:api_port. */
+typedef struct {
+  int api_port;
+  const char *token_file, *ca_file; /* --token-file, --certificate-authority */
+  const char *ns, *lock, *identity; /* --lock-namespace, --lock-name, --identity */
+  int lease_s, renew_s, retry_s;    /* the --leader-elect-* durations in seconds */
+  bool release_on_cancel;           /* --release-on-cancel */
+  int http_port;                    /* --http=127.0.0.1:http_port */
+  const char *misbehave;            /* --misbehave=..., NULL: not passed */
+  const char *log;                  /* its stdout and stderr */
+  const char *const *run;           /* `--run -- run...` (NULL-ended), NULL: no --run */
+} lgt_elect;
+
+/* Spawns s's `leaseguard elect` (through LG_TEST_WRAPPER like lgt_spawn); its pid. */
+pid_t lgt_elect_spawn(const lgt_elect *s);
+
+/* 1 when the elector with --http on http_port reports leadership on /metrics, 0 when not,
+ * -1 when it does not answer (2 s, scaled). */
+int lgt_elect_leads(int http_port);
+
+/* `leaseguard serve` to start on 127.0.0.1:port (chosen beforehand). */
+typedef struct {
+  int port;                    /* --secure-port */
+  const char *cert, *key, *ca; /* serving cert and key; the CA that checks its /healthz */
+  const char *const *flags;    /* more flags, NULL-ended (may be NULL) ... */
+  const char *const *extra;    /* ... and then these (later flags win) */
+  const char *out, *err;       /* its stdout and stderr, as lgt_spawn takes them */
+  const char *err_log;         /* read for why it exited during start-up (NULL: err) */
+} lgt_serve_opts;
+
+/* Spawns s's `leaseguard serve` into *pid and waits 10 s (scaled) for its /healthz (failing
+ * the test otherwise). */
+void lgt_serve_launch(const lgt_serve_opts *s, pid_t *pid);
+
 #endif

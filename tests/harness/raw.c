@@ -213,9 +213,7 @@ void lgt_run_tool(char *const argv[], const char *log) {
 void lgt_serve_start(lgt_serve *s, const char *dir, const char *cert, const char *key,
                      const char *ca, const char *const extra[]) {
   static int starts;
-  char port[32], c[LGT_PATH_LEN + 32], k[LGT_PATH_LEN + 32], name[32];
-  char *argv[48];
-  int n = 0;
+  char name[32];
 
   memset(s, 0, sizeof *s);
   starts++;
@@ -226,24 +224,16 @@ void lgt_serve_start(lgt_serve *s, const char *dir, const char *cert, const char
   lgt_path(s->err, dir, name);
   snprintf(s->ca, sizeof s->ca, "%s", ca);
   s->port = lgt_free_port();
-  snprintf(port, sizeof port, "--secure-port=%d", s->port);
-  snprintf(c, sizeof c, "--tls-cert-file=%s", cert);
-  snprintf(k, sizeof k, "--tls-private-key-file=%s", key);
-  argv[n++] = (char *)LEASEGUARD_BIN;
-  argv[n++] = "serve";
-  argv[n++] = "--bind-address=127.0.0.1";
-  argv[n++] = port;
-  argv[n++] = c;
-  argv[n++] = k;
-  argv[n++] = "--policy-check-interval=200";
-  argv[n++] = "--threads=2";
-  for (size_t i = 0; extra && extra[i]; i++) {
-    assert_true(n < 46);
-    argv[n++] = (char *)extra[i];
-  }
-  argv[n] = NULL;
-  s->pid = lgt_spawn(argv, s->out, s->err);
-  lgt_wait_healthy(ca, s->port, &s->pid, s->err, "serve", 10000);
+  const lgt_serve_opts so = {
+      .port = s->port,
+      .cert = cert,
+      .key = key,
+      .ca = ca,
+      .flags = (const char *[]){"--policy-check-interval=200", "--threads=2", NULL},
+      .extra = extra,
+      .out = s->out,
+      .err = s->err};
+  lgt_serve_launch(&so, &s->pid);
 }
 
 void lgt_serve_stop(lgt_serve *s, long timeout_ms) {
