@@ -31,7 +31,7 @@ cmake --build build-asan -j"$jobs"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --output-on-failure -j"$jobs")
 # valgrind memcheck (scripts/valgrind.sh): no error and no definite or indirect leak in the
-# test programs or in the leaseguard processes they spawn; about 3 minutes on 2 cores.
+# test programs or in the leaseguard processes they spawn; about 20 minutes on 2 cores.
 if [ "${LG_VALGRIND:-1}" != 0 ]; then
   bash scripts/valgrind.sh
 fi
