@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kstatus.h"
 #include "utf8.h"
 #include "witness.h"
 
@@ -51,7 +50,6 @@ static void lease_state(const lg_webhook_env *env, const lg_fencehook_env *fenv,
 
 lg_rc lg_fencehook_handle(const char *body, size_t len, const lg_webhook_env *env,
                           const lg_fencehook_env *fenv, lg_webhook_result *out) {
-  char uid[128], msg[512];
   lg_review *r = &out->review;
   const json_t *req, *obj, *old;
   const char *token = NULL, *old_token = NULL;
@@ -62,17 +60,8 @@ lg_rc lg_fencehook_handle(const char *body, size_t len, const lg_webhook_env *en
   lg_fence_verdict v;
   bool is_fenced;
 
-  memset(out, 0, sizeof *out);
-  out->rc = lg_admission_decode(body, len, r, uid, sizeof uid, out->error, sizeof out->error);
-  if (out->rc) {
-    snprintf(msg, sizeof msg, "leaseguard: %s%s%s%s", out->error, uid[0] ? " (request uid " : "",
-             uid, uid[0] ? ")" : "");
-    out->http_status = 400;
-    out->body = lg_kstatus_encode(400, "BadRequest", msg);
+  if (!lg_webhook_begin(body, len, out))
     goto out;
-  }
-  out->http_status = 200;
-  out->verdict.allowed = true;
   req = json_object_get(r->root, "request");
   obj = json_object_get(req, "object");
   old = json_object_get(req, "oldObject");

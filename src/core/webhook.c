@@ -7,25 +7,33 @@
 
 #include "kstatus.h"
 
-lg_rc lg_webhook_handle(const char *body, size_t len, const lg_webhook_env *env,
-                        lg_webhook_result *out) {
-  char uid[128], msg[512], warning[LG_WARNING_MAX + 1];
-  lg_review *r = &out->review;
-  lg_rules_input in;
+bool lg_webhook_begin(const char *body, size_t len, lg_webhook_result *out) {
+  char uid[128], msg[512];
 
   memset(out, 0, sizeof *out);
-  out->rc = lg_admission_decode(body, len, r, uid, sizeof uid, out->error, sizeof out->error);
+  out->rc =
+      lg_admission_decode(body, len, &out->review, uid, sizeof uid, out->error, sizeof out->error);
   if (out->rc) {
-    /* Unusable input is never judged, so never silently allowed: it gets a 400 and the
-     * API server applies the webhook's failurePolicy. */
+    /* The API server applies the webhook's failurePolicy to the 400. */
     snprintf(msg, sizeof msg, "leaseguard: %s%s%s%s", out->error, uid[0] ? " (request uid " : "",
              uid, uid[0] ? ")" : "");
     out->http_status = 400;
     out->body = lg_kstatus_encode(400, "BadRequest", msg);
-    goto out;
+    return false;
   }
   out->http_status = 200;
   out->verdict.allowed = true;
+  return true;
+}
+
+lg_rc lg_webhook_handle(const char *body, size_t len, const lg_webhook_env *env,
+                        lg_webhook_result *out) {
+  char warning[LG_WARNING_MAX + 1];
+  lg_review *r = &out->review;
+  lg_rules_input in;
+
+  if (!lg_webhook_begin(body, len, out))
+    goto out;
   if (!r->is_lease) {
     /* A misconfigured webhook (rules matching more than leases) must not break the
      * cluster: let it through and say so. */

@@ -38,6 +38,11 @@ typedef struct lg_webhook_result {
 lg_rc lg_webhook_handle(const char *body, size_t len, const lg_webhook_env *env,
                         lg_webhook_result *out);
 
+/* Clears *out and decodes body into out->review. Unusable input is never judged, so never
+ * silently allowed: out gets rc, a 400 and its Status body, and the call returns false.
+ * Otherwise out is a 200 that allows, for the caller to judge; returns true. */
+bool lg_webhook_begin(const char *body, size_t len, lg_webhook_result *out);
+
 /* Releases what the result owns. */
 void lg_webhook_result_free(lg_webhook_result *r);
 
