@@ -209,6 +209,14 @@ static void test_modes(void **state) {
   assert_int_equal(lg_fencehook_handle("{", 1, &env, &fenv, &res), LG_EJSON);
   assert_int_equal(res.http_status, 400);
   lg_webhook_result_free(&res);
+  /* the Status names the request's uid when the review has one */
+  const char *no_op = "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\","
+                      "\"request\":{\"uid\":\"u-7\"}}";
+  assert_int_not_equal(lg_fencehook_handle(no_op, strlen(no_op), &env, &fenv, &res), LG_OK);
+  assert_int_equal(res.http_status, 400);
+  if (!strstr(res.body, "\"code\":400") || !strstr(res.body, "(request uid u-7)"))
+    fail_msg("400 without the uid: %s", res.body);
+  lg_webhook_result_free(&res);
 }
 
 /* A token with U+0000 (JSON "\u0000") is read as the six characters \u0000, in the review's

@@ -172,6 +172,9 @@ static void test_long_non_ascii_values(void **state) {
     st = json_loads(res.body, 0, NULL);
     assert_string_equal(json_string_value(json_object_get(st, "kind")), "Status");
     assert_non_null(strstr(json_string_value(json_object_get(st, "message")), "not a Lease"));
+    /* the Status names the request by its uid, for the API server's log */
+    assert_non_null(strstr(json_string_value(json_object_get(st, "message")),
+                           "(request uid 0f1e2d3c-4b5a-4968-8776-000000000002)"));
     json_decref(st);
     lg_webhook_result_free(&res);
     free(body);
