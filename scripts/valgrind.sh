@@ -14,7 +14,8 @@ build=$PWD/build-valgrind
 logs=$build/valgrind-logs
 supp=$build/valgrind.supp
 
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Debug -DLG_WERROR=ON -DLG_SANITIZE=OFF >/dev/null
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Debug -DLG_WERROR=ON -DLG_SANITIZE=OFF \
+  -DLG_TEST_TIMEOUT=900 >/dev/null
 cmake --build "$build" -j"$jobs"
 
 # No suppressions are needed so far; the file keeps a place for known noise outside leaseguard.
