@@ -405,6 +405,14 @@ static void test_misbehaviours_are_denied(void **state) {
     ks[0].alive = m == LG_MISBEHAVE_STEAL;
     run_until(s, ks, 2, 12 * SEC, NULL);
     char want[64];
+    if (m == LG_MISBEHAVE_FUTURE_RENEW) {
+      /* a stamp ahead is advice (a fast clock writes it): never denied, the writer leads */
+      assert_int_equal(s->denials, 0);
+      assert_true(lg_elector_is_leader(ks[1].e));
+      lg_elector_free(ks[0].e);
+      lg_elector_free(ks[1].e);
+      continue;
+    }
     snprintf(want, sizeof want, "[%s]", lg_elector_misbehave_rule((lg_misbehave)m));
     if (s->denials == 0 || !strstr(lg_elector_last_error(ks[1].e), want))
       fail_msg("misbehaviour %d: %d denials, last error \"%s\", want %s", m, s->denials,

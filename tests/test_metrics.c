@@ -219,7 +219,7 @@ static void test_requests_and_violations(void **state) {
                     "namespace=\"kube-system\"} 2\n"
                     "leaseguard_lease_violations_total{rule=\"renew-monotonic\",mode=\"audit\","
                     "namespace=\"kube-node-lease\"} 1\n"
-                    "leaseguard_lease_violations_total{rule=\"timestamps\",mode=\"enforce\","
+                    "leaseguard_lease_violations_total{rule=\"timestamps\",mode=\"warn\","
                     "namespace=\"kube-system\"} 2\n#"))
     fail_msg("lease_violations_total block wrong:\n%s", text);
   EXPECT_NO(text, "lease=");

@@ -116,6 +116,18 @@ static void report(judge *j, lg_rule r, const char *reason, const char *brief, c
 
 static bool enabled(const judge *j, lg_rule r) { return j->cfg->mode[r] > LG_MODE_OFF; }
 
+/* The last finding only advises: at most WARN, and it denies nothing. */
+static void advice_only(judge *j) {
+  lg_finding *f = &j->out->findings[j->out->n - 1];
+  if (f->mode != LG_MODE_ENFORCE)
+    return;
+  f->mode = LG_MODE_WARN;
+  j->out->allowed = true;
+  for (size_t i = 0; i < j->out->n; i++)
+    if (j->out->findings[i].mode == LG_MODE_ENFORCE)
+      j->out->allowed = false;
+}
+
 static bool same_str(const char *a, const char *b) { return strcmp(a ? a : "", b ? b : "") == 0; }
 
 static bool in_globs(const char *s, const char *const *globs, size_t n) {
@@ -432,14 +444,27 @@ static void rule_timestamps(judge *j) {
     len += (size_t)snprintf(detail + len, sizeof detail - len,
                             "%srenewTime %s is before acquireTime %s", len ? "; " : "",
                             lg_time_format(n->renew, a), lg_time_format(n->acquire, b));
+  /* A stamp ahead of this webhook's clock is what a writer with a fast clock writes (and what
+   * every writer writes when the webhook's clock is slow): client-go never reads it, and terms
+   * are judged here without it (see term()). Denying it would stop a correct leader renewing,
+   * so alone it is advice: warn at most, whatever the rule's mode (one finding per rule). */
+  bool wrong = detail[0] != '\0';
   if (n->has_renew)
     len = future(j, "renewTime", n->renew, detail, len, sizeof detail);
-  if (n->has_acquire)
+  /* acquireTime only when written anew: a renewal keeps the one of its acquisition. */
+  if (n->has_acquire && !(j->old_l && j->old_l->has_acquire && j->old_l->acquire == n->acquire))
     len = future(j, "acquireTime", n->acquire, detail, len, sizeof detail);
-  if (detail[0])
+  if (wrong)
     report(j, LG_RULE_TIMESTAMPS, "inconsistent",
            "renewTime/acquireTime missing, out of order or in the future", "holder \"%s\": %s",
            n->holder, detail);
+  else if (detail[0]) {
+    report(j, LG_RULE_TIMESTAMPS, "ahead",
+           "a stamp ahead of the webhook's clock: check the writer's time",
+           "holder \"%s\": %s (allowed: a writer with a fast clock writes this)", n->holder,
+           detail);
+    advice_only(j);
+  }
 }
 
 /* client-go identities are "<hostname>_<uuid>" and a pod's hostname is its name, cut to 63
