@@ -159,7 +159,7 @@ start_model floor epoll "$(nproc)" --answer fixed
 # The ceiling of a webhook on each JSON parser: the floor plus parsing (and freeing) the body.
 start_model pjansson epoll "$(nproc)" --answer parse-jansson
 have_cjson=0
-if "$build/bench/lg-bench" --help 2>&1 | grep -q "parse-cjson is available"; then
+if grep -q "parse-cjson is available" <<<"$("$build/bench/lg-bench" --help 2>&1)"; then
   start_model pcjson epoll "$(nproc)" --answer parse-cjson
   have_cjson=1
 fi

@@ -362,7 +362,7 @@ for major in 3 4; do
       local name=$1 word=$2
       shift 2
       if run_helm "install-$name" "$helm" install "$@" --dry-run=client &&
-         sed -n '/^NOTES:/,$p' "$out/install-$name.yaml" | grep -qF -- "$word"; then
+         grep -qF -- "$word" <<<"$(sed -n '/^NOTES:/,$p' "$out/install-$name.yaml")"; then
         ok "install $name: NOTES say \"$word\""
       else
         bad "install $name: no NOTES with \"$word\""; sed 's/^/    /' "$out/install-$name.err"

@@ -44,7 +44,7 @@ chown -R 65532:65532 "$work/certs"
 chmod 0555 "$work/certs"
 chmod 0711 "$work"
 as_user() { setpriv --reuid=65532 --regid=65532 --clear-groups -- "$@"; }
-as_user "$work/bin/leaseguard" version | grep -q '^leaseguard ' || fail "version did not run as uid 65532"
+grep -q '^leaseguard ' <<<"$(as_user "$work/bin/leaseguard" version)" || fail "version did not run as uid 65532"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 # setpriv execs in place, so $! is the server itself (a shell function would add a subshell)
 setpriv --reuid=65532 --regid=65532 --clear-groups -- "$work/bin/leaseguard" serve --bind-address=127.0.0.1 --secure-port="$port" \

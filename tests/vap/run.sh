@@ -72,7 +72,7 @@ usage_error --name --name=Bad_Name
 usage_error --failure-policy --failure-policy=Never
 usage_error --output --output=xml
 usage_error unknown --colour=blue
-if "$bin" vap --help | grep -q '^Usage: leaseguard vap'; then ok "vap --help prints the usage"; else bad "vap --help"; fi
+if grep -q '^Usage: leaseguard vap' <<<"$("$bin" vap --help)"; then ok "vap --help prints the usage"; else bad "vap --help"; fi
 printf '{"apiVersion":"leaseguard.io/v1alpha1","kind":"LeasePolicy","exempt":{"usernames":["ops[ab"]}}' >"$work/p.json"
 rc=0
 "$bin" vap --policy-file="$work/p.json" >/dev/null 2>"$work/err" || rc=$?
