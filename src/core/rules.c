@@ -84,27 +84,21 @@ typedef struct {
   lg_verdict *out;
 } judge;
 
-/* Records a finding of rule r: its reason (a static code, the same for every repeat of the
- * violation), the message "[rule] ns/name: detail" for denials, logs and audit annotations,
+/* Records a finding of rule r in mode: its reason (a static code, the same for every repeat of
+ * the violation), the message "[rule] ns/name: detail" for denials, logs and audit annotations,
  * and the warning "[rule] ns/name: brief" cut to 120 bytes. */
-static void report(judge *j, lg_rule r, const char *reason, const char *brief, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-static void report(judge *j, lg_rule r, const char *reason, const char *brief, const char *fmt,
-                   ...) {
+static void vreport(judge *j, lg_rule r, lg_mode mode, const char *reason, const char *brief,
+                    const char *fmt, va_list ap) {
   lg_finding *f = &j->out->findings[j->out->n++];
   char warning[LG_MESSAGE_MAX];
   int n;
-  va_list ap;
   f->rule = r;
-  f->mode = j->cfg->mode[r];
+  f->mode = mode;
   f->reason = reason;
   n = snprintf(f->message, sizeof f->message, "[%s] %s/%s: ", lg_rules_id(r), j->in->namespace,
                j->in->name);
-  if (n > 0 && (size_t)n < sizeof f->message) {
-    va_start(ap, fmt);
+  if (n > 0 && (size_t)n < sizeof f->message)
     vsnprintf(f->message + n, sizeof f->message - (size_t)n, fmt, ap);
-    va_end(ap);
-  }
   lg_utf8_trim(f->message);
   if (snprintf(warning, sizeof warning, "[%s] %s/%s: %s", lg_rules_id(r), j->in->namespace,
                j->in->name, brief) < 0)
@@ -114,19 +108,30 @@ static void report(judge *j, lg_rule r, const char *reason, const char *brief, c
     j->out->allowed = false;
 }
 
-static bool enabled(const judge *j, lg_rule r) { return j->cfg->mode[r] > LG_MODE_OFF; }
-
-/* The last finding only advises: at most WARN, and it denies nothing. */
-static void advice_only(judge *j) {
-  lg_finding *f = &j->out->findings[j->out->n - 1];
-  if (f->mode != LG_MODE_ENFORCE)
-    return;
-  f->mode = LG_MODE_WARN;
-  j->out->allowed = true;
-  for (size_t i = 0; i < j->out->n; i++)
-    if (j->out->findings[i].mode == LG_MODE_ENFORCE)
-      j->out->allowed = false;
+/* A finding in rule r's mode. */
+static void report(judge *j, lg_rule r, const char *reason, const char *brief, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static void report(judge *j, lg_rule r, const char *reason, const char *brief, const char *fmt,
+                   ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vreport(j, r, j->cfg->mode[r], reason, brief, fmt, ap);
+  va_end(ap);
 }
+
+/* A finding that only advises: rule r's mode, but at most WARN, so it never denies. */
+static void advise(judge *j, lg_rule r, const char *reason, const char *brief, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static void advise(judge *j, lg_rule r, const char *reason, const char *brief, const char *fmt,
+                   ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vreport(j, r, j->cfg->mode[r] == LG_MODE_ENFORCE ? LG_MODE_WARN : j->cfg->mode[r], reason, brief,
+          fmt, ap);
+  va_end(ap);
+}
+
+static bool enabled(const judge *j, lg_rule r) { return j->cfg->mode[r] > LG_MODE_OFF; }
 
 static bool same_str(const char *a, const char *b) { return strcmp(a ? a : "", b ? b : "") == 0; }
 
@@ -458,13 +463,11 @@ static void rule_timestamps(judge *j) {
     report(j, LG_RULE_TIMESTAMPS, "inconsistent",
            "renewTime/acquireTime missing, out of order or in the future", "holder \"%s\": %s",
            n->holder, detail);
-  else if (detail[0]) {
-    report(j, LG_RULE_TIMESTAMPS, "ahead",
+  else if (detail[0])
+    advise(j, LG_RULE_TIMESTAMPS, "ahead",
            "a stamp ahead of the webhook's clock: check the writer's time",
            "holder \"%s\": %s (allowed: a writer with a fast clock writes this)", n->holder,
            detail);
-    advice_only(j);
-  }
 }
 
 /* client-go identities are "<hostname>_<uuid>" and a pod's hostname is its name, cut to 63
