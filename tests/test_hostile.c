@@ -652,9 +652,21 @@ static void test_connection_limit(void **state) {
     }
     if (!served)
       fail_msg("%s: not serving again after the 8 connections went away", threads[k]);
-    for (int i = 0; i < 8; i++)
-      if ((r = tls_open(&t, lgt_slow(5000))) != OPEN_OK)
-        fail_msg("%s: again, connection %d of 8: %s", threads[k], i, open_name(r));
+    /* The probe's own connection frees its slot once the server has seen it closed, which
+     * can come after the probe returns (under valgrind it did): until a bound, when one of
+     * the 8 is turned away, drop them and open the 8 again. */
+    int opened = 0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+      for (opened = 0; opened < 8 && (r = tls_open(&t, lgt_slow(5000))) == OPEN_OK; opened++)
+        ;
+      if (opened == 8 || lgt_elapsed_ms(&t0) > lgt_slow(6000))
+        break;
+      close_all();
+      lgt_sleep_ms(100);
+    }
+    if (opened < 8)
+      fail_msg("%s: again, connection %d of 8: %s", threads[k], opened, open_name(r));
     stop_server(NULL);
   }
 }
